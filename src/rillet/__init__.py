@@ -1,0 +1,37 @@
+"""rillet: real-time monitoring and analysis of data streams.
+
+Examples:
+    >>> import rillet
+    >>> db = rillet.connect()
+    >>> s = db.create_stream("perf", "ts TIMESTAMP, ms DOUBLE", time_column="ts")
+    >>> s.append(("2024-01-01T00:00:00Z", 12.5))
+    0
+    >>> db.sql("SELECT max(ms) FROM perf").fetchall()
+    [(12.5,)]
+    >>> db.close()
+"""
+
+from rillet import errors
+from rillet.database import Database, connect
+from rillet.datatypes import DataType
+from rillet.errors import RilletError
+from rillet.query import Result
+from rillet.record import Record
+from rillet.schema import Column, Schema
+from rillet.settings import Settings
+from rillet.stream import Stream
+
+__all__ = [
+    "Column",
+    "DataType",
+    "Database",
+    "Record",
+    "Result",
+    "RilletError",
+    "Schema",
+    "Settings",
+    "Stream",
+    "connect",
+    "errors",
+]
+__version__ = "0.1.0"

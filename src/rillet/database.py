@@ -1,0 +1,207 @@
+"""Database: the streams of one data folder (or of memory), opened with recovery.
+
+Opening a folder takes its lock, reads the catalog, and lets each stream replay its log:
+whatever was acknowledged before a crash is back.  Two background threads keep it going:
+the committer (group commit every ``commit_interval``) and the maintainer (sealing and
+retention every ``maintenance_interval``).
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import re
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from rillet.errors import ConfigError, ConflictError, SchemaError, not_found
+from rillet.query import QueryEngine, Result
+from rillet.schema import Schema, SchemaSpec
+from rillet.settings import Settings
+from rillet.storage.catalog import Catalog, StreamEntry
+from rillet.storage.files import FolderLock
+from rillet.stream import Stream, StreamOptions
+
+log = logging.getLogger("rillet")
+NAME = re.compile(r"^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)*$")
+
+
+class Database:
+    """The streams of a data folder, or of memory.  Use :func:`rillet.connect` to get one.
+
+    Examples:
+        >>> import rillet
+        >>> with rillet.connect() as db:
+        ...     s = db.create_stream("t", "v INT")
+        ...     _ = s.append_many([(1,), (2,)])
+        ...     db.sql("SELECT count(*), max(v) FROM t").fetchall()
+        [(2, 2)]
+    """
+
+    def __init__(self, path: str | Path | None = None, settings: Settings | None = None) -> None:
+        self.settings = settings or Settings()
+        self.path = Path(path) if path is not None else None
+        self._lock = threading.Lock()
+        self._folder_lock: FolderLock | None = None
+        if self.path is not None:
+            self.path.mkdir(parents=True, exist_ok=True)
+            self._folder_lock = FolderLock(self.path)
+        try:
+            self._catalog = Catalog(self.path / "catalog.sqlite" if self.path is not None else None)
+            self._streams = {
+                entry.name: Stream(entry, self.path, self._catalog, self.settings)
+                for entry in self._catalog.streams()
+            }
+        except BaseException:
+            if self._folder_lock is not None:
+                self._folder_lock.release()
+            raise
+        self._query = QueryEngine(self.path)
+        self._stop = threading.Event()
+        self._threads = [
+            self._start("rillet-commit", self.settings.commit_interval, Stream.commit),
+            self._start("rillet-maintain", self.settings.maintenance_interval, Stream.maintain),
+        ]
+        self._closed = False
+        atexit.register(self.close)
+
+    def _start(
+        self, name: str, interval: float, work: Callable[[Stream], None]
+    ) -> threading.Thread:
+        def loop() -> None:
+            while not self._stop.wait(interval):
+                for stream in list(self._streams.values()):
+                    try:
+                        work(stream)
+                    except Exception:  # keep the loop alive; the next round retries
+                        log.exception("%s failed on stream %r", name, stream.name)
+
+        thread = threading.Thread(target=loop, name=name, daemon=True)
+        thread.start()
+        return thread
+
+    # -- streams ---------------------------------------------------------------------------
+
+    def create_stream(
+        self,
+        name: str,
+        schema: SchemaSpec,
+        *,
+        time_column: str | None = None,
+        partition: str = "1h",
+        retention: str | None = None,
+        max_bytes: int | None = None,
+        durability: str = "relaxed",
+    ) -> Stream:
+        """Create a stream and return it.
+
+        ``schema``: rtsql column text (``"ts TIMESTAMP, host STRING NOT NULL"``), a list of
+        (name, type) pairs, or a pyarrow schema.  ``time_column`` names the event-time column;
+        without one, records are stamped with their ingest time in a column ``_time``.
+        ``partition``: the width of time partitions (``"1h"``, ``"1d"``, ``"monthly"``).
+        ``retention`` (``"7d"``) and ``max_bytes`` drop whole oldest partitions.
+        ``durability``: ``"memory"`` (no log), ``"relaxed"`` (group commit) or ``"durable"``
+        (append returns after fsync).
+        """
+        key = _stream_name(name)
+        parsed = Schema.build(schema, time_column)
+        options = StreamOptions(partition, retention, max_bytes, durability)
+        entry = StreamEntry(
+            key,
+            str(parsed),
+            None if parsed.implicit_time else parsed.time_column,
+            options.to_dict(),
+            0,
+        )
+        with self._lock:
+            self._check_open()
+            if key in self._streams:
+                raise ConflictError(f"stream {key!r} already exists", kind="stream", name=key)
+            self._catalog.create_stream(entry)
+            stream = Stream(entry, self.path, self._catalog, self.settings)
+            self._streams = {**self._streams, key: stream}
+        return stream
+
+    def stream(self, name: str) -> Stream:
+        """The stream called ``name``; NotFoundError (with a suggestion) if there is none."""
+        key = name.lower() if isinstance(name, str) else name
+        stream = self._streams.get(key)
+        if stream is None:
+            raise not_found("stream", str(name), self._streams)
+        return stream
+
+    def streams(self) -> list[Stream]:
+        """All streams, by name."""
+        return [self._streams[k] for k in sorted(self._streams)]
+
+    def drop_stream(self, name: str) -> None:
+        """Delete a stream and all its records and files."""
+        with self._lock:
+            stream = self.stream(name)
+            self._catalog.drop_stream(stream.name)
+            self._streams = {k: v for k, v in self._streams.items() if k != stream.name}
+        stream.destroy()
+
+    # -- queries ---------------------------------------------------------------------------
+
+    def sql(self, query: str, params: Sequence[Any] | None = None) -> Result:
+        """Run DuckDB SQL; every stream is a table of its stored and in-memory records."""
+        self._check_open()
+        return self._query.run(query, self._streams, params)
+
+    # -- lifetime --------------------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ConfigError("the database is closed")
+
+    def close(self) -> None:
+        """Make every appended record durable, stop background work, release the folder."""
+        if self._closed:
+            return
+        self._closed = True
+        atexit.unregister(self.close)
+        self._stop.set()
+        for thread in self._threads:
+            thread.join()
+        for stream in self._streams.values():
+            stream.close()
+        self._query.close()
+        self._catalog.close()
+        if self._folder_lock is not None:
+            self._folder_lock.release()
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        where = str(self.path) if self.path is not None else "memory"
+        return f"Database({where!r}, streams={sorted(self._streams)})"
+
+
+def _stream_name(name: Any) -> str:
+    if not isinstance(name, str) or not NAME.match(name.lower()):
+        raise SchemaError(
+            f"stream name {name!r} must start with a letter or '_' and hold only letters, digits, "
+            "'_' and dots between parts",
+            name=name,
+        )
+    return name.lower()
+
+
+def connect(target: str | Path | None = None, **settings: Any) -> Database:
+    """Open a database: in memory (no ``target``) or embedded in a data folder.
+
+    Keyword arguments set engine :class:`~rillet.settings.Settings`.  A folder is held by one
+    process at a time (LockedError otherwise).
+    """
+    if isinstance(target, str) and target.startswith(("http://", "https://")):
+        raise ConfigError(
+            f"remote databases ({target}) are served by 'rillet serve', which is not built yet"
+        )
+    return Database(target, Settings.from_kwargs(settings))

@@ -1,0 +1,284 @@
+"""Ad-hoc SQL: DuckDB over each stream's sealed files plus its memory records.
+
+Each query runs on its own DuckDB cursor, in one transaction (so ``now()`` is one instant
+throughout).  Every stream the query names becomes a temporary view over its Parquet files
+and an Arrow snapshot of its memory partitions; files whose time range cannot meet the
+query's conditions on the time column are left out of the view.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+import pyarrow as pa
+import sqlglot
+from sqlglot import exp
+
+from rillet.errors import (
+    ConfigError,
+    InputError,
+    NotFoundError,
+    ParseError,
+    RilletError,
+    TypeCheckError,
+)
+from rillet.storage.parquet import FileInfo
+
+if TYPE_CHECKING:
+    from rillet.stream import Stream
+
+
+class Result:
+    """The rows a query returned, held as an Arrow table.
+
+    Examples:
+        >>> r = Result(pa.table({"n": [1, 2]}))
+        >>> r.columns, r.fetchall()
+        (['n'], [(1,), (2,)])
+    """
+
+    def __init__(self, table: pa.Table) -> None:
+        self._table = table
+
+    @property
+    def columns(self) -> list[str]:
+        """The column names, in order."""
+        return list(self._table.column_names)
+
+    def arrow(self) -> pa.Table:
+        """The rows as a pyarrow Table."""
+        return self._table
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        """The rows as tuples."""
+        columns = [c.to_pylist() for c in self._table.columns]
+        return list(zip(*columns, strict=True)) if columns else []
+
+    def fetchone(self) -> tuple[Any, ...] | None:
+        """The first row, or None if there is none."""
+        if self._table.num_rows == 0:
+            return None
+        return tuple(c[0].as_py() for c in self._table.columns)
+
+    def df(self) -> Any:
+        """The rows as a pandas DataFrame (needs pandas)."""
+        try:
+            return self._table.to_pandas()
+        except ImportError as exc:
+            raise ConfigError("Result.df() needs pandas: pip install 'rillet[pandas]'") from exc
+
+    def pl(self) -> Any:
+        """The rows as a polars DataFrame (needs polars)."""
+        try:
+            import polars
+        except ImportError as exc:
+            raise ConfigError("Result.pl() needs polars: pip install 'rillet[polars]'") from exc
+        return polars.from_arrow(self._table)
+
+    def __len__(self) -> int:
+        return int(self._table.num_rows)
+
+    def __iter__(self) -> Iterator[tuple[Any, ...]]:
+        return iter(self.fetchall())
+
+    def __repr__(self) -> str:
+        return f"Result(columns={self.columns}, rows={len(self)})"
+
+
+@dataclass(slots=True)
+class Bounds:
+    """Inclusive bounds on a stream's time column (DuckDB expressions), None = open."""
+
+    low: list[exp.Expression]
+    high: list[exp.Expression]
+
+
+class QueryEngine:
+    """Runs DuckDB SQL over streams."""
+
+    def __init__(self, root: Path | None) -> None:
+        self._root = root
+        self._con = duckdb.connect(":memory:")
+        self._lock = threading.Lock()
+
+    def run(
+        self, query: str, streams: Mapping[str, Stream], params: Sequence[Any] | None
+    ) -> Result:
+        names = referenced(query, streams)
+        with self._lock:  # making a cursor touches the shared connection
+            cursor = self._con.cursor()
+        try:
+            cursor.execute("SET TimeZone = 'UTC'")
+            cursor.begin()
+            for i, (name, bounds) in enumerate(names.items()):
+                self._define_view(cursor, i, streams[name], bounds)
+            relation = cursor.sql(query, params=params) if params is not None else cursor.sql(query)
+            table = relation.to_arrow_table() if relation is not None else pa.table({})
+            cursor.commit()
+            return Result(table)
+        except duckdb.Error as exc:
+            raise _translate(exc) from exc
+        finally:
+            cursor.close()
+
+    def _define_view(
+        self, cursor: duckdb.DuckDBPyConnection, i: int, stream: Stream, bounds: Bounds | None
+    ) -> None:
+        files, batches = stream.snapshot()
+        if bounds is not None and files:
+            low, high = _evaluate(cursor, bounds)
+            files = [f for f in files if _may_match(f, low, high)]
+        columns = ", ".join(_quote(name) for name in stream.schema.names)
+        memory = f"__rillet_memory_{i}"
+        cursor.register(memory, pa.Table.from_batches(batches, schema=stream.schema.storage))
+        parts = [f"SELECT {columns} FROM {memory}"]
+        if files:
+            assert self._root is not None
+            paths = ", ".join(_literal(str(self._root / f.path)) for f in files)
+            parts.insert(0, f"SELECT {columns} FROM read_parquet([{paths}])")
+        cursor.execute(f"CREATE TEMP VIEW {_quote(stream.name)} AS {' UNION ALL '.join(parts)}")
+
+    def close(self) -> None:
+        self._con.close()
+
+
+def referenced(query: str, streams: Mapping[str, Stream]) -> dict[str, Bounds | None]:
+    """The streams ``query`` reads, each with the time bounds all its uses agree on.
+
+    A query sqlglot cannot parse gets every stream, unbounded: DuckDB then has its say.
+    """
+    try:
+        trees = [t for t in sqlglot.parse(query, read="duckdb") if t is not None]
+    except sqlglot.errors.SqlglotError:
+        return dict.fromkeys(streams)
+    found: dict[str, Bounds | None] = {}
+    for tree in trees:
+        ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
+        for table in tree.find_all(exp.Table):
+            name = table.name.lower()
+            if name not in streams or name in ctes or table.args.get("db"):
+                continue
+            bounds = _bounds(table, streams[name].schema.time_column)
+            if name not in found:
+                found[name] = bounds
+            else:
+                found[name] = _union(found[name], bounds)
+    return found
+
+
+def _union(a: Bounds | None, b: Bounds | None) -> Bounds | None:
+    """Bounds covering two uses of one stream: a side is bounded only if both uses bound it."""
+    if a is None or b is None:
+        return None
+    low = [exp.Least(this=a.low[0], expressions=[*a.low[1:], *b.low])] if a.low and b.low else []
+    high = (
+        [exp.Greatest(this=a.high[0], expressions=[*a.high[1:], *b.high])]
+        if a.high and b.high
+        else []
+    )
+    return Bounds(low, high)  # type: ignore[arg-type]
+
+
+_LOWER = {exp.GT: True, exp.GTE: True, exp.LT: False, exp.LTE: False}
+
+
+def _bounds(table: exp.Table, time_column: str) -> Bounds | None:
+    """Conditions on the time column in the WHERE of the SELECT that reads only ``table``."""
+    select = table.parent.parent if isinstance(table.parent, exp.From) else None
+    if (
+        not isinstance(select, exp.Select)
+        or select.args.get("joins")
+        or not select.args.get("where")
+    ):
+        return None
+    alias = table.alias_or_name.lower()
+
+    def is_time(node: exp.Expression) -> bool:
+        return (
+            isinstance(node, exp.Column)
+            and node.name.lower() == time_column.lower()
+            and node.table.lower() in ("", alias)
+        )
+
+    def constant(node: exp.Expression) -> bool:
+        return not any(isinstance(n, exp.Column | exp.Subquery | exp.Select) for n in node.walk())
+
+    low: list[exp.Expression] = []
+    high: list[exp.Expression] = []
+    where = select.args["where"].this
+    for condition in where.flatten() if isinstance(where, exp.And) else [where]:
+        if isinstance(condition, exp.Between) and is_time(condition.this):
+            if constant(condition.args["low"]) and constant(condition.args["high"]):
+                low.append(condition.args["low"])
+                high.append(condition.args["high"])
+            continue
+        kind = type(condition)
+        if kind is exp.EQ:
+            for left, right in (
+                (condition.this, condition.expression),
+                (condition.expression, condition.this),
+            ):
+                if is_time(left) and constant(right):
+                    low.append(right)
+                    high.append(right)
+            continue
+        if kind not in _LOWER:
+            continue
+        left, right = condition.this, condition.expression
+        if is_time(left) and constant(right):
+            (low if _LOWER[kind] else high).append(right)
+        elif is_time(right) and constant(left):
+            (high if _LOWER[kind] else low).append(left)
+    return Bounds(low, high) if low or high else None
+
+
+def _evaluate(cursor: duckdb.DuckDBPyConnection, bounds: Bounds) -> tuple[int | None, int | None]:
+    """The bounds as epoch microseconds, in the query's own transaction (same ``now()``)."""
+
+    def value(parts: list[exp.Expression], pick: str) -> int | None:
+        if not parts:
+            return None
+        terms = ", ".join(
+            f"epoch_us(CAST(({p.sql(dialect='duckdb')}) AS TIMESTAMPTZ))" for p in parts
+        )
+        try:
+            rows = cursor.execute(f"SELECT {pick}({terms})").fetchall()
+        except duckdb.Error:
+            return None  # not a time after all: prune nothing on this side
+        return int(rows[0][0]) if rows and rows[0][0] is not None else None
+
+    return value(bounds.low, "greatest"), value(bounds.high, "least")
+
+
+def _may_match(info: FileInfo, low: int | None, high: int | None) -> bool:
+    return not (
+        (low is not None and info.max_time < low) or (high is not None and info.min_time > high)
+    )
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _translate(exc: duckdb.Error) -> RilletError:
+    message = str(exc)
+    if isinstance(exc, duckdb.ParserException):
+        return ParseError(message, line=None, col=None, expected=None)
+    if isinstance(exc, duckdb.CatalogException):
+        return NotFoundError(message, kind="table", name="", suggestion=None)
+    if isinstance(exc, duckdb.BinderException):
+        return TypeCheckError(message)
+    if isinstance(
+        exc, duckdb.ConversionException | duckdb.InvalidInputException | duckdb.OutOfRangeException
+    ):
+        return InputError(message)
+    return RilletError(message)

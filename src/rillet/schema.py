@@ -1,0 +1,276 @@
+"""A stream's schema: its columns, its time column, and how a Python row is checked.
+
+A row that is a tuple of already-stored values passes one generated type check and is kept
+as it is; anything else (dicts, lists, promotions, missing values) goes through
+:meth:`Schema.normalize`, which converts or raises a RecordError naming column, row and value.
+"""
+
+from __future__ import annotations
+
+import struct
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from operator import itemgetter
+from typing import Any
+
+import pyarrow as pa
+
+from rillet.datatypes import DataType, TypeParser
+from rillet.errors import RecordError, SchemaError, suggest
+from rillet.time import us_to_datetime
+
+IMPLICIT_TIME = "_time"
+OFFSET = "_offset"
+
+SchemaSpec = str | Sequence[tuple[str, "str | DataType"]] | pa.Schema
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """One column: a name and an rtsql type."""
+
+    name: str
+    type: DataType
+
+    def __str__(self) -> str:
+        return f"{_quote(self.name)} {self.type}"
+
+
+def _quote(name: str) -> str:
+    plain = name.isidentifier() and name == name.lower()
+    return name if plain else '"' + name.replace('"', '""') + '"'
+
+
+def parse_columns(text: str) -> list[Column]:
+    """Columns from rtsql text: ``"ts TIMESTAMP, host STRING NOT NULL, ..."``."""
+    parser = TypeParser(text)
+    columns = []
+    while True:
+        name = parser.name()
+        columns.append(Column(name, parser.datatype()))
+        if parser.token.text != ",":
+            break
+        parser.advance()
+    parser.end()
+    return columns
+
+
+class Schema:
+    """The columns of a stream, one of which is its event-time column.
+
+    A schema without a time column gets an implicit first column ``_time`` stamped with the
+    ingest time, as Confluo does.
+
+    Examples:
+        >>> s = Schema.build("ts TIMESTAMP, host STRING NOT NULL, ms DOUBLE", "ts")
+        >>> str(s)
+        'ts TIMESTAMP NOT NULL, host STRING NOT NULL, ms DOUBLE'
+        >>> s.normalize(("2024-01-01T00:00:00Z", "a", 3), "perf", 0)
+        (1704067200000000000, 'a', 3.0)
+    """
+
+    def __init__(self, columns: Sequence[Column], time_column: str | None) -> None:
+        seen: dict[str, str] = {}
+        for column in columns:
+            key = column.name.lower()
+            if key in seen or column.name in (OFFSET, IMPLICIT_TIME):
+                raise SchemaError(
+                    f"duplicate or reserved column name {column.name!r}", column=column.name
+                )
+            seen[key] = column.name
+        if not columns:
+            raise SchemaError("a schema needs at least one column")
+        columns = list(columns)
+        if time_column is None:
+            columns.insert(0, Column(IMPLICIT_TIME, DataType("TIMESTAMP", nullable=False)))
+            time_column = IMPLICIT_TIME
+        names = [c.name for c in columns]
+        if time_column not in names:
+            raise SchemaError(
+                f"time column {time_column!r} is not in the schema"
+                + (f"; did you mean {hint!r}?" if (hint := suggest(time_column, names)) else ""),
+                column=time_column,
+            )
+        self.time_index = names.index(time_column)
+        time_type = columns[self.time_index].type
+        if time_type.name != "TIMESTAMP":
+            raise SchemaError(
+                f"time column {time_column!r} must be TIMESTAMP, not {time_type}",
+                column=time_column,
+            )
+        # The time column is never NULL in storage: a NULL is replaced by the ingest time.
+        columns[self.time_index] = Column(time_column, DataType("TIMESTAMP", nullable=False))
+        self.columns: tuple[Column, ...] = tuple(columns)
+        self.names: tuple[str, ...] = tuple(names)
+        self.time_column = time_column
+        self.implicit_time = time_column == IMPLICIT_TIME
+        self.index = {name: i for i, name in enumerate(names)}
+        self.arrow = pa.schema(
+            [pa.field(c.name, c.type.arrow, nullable=c.type.nullable) for c in columns]
+        )
+        self.storage = self.arrow.append(pa.field(OFFSET, pa.int64(), nullable=False))
+        self.fast_check = self._compile_fast_check()
+        n = len(names)
+        self.from_dict: Callable[[Mapping[str, Any]], tuple[Any, ...]] = (
+            itemgetter(*names) if n > 1 else lambda row: (row[names[0]],)
+        )
+        self._readers = [
+            (i, f) for i, c in enumerate(columns) if (f := _reader(c.type)) is not None
+        ]
+
+    @classmethod
+    def build(cls, spec: SchemaSpec, time_column: str | None = None) -> Schema:
+        """A schema from rtsql text, a list of (name, type) pairs or a pyarrow schema."""
+        if isinstance(spec, str):
+            columns = parse_columns(spec)
+        elif isinstance(spec, pa.Schema):
+            columns = [Column(f.name, DataType.from_arrow(f.type, f.nullable)) for f in spec]
+        elif isinstance(spec, Sequence):
+            columns = []
+            for i, pair in enumerate(spec):
+                if not (
+                    isinstance(pair, tuple | list) and len(pair) == 2 and isinstance(pair[0], str)
+                ):
+                    raise SchemaError(f"schema entry {i} must be a (name, type) pair, got {pair!r}")
+                name, kind = str(pair[0]), pair[1]
+                dtype = kind if isinstance(kind, DataType) else _parse_type_named(name, str(kind))
+                columns.append(Column(name, dtype))
+        else:
+            raise SchemaError(
+                f"a schema is rtsql text, (name, type) pairs or a pyarrow schema, not {spec!r}"
+            )
+        if time_column is not None and time_column not in {c.name for c in columns}:
+            lowered = time_column.lower()
+            if lowered in {c.name for c in columns}:
+                time_column = lowered
+        return cls(columns, time_column)
+
+    def __str__(self) -> str:
+        return ", ".join(
+            str(c) for c in self.columns if c.name != IMPLICIT_TIME or not self.implicit_time
+        )
+
+    def __repr__(self) -> str:
+        return f"Schema({str(self)!r}, time_column={self.time_column!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, Schema)
+            and self.columns == other.columns
+            and self.time_column == other.time_column
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.columns, self.time_column))
+
+    def _compile_fast_check(self) -> Callable[[tuple[Any, ...]], bool]:
+        # One generated boolean expression is several times faster than a loop over columns,
+        # and single-record appends run it for every record.
+        n = len(self.columns)
+        variables = [f"v{i}" for i in range(n)]
+        checks = []
+        for i, column in enumerate(self.columns):
+            if i == self.time_index:
+                checks.append(f"(type(v{i}) is int and {-(2**63)} <= v{i} <= {2**63 - 1})")
+            else:
+                checks.append(column.type.fast_check(f"v{i}"))
+        source = (
+            "def fast_check(row):\n"
+            f"    if len(row) != {n}:\n        return False\n"
+            f"    {', '.join(variables)}, = row\n"
+            f"    return {' and '.join(checks)}\n"
+        )
+        namespace: dict[str, Any] = {}
+        exec(compile(source, f"<schema {self}>", "exec"), namespace)
+        return namespace["fast_check"]  # type: ignore[no-any-return]
+
+    def normalize(self, row: Any, stream: str, index: int) -> tuple[Any, ...]:
+        """``row`` (tuple, list or mapping) as a tuple of stored values, or a RecordError."""
+        if type(row) is tuple and self.fast_check(row):
+            return row
+        n = len(self.columns)
+        if isinstance(row, Mapping):
+            unknown = [key for key in row if key not in self.index]
+            if unknown:
+                key = unknown[0]
+                hint = suggest(str(key), self.names)
+                raise RecordError(
+                    f"unknown column {key!r} in row {index} of stream {stream!r}"
+                    + (f"; did you mean {hint!r}?" if hint else ""),
+                    stream=stream,
+                    column=key,
+                    row=index,
+                    value=row[key],
+                )
+            values = [row.get(name) for name in self.names]
+        elif isinstance(row, tuple | list):
+            values = list(row)
+            if len(values) == n - 1:  # the time column left out: stamp with ingest time
+                values.insert(self.time_index, None)
+            elif len(values) != n:
+                raise RecordError(
+                    f"row {index} of stream {stream!r} has {len(values)} values; the schema "
+                    f"has {n} columns ({', '.join(self.names)}), or {n - 1} without the time "
+                    f"column {self.time_column!r}",
+                    stream=stream,
+                    column=None,
+                    row=index,
+                    value=row,
+                )
+        else:
+            raise RecordError(
+                f"row {index} of stream {stream!r} must be a tuple, list or mapping, not "
+                f"{type(row).__name__}",
+                stream=stream,
+                column=None,
+                row=index,
+                value=row,
+            )
+        for i, column in enumerate(self.columns):
+            value = values[i]
+            if i == self.time_index and value is None:
+                values[i] = time.time_ns()
+                continue
+            try:
+                values[i] = column.type.coerce(value)
+            except (TypeError, ValueError, OverflowError) as exc:
+                raise RecordError(
+                    f"column {column.name!r} of row {index} in stream {stream!r}: {exc} "
+                    f"(value {value!r}, column type {column.type})",
+                    stream=stream,
+                    column=column.name,
+                    row=index,
+                    value=value,
+                ) from None
+        return tuple(values)
+
+    def read_values(self, stored: tuple[Any, ...]) -> tuple[Any, ...]:
+        """Buffered (stored) values as a reader sees them: what Arrow gives back for them."""
+        if not self._readers:
+            return stored
+        values = list(stored)
+        for i, convert in self._readers:
+            if values[i] is not None:
+                values[i] = convert(values[i])
+        return tuple(values)
+
+
+def _parse_type_named(name: str, text: str) -> DataType:
+    from rillet.datatypes import parse_type
+
+    try:
+        return parse_type(text)
+    except Exception as exc:
+        raise SchemaError(f"column {name!r}: {exc}", column=name) from exc
+
+
+_FLOAT32 = struct.Struct("f")
+
+
+def _reader(dtype: DataType) -> Callable[[Any], Any] | None:
+    if dtype.name == "TIMESTAMP":
+        return lambda ns: us_to_datetime(ns // 1000)
+    if dtype.name == "FLOAT":
+        return lambda x: _FLOAT32.unpack(_FLOAT32.pack(x))[0]
+    return None

@@ -1,0 +1,48 @@
+"""Every tunable of a database, once: name, default, type and what it does."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from rillet.errors import ConfigError, suggest
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Engine settings; pass any of them to :func:`rillet.connect` as keyword arguments."""
+
+    #: relaxed durability: the longest time (seconds) between an append and its fsync
+    commit_interval: float = 0.005
+    #: single-record appends are gathered into one Arrow batch of at most this many rows
+    buffer_rows: int = 8192
+    #: how often (seconds) closed partitions are sealed and retention is applied
+    maintenance_interval: float = 0.5
+    #: an open partition holding this many rows in memory is sealed to a file anyway
+    seal_rows: int = 2_000_000
+    #: a partition counts as closed once event time has passed its end by this share of its width
+    seal_grace: float = 0.1
+    #: a write-ahead log segment is rolled over at this size (bytes)
+    segment_bytes: int = 64 * 1024 * 1024
+    #: rows per Parquet row group in sealed files
+    row_group_rows: int = 128 * 1024
+
+    @classmethod
+    def from_kwargs(cls, options: dict[str, Any]) -> Settings:
+        """Settings from keyword arguments, naming any unknown or ill-typed one."""
+        known = {f.name: f for f in dataclasses.fields(cls)}
+        for key, value in options.items():
+            field = known.get(key)
+            if field is None:
+                hint = suggest(key, known)
+                extra = f"; did you mean {hint!r}?" if hint else ""
+                raise ConfigError(f"unknown setting {key!r}{extra}", setting=key)
+            kind = float if field.type == "float" else int
+            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+                raise ConfigError(
+                    f"setting {key!r} must be a positive number, got {value!r}", setting=key
+                )
+            if kind is int and not isinstance(value, int):
+                raise ConfigError(f"setting {key!r} must be an integer, got {value!r}", setting=key)
+        return cls(**options)

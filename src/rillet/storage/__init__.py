@@ -1,0 +1,1 @@
+"""Storage: the write-ahead log, memory partitions, sealed Parquet files and the catalog."""

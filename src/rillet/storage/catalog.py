@@ -1,0 +1,179 @@
+"""The catalog: streams, their sealed files and partitions, changed in SQLite transactions.
+
+One small interface, so that a catalog elsewhere (PostgreSQL, Iceberg) is a change of wiring.
+Times are epoch microseconds; ``sealed_through`` is, per partition, the highest offset whose
+row is sealed in a file or dropped by retention (replaying the log skips those rows).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rillet.errors import ConflictError, StorageError
+from rillet.storage.parquet import FileInfo
+
+_TABLES = """
+CREATE TABLE IF NOT EXISTS streams (
+    name TEXT PRIMARY KEY,
+    schema TEXT NOT NULL,
+    time_column TEXT,
+    options TEXT NOT NULL,
+    next_offset INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS files (
+    stream TEXT NOT NULL REFERENCES streams(name) ON DELETE CASCADE,
+    path TEXT PRIMARY KEY,
+    partition INTEGER NOT NULL,
+    rows INTEGER NOT NULL,
+    bytes INTEGER NOT NULL,
+    min_offset INTEGER NOT NULL,
+    max_offset INTEGER NOT NULL,
+    min_time INTEGER NOT NULL,
+    max_time INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS partitions (
+    stream TEXT NOT NULL REFERENCES streams(name) ON DELETE CASCADE,
+    start INTEGER NOT NULL,
+    sealed_through INTEGER NOT NULL,
+    PRIMARY KEY (stream, start)
+);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class StreamEntry:
+    name: str
+    schema: str
+    time_column: str | None
+    options: dict[str, Any]
+    next_offset: int
+
+
+class Catalog:
+    """Streams, files and partitions of one database; ``path=None`` keeps it in memory."""
+
+    def __init__(self, path: Path | None) -> None:
+        target = str(path) if path is not None else ":memory:"
+        self._db = sqlite3.connect(target, check_same_thread=False, isolation_level=None)
+        self._lock = threading.Lock()
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.executescript(_TABLES)
+
+    def _run(self, statements: list[tuple[str, tuple[Any, ...]]]) -> None:
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                for sql, args in statements:
+                    self._db.execute(sql, args)
+                self._db.execute("COMMIT")
+            except sqlite3.IntegrityError as exc:
+                self._db.execute("ROLLBACK")
+                raise ConflictError(str(exc)) from exc
+            except sqlite3.Error as exc:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise StorageError(f"catalog: {exc}") from exc
+
+    def _query(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return self._db.execute(sql, args).fetchall()
+
+    def streams(self) -> list[StreamEntry]:
+        rows = self._query(
+            "SELECT name, schema, time_column, options, next_offset FROM streams ORDER BY name"
+        )
+        return [StreamEntry(r[0], r[1], r[2], json.loads(r[3]), r[4]) for r in rows]
+
+    def create_stream(self, entry: StreamEntry) -> None:
+        self._run(
+            [
+                (
+                    "INSERT INTO streams VALUES (?, ?, ?, ?, ?)",
+                    (
+                        entry.name,
+                        entry.schema,
+                        entry.time_column,
+                        json.dumps(entry.options),
+                        entry.next_offset,
+                    ),
+                )
+            ]
+        )
+
+    def drop_stream(self, name: str) -> None:
+        self._run([("DELETE FROM streams WHERE name = ?", (name,))])
+
+    def files(self, stream: str) -> list[FileInfo]:
+        rows = self._query(
+            "SELECT path, partition, rows, bytes, min_offset, max_offset, min_time, max_time "
+            "FROM files WHERE stream = ? ORDER BY partition, min_offset",
+            (stream,),
+        )
+        return [FileInfo(*row) for row in rows]
+
+    def sealed_through(self, stream: str) -> dict[int, int]:
+        rows = self._query(
+            "SELECT start, sealed_through FROM partitions WHERE stream = ?", (stream,)
+        )
+        return {int(start): int(through) for start, through in rows}
+
+    def add_file(self, stream: str, info: FileInfo, sealed_through: int, next_offset: int) -> None:
+        """Record a sealed file and that its partition is sealed through an offset, at once."""
+        self._run(
+            [
+                (
+                    "INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        stream,
+                        info.path,
+                        info.partition,
+                        info.rows,
+                        info.bytes,
+                        info.min_offset,
+                        info.max_offset,
+                        info.min_time,
+                        info.max_time,
+                    ),
+                ),
+                _upsert_partition(stream, info.partition, sealed_through),
+                (
+                    "UPDATE streams SET next_offset = max(next_offset, ?) WHERE name = ?",
+                    (next_offset, stream),
+                ),
+            ]
+        )
+
+    def drop_partitions(self, stream: str, through: dict[int, int], next_offset: int) -> None:
+        """Forget the files of these partitions; their rows up to ``through`` are gone."""
+        statements: list[tuple[str, tuple[Any, ...]]] = []
+        for start, offset in through.items():
+            statements.append(
+                ("DELETE FROM files WHERE stream = ? AND partition = ?", (stream, start))
+            )
+            statements.append(_upsert_partition(stream, start, offset))
+        statements.append(
+            (
+                "UPDATE streams SET next_offset = max(next_offset, ?) WHERE name = ?",
+                (next_offset, stream),
+            )
+        )
+        self._run(statements)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+def _upsert_partition(stream: str, start: int, through: int) -> tuple[str, tuple[Any, ...]]:
+    return (
+        "INSERT INTO partitions VALUES (?, ?, ?) ON CONFLICT (stream, start) "
+        "DO UPDATE SET sealed_through = max(sealed_through, excluded.sealed_through)",
+        (stream, start, through),
+    )

@@ -1,0 +1,176 @@
+"""The write-ahead log of one stream: framed Arrow batches in numbered segment files.
+
+Format (docs/format/log.md): a segment ``<first offset, 20 digits>.wal`` is a sequence of
+frames ``u32 length | u32 crc32 | payload`` (little-endian), the payload being one Arrow IPC
+record-batch message of the stream's storage schema (columns plus ``_offset``).  A frame is
+written with one ``writev``; a crash can leave only the last frame of the last segment torn,
+and opening cuts it off.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import threading
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+
+from rillet.errors import CorruptionError
+from rillet.storage.files import fsync_dir
+
+HEADER = struct.Struct("<II")
+SUFFIX = ".wal"
+
+
+@dataclass(slots=True)
+class Segment:
+    path: Path
+    first_offset: int
+    last_offset: int  # -1 while empty
+
+
+def encode_frame(batch: pa.RecordBatch) -> tuple[bytes, pa.Buffer]:
+    """The header and payload of the frame holding ``batch``."""
+    payload = batch.serialize()
+    return HEADER.pack(payload.size, zlib.crc32(payload)), payload
+
+
+def read_frames(data: bytes | memoryview, schema: pa.Schema) -> tuple[list[pa.RecordBatch], int]:
+    """The whole frames at the start of ``data`` and the byte length they cover.
+
+    Reading stops at the first frame that is short or fails its checksum: a torn tail.
+    """
+    view = memoryview(data)
+    batches = []
+    pos = 0
+    while pos + HEADER.size <= len(view):
+        length, crc = HEADER.unpack_from(view, pos)
+        start = pos + HEADER.size
+        payload = view[start : start + length]
+        if len(payload) < length or zlib.crc32(payload) != crc:
+            break
+        try:
+            batch = pa.ipc.read_record_batch(pa.py_buffer(payload), schema)
+        except (pa.ArrowInvalid, OSError):
+            break
+        batches.append(batch)
+        pos = start + length
+    return batches, pos
+
+
+class Log:
+    """Appends frames, fsyncs them (with group commit), replays and trims them."""
+
+    def __init__(self, folder: Path, schema: pa.Schema, segment_bytes: int) -> None:
+        self.folder = folder
+        self.schema = schema
+        self.segment_bytes = segment_bytes
+        folder.mkdir(parents=True, exist_ok=True)
+        self.segments: list[Segment] = []
+        self._fd = -1
+        self._size = 0
+        self._written = 0  # bytes written since open, across segments
+        self._synced = 0
+        self._sync_lock = threading.Lock()
+        self._lock = threading.Lock()
+
+    def replay(self) -> Iterator[pa.RecordBatch]:
+        """Every whole batch in the log, oldest first; cuts a torn tail off the last segment."""
+        paths = sorted(self.folder.glob("*" + SUFFIX))
+        for i, path in enumerate(paths):
+            data = path.read_bytes()
+            batches, good = read_frames(data, self.schema)
+            last = batches[-1].column(-1)[-1].as_py() if batches and len(batches[-1]) else -1
+            segment = Segment(path, int(path.stem), last)
+            if good < len(data):
+                if i < len(paths) - 1:
+                    raise CorruptionError(
+                        f"log segment {str(path)!r} is damaged at byte {good}, before later "
+                        "segments",
+                        path=str(path),
+                        offset=good,
+                    )
+                with open(path, "r+b") as f:  # a torn tail: what was never acknowledged
+                    f.truncate(good)
+                    os.fsync(f.fileno())
+            self.segments.append(segment)
+            for batch in batches:
+                if len(batch):
+                    segment.last_offset = max(segment.last_offset, batch.column(-1)[-1].as_py())
+                yield batch
+
+    def append(self, batch: pa.RecordBatch) -> int:
+        """Write ``batch`` as one frame; the returned position goes to :meth:`sync_to`."""
+        header, payload = encode_frame(batch)
+        first = batch.column(-1)[0].as_py()
+        with self._lock:
+            if self._fd < 0 or self._size >= self.segment_bytes:
+                self._roll(first)
+            os.writev(self._fd, [header, payload])
+            self._size += len(header) + payload.size
+            self._written += len(header) + payload.size
+            segment = self.segments[-1]
+            segment.last_offset = max(segment.last_offset, batch.column(-1)[-1].as_py())
+            return self._written
+
+    def _roll(self, first_offset: int) -> None:
+        if self._fd >= 0:
+            os.fsync(self._fd)  # the old segment is complete before the new one starts
+            os.close(self._fd)
+        path = self.folder / f"{first_offset:020d}{SUFFIX}"
+        # Offsets only grow, so a name can repeat only for a last segment left empty by a
+        # cut-off torn tail; appending to it is fine.
+        if not self.segments or self.segments[-1].path != path:
+            self.segments.append(Segment(path, first_offset, -1))
+        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        self._size = os.fstat(self._fd).st_size
+        fsync_dir(self.folder)
+
+    @property
+    def dirty(self) -> bool:
+        return self._synced < self._written
+
+    def sync_to(self, position: int) -> None:
+        """Return once everything written up to ``position`` is on disk.
+
+        Group commit: threads that wait while another fsyncs find their bytes covered by it.
+        """
+        if self._synced >= position:
+            return
+        with self._sync_lock:
+            if self._synced >= position:
+                return
+            with self._lock:  # a concurrent roll-over may close the current descriptor
+                target = self._written
+                fd = os.dup(self._fd) if self._fd >= 0 else -1
+            if fd >= 0:
+                try:
+                    os.fdatasync(fd)
+                finally:
+                    os.close(fd)
+            self._synced = max(self._synced, target)
+
+    def sync(self) -> None:
+        self.sync_to(self._written)
+
+    def trim(self, low_water: int) -> int:
+        """Delete closed segments whose records all have offsets below ``low_water``."""
+        removed = 0
+        with self._lock:
+            while len(self.segments) > 1 and self.segments[0].last_offset < low_water:
+                self.segments.pop(0).path.unlink(missing_ok=True)
+                removed += 1
+        if removed:
+            fsync_dir(self.folder)
+        return removed
+
+    def close(self) -> None:
+        with self._lock:
+            if self._fd >= 0:
+                os.fsync(self._fd)
+                os.close(self._fd)
+                self._fd = -1

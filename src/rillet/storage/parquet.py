@@ -1,0 +1,131 @@
+"""Sealed partitions: immutable Parquet files (zstd, statistics), one or more per partition.
+
+A file holds the stream's columns plus ``_offset``, in offset order, and is written to a
+temporary name, fsynced and renamed, so it is either whole or absent.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from rillet.storage.files import fsync_dir
+
+
+@dataclass(frozen=True, slots=True)
+class FileInfo:
+    """What the catalog knows of a sealed file (times in epoch microseconds)."""
+
+    path: str  # relative to the data folder
+    partition: int
+    rows: int
+    bytes: int
+    min_offset: int
+    max_offset: int
+    min_time: int
+    max_time: int
+
+
+def write_partition(
+    root: Path,
+    relative: str,
+    batches: list[pa.RecordBatch],
+    partition: int,
+    time_index: int,
+    row_group_rows: int,
+) -> FileInfo:
+    """Write ``batches`` (offset order) as one Parquet file at ``root / relative``."""
+    table = pa.Table.from_batches(batches)
+    path = root / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    pq.write_table(
+        table,
+        tmp,
+        compression="zstd",
+        write_statistics=True,
+        row_group_size=row_group_rows,
+        use_dictionary=True,
+    )
+    with open(tmp, "rb") as f:
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
+    times = table.column(time_index).cast(pa.int64())
+    offsets = table.column(table.num_columns - 1)
+    return FileInfo(
+        path=relative,
+        partition=partition,
+        rows=table.num_rows,
+        bytes=path.stat().st_size,
+        min_offset=pa.compute.min(offsets).as_py(),
+        max_offset=pa.compute.max(offsets).as_py(),
+        min_time=pa.compute.min(times).as_py(),
+        max_time=pa.compute.max(times).as_py(),
+    )
+
+
+class FileReader:
+    """Reads single records from sealed files, caching footers and recent row groups."""
+
+    def __init__(self, root: Path, capacity: int = 8) -> None:
+        self.root = root
+        self._files: OrderedDict[str, tuple[pq.ParquetFile, list[tuple[int, int]]]] = OrderedDict()
+        self._groups: OrderedDict[tuple[str, int], tuple[pa.RecordBatch, np.ndarray]] = (
+            OrderedDict()
+        )
+        self._capacity = capacity
+        self._lock = threading.Lock()
+
+    def _file(self, relative: str) -> tuple[pq.ParquetFile, list[tuple[int, int]]]:
+        entry = self._files.get(relative)
+        if entry is None:
+            handle = pq.ParquetFile(self.root / relative)
+            meta = handle.metadata
+            column = meta.num_columns - 1  # _offset
+            ranges: list[tuple[int, int]] = []
+            for i in range(meta.num_row_groups):
+                stats = meta.row_group(i).column(column).statistics
+                assert stats is not None and stats.has_min_max  # written with statistics
+                ranges.append((int(stats.min), int(stats.max)))  # type: ignore[arg-type]
+            self._files[relative] = entry = (handle, ranges)
+            while len(self._files) > self._capacity:
+                self._files.popitem(last=False)
+        self._files.move_to_end(relative)
+        return entry
+
+    def find(self, relative: str, offset: int) -> tuple[pa.RecordBatch, int] | None:
+        """The row group and row index of ``offset`` in the file, if it is there."""
+        with self._lock:
+            handle, ranges = self._file(relative)
+            for i, (low, high) in enumerate(ranges):
+                if not low <= offset <= high:
+                    continue
+                key = (relative, i)
+                group = self._groups.get(key)
+                if group is None:
+                    batch = handle.read_row_group(i).combine_chunks().to_batches()[0]
+                    group = (batch, batch.column(batch.num_columns - 1).to_numpy())
+                    self._groups[key] = group
+                    while len(self._groups) > self._capacity:
+                        self._groups.popitem(last=False)
+                self._groups.move_to_end(key)
+                batch, offsets = group
+                j = int(np.searchsorted(offsets, offset))
+                if j < len(offsets) and offsets[j] == offset:
+                    return batch, j
+            return None
+
+    def forget(self, relative: str) -> None:
+        """Drop cached state of a file that is about to be deleted."""
+        with self._lock:
+            self._files.pop(relative, None)
+            for key in [k for k in self._groups if k[0] == relative]:
+                del self._groups[key]

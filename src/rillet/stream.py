@@ -1,0 +1,468 @@
+"""Stream: a named, typed, append-only sequence of records with dense offsets.
+
+Data flow of an append (design.md): rows are checked, given offsets and buffered; the buffer
+becomes an Arrow batch that goes to the write-ahead log and then to its memory partition.
+In the background, closed partitions are sealed into Parquet files and retention drops whole
+partitions.  Lock order: ``_seal_lock`` -> ``_ingest_lock`` -> ``_lock``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import threading
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from rillet.batches import rows_to_batch, to_table, with_offsets
+from rillet.errors import ConfigError, NotFoundError
+from rillet.record import Record
+from rillet.schema import OFFSET, Schema
+from rillet.settings import Settings
+from rillet.storage.catalog import Catalog, StreamEntry
+from rillet.storage.log import Log
+from rillet.storage.memory import MemoryStore
+from rillet.storage.parquet import FileInfo, FileReader, write_partition
+from rillet.storage.retention import partitions_to_drop
+from rillet.time import Granularity, parse_duration_us, to_ns
+
+DURABILITY = ("memory", "relaxed", "durable")
+TimeBound = dt.datetime | str | int | None
+
+
+@dataclass(frozen=True, slots=True)
+class StreamOptions:
+    """How a stream is partitioned, kept and made durable (validated, as given)."""
+
+    partition: str = "1h"
+    retention: str | None = None
+    max_bytes: int | None = None
+    durability: str = "relaxed"
+
+    def __post_init__(self) -> None:
+        Granularity.parse(self.partition)
+        if self.retention is not None:
+            parse_duration_us(self.retention, "retention")
+        if self.max_bytes is not None and (
+            isinstance(self.max_bytes, bool)
+            or not isinstance(self.max_bytes, int)
+            or self.max_bytes <= 0
+        ):
+            raise ConfigError(
+                f"max_bytes must be a positive integer, got {self.max_bytes!r}", option="max_bytes"
+            )
+        if self.durability not in DURABILITY:
+            raise ConfigError(
+                f"durability {self.durability!r} is not one of {', '.join(DURABILITY)}",
+                option="durability",
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "partition": self.partition,
+            "retention": self.retention,
+            "max_bytes": self.max_bytes,
+            "durability": self.durability,
+        }
+
+
+def _row_values(batch: pa.RecordBatch, i: int) -> tuple[Any, ...]:
+    return tuple(batch.column(j)[i].as_py() for j in range(batch.num_columns - 1))
+
+
+class Stream:
+    """A named, typed, append-only stream of records.  Get one from :class:`rillet.Database`.
+
+    Examples:
+        >>> import rillet
+        >>> db = rillet.connect()
+        >>> s = db.create_stream("t", "ts TIMESTAMP, v INT", time_column="ts")
+        >>> s.append(("2024-01-01T00:00:00Z", 7))
+        0
+        >>> s.read(0)["v"]
+        7
+    """
+
+    def __init__(
+        self, entry: StreamEntry, root: Path | None, catalog: Catalog, settings: Settings
+    ) -> None:
+        self.name = entry.name
+        self.schema = Schema.build(entry.schema, entry.time_column)
+        self.options = StreamOptions(**entry.options)
+        self._settings = settings
+        self._catalog = catalog
+        self._root = root
+        self._folder = root / "streams" / self.name if root is not None else None
+        self._granularity = Granularity.parse(self.options.partition)
+        self._retention_us = (
+            parse_duration_us(self.options.retention, "retention")
+            if self.options.retention
+            else None
+        )
+        self._durable = self.options.durability == "durable"
+        self._fast = self.schema.fast_check
+        self._from_dict = self.schema.from_dict
+        self._ncols = len(self.schema.columns)
+        self._buffer_rows = settings.buffer_rows
+
+        self._lock = threading.Lock()
+        self._ingest_lock = threading.Lock()
+        self._seal_lock = threading.Lock()
+        self._buffer: list[tuple[Any, ...]] = []
+        self._recent: deque[tuple[int, list[tuple[Any, ...]]]] = deque(maxlen=4)
+        self._memory = MemoryStore(self.schema.time_index, self._granularity)
+        self._files: list[FileInfo] = catalog.files(self.name)
+        self._sealed_through = catalog.sealed_through(self.name)
+        self._reader = FileReader(root) if root is not None else None
+        self._log: Log | None = None
+        self._watermark = max((f.max_time for f in self._files), default=-(2**63))
+        self._closed = False
+
+        next_offset = max([entry.next_offset, *(f.max_offset + 1 for f in self._files)])
+        if self._folder is not None:
+            self._folder.mkdir(parents=True, exist_ok=True)
+            self._remove_orphans()
+            if self.options.durability != "memory":
+                self._log = Log(self._folder / "wal", self.schema.storage, settings.segment_bytes)
+                for batch in self._log.replay():
+                    if len(batch):
+                        self._watermark = max(
+                            self._watermark, self._memory.add(batch, self._sealed_through)
+                        )
+                        next_offset = max(
+                            next_offset, batch.column(batch.num_columns - 1)[-1].as_py() + 1
+                        )
+        self._next = next_offset
+        self._buffer_first = next_offset
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def append(self, row: Any) -> int:
+        """Append one record (a tuple in schema order, or a mapping); return its offset.
+
+        A tuple may leave out the time column; the record is then stamped with the ingest time.
+        The record is readable with :meth:`read` as soon as this returns.
+        """
+        if type(row) is not tuple or not self._fast(row):
+            candidate = None
+            if type(row) is dict and len(row) == self._ncols:
+                try:
+                    candidate = self._from_dict(row)
+                except KeyError:
+                    pass
+            row = (
+                candidate
+                if candidate is not None and self._fast(candidate)
+                else self.schema.normalize(row, self.name, 0)
+            )
+        with self._lock:
+            if self._closed:
+                raise ConfigError(f"stream {self.name!r} is closed")
+            offset = self._next
+            self._next = offset + 1
+            buffer = self._buffer
+            buffer.append(row)
+            full = len(buffer) >= self._buffer_rows
+        if full or self._durable:
+            self._flush(sync=self._durable)
+        return offset
+
+    def append_many(self, data: Any) -> int:
+        """Append many records at once, all or nothing; return the offset of the first.
+
+        ``data``: a list of tuples or mappings, a dict of columns, a pyarrow Table or
+        RecordBatch, or a pandas or polars DataFrame.
+        """
+        table = to_table(data, self.schema, self.name)
+        count = table.num_rows
+        with self._ingest_lock:
+            with self._lock:
+                if self._closed:
+                    raise ConfigError(f"stream {self.name!r} is closed")
+                if count == 0:
+                    return self._next
+                buffered, buffered_first = self._take_buffer()
+                first = self._next
+                self._next = first + count
+                self._buffer_first = self._next
+            if buffered:
+                self._ingest(rows_to_batch(self.schema, buffered, buffered_first))
+            position = self._ingest(with_offsets(table, self.schema, first))
+        if self._durable and self._log is not None:
+            self._log.sync_to(position)
+        return first
+
+    def _take_buffer(self) -> tuple[list[tuple[Any, ...]], int]:
+        """Move the buffer aside (caller holds both locks); it stays readable via _recent."""
+        rows, first = self._buffer, self._buffer_first
+        if rows:
+            self._buffer = []
+            self._buffer_first = self._next
+            self._recent.append((first, rows))
+        return rows, first
+
+    def _flush(self, sync: bool) -> None:
+        position = 0
+        with self._ingest_lock:
+            with self._lock:
+                rows, first = self._take_buffer()
+            if rows:
+                position = self._ingest(rows_to_batch(self.schema, rows, first))
+        if sync and self._log is not None:
+            self._log.sync_to(position) if position else self._log.sync()
+
+    def _ingest(self, batch: pa.RecordBatch) -> int:
+        """Log then memory; the caller holds ``_ingest_lock`` so batches go in offset order."""
+        position = self._log.append(batch) if self._log is not None else 0
+        self._watermark = max(self._watermark, self._memory.add(batch))
+        return position
+
+    def flush(self) -> None:
+        """Make every record appended so far durable (logged and fsynced)."""
+        self._flush(sync=True)
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def read(self, offset: int, count: int | None = None) -> Any:
+        """The record at ``offset``; with ``count``, a list of the records at offsets
+        ``offset .. offset + count - 1`` that exist (fewer at the end of the stream)."""
+        if count is None:
+            record = self._read_one(offset)
+            if record is None:
+                raise NotFoundError(
+                    f"stream {self.name!r} has no record at offset {offset} (offsets 0 to "
+                    f"{self._next - 1} were appended; retention may have dropped older ones)",
+                    kind="record",
+                    name=str(offset),
+                    suggestion=None,
+                )
+            return record
+        return [r for o in range(offset, offset + count) if (r := self._read_one(o)) is not None]
+
+    def _read_one(self, offset: int) -> Record | None:
+        index = self.schema.index
+        values = None
+        with self._lock:
+            if offset >= self._buffer_first:
+                i = offset - self._buffer_first
+                if i >= len(self._buffer):
+                    return None
+                values = self._buffer[i]
+            else:
+                for first, rows in self._recent:
+                    if first <= offset < first + len(rows):
+                        values = rows[offset - first]
+                        break
+        if values is not None:
+            return Record(index, self.schema.read_values(values), offset)
+        if offset < 0:
+            return None
+        found = self._memory.find(offset)
+        if found is None and self._reader is not None:
+            for info in self._files:
+                if info.min_offset <= offset <= info.max_offset:
+                    found = self._reader.find(info.path, offset)
+                    if found is not None:
+                        break
+        if found is None:
+            return None
+        return Record(index, _row_values(*found), offset)
+
+    def snapshot(self) -> tuple[list[FileInfo], list[pa.RecordBatch]]:
+        """Sealed files and memory batches, consistent with each other, after a flush."""
+        self._flush(sync=False)
+        with self._lock:
+            return list(self._files), self._memory.batches()
+
+    def scan(self, start: TimeBound = None, end: TimeBound = None) -> Iterator[Record]:
+        """The records with event time in ``[start, end)``, in event-time order (then offset).
+
+        ``start``/``end``: datetime, ISO-8601 text or epoch nanoseconds; None is unbounded.
+        """
+        low = to_ns(start) // 1000 if start is not None else None
+        high = to_ns(end) // 1000 if end is not None else None
+        files, batches = self.snapshot()
+        tcol = self.schema.time_column
+        by_partition: dict[int, list[pa.Table]] = {}
+        for info in files:
+            if (low is not None and info.max_time < low) or (
+                high is not None and info.min_time >= high
+            ):
+                continue
+            assert self._root is not None
+            by_partition.setdefault(info.partition, []).append(
+                pq.read_table(self._root / info.path)
+            )
+        for batch in batches:
+            key = int(
+                self._granularity.floor(
+                    batch.column(self.schema.time_index).cast(pa.int64()).to_numpy()[:1]
+                )[0]
+            )
+            by_partition.setdefault(key, []).append(pa.Table.from_batches([batch]))
+        for key in sorted(by_partition):
+            table = pa.concat_tables(by_partition[key])
+            times = table.column(tcol).cast(pa.int64()).combine_chunks()
+            mask = None
+            if low is not None:
+                mask = pc.greater_equal(times, pa.scalar(low))
+            if high is not None:
+                upper = pc.less(times, pa.scalar(high))
+                mask = upper if mask is None else pc.and_(mask, upper)
+            if mask is not None:
+                table = table.filter(mask)
+            table = table.sort_by([(tcol, "ascending"), (OFFSET, "ascending")])
+            yield from self._records(table)
+
+    def _records(self, table: pa.Table) -> Iterator[Record]:
+        index = self.schema.index
+        for batch in table.to_batches(max_chunksize=4096):
+            columns = [batch.column(i).to_pylist() for i in range(batch.num_columns)]
+            offsets = columns.pop()
+            for values, offset in zip(zip(*columns, strict=True), offsets, strict=True):
+                yield Record(index, values, int(offset))  # type: ignore[arg-type]
+
+    def __len__(self) -> int:
+        """The number of records stored now (appended and not dropped by retention)."""
+        with self._ingest_lock, self._lock:
+            return len(self._buffer) + self._memory.rows + sum(f.rows for f in self._files)
+
+    @property
+    def next_offset(self) -> int:
+        """The offset the next appended record will get."""
+        return self._next
+
+    @property
+    def time_column(self) -> str:
+        return self.schema.time_column
+
+    def __repr__(self) -> str:
+        return f"Stream({self.name!r}, {str(self.schema)!r}, time_column={self.time_column!r})"
+
+    # -- background: commit, seal, retention -------------------------------------------------
+
+    def commit(self) -> None:
+        """Group commit: log the buffer and fsync (relaxed); called every commit_interval."""
+        if self._buffer:
+            self._flush(sync=False)
+        if self._log is not None and self._log.dirty:
+            self._log.sync()
+
+    def maintain(self) -> None:
+        """Seal closed partitions, apply retention and trim the log."""
+        self.seal()
+        self.apply_retention()
+
+    def seal(self, everything: bool = False) -> int:
+        """Write closed partitions (all, with ``everything``) to Parquet; return files written."""
+        if self._root is None or self._folder is None:
+            return 0
+        written = 0
+        with self._seal_lock:
+            grace = int(self._granularity.nominal_us() * self._settings.seal_grace)
+            for partition in sorted(self._memory.partitions.values(), key=lambda p: p.start):
+                closed = partition.end + grace <= self._watermark
+                if not (everything or closed or partition.rows >= self._settings.seal_rows):
+                    continue
+                with self._ingest_lock:
+                    current = self._memory.partitions.get(partition.start)
+                    if current is None or not current.batches:
+                        continue
+                    batches = current.freeze()
+                    through = self._buffer_first - 1
+                first = current.firsts[0]
+                stamp = dt.datetime.fromtimestamp(current.start / 1e6, dt.UTC).strftime(
+                    "%Y%m%dT%H%M%S"
+                )
+                relative = f"streams/{self.name}/{stamp}/{first:020d}.parquet"
+                info = write_partition(
+                    self._root,
+                    relative,
+                    batches,
+                    current.start,
+                    self.schema.time_index,
+                    self._settings.row_group_rows,
+                )
+                self._catalog.add_file(self.name, info, through, through + 1)
+                with self._ingest_lock, self._lock:
+                    self._files = [*self._files, info]
+                    self._memory.remove_sealed(current.start, batches)
+                    self._sealed_through[current.start] = max(
+                        self._sealed_through.get(current.start, -1), through
+                    )
+                written += 1
+        if written:
+            self._trim_log()
+        return written
+
+    def apply_retention(self) -> list[int]:
+        """Drop the whole oldest partitions that retention says go; return their starts."""
+        if self._retention_us is None and self.options.max_bytes is None:
+            return []
+        with self._seal_lock:
+            sizes: dict[int, int] = {}
+            for info in self._files:
+                sizes[info.partition] = sizes.get(info.partition, 0) + info.bytes
+            for partition in list(self._memory.partitions.values()):
+                sizes[partition.start] = sizes.get(partition.start, 0) + partition.nbytes
+            ends = {start: self._granularity.end(start) for start in sizes}
+            drop = partitions_to_drop(
+                sizes, ends, self._watermark, self._retention_us, self.options.max_bytes
+            )
+            if not drop:
+                return []
+            with self._ingest_lock, self._lock:
+                through = self._buffer_first - 1
+                self._catalog.drop_partitions(self.name, {s: through for s in drop}, through + 1)
+                gone = [f for f in self._files if f.partition in drop]
+                self._files = [f for f in self._files if f.partition not in drop]
+                for start in drop:
+                    self._memory.drop(start)
+                    self._sealed_through[start] = through
+            for info in gone:
+                if self._reader is not None and self._root is not None:
+                    self._reader.forget(info.path)
+                    (self._root / info.path).unlink(missing_ok=True)
+        self._trim_log()
+        return drop
+
+    def _trim_log(self) -> None:
+        if self._log is None:
+            return
+        with self._ingest_lock:
+            low = self._memory.low_water()
+            self._log.trim(low if low is not None else self._buffer_first)
+
+    def _remove_orphans(self) -> None:
+        """Delete files a crash left behind: temporaries and files the catalog never took."""
+        assert self._folder is not None and self._root is not None
+        known = {f.path for f in self._files}
+        for path in self._folder.rglob("*.parquet*"):
+            if path.relative_to(self._root).as_posix() not in known:
+                path.unlink()
+
+    def close(self) -> None:
+        """Make everything durable: log and fsync; a memory-durability stream seals all."""
+        self._flush(sync=True)
+        if self.options.durability == "memory":
+            self.seal(everything=True)
+        with self._lock:
+            self._closed = True
+        if self._log is not None:
+            self._log.close()
+
+    def destroy(self) -> None:
+        """Close and delete every file of this stream (the catalog entry is already gone)."""
+        with self._lock:
+            self._closed = True
+        if self._log is not None:
+            self._log.close()
+        if self._folder is not None:
+            shutil.rmtree(self._folder, ignore_errors=True)

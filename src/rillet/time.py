@@ -1,0 +1,142 @@
+"""Time: instants as epoch nanoseconds or microseconds, durations and partition granularities.
+
+Storage keeps TIMESTAMP as epoch microseconds (DuckDB's TIMESTAMPTZ); the API takes epoch
+nanoseconds, datetimes and ISO-8601 text.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import zoneinfo
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from rillet.errors import ConfigError
+
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+#: the tzinfo pyarrow gives TIMESTAMP values, so every read path returns the same objects
+UTC = zoneinfo.ZoneInfo("UTC")
+_EPOCH_READ = dt.datetime(1970, 1, 1, tzinfo=UTC)
+US = 1
+MS = 1000 * US
+S = 1000 * MS
+UNITS_US = {
+    "us": US,
+    "ms": MS,
+    "s": S,
+    "m": 60 * S,
+    "min": 60 * S,
+    "h": 3600 * S,
+    "d": 86400 * S,
+    "w": 7 * 86400 * S,
+}
+WORDS = {"secondly": "1s", "minutely": "1m", "hourly": "1h", "daily": "1d", "weekly": "1w"}
+CALENDAR = {"monthly": "M", "yearly": "Y"}  # numpy datetime64 units: Gregorian, not fixed-width
+_DURATION = re.compile(r"^\s*(\d+)\s*([a-z]+)\s*$")
+
+
+def to_ns(value: Any) -> int:
+    """An instant as epoch nanoseconds: from an int (epoch ns), a datetime (naive means UTC),
+    a date, ISO-8601 text or a numpy datetime64.
+
+    Examples:
+        >>> to_ns("1970-01-01T00:00:01Z")
+        1000000000
+        >>> to_ns(dt.datetime(1970, 1, 1, 0, 0, 2, tzinfo=dt.UTC))
+        2000000000
+    """
+    if isinstance(value, bool):
+        raise TypeError("expected a time, got bool")
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, dt.datetime):
+        nanos = int(getattr(value, "nanosecond", 0))  # pandas.Timestamp keeps nanoseconds
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.UTC)
+        micros: int = (value - EPOCH) // dt.timedelta(microseconds=1)
+        return micros * 1000 + nanos
+    if isinstance(value, dt.date):
+        return to_ns(dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC))
+    if isinstance(value, str):
+        try:
+            return to_ns(dt.datetime.fromisoformat(value.strip()))
+        except ValueError:
+            raise ValueError(f"{value!r} is not an ISO-8601 time") from None
+    if isinstance(value, np.datetime64):
+        return int(value.astype("datetime64[ns]").astype(np.int64).item())
+    if isinstance(value, np.integer):
+        return int(value)
+    raise TypeError(
+        f"expected a time (datetime, ISO-8601 text or epoch ns), got {type(value).__name__}"
+    )
+
+
+def us_to_datetime(us: int) -> dt.datetime:
+    """Epoch microseconds as a UTC datetime."""
+    return _EPOCH_READ + dt.timedelta(microseconds=us)
+
+
+def parse_duration_us(text: str, what: str = "duration") -> int:
+    """A fixed duration such as ``"5s"``, ``"1h"``, ``"30d"`` or ``"daily"`` in microseconds.
+
+    Examples:
+        >>> parse_duration_us("90s")
+        90000000
+    """
+    word = WORDS.get(text.strip().lower(), text)
+    match = _DURATION.match(word.lower())
+    if match is None or match.group(2) not in UNITS_US or int(match.group(1)) == 0:
+        raise ConfigError(
+            f"{what} {text!r} is not a duration such as '5s', '15m', '1h', '7d' or 'daily'",
+            option=what,
+            value=text,
+        )
+    return int(match.group(1)) * UNITS_US[match.group(2)]
+
+
+@dataclass(frozen=True, slots=True)
+class Granularity:
+    """A way to cut time into buckets: a fixed width, or Gregorian months or years.
+
+    Examples:
+        >>> g = Granularity.parse("1h")
+        >>> int(g.floor(np.array([3_600_000_001], dtype=np.int64))[0])
+        3600000000
+        >>> Granularity.parse("monthly").end(0)  # February 1st, 1970
+        2678400000000
+    """
+
+    text: str
+    width_us: int  # 0 for calendar granularities
+    calendar: str | None = None
+
+    @classmethod
+    def parse(cls, text: str, what: str = "partition") -> Granularity:
+        key = text.strip().lower()
+        if key in CALENDAR:
+            return cls(key, 0, CALENDAR[key])
+        return cls(text, parse_duration_us(text, what))
+
+    def floor(self, us: np.ndarray) -> np.ndarray:
+        """The start of the bucket each epoch-microsecond value falls in."""
+        if self.calendar is not None:
+            unit = f"datetime64[{self.calendar}]"
+            return (
+                us.astype("datetime64[us]").astype(unit).astype("datetime64[us]").astype(np.int64)
+            )
+        return us // self.width_us * self.width_us
+
+    def end(self, start_us: int) -> int:
+        """The end (exclusive) of the bucket that starts at ``start_us``."""
+        if self.calendar is not None:
+            unit = f"datetime64[{self.calendar}]"
+            start = np.datetime64(start_us, "us").astype(unit)
+            return int((start + 1).astype("datetime64[us]").astype(np.int64))
+        return start_us + self.width_us
+
+    def nominal_us(self) -> int:
+        """A typical bucket width, for grace periods."""
+        return self.width_us or {"M": 31, "Y": 366}[self.calendar or "M"] * 86400 * S
