@@ -1,0 +1,34 @@
+"""The public API is exactly what __init__ exports (httpx tests/test_exported_members.py)."""
+
+import rillet
+from rillet import errors
+
+
+def test_all_is_exact_and_sorted() -> None:
+    assert rillet.__all__ == sorted(rillet.__all__)
+    public = {name for name in dir(rillet) if not name.startswith("_")}
+    modules = {"batches", "cli", "database", "datatypes", "errors", "query", "record", "schema"}
+    modules |= {"settings", "storage", "stream", "time"}
+    assert public - modules == set(rillet.__all__) - {"errors"}
+
+
+def test_every_error_is_a_rillet_error_with_a_json_shape() -> None:
+    classes = [c for c in vars(errors).values() if isinstance(c, type) and issubclass(c, Exception)]
+    assert len(classes) == 17
+    for cls in classes:
+        assert issubclass(cls, errors.RilletError)
+        err = cls("something went wrong", column="x")
+        assert err.to_dict() == {
+            "error": cls.__name__,
+            "message": "something went wrong",
+            "detail": {"column": "x"},
+        }
+
+
+def test_input_errors_are_the_ones_that_promise_no_change() -> None:
+    for cls in (errors.SchemaError, errors.RecordError, errors.ParseError):
+        assert issubclass(cls, errors.InputError)
+    for cls in (errors.TypeCheckError, errors.ConfigError):
+        assert issubclass(cls, errors.InputError)
+    assert issubclass(errors.LockedError, errors.StorageError)
+    assert issubclass(errors.CorruptionError, errors.StorageError)
