@@ -26,9 +26,9 @@ def test_every_error_is_a_rillet_error_with_a_json_shape() -> None:
 
 
 def test_input_errors_are_the_ones_that_promise_no_change() -> None:
-    for cls in (errors.SchemaError, errors.RecordError, errors.ParseError):
-        assert issubclass(cls, errors.InputError)
-    for cls in (errors.TypeCheckError, errors.ConfigError):
+    inputs: list[type[errors.RilletError]] = [errors.SchemaError, errors.RecordError]
+    inputs += [errors.ParseError, errors.TypeCheckError, errors.ConfigError]
+    for cls in inputs:
         assert issubclass(cls, errors.InputError)
     assert issubclass(errors.LockedError, errors.StorageError)
     assert issubclass(errors.CorruptionError, errors.StorageError)

@@ -26,9 +26,9 @@ def perf_batch(rows: int, start_us: int, step_us: int, rng: np.random.Generator)
     return pa.table(
         {
             "timestamp": pa.array(times).view(pa.timestamp("us", tz="UTC")),
-            "op_latency_ms": rng.lognormal(3.0, 1.0, rows),
-            "cpu_util": cpu,
-            "mem_avail": rng.beta(5, 2, rows),
+            "op_latency_ms": pa.array(rng.lognormal(3.0, 1.0, rows)),
+            "cpu_util": pa.array(cpu),
+            "mem_avail": pa.array(rng.beta(5, 2, rows)),
             "log_msg": pa.array(rng.choice(MESSAGES, rows)),
         }
     )
