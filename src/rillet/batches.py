@@ -42,10 +42,10 @@ def _column_from_values(dtype: DataType, values: Sequence[Any]) -> pa.Array[Any]
     # faster than letting pyarrow convert Python ints to timestamps one by one.
     ints = pa.array(values, type=pa.int64())
     if ints.null_count == 0:
-        return pa.array(ints.to_numpy() // 1000).view(US_TZ)  # type: ignore[no-any-return]
+        return pa.array(ints.to_numpy() // 1000).view(US_TZ)
     filled = ints.fill_null(0).to_numpy() // 1000
     mask = ints.is_null().to_numpy(zero_copy_only=False)
-    return pa.array(filled, mask=mask).view(US_TZ)  # type: ignore[no-any-return]
+    return pa.array(filled, mask=mask).view(US_TZ)
 
 
 def with_offsets(table: pa.Table, schema: Schema, first_offset: int) -> pa.RecordBatch:
@@ -120,7 +120,7 @@ def conform(table: pa.Table, schema: Schema, stream: str) -> pa.Table:
                     stream=stream,
                     column=column.name,
                 )
-            arrays.append(pa.nulls(n, type=column.type.arrow))  # type: ignore[call-overload]
+            arrays.append(pa.nulls(n, type=column.type.arrow))
             continue
         values = table.column(given[column.name]).combine_chunks()
         array = _cast(values, column.type, column.name, stream)
@@ -143,7 +143,7 @@ def conform(table: pa.Table, schema: Schema, stream: str) -> pa.Table:
 
 def _cast(values: pa.Array[Any], dtype: DataType, name: str, stream: str) -> pa.Array[Any]:
     if pa.types.is_dictionary(values.type):
-        values = values.dictionary_decode()  # type: ignore[attr-defined]
+        values = values.dictionary_decode()
     target = dtype.arrow
     if values.type == target:
         return values
@@ -225,7 +225,7 @@ def _epoch_ns(values: pa.Array[Any]) -> pa.Array[Any]:
     ints = values.cast(pa.int64())
     numbers = ints.fill_null(0).to_numpy() // 1000
     mask = ints.is_null().to_numpy(zero_copy_only=False) if ints.null_count else None
-    return pa.array(numbers, mask=mask).view(US_TZ)  # type: ignore[no-any-return]
+    return pa.array(numbers, mask=mask).view(US_TZ)
 
 
 def _first_failing_row(values: pa.Array[Any], convert: Converter) -> int | None:

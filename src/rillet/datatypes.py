@@ -34,6 +34,8 @@ _ARROW: dict[str, pa.DataType] = {
     "STRING": pa.string(),
     "BINARY": pa.binary(),
     "TIMESTAMP": pa.timestamp("us", tz="UTC"),
+    "NULL": pa.null(),  # the type of a bare NULL literal, before promotion
+    "INTERVAL": pa.duration("us"),  # INTERVAL literals and TIMESTAMP differences (no column type)
 }
 
 

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
-from typing import Any
+from typing import Any, TypeAlias
 
 import pyarrow as pa
 
@@ -23,7 +23,7 @@ from rillet.time import us_to_datetime
 IMPLICIT_TIME = "_time"
 OFFSET = "_offset"
 
-SchemaSpec = str | Sequence[tuple[str, "str | DataType"]] | pa.Schema
+SchemaSpec: TypeAlias = str | Sequence[tuple[str, str | DataType]] | pa.Schema
 
 
 @dataclass(frozen=True, slots=True)

@@ -327,7 +327,7 @@ class Stream:
             columns = [batch.column(i).to_pylist() for i in range(batch.num_columns)]
             offsets = columns.pop()
             for values, offset in zip(zip(*columns, strict=True), offsets, strict=True):
-                yield Record(index, values, int(offset))  # type: ignore[arg-type]
+                yield Record(index, values, int(offset))
 
     def __len__(self) -> int:
         """The number of records stored now (appended and not dropped by retention)."""

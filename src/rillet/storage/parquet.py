@@ -94,7 +94,7 @@ class FileReader:
             for i in range(meta.num_row_groups):
                 stats = meta.row_group(i).column(column).statistics
                 assert stats is not None and stats.has_min_max  # written with statistics
-                ranges.append((int(stats.min), int(stats.max)))  # type: ignore[arg-type]
+                ranges.append((int(stats.min), int(stats.max)))
             self._files[relative] = entry = (handle, ranges)
             while len(self._files) > self._capacity:
                 self._files.popitem(last=False)
