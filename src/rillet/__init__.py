@@ -15,6 +15,8 @@ from rillet import errors
 from rillet.database import Database, connect
 from rillet.datatypes import DataType
 from rillet.errors import RilletError
+from rillet.expressions.functions import functions
+from rillet.monitors import Alert, Matches
 from rillet.query import Result
 from rillet.record import Record
 from rillet.schema import Column, Schema
@@ -22,9 +24,11 @@ from rillet.settings import Settings
 from rillet.stream import Stream
 
 __all__ = [
+    "Alert",
     "Column",
     "DataType",
     "Database",
+    "Matches",
     "Record",
     "Result",
     "RilletError",
@@ -33,5 +37,6 @@ __all__ = [
     "Stream",
     "connect",
     "errors",
+    "functions",
 ]
 __version__ = "0.1.0"

@@ -12,6 +12,7 @@ import pyarrow as pa
 
 import rillet
 from rillet.errors import RilletError
+from rillet.monitors import Alert
 
 PERF_LOG = (
     "timestamp TIMESTAMP, op_latency_ms DOUBLE, cpu_util DOUBLE, mem_avail DOUBLE, log_msg STRING"
@@ -44,6 +45,14 @@ def demo(path: str, seconds: float) -> None:
             stream = db.create_stream(
                 "perf_log", PERF_LOG, time_column="timestamp", partition="1m", retention="1h"
             )
+            # Confluo's example monitors: evaluated on every record as it arrives
+            stream.add_index("op_latency_ms", bucket_size=100.0)
+            stream.add_filter("low_resources", "cpu_util > 0.8 || mem_avail < 0.1")
+            stream.add_aggregate("max_latency_ms", "low_resources", "MAX(op_latency_ms)")
+            stream.add_aggregate("p99_latency_ms", None, "APPROX_QUANTILE(op_latency_ms, 0.99)")
+            stream.install_trigger("high_latency_trigger", "max_latency_ms > 500", period="1s")
+        alerts: list[Alert] = []
+        stream.on_alert(alerts.append)
         print(f"rillet {rillet.__version__}: stream perf_log in {path!r} ({len(stream)} records)")
         began = time.monotonic()
         appended = 0
@@ -64,7 +73,14 @@ def demo(path: str, seconds: float) -> None:
             appended += 52_000
             if now - last >= 1.0:
                 rate = appended / (now - began)
-                print(f"  {now - began:5.1f}s  {appended:>10,} appended  {rate:>12,.0f} records/s")
+                second = time.time_ns() - 1_000_000_000
+                worst = stream.get_aggregate("max_latency_ms", second, None)
+                p99 = stream.get_aggregate("p99_latency_ms", second, None)
+                print(
+                    f"  {now - began:5.1f}s  {appended:>10,} appended  {rate:>12,.0f} records/s"
+                    f"  last second: p99 {p99 or 0:7.1f} ms, max low-resource {worst or 0:7.1f} ms"
+                    f"  alerts {len(alerts)}"
+                )
                 last = now
         result = db.sql(
             "SELECT log_msg, count(*) AS n, round(avg(op_latency_ms), 2) AS avg_ms, "
@@ -75,6 +91,11 @@ def demo(path: str, seconds: float) -> None:
         print(f"  {'log_msg':<30}{'n':>10}{'avg_ms':>10}{'max_ms':>10}")
         for msg, n, avg_ms, max_ms in result.fetchall():
             print(f"  {msg:<30}{n:>10,}{avg_ms:>10}{max_ms:>10}")
+        slow = stream.execute_filter("op_latency_ms > 2000", time.time_ns() - 60_000_000_000)
+        print(f"\n{len(slow):,} records over 2 s in the last minute (found via the index)")
+        for alert in alerts[-3:]:
+            when = f"{alert.time:%H:%M:%S}"
+            print(f"  alert {alert.trigger} at {when}: {alert.condition} ({alert.value:.1f})")
         print(f"\n{len(stream):,} records stored; next offset {stream.next_offset:,}")
 
 

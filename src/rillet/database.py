@@ -12,11 +12,13 @@ import atexit
 import logging
 import re
 import threading
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from rillet.errors import ConfigError, ConflictError, SchemaError, not_found
+from rillet.monitors.alerts import ALERTS_SCHEMA
 from rillet.query import QueryEngine, Result
 from rillet.schema import Schema, SchemaSpec
 from rillet.settings import Settings
@@ -40,8 +42,14 @@ class Database:
         [(2, 2)]
     """
 
-    def __init__(self, path: str | Path | None = None, settings: Settings | None = None) -> None:
+    def __init__(
+        self,
+        path: str | Path | None = None,
+        settings: Settings | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.settings = settings or Settings()
+        self.clock = clock
         self.path = Path(path) if path is not None else None
         self._lock = threading.Lock()
         self._folder_lock: FolderLock | None = None
@@ -50,10 +58,9 @@ class Database:
             self._folder_lock = FolderLock(self.path)
         try:
             self._catalog = Catalog(self.path / "catalog.sqlite" if self.path is not None else None)
-            self._streams = {
-                entry.name: Stream(entry, self.path, self._catalog, self.settings)
-                for entry in self._catalog.streams()
-            }
+            self._streams: dict[str, Stream] = {}
+            for entry in self._catalog.streams():
+                self._streams[entry.name] = self._open(entry)
         except BaseException:
             if self._folder_lock is not None:
                 self._folder_lock.release()
@@ -120,8 +127,23 @@ class Database:
             if key in self._streams:
                 raise ConflictError(f"stream {key!r} already exists", kind="stream", name=key)
             self._catalog.create_stream(entry)
-            stream = Stream(entry, self.path, self._catalog, self.settings)
+            stream = self._open(entry)
             self._streams = {**self._streams, key: stream}
+        return stream
+
+    def _open(self, entry: StreamEntry) -> Stream:
+        return Stream(entry, self.path, self._catalog, self.settings, self.clock,
+                      lambda: self._alerts_of(entry.name))  # fmt: skip
+
+    def _alerts_of(self, name: str) -> Stream:
+        """The stream ``<name>.alerts`` where the triggers of ``name`` record their alerts."""
+        key = f"{name}.alerts"
+        stream = self._streams.get(key)
+        if stream is None:
+            try:
+                stream = self.create_stream(key, ALERTS_SCHEMA, time_column="time", partition="1d")
+            except ConflictError:
+                stream = self._streams[key]
         return stream
 
     def stream(self, name: str) -> Stream:
@@ -137,12 +159,17 @@ class Database:
         return [self._streams[k] for k in sorted(self._streams)]
 
     def drop_stream(self, name: str) -> None:
-        """Delete a stream and all its records and files."""
+        """Delete a stream, its alerts stream, and all their records and files."""
         with self._lock:
             stream = self.stream(name)
-            self._catalog.drop_stream(stream.name)
-            self._streams = {k: v for k, v in self._streams.items() if k != stream.name}
-        stream.destroy()
+            gone = [
+                s for k, s in self._streams.items() if k in (stream.name, f"{stream.name}.alerts")
+            ]
+            for each in gone:
+                self._catalog.drop_stream(each.name)
+            self._streams = {k: v for k, v in self._streams.items() if v not in gone}
+        for each in gone:
+            each.destroy()
 
     # -- queries ---------------------------------------------------------------------------
 
@@ -194,14 +221,17 @@ def _stream_name(name: Any) -> str:
     return name.lower()
 
 
-def connect(target: str | Path | None = None, **settings: Any) -> Database:
+def connect(
+    target: str | Path | None = None, *, clock: Callable[[], float] = time.time, **settings: Any
+) -> Database:
     """Open a database: in memory (no ``target``) or embedded in a data folder.
 
-    Keyword arguments set engine :class:`~rillet.settings.Settings`.  A folder is held by one
-    process at a time (LockedError otherwise).
+    Keyword arguments set engine :class:`~rillet.settings.Settings`.  ``clock`` (seconds, like
+    ``time.time``) is what triggers consult when a stream has gone idle; tests inject one.
+    A folder is held by one process at a time (LockedError otherwise).
     """
     if isinstance(target, str) and target.startswith(("http://", "https://")):
         raise ConfigError(
             f"remote databases ({target}) are served by 'rillet serve', which is not built yet"
         )
-    return Database(target, Settings.from_kwargs(settings))
+    return Database(target, Settings.from_kwargs(settings), clock)

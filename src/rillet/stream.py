@@ -11,18 +11,21 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 import threading
+import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from rillet.batches import rows_to_batch, to_table, with_offsets
-from rillet.errors import ConfigError, NotFoundError
+from rillet.errors import ConfigError, NotFoundError, SchemaError, not_found, suggest
+from rillet.monitors import Alert, Matches, MonitorSet
 from rillet.record import Record
 from rillet.schema import OFFSET, Schema
 from rillet.settings import Settings
@@ -73,6 +76,26 @@ class StreamOptions:
         }
 
 
+def _statistics(group: Any) -> dict[str, tuple[Any, Any]]:
+    """Column name -> (min, max) of a Parquet row group, where it has statistics."""
+    stats = {}
+    for j in range(group.num_columns):
+        column = group.column(j)
+        s = column.statistics
+        if s is not None and s.has_min_max:
+            stats[column.path_in_schema] = (s.min, s.max)
+    return stats
+
+
+def _monitor_name(name: str) -> str:
+    """Monitor names are identifiers, so trigger conditions can name aggregates."""
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ConfigError(
+            f"monitor name {name!r} must be an identifier (letters, digits, _)", option="name"
+        )
+    return name.lower()
+
+
 def _row_values(batch: pa.RecordBatch, i: int) -> tuple[Any, ...]:
     return tuple(batch.column(j)[i].as_py() for j in range(batch.num_columns - 1))
 
@@ -91,7 +114,13 @@ class Stream:
     """
 
     def __init__(
-        self, entry: StreamEntry, root: Path | None, catalog: Catalog, settings: Settings
+        self,
+        entry: StreamEntry,
+        root: Path | None,
+        catalog: Catalog,
+        settings: Settings,
+        clock: Callable[[], float] = time.time,
+        alerts: Callable[[], Stream] | None = None,
     ) -> None:
         self.name = entry.name
         self.schema = Schema.build(entry.schema, entry.time_column)
@@ -141,6 +170,7 @@ class Stream:
                         )
         self._next = next_offset
         self._buffer_first = next_offset
+        self.monitors = MonitorSet(self, catalog, clock, alerts or (lambda: self))
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -222,6 +252,7 @@ class Stream:
         """Log then memory; the caller holds ``_ingest_lock`` so batches go in offset order."""
         position = self._log.append(batch) if self._log is not None else 0
         self._watermark = max(self._watermark, self._memory.add(batch))
+        self.monitors.observe(batch)
         return position
 
     def flush(self) -> None:
@@ -319,15 +350,184 @@ class Stream:
             if mask is not None:
                 table = table.filter(mask)
             table = table.sort_by([(tcol, "ascending"), (OFFSET, "ascending")])
-            yield from self._records(table)
+            yield from self.records(table)
 
-    def _records(self, table: pa.Table) -> Iterator[Record]:
+    def records(self, table: pa.Table) -> Iterator[Record]:
+        """Records from a table of this stream's storage columns (with ``_offset``)."""
         index = self.schema.index
         for batch in table.to_batches(max_chunksize=4096):
             columns = [batch.column(i).to_pylist() for i in range(batch.num_columns)]
             offsets = columns.pop()
             for values, offset in zip(zip(*columns, strict=True), offsets, strict=True):
                 yield Record(index, values, int(offset))
+
+    def take(self, offsets: np.ndarray) -> pa.Table:
+        """The stored records at ``offsets`` (sorted, unique) as a table, in offset order.
+
+        Reads only the memory batches and Parquet row groups whose offset range holds one.
+        """
+        files, batches = self.snapshot()
+        wanted = np.asarray(offsets, dtype=np.int64)
+        parts: list[pa.Table] = []
+        for batch in batches:
+            have = batch.column(batch.num_columns - 1).to_numpy()
+            lo, hi = np.searchsorted(wanted, [have[0], have[-1] + 1])
+            if lo < hi:
+                positions = np.searchsorted(have, wanted[lo:hi])
+                positions = positions[have[np.minimum(positions, len(have) - 1)] == wanted[lo:hi]]
+                parts.append(pa.Table.from_batches([batch.take(pa.array(positions))]))
+        for info in files:
+            lo, hi = np.searchsorted(wanted, [info.min_offset, info.max_offset + 1])
+            if lo >= hi:
+                continue
+            assert self._root is not None
+            handle = pq.ParquetFile(self._root / info.path)
+            meta = handle.metadata
+            for i in range(meta.num_row_groups):
+                stats = meta.row_group(i).column(meta.num_columns - 1).statistics
+                a, b = np.searchsorted(wanted[lo:hi], [stats.min, stats.max + 1])
+                if a < b:
+                    group = handle.read_row_group(i)
+                    have = group.column(OFFSET).to_numpy()
+                    positions = np.searchsorted(have, wanted[lo:hi][a:b])
+                    keep = have[np.minimum(positions, len(have) - 1)] == wanted[lo:hi][a:b]
+                    parts.append(group.take(pa.array(positions[keep])))
+        if not parts:
+            return self.schema.storage.empty_table()
+        return pa.concat_tables(parts).sort_by(OFFSET)
+
+    def stored_batches(
+        self,
+        start_us: int | None = None,
+        end_us: int | None = None,
+        row_groups: Callable[[dict[str, tuple[Any, Any]]], bool] | None = None,
+    ) -> Iterator[pa.RecordBatch]:
+        """Every stored batch (files, then memory) that may hold times in ``[start, end)``.
+
+        ``row_groups`` sees each Parquet row group's column statistics (min, max) and says
+        whether to read it.
+        """
+        files, batches = self.snapshot()
+        for info in sorted(files, key=lambda f: f.min_offset):
+            if (start_us is not None and info.max_time < start_us) or (
+                end_us is not None and info.min_time >= end_us
+            ):
+                continue
+            assert self._root is not None
+            handle = pq.ParquetFile(self._root / info.path)
+            meta = handle.metadata
+            for i in range(meta.num_row_groups):
+                if row_groups is not None and not row_groups(_statistics(meta.row_group(i))):
+                    continue
+                yield from handle.read_row_group(i).to_batches()
+        yield from batches
+
+    @property
+    def watermark(self) -> int:
+        """The newest event time seen (epoch microseconds)."""
+        return self._watermark
+
+    # -- monitors ---------------------------------------------------------------------------
+
+    def add_index(self, column: str, bucket_size: float = 1.0, *, backfill: bool = False) -> None:
+        """Index a numeric (by ``bucket_size`` buckets), STRING or BOOLEAN column."""
+        name = self._column(column)
+        self.monitors.add("index", name, {"bucket_size": bucket_size}, backfill)
+
+    def remove_index(self, column: str) -> None:
+        self.monitors.remove("index", column)
+
+    def add_filter(
+        self, name: str, expression: str, *, resolution: str = "1s", backfill: bool = False
+    ) -> None:
+        """A named predicate evaluated on every record; matches kept per ``resolution`` bucket."""
+        parse_duration_us(resolution, "resolution")
+        self.monitors.add(
+            "filter",
+            _monitor_name(name),
+            {"expression": expression, "resolution": resolution},
+            backfill,
+        )
+
+    def remove_filter(self, name: str) -> None:
+        self.monitors.remove("filter", name)
+
+    def add_aggregate(
+        self,
+        name: str,
+        filter: str | None,
+        expression: str,
+        *,
+        resolution: str = "1s",
+        backfill: bool = False,
+    ) -> None:
+        """A named aggregate (e.g. ``"MAX(op_latency_ms)"``) over the records a filter matches
+        (all records when ``filter`` is None), kept per time bucket."""
+        if filter is not None and filter not in self.monitors.filters:
+            raise not_found("filter", filter, self.monitors.filters, f" on stream {self.name!r}")
+        parse_duration_us(resolution, "resolution")
+        spec = {"filter": filter, "expression": expression, "resolution": resolution}
+        self.monitors.add("aggregate", _monitor_name(name), spec, backfill)
+
+    def remove_aggregate(self, name: str) -> None:
+        self.monitors.remove("aggregate", name)
+
+    def install_trigger(self, name: str, condition: str, period: str = "1s") -> None:
+        """A condition over aggregates (``"max_latency_ms > 1000"``) checked every ``period``
+        on closed windows; each firing is an Alert."""
+        parse_duration_us(period, "period")
+        self.monitors.add(
+            "trigger", _monitor_name(name), {"condition": condition, "period": period}
+        )
+
+    def remove_trigger(self, name: str) -> None:
+        self.monitors.remove("trigger", name)
+
+    def execute_filter(
+        self, expression: str, start: TimeBound = None, end: TimeBound = None
+    ) -> Matches:
+        """The records matching an ad-hoc predicate, using indexes and file statistics."""
+        return self.monitors.execute_filter(expression, start, end)
+
+    def query_filter(self, name: str, start: TimeBound = None, end: TimeBound = None) -> Matches:
+        """The records a named filter matched with event time in ``[start, end)``."""
+        return self.monitors.query_filter(name, start, end)
+
+    def get_aggregate(self, name: str, start: TimeBound = None, end: TimeBound = None) -> Any:
+        """A named aggregate merged over the buckets of ``[start, end)``."""
+        return self.monitors.get_aggregate(name, start, end)
+
+    def get_alerts(
+        self, start: TimeBound = None, end: TimeBound = None, trigger: str | None = None
+    ) -> list[Alert]:
+        """Alerts raised in ``[start, end)``, of one trigger or all."""
+        return self.monitors.get_alerts(start, end, trigger)
+
+    def on_alert(self, callback: Callable[[Alert], None]) -> None:
+        """Call ``callback(alert)`` for every alert (on a delivery thread, not the appender's)."""
+        self.monitors.delivery.callbacks.append(callback)
+
+    def add_webhook(self, url: str, trigger: str | None = None) -> None:
+        """POST every alert (of ``trigger``, or all) as JSON to ``url``, retried with backoff."""
+        if not url.startswith(("http://", "https://")):
+            raise ConfigError(
+                f"webhook url {url!r} must start with http:// or https://", option="url"
+            )
+        self.monitors.add("webhook", f"{url} {trigger or '*'}", {"url": url, "trigger": trigger})
+
+    def remove_webhook(self, url: str, trigger: str | None = None) -> None:
+        self.monitors.remove_webhook(url, trigger)
+
+    def _column(self, name: str) -> str:
+        if name in self.schema.index:
+            return name
+        hint = suggest(name, self.schema.names)
+        raise SchemaError(
+            f"unknown column {name!r} in stream {self.name!r}"
+            + (f"; did you mean {hint!r}?" if hint else ""),
+            stream=self.name,
+            column=name,
+        )
 
     def __len__(self) -> int:
         """The number of records stored now (appended and not dropped by retention)."""
@@ -354,6 +554,7 @@ class Stream:
             self._flush(sync=False)
         if self._log is not None and self._log.dirty:
             self._log.sync()
+        self.monitors.tick()
 
     def maintain(self) -> None:
         """Seal closed partitions, apply retention and trim the log."""
@@ -430,6 +631,8 @@ class Stream:
                 if self._reader is not None and self._root is not None:
                     self._reader.forget(info.path)
                     (self._root / info.path).unlink(missing_ok=True)
+            kept = [f.partition for f in self._files] + list(self._memory.partitions)
+            self.monitors.drop_before(min(kept) if kept else self._watermark + 1)
         self._trim_log()
         return drop
 
@@ -451,6 +654,7 @@ class Stream:
     def close(self) -> None:
         """Make everything durable: log and fsync; a memory-durability stream seals all."""
         self._flush(sync=True)
+        self.monitors.close()
         if self.options.durability == "memory":
             self.seal(everything=True)
         with self._lock:

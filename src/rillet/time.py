@@ -140,3 +140,24 @@ class Granularity:
     def nominal_us(self) -> int:
         """A typical bucket width, for grace periods."""
         return self.width_us or {"M": 31, "Y": 366}[self.calendar or "M"] * 86400 * S
+
+
+def group_by_key(keys: np.ndarray) -> list[tuple[int, np.ndarray]]:
+    """Row positions grouped by key (e.g. a time bucket), keys ascending.
+
+    Sorted input (the common case for event time) costs one diff; otherwise one stable sort.
+
+    Examples:
+        >>> [(k, p.tolist()) for k, p in group_by_key(np.array([5, 5, 3, 5]))]
+        [(3, [2]), (5, [0, 1, 3])]
+    """
+    if len(keys) == 0:
+        return []
+    positions = np.arange(len(keys))
+    if len(keys) > 1 and (keys[1:] < keys[:-1]).any():
+        positions = np.argsort(keys, kind="stable")
+    ordered = keys[positions]
+    cuts = np.flatnonzero(ordered[1:] != ordered[:-1]) + 1
+    starts = np.concatenate([[0], cuts])
+    ends = np.concatenate([cuts, [len(keys)]])
+    return [(int(ordered[s]), positions[s:e]) for s, e in zip(starts, ends, strict=True)]

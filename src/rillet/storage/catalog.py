@@ -36,6 +36,15 @@ CREATE TABLE IF NOT EXISTS files (
     min_time INTEGER NOT NULL,
     max_time INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS monitors (
+    stream TEXT NOT NULL REFERENCES streams(name) ON DELETE CASCADE,
+    kind TEXT NOT NULL,
+    name TEXT NOT NULL,
+    spec TEXT NOT NULL,
+    from_offset INTEGER NOT NULL,
+    state TEXT NOT NULL DEFAULT '{}',
+    PRIMARY KEY (stream, kind, name)
+);
 CREATE TABLE IF NOT EXISTS partitions (
     stream TEXT NOT NULL REFERENCES streams(name) ON DELETE CASCADE,
     start INTEGER NOT NULL,
@@ -52,6 +61,18 @@ class StreamEntry:
     time_column: str | None
     options: dict[str, Any]
     next_offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class MonitorEntry:
+    """A monitor's definition: kind (index, filter, aggregate, trigger, webhook), name, spec,
+    the first offset it covers, and small running state (a trigger's last checked window)."""
+
+    kind: str
+    name: str
+    spec: dict[str, Any]
+    from_offset: int
+    state: dict[str, Any]
 
 
 class Catalog:
@@ -165,6 +186,51 @@ class Catalog:
             )
         )
         self._run(statements)
+
+    def monitors(self, stream: str) -> list[MonitorEntry]:
+        rows = self._query(
+            "SELECT kind, name, spec, from_offset, state FROM monitors WHERE stream = ? "
+            "ORDER BY rowid",
+            (stream,),
+        )
+        return [MonitorEntry(r[0], r[1], json.loads(r[2]), r[3], json.loads(r[4])) for r in rows]
+
+    def add_monitor(self, stream: str, entry: MonitorEntry) -> None:
+        self._run(
+            [
+                (
+                    "INSERT INTO monitors VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        stream,
+                        entry.kind,
+                        entry.name,
+                        json.dumps(entry.spec),
+                        entry.from_offset,
+                        json.dumps(entry.state),
+                    ),
+                )
+            ]
+        )
+
+    def remove_monitor(self, stream: str, kind: str, name: str) -> None:
+        self._run(
+            [
+                (
+                    "DELETE FROM monitors WHERE stream = ? AND kind = ? AND name = ?",
+                    (stream, kind, name),
+                )
+            ]
+        )
+
+    def set_monitor_state(self, stream: str, kind: str, name: str, state: dict[str, Any]) -> None:
+        self._run(
+            [
+                (
+                    "UPDATE monitors SET state = ? WHERE stream = ? AND kind = ? AND name = ?",
+                    (json.dumps(state), stream, kind, name),
+                )
+            ]
+        )
 
     def close(self) -> None:
         with self._lock:

@@ -1,0 +1,207 @@
+"""The rtsql expression parser: precedence as a table (loosest level first)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from rillet.datatypes import INT_RANGE
+from rillet.errors import ParseError
+from rillet.expressions.nodes import Attribute, Binary, Call, Column, IsNull, Literal, Node, Unary
+from rillet.expressions.tokens import Token, tokenize, unescape
+from rillet.time import parse_duration_us
+
+# Java's order for the operators rtsql has; `||`/`&&` are Confluo's OR/AND, `==`/`<>` aliases.
+BINARY: tuple[dict[str, str], ...] = (
+    {"OR": "OR", "||": "OR"},
+    {"AND": "AND", "&&": "AND"},
+    {"=": "=", "==": "=", "!=": "!=", "<>": "!="},
+    {"<": "<", ">": ">", "<=": "<=", ">=": ">=", "LIKE": "LIKE"},
+    {"+": "+", "-": "-"},
+    {"*": "*", "/": "/", "%": "%"},
+)
+KEYWORDS = {"OR", "AND", "NOT", "IS", "NULL", "TRUE", "FALSE", "LIKE", "INTERVAL"}
+_UNITS = {
+    "MICROSECOND": "us", "MILLISECOND": "ms", "SECOND": "s", "MINUTE": "m", "HOUR": "h",
+    "DAY": "d", "WEEK": "w",
+}  # fmt: skip
+
+
+class Parser:
+    """Parses one expression; every error names its line, column and what was expected."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.tokens = tokenize(text)
+        self.i = 0
+
+    @property
+    def token(self) -> Token:
+        return self.tokens[self.i]
+
+    def advance(self) -> Token:
+        token = self.tokens[self.i]
+        self.i += 1
+        return token
+
+    def error(self, expected: str, token: Token | None = None) -> ParseError:
+        token = token or self.token
+        found = "end of input" if token.kind == "end" else repr(token.text)
+        return ParseError(
+            f"expected {expected} at {token.line}:{token.col}, found {found}",
+            line=token.line, col=token.col, expected=expected,
+        )  # fmt: skip
+
+    def expect(self, text: str) -> Token:
+        if self.token.upper != text:
+            raise self.error(repr(text))
+        return self.advance()
+
+    def parse(self) -> Node:
+        node = self.binary()
+        if self.token.kind != "end":
+            raise self.error("an operator or end of input")
+        return node
+
+    def binary(self, level: int = 0) -> Node:
+        if level == len(BINARY):
+            return self.unary()
+        left = self.binary(level + 1)
+        while (op := BINARY[level].get(self.token.upper)) is not None:
+            token = self.advance()
+            right = self.binary(level + 1)
+            left = Binary(op=op, left=left, right=right, line=token.line, col=token.col)
+        return left
+
+    def unary(self) -> Node:
+        token = self.token
+        if token.upper in ("-", "+", "NOT"):
+            self.advance()
+            operand = self.unary()
+            if token.upper == "-" and isinstance(operand, Literal) and _is_number(operand.value):
+                return Literal(value=-operand.value, line=token.line, col=token.col)
+            return Unary(op=token.upper, operand=operand, line=token.line, col=token.col)
+        return self.postfix()
+
+    def postfix(self) -> Node:
+        node = self.primary()
+        while self.token.upper == "IS":
+            token = self.advance()
+            negated = self.token.upper == "NOT"
+            if negated:
+                self.advance()
+            if self.token.upper != "NULL":
+                raise self.error("NULL" if negated else "NULL or NOT NULL")
+            self.advance()
+            node = IsNull(operand=node, negated=negated, line=token.line, col=token.col)
+        return node
+
+    def primary(self) -> Node:
+        token = self.token
+        kind, upper = token.kind, token.upper
+        at: dict[str, Any] = {"line": token.line, "col": token.col}
+        if kind == "number":
+            self.advance()
+            if re.fullmatch(r"\d+", token.text):
+                return Literal(value=int(token.text), **at)
+            return Literal(value=float(token.text), **at)
+        if kind == "string":
+            self.advance()
+            return Literal(value=unescape(token.text), **at)
+        if kind == "attr":
+            self.advance()
+            return Attribute(name=token.text[1:].lower(), **at)
+        if kind == "quoted":
+            self.advance()
+            return Column(name=token.text[1:-1].replace('""', '"'), **at)
+        if upper == "(":
+            self.advance()
+            node = self.binary()
+            self.expect(")")
+            return node
+        if kind == "word":
+            if upper in ("TRUE", "FALSE"):
+                self.advance()
+                return Literal(value=upper == "TRUE", **at)
+            if upper == "NULL":
+                self.advance()
+                return Literal(value=None, **at)
+            if upper == "INTERVAL":
+                return self.interval()
+            if upper in KEYWORDS:
+                raise self.error("an expression")
+            self.advance()
+            if self.token.text == "(":
+                return self.call(token)
+            if upper in ("CURRENT_TIMESTAMP", "NOW"):
+                return Call(name="current_timestamp", **at)
+            return Column(name=token.text.lower(), **at)
+        raise self.error("an expression")
+
+    def call(self, name: Token) -> Node:
+        self.expect("(")
+        at: dict[str, Any] = {"line": name.line, "col": name.col}
+        if self.token.text == "*":
+            self.advance()
+            self.expect(")")
+            return Call(name=name.text.lower(), star=True, **at)
+        args: list[Node] = []
+        if self.token.text != ")":
+            args.append(self.binary())
+            while self.token.text == ",":
+                self.advance()
+                args.append(self.binary())
+        if self.token.text != ")":
+            raise self.error("',' or ')'")
+        self.advance()
+        return Call(name=name.text.lower(), args=tuple(args), **at)
+
+    def interval(self) -> Node:
+        """``INTERVAL 5 SECOND``, ``INTERVAL '5' SECONDS`` or ``INTERVAL '5s'`` (microseconds)."""
+        start = self.advance()
+        token = self.token
+        if token.kind not in ("number", "string"):
+            raise self.error("a number or a quoted duration after INTERVAL")
+        self.advance()
+        amount = unescape(token.text) if token.kind == "string" else token.text
+        unit = self.token.upper.rstrip("S") if self.token.kind == "word" else ""
+        if unit in _UNITS:
+            self.advance()
+            text = f"{amount.strip()}{_UNITS[unit]}"
+        else:
+            text = amount
+        try:
+            micros = parse_duration_us(text, "interval")
+        except Exception:
+            raise self.error(
+                "a duration such as INTERVAL 5 SECONDS or INTERVAL '1h'", token
+            ) from None
+        return Literal(value=_Interval(micros), line=start.line, col=start.col)
+
+
+class _Interval(int):
+    """An interval literal's value: microseconds, told apart from a plain integer."""
+
+
+Interval = _Interval
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool | _Interval)
+
+
+def parse(text: str) -> Node:
+    """The untyped tree of an rtsql expression.
+
+    Examples:
+        >>> parse("cpu_util > 0.8 || mem_avail < 0.1").op
+        'OR'
+        >>> parse("a +").col
+        Traceback (most recent call last):
+        ...
+        rillet.errors.ParseError: expected an expression at 1:4, found end of input
+    """
+    return Parser(text).parse()
+
+
+INT_MAX = INT_RANGE["INT"][1]

@@ -1,0 +1,95 @@
+"""An index on one column: offsets by value bucket (numbers) or by value (strings, booleans).
+
+``execute_filter`` asks it for candidate offsets of a comparison with a constant; the
+candidates are a superset, and the full predicate is then checked on just those records.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from rillet.datatypes import NUMERIC, DataType
+from rillet.errors import ConfigError
+from rillet.time import group_by_key
+
+
+class Index:
+    """Offsets of one column's values, grouped by bucket (``floor(value / bucket_size)``)."""
+
+    def __init__(
+        self, column: str, dtype: DataType, bucket_size: float | None, from_offset: int
+    ) -> None:
+        self.numeric = dtype.name in NUMERIC
+        if not self.numeric and dtype.name not in ("STRING", "BOOLEAN"):
+            raise ConfigError(
+                f"column {column!r} is {dtype}; indexes take numeric, STRING or BOOLEAN columns",
+                column=column,
+            )
+        if self.numeric and (bucket_size is None or not bucket_size > 0):
+            raise ConfigError(f"index on {column!r} needs a positive bucket_size", column=column)
+        self.column = column
+        self.bucket_size = float(bucket_size) if self.numeric and bucket_size else None
+        self.from_offset = from_offset
+        self.keys: dict[Any, list[np.ndarray]] = {}
+        self.rows = 0
+
+    def _key_array(self, values: pa.Array) -> np.ndarray:
+        floats = pc.cast(values, pa.float64()).fill_null(0).to_numpy()
+        assert self.bucket_size is not None
+        keys: np.ndarray = np.floor(floats / self.bucket_size).astype(np.int64)
+        return keys
+
+    def observe(self, batch: pa.RecordBatch, offsets: np.ndarray) -> None:
+        values = batch.column(self.column)
+        valid = values.is_valid().to_numpy(zero_copy_only=False)
+        if offsets[0] < self.from_offset:
+            valid &= offsets >= self.from_offset
+        if self.numeric:
+            keys = self._key_array(values)
+            groups = [
+                (k, p) for k, p in group_by_key(np.where(valid, keys, np.iinfo(np.int64).min))
+            ]
+            groups = [(k, p) for k, p in groups if k != np.iinfo(np.int64).min]
+        else:
+            encoded = (
+                pc.dictionary_encode(values).combine_chunks()
+                if isinstance(values, pa.ChunkedArray)
+                else pc.dictionary_encode(values)
+            )
+            codes = encoded.indices.fill_null(-1).to_numpy()
+            codes = np.where(valid, codes, -1)
+            words = encoded.dictionary.to_pylist()
+            groups = [(words[k], p) for k, p in group_by_key(codes) if k >= 0]
+        for key, positions in groups:
+            self.keys.setdefault(key, []).append(offsets[positions])
+            self.rows += len(positions)
+
+    def lookup(self, op: str, value: Any) -> np.ndarray | None:
+        """Offsets that may satisfy ``column op value``; None when the index cannot narrow it."""
+        if value is None:
+            return np.empty(0, dtype=np.int64)
+        if self.numeric:
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                return None
+            assert self.bucket_size is not None
+            key = int(np.floor(float(value) / self.bucket_size))
+            wanted = {
+                "=": lambda k: k == key,
+                "<": lambda k: k <= key,
+                "<=": lambda k: k <= key,
+                ">": lambda k: k >= key,
+                ">=": lambda k: k >= key,
+            }.get(op)
+            if wanted is None:
+                return None
+            keys = [k for k in self.keys if wanted(k)]
+        else:
+            if op != "=":
+                return None
+            keys = [value] if value in self.keys else []
+        chunks = [c for k in keys for c in self.keys[k]]
+        return np.concatenate(chunks) if chunks else np.empty(0, dtype=np.int64)

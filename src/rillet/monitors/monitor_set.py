@@ -1,0 +1,402 @@
+"""The monitors of one stream: evaluated on each ingested batch, queried by name.
+
+Definitions live in the catalog; the history of indexes, filters and aggregates is derived
+from the stored records, so opening a database rebuilds it from files and log (from each
+monitor's first offset on, or from offset 0 with ``backfill=True``).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow as pa
+
+from rillet.errors import ConflictError, not_found
+from rillet.expressions.kernels import Context, compile, evaluate
+from rillet.monitors.aggregate import AggregateMonitor
+from rillet.monitors.alerts import Alert, Delivery, Webhook
+from rillet.monitors.filter import Filter, matches, predicate
+from rillet.monitors.index import Index
+from rillet.monitors.plan import candidates, may_match
+from rillet.monitors.trigger import Trigger
+from rillet.record import Record
+from rillet.storage.catalog import Catalog, MonitorEntry
+from rillet.time import parse_duration_us, to_ns
+
+if TYPE_CHECKING:
+    from rillet.stream import Stream
+
+log = logging.getLogger("rillet")
+Clock = Callable[[], float]
+KINDS = ("index", "filter", "aggregate", "trigger", "webhook")
+
+
+class Matches:
+    """Records a filter matched: ``offsets`` (numpy), ``arrow()``, or iterate for Records."""
+
+    def __init__(self, stream: Stream, offsets: np.ndarray) -> None:
+        self._stream = stream
+        self.offsets = offsets
+
+    def __len__(self) -> int:
+        return len(self.offsets)
+
+    def arrow(self) -> pa.Table:
+        """The matched records (with ``_offset``) as one table, in offset order."""
+        return self._stream.take(self.offsets)
+
+    def __iter__(self) -> Iterator[Record]:
+        for start in range(0, len(self.offsets), 65536):
+            yield from self._stream.records(self._stream.take(self.offsets[start : start + 65536]))
+
+    def __repr__(self) -> str:
+        return f"Matches({len(self)} records)"
+
+
+class MonitorSet:
+    """Indexes, filters, aggregates and triggers of one stream, and where alerts go."""
+
+    def __init__(
+        self, stream: Stream, catalog: Catalog, clock: Clock, alerts: Callable[[], Stream]
+    ) -> None:
+        self.stream = stream
+        self.catalog = catalog
+        self.clock = clock
+        self.alerts_stream = alerts
+        self.columns = {c.name: c.type for c in stream.schema.columns}
+        self.indexes: dict[str, Index] = {}
+        self.filters: dict[str, Filter] = {}
+        self.aggregates: dict[str, AggregateMonitor] = {}
+        self.triggers: dict[str, Trigger] = {}
+        self.delivery = Delivery()
+        self.watermark = -(2**63)
+        self.last_ingest = clock()
+        self._lock = threading.RLock()
+        for entry in catalog.monitors(stream.name):
+            self._build(entry)
+        if self.indexes or self.filters or self.aggregates:
+            self._replay(
+                list(self.indexes.values())
+                + list(self.filters.values())
+                + list(self.aggregates.values())
+            )
+
+    @property
+    def active(self) -> bool:
+        return bool(self.indexes or self.filters or self.aggregates)
+
+    # -- definitions ------------------------------------------------------------------------
+
+    def _build(self, entry: MonitorEntry) -> Any:
+        spec = entry.spec
+        if entry.kind == "index":
+            monitor: Any = Index(
+                entry.name, self.columns[entry.name], spec.get("bucket_size"), entry.from_offset
+            )
+            self.indexes[entry.name] = monitor
+        elif entry.kind == "filter":
+            res = parse_duration_us(spec["resolution"], "resolution")
+            monitor = Filter(entry.name, spec["expression"], self.columns, res, entry.from_offset)
+            self.filters[entry.name] = monitor
+        elif entry.kind == "aggregate":
+            source = spec.get("filter")
+            res = (
+                self.filters[source].resolution_us
+                if source
+                else parse_duration_us(spec["resolution"])
+            )
+            monitor = AggregateMonitor(
+                entry.name, source, spec["expression"], self.columns, res, entry.from_offset
+            )
+            self.aggregates[entry.name] = monitor
+        elif entry.kind == "trigger":
+            period = parse_duration_us(spec["period"], "period")
+            checked = int(entry.state.get("checked_through", self._initial_window(period)))
+            monitor = Trigger(entry.name, spec["condition"], period, self.aggregates, checked)
+            self.triggers[entry.name] = monitor
+        else:
+            monitor = Webhook(spec["url"], spec.get("trigger"))
+            self.delivery.webhooks.append(monitor)
+        return monitor
+
+    def _initial_window(self, period: int) -> int:
+        """A new trigger judges the window in progress and later ones, not older history."""
+        newest = max(self.watermark, self.stream.watermark)
+        return newest // period * period if newest > -(2**62) else -(2**62)
+
+    def add(self, kind: str, name: str, spec: dict[str, Any], backfill: bool = False) -> None:
+        """Define a monitor; on any error nothing is defined.  Past data with ``backfill``."""
+        with self._lock:
+            existing = self._table(kind)
+            if name in existing:
+                raise ConflictError(
+                    f"{kind} {name!r} already exists on stream {self.stream.name!r}",
+                    kind=kind,
+                    name=name,
+                )
+            state: dict[str, Any] = {}
+            entry = MonitorEntry(
+                kind, name, spec, 0 if backfill else self.stream.next_offset, state
+            )
+            monitor = self._build(entry)  # checks everything before the catalog sees it
+            if kind == "trigger":
+                entry = MonitorEntry(
+                    kind,
+                    name,
+                    spec,
+                    entry.from_offset,
+                    {"checked_through": monitor.checked_through},
+                )
+            try:
+                self.catalog.add_monitor(self.stream.name, entry)
+            except Exception:
+                self._forget(kind, name, monitor)
+                raise
+            if kind in ("index", "filter", "aggregate"):
+                self._replay([monitor], entry.from_offset)
+
+    def _table(self, kind: str) -> dict[str, Any]:
+        tables: dict[str, dict[str, Any]] = {
+            "index": self.indexes,
+            "filter": self.filters,
+            "aggregate": self.aggregates,
+            "trigger": self.triggers,
+        }
+        return tables.get(kind, {})
+
+    def _forget(self, kind: str, name: str, monitor: Any) -> None:
+        if kind == "webhook":
+            self.delivery.webhooks.remove(monitor)
+        else:
+            self._table(kind).pop(name, None)
+
+    def remove(self, kind: str, name: str) -> None:
+        with self._lock:
+            table: dict[str, Any] = self._table(kind)
+            if name not in table:
+                raise not_found(kind, name, table, f" on stream {self.stream.name!r}")
+            users = []
+            if kind == "filter":
+                users = [a.name for a in self.aggregates.values() if a.filter_name == name]
+            if kind == "aggregate":
+                users = [t.name for t in self.triggers.values() if name in t.aggregate_names]
+            if users:
+                raise ConflictError(
+                    f"{kind} {name!r} is used by {', '.join(sorted(users))}; remove those first",
+                    kind=kind,
+                    name=name,
+                )
+            self.catalog.remove_monitor(self.stream.name, kind, name)
+            del table[name]
+
+    def remove_webhook(self, url: str, trigger: str | None) -> None:
+        with self._lock:
+            hook = Webhook(url, trigger)
+            if hook not in self.delivery.webhooks:
+                raise not_found("webhook", url, [h.url for h in self.delivery.webhooks])
+            self.catalog.remove_monitor(self.stream.name, "webhook", _webhook_name(url, trigger))
+            self.delivery.webhooks.remove(hook)
+
+    # -- evaluation ---------------------------------------------------------------------------
+
+    def observe(self, batch: pa.RecordBatch) -> None:
+        """Evaluate every monitor on a batch just ingested (under the stream's ingest lock)."""
+        if not len(batch):
+            return
+        with self._lock:
+            self.last_ingest = self.clock()
+            times = batch.column(self.stream.schema.time_index).cast(pa.int64()).to_numpy()
+            self.watermark = max(self.watermark, int(times.max()))
+            if self.active:
+                self._evaluate(
+                    batch,
+                    times,
+                    list(self.indexes.values())
+                    + list(self.filters.values())
+                    + list(self.aggregates.values()),
+                )
+            if self.triggers:
+                self._check_triggers(self.watermark)
+
+    def _evaluate(self, batch: pa.RecordBatch, times: np.ndarray, monitors: list[Any]) -> None:
+        offsets = batch.column(batch.num_columns - 1).to_numpy()
+        ctx = Context(batch, self.stream.schema.time_column)
+        masks: dict[str, np.ndarray] = {}
+        for monitor in monitors:
+            try:
+                if isinstance(monitor, Index):
+                    monitor.observe(batch, offsets)
+                elif isinstance(monitor, Filter):
+                    masks[monitor.name] = monitor.observe(ctx, times, offsets)
+                else:
+                    mask = masks.get(monitor.filter_name) if monitor.filter_name else None
+                    if mask is None and monitor.filter_name:
+                        mask = matches(evaluate(self.filters[monitor.filter_name].kernel, ctx))
+                    if offsets[0] < monitor.from_offset:
+                        low = offsets >= monitor.from_offset
+                        mask = low if mask is None else mask & low
+                    monitor.observe(ctx, times, mask)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+                # e.g. an overflow in the expression: the batch is stored; the monitor skips it
+                monitor.errors = getattr(monitor, "errors", 0) + 1
+                log.warning(
+                    "monitor %r on stream %r skipped a batch: %s",
+                    getattr(monitor, "name", monitor),
+                    self.stream.name,
+                    exc,
+                )
+
+    def _replay(self, monitors: list[Any], from_offset: int = 0) -> None:
+        """Feed stored records (offsets >= from_offset) to new or reopened monitors."""
+        for batch in self.stream.stored_batches():
+            offsets = batch.column(batch.num_columns - 1).to_numpy()
+            if len(offsets) == 0 or offsets.max() < from_offset:
+                continue
+            times = batch.column(self.stream.schema.time_index).cast(pa.int64()).to_numpy()
+            self.watermark = max(self.watermark, int(times.max()))
+            self._evaluate(batch, times, monitors)
+
+    def tick(self) -> None:
+        """The committer's periodic check: a stream idle for a whole period closes its windows."""
+        if not self.triggers:
+            return
+        with self._lock:
+            now = self.clock()
+            idle = now - self.last_ingest
+            closed = self.watermark
+            for trigger in self.triggers.values():
+                if idle * 1e6 >= trigger.period_us:
+                    closed = max(closed, min(int(now * 1e6), self.watermark + trigger.period_us))
+            self._check_triggers(closed)
+
+    def _check_triggers(self, closed_before: int) -> None:
+        fired: list[Alert] = []
+        for trigger in self.triggers.values():
+            windows = trigger.due(self.aggregates, closed_before)
+            if not windows:
+                continue
+            alerts = trigger.evaluate(self.aggregates, windows, self.stream.name)
+            fired.extend(alerts)
+            self.catalog.set_monitor_state(
+                self.stream.name,
+                "trigger",
+                trigger.name,
+                {"checked_through": trigger.checked_through},
+            )
+        if fired:
+            self.alerts_stream().append_many(
+                {
+                    "time": [a.time for a in fired],
+                    "trigger": [a.trigger for a in fired],
+                    "condition": [a.condition for a in fired],
+                    "aggregate": [a.aggregate for a in fired],
+                    "value": [_as_float(a.value) for a in fired],
+                }
+            )
+            self.delivery.send(fired)
+
+    # -- queries ----------------------------------------------------------------------------------
+
+    def query_filter(self, name: str, start: Any, end: Any) -> Matches:
+        with self._lock:
+            found = self.filters.get(name)
+            if found is None:
+                raise not_found("filter", name, self.filters, f" on stream {self.stream.name!r}")
+            offsets = found.offsets(_us(start), _us(end))
+        return Matches(self.stream, offsets)
+
+    def get_aggregate(self, name: str, start: Any, end: Any) -> Any:
+        with self._lock:
+            found = self.aggregates.get(name)
+            if found is None:
+                raise not_found(
+                    "aggregate", name, self.aggregates, f" on stream {self.stream.name!r}"
+                )
+            return found.value(_us(start), _us(end))
+
+    def execute_filter(self, expression: str, start: Any, end: Any) -> Matches:
+        """Records matching an ad-hoc predicate: index candidates, else a scan pruned by time
+        and by row-group statistics; the predicate itself decides every record."""
+        node = predicate(expression, self.columns)
+        kernel = compile(node)
+        low, high = _us(start), _us(end)
+        time_name = self.stream.schema.time_column
+        with self._lock:
+            candidate = candidates(node, self.indexes)
+            covered = candidate is not None and all(
+                i.from_offset == 0 for i in self.indexes.values()
+            )
+        if covered:
+            assert candidate is not None
+            tables = [self.stream.take(candidate)]
+        else:
+            tables = [
+                pa.Table.from_batches([b])
+                for b in self.stream.stored_batches(low, high, lambda stats: may_match(node, stats))
+            ]
+        hits = []
+        for table in tables:
+            for batch in table.to_batches():
+                mask = matches(evaluate(kernel, Context(batch, time_name)))
+                times = batch.column(time_name).cast(pa.int64()).to_numpy()
+                if low is not None:
+                    mask &= times >= low
+                if high is not None:
+                    mask &= times < high
+                hits.append(batch.column(batch.num_columns - 1).to_numpy()[mask])
+        offsets = np.sort(np.concatenate(hits)) if hits else np.empty(0, dtype=np.int64)
+        return Matches(self.stream, offsets)
+
+    def get_alerts(self, start: Any, end: Any, trigger: str | None) -> list[Alert]:
+        if trigger is not None and trigger not in self.triggers:
+            raise not_found("trigger", trigger, self.triggers, f" on stream {self.stream.name!r}")
+        alerts = []
+        for rec in self.alerts_stream().scan(start, end):
+            if trigger is None or rec["trigger"] == trigger:
+                alerts.append(
+                    Alert(
+                        rec["trigger"],
+                        rec["time"],
+                        rec["value"],
+                        rec["condition"],
+                        rec["aggregate"] or "",
+                        self.stream.name,
+                    )
+                )
+        return alerts
+
+    def drop_before(self, start_us: int) -> None:
+        with self._lock:
+            for each in self.filters.values():
+                each.drop_before(start_us)
+            for aggregate in self.aggregates.values():
+                aggregate.drop_before(start_us)
+
+    def close(self) -> None:
+        self.delivery.close()
+
+
+def _webhook_name(url: str, trigger: str | None) -> str:
+    return f"{url} {trigger or '*'}"
+
+
+def _as_float(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        try:
+            return float(value) if value is not None and not isinstance(value, bool) else None
+        except (TypeError, ValueError):
+            return None
+    return float(value)
+
+
+def _us(value: Any) -> int | None:
+    """A time bound as epoch microseconds; None, or Confluo's 0 .. sys.maxsize, as given."""
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 2**62:
+        return None  # sys.maxsize: "until the end"
+    return to_ns(value) // 1000

@@ -1,0 +1,81 @@
+"""Planning an ad-hoc filter: candidate offsets from indexes, and pruning by statistics."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from rillet.expressions.nodes import Binary, Cast, Column, Literal, Node
+from rillet.monitors.index import Index
+
+FLIP = {"<": ">", ">": "<", "<=": ">=", ">=": "<=", "=": "=", "!=": "!="}
+COMPARISONS = frozenset(FLIP)
+
+
+def _column(node: Node) -> str | None:
+    while isinstance(node, Cast):
+        node = node.operand
+    return node.name if isinstance(node, Column) else None
+
+
+def _constant(node: Node) -> tuple[bool, Any]:
+    while isinstance(node, Cast):
+        node = node.operand
+    return (True, node.value) if isinstance(node, Literal) else (False, None)
+
+
+def comparison(node: Node) -> tuple[str, str, Any] | None:
+    """``(column, op, value)`` for ``column op constant`` (either way round), else None."""
+    if not (isinstance(node, Binary) and node.op in COMPARISONS):
+        return None
+    for a, b, op in ((node.left, node.right, node.op), (node.right, node.left, FLIP[node.op])):
+        name = _column(a)
+        ok, value = _constant(b)
+        if name is not None and ok:
+            return name, op, value
+    return None
+
+
+def candidates(node: Node, indexes: Mapping[str, Index]) -> np.ndarray | None:
+    """A superset of the matching offsets, sorted and unique; None means "could be any"."""
+    if isinstance(node, Binary) and node.op in ("AND", "OR"):
+        left, right = candidates(node.left, indexes), candidates(node.right, indexes)
+        if node.op == "AND":
+            if left is None or right is None:
+                return left if right is None else right
+            return np.intersect1d(left, right, assume_unique=True)
+        if left is None or right is None:
+            return None
+        return np.union1d(left, right)
+    found = comparison(node)
+    if found is None or found[0] not in indexes:
+        return None
+    result = indexes[found[0]].lookup(found[1], found[2])
+    return None if result is None else np.unique(result)
+
+
+def may_match(node: Node, stats: Mapping[str, tuple[Any, Any]]) -> bool:
+    """False only if no row whose columns lie in ``stats`` (min, max) can satisfy ``node``."""
+    if isinstance(node, Binary) and node.op in ("AND", "OR"):
+        left, right = may_match(node.left, stats), may_match(node.right, stats)
+        return (left and right) if node.op == "AND" else (left or right)
+    found = comparison(node)
+    if found is None or found[0] not in stats or found[2] is None:
+        return True
+    name, op, value = found
+    low, high = stats[name]
+    try:
+        return bool(
+            {
+                "=": low <= value <= high,
+                "<": low < value,
+                "<=": low <= value,
+                ">": high > value,
+                ">=": high >= value,
+                "!=": not (low == high == value),
+            }[op]
+        )
+    except TypeError:  # values of kinds statistics cannot compare: keep the row group
+        return True

@@ -1,0 +1,94 @@
+"""A trigger: a condition over named aggregates, checked once per period on closed windows."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pyarrow as pa
+
+from rillet.errors import TypeCheckError
+from rillet.expressions.check import check
+from rillet.expressions.kernels import Context, compile, evaluate
+from rillet.expressions.nodes import Column, walk
+from rillet.monitors.aggregate import AggregateMonitor
+from rillet.monitors.alerts import Alert
+from rillet.monitors.filter import matches
+from rillet.time import us_to_datetime
+
+
+class Trigger:
+    """``condition`` (e.g. ``max_latency_ms > 1000``) evaluated per window of ``period_us``.
+
+    Windows are aligned to the period.  ``checked_through`` is the end of the newest window
+    already evaluated; a window is evaluated once, when it has closed.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        condition: str,
+        period_us: int,
+        aggregates: Mapping[str, AggregateMonitor],
+        checked_through: int,
+    ) -> None:
+        columns = {name: agg.type for name, agg in aggregates.items()}
+        node = check(condition, columns)
+        assert node.type is not None
+        if node.type.name not in ("BOOLEAN", "NULL"):
+            raise TypeCheckError(
+                f"a trigger condition must be BOOLEAN, got {node.type}", line=1, col=1
+            )
+        names = list(dict.fromkeys(n.name for n in walk(node) if isinstance(n, Column)))
+        if not names:
+            raise TypeCheckError(
+                f"trigger condition {condition!r} names no aggregate", line=1, col=1
+            )
+        self.name = name
+        self.condition = condition
+        self.period_us = period_us
+        self.aggregate_names = names
+        self.kernel = compile(node)
+        self.checked_through = checked_through
+
+    def due(self, aggregates: Mapping[str, AggregateMonitor], closed_before: int) -> list[int]:
+        """Starts of the windows with data that closed since the last check."""
+        keys = set()
+        for name in self.aggregate_names:
+            keys.update(aggregates[name].bucket_keys())
+        if not keys:
+            return []
+        p = self.period_us
+        starts = np.unique(np.array(sorted(keys), dtype=np.int64) // p * p)
+        ready = starts[(starts + p <= closed_before) & (starts >= self.checked_through)]
+        return [int(s) for s in ready]
+
+    def evaluate(
+        self, aggregates: Mapping[str, AggregateMonitor], windows: list[int], stream: str
+    ) -> list[Alert]:
+        """Alerts for the windows where the condition holds; advances ``checked_through``."""
+        if not windows:
+            return []
+        p = self.period_us
+        columns = {}
+        for name in self.aggregate_names:
+            agg = aggregates[name]
+            values = [agg.value(w, w + p) for w in windows]
+            columns[name] = pa.array(values, type=agg.type.arrow)
+        batch = pa.record_batch(columns)
+        fired = matches(evaluate(self.kernel, Context(batch, self.aggregate_names[0])))
+        first = self.aggregate_names[0]
+        alerts = [
+            Alert(
+                self.name,
+                us_to_datetime(w),
+                columns[first][i].as_py(),
+                self.condition,
+                first,
+                stream,
+            )
+            for i, w in enumerate(windows)
+            if fired[i]
+        ]
+        self.checked_through = max(self.checked_through, windows[-1] + p)
+        return alerts
