@@ -15,11 +15,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from rillet.datatypes import DataType
+from rillet.datatypes import FLOAT_MAX, DataType
 from rillet.errors import RecordError, SchemaError, suggest
 from rillet.schema import OFFSET, Schema
 
 US_TZ = pa.timestamp("us", tz="UTC")
+HALF_AWAY = "half_towards_infinity"  # Arrow's name for rounding half away from zero
 
 
 def rows_to_batch(
@@ -40,7 +41,12 @@ def _column_from_values(dtype: DataType, values: Sequence[Any]) -> pa.Array[Any]
         return pa.array(values, type=dtype.arrow)
     # Top-level TIMESTAMP values are buffered as epoch ns ints: a numpy floor-division is ~30x
     # faster than letting pyarrow convert Python ints to timestamps one by one.
-    ints = pa.array(values, type=pa.int64())
+    try:
+        ints = pa.array(values, type=pa.int64())
+    except (OverflowError, pa.ArrowInvalid):
+        # a time beyond the years 1677-2262 has no int64 nanoseconds, but does have microseconds
+        micros = [None if v is None else v // 1000 for v in values]
+        return pa.array(micros, type=pa.int64()).view(US_TZ)
     if ints.null_count == 0:
         return pa.array(ints.to_numpy() // 1000).view(US_TZ)
     filled = ints.fill_null(0).to_numpy() // 1000
@@ -182,29 +188,31 @@ def _converter(source: pa.DataType, dtype: DataType) -> Converter | None:
     t = pa.types
     if kind == "TIMESTAMP":
         if t.is_timestamp(source):
-            naive_utc = pa.timestamp(source.unit, tz="UTC")
-            return lambda a: a.cast(naive_utc) if a.type.tz is None else a.cast(US_TZ, safe=False)
+            # naive means UTC; storage keeps microseconds, so finer digits are cut off
+            as_utc = pa.timestamp(source.unit, tz="UTC")
+            return lambda a: (a.cast(as_utc) if a.type.tz is None else a).cast(US_TZ, safe=False)
         if t.is_integer(source):  # epoch nanoseconds
             return _epoch_ns
         if t.is_date(source):
             return lambda a: a.cast(pa.timestamp("us")).cast(US_TZ)
         if t.is_string(source) or t.is_large_string(source):
-            return lambda a: pc.cast(a, US_TZ)
+            return _parse_times
         return None
     if kind in ("INT", "BIGINT"):
         return (lambda a: a.cast(target)) if t.is_integer(source) else None
+    if kind == "FLOAT" and t.is_float64(source):
+        return _to_float32
     if kind in ("FLOAT", "DOUBLE"):
         if t.is_integer(source) or t.is_floating(source):
             return lambda a: a.cast(target, safe=False)
         return None
     if kind == "PRECISE":
-        if t.is_integer(source) or t.is_decimal(source):
-            return lambda a: pc.round(
-                a.cast(pa.decimal128(38, max(a.type.scale if t.is_decimal(a.type) else 0, 0))),
-                dtype.scale or 0,
-            ).cast(target)
-        if t.is_floating(source):
-            return lambda a: pc.round(a, dtype.scale or 0).cast(target, safe=False)
+        scale = dtype.scale or 0
+        if t.is_integer(source):
+            return lambda a: a.cast(target)
+        if t.is_decimal(source) or t.is_floating(source):
+            # rounded half away from zero, as single values are; NaN and overflow are errors
+            return lambda a: pc.round(a, scale, round_mode=HALF_AWAY).cast(target)
         return None
     if kind == "STRING":
         ok = t.is_string(source) or t.is_large_string(source) or t.is_string_view(source)
@@ -216,9 +224,28 @@ def _converter(source: pa.DataType, dtype: DataType) -> Converter | None:
         return (lambda a: a) if t.is_boolean(source) else None
     if kind == "LIST":
         if t.is_list(source) or t.is_large_list(source) or t.is_fixed_size_list(source):
-            return lambda a: a.cast(target)
+            assert dtype.item is not None
+            lossy_ok = dtype.item.name in ("FLOAT", "DOUBLE")  # ints widen to floats, as in rtsql
+            return lambda a: a.cast(target, safe=not lossy_ok)
         return None
     return None
+
+
+def _parse_times(values: pa.Array[Any]) -> pa.Array[Any]:
+    """ISO-8601 text as times: with a zone offset, or naive and then UTC."""
+    try:
+        return pc.cast(values, US_TZ)
+    except pa.ArrowInvalid:
+        return pc.cast(values, pa.timestamp("us")).cast(US_TZ)
+
+
+def _to_float32(values: pa.Array[Any]) -> pa.Array[Any]:
+    """DOUBLE values as FLOAT; a finite value beyond FLOAT's range is an error, not inf."""
+    finite = pc.is_finite(values)
+    too_big = pc.and_(finite, pc.greater(pc.abs(values), FLOAT_MAX))
+    if pc.any(too_big).as_py():
+        raise ValueError(f"a value is out of range for FLOAT (|x| > {FLOAT_MAX})")
+    return values.cast(pa.float32(), safe=False)
 
 
 def _epoch_ns(values: pa.Array[Any]) -> pa.Array[Any]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
 from typing import Any
 
 import pyarrow as pa
@@ -166,7 +166,10 @@ class DataType:
         elif name == "TIMESTAMP":
             if isinstance(value, bool):
                 raise TypeError("expected a TIMESTAMP, got bool")
-            return to_ns(value)
+            ns = to_ns(value)
+            if not -(2**63) <= ns // 1000 < 2**63:  # stored as microseconds
+                raise ValueError(f"{value!r} is out of range for TIMESTAMP")
+            return ns
         elif name == "LIST":
             if isinstance(value, list | tuple):
                 assert self.item is not None
@@ -192,6 +195,9 @@ def _is_numpy_number(value: Any) -> bool:
     )
 
 
+_WIDE = Context(prec=2 * MAX_PRECISION)  # the default context stops at 28 digits
+
+
 def _to_decimal(value: Any, scale: int) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, Decimal | int | float):
         raise TypeError(f"expected PRECISE({scale}), got {type(value).__name__}")
@@ -199,7 +205,7 @@ def _to_decimal(value: Any, scale: int) -> Decimal:
         number = value if isinstance(value, Decimal) else Decimal(repr(value))
         if not number.is_finite():
             raise ValueError(f"{value} is not a finite number")
-        result = number.quantize(Decimal(1).scaleb(-scale), rounding=ROUND_HALF_UP)
+        result = number.quantize(Decimal(1).scaleb(-scale), rounding=ROUND_HALF_UP, context=_WIDE)
     except InvalidOperation as exc:
         raise ValueError(f"{value} does not fit PRECISE({scale})") from exc
     if len(result.as_tuple().digits) > MAX_PRECISION:

@@ -7,6 +7,7 @@ as it is; anything else (dicts, lists, promotions, missing values) goes through
 
 from __future__ import annotations
 
+import re
 import struct
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -38,7 +39,7 @@ class Column:
 
 
 def _quote(name: str) -> str:
-    plain = name.isidentifier() and name == name.lower()
+    plain = re.fullmatch(r"[a-z_][a-z0-9_]*", name) is not None
     return name if plain else '"' + name.replace('"', '""') + '"'
 
 
@@ -273,4 +274,7 @@ def _reader(dtype: DataType) -> Callable[[Any], Any] | None:
         return lambda ns: us_to_datetime(ns // 1000)
     if dtype.name == "FLOAT":
         return lambda x: _FLOAT32.unpack(_FLOAT32.pack(x))[0]
+    if dtype.name == "LIST" and ("FLOAT" in str(dtype) or "TIMESTAMP" in str(dtype)):
+        arrow = dtype.arrow  # nested values: let Arrow round them exactly as storage will
+        return lambda items: pa.array([items], type=arrow).to_pylist()[0]
     return None

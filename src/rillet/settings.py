@@ -39,7 +39,8 @@ class Settings:
                 extra = f"; did you mean {hint!r}?" if hint else ""
                 raise ConfigError(f"unknown setting {key!r}{extra}", setting=key)
             kind = float if field.type == "float" else int
-            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            number = isinstance(value, int | float) and not isinstance(value, bool)
+            if not number or value < 0 or (value == 0 and key != "seal_grace"):
                 raise ConfigError(
                     f"setting {key!r} must be a positive number, got {value!r}", setting=key
                 )

@@ -96,13 +96,15 @@ class AggregateFunction:
                 )
             arg = DataType("NULL")
         var = _first_variable(self.signature)
-        if var is not None and (not in_class(arg, var.typeclass) or arg.name in self.rejects):
+        if var is not None and not in_class(arg, var.typeclass):
             kind = var.typeclass.lower()
-            if arg.name in self.rejects:
-                kind = f"non-{arg.name} {kind}"
             article = "an" if kind[0] in "aeiou" else "a"
             raise TypeCheckError(
                 f"{self.name} takes {article} {kind} argument, got {arg}", function=self.name
+            )
+        if arg.name in self.rejects:
+            raise TypeCheckError(
+                f"{self.name} cannot take a {arg.name} argument, got {arg}", function=self.name
             )
         constants = [a for a in self.signature.args[1:] if isinstance(a, DataType)]
         result, why = bind(self.signature, [arg, *constants])
@@ -124,8 +126,15 @@ class AggregateFunction:
         arg_type = self._check(arg_type, params)
         try:
             return self.load(arg_type, tuple(params), bytes(data))
-        except (ValueError, TypeError, KeyError, IndexError, RuntimeError, struct.error) as exc:
-            # struct, json, Decimal and the sketches' deserializers all end up here.
+        except (
+            ValueError,
+            ArithmeticError,
+            TypeError,
+            LookupError,
+            RuntimeError,
+            struct.error,
+        ) as exc:
+            # struct, json, Decimal, datetime and the sketches' readers fail in these ways.
             raise CorruptionError(
                 f"cannot read a {self.name} state from {len(data)} bytes: {exc}",
                 path=None,

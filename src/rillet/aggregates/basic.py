@@ -192,7 +192,7 @@ class VarianceState:
     def update(self, values: pa.Array | None, rows: int) -> None:
         if values is None or _empty(values):
             return
-        x = pc.drop_null(values).cast(pa.float64()).to_numpy(zero_copy_only=False)
+        x = pc.drop_null(values).cast(pa.float64(), safe=False).to_numpy(zero_copy_only=False)
         n = len(x)
         mean = float(x.mean())
         deviations = x - mean  # exact where x is near the mean
@@ -285,8 +285,14 @@ class PickState:
     def update(self, values: pa.Array | None, rows: int) -> None:
         if values is None or _empty(values) or (self.value is not None and not self.last):
             return
-        valid = values if values.null_count == 0 else pc.drop_null(values)
-        self.value = valid[len(valid) - 1 if self.last else 0].as_py()
+        # The value is nearly always near the end it is taken from: look there first, so a
+        # large batch is not copied just to drop its NULLs.
+        end = values.slice(max(len(values) - 64, 0)) if self.last else values.slice(0, 64)
+        for part in (end, values):
+            valid = part if part.null_count == 0 else pc.drop_null(part)
+            if len(valid):
+                self.value = valid[len(valid) - 1 if self.last else 0].as_py()
+                return
 
     def merge(self, other: PickState) -> None:
         if other.value is not None and (self.last or self.value is None):

@@ -6,8 +6,9 @@ items, each distinct value fed once with its count as weight): the Python loop r
 distinct values, never over records.  Values are fed as *keys*, the same key for the same
 value whatever batch or node it comes from: an int (BOOLEAN, INT, BIGINT, TIMESTAMP in epoch
 microseconds, and FLOAT/DOUBLE as the bits of a double with -0.0 and NaN made canonical) or a
-str (STRING, PRECISE as its text, BINARY as latin-1 text, which maps bytes one to one).
-State bytes are the sketches' own ``serialize()`` output.
+str (STRING, PRECISE as its text, BINARY as latin-1 text, which maps bytes one to one; HLL,
+which ignores empty strings, gets every text key behind a "=").  State bytes are the
+sketches' own ``serialize()`` output.
 """
 
 from __future__ import annotations
@@ -53,7 +54,8 @@ class Keys:
         if values.type != self.dtype.arrow:
             values = values.cast(self.dtype.arrow)  # e.g. int64 for an INT argument
         if name in ("FLOAT", "DOUBLE"):
-            x = values.cast(pa.float64()).to_numpy(zero_copy_only=False) + 0.0  # -0.0 -> 0.0
+            x = values.cast(pa.float64()).to_numpy(zero_copy_only=False)
+            x = x + 0.0  # -0.0 becomes 0.0
             x[np.isnan(x)] = np.nan  # one NaN bit pattern
             keys: list[Any] = x.view(np.int64).tolist()
             return keys
@@ -93,11 +95,12 @@ def _doubles(values: pa.Array | None) -> np.ndarray[Any, np.dtype[np.float64]] |
     valid = _non_null(values)
     if valid is None:
         return None
+    doubles = valid.cast(pa.float64(), safe=False)  # BIGINT past 2**53 rounds, as in DuckDB
     # The sketch's binding takes writable arrays only, so this is a copy.
-    doubles: np.ndarray[Any, np.dtype[np.float64]] = valid.cast(pa.float64()).to_numpy(
+    array: np.ndarray[Any, np.dtype[np.float64]] = doubles.to_numpy(
         zero_copy_only=False, writable=True
     )
-    return doubles
+    return array
 
 
 # -- APPROX_COUNT_DISTINCT: HLL ------------------------------------------------------------------
@@ -119,8 +122,11 @@ class DistinctCountState:
         valid = _non_null(values)
         if valid is None:
             return
+        keys = self.keys.encode(pc.unique(valid))
+        if self.keys.textual:  # HLL ignores the empty string: prefix every text key
+            keys = ["=" + key for key in keys]
         update = self.union.update
-        for key in self.keys.encode(pc.unique(valid)):
+        for key in keys:
             update(key)
 
     def merge(self, other: DistinctCountState) -> None:
@@ -146,6 +152,15 @@ def _check_rank(q: Any, what: str = "q") -> float:
     if isinstance(q, bool) or not isinstance(q, int | float) or not 0.0 <= q <= 1.0:
         raise InputError(f"{what} must be a number between 0 and 1, got {q!r}")
     return float(q)
+
+
+def _quantile(sketch: Any, q: float) -> float:
+    # The sketch keeps the extremes exactly, though it may have compacted them away.
+    if q == 0.0:
+        return float(sketch.get_min_value())
+    if q == 1.0:
+        return float(sketch.get_max_value())
+    return float(sketch.get_quantile(q, True))
 
 
 @dataclass(frozen=True, eq=False, slots=True)
@@ -190,10 +205,10 @@ class Distribution:
 
     def quantile(self, q: float) -> float:
         """The value at normalized rank ``q`` (0 is the minimum, 1 the maximum)."""
-        return float(self.sketch.get_quantile(_check_rank(q), True))
+        return _quantile(self.sketch, _check_rank(q))
 
     def quantiles(self, qs: Iterable[float]) -> list[float]:
-        return [float(v) for v in self.sketch.get_quantiles([_check_rank(q) for q in qs], True)]
+        return [_quantile(self.sketch, _check_rank(q)) for q in qs]
 
     def rank(self, value: float) -> float:
         """About the fraction of values that are <= ``value``."""
@@ -257,7 +272,7 @@ class KllState:
             return None
         if self.q is None:
             return Distribution(copy.copy(self.sketch))
-        return float(self.sketch.get_quantile(self.q, True))
+        return _quantile(self.sketch, self.q)
 
     def to_bytes(self) -> bytes:
         data: bytes = self.sketch.serialize()
@@ -279,8 +294,9 @@ class TopKState:
     def __init__(self, arg: DataType, k: int, data: bytes | None = None) -> None:
         self.k = k
         self.keys = Keys.of(arg)
-        # A map of at least 16k entries (and 1024) keeps the k heaviest well above the error.
-        self.lg_max_k = max(10, (16 * k - 1).bit_length())
+        # A map of at least 16k entries (and 1024) keeps the k heaviest well above the error;
+        # past 2**24 entries (12M values kept) memory, not accuracy, is what matters.
+        self.lg_max_k = min(max(10, (16 * k - 1).bit_length()), 24)
         if self.keys.textual:
             self.sketch = (
                 ds.frequent_strings_sketch(self.lg_max_k)

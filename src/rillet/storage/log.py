@@ -51,11 +51,12 @@ def read_frames(data: bytes | memoryview, schema: pa.Schema) -> tuple[list[pa.Re
         length, crc = HEADER.unpack_from(view, pos)
         start = pos + HEADER.size
         payload = view[start : start + length]
-        if len(payload) < length or zlib.crc32(payload) != crc:
+        # A frame is never empty: a zero header is a zero-filled tail (common after power loss).
+        if length == 0 or len(payload) < length or zlib.crc32(payload) != crc:
             break
         try:
             batch = pa.ipc.read_record_batch(pa.py_buffer(payload), schema)
-        except (pa.ArrowInvalid, OSError):
+        except (pa.ArrowException, OSError, EOFError):
             break
         batches.append(batch)
         pos = start + length

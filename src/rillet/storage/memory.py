@@ -27,8 +27,9 @@ class MemoryPartition:
 
     start: int
     end: int
-    batches: list[pa.RecordBatch] = field(default_factory=list)
-    firsts: list[int] = field(default_factory=list)
+    # (batches, first offset of each): replaced as one value, so a reader never sees the two
+    # lists from different moments
+    view: tuple[list[pa.RecordBatch], list[int]] = field(default_factory=lambda: ([], []))
     rows: int = 0
     nbytes: int = 0
     min_time: int = 2**63 - 1
@@ -36,8 +37,7 @@ class MemoryPartition:
     frozen: int = 0  # leading batches being sealed: compaction must not merge them
 
     def add(self, batch: pa.RecordBatch, offsets: np.ndarray, times: np.ndarray) -> None:
-        self.batches = [*self.batches, batch]
-        self.firsts = [*self.firsts, int(offsets[0])]
+        self.view = ([*self.batches, batch], [*self.firsts, int(offsets[0])])
         self.rows += len(batch)
         self.nbytes += batch.nbytes
         self.min_time = min(self.min_time, int(times.min()))
@@ -54,11 +54,10 @@ class MemoryPartition:
         if len(self.batches) - start < 2:
             return
         merged = pa.Table.from_batches(self.batches[start:]).combine_chunks().to_batches()[0]
-        self.batches = [*self.batches[:start], merged]
-        self.firsts = [*self.firsts[:start], self.firsts[start]]
+        self.view = ([*self.batches[:start], merged], [*self.firsts[:start], self.firsts[start]])
 
     def find(self, offset: int) -> tuple[pa.RecordBatch, int] | None:
-        batches, firsts = self.batches, self.firsts
+        batches, firsts = self.view
         i = bisect.bisect_right(firsts, offset) - 1
         if i < 0:
             return None
@@ -72,7 +71,7 @@ class MemoryPartition:
     def without(self, sealed: list[pa.RecordBatch]) -> MemoryPartition:
         """This partition less the batches ``sealed`` (the prefix :meth:`freeze` returned)."""
         n = len(sealed)
-        rest = MemoryPartition(self.start, self.end, self.batches[n:], self.firsts[n:])
+        rest = MemoryPartition(self.start, self.end, (self.batches[n:], self.firsts[n:]))
         rest.rows = sum(len(b) for b in rest.batches)
         rest.nbytes = sum(b.nbytes for b in rest.batches)
         rest.min_time, rest.max_time = self.min_time, self.max_time  # bounds stay conservative
@@ -82,6 +81,14 @@ class MemoryPartition:
         """The batches to seal now; compaction leaves them alone until they are removed."""
         self.frozen = len(self.batches)
         return self.batches
+
+    @property
+    def batches(self) -> list[pa.RecordBatch]:
+        return self.view[0]
+
+    @property
+    def firsts(self) -> list[int]:
+        return self.view[1]
 
     @property
     def min_offset(self) -> int:
