@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 from rillet.datatypes import FLOAT_MAX, DataType
 from rillet.errors import RecordError, SchemaError, suggest
 from rillet.schema import OFFSET, Schema
+from rillet.time import to_ns
 
 US_TZ = pa.timestamp("us", tz="UTC")
 HALF_AWAY = "half_towards_infinity"  # Arrow's name for rounding half away from zero
@@ -69,7 +70,8 @@ def to_table(data: Any, schema: Schema, stream: str) -> pa.Table:
         return conform(data, schema, stream)
     module = type(data).__module__.split(".")[0]
     if module == "pandas" and hasattr(data, "columns"):
-        return conform(pa.Table.from_pandas(data, preserve_index=False), schema, stream)
+        columns = {str(name): data[name] for name in data.columns}
+        return conform(_arrow(columns, pa.Array.from_pandas, stream), schema, stream)
     if module == "polars" and hasattr(data, "to_arrow"):
         return conform(data.to_arrow(), schema, stream)
     if isinstance(data, Mapping):
@@ -87,12 +89,29 @@ def to_table(data: Any, schema: Schema, stream: str) -> pa.Table:
     )
 
 
+def _arrow(columns: Mapping[str, Any], convert: Callable[[Any], Any], stream: str) -> pa.Table:
+    """Columns (numpy arrays, pandas series, Arrow arrays) as an Arrow table; a column Arrow
+    cannot convert (e.g. objects of mixed types) is a RecordError naming it."""
+    arrays = {}
+    for name, values in columns.items():
+        try:
+            arrays[name] = (
+                values if isinstance(values, pa.Array | pa.ChunkedArray) else convert(values)
+            )
+        except (pa.ArrowException, ValueError, TypeError) as exc:
+            raise RecordError(
+                f"column {name!r} of stream {stream!r} cannot be read as Arrow values: {exc}",
+                stream=stream, column=name, row=None, value=None,
+            ) from None  # fmt: skip
+    return pa.table(arrays)
+
+
 def _from_column_dict(data: Mapping[str, Any], schema: Schema, stream: str) -> pa.Table:
     lengths = {name: len(values) for name, values in data.items()}
     if len(set(lengths.values())) > 1:
         raise SchemaError(f"columns for stream {stream!r} differ in length: {lengths}")
     if all(isinstance(v, pa.Array | pa.ChunkedArray | np.ndarray) for v in data.values()):
-        return conform(pa.table(dict(data)), schema, stream)
+        return conform(_arrow(data, pa.array, stream), schema, stream)
     # Python lists: the per-value promotion rules (and row numbers in errors) of single rows.
     names = list(data)
     rows = [dict(zip(names, values, strict=True)) for values in zip(*data.values(), strict=True)]
@@ -233,10 +252,14 @@ def _converter(source: pa.DataType, dtype: DataType) -> Converter | None:
 
 def _parse_times(values: pa.Array[Any]) -> pa.Array[Any]:
     """ISO-8601 text as times: with a zone offset, or naive and then UTC."""
-    try:
-        return pc.cast(values, US_TZ)
-    except pa.ArrowInvalid:
-        return pc.cast(values, pa.timestamp("us")).cast(US_TZ)
+    for target in (US_TZ, pa.timestamp("us")):
+        try:
+            return pc.cast(values, target).cast(US_TZ)
+        except pa.ArrowInvalid:
+            pass
+    # forms mixed within the column: one value at a time, as single records are read
+    micros = [None if v is None else to_ns(v) // 1000 for v in values.to_pylist()]
+    return pa.array(micros, type=pa.int64()).view(US_TZ)
 
 
 def _to_float32(values: pa.Array[Any]) -> pa.Array[Any]:

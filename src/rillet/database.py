@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from rillet.errors import ConfigError, ConflictError, SchemaError, not_found
+from rillet.errors import ConfigError, ConflictError, SchemaError, StorageError, not_found
 from rillet.monitors.alerts import ALERTS_SCHEMA
 from rillet.query import QueryEngine, Result
 from rillet.schema import Schema, SchemaSpec
@@ -54,7 +54,14 @@ class Database:
         self._lock = threading.Lock()
         self._folder_lock: FolderLock | None = None
         if self.path is not None:
-            self.path.mkdir(parents=True, exist_ok=True)
+            if self.path.exists() and not self.path.is_dir():
+                raise ConfigError(
+                    f"{str(self.path)!r} is a file, not a data folder", path=str(path)
+                )
+            try:
+                self.path.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StorageError(f"cannot create data folder {str(self.path)!r}: {exc}") from exc
             self._folder_lock = FolderLock(self.path)
         try:
             self._catalog = Catalog(self.path / "catalog.sqlite" if self.path is not None else None)

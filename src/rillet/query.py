@@ -8,8 +8,9 @@ query's conditions on the time column are left out of the view.
 
 from __future__ import annotations
 
+import re
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,7 +26,9 @@ from rillet.errors import (
     NotFoundError,
     ParseError,
     RilletError,
+    StorageError,
     TypeCheckError,
+    not_found,
 )
 from rillet.storage.parquet import FileInfo
 
@@ -115,24 +118,46 @@ class QueryEngine:
         try:
             cursor.execute("SET TimeZone = 'UTC'")
             cursor.begin()
-            for i, (name, bounds) in enumerate(names.items()):
-                self._define_view(cursor, i, streams[name], bounds)
+            times = {name: self._bounds(cursor, bounds) for name, bounds in names.items()}
+            for i, name in enumerate(names):
+                self._define_view(cursor, i, streams[name], times[name])
             relation = cursor.sql(query, params=params) if params is not None else cursor.sql(query)
             table = relation.to_arrow_table() if relation is not None else pa.table({})
             cursor.commit()
             return Result(table)
         except duckdb.Error as exc:
-            raise _translate(exc) from exc
+            raise _translate(exc, streams) from exc
         finally:
             cursor.close()
 
+    @staticmethod
+    def _bounds(
+        cursor: duckdb.DuckDBPyConnection, bounds: Bounds | None
+    ) -> tuple[int | None, int | None]:
+        """Bounds as epoch microseconds, in the query's transaction (the same ``now()``).
+
+        A bound DuckDB cannot evaluate prunes nothing; the failure aborted the transaction,
+        so a new one begins.
+        """
+        if bounds is None:
+            return None, None
+        try:
+            return _evaluate(cursor, bounds)
+        except duckdb.Error:
+            cursor.rollback()
+            cursor.begin()
+            return None, None
+
     def _define_view(
-        self, cursor: duckdb.DuckDBPyConnection, i: int, stream: Stream, bounds: Bounds | None
+        self,
+        cursor: duckdb.DuckDBPyConnection,
+        i: int,
+        stream: Stream,
+        bounds: tuple[int | None, int | None],
     ) -> None:
         files, batches = stream.snapshot()
-        if bounds is not None and files:
-            low, high = _evaluate(cursor, bounds)
-            files = [f for f in files if _may_match(f, low, high)]
+        low, high = bounds
+        files = [f for f in files if _may_match(f, low, high)]
         columns = ", ".join(_quote(name) for name in stream.schema.names)
         memory = f"__rillet_memory_{i}"
         cursor.register(memory, pa.Table.from_batches(batches, schema=stream.schema.storage))
@@ -156,6 +181,8 @@ def referenced(query: str, streams: Mapping[str, Stream]) -> dict[str, Bounds | 
         trees = [t for t in sqlglot.parse(query, read="duckdb") if t is not None]
     except sqlglot.errors.SqlglotError:
         return dict.fromkeys(streams)
+    if any(isinstance(tree, exp.Command) for tree in trees):
+        return dict.fromkeys(streams)  # EXPLAIN, SHOW, ...: sqlglot does not look inside
     found: dict[str, Bounds | None] = {}
     for tree in trees:
         ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
@@ -175,11 +202,12 @@ def _union(a: Bounds | None, b: Bounds | None) -> Bounds | None:
     """Bounds covering two uses of one stream: a side is bounded only if both uses bound it."""
     if a is None or b is None:
         return None
-    low = [exp.Least(this=a.low[0], expressions=[*a.low[1:], *b.low])] if a.low and b.low else []
+    # each operand becomes a time before comparing: text literals must not compare as text
+    low_parts = [_as_time(e) for e in (*a.low, *b.low)]
+    high_parts = [_as_time(e) for e in (*a.high, *b.high)]
+    low = [exp.Least(this=low_parts[0], expressions=low_parts[1:])] if a.low and b.low else []
     high = (
-        [exp.Greatest(this=a.high[0], expressions=[*a.high[1:], *b.high])]
-        if a.high and b.high
-        else []
+        [exp.Greatest(this=high_parts[0], expressions=high_parts[1:])] if a.high and b.high else []
     )
     return Bounds(low, high)  # type: ignore[arg-type]
 
@@ -206,7 +234,8 @@ def _bounds(table: exp.Table, time_column: str) -> Bounds | None:
         )
 
     def constant(node: exp.Expression) -> bool:
-        return not any(isinstance(n, exp.Column | exp.Subquery | exp.Select) for n in node.walk())
+        variable = exp.Column | exp.Subquery | exp.Select | exp.Placeholder | exp.Parameter
+        return not any(isinstance(n, variable) for n in node.walk())
 
     low: list[exp.Expression] = []
     high: list[exp.Expression] = []
@@ -237,6 +266,10 @@ def _bounds(table: exp.Table, time_column: str) -> Bounds | None:
     return Bounds(low, high) if low or high else None
 
 
+def _as_time(node: exp.Expression) -> exp.Expression:
+    return exp.cast(node, exp.DataType.build("TIMESTAMPTZ"))
+
+
 def _evaluate(cursor: duckdb.DuckDBPyConnection, bounds: Bounds) -> tuple[int | None, int | None]:
     """The bounds as epoch microseconds, in the query's own transaction (same ``now()``)."""
 
@@ -246,10 +279,7 @@ def _evaluate(cursor: duckdb.DuckDBPyConnection, bounds: Bounds) -> tuple[int | 
         terms = ", ".join(
             f"epoch_us(CAST(({p.sql(dialect='duckdb')}) AS TIMESTAMPTZ))" for p in parts
         )
-        try:
-            rows = cursor.execute(f"SELECT {pick}({terms})").fetchall()
-        except duckdb.Error:
-            return None  # not a time after all: prune nothing on this side
+        rows = cursor.execute(f"SELECT {pick}({terms})").fetchall()
         return int(rows[0][0]) if rows and rows[0][0] is not None else None
 
     return value(bounds.low, "greatest"), value(bounds.high, "least")
@@ -269,12 +299,17 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _translate(exc: duckdb.Error) -> RilletError:
+def _translate(exc: duckdb.Error, streams: Iterable[str]) -> RilletError:
     message = str(exc)
     if isinstance(exc, duckdb.ParserException):
         return ParseError(message, line=None, col=None, expected=None)
     if isinstance(exc, duckdb.CatalogException):
+        missing = re.search(r"Table with name (\S+) does not exist", message)
+        if missing:
+            return not_found("stream", missing.group(1).strip('"'), streams)
         return NotFoundError(message, kind="table", name="", suggestion=None)
+    if isinstance(exc, duckdb.IOException):
+        return StorageError(message)
     if isinstance(exc, duckdb.BinderException):
         return TypeCheckError(message)
     if isinstance(

@@ -18,7 +18,7 @@ from typing import Any, TypeAlias
 import pyarrow as pa
 
 from rillet.datatypes import DataType, TypeParser
-from rillet.errors import RecordError, SchemaError, suggest
+from rillet.errors import ParseError, RecordError, SchemaError, suggest
 from rillet.time import us_to_datetime
 
 IMPLICIT_TIME = "_time"
@@ -126,7 +126,14 @@ class Schema:
         if isinstance(spec, str):
             columns = parse_columns(spec)
         elif isinstance(spec, pa.Schema):
-            columns = [Column(f.name, DataType.from_arrow(f.type, f.nullable)) for f in spec]
+            columns = []
+            for f in spec:
+                try:
+                    columns.append(Column(f.name, DataType.from_arrow(f.type, f.nullable)))
+                except ParseError:
+                    raise SchemaError(
+                        f"column {f.name!r}: Arrow type {f.type} has no rtsql type", column=f.name
+                    ) from None
         elif isinstance(spec, Sequence):
             columns = []
             for i, pair in enumerate(spec):

@@ -34,7 +34,7 @@ from rillet.storage.log import Log
 from rillet.storage.memory import MemoryStore
 from rillet.storage.parquet import FileInfo, FileReader, write_partition
 from rillet.storage.retention import partitions_to_drop
-from rillet.time import Granularity, parse_duration_us, to_ns
+from rillet.time import Granularity, bound_us, parse_duration_us
 
 DURABILITY = ("memory", "relaxed", "durable")
 TimeBound = dt.datetime | str | int | None
@@ -50,6 +50,13 @@ class StreamOptions:
     durability: str = "relaxed"
 
     def __post_init__(self) -> None:
+        for option in ("partition", "retention"):
+            value = getattr(self, option)
+            if not isinstance(value, str) and not (option == "retention" and value is None):
+                raise ConfigError(
+                    f"{option} must be a duration text such as '1h' or '7d', not {value!r}",
+                    option=option,
+                )
         Granularity.parse(self.partition)
         if self.retention is not None:
             parse_duration_us(self.retention, "retention")
@@ -241,6 +248,8 @@ class Stream:
     def _flush(self, sync: bool) -> None:
         position = 0
         with self._ingest_lock:
+            if self._closed:  # destroyed: nothing more goes into the (removed) folder
+                return
             with self._lock:
                 rows, first = self._take_buffer()
             if rows:
@@ -317,8 +326,8 @@ class Stream:
 
         ``start``/``end``: datetime, ISO-8601 text or epoch nanoseconds; None is unbounded.
         """
-        low = to_ns(start) // 1000 if start is not None else None
-        high = to_ns(end) // 1000 if end is not None else None
+        low = bound_us(start)
+        high = bound_us(end)
         files, batches = self.snapshot()
         tcol = self.schema.time_column
         by_partition: dict[int, list[pa.Table]] = {}
@@ -567,6 +576,8 @@ class Stream:
             return 0
         written = 0
         with self._seal_lock:
+            if self._closed:
+                return 0
             grace = int(self._granularity.nominal_us() * self._settings.seal_grace)
             for partition in sorted(self._memory.partitions.values(), key=lambda p: p.start):
                 closed = partition.end + grace <= self._watermark
@@ -608,6 +619,8 @@ class Stream:
         if self._retention_us is None and self.options.max_bytes is None:
             return []
         with self._seal_lock:
+            if self._closed:
+                return []
             sizes: dict[int, int] = {}
             for info in self._files:
                 sizes[info.partition] = sizes.get(info.partition, 0) + info.bytes
@@ -620,6 +633,7 @@ class Stream:
             if not drop:
                 return []
             with self._ingest_lock, self._lock:
+                self._recent.clear()  # its rows are all in memory now, some maybe dropped
                 through = self._buffer_first - 1
                 self._catalog.drop_partitions(self.name, {s: through for s in drop}, through + 1)
                 gone = [f for f in self._files if f.partition in drop]
@@ -663,8 +677,12 @@ class Stream:
             self._log.close()
 
     def destroy(self) -> None:
-        """Close and delete every file of this stream (the catalog entry is already gone)."""
-        with self._lock:
+        """Close and delete every file of this stream (the catalog entry is already gone).
+
+        Waits for a seal or flush under way, and background work after it finds the stream
+        closed, so nothing is written into the folder once it is removed.
+        """
+        with self._seal_lock, self._ingest_lock, self._lock:
             self._closed = True
         if self._log is not None:
             self._log.close()

@@ -74,6 +74,16 @@ def to_ns(value: Any) -> int:
     )
 
 
+def bound_us(value: Any) -> int | None:
+    """A range bound as epoch microseconds: the first microsecond at or after it.
+
+    Examples:
+        >>> bound_us(1_000_000_001), bound_us(1_000_000_000), bound_us(None)
+        (1000001, 1000000, None)
+    """
+    return None if value is None else -(-to_ns(value) // 1000)
+
+
 def us_to_datetime(us: int) -> dt.datetime:
     """Epoch microseconds as a UTC datetime."""
     return _EPOCH_READ + dt.timedelta(microseconds=us)

@@ -25,7 +25,7 @@ from rillet.monitors.plan import candidates, may_match
 from rillet.monitors.trigger import Trigger
 from rillet.record import Record
 from rillet.storage.catalog import Catalog, MonitorEntry
-from rillet.time import parse_duration_us, to_ns
+from rillet.time import bound_us, parse_duration_us
 
 if TYPE_CHECKING:
     from rillet.stream import Stream
@@ -399,4 +399,4 @@ def _us(value: Any) -> int | None:
         return None
     if isinstance(value, int) and not isinstance(value, bool) and value >= 2**62:
         return None  # sys.maxsize: "until the end"
-    return to_ns(value) // 1000
+    return bound_us(value)

@@ -46,13 +46,20 @@ def write_partition(
     path = root / relative
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
+    # Dictionaries pay only for text; on numbers they triple the write time and grow the file.
+    # Offsets ascend and times mostly do: delta encoding halves them and writes faster.
+    schema = table.schema
+    text = [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_binary(f.type)]
+    delta = {table.schema.field(time_index).name: "DELTA_BINARY_PACKED"}
+    delta[table.schema.field(table.num_columns - 1).name] = "DELTA_BINARY_PACKED"
     pq.write_table(
         table,
         tmp,
         compression="zstd",
         write_statistics=True,
         row_group_size=row_group_rows,
-        use_dictionary=True,
+        use_dictionary=text,
+        column_encoding=delta,
     )
     with open(tmp, "rb") as f:
         os.fsync(f.fileno())

@@ -1,0 +1,98 @@
+"""Helpers shared by the unit tests (plain functions; fixtures live in each test module)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+import rillet
+
+UTC = dt.UTC
+#: 2024-05-01T00:00:00Z, the day most tests put their event times in
+DAY = dt.datetime(2024, 5, 1, tzinfo=UTC)
+HOUR_US = 3_600_000_000
+#: settings that leave sealing and retention to the test (called by hand), never to a thread
+MANUAL: dict[str, Any] = {"maintenance_interval": 3600.0}
+
+
+def at(hour: int, minute: int = 0, second: int = 0, micro: int = 0) -> dt.datetime:
+    """A UTC instant on DAY."""
+    return DAY + dt.timedelta(hours=hour, minutes=minute, seconds=second, microseconds=micro)
+
+
+def us(when: dt.datetime) -> int:
+    """An aware datetime as epoch microseconds (exact integer arithmetic)."""
+    return (when - dt.datetime(1970, 1, 1, tzinfo=UTC)) // dt.timedelta(microseconds=1)
+
+
+def parquet_files(root: Path) -> list[Path]:
+    """Every sealed file under a data folder, by path."""
+    return sorted(root.rglob("*.parquet"))
+
+
+def catalog_files(root: Path) -> list[tuple[str, int, int, int, int, int, int]]:
+    """(path, partition, rows, min_offset, max_offset, min_time, max_time) from the catalog."""
+    con = sqlite3.connect(f"file:{root / 'catalog.sqlite'}?mode=ro", uri=True)
+    try:
+        rows = con.execute(
+            "SELECT path, partition, rows, min_offset, max_offset, min_time, max_time "
+            "FROM files ORDER BY path"
+        ).fetchall()
+    finally:
+        con.close()
+    return [tuple(row) for row in rows]
+
+
+def file_offsets(path: Path) -> list[int]:
+    """The _offset column of a sealed file."""
+    return [int(v) for v in pq.read_table(path).column("_offset").to_pylist()]
+
+
+def file_times(path: Path, column: str) -> list[int]:
+    """A sealed file's time column as epoch microseconds."""
+    values = pq.read_table(path).column(column).cast(pa.int64()).to_pylist()
+    return [int(v) for v in values]
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
+    """Poll ``condition`` every few milliseconds until it holds or ``timeout`` passes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if condition():
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+
+
+def reference(tables: dict[str, pa.Table]) -> duckdb.DuckDBPyConnection:
+    """A separate DuckDB connection holding ``tables`` as views, in UTC: the expected answers."""
+    con = duckdb.connect(":memory:")
+    con.execute("SET TimeZone = 'UTC'")
+    for name, table in tables.items():
+        con.register(name, table)
+    return con
+
+
+def count(db: rillet.Database, stream: str) -> int:
+    """count(*) of a stream through db.sql."""
+    row = db.sql(f'SELECT count(*) FROM "{stream}"').fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def ref_rows(
+    con: duckdb.DuckDBPyConnection, query: str, params: list[Any] | None = None
+) -> list[tuple[Any, ...]]:
+    """A reference query's rows as tuples, via Arrow (TIMESTAMPTZ as aware datetimes)."""
+    relation = con.sql(query, params=params) if params is not None else con.sql(query)
+    columns = [column.to_pylist() for column in relation.to_arrow_table().columns]
+    return list(zip(*columns, strict=True))
