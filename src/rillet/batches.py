@@ -7,6 +7,7 @@ down to its first bad row, so the error names column, row and value.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -28,31 +29,54 @@ def rows_to_batch(
     schema: Schema, rows: Sequence[tuple[Any, ...]], first_offset: int
 ) -> pa.RecordBatch:
     """Normalized rows (see :meth:`Schema.normalize`) as one batch with offsets."""
-    columns = list(zip(*rows, strict=True)) if rows else [() for _ in schema.columns]
-    arrays = [
-        _column_from_values(c.type, values)
-        for c, values in zip(schema.columns, columns, strict=True)
-    ]
+    try:
+        # pyarrow transposes tuples into a struct's children in C++: several times faster than
+        # zip(*rows) and one Python-list conversion per column
+        children = pa.array(rows, type=_row_struct(schema)).flatten()
+        stamps = _timestamps(schema)
+        arrays = [_ns_to_us(a) if i in stamps else a for i, a in enumerate(children)]
+    except (OverflowError, pa.ArrowInvalid):  # a time outside int64 nanoseconds
+        columns = list(zip(*rows, strict=True)) if rows else [() for _ in schema.columns]
+        arrays = [
+            _column_from_values(c.type, v) for c, v in zip(schema.columns, columns, strict=True)
+        ]
     arrays.append(pa.array(np.arange(first_offset, first_offset + len(rows), dtype=np.int64)))
     return pa.RecordBatch.from_arrays(arrays, schema=schema.storage)
 
 
-def _column_from_values(dtype: DataType, values: Sequence[Any]) -> pa.Array[Any]:
-    if dtype.name != "TIMESTAMP":
-        return pa.array(values, type=dtype.arrow)
-    # Top-level TIMESTAMP values are buffered as epoch ns ints: a numpy floor-division is ~30x
-    # faster than letting pyarrow convert Python ints to timestamps one by one.
-    try:
-        ints = pa.array(values, type=pa.int64())
-    except (OverflowError, pa.ArrowInvalid):
-        # a time beyond the years 1677-2262 has no int64 nanoseconds, but does have microseconds
-        micros = [None if v is None else v // 1000 for v in values]
-        return pa.array(micros, type=pa.int64()).view(US_TZ)
+@functools.cache
+def _row_struct(schema: Schema) -> pa.DataType:
+    """The struct a buffered row converts to: top-level TIMESTAMPs as their int64 ns."""
+    fields = [
+        pa.field(c.name, pa.int64() if c.type.name == "TIMESTAMP" else c.type.arrow)
+        for c in schema.columns
+    ]
+    return pa.struct(fields)
+
+
+@functools.cache
+def _timestamps(schema: Schema) -> frozenset[int]:
+    return frozenset(i for i, c in enumerate(schema.columns) if c.type.name == "TIMESTAMP")
+
+
+def _ns_to_us(ints: pa.Array[Any]) -> pa.Array[Any]:
+    """Epoch nanoseconds as microsecond timestamps: one numpy floor division."""
     if ints.null_count == 0:
         return pa.array(ints.to_numpy() // 1000).view(US_TZ)
     filled = ints.fill_null(0).to_numpy() // 1000
     mask = ints.is_null().to_numpy(zero_copy_only=False)
     return pa.array(filled, mask=mask).view(US_TZ)
+
+
+def _column_from_values(dtype: DataType, values: Sequence[Any]) -> pa.Array[Any]:
+    if dtype.name != "TIMESTAMP":
+        return pa.array(values, type=dtype.arrow)
+    try:
+        return _ns_to_us(pa.array(values, type=pa.int64()))
+    except (OverflowError, pa.ArrowInvalid):
+        # a time beyond the years 1677-2262 has no int64 nanoseconds, but does have microseconds
+        micros = [None if v is None else v // 1000 for v in values]
+        return pa.array(micros, type=pa.int64()).view(US_TZ)
 
 
 def with_offsets(table: pa.Table, schema: Schema, first_offset: int) -> pa.RecordBatch:
