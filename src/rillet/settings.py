@@ -25,8 +25,9 @@ class Settings:
     seal_grace: float = 0.1
     #: a write-ahead log segment is rolled over at this size (bytes)
     segment_bytes: int = 64 * 1024 * 1024
-    #: rows per Parquet row group in sealed files
-    row_group_rows: int = 128 * 1024
+    #: rows per Parquet row group in sealed files: reading one record from a file decodes a
+    #: whole group (16k rows: ~1.5 ms), while scans barely notice the size
+    row_group_rows: int = 16 * 1024
 
     @classmethod
     def from_kwargs(cls, options: dict[str, Any]) -> Settings:

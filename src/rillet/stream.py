@@ -103,10 +103,6 @@ def _monitor_name(name: str) -> str:
     return name.lower()
 
 
-def _row_values(batch: pa.RecordBatch, i: int) -> tuple[Any, ...]:
-    return tuple(batch.column(j)[i].as_py() for j in range(batch.num_columns - 1))
-
-
 class Stream:
     """A named, typed, append-only stream of records.  Get one from :class:`rillet.Database`.
 
@@ -313,7 +309,8 @@ class Stream:
                         break
         if found is None:
             return None
-        return Record(index, _row_values(*found), offset)
+        chunk, j = found
+        return Record(index, chunk.row(j), offset)
 
     def snapshot(self) -> tuple[list[FileInfo], list[pa.RecordBatch]]:
         """Sealed files and memory batches, consistent with each other, after a flush."""

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 
+from rillet.storage.chunk import Chunk
 from rillet.time import Granularity
 
 #: batches smaller than this are merged once a partition gathers many of them
@@ -27,64 +28,65 @@ class MemoryPartition:
 
     start: int
     end: int
-    # (batches, first offset of each): replaced as one value, so a reader never sees the two
+    # (chunks, first offset of each): replaced as one value, so a reader never sees the two
     # lists from different moments
-    view: tuple[list[pa.RecordBatch], list[int]] = field(default_factory=lambda: ([], []))
+    view: tuple[list[Chunk], list[int]] = field(default_factory=lambda: ([], []))
     rows: int = 0
     nbytes: int = 0
     min_time: int = 2**63 - 1
     max_time: int = -(2**63)
-    frozen: int = 0  # leading batches being sealed: compaction must not merge them
+    frozen: int = 0  # leading chunks being sealed: compaction must not merge them
 
-    def add(self, batch: pa.RecordBatch, offsets: np.ndarray, times: np.ndarray) -> None:
-        self.view = ([*self.batches, batch], [*self.firsts, int(offsets[0])])
+    def add(self, batch: pa.RecordBatch, times: np.ndarray) -> None:
+        chunk = Chunk(batch)
+        chunks, firsts = self.view
+        self.view = ([*chunks, chunk], [*firsts, chunk.first])
         self.rows += len(batch)
         self.nbytes += batch.nbytes
         self.min_time = min(self.min_time, int(times.min()))
         self.max_time = max(self.max_time, int(times.max()))
-        if len(self.batches) >= MANY_BATCHES:
+        if len(self.view[0]) >= MANY_BATCHES:
             self._compact()
 
     def _compact(self) -> None:
         # Many small batches (from single-record appends) make scans and lookups slow: merge
         # the run of small ones at the tail into one.
-        start = len(self.batches)
-        while start > self.frozen and len(self.batches[start - 1]) < SMALL_BATCH:
+        chunks, firsts = self.view
+        start = len(chunks)
+        while start > self.frozen and len(chunks[start - 1]) < SMALL_BATCH:
             start -= 1
-        if len(self.batches) - start < 2:
+        if len(chunks) - start < 2:
             return
-        merged = pa.Table.from_batches(self.batches[start:]).combine_chunks().to_batches()[0]
-        self.view = ([*self.batches[:start], merged], [*self.firsts[:start], self.firsts[start]])
+        batches = [c.batch for c in chunks[start:]]
+        merged = Chunk(pa.Table.from_batches(batches).combine_chunks().to_batches()[0])
+        self.view = ([*chunks[:start], merged], [*firsts[:start], merged.first])
 
-    def find(self, offset: int) -> tuple[pa.RecordBatch, int] | None:
-        batches, firsts = self.view
+    def find(self, offset: int) -> tuple[Chunk, int] | None:
+        chunks, firsts = self.view
         i = bisect.bisect_right(firsts, offset) - 1
         if i < 0:
             return None
-        batch = batches[i]
-        offsets = batch.column(batch.num_columns - 1).to_numpy()
-        j = int(np.searchsorted(offsets, offset))
-        if j < len(offsets) and offsets[j] == offset:
-            return batch, j
-        return None
+        j = chunks[i].position(offset)
+        return None if j is None else (chunks[i], j)
 
     def without(self, sealed: list[pa.RecordBatch]) -> MemoryPartition:
         """This partition less the batches ``sealed`` (the prefix :meth:`freeze` returned)."""
         n = len(sealed)
-        rest = MemoryPartition(self.start, self.end, (self.batches[n:], self.firsts[n:]))
-        rest.rows = sum(len(b) for b in rest.batches)
-        rest.nbytes = sum(b.nbytes for b in rest.batches)
+        chunks, firsts = self.view
+        rest = MemoryPartition(self.start, self.end, (chunks[n:], firsts[n:]))
+        rest.rows = sum(len(c) for c in rest.view[0])
+        rest.nbytes = sum(c.batch.nbytes for c in rest.view[0])
         rest.min_time, rest.max_time = self.min_time, self.max_time  # bounds stay conservative
         return rest
 
     def freeze(self) -> list[pa.RecordBatch]:
         """The batches to seal now; compaction leaves them alone until they are removed."""
-        self.frozen = len(self.batches)
+        self.frozen = len(self.view[0])
         return self.batches
 
     @property
     def batches(self) -> list[pa.RecordBatch]:
-        return self.view[0]
+        return [c.batch for c in self.view[0]]
 
     @property
     def firsts(self) -> list[int]:
@@ -135,12 +137,13 @@ class MemoryStore:
             if partition is None:
                 partition = MemoryPartition(key, self.granularity.end(key))
                 self.partitions = {**self.partitions, key: partition}
-            partition.add(rows, offsets, times)
+            partition.add(rows, times)
             newest = max(newest, partition.max_time)
         return newest
 
-    def find(self, offset: int) -> tuple[pa.RecordBatch, int] | None:
-        for partition in list(self.partitions.values()):
+    def find(self, offset: int) -> tuple[Chunk, int] | None:
+        # newest partitions first: recent records are the ones read most
+        for partition in reversed(list(self.partitions.values())):
             if partition.firsts and partition.firsts[0] <= offset:
                 found = partition.find(offset)
                 if found is not None:

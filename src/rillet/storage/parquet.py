@@ -12,10 +12,10 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from rillet.storage.chunk import Chunk
 from rillet.storage.files import fsync_dir
 
 
@@ -82,10 +82,10 @@ def write_partition(
 class FileReader:
     """Reads single records from sealed files, caching footers and recent row groups."""
 
-    def __init__(self, root: Path, capacity: int = 8) -> None:
+    def __init__(self, root: Path, capacity: int = 64) -> None:
         self.root = root
         self._files: OrderedDict[str, tuple[pq.ParquetFile, list[tuple[int, int]]]] = OrderedDict()
-        self._groups: OrderedDict[tuple[str, int], tuple[pa.RecordBatch, np.ndarray]] = (
+        self._groups: OrderedDict[tuple[str, int], Chunk] = (
             OrderedDict()
         )
         self._capacity = capacity
@@ -108,7 +108,7 @@ class FileReader:
         self._files.move_to_end(relative)
         return entry
 
-    def find(self, relative: str, offset: int) -> tuple[pa.RecordBatch, int] | None:
+    def find(self, relative: str, offset: int) -> tuple[Chunk, int] | None:
         """The row group and row index of ``offset`` in the file, if it is there."""
         with self._lock:
             handle, ranges = self._file(relative)
@@ -118,16 +118,14 @@ class FileReader:
                 key = (relative, i)
                 group = self._groups.get(key)
                 if group is None:
-                    batch = handle.read_row_group(i).combine_chunks().to_batches()[0]
-                    group = (batch, batch.column(batch.num_columns - 1).to_numpy())
-                    self._groups[key] = group
+                    table = handle.read_row_group(i).combine_chunks()
+                    group = self._groups[key] = Chunk(table.to_batches()[0])
                     while len(self._groups) > self._capacity:
                         self._groups.popitem(last=False)
                 self._groups.move_to_end(key)
-                batch, offsets = group
-                j = int(np.searchsorted(offsets, offset))
-                if j < len(offsets) and offsets[j] == offset:
-                    return batch, j
+                j = group.position(offset)
+                if j is not None:
+                    return group, j
             return None
 
     def forget(self, relative: str) -> None:

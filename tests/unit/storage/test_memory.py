@@ -10,6 +10,7 @@ import pytest
 
 from rillet.batches import rows_to_batch
 from rillet.schema import Schema
+from rillet.storage.chunk import Chunk
 from rillet.storage.memory import MANY_BATCHES, MemoryStore
 from rillet.time import Granularity
 from tests.unit.support import HOUR_US, at, us
@@ -25,11 +26,15 @@ def offsets_of(b: pa.RecordBatch) -> list[int]:
     return [int(x) for x in b.column(b.num_columns - 1).to_pylist()]
 
 
-def row_of(found: tuple[pa.RecordBatch, int] | None) -> tuple[Any, ...] | None:
+def row_of(found: tuple[Chunk, int] | None) -> tuple[Any, ...] | None:
+    """The row found, read through Arrow (independently of Chunk.row, which must agree)."""
     if found is None:
         return None
-    b, i = found
-    return tuple(b.column(j)[i].as_py() for j in range(b.num_columns))
+    chunk, i = found
+    b = chunk.batch
+    values = tuple(b.column(j)[i].as_py() for j in range(b.num_columns))
+    assert chunk.row(i) == values[:-1]
+    return values
 
 
 @pytest.fixture
