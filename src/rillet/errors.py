@@ -53,7 +53,10 @@ class ParseError(InputError):
 
 
 class TypeCheckError(InputError):
-    """An expression or query whose types do not fit."""
+    """An expression or query whose types do not fit; ``line`` and ``col`` are 1-based."""
+
+    line: int | None
+    col: int | None
 
 
 class ConfigError(InputError):

@@ -24,7 +24,7 @@ from rillet.expressions.nodes import (
     Unary,
 )
 from rillet.expressions.parser import Interval, parse
-from rillet.expressions.signatures import NUMERIC_ORDER, bind, common_type
+from rillet.expressions.signatures import NUMERIC_ORDER, ListOf, TypeVar, bind, common_type
 from rillet.time import to_ns
 
 BOOLEAN = DataType("BOOLEAN")
@@ -51,6 +51,8 @@ class Checker:
 
     def check(self, node: Node, inside_aggregate: bool = False) -> Node:
         if isinstance(node, Literal):
+            if isinstance(node.value, int) and not -(2**63) <= node.value < 2**63:
+                raise _error(node, f"integer literal {node.value} is out of range for BIGINT")
             return dataclasses.replace(node, type=literal_type(node.value))
         if isinstance(node, Column):
             dtype = self.columns.get(node.name)
@@ -79,6 +81,7 @@ class Checker:
         if node.op == "NOT":
             if kind not in ("BOOLEAN", "NULL"):
                 raise _error(node, f"NOT needs a BOOLEAN operand, got {operand.type}")
+            operand = _cast(operand, BOOLEAN)
             return dataclasses.replace(node, operand=operand, type=_nullable(BOOLEAN, operand))
         if kind not in (*NUMERIC, "INTERVAL", "NULL"):
             raise _error(node, f"unary {node.op} needs a number, got {operand.type}")
@@ -87,7 +90,8 @@ class Checker:
     def _binary(self, node: Binary, inside: bool) -> Node:
         left = self.check(node.left, inside)
         right = self.check(node.right, inside)
-        left, right = _timestamp_literals(left, right)
+        if node.op in COMPARISONS or node.op == "-":  # not in + (concatenation) or LIKE
+            left, right = _timestamp_literals(left, right)
         lk, rk = _kind(left), _kind(right)
         nullable = _any_nullable(left, right)
         op = node.op
@@ -95,6 +99,7 @@ class Checker:
             for side in (left, right):
                 if _kind(side) not in ("BOOLEAN", "NULL"):
                     raise _error(node, f"{op} needs BOOLEAN operands, got {side.type}")
+            left, right = _cast(left, BOOLEAN), _cast(right, BOOLEAN)
             return dataclasses.replace(node, left=left, right=right, type=_n(BOOLEAN, nullable))
         if op == "LIKE":
             if not isinstance(right, Literal) or not isinstance(right.value, str):
@@ -105,8 +110,10 @@ class Checker:
             common = _common(left, right)
             if common is None:
                 raise _error(node, f"cannot compare {left.type} with {right.type}")
-            if common.name == "LIST" and op not in ("=", "!="):
-                raise _error(node, f"lists can only be compared with = and !=, not {op}")
+            if common.name == "LIST":
+                raise _error(node, f"LIST values cannot be compared with {op}")
+            if common.name == "NULL":
+                common = BOOLEAN.with_nullable(True)
             left, right = _cast(left, common), _cast(right, common)
             return dataclasses.replace(node, left=left, right=right, type=_n(BOOLEAN, nullable))
         # arithmetic
@@ -132,6 +139,8 @@ class Checker:
         if common is None or common.name not in (*NUMERIC, "NULL"):
             raise _error(node, f"{op} needs numbers, got {left.type} and {right.type}")
         left, right = _cast(left, common), _cast(right, common)
+        if op in ("/", "%") and common.name in ("INT", "BIGINT"):
+            common = common.with_nullable(True)  # division by zero is NULL
         return dataclasses.replace(node, left=left, right=right, type=common)
 
     def _promote(self, node: Node, target: DataType, at: Node, what: str) -> Node:
@@ -170,9 +179,19 @@ class Checker:
                 assert isinstance(promoted, list)
                 cast_args = tuple(_cast(a, p) for a, p in zip(args, promoted, strict=True))
                 function.validate(node, cast_args, _error)
+                if function.may_be_null and not _declared_not_null(signature.result):
+                    result = result.with_nullable(True)  # index() past the end is NULL
                 return dataclasses.replace(node, name=name, args=cast_args, type=result)
             reasons.append(str(promoted))
         raise _error(node, f"{name} {reasons[0]}; {name} is {function.describe()}")
+
+
+def _declared_not_null(sig: object) -> bool:
+    if isinstance(sig, DataType):
+        return not sig.nullable
+    if isinstance(sig, ListOf):
+        return not sig.nullable
+    return isinstance(sig, TypeVar) and sig.not_null
 
 
 def literal_type(value: object) -> DataType:

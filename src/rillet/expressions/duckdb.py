@@ -59,6 +59,8 @@ def render(node: Node, time_column: str) -> str:
             return f"to_microseconds({int(value)})"
         if kind == "STRING":
             return _string(str(value))
+        if isinstance(value, float):  # as text, so -0.0, inf and nan survive
+            return f"CAST('{value!r}' AS {sql_type(node.type)})"
         return f"CAST({value!r} AS {sql_type(node.type)})"
     if isinstance(node, Column):
         return quote(node.name)
@@ -76,6 +78,8 @@ def render(node: Node, time_column: str) -> str:
         operand = node.left.type.name if node.left.type is not None else "NULL"
         if node.op == "+" and kind == "STRING":
             return f"({left} || {right})"
+        if node.op == "LIKE":  # Arrow's LIKE takes backslash as its escape
+            return f"({left} LIKE {right} ESCAPE '\\')"
         if node.op in ("/", "%") and operand in ("INT", "BIGINT"):
             return f"({left} {'//' if node.op == '/' else '%'} NULLIF({right}, 0))"
         op = {"!=": "<>"}.get(node.op, node.op)

@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 from rillet.datatypes import DataType
 from rillet.errors import TypeCheckError
 from rillet.expressions.nodes import Call, Literal, Node
-from rillet.expressions.signatures import ListOf, Signature, SigType, TypeVar, t
+from rillet.expressions.signatures import ListOf, Signature, SigType, TypeVar, promotes, t
 
 if TYPE_CHECKING:
     from rillet.aggregates import AggregateFunction
@@ -45,11 +45,14 @@ class Function:
     sql: Render
     description: str
     constant: tuple[int, ...] = ()  # argument positions that must be literals
+    may_be_null: bool = False  # NULL even when no argument is (index past the end)
 
     def describe(self) -> str:
         return " or ".join(str(s) for s in self.signatures)
 
     def validate(self, node: Call, args: Sequence[Node], error: ErrorMaker) -> None:
+        if self.name in ("concat", "coalesce") and not args:
+            raise error(node, f"{self.name} needs at least one argument")
         for i in self.constant:
             if i < len(args) and not _is_literal(args[i]):
                 raise error(args[i], f"argument {i + 1} of {self.name} must be a constant")
@@ -88,11 +91,12 @@ def _fn(
     sql: Render,
     description: str,
     constant: tuple[int, ...] = (),
+    may_be_null: bool = False,
 ) -> None:
     signatures = tuple(
         s if isinstance(s, Signature) else Signature(tuple(s[0]), s[1]) for s in sigs
     )
-    register(Function(name, signatures, kernel, sql, description, constant))
+    register(Function(name, signatures, kernel, sql, description, constant, may_be_null))
 
 
 def canonical(name: str) -> str:
@@ -100,6 +104,25 @@ def canonical(name: str) -> str:
 
 
 # -- helpers over Arrow values ---------------------------------------------------------------
+
+
+def decimal_op(op: Callable[[Value, Value], Value], left: Value, right: Value) -> Value:
+    """PRECISE arithmetic: decimal128(38, s) results may need more digits than 38 while being
+    computed, so it runs in decimal256 and the caller casts back to the column's scale."""
+    if pa.types.is_decimal128(left.type):
+        # p1 + p2 + 1 digits for a product must fit decimal256's 76
+        wide = pa.decimal256(37, left.type.scale)
+        return op(pc.cast(left, wide), pc.cast(right, wide))
+    return op(left, right)
+
+
+def _rescale(value: Value, node: Call) -> Value:
+    """A PRECISE result back at the scale of its type, rounded half up."""
+    target = _arrow_type(node)
+    if pa.types.is_decimal(target) and value.type != target:
+        value = pc.round(value, target.scale, round_mode="half_towards_infinity")
+        return pc.cast(value, target, safe=False)
+    return value
 
 
 def as_array(value: Value, length: int) -> pa.Array:
@@ -156,7 +179,10 @@ def _contains(args: list[Value], node: Call, ctx: Context) -> Value:
     values = pc.list_flatten(lst)
     wanted = needle.take(parents)
     # rtsql: contains(to_list(NULL), NULL) is true; a NULL list gives NULL
-    equal = pc.fill_null(pc.equal(values, wanted), False)
+    if pa.types.is_null(values.type) or pa.types.is_null(wanted.type):
+        equal = pa.array(np.zeros(len(values), dtype=bool))
+    else:
+        equal = pc.fill_null(pc.equal(values, wanted), False)
     both_null = pc.and_(values.is_null(), wanted.is_null())
     hit = pc.or_(equal, both_null).to_numpy(zero_copy_only=False)
     found = np.zeros(ctx.length, dtype=bool)
@@ -205,6 +231,16 @@ def _substr(args: list[Value], node: Call, ctx: Context) -> Value:
     return pc.utf8_slice_codeunits(args[0], start=begin)
 
 
+def _substr_sql(sql: list[str], node: Call) -> str:
+    """DuckDB counts a start below 1 from the end; rtsql (SQL's SUBSTRING) does not."""
+    start = int(_literal(node.args[1]))
+    begin = max(start - 1, 0)
+    if len(sql) > 2:
+        stop = max(start - 1 + int(_literal(node.args[2])), begin)
+        return f"substring({sql[0]}, {begin + 1}, {stop - begin})"
+    return f"substring({sql[0]}, {begin + 1})"
+
+
 def _int_part(fn: Callable[[Value], Value]) -> Kernel:
     def kernel(args: list[Value], node: Call, ctx: Context) -> Value:
         return args[0] if pa.types.is_integer(args[0].type) else fn(args[0])
@@ -226,7 +262,7 @@ _fn(
 _fn(
     "square",
     [((NUM,), NUM)],
-    lambda a, n, c: pc.multiply_checked(a[0], a[0]),
+    lambda a, n, c: _rescale(decimal_op(pc.multiply_checked, a[0], a[0]), n),
     lambda s, n: f"(({s[0]}) * ({s[0]}))",
     "a number times itself",
 )
@@ -269,6 +305,7 @@ _fn(
     _index,
     lambda s, n: f"(CASE WHEN {s[1]} >= 0 THEN {s[0]}[{s[1]} + 1] END)",
     "the i-th item (from 0)",
+    may_be_null=True,
 )
 _fn(
     "size",
@@ -326,7 +363,7 @@ _fn(
     "substr",
     [((STR, INT), STR), ((STR, INT, INT), STR)],
     _substr,
-    lambda s, n: f"substring({', '.join(s)})",
+    lambda s, n: _substr_sql(s, n),
     "part of a string from a 1-based position",
     constant=(1, 2),
 )
@@ -341,7 +378,7 @@ _fn(
     "like",
     [((STR, STR), BOOL)],
     lambda a, n, c: pc.match_like(a[0], _literal(n.args[1])),
-    lambda s, n: f"({s[0]} LIKE {s[1]})",
+    lambda s, n: f"({s[0]} LIKE {s[1]} ESCAPE '\\')",
     "SQL LIKE ('%' any run, '_' one character)",
     constant=(1,),
 )
@@ -408,9 +445,16 @@ def check_aggregate(
     if len(args) != expected:
         names = ", ".join(["value", *function.params])
         raise error(node, f"{name} takes {expected} argument(s) ({names}), got {len(args)}")
-    for param in args[1:]:
+    for i, param in enumerate(args[1:], start=1):
         if not _is_literal(param):
             raise error(param, f"the {name} parameter must be a constant")
+        wanted = function.signature.args[i] if i < len(function.signature.args) else None
+        if isinstance(wanted, DataType) and param.type is not None:
+            if not promotes(param.type, wanted):
+                label = function.params[i - 1]
+                raise error(
+                    param, f"the {name} parameter {label} must be {wanted}, got {param.type}"
+                )
     value_type = args[0].type
     try:
         result = function.result_type(value_type)

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -63,12 +64,20 @@ def literal_scalar(node: Literal) -> pa.Scalar:
     return pa.scalar(node.value, arrow)
 
 
+def _float_text(values: Value) -> Value:
+    """Floats as text the way Java (and DuckDB) print them: 1.0, not Arrow's 1."""
+    text = pc.cast(values, pa.string())
+    plain = pc.match_substring_regex(text, r"^-?[0-9]+$")
+    return pc.if_else(plain, pc.binary_join_element_wise(text, ".0", ""), text)
+
+
 def _divide(left: Value, right: Value) -> Value:
     if pa.types.is_integer(left.type):
         zero = pc.equal(right, 0)
         safe = pc.if_else(zero, pa.scalar(1, right.type), right)
-        return pc.if_else(zero, pa.scalar(None, left.type), pc.divide(left, safe))
-    return pc.divide(left, right)
+        # checked: INT_MIN / -1 overflows, as + - * do
+        return pc.if_else(zero, pa.scalar(None, left.type), pc.divide_checked(left, safe))
+    return functions.decimal_op(pc.divide, left, right)
 
 
 def _remainder(left: Value, right: Value) -> Value:
@@ -76,8 +85,24 @@ def _remainder(left: Value, right: Value) -> Value:
         zero = pc.equal(right, 0)
         safe = pc.if_else(zero, pa.scalar(1, right.type), right)
         return pc.if_else(zero, pa.scalar(None, left.type), pc.remainder(left, safe))
-    # C's fmod, as DuckDB's %: the sign follows the dividend
-    return pc.subtract(left, pc.multiply(pc.trunc(pc.divide(left, right)), right))
+    # C's fmod, as DuckDB's %: exact, and the sign follows the dividend
+    length = max(len(v) if isinstance(v, pa.Array | pa.ChunkedArray) else 1 for v in (left, right))
+    a, b = functions.as_array(left, length), functions.as_array(right, length)
+    if pa.types.is_decimal(a.type):
+        return functions.decimal_op(
+            lambda x, y: pc.subtract(x, pc.multiply(pc.trunc(pc.divide(x, y)), y)), a, b
+        )
+    valid = pc.and_(a.is_valid(), b.is_valid()).to_numpy(zero_copy_only=False)
+    x = a.fill_null(0).to_numpy(zero_copy_only=False)
+    y = b.fill_null(1).to_numpy(zero_copy_only=False)
+    with np.errstate(all="ignore"):
+        out = np.fmod(x, y)
+    result = pa.array(out, mask=~valid).cast(a.type)
+    return (
+        result
+        if length > 1 or isinstance(left, pa.Array) or isinstance(right, pa.Array)
+        else result[0]
+    )
 
 
 def _add(left: Value, right: Value) -> Value:
@@ -85,13 +110,17 @@ def _add(left: Value, right: Value) -> Value:
         return pc.binary_join_element_wise(left, right, "")
     if pa.types.is_timestamp(left.type) or pa.types.is_duration(left.type):
         return pc.add(left, right)
-    return pc.add_checked(left, right)
+    return functions.decimal_op(pc.add_checked, left, right)
 
 
 def _subtract(left: Value, right: Value) -> Value:
     if pa.types.is_timestamp(left.type) or pa.types.is_duration(left.type):
         return pc.subtract(left, right)
-    return pc.subtract_checked(left, right)
+    return functions.decimal_op(pc.subtract_checked, left, right)
+
+
+def _multiply(left: Value, right: Value) -> Value:
+    return functions.decimal_op(pc.multiply_checked, left, right)
 
 
 BINARY: dict[str, Callable[[Value, Value], Value]] = {
@@ -105,7 +134,7 @@ BINARY: dict[str, Callable[[Value, Value], Value]] = {
     ">=": pc.greater_equal,
     "+": _add,
     "-": _subtract,
-    "*": pc.multiply_checked,
+    "*": _multiply,
     "/": _divide,
     "%": _remainder,
 }
@@ -126,7 +155,15 @@ def compile(node: Node) -> Kernel:
         return lambda ctx: empty  # rillet records carry no Flume attributes
     if isinstance(node, Cast):
         inner = compile(node.operand)
-        return lambda ctx: pc.cast(inner(ctx), target)
+        if (
+            node.type.name == "STRING"
+            and node.operand.type is not None
+            and node.operand.type.name in ("FLOAT", "DOUBLE")
+        ):
+            return lambda ctx: _float_text(inner(ctx))
+        # a promotion to a float may round (INT 16777217 as FLOAT): that is what it means
+        lossy = pa.types.is_floating(target)
+        return lambda ctx: pc.cast(inner(ctx), target, safe=not lossy)
     if isinstance(node, IsNull):
         inner = compile(node.operand)
         test = pc.is_valid if node.negated else pc.is_null
@@ -148,7 +185,11 @@ def compile(node: Node) -> Kernel:
 
         def binary(ctx: Context) -> Value:
             result = op(left(ctx), right(ctx))
-            return result if result.type == target else pc.cast(result, target, safe=False)
+            if result.type == target:
+                return result
+            if pa.types.is_decimal(target):  # back to the column's scale, rounded half up
+                result = pc.round(result, target.scale, round_mode="half_towards_infinity")
+            return pc.cast(result, target, safe=False)
 
         return binary
     if isinstance(node, Call):

@@ -128,6 +128,9 @@ class Parser:
                 return Literal(value=None, **at)
             if upper == "INTERVAL":
                 return self.interval()
+            if upper == "LIKE" and self.tokens[self.i + 1].text == "(":
+                self.advance()
+                return self.call(token)  # the like(s, pattern) function
             if upper in KEYWORDS:
                 raise self.error("an expression")
             self.advance()

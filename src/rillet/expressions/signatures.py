@@ -96,6 +96,10 @@ def common_type(a: DataType, b: DataType) -> DataType | None:
     if a.name in NUMERIC_ORDER and b.name in NUMERIC_ORDER:
         wider = max(NUMERIC_ORDER.index(a.name), NUMERIC_ORDER.index(b.name))
         return DataType(NUMERIC_ORDER[wider], nullable)
+    if {a.name, b.name} in ({"PRECISE", "FLOAT"}, {"PRECISE", "DOUBLE"}):
+        # the reference promotes to PRECISE(24)/PRECISE(53); Arrow's decimal128 stops at
+        # scale 38, so rillet computes in DOUBLE
+        return DataType("DOUBLE", nullable)
     if a.name == "PRECISE" or b.name == "PRECISE":
         scales = [precise_scale(x) for x in (a, b)]
         if None in scales:

@@ -85,9 +85,7 @@ class FileReader:
     def __init__(self, root: Path, capacity: int = 64) -> None:
         self.root = root
         self._files: OrderedDict[str, tuple[pq.ParquetFile, list[tuple[int, int]]]] = OrderedDict()
-        self._groups: OrderedDict[tuple[str, int], Chunk] = (
-            OrderedDict()
-        )
+        self._groups: OrderedDict[tuple[str, int], Chunk] = OrderedDict()
         self._capacity = capacity
         self._lock = threading.Lock()
 
