@@ -63,16 +63,17 @@ class Database:
             except OSError as exc:
                 raise StorageError(f"cannot create data folder {str(self.path)!r}: {exc}") from exc
             self._folder_lock = FolderLock(self.path)
+        self._query = QueryEngine(self.path)
         try:
             self._catalog = Catalog(self.path / "catalog.sqlite" if self.path is not None else None)
             self._streams: dict[str, Stream] = {}
             for entry in self._catalog.streams():
                 self._streams[entry.name] = self._open(entry)
         except BaseException:
+            self._query.close()
             if self._folder_lock is not None:
                 self._folder_lock.release()
             raise
-        self._query = QueryEngine(self.path)
         self._stop = threading.Event()
         self._threads = [
             self._start("rillet-commit", self.settings.commit_interval, Stream.commit),
@@ -139,8 +140,10 @@ class Database:
         return stream
 
     def _open(self, entry: StreamEntry) -> Stream:
-        return Stream(entry, self.path, self._catalog, self.settings, self.clock,
-                      lambda: self._alerts_of(entry.name))  # fmt: skip
+        alerts = lambda: self._alerts_of(entry.name)  # noqa: E731
+        return Stream(
+            entry, self.path, self._catalog, self.settings, self.clock, alerts, self._query
+        )
 
     def _alerts_of(self, name: str) -> Stream:
         """The stream ``<name>.alerts`` where the triggers of ``name`` record their alerts."""

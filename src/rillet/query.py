@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import sqlglot
 from sqlglot import exp
@@ -167,6 +168,22 @@ class QueryEngine:
             paths = ", ".join(_literal(str(self._root / f.path)) for f in files)
             parts.insert(0, f"SELECT {columns} FROM read_parquet([{paths}])")
         cursor.execute(f"CREATE TEMP VIEW {_quote(stream.name)} AS {' UNION ALL '.join(parts)}")
+
+    def matching_offsets(self, paths: Sequence[Path], condition: str) -> np.ndarray:
+        """Offsets of the rows in Parquet ``paths`` where a DuckDB ``condition`` holds."""
+        with self._lock:
+            cursor = self._con.cursor()
+        try:
+            cursor.execute("SET TimeZone = 'UTC'")
+            files = ", ".join(_literal(str(p)) for p in paths)
+            table = cursor.sql(
+                f"SELECT _offset FROM read_parquet([{files}]) WHERE {condition}"
+            ).to_arrow_table()
+            return table.column(0).to_numpy()  # type: ignore[no-any-return]
+        except duckdb.Error as exc:
+            raise _translate(exc, ()) from exc
+        finally:
+            cursor.close()
 
     def close(self) -> None:
         self._con.close()

@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 from rillet.batches import rows_to_batch, to_table, with_offsets
 from rillet.errors import ConfigError, NotFoundError, SchemaError, not_found, suggest
 from rillet.monitors import Alert, Matches, MonitorSet
+from rillet.query import QueryEngine
 from rillet.record import Record
 from rillet.schema import OFFSET, Schema
 from rillet.settings import Settings
@@ -124,12 +125,14 @@ class Stream:
         settings: Settings,
         clock: Callable[[], float] = time.time,
         alerts: Callable[[], Stream] | None = None,
+        query: QueryEngine | None = None,
     ) -> None:
         self.name = entry.name
         self.schema = Schema.build(entry.schema, entry.time_column)
         self.options = StreamOptions(**entry.options)
         self._settings = settings
         self._catalog = catalog
+        self._query = query
         self._root = root
         self._folder = root / "streams" / self.name if root is not None else None
         self._granularity = Granularity.parse(self.options.partition)
@@ -427,6 +430,13 @@ class Stream:
                     continue
                 yield from handle.read_row_group(i).to_batches()
         yield from batches
+
+    def pushdown(self, files: list[FileInfo], condition: str) -> np.ndarray:
+        """Offsets of the rows of sealed ``files`` where a DuckDB ``condition`` holds."""
+        assert self._root is not None
+        if self._query is None:  # a stream opened outside a Database
+            self._query = QueryEngine(self._root)
+        return self._query.matching_offsets([self._root / f.path for f in files], condition)
 
     @property
     def watermark(self) -> int:

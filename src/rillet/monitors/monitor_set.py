@@ -16,12 +16,14 @@ import numpy as np
 import pyarrow as pa
 
 from rillet.errors import ConflictError, not_found
+from rillet.expressions.duckdb import quote, render
 from rillet.expressions.kernels import Context, compile, evaluate
+from rillet.expressions.nodes import Node
 from rillet.monitors.aggregate import AggregateMonitor
 from rillet.monitors.alerts import Alert, Delivery, Webhook
 from rillet.monitors.filter import Filter, matches, predicate
 from rillet.monitors.index import Index
-from rillet.monitors.plan import candidates, may_match
+from rillet.monitors.plan import candidates
 from rillet.monitors.trigger import Trigger
 from rillet.record import Record
 from rillet.storage.catalog import Catalog, MonitorEntry
@@ -319,8 +321,13 @@ class MonitorSet:
             return found.value(_us(start), _us(end))
 
     def execute_filter(self, expression: str, start: Any, end: Any) -> Matches:
-        """Records matching an ad-hoc predicate: index candidates, else a scan pruned by time
-        and by row-group statistics; the predicate itself decides every record."""
+        """Records matching an ad-hoc predicate.
+
+        With indexes that cover the stream, only their candidate records are read and the
+        predicate decides each.  Otherwise the predicate is pushed down: DuckDB evaluates its
+        rendering over the sealed files of the time range (skipping row groups by their
+        statistics), and the Arrow kernel evaluates it over the records in memory.
+        """
         node = predicate(expression, self.columns)
         kernel = compile(node)
         low, high = _us(start), _us(end)
@@ -330,15 +337,16 @@ class MonitorSet:
             covered = candidate is not None and all(
                 i.from_offset == 0 for i in self.indexes.values()
             )
+        hits = []
         if covered:
             assert candidate is not None
             tables = [self.stream.take(candidate)]
         else:
-            tables = [
-                pa.Table.from_batches([b])
-                for b in self.stream.stored_batches(low, high, lambda stats: may_match(node, stats))
-            ]
-        hits = []
+            files, batches = self.stream.snapshot()
+            files = [f for f in files if _overlaps(f.min_time, f.max_time, low, high)]
+            if files:
+                hits.append(self.stream.pushdown(files, _where(node, time_name, low, high)))
+            tables = [pa.Table.from_batches([b]) for b in batches]
         for table in tables:
             for batch in table.to_batches():
                 mask = matches(evaluate(kernel, Context(batch, time_name)))
@@ -378,6 +386,20 @@ class MonitorSet:
 
     def close(self) -> None:
         self.delivery.close()
+
+
+def _overlaps(first: int, last: int, low: int | None, high: int | None) -> bool:
+    return (low is None or last >= low) and (high is None or first < high)
+
+
+def _where(node: Node, time_column: str, low: int | None, high: int | None) -> str:
+    """The predicate and the time range as a DuckDB condition."""
+    parts = [f"coalesce({render(node, time_column)}, false)"]
+    if low is not None:
+        parts.append(f"epoch_us({quote(time_column)}) >= {low}")
+    if high is not None:
+        parts.append(f"epoch_us({quote(time_column)}) < {high}")
+    return " AND ".join(parts)
 
 
 def _webhook_name(url: str, trigger: str | None) -> str:
