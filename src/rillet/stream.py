@@ -84,17 +84,6 @@ class StreamOptions:
         }
 
 
-def _statistics(group: Any) -> dict[str, tuple[Any, Any]]:
-    """Column name -> (min, max) of a Parquet row group, where it has statistics."""
-    stats = {}
-    for j in range(group.num_columns):
-        column = group.column(j)
-        s = column.statistics
-        if s is not None and s.has_min_max:
-            stats[column.path_in_schema] = (s.min, s.max)
-    return stats
-
-
 def _monitor_name(name: str) -> str:
     """Monitor names are identifiers, so trigger conditions can name aggregates."""
     if not isinstance(name, str) or not name.isidentifier():
@@ -267,6 +256,15 @@ class Stream:
         """Make every record appended so far durable (logged and fsynced)."""
         self._flush(sync=True)
 
+    def ingest_buffer(self) -> None:
+        """Move buffered single records into memory (and the log, and past the monitors)."""
+        self._flush(sync=False)
+
+    @property
+    def ingest_lock(self) -> threading.Lock:
+        """Held while a batch goes to the log, memory and monitors (see the module docstring)."""
+        return self._ingest_lock
+
     # -- reading ---------------------------------------------------------------------------
 
     def read(self, offset: int, count: int | None = None) -> Any:
@@ -315,9 +313,10 @@ class Stream:
         chunk, j = found
         return Record(index, chunk.row(j), offset)
 
-    def snapshot(self) -> tuple[list[FileInfo], list[pa.RecordBatch]]:
-        """Sealed files and memory batches, consistent with each other, after a flush."""
-        self._flush(sync=False)
+    def snapshot(self, flush: bool = True) -> tuple[list[FileInfo], list[pa.RecordBatch]]:
+        """Sealed files and memory batches, consistent with each other (after a flush)."""
+        if flush:
+            self._flush(sync=False)
         with self._lock:
             return list(self._files), self._memory.batches()
 
@@ -405,30 +404,15 @@ class Stream:
             return self.schema.storage.empty_table()
         return pa.concat_tables(parts).sort_by(OFFSET)
 
-    def stored_batches(
-        self,
-        start_us: int | None = None,
-        end_us: int | None = None,
-        row_groups: Callable[[dict[str, tuple[Any, Any]]], bool] | None = None,
-    ) -> Iterator[pa.RecordBatch]:
-        """Every stored batch (files, then memory) that may hold times in ``[start, end)``.
+    def stored_batches(self, flush: bool = True) -> Iterator[pa.RecordBatch]:
+        """Every stored batch: sealed files (by first offset), then memory.
 
-        ``row_groups`` sees each Parquet row group's column statistics (min, max) and says
-        whether to read it.
+        ``flush=False`` leaves the buffer alone, for a caller that holds the ingest lock.
         """
-        files, batches = self.snapshot()
+        files, batches = self.snapshot(flush)
         for info in sorted(files, key=lambda f: f.min_offset):
-            if (start_us is not None and info.max_time < start_us) or (
-                end_us is not None and info.min_time >= end_us
-            ):
-                continue
             assert self._root is not None
-            handle = pq.ParquetFile(self._root / info.path)
-            meta = handle.metadata
-            for i in range(meta.num_row_groups):
-                if row_groups is not None and not row_groups(_statistics(meta.row_group(i))):
-                    continue
-                yield from handle.read_row_group(i).to_batches()
+            yield from pq.read_table(self._root / info.path).to_batches()
         yield from batches
 
     def pushdown(self, files: list[FileInfo], condition: str) -> np.ndarray:

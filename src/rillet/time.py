@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from rillet.errors import ConfigError
+from rillet.errors import ConfigError, InputError
 
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 #: the tzinfo pyarrow gives TIMESTAMP values, so every read path returns the same objects
@@ -81,7 +81,12 @@ def bound_us(value: Any) -> int | None:
         >>> bound_us(1_000_000_001), bound_us(1_000_000_000), bound_us(None)
         (1000001, 1000000, None)
     """
-    return None if value is None else -(-to_ns(value) // 1000)
+    if value is None:
+        return None
+    try:
+        return -(-to_ns(value) // 1000)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"time bound {value!r}: {exc}", value=repr(value)) from None
 
 
 def us_to_datetime(us: int) -> dt.datetime:

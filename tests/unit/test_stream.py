@@ -422,7 +422,7 @@ def test_scan_honours_sub_microsecond_bounds(mem: rillet.Database) -> None:
 
 
 def test_scan_rejects_an_unparsable_bound(perf: rillet.Stream) -> None:
-    with pytest.raises(ValueError, match="not an ISO-8601 time"):
+    with pytest.raises(errors.InputError, match="not an ISO-8601 time"):
         list(perf.scan("yesterday"))
 
 

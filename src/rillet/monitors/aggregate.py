@@ -66,6 +66,7 @@ class AggregateMonitor:
         self.widths += [w for w in COARSER_US if w > resolution_us and w % resolution_us == 0]
         self.levels: list[dict[int, State]] = [{} for _ in self.widths]
         self.errors = 0
+        self.new_state()  # a bad parameter (APPROX_QUANTILE(x, 1.5)) fails here, not at ingest
 
     def new_state(self) -> State:
         return self.function.new_state(self.arg_type, self.params)

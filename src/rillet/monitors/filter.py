@@ -55,11 +55,11 @@ class Filter:
         self.errors = 0
 
     def observe(self, ctx: Context, times: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-        """Evaluate on a batch, remember its matches; return the match mask."""
+        """Evaluate on a batch, remember its matches (from ``from_offset`` on); return where
+        the predicate holds, for aggregates over this filter (which may start earlier)."""
         mask = matches(evaluate(self.kernel, ctx))
-        if offsets[0] < self.from_offset:
-            mask &= offsets >= self.from_offset
-        selected = np.flatnonzero(mask)
+        kept = mask & (offsets >= self.from_offset) if offsets[0] < self.from_offset else mask
+        selected = np.flatnonzero(kept)
         if len(selected):
             hit_offsets, hit_times = offsets[selected], times[selected]
             keys = hit_times // self.resolution_us * self.resolution_us

@@ -38,14 +38,22 @@ class Index:
         self.rows = 0
 
     def _key_array(self, values: pa.Array) -> np.ndarray:
-        floats = pc.cast(values, pa.float64()).fill_null(0).to_numpy()
+        floats = pc.cast(values, pa.float64(), safe=False).fill_null(0).to_numpy()
+        return self._keys(floats)
+
+    def _keys(self, floats: np.ndarray) -> np.ndarray:
+        """Bucket keys; huge values and infinities share the outermost bucket."""
         assert self.bucket_size is not None
-        keys: np.ndarray = np.floor(floats / self.bucket_size).astype(np.int64)
+        with np.errstate(all="ignore"):
+            buckets = np.clip(np.floor(floats / self.bucket_size), -(2.0**62), 2.0**62)
+        keys: np.ndarray = np.nan_to_num(buckets, nan=0.0).astype(np.int64)
         return keys
 
     def observe(self, batch: pa.RecordBatch, offsets: np.ndarray) -> None:
         values = batch.column(self.column)
         valid = values.is_valid().to_numpy(zero_copy_only=False)
+        if self.numeric and pa.types.is_floating(values.type):
+            valid &= ~np.isnan(values.fill_null(0).to_numpy())  # NaN satisfies no comparison
         if offsets[0] < self.from_offset:
             valid &= offsets >= self.from_offset
         if self.numeric:
@@ -75,8 +83,7 @@ class Index:
         if self.numeric:
             if isinstance(value, bool) or not isinstance(value, int | float):
                 return None
-            assert self.bucket_size is not None
-            key = int(np.floor(float(value) / self.bucket_size))
+            key = int(self._keys(np.array([float(value)]))[0])
             wanted = {
                 "=": lambda k: k == key,
                 "<": lambda k: k <= key,

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 
-from rillet.errors import ConflictError, not_found
+from rillet.errors import ConflictError, NotFoundError, not_found
 from rillet.expressions.duckdb import quote, render
 from rillet.expressions.kernels import Context, compile, evaluate
 from rillet.expressions.nodes import Node
@@ -131,9 +131,22 @@ class MonitorSet:
         return newest // period * period if newest > -(2**62) else -(2**62)
 
     def add(self, kind: str, name: str, spec: dict[str, Any], backfill: bool = False) -> None:
-        """Define a monitor; on any error nothing is defined.  Past data with ``backfill``."""
-        with self._lock:
+        """Define a monitor; on any error nothing is defined.  Past data with ``backfill``.
+
+        Holds the stream's ingest lock, then this set's, the order ingestion takes them in:
+        no batch is observed while the new monitor replays what is stored.
+        """
+        self.stream.ingest_buffer()
+        with self.stream.ingest_lock, self._lock:
             existing = self._table(kind)
+            hook = Webhook(spec["url"], spec.get("trigger")) if kind == "webhook" else None
+            if hook is not None and hook in self.delivery.webhooks:
+                raise ConflictError(
+                    f"webhook {hook.url!r} ({_for_trigger(hook.trigger)}) already exists on "
+                    f"stream {self.stream.name!r}",
+                    kind=kind,
+                    name=name,
+                )
             if name in existing:
                 raise ConflictError(
                     f"{kind} {name!r} already exists on stream {self.stream.name!r}",
@@ -177,6 +190,7 @@ class MonitorSet:
             self._table(kind).pop(name, None)
 
     def remove(self, kind: str, name: str) -> None:
+        name = name.lower() if kind != "index" else name
         with self._lock:
             table: dict[str, Any] = self._table(kind)
             if name not in table:
@@ -199,6 +213,14 @@ class MonitorSet:
         with self._lock:
             hook = Webhook(url, trigger)
             if hook not in self.delivery.webhooks:
+                same_url = [h for h in self.delivery.webhooks if h.url == url]
+                if same_url:
+                    have = ", ".join(_for_trigger(h.trigger) for h in same_url)
+                    raise NotFoundError(
+                        f"unknown webhook {url!r} for {_for_trigger(trigger)} on stream "
+                        f"{self.stream.name!r}; it has one for {have}",
+                        kind="webhook", name=url, suggestion=None,
+                    )  # fmt: skip
                 raise not_found("webhook", url, [h.url for h in self.delivery.webhooks])
             self.catalog.remove_monitor(self.stream.name, "webhook", _webhook_name(url, trigger))
             self.delivery.webhooks.remove(hook)
@@ -222,7 +244,7 @@ class MonitorSet:
                     + list(self.aggregates.values()),
                 )
             if self.triggers:
-                self._check_triggers(self.watermark)
+                self._check_triggers()
 
     def _evaluate(self, batch: pa.RecordBatch, times: np.ndarray, monitors: list[Any]) -> None:
         offsets = batch.column(batch.num_columns - 1).to_numpy()
@@ -242,7 +264,7 @@ class MonitorSet:
                         low = offsets >= monitor.from_offset
                         mask = low if mask is None else mask & low
                     monitor.observe(ctx, times, mask)
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+            except Exception as exc:
                 # e.g. an overflow in the expression: the batch is stored; the monitor skips it
                 monitor.errors = getattr(monitor, "errors", 0) + 1
                 log.warning(
@@ -254,7 +276,7 @@ class MonitorSet:
 
     def _replay(self, monitors: list[Any], from_offset: int = 0) -> None:
         """Feed stored records (offsets >= from_offset) to new or reopened monitors."""
-        for batch in self.stream.stored_batches():
+        for batch in self.stream.stored_batches(flush=False):
             offsets = batch.column(batch.num_columns - 1).to_numpy()
             if len(offsets) == 0 or offsets.max() < from_offset:
                 continue
@@ -267,21 +289,28 @@ class MonitorSet:
         if not self.triggers:
             return
         with self._lock:
-            now = self.clock()
-            idle = now - self.last_ingest
-            closed = self.watermark
-            for trigger in self.triggers.values():
-                if idle * 1e6 >= trigger.period_us:
-                    closed = max(closed, min(int(now * 1e6), self.watermark + trigger.period_us))
-            self._check_triggers(closed)
+            self._check_triggers(self.clock())
 
-    def _check_triggers(self, closed_before: int) -> None:
+    def _check_triggers(self, now: float | None = None) -> None:
+        """Judge the windows that closed: event time passed their end or, when ``now`` is
+        given, the stream has been idle for a whole period of that trigger."""
         fired: list[Alert] = []
+        idle_us = (now - self.last_ingest) * 1e6 if now is not None else -1.0
         for trigger in self.triggers.values():
-            windows = trigger.due(self.aggregates, closed_before)
-            if not windows:
+            closed = self.watermark
+            if now is not None and idle_us >= trigger.period_us:
+                closed = max(closed, min(int(now * 1e6), self.watermark + trigger.period_us))
+            try:
+                windows = trigger.due(self.aggregates, closed)
+                if not windows:
+                    continue
+                alerts = trigger.evaluate(self.aggregates, windows, self.stream.name)
+            except Exception as exc:  # a trigger must never fail ingestion
+                trigger.errors += 1
+                log.warning(
+                    "trigger %r on stream %r failed: %s", trigger.name, self.stream.name, exc
+                )
                 continue
-            alerts = trigger.evaluate(self.aggregates, windows, self.stream.name)
             fired.extend(alerts)
             self.catalog.set_monitor_state(
                 self.stream.name,
@@ -304,6 +333,8 @@ class MonitorSet:
     # -- queries ----------------------------------------------------------------------------------
 
     def query_filter(self, name: str, start: Any, end: Any) -> Matches:
+        name = name.lower()
+        self.stream.ingest_buffer()  # records appended just before are monitored, too
         with self._lock:
             found = self.filters.get(name)
             if found is None:
@@ -312,6 +343,8 @@ class MonitorSet:
         return Matches(self.stream, offsets)
 
     def get_aggregate(self, name: str, start: Any, end: Any) -> Any:
+        name = name.lower()
+        self.stream.ingest_buffer()
         with self._lock:
             found = self.aggregates.get(name)
             if found is None:
@@ -331,6 +364,7 @@ class MonitorSet:
         node = predicate(expression, self.columns)
         kernel = compile(node)
         low, high = _us(start), _us(end)
+        self.stream.ingest_buffer()
         time_name = self.stream.schema.time_column
         with self._lock:
             candidate = candidates(node, self.indexes)
@@ -360,6 +394,7 @@ class MonitorSet:
         return Matches(self.stream, offsets)
 
     def get_alerts(self, start: Any, end: Any, trigger: str | None) -> list[Alert]:
+        trigger = trigger.lower() if trigger is not None else None
         if trigger is not None and trigger not in self.triggers:
             raise not_found("trigger", trigger, self.triggers, f" on stream {self.stream.name!r}")
         alerts = []
@@ -394,12 +429,16 @@ def _overlaps(first: int, last: int, low: int | None, high: int | None) -> bool:
 
 def _where(node: Node, time_column: str, low: int | None, high: int | None) -> str:
     """The predicate and the time range as a DuckDB condition."""
-    parts = [f"coalesce({render(node, time_column)}, false)"]
+    parts = [render(node, time_column)]  # WHERE drops NULL; bare, DuckDB prunes row groups
     if low is not None:
         parts.append(f"epoch_us({quote(time_column)}) >= {low}")
     if high is not None:
         parts.append(f"epoch_us({quote(time_column)}) < {high}")
     return " AND ".join(parts)
+
+
+def _for_trigger(trigger: str | None) -> str:
+    return f"trigger {trigger!r}" if trigger is not None else "all triggers"
 
 
 def _webhook_name(url: str, trigger: str | None) -> str:

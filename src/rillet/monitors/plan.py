@@ -1,4 +1,4 @@
-"""Planning an ad-hoc filter: candidate offsets from indexes, and pruning by statistics."""
+"""Planning an ad-hoc filter: candidate offsets from indexes."""
 
 from __future__ import annotations
 
@@ -14,14 +14,23 @@ FLIP = {"<": ">", ">": "<", "<=": ">=", ">=": "<=", "=": "=", "!=": "!="}
 COMPARISONS = frozenset(FLIP)
 
 
+NUMBERS = frozenset({"INT", "BIGINT", "FLOAT", "DOUBLE", "PRECISE"})
+
+
+def _numeric_widening(node: Cast) -> bool:
+    inner = node.operand.type
+    return node.type is not None and inner is not None and {node.type.name, inner.name} <= NUMBERS
+
+
 def _column(node: Node) -> str | None:
-    while isinstance(node, Cast):
+    # a column promoted to STRING compares as text: its index (by value) cannot serve that
+    while isinstance(node, Cast) and _numeric_widening(node):
         node = node.operand
     return node.name if isinstance(node, Column) else None
 
 
 def _constant(node: Node) -> tuple[bool, Any]:
-    while isinstance(node, Cast):
+    while isinstance(node, Cast) and _numeric_widening(node):
         node = node.operand
     return (True, node.value) if isinstance(node, Literal) else (False, None)
 
@@ -54,28 +63,3 @@ def candidates(node: Node, indexes: Mapping[str, Index]) -> np.ndarray | None:
         return None
     result = indexes[found[0]].lookup(found[1], found[2])
     return None if result is None else np.unique(result)
-
-
-def may_match(node: Node, stats: Mapping[str, tuple[Any, Any]]) -> bool:
-    """False only if no row whose columns lie in ``stats`` (min, max) can satisfy ``node``."""
-    if isinstance(node, Binary) and node.op in ("AND", "OR"):
-        left, right = may_match(node.left, stats), may_match(node.right, stats)
-        return (left and right) if node.op == "AND" else (left or right)
-    found = comparison(node)
-    if found is None or found[0] not in stats or found[2] is None:
-        return True
-    name, op, value = found
-    low, high = stats[name]
-    try:
-        return bool(
-            {
-                "=": low <= value <= high,
-                "<": low < value,
-                "<=": low <= value,
-                ">": high > value,
-                ">=": high >= value,
-                "!=": not (low == high == value),
-            }[op]
-        )
-    except TypeError:  # values of kinds statistics cannot compare: keep the row group
-        return True

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 import numpy as np
 import pyarrow as pa
 
+from rillet.datatypes import DataType
 from rillet.errors import TypeCheckError
 from rillet.expressions.check import check
 from rillet.expressions.kernels import Context, compile, evaluate
@@ -15,6 +16,10 @@ from rillet.monitors.aggregate import AggregateMonitor
 from rillet.monitors.alerts import Alert
 from rillet.monitors.filter import matches
 from rillet.time import us_to_datetime
+
+
+def _widened(dtype: DataType) -> DataType:
+    return DataType("BIGINT", dtype.nullable) if dtype.name == "INT" else dtype
 
 
 class Trigger:
@@ -32,7 +37,8 @@ class Trigger:
         aggregates: Mapping[str, AggregateMonitor],
         checked_through: int,
     ) -> None:
-        columns = {name: agg.type for name, agg in aggregates.items()}
+        # a SUM of INT grows past INT's range: judge integer aggregates as BIGINT
+        columns = {name: _widened(agg.type) for name, agg in aggregates.items()}
         node = check(condition, columns)
         assert node.type is not None
         if node.type.name not in ("BOOLEAN", "NULL"):
@@ -50,6 +56,8 @@ class Trigger:
         self.aggregate_names = names
         self.kernel = compile(node)
         self.checked_through = checked_through
+        self.columns = columns
+        self.errors = 0
 
     def due(self, aggregates: Mapping[str, AggregateMonitor], closed_before: int) -> list[int]:
         """Starts of the windows with data that closed since the last check."""
@@ -74,7 +82,7 @@ class Trigger:
         for name in self.aggregate_names:
             agg = aggregates[name]
             values = [agg.value(w, w + p) for w in windows]
-            columns[name] = pa.array(values, type=agg.type.arrow)
+            columns[name] = pa.array(values, type=self.columns[name].arrow)
         batch = pa.record_batch(columns)
         fired = matches(evaluate(self.kernel, Context(batch, self.aggregate_names[0])))
         first = self.aggregate_names[0]

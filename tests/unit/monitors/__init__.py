@@ -1,0 +1,1 @@
+"""Tests of the monitors: filters, aggregates, triggers, alerts and indexes (Confluo's)."""
