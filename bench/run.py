@@ -18,7 +18,7 @@ if __package__ in (None, ""):  # run as a script: make the ``bench`` package imp
 import duckdb  # noqa: E402
 
 import rillet  # noqa: E402
-from bench import ingest, postgres, query, read  # noqa: E402
+from bench import ingest, monitors, postgres, query, read  # noqa: E402
 from bench.figures import section  # noqa: E402
 from bench.perflog import perf_tables, sealed_perf_log  # noqa: E402
 
@@ -36,6 +36,8 @@ def main() -> None:
     tables = perf_tables(ROWS)
     section("ingest")
     append_many_rate = ingest.run(tables)
+    section("live monitoring (Confluo's monitors), beside DuckDB on the same rows")
+    monitors.run(tables)
     with sealed_perf_log(tables) as (db, stream):
         section("point reads")
         read.run(tables, stream)

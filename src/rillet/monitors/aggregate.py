@@ -66,10 +66,13 @@ class AggregateMonitor:
         self.widths += [w for w in COARSER_US if w > resolution_us and w % resolution_us == 0]
         self.levels: list[dict[int, State]] = [{} for _ in self.widths]
         self.errors = 0
-        self.new_state()  # a bad parameter (APPROX_QUANTILE(x, 1.5)) fails here, not at ingest
+        # a bad parameter (APPROX_QUANTILE(x, 1.5)) fails here, not at ingest
+        self.function.new_state(self.arg_type, self.params)
+        self._state_type = self.arg_type if self.arg_type is not None else DataType("NULL")
 
     def new_state(self) -> State:
-        return self.function.new_state(self.arg_type, self.params)
+        # checked once in __init__; a state per bucket must not bind the signature again
+        return self.function.make(self._state_type, self.params)
 
     def observe(self, ctx: Context, times: np.ndarray, mask: np.ndarray | None) -> None:
         """Fold the rows of a batch where ``mask`` holds into their buckets' states."""
@@ -117,6 +120,11 @@ class AggregateMonitor:
         return total
 
     def value(self, start_us: int | None, end_us: int | None) -> Any:
+        if start_us is not None and end_us is not None:
+            for width, level in zip(self.widths, self.levels, strict=True):
+                if end_us - start_us == width and start_us % width == 0:  # exactly one bucket
+                    state = level.get(start_us)
+                    return state.result() if state is not None else self.new_state().result()
         return self.merged(start_us, end_us).result()
 
     def bucket_keys(self) -> list[int]:

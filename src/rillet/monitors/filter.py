@@ -12,7 +12,6 @@ from rillet.errors import TypeCheckError
 from rillet.expressions.check import check
 from rillet.expressions.kernels import Context, compile, evaluate
 from rillet.expressions.nodes import Node
-from rillet.time import group_by_key
 
 
 def predicate(expression: str, columns: Mapping[str, DataType]) -> Node:
@@ -35,7 +34,12 @@ def matches(kernel_result: object) -> np.ndarray:
 
 
 class Filter:
-    """Matching offsets and times of a predicate, kept per time bucket of ``resolution_us``."""
+    """The offsets and times of a predicate's matches, kept per ingested batch.
+
+    A batch's matches stay together, with their time range: finding the matches of any time
+    range reads the chunks that overlap it, so no batch is split into per-second pieces on
+    the ingest path however many seconds it spans.
+    """
 
     def __init__(
         self,
@@ -49,9 +53,10 @@ class Filter:
         self.expression = expression
         self.node = predicate(expression, columns)
         self.kernel = compile(self.node)
-        self.resolution_us = resolution_us
+        self.resolution_us = resolution_us  # the buckets of aggregates over this filter
         self.from_offset = from_offset
-        self.buckets: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
+        # (first time, last time, offsets, times) of each batch's matches
+        self.chunks: list[tuple[int, int, np.ndarray, np.ndarray]] = []
         self.errors = 0
 
     def observe(self, ctx: Context, times: np.ndarray, offsets: np.ndarray) -> np.ndarray:
@@ -59,31 +64,31 @@ class Filter:
         the predicate holds, for aggregates over this filter (which may start earlier)."""
         mask = matches(evaluate(self.kernel, ctx))
         kept = mask & (offsets >= self.from_offset) if offsets[0] < self.from_offset else mask
-        selected = np.flatnonzero(kept)
-        if len(selected):
-            hit_offsets, hit_times = offsets[selected], times[selected]
-            keys = hit_times // self.resolution_us * self.resolution_us
-            for key, positions in group_by_key(keys):
-                chunk = (hit_offsets[positions], hit_times[positions])
-                self.buckets.setdefault(key, []).append(chunk)
+        if kept.any():
+            hit_times = times[kept]
+            chunk = (int(hit_times.min()), int(hit_times.max()), offsets[kept], hit_times)
+            self.chunks = [*self.chunks, chunk]
         return mask
 
     def offsets(self, start_us: int | None, end_us: int | None) -> np.ndarray:
         """Offsets of the matches with time in ``[start, end)``, ascending."""
         low = -(2**63) if start_us is None else start_us
         high = 2**63 - 1 if end_us is None else end_us
-        first = low // self.resolution_us * self.resolution_us
-        chunks_o, chunks_t = [], []
-        for key, chunks in list(self.buckets.items()):
-            if first <= key < high:
-                for offs, times in chunks:
-                    chunks_o.append(offs)
-                    chunks_t.append(times)
-        if not chunks_o:
-            return np.empty(0, dtype=np.int64)
-        offs, times = np.concatenate(chunks_o), np.concatenate(chunks_t)
-        keep = (times >= low) & (times < high)
-        return np.sort(offs[keep] if not keep.all() else offs)
+        found = []
+        for first, last, offsets, times in self.chunks:
+            if last < low or first >= high:
+                continue
+            if first >= low and last < high:
+                found.append(offsets)
+            else:
+                found.append(offsets[(times >= low) & (times < high)])
+        return np.sort(np.concatenate(found)) if found else np.empty(0, dtype=np.int64)
 
     def drop_before(self, start_us: int) -> None:
-        self.buckets = {k: v for k, v in self.buckets.items() if k >= start_us}
+        kept = [c for c in self.chunks if c[1] >= start_us]
+        self.chunks = [
+            c
+            if c[0] >= start_us
+            else (start_us, c[1], c[2][c[3] >= start_us], c[3][c[3] >= start_us])
+            for c in kept
+        ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -312,6 +313,11 @@ class MonitorSet:
                 )
                 continue
             fired.extend(alerts)
+            # saved when alerts fired (a restart must not raise them again), else at most
+            # once a second: re-judging a quiet window after a crash raises nothing new
+            if not alerts and time.monotonic() - trigger.saved_at < 1.0:
+                continue
+            trigger.saved_at = time.monotonic()
             self.catalog.set_monitor_state(
                 self.stream.name,
                 "trigger",

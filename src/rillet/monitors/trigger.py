@@ -58,6 +58,7 @@ class Trigger:
         self.checked_through = checked_through
         self.columns = columns
         self.errors = 0
+        self.saved_at = 0.0  # when checked_through last went to the catalog (monotonic)
 
     def due(self, aggregates: Mapping[str, AggregateMonitor], closed_before: int) -> list[int]:
         """Starts of the windows with data that closed since the last check."""

@@ -289,10 +289,11 @@ def test_states_are_kept_per_second_minute_hour_and_day(
         merges.clear()
         total = s.get_aggregate("n", start, end)
         assert len(merges) <= bound, (start, end, len(merges))
-        assert sum(merges) == total
+        assert sum(merges) == total or merges == []  # [] : a range that is exactly one state
     merges.clear()
-    s.get_aggregate("n", DAY, DAY + D(days=1))
-    assert sum(merges) == sum(1 for r in rows if DAY <= r[0] < DAY + D(days=1)) > 2500
+    day = s.get_aggregate("n", DAY, DAY + D(days=1))
+    assert day == sum(1 for r in rows if DAY <= r[0] < DAY + D(days=1)) > 2500
+    assert merges == []  # a range that is one day state is read, not merged
 
 
 def test_first_and_last_in_arrival_order_on_ordered_data(
