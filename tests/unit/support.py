@@ -1,9 +1,10 @@
-"""Helpers shared by the unit tests (plain functions; fixtures live in each test module)."""
+"""Helpers shared by the unit tests (the shared fixtures are in tests/conftest.py)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import sqlite3
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -96,3 +97,34 @@ def ref_rows(
     relation = con.sql(query, params=params) if params is not None else con.sql(query)
     columns = [column.to_pylist() for column in relation.to_arrow_table().columns]
     return list(zip(*columns, strict=True))
+
+
+class FakeClock:
+    """The clock triggers consult for idleness, moved by hand; counts its reads so a test
+    can wait for the committer's next checks (each check reads it once).  ``start`` is epoch
+    seconds or a datetime."""
+
+    def __init__(self, start: float | dt.datetime) -> None:
+        epoch = dt.datetime(1970, 1, 1, tzinfo=UTC)
+        self._now = (start - epoch).total_seconds() if isinstance(start, dt.datetime) else start
+        self._reads = 0
+        self._lock = threading.Lock()
+
+    def __call__(self) -> float:
+        with self._lock:
+            self._reads += 1
+            return self._now
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            self._now += seconds
+
+    def reads(self) -> int:
+        with self._lock:
+            return self._reads
+
+    def wait_for_checks(self, count: int = 2) -> None:
+        """Return once the clock has been read ``count`` more times: the committer's checks
+        run one after another, so at least one whole check ran after this call."""
+        target = self.reads() + count
+        assert wait_until(lambda: self.reads() >= target), "the committer stopped checking"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import re
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -20,23 +19,6 @@ from tests.unit.support import MANUAL, at, count, parquet_files, wait_until
 PERF = (
     "timestamp TIMESTAMP, op_latency_ms DOUBLE, cpu_util DOUBLE, mem_avail DOUBLE, log_msg STRING"
 )
-
-
-@pytest.fixture
-def folder(tmp_path: Path) -> Path:
-    return tmp_path / "data"
-
-
-@pytest.fixture
-def db(folder: Path) -> Iterator[rillet.Database]:
-    with rillet.connect(folder, **MANUAL) as database:
-        yield database
-
-
-@pytest.fixture
-def mem() -> Iterator[rillet.Database]:
-    with rillet.connect(**MANUAL) as database:
-        yield database
 
 
 # -- connect ---------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -35,23 +35,6 @@ PERF = (
     "timestamp TIMESTAMP, op_latency_ms DOUBLE, cpu_util DOUBLE, mem_avail DOUBLE, log_msg STRING"
 )
 PERF_NAMES = ("timestamp", "op_latency_ms", "cpu_util", "mem_avail", "log_msg")
-
-
-@pytest.fixture
-def folder(tmp_path: Path) -> Path:
-    return tmp_path / "data"
-
-
-@pytest.fixture
-def db(folder: Path) -> Iterator[rillet.Database]:
-    with rillet.connect(folder, **MANUAL) as database:
-        yield database
-
-
-@pytest.fixture
-def mem() -> Iterator[rillet.Database]:
-    with rillet.connect(**MANUAL) as database:
-        yield database
 
 
 @pytest.fixture

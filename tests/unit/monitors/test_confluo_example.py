@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +18,7 @@ from pathlib import Path
 import pytest
 
 import rillet
-from tests.unit.support import MANUAL, wait_until
+from tests.unit.support import MANUAL, FakeClock, wait_until
 
 SCHEMA = (
     "timestamp TIMESTAMP, op_latency_ms DOUBLE, cpu_util DOUBLE, mem_avail DOUBLE, log_msg STRING"
@@ -29,35 +28,6 @@ RECORDS = [
     (500.0, 0.9, 0.05, "WARN: Server {2} down"),
     (1001.0, 0.9, 0.03, "WARN: Server {2, 4, 5} down"),
 ]
-
-
-class FakeClock:
-    """The clock triggers consult for idleness, moved by hand; counts its reads so a test
-    can wait for the committer's next checks (each check reads it once)."""
-
-    def __init__(self, start: float) -> None:
-        self._now = start
-        self._reads = 0
-        self._lock = threading.Lock()
-
-    def __call__(self) -> float:
-        with self._lock:
-            self._reads += 1
-            return self._now
-
-    def advance(self, seconds: float) -> None:
-        with self._lock:
-            self._now += seconds
-
-    def reads(self) -> int:
-        with self._lock:
-            return self._reads
-
-    def wait_for_checks(self, count: int = 2) -> None:
-        """Return once the clock has been read ``count`` more times (the committer's checks
-        run one after another, so the first of them has finished by then)."""
-        target = self.reads() + count
-        assert wait_until(lambda: self.reads() >= target), "the committer stopped checking"
 
 
 @pytest.fixture

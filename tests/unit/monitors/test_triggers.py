@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,40 +16,11 @@ import pytest
 
 import rillet
 from rillet import errors
-from tests.unit.support import DAY, MANUAL, wait_until
+from tests.unit.support import DAY, MANUAL, FakeClock, wait_until
 
 SCHEMA = "ts TIMESTAMP, host STRING, v DOUBLE"
 D = dt.timedelta
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-
-
-class FakeClock:
-    """The clock triggers consult for idleness, moved by hand; counts its reads so a test
-    can wait for the committer's next checks (each check reads it once)."""
-
-    def __init__(self, start: dt.datetime) -> None:
-        self._now = (start - EPOCH).total_seconds()
-        self._reads = 0
-        self._lock = threading.Lock()
-
-    def __call__(self) -> float:
-        with self._lock:
-            self._reads += 1
-            return self._now
-
-    def advance(self, seconds: float) -> None:
-        with self._lock:
-            self._now += seconds
-
-    def reads(self) -> int:
-        with self._lock:
-            return self._reads
-
-    def wait_for_checks(self, count: int = 2) -> None:
-        """Return once the clock has been read ``count`` more times: the committer's checks
-        run one after another, so at least one whole check ran after this call."""
-        target = self.reads() + count
-        assert wait_until(lambda: self.reads() >= target), "the committer stopped checking"
 
 
 @pytest.fixture
