@@ -84,17 +84,24 @@ class AggregateMonitor:
             if len(selected) < len(mask):
                 times = times[selected]
                 values = values.take(pa.array(selected)) if values is not None else None
-        for width, level in zip(self.widths, self.levels, strict=True):
-            for key, positions in group_by_key(times // width * width):
-                state = level.get(key)
+        # The values are read once, into one partial state per finest bucket, which is then
+        # merged into the state of that bucket and of its minute, hour and day: merging is
+        # cheap, another pass over the values for every level is not.
+        fine = self.widths[0]
+        for key, positions in group_by_key(times // fine * fine):
+            part = None
+            if values is not None:
+                first, count = int(positions[0]), len(positions)
+                contiguous = int(positions[-1]) - first + 1 == count
+                part = values.slice(first, count) if contiguous else values.take(positions)
+            partial = self.new_state()
+            partial.update(part, len(positions))
+            for width, level in zip(self.widths, self.levels, strict=True):
+                bucket = key // width * width
+                state = level.get(bucket)
                 if state is None:
-                    state = level[key] = self.new_state()
-                part = None
-                if values is not None:
-                    first, count = int(positions[0]), len(positions)
-                    contiguous = int(positions[-1]) - first + 1 == count
-                    part = values.slice(first, count) if contiguous else values.take(positions)
-                state.update(part, len(positions))
+                    level[bucket] = state = self.new_state()
+                state.merge(partial)
 
     def merged(self, start_us: int | None, end_us: int | None) -> State:
         """One state for ``[start, end)``, merged from the coarsest buckets that fit."""
