@@ -318,13 +318,18 @@ class MonitorSet:
             if not alerts and time.monotonic() - trigger.saved_at < 1.0:
                 continue
             trigger.saved_at = time.monotonic()
-            self.catalog.set_monitor_state(
-                self.stream.name,
-                "trigger",
-                trigger.name,
-                {"checked_through": trigger.checked_through},
-            )
-        if fired:
+            try:
+                self.catalog.set_monitor_state(
+                    self.stream.name,
+                    "trigger",
+                    trigger.name,
+                    {"checked_through": trigger.checked_through},
+                )
+            except Exception as exc:  # e.g. a full disk: the appender's records are stored
+                log.error("trigger %r: state not saved: %s", trigger.name, exc)
+        if not fired:
+            return
+        try:
             self.alerts_stream().append_many(
                 {
                     "time": [a.time for a in fired],
@@ -334,7 +339,9 @@ class MonitorSet:
                     "value": [_as_float(a.value) for a in fired],
                 }
             )
-            self.delivery.send(fired)
+        except Exception as exc:  # the alerts still reach callbacks and webhooks
+            log.error("alerts of stream %r not stored: %s", self.stream.name, exc)
+        self.delivery.send(fired)
 
     # -- queries ----------------------------------------------------------------------------------
 

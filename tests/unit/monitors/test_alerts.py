@@ -257,3 +257,34 @@ def test_removed_webhook_receives_nothing_more(
     db.close()  # the delivery thread has handed out everything
     assert hook.received() == [body(0, 20.0)]
     assert hook.attempts == 1
+
+
+def test_a_failing_alert_store_neither_fails_ingestion_nor_loses_the_callback(
+    db: rillet.Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The appender's records are stored before triggers run: if the catalog or the alerts
+    stream then fails (a full disk, say), the append still succeeds and callbacks still hear."""
+    s = stream(db)
+    got: list[rillet.Alert] = []
+    s.on_alert(got.append)
+
+    def full_disk(*args: object, **kwargs: object) -> None:
+        raise errors.StorageError("no space left on device")
+
+    monkeypatch.setattr(s.monitors.catalog, "set_monitor_state", full_disk)
+    monkeypatch.setattr(rillet.Stream, "append_many", _failing_for("m.alerts"))
+    fire(s, 0, 20.0)  # must not raise
+    assert len(s) == 2
+    assert wait_until(lambda: got == [alert(0, 20.0)])
+
+
+def _failing_for(name: str) -> Callable[..., int]:
+    """Stream.append_many, but failing for the stream called ``name``."""
+    original = rillet.Stream.append_many
+
+    def append_many(self: rillet.Stream, data: Any) -> int:
+        if self.name == name:
+            raise errors.StorageError("no space left on device")
+        return original(self, data)
+
+    return append_many
