@@ -2,7 +2,8 @@
 
 Every benchmark appends, reads and queries the same records, so its figures and its peers'
 compare.  Event time starts at 2024-05-01T00:00:00Z and advances 3.6 ms a record: a million
-records an hour, so 10M records fill 10 hourly partitions.
+records an hour, so 10M records fill 10 hourly partitions.  (The monitoring benchmarks also
+make other rates: a day of records, or an hour at 1 kHz.)
 """
 
 from __future__ import annotations
@@ -28,14 +29,15 @@ DISTINCT = 4
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 
 
-def perf_tables(rows: int, seed: int = 0) -> list[pa.Table]:
-    """``rows`` records as Arrow tables of ``BATCH_ROWS`` rows (the last may be shorter)."""
+def perf_tables(rows: int, seed: int = 0, step_us: int = STEP_US) -> list[pa.Table]:
+    """``rows`` records ``step_us`` apart as Arrow tables of ``BATCH_ROWS`` rows (the last
+    may be shorter)."""
     rng = np.random.default_rng(seed)
-    distinct = [perf_batch(BATCH_ROWS, 0, STEP_US, rng) for _ in range(DISTINCT)]
+    distinct = [perf_batch(BATCH_ROWS, 0, step_us, rng) for _ in range(DISTINCT)]
     tables = []
     for i, first in enumerate(range(0, rows, BATCH_ROWS)):
         table = distinct[i % DISTINCT].slice(0, rows - first)
-        times = pc.add(table["timestamp"].cast(pa.int64()), START_US + first * STEP_US)
+        times = pc.add(table["timestamp"].cast(pa.int64()), START_US + first * step_us)
         tables.append(table.set_column(0, "timestamp", times.cast(TIMESTAMP)))
     return tables
 

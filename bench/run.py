@@ -1,7 +1,8 @@
 """Every benchmark in one run (``make bench``): rillet's figures beside its peers'.
 
-Ingest, point reads, queries (against DuckDB on the same files) and PostgreSQL, on one
-generated performance log of 10M records.  Each figure prints as soon as it is measured.
+Ingest, live monitoring, point reads, queries (against DuckDB on the same files) and
+PostgreSQL, on one generated performance log of 10M records.  Each figure prints as soon as
+it is measured.
 """
 
 from __future__ import annotations
