@@ -228,8 +228,8 @@ def get_aggregate() -> None:
         (mine, got), (other, want) = medians([ours, theirs], repeat=21)
         if got != want:
             mismatch("get_aggregate", got, want)
-        keys = stream.monitors.aggregates["max_ms"].levels[0]
-        held = sum(start <= key < end for key in keys)
+        keys = stream.monitors.aggregates["max_ms"].keys_between(None, None)
+        held = int(((keys >= start) & (keys < end)).sum())
         figure(
             f"get_aggregate MAX over a day of 1 s buckets ({held:,} in the day hold a "
             f"match, of the aggregate's {len(keys):,}; {len(stream):,} records in 36 h)",

@@ -1,24 +1,28 @@
 """A named aggregate over a filter: partial states per time bucket, at several widths.
 
-States are kept per bucket of the stream's resolution and also per minute, hour and day, so
-merging any time range takes a few hundred merges at most (a day of 1 s buckets: ~150).
+States are kept as columns (:mod:`rillet.aggregates.grouped`) per bucket of the stream's
+resolution and also per minute, hour and day, each level sorted by bucket.  A batch adds its
+buckets' partials with a few numpy reductions whatever the number of buckets it spans, and any
+time range is answered from at most seven slices of the levels: the seconds up to the first
+whole minute, the minutes up to the first whole hour, the hours, the days, and back down.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
-from rillet.aggregates import AGGREGATES, State
+from rillet.aggregates import AGGREGATES
+from rillet.aggregates.grouped import Columns, Kind, kind_of
 from rillet.datatypes import DataType
 from rillet.errors import TypeCheckError
 from rillet.expressions.check import check
 from rillet.expressions.kernels import Context, compile, evaluate
 from rillet.expressions.nodes import Call, Cast, Literal, Node
-from rillet.time import group_by_key
 
 COARSER_US = (60_000_000, 3_600_000_000, 86_400_000_000)
 
@@ -28,6 +32,160 @@ def _constant(node: Node) -> Any:
         node = node.operand
     assert isinstance(node, Literal)
     return node.value
+
+
+def widths_for(resolution_us: int) -> tuple[int, ...]:
+    """The bucket widths kept for a resolution: it, and each coarser width it divides."""
+    coarser = (w for w in COARSER_US if w > resolution_us and w % resolution_us == 0)
+    return (resolution_us, *coarser)
+
+
+def _starts(keys: np.ndarray) -> np.ndarray:
+    """The first position of each run of equal keys."""
+    cuts = np.flatnonzero(keys[1:] != keys[:-1]) + 1
+    starts: np.ndarray = np.concatenate([np.zeros(1, dtype=np.int64), cuts])
+    return starts
+
+
+@dataclass(frozen=True, slots=True)
+class Buckets:
+    """A batch's rows grouped by time bucket at each width, made once per batch for all the
+    aggregates that keep those widths.
+
+    ``order`` puts the rows in bucket order (a stable sort, so offsets stay ascending within
+    a bucket), or is None when they are in it already; ``keys`` and ``starts`` give, per
+    width, each bucket's start time and its first row in that order.
+    """
+
+    order: np.ndarray | None
+    keys: tuple[np.ndarray, ...]
+    starts: tuple[np.ndarray, ...]
+
+    @classmethod
+    def of(cls, times: np.ndarray, widths: tuple[int, ...]) -> Buckets:
+        fine = times // widths[0]
+        order = None
+        if len(fine) > 1 and (fine[1:] < fine[:-1]).any():
+            order = np.argsort(fine, kind="stable")
+            times = times[order]
+        keys, starts = [], []
+        for width in widths:
+            bucket = times // width * width
+            first = _starts(bucket)
+            keys.append(bucket[first])
+            starts.append(first)
+        return cls(order, tuple(keys), tuple(starts))
+
+
+class Level:
+    """The partial states of one bucket width: keys ascending, columns alike, with room to
+    grow at the end (where new buckets nearly always go)."""
+
+    def __init__(self, width: int) -> None:
+        self.width = width
+        self.size = 0
+        self._keys = np.empty(0, dtype=np.int64)
+        self._columns: Columns = {}
+
+    @property
+    def keys(self) -> np.ndarray:
+        return self._keys[: self.size]
+
+    def columns(self, low: int, high: int) -> Columns:
+        """The rows from position ``low`` to ``high`` (views)."""
+        return {name: column[low:high] for name, column in self._columns.items()}
+
+    def between(self, start: int | None, end: int | None) -> tuple[int, int]:
+        """Positions of the keys in ``[start, end)``."""
+        keys = self.keys
+        low = 0 if start is None else int(np.searchsorted(keys, start))
+        high = self.size if end is None else int(np.searchsorted(keys, end))
+        return low, high
+
+    def merge(self, keys: np.ndarray, columns: Columns, kind: Kind) -> None:
+        """Fold partials (``keys`` ascending and distinct) into the kept ones."""
+        if not len(keys):
+            return
+        if self.size == 0 or keys[0] > self._keys[self.size - 1]:
+            self._append(keys, columns)
+            return
+        low, high = self.between(int(keys[0]), int(keys[-1]) + 1)
+        both = np.concatenate([self._keys[low:high], keys])
+        order = np.argsort(both, kind="stable")
+        both = both[order]
+        first = _starts(both)
+        kept = self.columns(low, high)
+        merged = kind.reduce(
+            {name: np.concatenate([kept[name], columns[name]])[order] for name in columns},
+            first,
+        )
+        if high == self.size:  # the usual overlap: the newest bucket continues
+            self.size = low
+            self._append(both[first], merged)
+            return
+        tail = self.columns(high, self.size)
+        self._keys = np.concatenate([self._keys[:low], both[first], self._keys[high : self.size]])
+        self._columns = {
+            name: np.concatenate([column[:low], merged[name], tail[name]])
+            for name, column in self._columns.items()
+        }
+        self.size = len(self._keys)
+
+    def _append(self, keys: np.ndarray, columns: Columns) -> None:
+        end = self.size + len(keys)
+        if end > len(self._keys):
+            room = max(end, 2 * len(self._keys), 64)
+            self._keys = _grown(self._keys[: self.size], room)
+            self._columns = {
+                name: _grown(self._columns[name][: self.size], room)
+                if name in self._columns
+                else np.empty(room, dtype=column.dtype)
+                for name, column in columns.items()
+            }
+        self._keys[self.size : end] = keys
+        for name, column in columns.items():
+            self._columns[name][self.size : end] = column
+        self.size = end
+
+    def drop_before(self, start: int) -> None:
+        low = int(np.searchsorted(self.keys, start))
+        if low:
+            self._keys = self._keys[low : self.size].copy()
+            self._columns = {k: v[low : self.size].copy() for k, v in self._columns.items()}
+            self.size -= low
+
+
+def _grown(array: np.ndarray, room: int) -> np.ndarray:
+    grown = np.empty(room, dtype=array.dtype)
+    grown[: len(array)] = array
+    return grown
+
+
+def spans(low: int, high: int, widths: tuple[int, ...]) -> list[tuple[int, int, int]]:
+    """``[low, high)`` (multiples of ``widths[0]``) as ``(level, start, end)`` ranges of
+    whole buckets, the coarsest that fit: at most two ranges a level and one of the coarsest.
+
+    Examples:
+        >>> spans(30, 7260, (1, 60, 3600))  # 30 s to 2:01:00
+        [(0, 30, 60), (1, 60, 3600), (2, 3600, 7200), (1, 7200, 7260)]
+    """
+
+    def cover(start: int, end: int, level: int) -> list[tuple[int, int, int]]:
+        if start >= end:
+            return []
+        if level == 0:
+            return [(0, start, end)]
+        width = widths[level]
+        first, last = -(-start // width) * width, end // width * width
+        if first >= last:
+            return cover(start, end, level - 1)
+        return [
+            *cover(start, first, level - 1),
+            (level, first, last),
+            *cover(last, end, level - 1),
+        ]
+
+    return cover(low, high, len(widths) - 1)
 
 
 class AggregateMonitor:
@@ -56,86 +214,108 @@ class AggregateMonitor:
         self.expression = expression
         self.node = node
         self.type: DataType = node.type
-        self.function = AGGREGATES[node.name]
         self.argument = compile(node.args[0]) if node.args else None
+        self.function = AGGREGATES[node.name]
         self.arg_type = node.args[0].type if node.args else None
         self.params = tuple(_constant(a) for a in node.args[1:])
+        # a bad parameter (APPROX_QUANTILE(x, 1.5)) fails here, not at ingest
+        self.kind = kind_of(self.function, self.arg_type, self.params)
         self.from_offset = from_offset
         self.resolution_us = resolution_us
-        self.widths = [resolution_us]
-        self.widths += [w for w in COARSER_US if w > resolution_us and w % resolution_us == 0]
-        self.levels: list[dict[int, State]] = [{} for _ in self.widths]
+        self.widths = widths_for(resolution_us)
+        self.levels = [Level(width) for width in self.widths]
         self.errors = 0
-        # a bad parameter (APPROX_QUANTILE(x, 1.5)) fails here, not at ingest
-        self.function.new_state(self.arg_type, self.params)
-        self._state_type = self.arg_type if self.arg_type is not None else DataType("NULL")
 
-    def new_state(self) -> State:
-        # checked once in __init__; a state per bucket must not bind the signature again
-        return self.function.make(self._state_type, self.params)
-
-    def observe(self, ctx: Context, times: np.ndarray, mask: np.ndarray | None) -> None:
-        """Fold the rows of a batch where ``mask`` holds into their buckets' states."""
+    def observe(
+        self, ctx: Context, buckets: Buckets, offsets: np.ndarray, mask: np.ndarray | None
+    ) -> None:
+        """Fold the rows of a batch where ``mask`` holds (None: all) into their buckets."""
+        if mask is not None and not mask.any():
+            return
         values = evaluate(self.argument, ctx) if self.argument is not None else None
-        if mask is not None:
-            selected = np.flatnonzero(mask)
-            if len(selected) == 0:
-                return
-            if len(selected) < len(mask):
-                times = times[selected]
-                values = values.take(pa.array(selected)) if values is not None else None
-        # The values are read once, into one partial state per finest bucket, which is then
-        # merged into the state of that bucket and of its minute, hour and day: merging is
-        # cheap, another pass over the values for every level is not.
-        fine = self.widths[0]
-        for key, positions in group_by_key(times // fine * fine):
-            part = None
-            if values is not None:
-                first, count = int(positions[0]), len(positions)
-                contiguous = int(positions[-1]) - first + 1 == count
-                part = values.slice(first, count) if contiguous else values.take(positions)
-            partial = self.new_state()
-            partial.update(part, len(positions))
-            for width, level in zip(self.widths, self.levels, strict=True):
-                bucket = key // width * width
-                state = level.get(bucket)
-                if state is None:
-                    level[bucket] = state = self.new_state()
-                state.merge(partial)
-
-    def merged(self, start_us: int | None, end_us: int | None) -> State:
-        """One state for ``[start, end)``, merged from the coarsest buckets that fit."""
-        total = self.new_state()
-        base = self.levels[0]
-        if not base:
-            return total
-        width = self.widths[0]
-        keys = list(base)
-        low = min(keys) if start_us is None else max(start_us // width * width, min(keys))
-        stop = max(keys) + width
-        high = stop if end_us is None else min(-(-end_us // width) * width, stop)
-        at = low
-        while at < high:
-            for level in range(len(self.widths) - 1, -1, -1):
-                step = self.widths[level]
-                if at % step == 0 and at + step <= high:
-                    break
-            state = self.levels[level].get(at)
-            if state is not None:
-                total.merge(state)
-            at += step
-        return total
+        if buckets.order is not None:
+            offsets = offsets[buckets.order]
+            mask = mask[buckets.order] if mask is not None else None
+            values = values.take(pa.array(buckets.order)) if values is not None else None
+        kind, fine = self.kind, buckets.starts[0]
+        held = _held(mask, fine)
+        keys = buckets.keys[0][held]
+        partials = {k: v[held] for k, v in kind.partials(values, mask, offsets, fine).items()}
+        self.levels[0].merge(keys, partials, kind)
+        # The partials of minutes, hours and days are reduced from those of the finest
+        # buckets (the values are read once), but for kinds that read rows faster than they
+        # merge many partials (sketches).
+        for level, coarse_keys, starts in zip(
+            self.levels[1:], buckets.keys[1:], buckets.starts[1:], strict=False
+        ):
+            if kind.from_rows and len(starts) * 4 < len(fine):
+                held = _held(mask, starts)
+                rows = kind.partials(values, mask, offsets, starts)
+                level.merge(coarse_keys[held], {k: v[held] for k, v in rows.items()}, kind)
+            else:
+                coarse = keys // level.width * level.width
+                first = _starts(coarse)
+                level.merge(coarse[first], kind.reduce(partials, first), kind)
 
     def value(self, start_us: int | None, end_us: int | None) -> Any:
-        if start_us is not None and end_us is not None:
-            for width, level in zip(self.widths, self.levels, strict=True):
-                if end_us - start_us == width and start_us % width == 0:  # exactly one bucket
-                    state = level.get(start_us)
-                    return state.result() if state is not None else self.new_state().result()
-        return self.merged(start_us, end_us).result()
+        """The aggregate over the buckets of ``[start, end)``, widened to whole buckets."""
+        base = self.levels[0]
+        if not base.size:
+            return self._empty()
+        width = self.widths[0]
+        keys = base.keys
+        # not clipped to the kept keys: an aligned range stays one coarse state
+        low = int(keys[0]) if start_us is None else start_us // width * width
+        high = int(keys[-1]) + width if end_us is None else -(-end_us // width) * width
+        parts: list[Columns] = []
+        for level, first, last in spans(low, high, self.widths):
+            at, to = self.levels[level].between(first, last)
+            if at < to:
+                parts.append(self.levels[level].columns(at, to))
+        if not parts:
+            return self._empty()
+        kept = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+        if len(kept[next(iter(kept))]) > 1:
+            kept = self.kind.reduce(kept, np.zeros(1, dtype=np.int64))
+        return self.kind.results(kept)[0]
 
-    def bucket_keys(self) -> list[int]:
-        return sorted(self.levels[0])
+    def window_values(self, starts: list[int], period_us: int) -> list[Any]:
+        """The aggregate over each window ``[start, start + period)`` (aligned to the period),
+        reduced from the coarsest level whose buckets tile the windows."""
+        tiling = [level for level in self.levels if period_us % level.width == 0]
+        if not tiling or not starts:
+            return [self.value(start, start + period_us) for start in starts]
+        level = tiling[-1]
+        low, high = level.between(starts[0], starts[-1] + period_us)
+        if low == high:
+            return [self._empty()] * len(starts)
+        columns = level.columns(low, high)
+        windows = level.keys[low:high] // period_us * period_us
+        first = _starts(windows)
+        if len(first) < high - low:
+            columns = self.kind.reduce(columns, first)
+        found = dict(zip(windows[first].tolist(), self.kind.results(columns), strict=True))
+        empty = self._empty()
+        return [found.get(start, empty) for start in starts]
+
+    def _empty(self) -> Any:
+        """The value over no records (0 for the counts, else NULL), as the State gives it."""
+        return self.function.new_state(self.arg_type, self.params).result()
+
+    def keys_between(self, start_us: int | None, end_us: int | None) -> np.ndarray:
+        """Start times of the finest buckets in ``[start, end)`` that hold records."""
+        low, high = self.levels[0].between(start_us, end_us)
+        keys: np.ndarray = self.levels[0].keys[low:high]
+        return keys
 
     def drop_before(self, start_us: int) -> None:
-        self.levels = [{k: v for k, v in level.items() if k >= start_us} for level in self.levels]
+        for level in self.levels:
+            level.drop_before(start_us)
+
+
+def _held(mask: np.ndarray | None, starts: np.ndarray) -> np.ndarray:
+    """Which groups hold a row of ``mask`` (all, without one)."""
+    if mask is None:
+        return np.ones(len(starts), dtype=bool)
+    held: np.ndarray = np.add.reduceat(mask, starts, dtype=np.int64) > 0
+    return held

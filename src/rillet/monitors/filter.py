@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import pyarrow.compute as pc
@@ -33,13 +35,38 @@ def matches(kernel_result: object) -> np.ndarray:
     return mask
 
 
-class Filter:
-    """The offsets and times of a predicate's matches, kept per ingested batch.
+@dataclass(frozen=True, slots=True)
+class Hits:
+    """One batch's matches: a bitmap over its rows, with the batch's time range, the
+    offsets of its rows (the first one, where they are contiguous) and its times (shared by
+    every filter), read only where a query's range cuts through the batch."""
 
-    A batch's matches stay together, with their time range: finding the matches of any time
-    range reads the chunks that overlap it, so no batch is split into per-second pieces on
-    the ingest path however many seconds it spans.
-    """
+    first_time: int
+    last_time: int
+    rows: int
+    bits: np.ndarray  # np.packbits(mask, bitorder="little")
+    offsets: int | np.ndarray
+    times: np.ndarray
+
+    def positions(self, low: int, high: int) -> np.ndarray:
+        """Rows that match, with time in ``[low, high)``."""
+        mask = np.unpackbits(self.bits, count=self.rows, bitorder="little").view(bool)
+        if self.first_time < low or self.last_time >= high:
+            mask &= (self.times >= low) & (self.times < high)
+        return np.flatnonzero(mask)
+
+    def offsets_of(self, positions: np.ndarray) -> np.ndarray:
+        if isinstance(self.offsets, int):
+            return positions + self.offsets
+        found: np.ndarray = self.offsets[positions]
+        return found
+
+
+class Filter:
+    """The matches of a predicate, kept per ingested batch as a bitmap (an eighth of a byte
+    a record), so no batch is split into per-second pieces on the ingest path however many
+    seconds it spans, and finding the matches of a time range reads the batches that
+    overlap it."""
 
     def __init__(
         self,
@@ -55,40 +82,55 @@ class Filter:
         self.kernel = compile(self.node)
         self.resolution_us = resolution_us  # the buckets of aggregates over this filter
         self.from_offset = from_offset
-        # (first time, last time, offsets, times) of each batch's matches
-        self.chunks: list[tuple[int, int, np.ndarray, np.ndarray]] = []
+        self.hits: list[Hits] = []
+        self.ordered = True  # every batch's offsets after the previous batch's
         self.errors = 0
 
-    def observe(self, ctx: Context, times: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    def observe(
+        self, ctx: Context, times: np.ndarray, offsets: np.ndarray, span: tuple[int, int]
+    ) -> np.ndarray:
         """Evaluate on a batch, remember its matches (from ``from_offset`` on); return where
-        the predicate holds, for aggregates over this filter (which may start earlier)."""
+        the predicate holds, for aggregates over this filter (which may start earlier).
+        ``span`` is the batch's least and greatest time."""
         mask = matches(evaluate(self.kernel, ctx))
         kept = mask & (offsets >= self.from_offset) if offsets[0] < self.from_offset else mask
         if kept.any():
-            hit_times = times[kept]
-            chunk = (int(hit_times.min()), int(hit_times.max()), offsets[kept], hit_times)
-            self.chunks = [*self.chunks, chunk]
+            first, last = int(offsets[0]), int(offsets[-1])
+            contiguous = last - first == len(offsets) - 1
+            bits = np.packbits(kept, bitorder="little")
+            hits = Hits(*span, len(kept), bits, first if contiguous else offsets, times)
+            if self.hits:
+                previous = self.hits[-1].offsets
+                end = (
+                    previous + self.hits[-1].rows - 1 if isinstance(previous, int) else previous[-1]
+                )
+                self.ordered &= contiguous and first > end
+            self.hits.append(hits)
         return mask
 
     def offsets(self, start_us: int | None, end_us: int | None) -> np.ndarray:
         """Offsets of the matches with time in ``[start, end)``, ascending."""
         low = -(2**63) if start_us is None else start_us
         high = 2**63 - 1 if end_us is None else end_us
-        found = []
-        for first, last, offsets, times in self.chunks:
-            if last < low or first >= high:
-                continue
-            if first >= low and last < high:
-                found.append(offsets)
-            else:
-                found.append(offsets[(times >= low) & (times < high)])
-        return np.sort(np.concatenate(found)) if found else np.empty(0, dtype=np.int64)
+        found = [
+            hits.offsets_of(hits.positions(low, high))
+            for hits in self.hits
+            if hits.last_time >= low and hits.first_time < high
+        ]
+        if not found:
+            return np.empty(0, dtype=np.int64)
+        offsets = np.concatenate(found)
+        return offsets if self.ordered else np.sort(offsets)
 
     def drop_before(self, start_us: int) -> None:
-        kept = [c for c in self.chunks if c[1] >= start_us]
-        self.chunks = [
-            c
-            if c[0] >= start_us
-            else (start_us, c[1], c[2][c[3] >= start_us], c[3][c[3] >= start_us])
-            for c in kept
-        ]
+        """Forget the matches older than ``start_us`` (their records were dropped)."""
+        kept = []
+        for hits in self.hits:
+            if hits.first_time >= start_us:
+                kept.append(hits)
+            elif hits.last_time >= start_us:
+                mask = np.zeros(hits.rows, dtype=bool)
+                mask[hits.positions(start_us, 2**63 - 1)] = True
+                bits = np.packbits(mask, bitorder="little")
+                kept.append(dataclasses.replace(hits, first_time=start_us, bits=bits))
+        self.hits = kept

@@ -20,7 +20,7 @@ from rillet.errors import ConflictError, NotFoundError, not_found
 from rillet.expressions.duckdb import quote, render
 from rillet.expressions.kernels import Context, compile, evaluate
 from rillet.expressions.nodes import Node
-from rillet.monitors.aggregate import AggregateMonitor
+from rillet.monitors.aggregate import AggregateMonitor, Buckets
 from rillet.monitors.alerts import Alert, Delivery, Webhook
 from rillet.monitors.filter import Filter, matches, predicate
 from rillet.monitors.index import Index
@@ -251,12 +251,14 @@ class MonitorSet:
         offsets = batch.column(batch.num_columns - 1).to_numpy()
         ctx = Context(batch, self.stream.schema.time_column)
         masks: dict[str, np.ndarray] = {}
+        buckets: dict[tuple[int, ...], Buckets] = {}  # one grouping per batch and resolution
+        span = (int(times.min()), int(times.max()))
         for monitor in monitors:
             try:
                 if isinstance(monitor, Index):
                     monitor.observe(batch, offsets)
                 elif isinstance(monitor, Filter):
-                    masks[monitor.name] = monitor.observe(ctx, times, offsets)
+                    masks[monitor.name] = monitor.observe(ctx, times, offsets, span)
                 else:
                     mask = masks.get(monitor.filter_name) if monitor.filter_name else None
                     if mask is None and monitor.filter_name:
@@ -264,7 +266,10 @@ class MonitorSet:
                     if offsets[0] < monitor.from_offset:
                         low = offsets >= monitor.from_offset
                         mask = low if mask is None else mask & low
-                    monitor.observe(ctx, times, mask)
+                    grouped = buckets.get(monitor.widths)
+                    if grouped is None:
+                        grouped = buckets[monitor.widths] = Buckets.of(times, monitor.widths)
+                    monitor.observe(ctx, grouped, offsets, mask)
             except Exception as exc:
                 # e.g. an overflow in the expression: the batch is stored; the monitor skips it
                 monitor.errors = getattr(monitor, "errors", 0) + 1

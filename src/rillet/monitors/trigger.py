@@ -62,13 +62,12 @@ class Trigger:
 
     def due(self, aggregates: Mapping[str, AggregateMonitor], closed_before: int) -> list[int]:
         """Starts of the windows with data that closed since the last check."""
-        keys = set()
-        for name in self.aggregate_names:
-            keys.update(aggregates[name].bucket_keys())
-        if not keys:
-            return []
+        keys = [
+            aggregates[name].keys_between(self.checked_through, closed_before)
+            for name in self.aggregate_names
+        ]
         p = self.period_us
-        starts = np.unique(np.array(sorted(keys), dtype=np.int64) // p * p)
+        starts = np.unique(np.concatenate(keys) // p * p)
         ready = starts[(starts + p <= closed_before) & (starts >= self.checked_through)]
         return [int(s) for s in ready]
 
@@ -81,8 +80,7 @@ class Trigger:
         p = self.period_us
         columns = {}
         for name in self.aggregate_names:
-            agg = aggregates[name]
-            values = [agg.value(w, w + p) for w in windows]
+            values = aggregates[name].window_values(windows, p)
             columns[name] = pa.array(values, type=self.columns[name].arrow)
         batch = pa.record_batch(columns)
         fired = matches(evaluate(self.kernel, Context(batch, self.aggregate_names[0])))

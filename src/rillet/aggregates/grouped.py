@@ -1,0 +1,460 @@
+"""Partial states of one aggregate for many groups at once, as columns.
+
+A monitor keeps an aggregate per time bucket, and one batch may touch hundreds of buckets.
+Updating a :class:`~rillet.aggregates.base.State` per bucket costs Python calls per bucket
+(and per coarser level it feeds); here the partial states of every bucket of a batch are a
+few numpy reductions (``ufunc.reduceat``) over the batch, and merging them into kept buckets,
+or merging a time range into one answer, is a few more.
+
+A :class:`Kind` works on *columns*: a dict of equally long numpy arrays, one row per group.
+Rows are grouped by ``starts``, the first row of each group (ascending, non-empty groups).
+``partials`` reads a batch's argument; ``reduce`` merges rows of partials per group, in any
+order and grouping (the property the monitors rely on); ``results`` gives each row's value
+of the aggregate, as the function's State would give it.
+
+COUNT, SUM, AVG, STDDEV and VARIANCE of numbers, MIN and MAX of numbers and times, and FIRST
+and LAST of anything have columnar kinds.  Other functions (the sketches, MIN of text, SUM of
+PRECISE) keep one State object per row (:class:`ObjectKind`), fed the rows of each group.
+
+FIRST and LAST pick the non-NULL value with the least or greatest *offset*, so their partials
+merge in any order; they equal the States' arrival order where records arrive in order.
+
+Examples:
+    >>> import numpy as np
+    >>> import pyarrow as pa
+    >>> from rillet.aggregates import aggregate
+    >>> from rillet.expressions.signatures import t
+    >>> kind = kind_of(aggregate("sum"), t("BIGINT"), ())
+    >>> starts = np.array([0, 2])  # groups: rows 0-1 and row 2
+    >>> parts = kind.partials(pa.array([1, 2, None]), None, np.arange(3), starts)
+    >>> kind.results(parts), kind.results(kind.reduce(parts, np.array([0])))
+    ([3, None], [3])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import numpy as np
+import pyarrow as pa
+
+from rillet.aggregates.base import AggregateFunction, State
+from rillet.datatypes import DataType
+
+Columns = dict[str, np.ndarray]
+
+_I64 = np.iinfo(np.int64)
+_LOW32 = 0xFFFFFFFF
+
+
+class Kind(Protocol):
+    """How one aggregate function's partial states are computed and merged as columns."""
+
+    #: partials of coarser groups are computed from the rows (True) or by reducing finer ones
+    from_rows: bool
+
+    def partials(
+        self,
+        values: pa.Array | None,
+        use: np.ndarray | None,
+        offsets: np.ndarray,
+        starts: np.ndarray,
+    ) -> Columns:
+        """One partial per group of rows; ``use`` marks the rows that count (None: all)."""
+        ...
+
+    def reduce(self, columns: Columns, starts: np.ndarray) -> Columns:
+        """Merge the rows of each group of ``columns`` into one."""
+        ...
+
+    def results(self, columns: Columns) -> list[Any]:
+        """The aggregate's value for each row of ``columns``."""
+        ...
+
+
+# -- helpers -------------------------------------------------------------------------------------
+
+
+def group_ids(starts: np.ndarray, length: int) -> np.ndarray:
+    """The group of each of ``length`` rows grouped by ``starts``."""
+    sizes = np.diff(np.append(starts, length))
+    ids: np.ndarray = np.repeat(np.arange(len(starts)), sizes)
+    return ids
+
+
+def _both(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | None:
+    if a is None:
+        return b
+    return a if b is None else a & b
+
+
+def _valid(values: pa.Array) -> np.ndarray | None:
+    if values.null_count == 0:
+        return None
+    valid: np.ndarray = values.is_valid().to_numpy(zero_copy_only=False)
+    return valid
+
+
+def _numbers(values: pa.Array, integer: bool) -> np.ndarray:
+    """The values as int64 (integers, times) or float64; NULLs as 0 (masked by the caller)."""
+    kind = pa.int64() if integer else pa.float64()
+    if values.type != kind:
+        values = values.cast(kind)
+    if values.null_count:
+        values = values.fill_null(0)
+    array: np.ndarray = values.to_numpy(zero_copy_only=False)
+    return array
+
+
+def _count(use: np.ndarray | None, starts: np.ndarray, length: int) -> np.ndarray:
+    if use is None:
+        counts: np.ndarray = np.diff(np.append(starts, length))
+        return counts.astype(np.int64)
+    return np.add.reduceat(use, starts, dtype=np.int64) if len(starts) else _empty(np.int64)
+
+
+def _empty(dtype: Any) -> np.ndarray:
+    return np.empty(0, dtype=dtype)
+
+
+def _sum_at(x: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    return np.add.reduceat(x, starts) if len(starts) else _empty(x.dtype)
+
+
+# -- COUNT ---------------------------------------------------------------------------------------
+
+
+class CountKind:
+    """``n``: rows (COUNT(*)) or non-NULL values (COUNT(x))."""
+
+    from_rows = False
+
+    def partials(
+        self,
+        values: pa.Array | None,
+        use: np.ndarray | None,
+        offsets: np.ndarray,
+        starts: np.ndarray,
+    ) -> Columns:
+        if values is not None:
+            use = _both(use, _valid(values))
+        return {"n": _count(use, starts, len(offsets))}
+
+    def reduce(self, columns: Columns, starts: np.ndarray) -> Columns:
+        return {"n": _sum_at(columns["n"], starts)}
+
+    def results(self, columns: Columns) -> list[Any]:
+        return list(columns["n"].tolist())
+
+
+# -- SUM and AVG ---------------------------------------------------------------------------------
+
+
+class SumKind:
+    """``n`` values and their sum: floats in ``s`` (float64), integers exactly as the sums of
+    their high and low 32-bit halves (``hi``, ``lo``; ``lo`` carried into ``hi`` on reduce),
+    which int64 holds for any count of INT values and for 2**32 BIGINT values."""
+
+    from_rows = False
+
+    def __init__(self, integer: bool, average: bool) -> None:
+        self.integer = integer
+        self.average = average
+
+    def partials(
+        self,
+        values: pa.Array | None,
+        use: np.ndarray | None,
+        offsets: np.ndarray,
+        starts: np.ndarray,
+    ) -> Columns:
+        assert values is not None
+        use = _both(use, _valid(values))
+        x = _numbers(values, self.integer)
+        if use is not None:
+            x = np.where(use, x, 0)
+        columns = {"n": _count(use, starts, len(x))}
+        if self.integer:
+            columns["hi"] = _sum_at(x >> 32, starts)
+            columns["lo"] = _sum_at(x & _LOW32, starts)
+        else:
+            columns["s"] = _sum_at(x, starts)
+        return columns
+
+    def reduce(self, columns: Columns, starts: np.ndarray) -> Columns:
+        reduced = {name: _sum_at(column, starts) for name, column in columns.items()}
+        if self.integer:
+            lo = reduced["lo"]
+            reduced["hi"] = reduced["hi"] + (lo >> 32)
+            reduced["lo"] = lo & _LOW32
+        return reduced
+
+    def results(self, columns: Columns) -> list[Any]:
+        counts = columns["n"].tolist()
+        if self.integer:  # Python ints: exact however large
+            high, low = columns["hi"].tolist(), columns["lo"].tolist()
+            totals = [(h << 32) + lo for h, lo in zip(high, low, strict=True)]
+        else:
+            totals = columns["s"].tolist()
+        if self.average:  # int / int is correctly rounded, however large the sum
+            return [t / n if n else None for t, n in zip(totals, counts, strict=True)]
+        return [t if n else None for t, n in zip(totals, counts, strict=True)]
+
+
+# -- MIN and MAX ---------------------------------------------------------------------------------
+
+
+class ExtremeKind:
+    """``n`` values and the least or greatest (``v``); NaN only where every value is NaN."""
+
+    from_rows = False
+
+    def __init__(self, arg: DataType, largest: bool) -> None:
+        self.arrow = arg.arrow
+        self.integer = not pa.types.is_floating(self.arrow)
+        self.largest = largest
+        self.ufunc: np.ufunc
+        if self.integer:
+            self.ufunc = np.maximum if largest else np.minimum
+            self.identity: Any = _I64.min if largest else _I64.max
+        else:
+            self.ufunc = np.fmax if largest else np.fmin  # fmax skips NaN, as pc.min_max
+            self.identity = np.nan
+
+    def partials(
+        self,
+        values: pa.Array | None,
+        use: np.ndarray | None,
+        offsets: np.ndarray,
+        starts: np.ndarray,
+    ) -> Columns:
+        assert values is not None
+        use = _both(use, _valid(values))
+        x = _numbers(values, self.integer)
+        if use is not None:
+            x = np.where(use, x, self.identity)
+        return {"n": _count(use, starts, len(x)), "v": self._at(x, starts)}
+
+    def _at(self, x: np.ndarray, starts: np.ndarray) -> np.ndarray:
+        return self.ufunc.reduceat(x, starts) if len(starts) else _empty(x.dtype)
+
+    def reduce(self, columns: Columns, starts: np.ndarray) -> Columns:
+        v = np.where(columns["n"] > 0, columns["v"], self.identity)
+        return {"n": _sum_at(columns["n"], starts), "v": self._at(v, starts)}
+
+    def results(self, columns: Columns) -> list[Any]:
+        values = pa.array(columns["v"], mask=columns["n"] == 0).cast(self.arrow)
+        return list(values.to_pylist())
+
+
+# -- STDDEV and VARIANCE -------------------------------------------------------------------------
+
+
+class VarianceKind:
+    """``n``, the mean as ``mean + lo`` (twice a double's digits) and ``m2``, the sum of
+    squared deviations: :class:`~rillet.aggregates.basic.VarianceState` as columns."""
+
+    from_rows = False
+
+    def __init__(self, stddev: bool) -> None:
+        self.stddev = stddev
+
+    def partials(
+        self,
+        values: pa.Array | None,
+        use: np.ndarray | None,
+        offsets: np.ndarray,
+        starts: np.ndarray,
+    ) -> Columns:
+        assert values is not None
+        use = _both(use, _valid(values))
+        x = _numbers(values, False)
+        if use is not None:
+            x = np.where(use, x, 0.0)
+        n = _count(use, starts, len(x))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = _sum_at(x, starts) / n
+            ids = group_ids(starts, len(x))
+            deviations = x - mean[ids]  # exact where x is near the mean
+            if use is not None:
+                deviations = np.where(use, deviations, 0.0)
+            lo = _sum_at(deviations, starts) / n  # what rounding took from the mean
+            m2 = _sum_at(deviations * deviations, starts) - n * lo * lo
+        return self._clean({"n": n, "mean": mean, "lo": lo, "m2": m2})
+
+    @staticmethod
+    def _clean(columns: Columns) -> Columns:
+        empty = columns["n"] == 0
+        if empty.any():
+            for name in ("mean", "lo", "m2"):
+                columns[name] = np.where(empty, 0.0, columns[name])
+        return columns
+
+    def reduce(self, columns: Columns, starts: np.ndarray) -> Columns:
+        n, mean, lo, m2 = (columns[k] for k in ("n", "mean", "lo", "m2"))
+        total = _sum_at(n, starts)
+        ids = group_ids(starts, len(n))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            # Chan et al. over many parts: the group mean, then each part's offset from it
+            center = _sum_at(n * mean, starts) / total
+            offset = (mean - center[ids]) + lo
+            lo_total = _sum_at(n * offset, starts) / total
+            spread = offset - lo_total[ids]
+            m2_total = _sum_at(m2 + n * spread * spread, starts)
+        return self._clean({"n": total, "mean": center, "lo": lo_total, "m2": m2_total})
+
+    def results(self, columns: Columns) -> list[Any]:
+        n = columns["n"]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            variance = np.maximum(columns["m2"], 0.0) / (n - 1)
+        values = np.sqrt(variance) if self.stddev else variance
+        return [float(v) if k >= 2 else None for v, k in zip(values, n.tolist(), strict=True)]
+
+
+# -- FIRST and LAST ------------------------------------------------------------------------------
+
+
+class PickKind:
+    """The non-NULL value with the least (FIRST) or greatest (LAST) offset: ``at`` holds the
+    offset (for FIRST its complement ``~offset``, so that the greatest ``at`` always wins;
+    the least int64 for none) and ``v`` the value, as a Python object."""
+
+    from_rows = False
+
+    def __init__(self, last: bool) -> None:
+        self.last = last
+
+    def partials(
+        self,
+        values: pa.Array | None,
+        use: np.ndarray | None,
+        offsets: np.ndarray,
+        starts: np.ndarray,
+    ) -> Columns:
+        assert values is not None
+        use = _both(use, _valid(values))
+        rows = len(offsets)
+        if not len(starts):
+            return {"at": _empty(np.int64), "v": _empty(object)}
+        # within a group, rows are in offset order: pick the first or last used row
+        positions = np.arange(rows, dtype=np.int64)
+        if self.last:
+            ranked = positions if use is None else np.where(use, positions, -1)
+            chosen = np.maximum.reduceat(ranked, starts)
+        else:
+            ranked = positions if use is None else np.where(use, positions, rows)
+            chosen = np.minimum.reduceat(ranked, starts)
+        found = (chosen >= 0) & (chosen < rows)
+        picked = np.where(found, chosen, 0)
+        at = offsets[picked] if self.last else ~offsets[picked]
+        return {
+            "at": np.where(found, at, _I64.min),
+            "v": _objects(values.take(pa.array(picked)).to_pylist(), found),
+        }
+
+    def reduce(self, columns: Columns, starts: np.ndarray) -> Columns:
+        at = columns["at"]
+        ids = group_ids(starts, len(at))
+        order = np.lexsort((at, ids))  # by group, the winning ``at`` last
+        best = order[np.append(starts[1:], len(at)) - 1]
+        return {"at": at[best], "v": columns["v"][best]}
+
+    def results(self, columns: Columns) -> list[Any]:
+        return list(columns["v"].tolist())  # None where no value was picked
+
+
+def _objects(items: list[Any], keep: np.ndarray) -> np.ndarray:
+    array = np.fromiter(items, dtype=object, count=len(items))  # lists stay single items
+    array[~keep] = None
+    return array
+
+
+# -- everything else: a State object per row -----------------------------------------------------
+
+
+class ObjectKind:
+    """One State per row, made by the function and fed each group's used rows."""
+
+    from_rows = True  # merging many sketches costs more than reading their rows again
+
+    def __init__(
+        self, function: AggregateFunction, arg: DataType | None, params: tuple[Any, ...]
+    ) -> None:
+        self.function = function
+        self.arg = arg if arg is not None else DataType("NULL")
+        self.params = params
+        function.new_state(arg, params)  # a bad parameter fails here, not on a batch
+
+    def new_state(self) -> State:
+        return self.function.make(self.arg, self.params)
+
+    def partials(
+        self,
+        values: pa.Array | None,
+        use: np.ndarray | None,
+        offsets: np.ndarray,
+        starts: np.ndarray,
+    ) -> Columns:
+        rows = len(offsets)
+        if use is not None:  # the used rows, taken once; each group is then a slice of them
+            chosen = np.flatnonzero(use)
+            starts = np.searchsorted(chosen, starts)
+            values = values.take(pa.array(chosen)) if values is not None else None
+            rows = len(chosen)
+        ends = np.append(starts[1:], rows)
+        states = np.empty(len(starts), dtype=object)
+        for i, (start, end) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
+            state = self.new_state()
+            state.update(
+                values.slice(start, end - start) if values is not None else None, end - start
+            )
+            states[i] = state
+        return {"state": states}
+
+    def reduce(self, columns: Columns, starts: np.ndarray) -> Columns:
+        states = columns["state"]
+        ends = np.append(starts[1:], len(states))
+        merged = np.empty(len(starts), dtype=object)
+        for i, (start, end) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
+            total = self.new_state()  # never one of the inputs: those are kept states
+            for state in states[start:end]:
+                total.merge(state)
+            merged[i] = total
+        return {"state": merged}
+
+    def results(self, columns: Columns) -> list[Any]:
+        return [state.result() for state in columns["state"]]
+
+
+_NUMBERS = frozenset({"INT", "BIGINT", "FLOAT", "DOUBLE"})
+_ORDERED = _NUMBERS | {"TIMESTAMP"}
+_INTEGERS = frozenset({"INT", "BIGINT"})
+
+
+def _columnar(name: str, arg: DataType | None) -> Kind | None:
+    kinds: dict[str, Callable[[str], Kind | None]] = {
+        "count": lambda t: CountKind(),
+        "sum": lambda t: SumKind(t in _INTEGERS, False) if t in _NUMBERS else None,
+        "avg": lambda t: SumKind(t in _INTEGERS, True) if t in _NUMBERS else None,
+        "min": lambda t: ExtremeKind(arg, False) if arg and t in _ORDERED else None,
+        "max": lambda t: ExtremeKind(arg, True) if arg and t in _ORDERED else None,
+        "variance": lambda t: VarianceKind(False) if t in _NUMBERS else None,
+        "stddev": lambda t: VarianceKind(True) if t in _NUMBERS else None,
+        "first": lambda t: PickKind(False),
+        "last": lambda t: PickKind(True),
+    }
+    make = kinds.get(name)
+    return make(arg.name if arg is not None else "NULL") if make else None
+
+
+def kind_of(
+    function: AggregateFunction, arg: DataType | None, params: tuple[Any, ...] = ()
+) -> Kind:
+    """The columnar kind of ``function`` over ``arg`` (None for ``*``), else an ObjectKind.
+
+    Checks the argument type and parameters as :meth:`AggregateFunction.new_state` does.
+    """
+    function.new_state(arg, params)
+    found = _columnar(function.name, arg)
+    return found if found is not None else ObjectKind(function, arg, params)
