@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
 
 from rillet.aggregates import AGGREGATES
 from rillet.aggregates.grouped import Columns, Kind, kind_of
@@ -75,6 +74,25 @@ class Buckets:
             keys.append(bucket[first])
             starts.append(first)
         return cls(order, tuple(keys), tuple(starts))
+
+    def select(self, mask: np.ndarray | None) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """The rows where ``mask`` holds, in bucket order, as positions in the batch and
+        in bucket order (None: every row, and the batch is in order)."""
+        if mask is None:
+            return self.order, None
+        positions = np.flatnonzero(mask if self.order is None else mask[self.order])
+        rows = positions if self.order is None else self.order[positions]
+        return rows, positions
+
+    def held(self, positions: np.ndarray | None, level: int) -> tuple[np.ndarray, np.ndarray]:
+        """Where each bucket of ``level`` that holds a selected row starts among the selected
+        rows (``positions`` in bucket order, None for all), and the buckets' keys."""
+        starts, keys = self.starts[level], self.keys[level]
+        if positions is None:
+            return starts, keys
+        first = np.searchsorted(positions, starts)
+        held = np.diff(np.append(first, len(positions))) > 0
+        return first[held], keys[held]
 
 
 class Level:
@@ -233,25 +251,19 @@ class AggregateMonitor:
         if mask is not None and not mask.any():
             return
         values = evaluate(self.argument, ctx) if self.argument is not None else None
-        if buckets.order is not None:
-            offsets = offsets[buckets.order]
-            mask = mask[buckets.order] if mask is not None else None
-            values = values.take(pa.array(buckets.order)) if values is not None else None
-        kind, fine = self.kind, buckets.starts[0]
-        held = _held(mask, fine)
-        keys = buckets.keys[0][held]
-        partials = {k: v[held] for k, v in kind.partials(values, mask, offsets, fine).items()}
+        kind = self.kind
+        rows, positions = buckets.select(mask)
+        starts, keys = buckets.held(positions, 0)
+        partials = kind.partials(values, rows, offsets, starts)
         self.levels[0].merge(keys, partials, kind)
         # The partials of minutes, hours and days are reduced from those of the finest
         # buckets (the values are read once), but for kinds that read rows faster than they
         # merge many partials (sketches).
-        for level, coarse_keys, starts in zip(
-            self.levels[1:], buckets.keys[1:], buckets.starts[1:], strict=False
-        ):
-            if kind.from_rows and len(starts) * 4 < len(fine):
-                held = _held(mask, starts)
-                rows = kind.partials(values, mask, offsets, starts)
-                level.merge(coarse_keys[held], {k: v[held] for k, v in rows.items()}, kind)
+        for number, level in enumerate(self.levels[1:], 1):
+            if kind.from_rows and len(buckets.starts[number]) * 4 < len(buckets.starts[0]):
+                coarse_starts, coarse_keys = buckets.held(positions, number)
+                rows_partials = kind.partials(values, rows, offsets, coarse_starts)
+                level.merge(coarse_keys, rows_partials, kind)
             else:
                 coarse = keys // level.width * level.width
                 first = _starts(coarse)
@@ -311,11 +323,3 @@ class AggregateMonitor:
     def drop_before(self, start_us: int) -> None:
         for level in self.levels:
             level.drop_before(start_us)
-
-
-def _held(mask: np.ndarray | None, starts: np.ndarray) -> np.ndarray:
-    """Which groups hold a row of ``mask`` (all, without one)."""
-    if mask is None:
-        return np.ones(len(starts), dtype=bool)
-    held: np.ndarray = np.add.reduceat(mask, starts, dtype=np.int64) > 0
-    return held

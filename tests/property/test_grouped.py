@@ -1,0 +1,507 @@
+"""Grouped partial states (:mod:`rillet.aggregates.grouped`) of every registered aggregate.
+
+Random rows (NULLs, NaN and infinities, int64 extremes) are cut into random contiguous groups
+and filtered by a random ``use`` mask.  Per group, the columnar partials must give what the
+function's own State gives over the group's used rows (FIRST and LAST: the non-NULL used value
+of least or greatest offset).  Partials reduced under coarser groupings of their rows, in any
+order within a group and over several levels, must give what the partials computed from the
+rows under those groupings give; a group without a used row is empty (COUNT 0, others NULL).
+Exact aggregates must agree exactly, floating-point ones within 1e-9, and sketches exactly
+while small and within what they promise beyond.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from rillet.aggregates import AGGREGATES, Distribution, State
+from rillet.aggregates.grouped import Columns, Kind, kind_of
+from rillet.aggregates.sketches import KllState, TopKState
+from rillet.datatypes import DataType
+from rillet.expressions.signatures import t
+
+Ints = npt.NDArray[np.int64]
+Mask = npt.NDArray[np.bool_]
+
+PICKS = {"first", "last"}
+EPS = KllState().sketch.normalized_rank_error(False)  # KLL, k=200, 99% confidence
+HLL_EXACT = 300  # HLL (lg_k=12) keeps exact coupons up to a few hundred distinct values
+HLL_SLACK = 0.1  # beyond: about 6 relative standard errors (1.04 / sqrt(2**12))
+KLL_EXACT = 200  # below k values a KLL sketch never compacts
+TOP_K_EXACT = 700  # fewer distinct values than the frequent-items map holds: exact counts
+SMALL = 100  # masks and groupings of at most this many rows are drawn element by element
+SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+# -- values --------------------------------------------------------------------------------------
+
+
+def _column(values: st.SearchStrategy[Any], max_size: int = 60) -> st.SearchStrategy[list[Any]]:
+    return st.lists(st.one_of(st.none(), values), min_size=1, max_size=max_size)
+
+
+def _bulk(
+    make: Callable[[np.random.Generator, int], list[Any]], max_size: int
+) -> st.SearchStrategy[list[Any]]:
+    """Many values from a seeded generator (drawing them one by one would be slow)."""
+
+    @st.composite
+    def bulk(draw: st.DrawFn) -> list[Any]:
+        rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+        return make(rng, draw(st.integers(1, max_size)))
+
+    return bulk()
+
+
+def _latencies(rng: np.random.Generator, size: int) -> list[Any]:
+    """Latency-like doubles with 5% NULLs: enough of them to make KLL compact."""
+    values = rng.lognormal(3.0, 1.5, size)
+    return [None if rng.random() < 0.05 else float(v) for v in values]
+
+
+def _zipf(rng: np.random.Generator, size: int) -> list[Any]:
+    """Zipf-distributed ints: thousands of distinct values, a few heavy ones."""
+    values = rng.zipf(1.3, size)
+    return [None if v % 97 == 0 else int(v) for v in values]
+
+
+def _spread(rng: np.random.Generator, size: int) -> list[Any]:
+    """Ints over a range drawn per example: from a few hundred to thousands of distinct."""
+    high = int(rng.choice([200, 3000, 10**9]))
+    return [None if rng.random() < 0.05 else int(v) for v in rng.integers(0, high, size)]
+
+
+NAN, INF = float("nan"), float("inf")
+SPECIAL = st.sampled_from([NAN, INF, -INF, -0.0])
+INT_EXTREMES = st.sampled_from([-(2**31), 2**31 - 1])
+BIGINT_EXTREMES = st.sampled_from([-(2**63), 2**63 - 1, -(2**63) + 1, 2**62])
+INTS = st.one_of(st.integers(-5, 5), st.integers(-(2**31), 2**31 - 1), INT_EXTREMES)
+BIGINTS = st.one_of(st.integers(-5, 5), st.integers(-(2**63), 2**63 - 1), BIGINT_EXTREMES)
+FLOATS = st.one_of(st.floats(-1e6, 1e6, width=32), SPECIAL)
+DOUBLES = st.one_of(st.floats(-1e6, 1e6), SPECIAL)
+FINITE = st.floats(-1e6, 1e6)
+NEAR_1E9 = st.floats(1e9, 1e9 + 1.0)  # epoch-seconds-like: a tiny spread next to the mean
+DECIMALS = st.one_of(
+    st.decimals(-(10**8), 10**8, allow_nan=False, allow_infinity=False, places=2),  # (10, 2)
+    st.decimals(-(10**20), 10**20, allow_nan=False, allow_infinity=False, places=2),
+)
+WORDS = st.text(alphabet="abé", max_size=3)
+STAMPS = st.integers(0, 2**52)  # epoch microseconds
+FEW_INTS = st.integers(-HLL_EXACT // 2, HLL_EXACT // 2 - 1)
+
+
+@dataclass(frozen=True)
+class Case:
+    dtype: str | None  # None: COUNT(*)
+    values: st.SearchStrategy[list[Any]]
+    params: st.SearchStrategy[tuple[Any, ...]] = st.just(())
+
+
+NUMBERS = [
+    Case("INT", _column(INTS)),
+    Case("BIGINT", _column(BIGINTS)),
+    Case("FLOAT", _column(FLOATS)),
+    Case("DOUBLE", _column(DOUBLES)),
+    Case("DOUBLE", _column(NEAR_1E9)),
+    Case("PRECISE(2)", _column(DECIMALS)),
+]
+ORDERABLE = [
+    *NUMBERS,
+    Case("TIMESTAMP", _column(STAMPS)),
+    Case("STRING", _column(WORDS)),
+    Case("BOOLEAN", _column(st.booleans())),
+]
+ANYTHING = [
+    *ORDERABLE,
+    Case("LIST<INT>", _column(st.lists(st.one_of(st.none(), INTS), max_size=3))),
+    Case("BINARY", _column(st.binary(max_size=3))),
+]
+QUANTILE_PARAMS = st.tuples(st.sampled_from([0.0, 0.01, 0.25, 0.5, 0.9, 0.99, 1.0]))
+CASES: dict[str, list[Case]] = {
+    "count": [Case(None, st.lists(st.none(), min_size=1, max_size=60)), *ANYTHING],
+    "sum": NUMBERS,
+    "avg": NUMBERS,
+    "stddev": NUMBERS,
+    "variance": NUMBERS,
+    "min": ORDERABLE,
+    "max": ORDERABLE,
+    "first": ANYTHING,
+    "last": ANYTHING,
+    "approx_count_distinct": [
+        Case("BIGINT", _column(FEW_INTS, max_size=400)),
+        Case("DOUBLE", _column(st.sampled_from([0.0, -0.0, 0.5, 1e300, INF, NAN]))),
+        Case("STRING", _column(st.text(alphabet="ab", max_size=6), max_size=200)),
+        Case("TIMESTAMP", _column(st.integers(0, 99), max_size=200)),
+        Case("BIGINT", _bulk(_spread, 5000)),
+    ],
+    "approx_quantile": [
+        Case("DOUBLE", _column(FINITE), QUANTILE_PARAMS),
+        Case("BIGINT", _column(st.integers(-3, 3)), QUANTILE_PARAMS),
+        Case("DOUBLE", _bulk(_latencies, 3000), QUANTILE_PARAMS),
+    ],
+    "distribution": [Case("DOUBLE", _column(FINITE)), Case("DOUBLE", _bulk(_latencies, 3000))],
+    "top_k": [
+        Case("STRING", _column(WORDS), st.tuples(st.integers(1, 5))),
+        Case("BIGINT", _column(st.integers(0, 9)), st.tuples(st.integers(1, 5))),
+        Case("DOUBLE", _column(st.sampled_from([0.0, -0.0, 1.5])), st.tuples(st.integers(1, 3))),
+        Case("BIGINT", _bulk(_zipf, 10_000), st.tuples(st.integers(1, 20))),
+    ],
+}
+
+
+def test_every_registered_aggregate_has_cases() -> None:
+    assert set(CASES) == set(AGGREGATES)
+
+
+# -- batches -------------------------------------------------------------------------------------
+
+
+def _starts(data: st.DataObject, n: int, label: str) -> Ints:
+    """The first item of each of some non-empty contiguous groups of ``n`` items (n >= 1)."""
+    how = data.draw(st.sampled_from(["one", "each", "cuts"]), label=f"{label} grouping")
+    if how == "one" or n == 1:
+        return np.zeros(1, dtype=np.int64)
+    if how == "each" and n <= SMALL:
+        return np.arange(n, dtype=np.int64)
+    cuts = data.draw(st.lists(st.integers(1, n - 1), max_size=12), label=label)
+    return np.array(sorted({0, *cuts}), dtype=np.int64)
+
+
+def _bounds(starts: Ints, n: int) -> list[tuple[int, int]]:
+    ends = [*starts[1:].tolist(), n]
+    return list(zip(starts.tolist(), ends, strict=True))
+
+
+def _mask(data: st.DataObject, n: int) -> Mask | None:
+    how = data.draw(st.sampled_from(["all", "drawn", "seeded"]), label="use")
+    if how == "all":
+        return None
+    if how == "drawn" and n <= SMALL:
+        flags = data.draw(st.lists(st.booleans(), min_size=n, max_size=n), label="use flags")
+        return np.array(flags, dtype=np.bool_)
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1), label="use seed"))
+    share = data.draw(st.sampled_from([0.05, 0.5, 0.95]), label="used share")
+    mask: Mask = rng.random(n) < share
+    return mask
+
+
+def _offsets(data: st.DataObject, starts: Ints, n: int) -> tuple[Ints, bool]:
+    """Offsets ascending within each group of ``starts``; and whether across groups too."""
+    base = data.draw(st.integers(0, 2**62), label="offset base")
+    if data.draw(st.booleans(), label="ascending"):
+        return base + np.arange(n, dtype=np.int64), True
+    # as a monitor sees them: rows sorted by bucket, late records among them
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1), label="offset seed"))
+    raw = rng.choice(3 * n, size=n, replace=False).astype(np.int64)
+    ids = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, n)))
+    offsets: Ints = base + raw[np.lexsort((raw, ids))]
+    return offsets, bool(np.all(np.diff(offsets) > 0))
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One batch of an aggregate's argument, grouped by ``starts``."""
+
+    name: str
+    arg: DataType | None
+    params: tuple[Any, ...]
+    values: pa.Array | None  # None for COUNT(*)
+    rows: int
+    use: Mask | None
+    offsets: Ints
+    ascending: bool  # offsets ascend over the whole batch, not only within groups
+    starts: Ints
+
+    def kind(self) -> Kind:
+        return kind_of(AGGREGATES[self.name], self.arg, self.params)
+
+    def partials(self, starts: Ints, use: Mask | None = None) -> Columns:
+        mask = self.use if use is None else use
+        return self.kind().partials(self.values, mask, self.offsets, starts)
+
+    def used(self, start: int, end: int) -> Ints:
+        """The positions of the used rows among ``[start, end)``."""
+        rows = np.arange(start, end, dtype=np.int64)
+        return rows if self.use is None else rows[self.use[start:end]]
+
+    def state(self, start: int, end: int) -> State:
+        """The function's State fed the used rows of ``[start, end)`` in one update."""
+        rows = self.used(start, end)
+        state = AGGREGATES[self.name].new_state(self.arg, self.params)
+        part = None if self.values is None else self.values.take(pa.array(rows, pa.int64()))
+        state.update(part, len(rows))
+        return state
+
+    def valid(self, start: int, end: int) -> list[Any]:
+        """The non-NULL used values of ``[start, end)``."""
+        if self.values is None:
+            return []
+        part = self.values.take(pa.array(self.used(start, end), pa.int64())).to_pylist()
+        return [v for v in part if v is not None]
+
+    def pick(self, start: int, end: int) -> Any:
+        """FIRST or LAST by offset: the non-NULL used value of least or greatest offset."""
+        assert self.values is not None
+        found = [
+            (int(self.offsets[i]), self.values[int(i)].as_py())
+            for i in self.used(start, end)
+            if self.values[int(i)].is_valid
+        ]
+        if not found:
+            return None
+        return (max if self.name == "last" else min)(found, key=lambda pair: pair[0])[1]
+
+
+def _batch(data: st.DataObject, name: str) -> Batch:
+    case = data.draw(st.sampled_from(CASES[name]), label="case")
+    arg = None if case.dtype is None else t(case.dtype)
+    raw = data.draw(case.values, label="values")
+    values: pa.Array | None = None
+    if arg is not None and arg.name == "TIMESTAMP":
+        values = pa.array(raw, pa.int64()).cast(arg.arrow)
+    elif arg is not None:
+        values = pa.array(raw, arg.arrow)
+    params = data.draw(case.params, label="params")
+    rows = len(raw)
+    use = _mask(data, rows)
+    starts = _starts(data, rows, "starts")
+    offsets, ascending = _offsets(data, starts, rows)
+    return Batch(name, arg, params, values, rows, use, offsets, ascending, starts)
+
+
+# -- what "equal" means for each aggregate -------------------------------------------------------
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal, NaN equal to NaN, and of one type (True is not 1, a float not an int)."""
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    return type(a) is type(b) and bool(a == b)
+
+
+def _close(got: Any, want: Any, abs_tol: float) -> bool:
+    if got is None or want is None:
+        return got is None and want is None
+    if math.isnan(want):
+        return math.isnan(got)
+    return math.isclose(got, want, rel_tol=1e-9, abs_tol=abs_tol)
+
+
+def _check(
+    batch: Batch, got: Any, want: Any, valid: list[Any], state: State | None = None
+) -> None:
+    """``got`` is the aggregate of the non-NULL values ``valid`` as well as ``want`` is.
+
+    ``state`` is the State behind ``got`` where the kind keeps States (the sketches).
+    """
+    name = batch.name
+    dtype = batch.arg.name if batch.arg is not None else None
+    if name in ("sum", "avg") and dtype in ("FLOAT", "DOUBLE"):
+        # float addition is not associative: within rounding, and cancellation
+        finite = [v for v in valid if math.isfinite(v)]
+        slack = 1e-12 * math.fsum(abs(v) for v in finite)
+        assert _close(got, want, slack / len(valid) if name == "avg" and valid else slack)
+        assert type(got) is type(want)
+    elif name in ("variance", "stddev"):
+        # Beyond 1e-9 relative, allow what doubles cannot resolve (as in test_aggregate_merge)
+        finite = [float(v) for v in valid if math.isfinite(v)]
+        scale = max((abs(v) for v in finite), default=0.0)
+        mean = math.fsum(finite) / len(finite) if finite else 0.0
+        spread = max((abs(v - mean) for v in finite), default=0.0)
+        slack = 1e-12 * spread**2 + 1e-28 * scale**2
+        assert _close(got, want, slack if name == "variance" else math.sqrt(slack))
+    elif name == "approx_count_distinct":
+        _check_distinct(valid, got, want)
+    elif name == "approx_quantile":
+        _check_quantile(valid, batch.params[0], got, want)
+    elif name == "distribution":
+        _check_distribution(valid, got, want)
+    elif name == "top_k":
+        _check_top_k(valid, got, want, state)
+    else:  # COUNT, MIN, MAX, FIRST, LAST; SUM and AVG of integers and PRECISE
+        assert _same(got, want)
+
+
+def _key(value: Any) -> Any:
+    """The value as the sketches tell values apart (-0.0 is 0.0, every NaN one)."""
+    if isinstance(value, float):
+        return "NaN" if math.isnan(value) else value + 0.0
+    return value
+
+
+def _check_distinct(valid: list[Any], got: Any, want: Any) -> None:
+    distinct = len({_key(v) for v in valid})
+    assert type(got) is int and type(want) is int
+    if distinct <= HLL_EXACT:
+        assert got == want == distinct
+    else:
+        for estimate in (got, want):
+            assert abs(estimate - distinct) <= HLL_SLACK * distinct
+
+
+def _ranks(valid: list[Any], value: float) -> tuple[float, float]:
+    """The fractions of values below and at most ``value``."""
+    data = np.sort(np.asarray(valid, dtype=np.float64))
+    n = len(data)
+    return (
+        float(np.searchsorted(data, value, side="left")) / n,
+        float(np.searchsorted(data, value, side="right")) / n,
+    )
+
+
+def _check_quantile(valid: list[Any], q: float, got: Any, want: Any) -> None:
+    if not valid:
+        assert got is None and want is None
+        return
+    if len(valid) <= KLL_EXACT:
+        assert _same(got, want)
+    for answer in (got, want):
+        below, at_most = _ranks(valid, answer)
+        assert below - EPS <= q <= at_most + EPS
+    if q in (0.0, 1.0):
+        assert got == want == (min(valid) if q == 0.0 else max(valid))
+
+
+def _check_distribution(valid: list[Any], got: Any, want: Any) -> None:
+    if not valid:
+        assert got is None and want is None
+        return
+    assert isinstance(got, Distribution) and isinstance(want, Distribution)
+    for d in (got, want):
+        assert (d.n, d.min, d.max) == (len(valid), min(valid), max(valid))
+    qs = [0.1, 0.5, 0.9, 0.99]
+    if len(valid) <= KLL_EXACT:
+        assert got.quantiles(qs) == want.quantiles(qs)
+    for q, answer in zip(qs, got.quantiles(qs), strict=True):
+        below, at_most = _ranks(valid, answer)
+        assert below - EPS <= q <= at_most + EPS
+
+
+def _check_top_k(valid: list[Any], got: Any, want: Any, state: State | None) -> None:
+    if not valid:
+        assert got is None and want is None
+        return
+    assert isinstance(got, list) and isinstance(want, list)
+    counts = Counter(_key(v) for v in valid)
+    if len(counts) <= TOP_K_EXACT:
+        assert got == want
+        heaviest = sorted(counts.values(), reverse=True)[: len(got)]
+        assert [counts[_key(v)] for v in got] == heaviest
+    assert isinstance(state, TopKState)
+    assert state.total == len(valid)
+    if len(counts) <= TOP_K_EXACT:
+        assert len(got) == min(state.k, len(counts))
+    for value, count in counts.most_common(300):  # guaranteed bounds, in every mode
+        low, high = state.bounds(value)
+        assert low <= count <= high
+
+
+def _state_of(columns: Columns, i: int) -> State | None:
+    if "state" not in columns:
+        return None
+    state: State = columns["state"][i]
+    return state
+
+
+# -- the properties ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(AGGREGATES))
+@SETTINGS
+@given(data=st.data())
+def test_partials_give_each_groups_state_result(name: str, data: st.DataObject) -> None:
+    batch = _batch(data, name)
+    columns = batch.partials(batch.starts)
+    got = batch.kind().results(columns)
+    assert len(got) == len(batch.starts)
+    for column in columns.values():
+        assert len(column) == len(batch.starts)
+    for i, (start, end) in enumerate(_bounds(batch.starts, batch.rows)):
+        want = batch.state(start, end).result()
+        if name in PICKS:  # the State's arrival order is the offset order within a group
+            assert _same(got[i], batch.pick(start, end))
+        _check(batch, got[i], want, batch.valid(start, end), _state_of(columns, i))
+
+
+@pytest.mark.parametrize("name", sorted(AGGREGATES))
+@SETTINGS
+@given(data=st.data())
+def test_reduce_in_any_grouping_and_order_equals_partials_of_the_rows(
+    name: str, data: st.DataObject
+) -> None:
+    batch = _batch(data, name)
+    kind = batch.kind()
+    columns = kind.partials(batch.values, batch.use, batch.offsets, batch.starts)
+    before = kind.results(columns)
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1), label="shuffle seed"))
+    level, row_starts = columns, batch.starts
+    for depth in range(2):  # e.g. seconds into minutes into hours
+        groups = _starts(data, len(row_starts), f"coarse {depth}")
+        if data.draw(st.booleans(), label=f"shuffle {depth}"):
+            order = np.concatenate(
+                [a + rng.permutation(b - a) for a, b in _bounds(groups, len(row_starts))]
+            )
+            level = {k: v[order] for k, v in level.items()}
+        level = kind.reduce(level, groups)
+        row_starts = row_starts[groups]
+        got = kind.results(level)
+        assert len(got) == len(row_starts)
+        # FIRST and LAST from rows need offsets ascending over each group; by offset they don't
+        direct = kind.results(batch.partials(row_starts))
+        for i, (start, end) in enumerate(_bounds(row_starts, batch.rows)):
+            if name in PICKS:
+                assert _same(got[i], batch.pick(start, end))
+                if not batch.ascending:
+                    continue
+            _check(batch, got[i], direct[i], batch.valid(start, end), _state_of(level, i))
+    after = kind.results(columns)  # reduce leaves its input (kept states) as it was
+    assert len(after) == len(before)
+    for a, b in zip(after, before, strict=True):
+        assert _same(a, b)
+
+
+@pytest.mark.parametrize("name", sorted(AGGREGATES))
+@SETTINGS
+@given(data=st.data())
+def test_groups_without_used_rows_are_empty(name: str, data: st.DataObject) -> None:
+    batch = _batch(data, name)
+    kind = batch.kind()
+    groups = _bounds(batch.starts, batch.rows)
+    unused = sorted(data.draw(st.sets(st.integers(0, len(groups) - 1), min_size=1), label="unused"))
+    use = np.ones(batch.rows, dtype=np.bool_) if batch.use is None else batch.use.copy()
+    for i in unused:
+        use[groups[i][0] : groups[i][1]] = False
+    empty = 0 if name in ("count", "approx_count_distinct") else None
+    columns = batch.partials(batch.starts, use)
+    got = kind.results(columns)
+    for i in unused:
+        assert _same(got[i], empty)
+    only_unused = {k: v[np.array(unused)] for k, v in columns.items()}
+    merged = kind.results(kind.reduce(only_unused, np.zeros(1, dtype=np.int64)))
+    assert len(merged) == 1 and _same(merged[0], empty)
+
+
+@pytest.mark.parametrize("name", sorted(AGGREGATES))
+def test_no_groups(name: str) -> None:
+    """A batch of no rows has no groups: no partials, and nothing to reduce."""
+    case = CASES[name][-1]
+    arg = None if case.dtype is None else t(case.dtype)
+    params = {"approx_quantile": (0.5,), "top_k": (3,)}.get(name, ())
+    kind = kind_of(AGGREGATES[name], arg, params)
+    values = None if arg is None else pa.array([], arg.arrow)
+    none = np.zeros(0, dtype=np.int64)
+    for use in (None, np.zeros(0, dtype=np.bool_)):
+        columns = kind.partials(values, use, none, none)
+        assert kind.results(columns) == []
+        assert kind.results(kind.reduce(columns, none)) == []
