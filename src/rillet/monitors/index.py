@@ -1,7 +1,10 @@
 """An index on one column: offsets by value bucket (numbers) or by value (strings, booleans).
 
-``execute_filter`` asks it for candidate offsets of a comparison with a constant; the
-candidates are a superset, and the full predicate is then checked on just those records.
+``execute_filter`` asks it for candidate offsets of a comparison with a constant.  An index
+on an INT or DOUBLE column keeps each record's value beside its offset (as Confluo's radix
+index does), and one on a STRING or BOOLEAN column is keyed by the value, so their answers
+are exact: a predicate made of such comparisons is answered without reading a record.  For
+other columns the candidates are a superset, and the predicate decides on just those.
 """
 
 from __future__ import annotations
@@ -15,6 +18,14 @@ import pyarrow.compute as pc
 from rillet.datatypes import NUMERIC, DataType
 from rillet.errors import ConfigError
 from rillet.time import group_by_key
+
+COMPARE = {
+    "=": np.equal,
+    "<": np.less,
+    "<=": np.less_equal,
+    ">": np.greater,
+    ">=": np.greater_equal,
+}
 
 
 class Index:
@@ -35,11 +46,15 @@ class Index:
         self.bucket_size = float(bucket_size) if self.numeric and bucket_size else None
         self.from_offset = from_offset
         self.keys: dict[Any, list[np.ndarray]] = {}
+        # the values beside the offsets, where a double holds them exactly
+        self.exact = not self.numeric or dtype.name in ("INT", "DOUBLE")
+        self.values: dict[Any, list[np.ndarray]] = {}
         self.rows = 0
 
-    def _key_array(self, values: pa.Array) -> np.ndarray:
-        floats = pc.cast(values, pa.float64(), safe=False).fill_null(0).to_numpy()
-        return self._keys(floats)
+    @staticmethod
+    def _floats(values: pa.Array) -> np.ndarray:
+        floats: np.ndarray = pc.cast(values, pa.float64(), safe=False).fill_null(0).to_numpy()
+        return floats
 
     def _keys(self, floats: np.ndarray) -> np.ndarray:
         """Bucket keys; huge values and infinities share the outermost bucket."""
@@ -57,7 +72,8 @@ class Index:
         if offsets[0] < self.from_offset:
             valid &= offsets >= self.from_offset
         if self.numeric:
-            keys = self._key_array(values)
+            floats = self._floats(values)
+            keys = self._keys(floats)
             groups = [
                 (k, p) for k, p in group_by_key(np.where(valid, keys, np.iinfo(np.int64).min))
             ]
@@ -74,6 +90,8 @@ class Index:
             groups = [(words[k], p) for k, p in group_by_key(codes) if k >= 0]
         for key, positions in groups:
             self.keys.setdefault(key, []).append(offsets[positions])
+            if self.numeric and self.exact:
+                self.values.setdefault(key, []).append(floats[positions])
             self.rows += len(positions)
 
     def lookup(self, op: str, value: Any) -> np.ndarray | None:
@@ -94,6 +112,14 @@ class Index:
             if wanted is None:
                 return None
             keys = [k for k in self.keys if wanted(k)]
+            if self.exact:
+                test = COMPARE[op]
+                chunks = [
+                    offsets[test(values, value)]
+                    for k in keys
+                    for offsets, values in zip(self.keys[k], self.values[k], strict=True)
+                ]
+                return np.concatenate(chunks) if chunks else np.empty(0, dtype=np.int64)
         else:
             if op != "=":
                 return None

@@ -24,7 +24,7 @@ from rillet.monitors.aggregate import AggregateMonitor, Buckets
 from rillet.monitors.alerts import Alert, Delivery, Webhook
 from rillet.monitors.filter import Filter, matches, predicate
 from rillet.monitors.index import Index
-from rillet.monitors.plan import candidates
+from rillet.monitors.plan import candidates, exact
 from rillet.monitors.trigger import Trigger
 from rillet.record import Record
 from rillet.storage.catalog import Catalog, MonitorEntry
@@ -375,9 +375,10 @@ class MonitorSet:
         """Records matching an ad-hoc predicate.
 
         With indexes that cover the stream, only their candidate records are read and the
-        predicate decides each.  Otherwise the predicate is pushed down: DuckDB evaluates its
-        rendering over the sealed files of the time range (skipping row groups by their
-        statistics), and the Arrow kernel evaluates it over the records in memory.
+        predicate decides each; where the indexes answer the predicate exactly and no time
+        range is given, no record is read.  Otherwise the predicate is pushed down: DuckDB
+        evaluates its rendering over the sealed files of the time range (skipping row groups
+        by their statistics), and the Arrow kernel evaluates it over the records in memory.
         """
         node = predicate(expression, self.columns)
         kernel = compile(node)
@@ -389,6 +390,10 @@ class MonitorSet:
             covered = candidate is not None and all(
                 i.from_offset == 0 for i in self.indexes.values()
             )
+            answered = covered and low is None and high is None and exact(node, self.indexes)
+        if answered:
+            assert candidate is not None
+            return Matches(self.stream, candidate)
         hits = []
         if covered:
             assert candidate is not None

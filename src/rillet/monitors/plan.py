@@ -63,3 +63,15 @@ def candidates(node: Node, indexes: Mapping[str, Index]) -> np.ndarray | None:
         return None
     result = indexes[found[0]].lookup(found[1], found[2])
     return None if result is None else np.unique(result)
+
+
+def exact(node: Node, indexes: Mapping[str, Index]) -> bool:
+    """Whether :func:`candidates` gives exactly the matching offsets: ``node`` is made of
+    comparisons (with AND and OR) that exact indexes answer."""
+    if isinstance(node, Binary) and node.op in ("AND", "OR"):
+        return exact(node.left, indexes) and exact(node.right, indexes)
+    found = comparison(node)
+    if found is None or found[0] not in indexes:
+        return False
+    index = indexes[found[0]]
+    return index.exact and (index.numeric or found[1] == "=") and found[1] != "!="
