@@ -95,7 +95,7 @@ def _numbers(values: pa.Array, integer: bool) -> np.ndarray:
     """The values as int64 (integers, times) or float64; NULLs as 0 (masked by the caller)."""
     kind = pa.int64() if integer else pa.float64()
     if values.type != kind:
-        values = values.cast(kind)
+        values = values.cast(kind, safe=integer)  # BIGINT past 2**53 rounds, as in DuckDB
     if values.null_count:
         values = values.fill_null(0)
     array: np.ndarray = values.to_numpy(zero_copy_only=False)
@@ -123,8 +123,15 @@ def _empty(dtype: Any) -> np.ndarray:
 def _sum_at(x: np.ndarray, starts: np.ndarray, dtype: Any = None) -> np.ndarray:
     if not len(starts):
         return _empty(dtype or x.dtype)
-    sums: np.ndarray = np.add.reduceat(x, starts, dtype=dtype)
+    with np.errstate(invalid="ignore"):  # inf + -inf is NaN, as in pc.sum
+        sums: np.ndarray = np.add.reduceat(x, starts, dtype=dtype)
     return sums
+
+
+def _ends(starts: np.ndarray, length: int) -> np.ndarray:
+    """Where each group of ``length`` rows grouped by ``starts`` ends."""
+    ends: np.ndarray = np.append(starts[1:], length) if len(starts) else starts
+    return ends
 
 
 # -- COUNT ---------------------------------------------------------------------------------------
@@ -344,7 +351,7 @@ class PickKind:
     ) -> Columns:
         assert values is not None
         length = _length(rows, offsets)
-        ends = np.append(starts[1:], length)
+        ends = _ends(starts, length)
         if not values.null_count:
             chosen, found = (ends - 1 if self.last else starts), None
         else:  # the first or last valid row of each group, if any
@@ -368,7 +375,7 @@ class PickKind:
         at = columns["at"]
         ids = group_ids(starts, len(at))
         order = np.lexsort((at, ids))  # by group, the winning ``at`` last
-        best = order[np.append(starts[1:], len(at)) - 1]
+        best = order[_ends(starts, len(at)) - 1]
         return {"at": at[best], "v": columns["v"][best]}
 
     def results(self, columns: Columns) -> list[Any]:
@@ -408,7 +415,7 @@ class ObjectKind:
     ) -> Columns:
         if rows is not None and values is not None:
             values = values.take(pa.array(rows))  # once; each group is then a slice
-        ends = np.append(starts[1:], _length(rows, offsets))
+        ends = _ends(starts, _length(rows, offsets))
         states = np.empty(len(starts), dtype=object)
         for i, (start, end) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
             state = self.new_state()
@@ -419,7 +426,7 @@ class ObjectKind:
 
     def reduce(self, columns: Columns, starts: np.ndarray) -> Columns:
         states = columns["state"]
-        ends = np.append(starts[1:], len(states))
+        ends = _ends(starts, len(states))
         merged = np.empty(len(starts), dtype=object)
         for i, (start, end) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
             total = self.new_state()  # never one of the inputs: those are kept states
