@@ -24,6 +24,7 @@ from rillet.expressions.kernels import Context, compile, evaluate
 from rillet.expressions.nodes import Call, Cast, Literal, Node
 
 COARSER_US = (60_000_000, 3_600_000_000, 86_400_000_000)
+_CURRENT = 2**63 - 1
 
 
 def _constant(node: Node) -> Any:
@@ -62,17 +63,28 @@ class Buckets:
 
     @classmethod
     def of(cls, times: np.ndarray, widths: tuple[int, ...]) -> Buckets:
-        fine = times // widths[0]
         order = None
-        if len(fine) > 1 and (fine[1:] < fine[:-1]).any():
-            order = np.argsort(fine, kind="stable")
-            times = times[order]
+        if len(times) > 1 and (times[1:] < times[:-1]).any():
+            fine = times // widths[0]
+            if (fine[1:] < fine[:-1]).any():
+                order = np.argsort(fine, kind="stable")
+                times = times[order]
         keys, starts = [], []
         for width in widths:
-            bucket = times // width * width
-            first = _starts(bucket)
-            keys.append(bucket[first])
-            starts.append(first)
+            first, last = int(times[0]) // width * width, int(times[-1]) // width * width
+            if (last - first) // width < len(times) // 8:
+                # sorted times: find where each bucket begins instead of dividing every time
+                bounds = np.arange(first + width, last + width, width, dtype=np.int64)
+                cuts = np.searchsorted(times, bounds)
+                begins = np.concatenate([np.zeros(1, dtype=np.int64), cuts])
+                held = np.append(begins[1:], len(times)) > begins  # skip empty buckets
+                keys.append(np.arange(first, last + width, width, dtype=np.int64)[held])
+                starts.append(begins[held])
+            else:
+                bucket = times // width * width
+                begin = _starts(bucket)
+                keys.append(bucket[begin])
+                starts.append(begin)
         return cls(order, tuple(keys), tuple(starts))
 
     def select(self, mask: np.ndarray | None) -> tuple[np.ndarray | None, np.ndarray | None]:
@@ -127,6 +139,18 @@ class Level:
         if self.size == 0 or keys[0] > self._keys[self.size - 1]:
             self._append(keys, columns)
             return
+        if keys[0] == self._keys[self.size - 1]:  # the newest bucket continues: the usual case
+            last = self.size - 1
+            pair = {
+                k: np.concatenate([v[last : self.size], columns[k][:1]])
+                for k, v in self._columns.items()
+            }
+            merged = kind.reduce(pair, np.zeros(1, dtype=np.int64))
+            self.size = last
+            self._append(keys[:1], merged)
+            if len(keys) > 1:
+                self._append(keys[1:], {k: v[1:] for k, v in columns.items()})
+            return
         low, high = self.between(int(keys[0]), int(keys[-1]) + 1)
         both = np.concatenate([self._keys[low:high], keys])
         order = np.argsort(both, kind="stable")
@@ -164,6 +188,10 @@ class Level:
         for name, column in columns.items():
             self._columns[name][self.size : end] = column
         self.size = end
+
+    def truncate(self, start: int) -> None:
+        """Forget the buckets from ``start`` on."""
+        self.size = int(np.searchsorted(self.keys, start))
 
     def drop_before(self, start: int) -> None:
         low = int(np.searchsorted(self.keys, start))
@@ -242,6 +270,7 @@ class AggregateMonitor:
         self.resolution_us = resolution_us
         self.widths = widths_for(resolution_us)
         self.levels = [Level(width) for width in self.widths]
+        self._stale = _CURRENT  # the least finest bucket changed since the coarser were made
         self.errors = 0
 
     def observe(
@@ -256,11 +285,14 @@ class AggregateMonitor:
         starts, keys = buckets.held(positions, 0)
         partials = kind.partials(values, rows, offsets, starts)
         self.levels[0].merge(keys, partials, kind)
-        # The partials of minutes, hours and days are reduced from those of the finest
-        # buckets (the values are read once), but for kinds that read rows faster than they
-        # merge many partials (sketches).
+        if not kind.from_rows:
+            # minutes, hours and days are reduced from the finest buckets when read: one
+            # merge a batch, not four
+            self._stale = min(self._stale, int(keys[0]))
+            return
+        # Sketches: from the rows, when those are cheaper to read than many states to merge.
         for number, level in enumerate(self.levels[1:], 1):
-            if kind.from_rows and len(buckets.starts[number]) * 4 < len(buckets.starts[0]):
+            if len(buckets.starts[number]) * 4 < len(buckets.starts[0]):
                 coarse_starts, coarse_keys = buckets.held(positions, number)
                 rows_partials = kind.partials(values, rows, offsets, coarse_starts)
                 level.merge(coarse_keys, rows_partials, kind)
@@ -269,8 +301,24 @@ class AggregateMonitor:
                 first = _starts(coarse)
                 level.merge(coarse[first], kind.reduce(partials, first), kind)
 
+    def _refresh(self) -> None:
+        """Reduce the coarser levels' buckets from the finest ones changed since last time."""
+        if self._stale == _CURRENT:
+            return
+        fine, kind = self.levels[0], self.kind
+        for level in self.levels[1:]:
+            start = self._stale // level.width * level.width
+            level.truncate(start)
+            low, high = fine.between(start, None)
+            if low < high:
+                coarse = fine.keys[low:high] // level.width * level.width
+                first = _starts(coarse)
+                level.merge(coarse[first], kind.reduce(fine.columns(low, high), first), kind)
+        self._stale = _CURRENT
+
     def value(self, start_us: int | None, end_us: int | None) -> Any:
         """The aggregate over the buckets of ``[start, end)``, widened to whole buckets."""
+        self._refresh()
         base = self.levels[0]
         if not base.size:
             return self._empty()
@@ -294,6 +342,7 @@ class AggregateMonitor:
     def window_values(self, starts: list[int], period_us: int) -> list[Any]:
         """The aggregate over each window ``[start, start + period)`` (aligned to the period),
         reduced from the coarsest level whose buckets tile the windows."""
+        self._refresh()
         tiling = [level for level in self.levels if period_us % level.width == 0]
         if not tiling or not starts:
             return [self.value(start, start + period_us) for start in starts]
