@@ -186,6 +186,8 @@ class Database:
     def sql(self, query: str, params: Sequence[Any] | None = None) -> Result:
         """Run DuckDB SQL; every stream is a table of its stored and in-memory records."""
         self._check_open()
+        for stream in list(self._streams.values()):
+            stream.monitors.caught_up()  # the alerts of records appended before are in
         return self._query.run(query, self._streams, params)
 
     # -- lifetime --------------------------------------------------------------------------
@@ -203,6 +205,10 @@ class Database:
         self._stop.set()
         for thread in self._threads:
             thread.join()
+        for stream in self._streams.values():
+            stream.ingest_buffer()
+        for stream in self._streams.values():
+            stream.monitors.close()  # the alerts they raise last go to streams still open
         for stream in self._streams.values():
             stream.close()
         self._query.close()

@@ -253,8 +253,10 @@ class Stream:
         return position
 
     def flush(self) -> None:
-        """Make every record appended so far durable (logged and fsynced)."""
+        """Make every record appended so far durable (logged and fsynced), and wait until
+        the monitors have evaluated it."""
         self._flush(sync=True)
+        self.monitors.caught_up()
 
     def ingest_buffer(self) -> None:
         """Move buffered single records into memory (and the log, and past the monitors)."""
@@ -673,6 +675,7 @@ class Stream:
         Waits for a seal or flush under way, and background work after it finds the stream
         closed, so nothing is written into the folder once it is removed.
         """
+        self.monitors.close()
         with self._seal_lock, self._ingest_lock, self._lock:
             self._closed = True
         if self._log is not None:

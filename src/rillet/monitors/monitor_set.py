@@ -8,6 +8,7 @@ monitor's first offset on, or from offset 0 with ``backfill=True``).
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from rillet.stream import Stream
 
 log = logging.getLogger("rillet")
+QUEUED = 4  # batches the monitors may fall behind the appender
 Clock = Callable[[], float]
 KINDS = ("index", "filter", "aggregate", "trigger", "webhook")
 
@@ -76,6 +78,10 @@ class MonitorSet:
         self.aggregates: dict[str, AggregateMonitor] = {}
         self.triggers: dict[str, Trigger] = {}
         self.delivery = Delivery()
+        self._queue: queue.Queue[tuple[pa.RecordBatch, float] | None] = queue.Queue(QUEUED)
+        self._worker: threading.Thread | None = None
+        self._pending = 0  # batches handed to the worker and not yet evaluated
+        self._idle = threading.Condition()
         self.watermark = -(2**63)
         self.last_ingest = clock()
         self._lock = threading.RLock()
@@ -137,8 +143,18 @@ class MonitorSet:
         Holds the stream's ingest lock, then this set's, the order ingestion takes them in:
         no batch is observed while the new monitor replays what is stored.
         """
-        self.stream.ingest_buffer()
-        with self.stream.ingest_lock, self._lock:
+        self.caught_up()
+        with self.stream.ingest_lock:
+            self.caught_up_locked()
+            self._add(kind, name, spec, backfill)
+
+    def caught_up_locked(self) -> None:
+        """:meth:`caught_up` for a caller holding the stream's ingest lock."""
+        with self._idle:
+            self._idle.wait_for(lambda: self._pending == 0)
+
+    def _add(self, kind: str, name: str, spec: dict[str, Any], backfill: bool) -> None:
+        with self._lock:
             existing = self._table(kind)
             hook = Webhook(spec["url"], spec.get("trigger")) if kind == "webhook" else None
             if hook is not None and hook in self.delivery.webhooks:
@@ -229,11 +245,50 @@ class MonitorSet:
     # -- evaluation ---------------------------------------------------------------------------
 
     def observe(self, batch: pa.RecordBatch) -> None:
-        """Evaluate every monitor on a batch just ingested (under the stream's ingest lock)."""
+        """Hand a batch just ingested (under the stream's ingest lock, so in offset order) to
+        this set's worker thread, which evaluates every monitor on it.
+
+        The appender goes on to its next batch meanwhile: the log write and the monitors
+        overlap, each mostly in C++ without the GIL.  A queue of a few batches bounds how far
+        the monitors may fall behind (the appender waits), and every query waits until they
+        have seen what was appended before it (:meth:`caught_up`).
+        """
         if not len(batch):
             return
+        now = self.clock()
+        with self._idle:
+            if self._worker is None:
+                self._worker = threading.Thread(
+                    target=self._work, name=f"rillet-monitors-{self.stream.name}", daemon=True
+                )
+                self._worker.start()
+            self._pending += 1
+        self._queue.put((batch, now))
+
+    def _work(self) -> None:
+        while (item := self._queue.get()) is not None:
+            try:
+                self._observe(*item)
+            except Exception:  # a monitor must never stop the monitors of later batches
+                log.exception("monitors of stream %r failed on a batch", self.stream.name)
+            finally:
+                with self._idle:
+                    self._pending -= 1
+                    if not self._pending:
+                        self._idle.notify_all()
+
+    def caught_up(self) -> None:
+        """Wait until the monitors have seen every record appended so far.
+
+        Never call it holding this set's lock: the worker needs it.
+        """
+        self.stream.ingest_buffer()
+        with self._idle:
+            self._idle.wait_for(lambda: self._pending == 0)
+
+    def _observe(self, batch: pa.RecordBatch, now: float) -> None:
         with self._lock:
-            self.last_ingest = self.clock()
+            self.last_ingest = now
             times = batch.column(self.stream.schema.time_index).cast(pa.int64()).to_numpy()
             self.watermark = max(self.watermark, int(times.max()))
             if self.active:
@@ -352,7 +407,7 @@ class MonitorSet:
 
     def query_filter(self, name: str, start: Any, end: Any) -> Matches:
         name = name.lower()
-        self.stream.ingest_buffer()  # records appended just before are monitored, too
+        self.caught_up()  # records appended just before are monitored, too
         with self._lock:
             found = self.filters.get(name)
             if found is None:
@@ -362,7 +417,7 @@ class MonitorSet:
 
     def get_aggregate(self, name: str, start: Any, end: Any) -> Any:
         name = name.lower()
-        self.stream.ingest_buffer()
+        self.caught_up()
         with self._lock:
             found = self.aggregates.get(name)
             if found is None:
@@ -383,7 +438,7 @@ class MonitorSet:
         node = predicate(expression, self.columns)
         kernel = compile(node)
         low, high = _us(start), _us(end)
-        self.stream.ingest_buffer()
+        self.caught_up()
         time_name = self.stream.schema.time_column
         with self._lock:
             candidate = candidates(node, self.indexes)
@@ -418,6 +473,7 @@ class MonitorSet:
 
     def get_alerts(self, start: Any, end: Any, trigger: str | None) -> list[Alert]:
         trigger = trigger.lower() if trigger is not None else None
+        self.caught_up()  # alerts of the records appended before are raised, too
         if trigger is not None and trigger not in self.triggers:
             raise not_found("trigger", trigger, self.triggers, f" on stream {self.stream.name!r}")
         alerts = []
@@ -443,6 +499,12 @@ class MonitorSet:
                 aggregate.drop_before(start_us)
 
     def close(self) -> None:
+        """Evaluate what is queued, stop the worker, then deliver what alerts remain."""
+        with self._idle:
+            worker, self._worker = self._worker, None
+        if worker is not None:
+            self._queue.put(None)
+            worker.join()
         self.delivery.close()
 
 

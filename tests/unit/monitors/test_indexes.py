@@ -181,6 +181,7 @@ def test_index_added_to_a_stream_with_data_is_not_trusted_for_older_records(
     s.append_many(rows[:1500])
     add_indexes(s, INDEXES[-1], backfill=False)
     s.append_many(rows[1500:])
+    s.monitors.caught_up()  # the worker has indexed what was appended
     node = predicate("lat >= 90", s.monitors.columns)
     found = plan.candidates(node, s.monitors.indexes)
     assert found is not None and 0 < len(found)
@@ -195,6 +196,7 @@ def test_index_narrows_the_candidates(
     s = mem.create_stream("m", SCHEMA, time_column="ts")
     add_indexes(s, [("lat", 1.0), ("host", 1.0), ("code", 1.0)], backfill=False)
     s.append_many(rows)
+    s.monitors.caught_up()
 
     def candidates(expression: str) -> list[int] | None:
         found = plan.candidates(predicate(expression, s.monitors.columns), s.monitors.indexes)
