@@ -257,6 +257,9 @@ class MonitorSet:
             return
         now = self.clock()
         with self._idle:
+            if not (self.active or self.triggers or self._pending):
+                self.last_ingest = now  # nothing to evaluate: no hand-over
+                return
             if self._worker is None:
                 self._worker = threading.Thread(
                     target=self._work, name=f"rillet-monitors-{self.stream.name}", daemon=True
