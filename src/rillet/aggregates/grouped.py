@@ -54,9 +54,6 @@ _LOW32 = 0xFFFFFFFF
 class Kind(Protocol):
     """How one aggregate function's partial states are computed and merged as columns."""
 
-    #: partials of coarser groups are computed from the rows (True) or by reducing finer ones
-    from_rows: bool
-
     def partials(
         self,
         values: pa.Array | None,
@@ -140,8 +137,6 @@ def _ends(starts: np.ndarray, length: int) -> np.ndarray:
 class CountKind:
     """``n``: rows (COUNT(*)) or non-NULL values (COUNT(x))."""
 
-    from_rows = False
-
     def partials(
         self,
         values: pa.Array | None,
@@ -167,8 +162,6 @@ class SumKind:
     """``n`` values and their sum: floats in ``s`` (float64), integers exactly as the sums of
     their high and low 32-bit halves (``hi``, ``lo``; ``lo`` carried into ``hi`` on reduce),
     which int64 holds for any count of INT values and for 2**32 BIGINT values."""
-
-    from_rows = False
 
     def __init__(self, integer: bool, average: bool) -> None:
         self.integer = integer
@@ -222,8 +215,6 @@ class SumKind:
 class ExtremeKind:
     """``n`` values and the least or greatest (``v``); NaN only where every value is NaN."""
 
-    from_rows = False
-
     def __init__(self, arg: DataType, largest: bool) -> None:
         self.arrow = arg.arrow
         self.integer = not pa.types.is_floating(self.arrow)
@@ -270,8 +261,6 @@ class ExtremeKind:
 class VarianceKind:
     """``n``, the mean as ``mean + lo`` (twice a double's digits) and ``m2``, the sum of
     squared deviations: :class:`~rillet.aggregates.basic.VarianceState` as columns."""
-
-    from_rows = False
 
     def __init__(self, stddev: bool) -> None:
         self.stddev = stddev
@@ -337,8 +326,6 @@ class PickKind:
     offset (for FIRST its complement ``~offset``, so that the greatest ``at`` always wins;
     the least int64 for none) and ``v`` the value, as a Python object."""
 
-    from_rows = False
-
     def __init__(self, last: bool) -> None:
         self.last = last
 
@@ -392,8 +379,6 @@ def _objects(items: list[Any]) -> np.ndarray:
 
 class ObjectKind:
     """One State per row, made by the function and fed each group's used rows."""
-
-    from_rows = True  # merging many sketches costs more than reading their rows again
 
     def __init__(
         self, function: AggregateFunction, arg: DataType | None, params: tuple[Any, ...]

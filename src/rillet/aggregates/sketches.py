@@ -95,7 +95,9 @@ def _doubles(values: pa.Array | None) -> np.ndarray[Any, np.dtype[np.float64]] |
     valid = _non_null(values)
     if valid is None:
         return None
-    doubles = valid.cast(pa.float64(), safe=False)  # BIGINT past 2**53 rounds, as in DuckDB
+    doubles = valid
+    if valid.type != pa.float64():  # BIGINT past 2**53 rounds, as in DuckDB
+        doubles = valid.cast(pa.float64(), safe=False)
     # The sketch's binding takes writable arrays only, so this is a copy.
     array: np.ndarray[Any, np.dtype[np.float64]] = doubles.to_numpy(
         zero_copy_only=False, writable=True

@@ -2,13 +2,15 @@
 
 States are kept as columns (:mod:`rillet.aggregates.grouped`) per bucket of the stream's
 resolution and also per minute, hour and day, each level sorted by bucket.  A batch adds its
-buckets' partials with a few numpy reductions whatever the number of buckets it spans, and any
-time range is answered from at most seven slices of the levels: the seconds up to the first
-whole minute, the minutes up to the first whole hour, the hours, the days, and back down.
+buckets' partials with a few numpy reductions whatever the number of buckets it spans; the
+coarser levels are reduced from the finer when next read.  Any time range is answered from
+at most seven slices of the levels: the seconds up to the first whole minute, the minutes up
+to the first whole hour, the hours, the days, and back down.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -285,35 +287,23 @@ class AggregateMonitor:
         starts, keys = buckets.held(positions, 0)
         partials = kind.partials(values, rows, offsets, starts)
         self.levels[0].merge(keys, partials, kind)
-        if not kind.from_rows:
-            # minutes, hours and days are reduced from the finest buckets when read: one
-            # merge a batch, not four
-            self._stale = min(self._stale, int(keys[0]))
-            return
-        # Sketches: from the rows, when those are cheaper to read than many states to merge.
-        for number, level in enumerate(self.levels[1:], 1):
-            if len(buckets.starts[number]) * 4 < len(buckets.starts[0]):
-                coarse_starts, coarse_keys = buckets.held(positions, number)
-                rows_partials = kind.partials(values, rows, offsets, coarse_starts)
-                level.merge(coarse_keys, rows_partials, kind)
-            else:
-                coarse = keys // level.width * level.width
-                first = _starts(coarse)
-                level.merge(coarse[first], kind.reduce(partials, first), kind)
+        # minutes, hours and days are reduced when read: one merge a batch, not four
+        self._stale = min(self._stale, int(keys[0]))
 
     def _refresh(self) -> None:
-        """Reduce the coarser levels' buckets from the finest ones changed since last time."""
+        """Reduce the buckets of each coarser level changed since the last read from those
+        of the level below it (a day from 24 hours, not 86,400 seconds)."""
         if self._stale == _CURRENT:
             return
-        fine, kind = self.levels[0], self.kind
-        for level in self.levels[1:]:
+        kind = self.kind
+        for finer, level in itertools.pairwise(self.levels):
             start = self._stale // level.width * level.width
             level.truncate(start)
-            low, high = fine.between(start, None)
+            low, high = finer.between(start, None)
             if low < high:
-                coarse = fine.keys[low:high] // level.width * level.width
+                coarse = finer.keys[low:high] // level.width * level.width
                 first = _starts(coarse)
-                level.merge(coarse[first], kind.reduce(fine.columns(low, high), first), kind)
+                level.merge(coarse[first], kind.reduce(finer.columns(low, high), first), kind)
         self._stale = _CURRENT
 
     def value(self, start_us: int | None, end_us: int | None) -> Any:
