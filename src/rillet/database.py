@@ -200,15 +200,16 @@ class Database:
         """Make every appended record durable, stop background work, release the folder."""
         if self._closed:
             return
-        self._closed = True
         atexit.unregister(self.close)
         self._stop.set()
         for thread in self._threads:
             thread.join()
-        for stream in self._streams.values():
+        for stream in list(self._streams.values()):
             stream.ingest_buffer()
-        for stream in self._streams.values():
-            stream.monitors.close()  # the alerts they raise last go to streams still open
+        for stream in list(self._streams.values()):
+            # the alerts of the last batches may still create and fill <stream>.alerts
+            stream.monitors.close()
+        self._closed = True
         for stream in self._streams.values():
             stream.close()
         self._query.close()

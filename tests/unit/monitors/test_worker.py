@@ -1,0 +1,104 @@
+"""The monitors' worker thread: appenders hand batches over and go on; every query, ``flush``
+and ``close`` sees what was appended before it.  Expected values are plain Python counts."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from pathlib import Path
+
+import pytest
+
+import rillet
+from rillet.monitors.monitor_set import MonitorSet
+from tests.unit.support import DAY, MANUAL
+
+SCHEMA = "ts TIMESTAMP, host STRING, v DOUBLE"
+D = dt.timedelta
+
+
+def batch(first: int, n: int) -> list[tuple[object, ...]]:
+    """``n`` records, a millisecond apart from record ``first`` on; v is the record's number."""
+    return [(DAY + D(milliseconds=i), "ab"[i % 2], float(i)) for i in range(first, first + n)]
+
+
+def monitored(db: rillet.Database) -> rillet.Stream:
+    s = db.create_stream("m", SCHEMA, time_column="ts")
+    s.add_filter("odd", "host = 'b'")
+    s.add_aggregate("n", None, "COUNT(*)")
+    s.add_aggregate("top", "odd", "MAX(v)")
+    return s
+
+
+def test_each_query_sees_every_record_appended_before_it(mem: rillet.Database) -> None:
+    s = monitored(mem)
+    for k in range(40):  # more batches than the queue holds, queried after each
+        s.append_many(batch(k * 50, 50))
+        total = (k + 1) * 50
+        assert s.get_aggregate("n") == total
+        assert len(s.query_filter("odd", None, None)) == total // 2
+        assert s.get_aggregate("top") == float(total - 1)
+    for i in range(7):  # single records, through the buffer
+        s.append((DAY + D(seconds=10, milliseconds=i), "b", 1e6 + i))
+    assert s.get_aggregate("n") == 2007
+    assert s.execute_filter("v >= 1000000").offsets.tolist() == list(range(2000, 2007))
+
+
+def test_concurrent_appenders_and_a_reader(mem: rillet.Database) -> None:
+    s = monitored(mem)
+    seen: list[int] = []
+    done = threading.Event()
+
+    def read() -> None:
+        while not done.is_set():
+            seen.append(s.get_aggregate("n"))
+
+    def write(part: int) -> None:
+        for k in range(25):
+            s.append_many(batch((part * 25 + k) * 40, 40))
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    writers = [threading.Thread(target=write, args=(p,)) for p in range(4)]
+    for w in writers:
+        w.start()
+    for w in writers:
+        w.join()
+    done.set()
+    reader.join()
+    assert seen == sorted(seen)  # counts only grow
+    assert s.get_aggregate("n") == 4 * 25 * 40
+    assert s.get_aggregate("top") == float(4 * 25 * 40 - 1)
+
+
+def test_a_failure_in_the_worker_stops_neither_it_nor_the_queries(
+    mem: rillet.Database, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    s = monitored(mem)
+    original = MonitorSet._evaluate
+    calls = {"n": 0}
+
+    def once_broken(self: MonitorSet, *args: object) -> None:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RuntimeError("a bug in a monitor")
+        original(self, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(MonitorSet, "_evaluate", once_broken)
+    for k in range(3):
+        s.append_many(batch(k * 10, 10))
+    assert s.get_aggregate("n") == 20  # the second batch was skipped, and logged
+    assert "monitors of stream 'm' failed on a batch" in caplog.text
+    s.append_many(batch(30, 10))
+    assert s.get_aggregate("n") == 30
+
+
+def test_close_stores_the_alerts_of_the_last_batches(tmp_path: Path) -> None:
+    with rillet.connect(tmp_path / "data", **MANUAL) as db:
+        s = monitored(db)
+        s.install_trigger("hot", "top > 100", period="1s")
+        s.append_many(batch(0, 1500))  # max v of the odd records: 999 in [0 s, 1 s)
+        # closed at once: the worker may not have evaluated the batch yet
+    with rillet.connect(tmp_path / "data", **MANUAL) as db:
+        alerts = db.stream("m").get_alerts()
+        assert [(a.trigger, a.time, a.value) for a in alerts] == [("hot", DAY, 999.0)]
