@@ -99,6 +99,18 @@ def _numbers(values: pa.Array, integer: bool) -> np.ndarray:
     return array
 
 
+def _read(
+    values: pa.Array, rows: np.ndarray | None, starts: np.ndarray, integer: bool, fill: Any
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """The values at ``rows`` as numbers with ``fill`` for NULL, the number of values in
+    each group, and where the values are valid (None: everywhere)."""
+    x = _at(_numbers(values, integer), rows)
+    if not values.null_count:
+        return x, _sizes(starts, len(x)), None
+    valid = _at(_valid(values), rows)
+    return np.where(valid, x, fill), _sum_at(valid, starts, np.int64), valid
+
+
 def _at(array: np.ndarray, rows: np.ndarray | None) -> np.ndarray:
     return array if rows is None else array[rows]
 
@@ -175,12 +187,7 @@ class SumKind:
         starts: np.ndarray,
     ) -> Columns:
         assert values is not None
-        x = _at(_numbers(values, self.integer), rows)
-        n = _sizes(starts, len(x))
-        if values.null_count:
-            valid = _at(_valid(values), rows)
-            x = np.where(valid, x, 0)
-            n = _sum_at(valid, starts, np.int64)
+        x, n, _ = _read(values, rows, starts, self.integer, 0)
         columns = {"n": n}
         if self.integer:
             columns["hi"] = _sum_at(x >> 32, starts)
@@ -235,12 +242,7 @@ class ExtremeKind:
         starts: np.ndarray,
     ) -> Columns:
         assert values is not None
-        x = _at(_numbers(values, self.integer), rows)
-        n = _sizes(starts, len(x))
-        if values.null_count:
-            valid = _at(_valid(values), rows)
-            x = np.where(valid, x, self.identity)
-            n = _sum_at(valid, starts, np.int64)
+        x, n, _ = _read(values, rows, starts, self.integer, self.identity)
         return {"n": n, "v": self._reduceat(x, starts)}
 
     def _reduceat(self, x: np.ndarray, starts: np.ndarray) -> np.ndarray:
@@ -273,13 +275,7 @@ class VarianceKind:
         starts: np.ndarray,
     ) -> Columns:
         assert values is not None
-        x = _at(_numbers(values, False), rows)
-        n = _sizes(starts, len(x))
-        valid = None
-        if values.null_count:
-            valid = _at(_valid(values), rows)
-            x = np.where(valid, x, 0.0)
-            n = _sum_at(valid, starts, np.int64)
+        x, n, valid = _read(values, rows, starts, False, 0.0)
         with np.errstate(invalid="ignore", divide="ignore"):
             mean = _sum_at(x, starts) / n
             deviations = x - mean[group_ids(starts, len(x))]  # exact where x is near the mean
