@@ -150,6 +150,8 @@ class Database:
         key = f"{name}.alerts"
         stream = self._streams.get(key)
         if stream is None:
+            if name not in self._streams:  # dropped: its alerts went with it
+                raise not_found("stream", name, self._streams)
             try:
                 stream = self.create_stream(key, ALERTS_SCHEMA, time_column="time", partition="1d")
             except ConflictError:
@@ -172,6 +174,8 @@ class Database:
         """Delete a stream, its alerts stream, and all their records and files."""
         with self._lock:
             stream = self.stream(name)
+        stream.monitors.close()  # before its alerts stream goes, or they would make it again
+        with self._lock:
             gone = [
                 s for k, s in self._streams.items() if k in (stream.name, f"{stream.name}.alerts")
             ]

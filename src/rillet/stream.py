@@ -165,7 +165,10 @@ class Stream:
                         )
         self._next = next_offset
         self._buffer_first = next_offset
-        self.monitors = MonitorSet(self, catalog, clock, alerts or (lambda: self))
+        self.monitors = MonitorSet(self, catalog, clock, alerts or self._no_alerts)
+
+    def _no_alerts(self) -> Stream:
+        raise ConfigError(f"stream {self.name!r} is outside a Database: it keeps no alerts")
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -626,6 +629,8 @@ class Stream:
             if not drop:
                 return []
             with self._ingest_lock, self._lock:
+                # batches still queued for the monitors would bring dropped records back
+                self.monitors.caught_up_locked()
                 self._recent.clear()  # its rows are all in memory now, some maybe dropped
                 through = self._buffer_first - 1
                 self._catalog.drop_partitions(self.name, {s: through for s in drop}, through + 1)
@@ -634,12 +639,12 @@ class Stream:
                 for start in drop:
                     self._memory.drop(start)
                     self._sealed_through[start] = through
+                kept = [f.partition for f in self._files] + list(self._memory.partitions)
+                self.monitors.drop_before(min(kept) if kept else self._watermark + 1)
             for info in gone:
                 if self._reader is not None and self._root is not None:
                     self._reader.forget(info.path)
                     (self._root / info.path).unlink(missing_ok=True)
-            kept = [f.partition for f in self._files] + list(self._memory.partitions)
-            self.monitors.drop_before(min(kept) if kept else self._watermark + 1)
         self._trim_log()
         return drop
 

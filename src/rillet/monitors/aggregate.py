@@ -362,3 +362,5 @@ class AggregateMonitor:
     def drop_before(self, start_us: int) -> None:
         for level in self.levels:
             level.drop_before(start_us)
+        # a coarser bucket that straddles start_us was dropped whole: made again when read
+        self._stale = min(self._stale, start_us)

@@ -78,9 +78,14 @@ class MonitorSet:
         self.aggregates: dict[str, AggregateMonitor] = {}
         self.triggers: dict[str, Trigger] = {}
         self.delivery = Delivery()
+        self.trimmed = False  # retention dropped records since open
         self._queue: queue.Queue[tuple[pa.RecordBatch, float] | None] = queue.Queue(QUEUED)
         self._worker: threading.Thread | None = None
-        self._pending = 0  # batches handed to the worker and not yet evaluated
+        # batches handed to the worker, and evaluated by it: a query waits for the batches
+        # handed over before it, not for the worker to be idle (it may never be)
+        self._submitted = 0
+        self._done = 0
+        self._closed = False  # after close, batches are evaluated by the appender
         self._idle = threading.Condition()
         self.watermark = -(2**63)
         self.last_ingest = clock()
@@ -150,8 +155,7 @@ class MonitorSet:
 
     def caught_up_locked(self) -> None:
         """:meth:`caught_up` for a caller holding the stream's ingest lock."""
-        with self._idle:
-            self._idle.wait_for(lambda: self._pending == 0)
+        self._wait()
 
     def _add(self, kind: str, name: str, spec: dict[str, Any], backfill: bool) -> None:
         with self._lock:
@@ -255,18 +259,28 @@ class MonitorSet:
         """
         if not len(batch):
             return
-        now = self.clock()
+        now = self.last_ingest = self.clock()
         with self._idle:
-            if not (self.active or self.triggers or self._pending):
-                self.last_ingest = now  # nothing to evaluate: no hand-over
-                return
-            if self._worker is None:
-                self._worker = threading.Thread(
-                    target=self._work, name=f"rillet-monitors-{self.stream.name}", daemon=True
-                )
-                self._worker.start()
-            self._pending += 1
-        self._queue.put((batch, now))
+            if not (self.active or self.triggers or self._done < self._submitted):
+                return  # nothing to evaluate: no hand-over
+            inline = self._closed
+            if not inline:
+                if self._worker is None:
+                    self._worker = threading.Thread(
+                        target=self._work, name=f"rillet-monitors-{self.stream.name}", daemon=True
+                    )
+                    self._worker.start()
+                self._submitted += 1
+        if inline:
+            self._observe(batch, now)
+            return
+        try:
+            self._queue.put((batch, now))
+        except BaseException:  # e.g. Ctrl-C while the queue is full: not handed over
+            with self._idle:
+                self._submitted -= 1
+                self._idle.notify_all()
+            raise
 
     def _work(self) -> None:
         while (item := self._queue.get()) is not None:
@@ -276,9 +290,8 @@ class MonitorSet:
                 log.exception("monitors of stream %r failed on a batch", self.stream.name)
             finally:
                 with self._idle:
-                    self._pending -= 1
-                    if not self._pending:
-                        self._idle.notify_all()
+                    self._done += 1
+                    self._idle.notify_all()
 
     def caught_up(self) -> None:
         """Wait until the monitors have seen every record appended so far.
@@ -286,12 +299,16 @@ class MonitorSet:
         Never call it holding this set's lock: the worker needs it.
         """
         self.stream.ingest_buffer()
+        self._wait()
+
+    def _wait(self) -> None:
         with self._idle:
-            self._idle.wait_for(lambda: self._pending == 0)
+            target = self._submitted
+            # min: a batch whose hand-over failed is taken back from _submitted
+            self._idle.wait_for(lambda: self._done >= min(target, self._submitted))
 
     def _observe(self, batch: pa.RecordBatch, now: float) -> None:
         with self._lock:
-            self.last_ingest = now
             times = batch.column(self.stream.schema.time_index).cast(pa.int64()).to_numpy()
             self.watermark = max(self.watermark, int(times.max()))
             if self.active:
@@ -352,6 +369,9 @@ class MonitorSet:
         """The committer's periodic check: a stream idle for a whole period closes its windows."""
         if not self.triggers:
             return
+        with self._idle:
+            if self._done < self._submitted:
+                return  # not idle: the worker has records to judge first
         with self._lock:
             self._check_triggers(self.clock())
 
@@ -448,7 +468,13 @@ class MonitorSet:
             covered = candidate is not None and all(
                 i.from_offset == 0 for i in self.indexes.values()
             )
-            answered = covered and low is None and high is None and exact(node, self.indexes)
+            answered = (
+                covered
+                and not self.trimmed
+                and low is None
+                and high is None
+                and exact(node, self.indexes)
+            )
         if answered:
             assert candidate is not None
             return Matches(self.stream, candidate)
@@ -495,7 +521,10 @@ class MonitorSet:
         return alerts
 
     def drop_before(self, start_us: int) -> None:
+        """Forget the matches and states of records before ``start_us``, which retention
+        dropped (the caller holds the ingest lock and the monitors are caught up)."""
         with self._lock:
+            self.trimmed = True  # the indexes still hold the dropped offsets
             for each in self.filters.values():
                 each.drop_before(start_us)
             for aggregate in self.aggregates.values():
@@ -504,6 +533,7 @@ class MonitorSet:
     def close(self) -> None:
         """Evaluate what is queued, stop the worker, then deliver what alerts remain."""
         with self._idle:
+            self._closed = True
             worker, self._worker = self._worker, None
         if worker is not None:
             self._queue.put(None)

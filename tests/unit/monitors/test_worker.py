@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -102,3 +103,80 @@ def test_close_stores_the_alerts_of_the_last_batches(tmp_path: Path) -> None:
     with rillet.connect(tmp_path / "data", **MANUAL) as db:
         alerts = db.stream("m").get_alerts()
         assert [(a.trigger, a.time, a.value) for a in alerts] == [("hot", DAY, 999.0)]
+
+
+def test_a_query_waits_for_what_was_appended_before_it_not_for_idleness(
+    mem: rillet.Database,
+) -> None:
+    """While another thread appends without pause, queries still return."""
+    s = monitored(mem)
+    # a slow monitor (a sketch per second of a spread-out batch): the worker always lags,
+    # so its queue is never empty while the appender runs
+    s.add_aggregate("q", None, "APPROX_QUANTILE(v, 0.5)")
+    spread = [(DAY + D(seconds=i), "a", float(i)) for i in range(2000)]
+    stop = threading.Event()
+
+    def append_forever() -> None:
+        while not stop.is_set():
+            s.append_many(spread)
+
+    appender = threading.Thread(target=append_forever)
+    appender.start()
+    time.sleep(0.5)  # the worker is busy and behind
+    answers: list[int] = []
+    reader = threading.Thread(target=lambda: answers.extend(s.get_aggregate("n") for _ in range(5)))
+    reader.start()
+    reader.join(timeout=30)  # liveness: before the fix the reader waited for the appender
+    finished = not reader.is_alive()
+    stop.set()
+    appender.join()
+    reader.join()
+    assert finished and len(answers) == 5
+
+
+def test_drop_stream_while_appending_leaves_no_alerts_stream(tmp_path: Path) -> None:
+    with rillet.connect(tmp_path / "data", **MANUAL) as db:
+        s = monitored(db)
+        s.install_trigger("hot", "top > 10", period="1s")
+        stop = threading.Event()
+
+        def append() -> None:
+            k = 0
+            while not stop.is_set():
+                try:
+                    s.append_many(batch(k * 1000, 1000))
+                except rillet.errors.RilletError:
+                    return  # the stream is gone
+                k += 1
+
+        appender = threading.Thread(target=append)
+        appender.start()
+        db.drop_stream("m")
+        stop.set()
+        appender.join()
+        assert [x.name for x in db.streams()] == []
+    with rillet.connect(tmp_path / "data", **MANUAL) as db:
+        assert [x.name for x in db.streams()] == []
+
+
+def test_retention_waits_for_the_monitors(mem: rillet.Database) -> None:
+    """A batch still queued for the monitors when retention drops its hour is not counted
+    after the drop; the indexes stop answering alone once records were dropped."""
+    s = mem.create_stream(
+        "r", "ts TIMESTAMP, v DOUBLE", time_column="ts", partition="1h", retention="1h"
+    )
+    s.add_index("v", bucket_size=1.0)
+    s.add_filter("all", "v >= 0")
+    s.add_aggregate("n", None, "COUNT(*)")
+    s.add_aggregate("q", None, "APPROX_QUANTILE(v, 0.5)")  # keeps the worker busy
+    later = [(DAY + D(hours=5, seconds=i), 1.0) for i in range(3000)]
+    for _ in range(3):
+        s.append_many(later)
+    s.append_many([(DAY + D(seconds=i), 2.0) for i in range(3000)] + later[:10])
+    assert s.apply_retention() == [int(DAY.timestamp() * 1_000_000)]
+    stored = mem.sql("SELECT count(*) FROM r").fetchall()[0][0]
+    assert stored == 9010
+    assert s.get_aggregate("n") == stored
+    assert len(s.query_filter("all", None, None)) == stored
+    assert len(s.execute_filter("v > 1.5")) == 0  # the dropped hour held every v = 2.0
+    assert s.get_aggregate("n", DAY, DAY + D(days=1)) == stored  # the day state made again
