@@ -43,6 +43,7 @@ import numpy as np
 import pyarrow as pa
 
 from rillet.aggregates.base import AggregateFunction, State
+from rillet.aggregates.sketches import KllState
 from rillet.datatypes import DataType
 
 Columns = dict[str, np.ndarray]
@@ -420,6 +421,45 @@ class ObjectKind:
         return [state.result() for state in columns["state"]]
 
 
+class KllKind(ObjectKind):
+    """APPROX_QUANTILE and DISTRIBUTION: a KLL state per row, as ObjectKind, but the batch's
+    values are read as doubles once and each group's slice goes to its sketch as it is (per
+    group, Arrow slices and casts cost ten times the sketch's own update)."""
+
+    def __init__(
+        self, function: AggregateFunction, arg: DataType | None, params: tuple[Any, ...]
+    ) -> None:
+        super().__init__(function, arg, params)
+        prototype = self.function.make(self.arg, self.params)
+        assert isinstance(prototype, KllState)
+        self.q = prototype.q
+
+    def new_state(self) -> State:
+        return KllState(self.q)
+
+    def partials(
+        self,
+        values: pa.Array | None,
+        rows: np.ndarray | None,
+        offsets: np.ndarray,
+        starts: np.ndarray,
+    ) -> Columns:
+        assert values is not None
+        x = _at(_numbers(values, False), rows)
+        if not x.flags.writeable:  # the sketch's binding takes writable arrays only
+            x = x.copy()
+        valid = _at(_valid(values), rows) if values.null_count else None
+        ends = _ends(starts, len(x))
+        states = np.empty(len(starts), dtype=object)
+        for i, (start, end) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
+            state = KllState(self.q)
+            part = x[start:end] if valid is None else x[start:end][valid[start:end]]
+            if len(part):
+                state.sketch.update(part)
+            states[i] = state
+        return {"state": states}
+
+
 _NUMBERS = frozenset({"INT", "BIGINT", "FLOAT", "DOUBLE"})
 _ORDERED = _NUMBERS | {"TIMESTAMP"}
 _INTEGERS = frozenset({"INT", "BIGINT"})
@@ -449,5 +489,7 @@ def kind_of(
     Checks the argument type and parameters as :meth:`AggregateFunction.new_state` does.
     """
     function.new_state(arg, params)
+    if function.name in ("approx_quantile", "distribution"):
+        return KllKind(function, arg, params)
     found = _columnar(function.name, arg)
     return found if found is not None else ObjectKind(function, arg, params)

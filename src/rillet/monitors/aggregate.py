@@ -10,7 +10,6 @@ to the first whole hour, the hours, the days, and back down.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -272,7 +271,8 @@ class AggregateMonitor:
         self.resolution_us = resolution_us
         self.widths = widths_for(resolution_us)
         self.levels = [Level(width) for width in self.widths]
-        self._stale = _CURRENT  # the least finest bucket changed since the coarser were made
+        # per level, the least finest bucket changed since that level was made (level 0: none)
+        self._stale = [_CURRENT] * len(self.levels)
         self.errors = 0
 
     def observe(
@@ -288,23 +288,29 @@ class AggregateMonitor:
         partials = kind.partials(values, rows, offsets, starts)
         self.levels[0].merge(keys, partials, kind)
         # minutes, hours and days are reduced when read: one merge a batch, not four
-        self._stale = min(self._stale, int(keys[0]))
+        self._changed(int(keys[0]))
 
-    def _refresh(self) -> None:
-        """Reduce the buckets of each coarser level changed since the last read from those
-        of the level below it (a day from 24 hours, not 86,400 seconds)."""
-        if self._stale == _CURRENT:
-            return
+    def _changed(self, start_us: int) -> None:
+        self._stale = [self._stale[0]] + [min(s, start_us) for s in self._stale[1:]]
+
+    def _refresh(self, through: int | None = None) -> None:
+        """Reduce the buckets of the coarser levels (up to level ``through``, all without)
+        changed since they were last read from those of the level below (a day from 24
+        hours, not 86,400 seconds)."""
         kind = self.kind
-        for finer, level in itertools.pairwise(self.levels):
-            start = self._stale // level.width * level.width
+        last = len(self.levels) - 1 if through is None else through
+        for number in range(1, last + 1):
+            if self._stale[number] == _CURRENT:
+                continue
+            finer, level = self.levels[number - 1], self.levels[number]
+            start = self._stale[number] // level.width * level.width
             level.truncate(start)
             low, high = finer.between(start, None)
             if low < high:
                 coarse = finer.keys[low:high] // level.width * level.width
                 first = _starts(coarse)
                 level.merge(coarse[first], kind.reduce(finer.columns(low, high), first), kind)
-        self._stale = _CURRENT
+            self._stale[number] = _CURRENT
 
     def value(self, start_us: int | None, end_us: int | None) -> Any:
         """The aggregate over the buckets of ``[start, end)``, widened to whole buckets."""
@@ -332,11 +338,11 @@ class AggregateMonitor:
     def window_values(self, starts: list[int], period_us: int) -> list[Any]:
         """The aggregate over each window ``[start, start + period)`` (aligned to the period),
         reduced from the coarsest level whose buckets tile the windows."""
-        self._refresh()
-        tiling = [level for level in self.levels if period_us % level.width == 0]
+        tiling = [n for n, level in enumerate(self.levels) if period_us % level.width == 0]
         if not tiling or not starts:
             return [self.value(start, start + period_us) for start in starts]
-        level = tiling[-1]
+        self._refresh(tiling[-1])  # a 1 s trigger reads 1 s buckets: nothing to reduce
+        level = self.levels[tiling[-1]]
         low, high = level.between(starts[0], starts[-1] + period_us)
         if low == high:
             return [self._empty()] * len(starts)
@@ -363,4 +369,4 @@ class AggregateMonitor:
         for level in self.levels:
             level.drop_before(start_us)
         # a coarser bucket that straddles start_us was dropped whole: made again when read
-        self._stale = min(self._stale, start_us)
+        self._changed(start_us)
