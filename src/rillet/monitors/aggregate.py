@@ -10,6 +10,7 @@ to the first whole hour, the hours, the days, and back down.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -267,6 +268,7 @@ class AggregateMonitor:
         self.params = tuple(_constant(a) for a in node.args[1:])
         # a bad parameter (APPROX_QUANTILE(x, 1.5)) fails here, not at ingest
         self.kind = kind_of(self.function, self.arg_type, self.params)
+        self._nothing = self.function.new_state(self.arg_type, self.params).result()
         self.from_offset = from_offset
         self.resolution_us = resolution_us
         self.widths = widths_for(resolution_us)
@@ -357,7 +359,7 @@ class AggregateMonitor:
 
     def _empty(self) -> Any:
         """The value over no records (0 for the counts, else NULL), as the State gives it."""
-        return self.function.new_state(self.arg_type, self.params).result()
+        return copy.copy(self._nothing)  # a copy: the caller may change a list
 
     def keys_between(self, start_us: int | None, end_us: int | None) -> np.ndarray:
         """Start times of the finest buckets in ``[start, end)`` that hold records."""
