@@ -382,7 +382,9 @@ class MonitorSet:
         idle_us = (now - self.last_ingest) * 1e6 if now is not None else -1.0
         for trigger in self.triggers.values():
             closed = self.watermark
-            if now is not None and idle_us >= trigger.period_us:
+            if now is not None:  # the committer's tick: only idleness closes more windows
+                if idle_us < trigger.period_us:
+                    continue
                 closed = max(closed, min(int(now * 1e6), self.watermark + trigger.period_us))
             try:
                 windows = trigger.due(self.aggregates, closed)
