@@ -69,7 +69,7 @@ class Trigger:
         p = self.period_us
         starts = np.unique(np.concatenate(keys) // p * p)
         ready = starts[(starts + p <= closed_before) & (starts >= self.checked_through)]
-        return [int(s) for s in ready]
+        return list(ready.tolist())
 
     def evaluate(
         self, aggregates: Mapping[str, AggregateMonitor], windows: list[int], stream: str
@@ -88,14 +88,13 @@ class Trigger:
         alerts = [
             Alert(
                 self.name,
-                us_to_datetime(w),
+                us_to_datetime(windows[i]),
                 columns[first][i].as_py(),
                 self.condition,
                 first,
                 stream,
             )
-            for i, w in enumerate(windows)
-            if fired[i]
+            for i in np.flatnonzero(fired).tolist()
         ]
         self.checked_through = max(self.checked_through, windows[-1] + p)
         return alerts
