@@ -79,7 +79,7 @@ class MonitorSet:
         self.triggers: dict[str, Trigger] = {}
         self.delivery = Delivery()
         self.trimmed = False  # retention dropped records since open
-        self._queue: queue.Queue[tuple[pa.RecordBatch, float] | None] = queue.Queue(QUEUED)
+        self._queue: queue.Queue[pa.RecordBatch | None] = queue.Queue(QUEUED)
         self._worker: threading.Thread | None = None
         # batches handed to the worker, and evaluated by it: a query waits for the batches
         # handed over before it, not for the worker to be idle (it may never be)
@@ -259,7 +259,7 @@ class MonitorSet:
         """
         if not len(batch):
             return
-        now = self.last_ingest = self.clock()
+        self.last_ingest = self.clock()
         with self._idle:
             if not (self.active or self.triggers or self._done < self._submitted):
                 return  # nothing to evaluate: no hand-over
@@ -272,10 +272,10 @@ class MonitorSet:
                     self._worker.start()
                 self._submitted += 1
         if inline:
-            self._observe(batch, now)
+            self._observe(batch)
             return
         try:
-            self._queue.put((batch, now))
+            self._queue.put(batch)
         except BaseException:  # e.g. Ctrl-C while the queue is full: not handed over
             with self._idle:
                 self._submitted -= 1
@@ -285,7 +285,7 @@ class MonitorSet:
     def _work(self) -> None:
         while (item := self._queue.get()) is not None:
             try:
-                self._observe(*item)
+                self._observe(item)
             except Exception:  # a monitor must never stop the monitors of later batches
                 log.exception("monitors of stream %r failed on a batch", self.stream.name)
             finally:
@@ -307,7 +307,7 @@ class MonitorSet:
             # min: a batch whose hand-over failed is taken back from _submitted
             self._idle.wait_for(lambda: self._done >= min(target, self._submitted))
 
-    def _observe(self, batch: pa.RecordBatch, now: float) -> None:
+    def _observe(self, batch: pa.RecordBatch) -> None:
         with self._lock:
             times = batch.column(self.stream.schema.time_index).cast(pa.int64()).to_numpy()
             self.watermark = max(self.watermark, int(times.max()))
