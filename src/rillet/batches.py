@@ -82,8 +82,13 @@ def _column_from_values(dtype: DataType, values: Sequence[Any]) -> pa.Array[Any]
 def with_offsets(table: pa.Table, schema: Schema, first_offset: int) -> pa.RecordBatch:
     """A conformed table as one batch carrying offsets first_offset, first_offset + 1, ..."""
     offsets = pa.array(np.arange(first_offset, first_offset + table.num_rows, dtype=np.int64))
-    columns = [table.column(i).combine_chunks() for i in range(table.num_columns)]
+    # conform has copied the caller's data already: one chunk is taken as it is
+    columns = [_one_array(table.column(i)) for i in range(table.num_columns)]
     return pa.RecordBatch.from_arrays([*columns, offsets], schema=schema.storage)
+
+
+def _one_array(column: pa.ChunkedArray) -> pa.Array:
+    return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
 
 
 def to_table(data: Any, schema: Schema, stream: str) -> pa.Table:
