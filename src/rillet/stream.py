@@ -428,6 +428,11 @@ class Stream:
         return self._query.matching_offsets([self._root / f.path for f in files], condition)
 
     @property
+    def granularity(self) -> Granularity:
+        """How the stream's time is cut into partitions."""
+        return self._granularity
+
+    @property
     def watermark(self) -> int:
         """The newest event time seen (epoch microseconds)."""
         return self._watermark

@@ -335,7 +335,9 @@ class AggregateMonitor:
         kept = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
         if len(kept[next(iter(kept))]) > 1:
             kept = self.kind.reduce(kept, np.zeros(1, dtype=np.int64))
-        return self.kind.results(kept)[0]
+        result = self.kind.results(kept)[0]
+        # a list (FIRST of a LIST, TOP_K) may be a kept state's own: the caller may change it
+        return copy.deepcopy(result) if isinstance(result, list) else result
 
     def window_values(self, starts: list[int], period_us: int) -> list[Any]:
         """The aggregate over each window ``[start, start + period)`` (aligned to the period),

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 
-from rillet.errors import ConflictError, NotFoundError, not_found
+from rillet.errors import ConfigError, ConflictError, NotFoundError, not_found
 from rillet.expressions.duckdb import quote, render
 from rillet.expressions.kernels import Context, compile, evaluate
 from rillet.expressions.nodes import Node
@@ -179,6 +179,11 @@ class MonitorSet:
                 kind, name, spec, 0 if backfill else self.stream.next_offset, state
             )
             monitor = self._build(entry)  # checks everything before the catalog sees it
+            try:
+                self._check_widths(kind, monitor)
+            except ConfigError:
+                self._forget(kind, name, monitor)
+                raise
             if kind == "trigger":
                 entry = MonitorEntry(
                     kind,
@@ -194,6 +199,32 @@ class MonitorSet:
                 raise
             if kind in ("index", "filter", "aggregate"):
                 self._replay([monitor], entry.from_offset)
+
+    def _check_widths(self, kind: str, monitor: Any) -> None:
+        """Buckets must tile what cuts them: with retention, which drops whole partitions,
+        an aggregate's resolution must divide the partitions (for months and years, a day);
+        a trigger's period must be whole buckets of each of its aggregates."""
+        options = self.stream.options
+        if kind == "aggregate" and (options.retention or options.max_bytes):
+            granularity = self.stream.granularity
+            if (granularity.width_us or 86_400_000_000) % monitor.resolution_us:
+                raise ConfigError(
+                    f"resolution of aggregate {monitor.name!r} must divide the partitions "
+                    f"({granularity.text}{'' if granularity.width_us else ', so a day'}) of "
+                    f"stream {self.stream.name!r}: retention drops whole partitions",
+                    kind=kind,
+                    name=monitor.name,
+                )
+        if kind == "trigger":
+            for name in monitor.aggregate_names:
+                resolution = self.aggregates[name].resolution_us
+                if monitor.period_us % resolution:
+                    raise ConfigError(
+                        f"period of trigger {monitor.name!r} must be a multiple of the "
+                        f"resolution of aggregate {name!r} ({resolution / 1e6:g} s)",
+                        kind=kind,
+                        name=monitor.name,
+                    )
 
     def _table(self, kind: str) -> dict[str, Any]:
         tables: dict[str, dict[str, Any]] = {

@@ -409,3 +409,15 @@ def test_new_aggregate_covers_new_data_and_backfill_covers_sealed_history(
             assert s.get_aggregate("sum_all", start, end) == total
             assert same(s.get_aggregate("slow_all", start, end), slow)
         assert s.get_aggregate("n_all") == len(old) + len(new)
+
+
+def test_a_list_result_is_the_callers_own(mem: rillet.Database) -> None:
+    """Changing a FIRST of a LIST that get_aggregate returned changes no later answer."""
+    s = mem.create_stream("l", "ts TIMESTAMP, v LIST<INT>", time_column="ts")
+    s.add_aggregate("first", None, "FIRST(v)")
+    s.append_many([(DAY, [1, 2]), (DAY + D(minutes=2), [7])])
+    for start, end in ((DAY, DAY + D(seconds=1)), (None, None)):
+        got = s.get_aggregate("first", start, end)
+        assert got == [1, 2]
+        got.append(99)
+        assert s.get_aggregate("first", start, end) == [1, 2]

@@ -141,6 +141,12 @@ CASES: list[tuple[str, Call, type[errors.RilletError], str, dict[str, Any]]] = [
      lambda db, s: s.add_aggregate("a", None, "COUNT(*)", resolution="-1s"),
      errors.ConfigError, "resolution '-1s' is not a duration such as '5s', '15m', '1h', '7d' "
      "or 'daily'", {}),
+    ("period-resolution", lambda db, s: s.install_trigger("t", "mx > 1", period="1500ms"),
+     errors.ConfigError, "period of trigger 't' must be a multiple of the resolution of "
+     "aggregate 'mx' (1 s)", {"kind": "trigger", "name": "t"}),
+    ("period-below-resolution",
+     lambda db, s: s.install_trigger("t", "mx > 1", period="250ms"), errors.ConfigError,
+     "period of trigger 't' must be a multiple of the resolution of aggregate 'mx' (1 s)", {}),
     ("webhook-scheme", lambda db, s: s.add_webhook("ftp://x"), errors.ConfigError,
      "webhook url 'ftp://x' must start with http:// or https://", {"option": "url"}),
     ("webhook-no-scheme", lambda db, s: s.add_webhook("localhost:8000/hook"),

@@ -180,3 +180,24 @@ def test_retention_waits_for_the_monitors(mem: rillet.Database) -> None:
     assert len(s.query_filter("all", None, None)) == stored
     assert len(s.execute_filter("v > 1.5")) == 0  # the dropped hour held every v = 2.0
     assert s.get_aggregate("n", DAY, DAY + D(days=1)) == stored  # the day state made again
+
+
+def test_with_retention_a_resolution_must_divide_the_partitions(mem: rillet.Database) -> None:
+    """Retention drops whole partitions: a 7 s bucket across an hour's start would lose
+    kept records with the dropped ones, so such a resolution is refused, changing nothing."""
+    s = mem.create_stream("k", SCHEMA, time_column="ts", partition="1h", retention="2h")
+    s.add_filter("odd", "host = 'b'", resolution="7s")  # filters cut their matches exactly
+    with pytest.raises(rillet.errors.ConfigError) as caught:
+        s.add_aggregate("n", "odd", "COUNT(*)")
+    assert str(caught.value) == (
+        "resolution of aggregate 'n' must divide the partitions (1h) of stream 'k': "
+        "retention drops whole partitions"
+    )
+    with pytest.raises(rillet.errors.ConfigError):
+        s.add_aggregate("n", None, "COUNT(*)", resolution="daily")
+    assert list(s.monitors.aggregates) == []
+    s.add_aggregate("n", None, "COUNT(*)", resolution="90s")  # 40 of them make an hour
+    s.append_many([(DAY + D(seconds=3598 + i), "a", float(i)) for i in range(4)])
+    s.append_many([(DAY + D(hours=3, minutes=30), "a", 9.0)])  # hour 0 goes, hour 1 stays
+    assert s.apply_retention() == [int(DAY.timestamp() * 1_000_000)]
+    assert s.get_aggregate("n") == mem.sql("SELECT count(*) FROM k").fetchall()[0][0] == 3
