@@ -286,7 +286,7 @@ def test_states_are_kept_per_second_minute_hour_and_day(
 
     monkeypatch.setattr(Level, "columns", recording)
     # At most the seconds up to a minute, the minutes up to an hour, the hours up to a day,
-    # at either end, plus whole days: README's "a day ... merges about 150 states".
+    # at either end, plus whole days (read as at most seven slices of the levels).
     bound = 2 * (59 + 59 + 23) + 3
     for start, end in RANGES:
         read.clear()
