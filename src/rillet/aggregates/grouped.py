@@ -79,8 +79,7 @@ class Kind(Protocol):
 
 def group_ids(starts: np.ndarray, length: int) -> np.ndarray:
     """The group of each of ``length`` rows grouped by ``starts``."""
-    sizes = np.diff(np.append(starts, length))
-    ids: np.ndarray = np.repeat(np.arange(len(starts)), sizes)
+    ids: np.ndarray = np.repeat(np.arange(len(starts)), _sizes(starts, length))
     return ids
 
 
@@ -375,15 +374,18 @@ def _objects(items: list[Any]) -> np.ndarray:
 
 
 class ObjectKind:
-    """One State per row, made by the function and fed each group's used rows."""
+    """One State per row, made by the function and fed each group's rows.
+
+    The rows are taken once (:meth:`_source`); each group is then a slice of them, fed to a
+    new state (:meth:`_fed`).
+    """
 
     def __init__(
         self, function: AggregateFunction, arg: DataType | None, params: tuple[Any, ...]
     ) -> None:
-        self.function = function
+        self.function = function  # arg and params are checked by kind_of
         self.arg = arg if arg is not None else DataType("NULL")
         self.params = params
-        function.new_state(arg, params)  # a bad parameter fails here, not on a batch
 
     def new_state(self) -> State:
         return self.function.make(self.arg, self.params)
@@ -395,16 +397,20 @@ class ObjectKind:
         offsets: np.ndarray,
         starts: np.ndarray,
     ) -> Columns:
-        if rows is not None and values is not None:
-            values = values.take(pa.array(rows))  # once; each group is then a slice
+        source = self._source(values, rows)
         ends = _ends(starts, _length(rows, offsets))
         states = np.empty(len(starts), dtype=object)
         for i, (start, end) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
-            state = self.new_state()
-            part = values.slice(start, end - start) if values is not None else None
-            state.update(part, end - start)
-            states[i] = state
+            states[i] = self._fed(source, start, end)
         return {"state": states}
+
+    def _source(self, values: pa.Array | None, rows: np.ndarray | None) -> Any:
+        return values.take(pa.array(rows)) if rows is not None and values is not None else values
+
+    def _fed(self, source: Any, start: int, end: int) -> State:
+        state = self.new_state()
+        state.update(source.slice(start, end - start) if source is not None else None, end - start)
+        return state
 
     def reduce(self, columns: Columns, starts: np.ndarray) -> Columns:
         states = columns["state"]
@@ -437,27 +443,20 @@ class KllKind(ObjectKind):
     def new_state(self) -> State:
         return KllState(self.q)
 
-    def partials(
-        self,
-        values: pa.Array | None,
-        rows: np.ndarray | None,
-        offsets: np.ndarray,
-        starts: np.ndarray,
-    ) -> Columns:
+    def _source(self, values: pa.Array | None, rows: np.ndarray | None) -> Any:
         assert values is not None
         x = _at(_numbers(values, False), rows)
         if not x.flags.writeable:  # the sketch's binding takes writable arrays only
             x = x.copy()
-        valid = _at(_valid(values), rows) if values.null_count else None
-        ends = _ends(starts, len(x))
-        states = np.empty(len(starts), dtype=object)
-        for i, (start, end) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
-            state = KllState(self.q)
-            part = x[start:end] if valid is None else x[start:end][valid[start:end]]
-            if len(part):
-                state.sketch.update(part)
-            states[i] = state
-        return {"state": states}
+        return x, _at(_valid(values), rows) if values.null_count else None
+
+    def _fed(self, source: Any, start: int, end: int) -> State:
+        x, valid = source
+        state = KllState(self.q)
+        part = x[start:end] if valid is None else x[start:end][valid[start:end]]
+        if len(part):
+            state.sketch.update(part)
+        return state
 
 
 _NUMBERS = frozenset({"INT", "BIGINT", "FLOAT", "DOUBLE"})

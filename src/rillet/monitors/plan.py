@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from rillet.expressions.nodes import Binary, Cast, Column, Literal, Node
-from rillet.monitors.index import Index
+from rillet.monitors.index import COMPARE, Index
 
 FLIP = {"<": ">", ">": "<", "<=": ">=", ">=": "<=", "=": "=", "!=": "!="}
 COMPARISONS = frozenset(FLIP)
@@ -74,4 +74,4 @@ def exact(node: Node, indexes: Mapping[str, Index]) -> bool:
     if found is None or found[0] not in indexes:
         return False
     index = indexes[found[0]]
-    return index.exact and (index.numeric or found[1] == "=") and found[1] != "!="
+    return index.exact and found[1] in (COMPARE if index.numeric else ("=",))
