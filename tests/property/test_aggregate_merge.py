@@ -21,14 +21,23 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rillet.aggregates import AGGREGATES, Distribution, State
+from rillet.aggregates import AGGREGATES, State
 from rillet.aggregates.sketches import KllState, TopKState
 from rillet.datatypes import DataType
 from rillet.expressions.signatures import t
+from tests.property.cases import (
+    FEW_INTS,
+    NEAR_1E9,
+    QUANTILE_PARAMS,
+    STAMPS,
+    WORDS,
+    Case,
+    check_distribution,
+    check_quantile,
+    column,
+)
 
 ORDERED = {"first", "last"}  # their merge is associative but not commutative
-EPS = KllState().sketch.normalized_rank_error(False)  # KLL, k=200, 99% confidence
-HLL_EXACT = 300  # HLL (lg_k=12) keeps exact coupons up to a few hundred distinct values
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -50,41 +59,25 @@ def _bulk_zipf(draw: st.DrawFn) -> list[int | None]:
     return [None if v % 97 == 0 else int(v) for v in values]
 
 
-def _column(values: st.SearchStrategy[Any], max_size: int = 60) -> st.SearchStrategy[list[Any]]:
-    return st.lists(st.one_of(st.none(), values), max_size=max_size)
-
-
 BIGINTS = st.one_of(st.integers(-5, 5), st.integers(-(2**62), 2**62))
 INTS = st.integers(-(2**31), 2**31 - 1)
 DOUBLES = st.floats(-1e6, 1e6, allow_nan=False)
-NEAR_1E9 = st.floats(1e9, 1e9 + 1.0)  # epoch-seconds-like: a tiny spread next to the mean
 DECIMALS = st.decimals(-(10**20), 10**20, allow_nan=False, allow_infinity=False, places=2)
-WORDS = st.text(alphabet="abé", max_size=3)
-STAMPS = st.integers(0, 2**52)
-FEW_INTS = st.integers(-HLL_EXACT // 2, HLL_EXACT // 2 - 1)
-
-
-@dataclass(frozen=True)
-class Case:
-    dtype: str | None  # None: COUNT(*)
-    values: st.SearchStrategy[list[Any]]
-    params: st.SearchStrategy[tuple[Any, ...]] = st.just(())
 
 
 NUMBERS = [
-    Case("BIGINT", _column(BIGINTS)),
-    Case("INT", _column(INTS)),
-    Case("DOUBLE", _column(DOUBLES)),
-    Case("DOUBLE", _column(NEAR_1E9)),
-    Case("PRECISE(2)", _column(DECIMALS)),
+    Case("BIGINT", column(BIGINTS)),
+    Case("INT", column(INTS)),
+    Case("DOUBLE", column(DOUBLES)),
+    Case("DOUBLE", column(NEAR_1E9)),
+    Case("PRECISE(2)", column(DECIMALS)),
 ]
 ORDERABLE = [
     *NUMBERS,
-    Case("STRING", _column(WORDS)),
-    Case("BOOLEAN", _column(st.booleans())),
-    Case("TIMESTAMP", _column(STAMPS)),
+    Case("STRING", column(WORDS)),
+    Case("BOOLEAN", column(st.booleans())),
+    Case("TIMESTAMP", column(STAMPS)),
 ]
-QUANTILE_PARAMS = st.tuples(st.sampled_from([0.0, 0.01, 0.25, 0.5, 0.9, 0.99, 1.0]))
 CASES: dict[str, list[Case]] = {
     "count": [Case(None, st.lists(BIGINTS, max_size=60)), *ORDERABLE],
     "sum": NUMBERS,
@@ -93,25 +86,25 @@ CASES: dict[str, list[Case]] = {
     "variance": NUMBERS,
     "min": ORDERABLE,
     "max": ORDERABLE,
-    "first": [*ORDERABLE, Case("LIST<INT>", _column(st.lists(st.one_of(st.none(), INTS))))],
-    "last": [*ORDERABLE, Case("BINARY", _column(st.binary(max_size=3)))],
+    "first": [*ORDERABLE, Case("LIST<INT>", column(st.lists(st.one_of(st.none(), INTS))))],
+    "last": [*ORDERABLE, Case("BINARY", column(st.binary(max_size=3)))],
     "approx_count_distinct": [
-        Case("BIGINT", _column(FEW_INTS, max_size=400)),
-        Case("DOUBLE", _column(st.sampled_from([0.0, -0.0, 0.5, 1e300, float("inf")]))),
-        Case("STRING", _column(st.text(alphabet="ab", max_size=6), max_size=200)),
-        Case("BINARY", _column(st.binary(max_size=1), max_size=200)),
-        Case("TIMESTAMP", _column(st.integers(0, 99), max_size=200)),
+        Case("BIGINT", column(FEW_INTS, max_size=400)),
+        Case("DOUBLE", column(st.sampled_from([0.0, -0.0, 0.5, 1e300, float("inf")]))),
+        Case("STRING", column(st.text(alphabet="ab", max_size=6), max_size=200)),
+        Case("BINARY", column(st.binary(max_size=1), max_size=200)),
+        Case("TIMESTAMP", column(st.integers(0, 99), max_size=200)),
     ],
     "approx_quantile": [
-        Case("DOUBLE", _column(DOUBLES), QUANTILE_PARAMS),
-        Case("BIGINT", _column(st.integers(-3, 3)), QUANTILE_PARAMS),
+        Case("DOUBLE", column(DOUBLES), QUANTILE_PARAMS),
+        Case("BIGINT", column(st.integers(-3, 3)), QUANTILE_PARAMS),
         Case("DOUBLE", _bulk_doubles(), QUANTILE_PARAMS),
     ],
-    "distribution": [Case("DOUBLE", _column(DOUBLES)), Case("DOUBLE", _bulk_doubles())],
+    "distribution": [Case("DOUBLE", column(DOUBLES)), Case("DOUBLE", _bulk_doubles())],
     "top_k": [
-        Case("STRING", _column(WORDS), st.tuples(st.integers(1, 5))),
-        Case("BIGINT", _column(st.integers(0, 9)), st.tuples(st.integers(1, 5))),
-        Case("DOUBLE", _column(st.sampled_from([0.0, -0.0, 1.5])), st.tuples(st.integers(1, 3))),
+        Case("STRING", column(WORDS), st.tuples(st.integers(1, 5))),
+        Case("BIGINT", column(st.integers(0, 9)), st.tuples(st.integers(1, 5))),
+        Case("DOUBLE", column(st.sampled_from([0.0, -0.0, 1.5])), st.tuples(st.integers(1, 3))),
         Case("BIGINT", _bulk_zipf(), st.tuples(st.integers(1, 20))),
     ],
 }
@@ -210,9 +203,9 @@ def _check(name: str, values: pa.Array, whole: State, merged: State) -> None:
         _check_moments(name, valid, expected, got)
     elif name == "approx_quantile":
         assert isinstance(merged, KllState) and merged.q is not None
-        _check_quantile(valid, merged.q, expected, got)
+        check_quantile(valid, merged.q, got, expected)
     elif name == "distribution":
-        _check_distribution(valid, expected, got)
+        check_distribution(valid, got, expected)
     else:
         assert isinstance(whole, TopKState) and isinstance(merged, TopKState)
         _check_top_k(valid, whole, merged)
@@ -263,41 +256,6 @@ def _check_moments(name: str, valid: list[Any], expected: Any, got: Any) -> None
     slack = {"avg": 1e-15 * scale, "variance": variance_slack}.get(name, math.sqrt(variance_slack))
     assert math.isclose(got, expected, rel_tol=1e-9, abs_tol=slack)
     assert math.isclose(got, reference, rel_tol=1e-9, abs_tol=slack)
-
-
-def _ranks(valid: list[float], value: float) -> tuple[float, float]:
-    """The fractions of values below and at most ``value``."""
-    data = np.sort(np.asarray(valid, dtype=np.float64))
-    n = len(data)
-    below = np.searchsorted(data, value, side="left")
-    return below / n, np.searchsorted(data, value, side="right") / n
-
-
-def _check_quantile(valid: list[Any], q: float, expected: Any, got: Any) -> None:
-    if not valid:
-        assert got is None and expected is None
-        return
-    if len(valid) <= 200:  # below k no sketch ever compacts: exact, the least value of rank >= q
-        assert got == expected
-    for answer in (got, expected):
-        below, at_most = _ranks(valid, answer)
-        assert below - EPS <= q <= at_most + EPS
-    if q in (0.0, 1.0):
-        assert got == expected == (min(valid) if q == 0.0 else max(valid))
-
-
-def _check_distribution(valid: list[Any], expected: Any, got: Any) -> None:
-    if not valid:
-        assert got is None and expected is None
-        return
-    assert isinstance(got, Distribution) and isinstance(expected, Distribution)
-    assert (got.n, got.min, got.max) == (len(valid), min(valid), max(valid))
-    qs = [0.1, 0.5, 0.9, 0.99]
-    if len(valid) <= 200:
-        assert got.quantiles(qs) == expected.quantiles(qs)
-    for q, answer in zip(qs, got.quantiles(qs), strict=True):
-        below, at_most = _ranks(valid, answer)
-        assert below - EPS <= q <= at_most + EPS
 
 
 def _check_top_k(valid: list[Any], whole: TopKState, merged: TopKState) -> None:

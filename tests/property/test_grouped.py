@@ -29,30 +29,36 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rillet.aggregates import AGGREGATES, Distribution, State
+from rillet.aggregates import AGGREGATES, State
 from rillet.aggregates.grouped import Columns, Kind, kind_of
-from rillet.aggregates.sketches import KllState, TopKState
+from rillet.aggregates.sketches import TopKState
 from rillet.datatypes import DataType
 from rillet.expressions.signatures import t
+from tests.property.cases import (
+    FEW_INTS,
+    HLL_EXACT,
+    NEAR_1E9,
+    QUANTILE_PARAMS,
+    STAMPS,
+    WORDS,
+    Case,
+    check_distribution,
+    check_quantile,
+    column,
+    same,
+)
 
 Ints = npt.NDArray[np.int64]
 Mask = npt.NDArray[np.bool_]
 
 PICKS = {"first", "last"}
-EPS = KllState().sketch.normalized_rank_error(False)  # KLL, k=200, 99% confidence
-HLL_EXACT = 300  # HLL (lg_k=12) keeps exact coupons up to a few hundred distinct values
 HLL_SLACK = 0.1  # beyond: about 6 relative standard errors (1.04 / sqrt(2**12))
-KLL_EXACT = 200  # below k values a KLL sketch never compacts
 TOP_K_EXACT = 700  # fewer distinct values than the frequent-items map holds: exact counts
 SMALL = 100  # masks and groupings of at most this many rows are drawn element by element
 SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 # -- values --------------------------------------------------------------------------------------
-
-
-def _column(values: st.SearchStrategy[Any], max_size: int = 60) -> st.SearchStrategy[list[Any]]:
-    return st.lists(st.one_of(st.none(), values), min_size=1, max_size=max_size)
 
 
 def _bulk(
@@ -95,21 +101,14 @@ BIGINTS = st.one_of(st.integers(-5, 5), st.integers(-(2**63), 2**63 - 1), BIGINT
 FLOATS = st.one_of(st.floats(-1e6, 1e6, width=32), SPECIAL)
 DOUBLES = st.one_of(st.floats(-1e6, 1e6), SPECIAL)
 FINITE = st.floats(-1e6, 1e6)
-NEAR_1E9 = st.floats(1e9, 1e9 + 1.0)  # epoch-seconds-like: a tiny spread next to the mean
 DECIMALS = st.one_of(
     st.decimals(-(10**8), 10**8, allow_nan=False, allow_infinity=False, places=2),  # (10, 2)
     st.decimals(-(10**20), 10**20, allow_nan=False, allow_infinity=False, places=2),
 )
-WORDS = st.text(alphabet="abé", max_size=3)
-STAMPS = st.integers(0, 2**52)  # epoch microseconds
-FEW_INTS = st.integers(-HLL_EXACT // 2, HLL_EXACT // 2 - 1)
 
 
-@dataclass(frozen=True)
-class Case:
-    dtype: str | None  # None: COUNT(*)
-    values: st.SearchStrategy[list[Any]]
-    params: st.SearchStrategy[tuple[Any, ...]] = st.just(())
+def _column(values: st.SearchStrategy[Any], max_size: int = 60) -> st.SearchStrategy[list[Any]]:
+    return column(values, max_size, min_size=1)  # a batch holds a row at least
 
 
 NUMBERS = [
@@ -131,7 +130,6 @@ ANYTHING = [
     Case("LIST<INT>", _column(st.lists(st.one_of(st.none(), INTS), max_size=3))),
     Case("BINARY", _column(st.binary(max_size=3))),
 ]
-QUANTILE_PARAMS = st.tuples(st.sampled_from([0.0, 0.01, 0.25, 0.5, 0.9, 0.99, 1.0]))
 CASES: dict[str, list[Case]] = {
     "count": [Case(None, st.lists(st.none(), min_size=1, max_size=60)), *ANYTHING],
     "sum": NUMBERS,
@@ -317,13 +315,6 @@ def _batch(data: st.DataObject, name: str) -> Batch:
 # -- what "equal" means for each aggregate -------------------------------------------------------
 
 
-def _same(a: Any, b: Any) -> bool:
-    """Equal, NaN equal to NaN, and of one type (True is not 1, a float not an int)."""
-    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
-        return True
-    return type(a) is type(b) and bool(a == b)
-
-
 def _close(got: Any, want: Any, abs_tol: float) -> bool:
     if got is None or want is None:
         return got is None and want is None
@@ -356,13 +347,13 @@ def _check(batch: Batch, got: Any, want: Any, valid: list[Any], state: State | N
     elif name == "approx_count_distinct":
         _check_distinct(valid, got, want)
     elif name == "approx_quantile":
-        _check_quantile(valid, batch.params[0], got, want)
+        check_quantile(valid, batch.params[0], got, want)
     elif name == "distribution":
-        _check_distribution(valid, got, want)
+        check_distribution(valid, got, want)
     elif name == "top_k":
         _check_top_k(valid, got, want, state)
     else:  # COUNT, MIN, MAX, FIRST, LAST; SUM and AVG of integers and PRECISE
-        assert _same(got, want)
+        assert same(got, want)
 
 
 def _key(value: Any) -> Any:
@@ -380,44 +371,6 @@ def _check_distinct(valid: list[Any], got: Any, want: Any) -> None:
     else:
         for estimate in (got, want):
             assert abs(estimate - distinct) <= HLL_SLACK * distinct
-
-
-def _ranks(valid: list[Any], value: float) -> tuple[float, float]:
-    """The fractions of values below and at most ``value``."""
-    data = np.sort(np.asarray(valid, dtype=np.float64))
-    n = len(data)
-    return (
-        float(np.searchsorted(data, value, side="left")) / n,
-        float(np.searchsorted(data, value, side="right")) / n,
-    )
-
-
-def _check_quantile(valid: list[Any], q: float, got: Any, want: Any) -> None:
-    if not valid:
-        assert got is None and want is None
-        return
-    if len(valid) <= KLL_EXACT:
-        assert _same(got, want)
-    for answer in (got, want):
-        below, at_most = _ranks(valid, answer)
-        assert below - EPS <= q <= at_most + EPS
-    if q in (0.0, 1.0):
-        assert got == want == (min(valid) if q == 0.0 else max(valid))
-
-
-def _check_distribution(valid: list[Any], got: Any, want: Any) -> None:
-    if not valid:
-        assert got is None and want is None
-        return
-    assert isinstance(got, Distribution) and isinstance(want, Distribution)
-    for d in (got, want):
-        assert (d.n, d.min, d.max) == (len(valid), min(valid), max(valid))
-    qs = [0.1, 0.5, 0.9, 0.99]
-    if len(valid) <= KLL_EXACT:
-        assert got.quantiles(qs) == want.quantiles(qs)
-    for q, answer in zip(qs, got.quantiles(qs), strict=True):
-        below, at_most = _ranks(valid, answer)
-        assert below - EPS <= q <= at_most + EPS
 
 
 def _check_top_k(valid: list[Any], got: Any, want: Any, state: State | None) -> None:
@@ -457,12 +410,12 @@ def test_partials_give_each_groups_state_result(name: str, data: st.DataObject) 
     columns = batch.partials(batch.starts)
     got = batch.kind().results(columns)
     assert len(got) == len(batch.starts)
-    for column in columns.values():
-        assert len(column) == len(batch.starts)
+    for kept in columns.values():
+        assert len(kept) == len(batch.starts)
     for i, (start, end) in enumerate(_bounds(batch.starts, batch.length)):
         want = batch.state(start, end).result()
         if name in PICKS:  # within a group, the State's arrival order is the offset order
-            assert _same(got[i], batch.pick(start, end))
+            assert same(got[i], batch.pick(start, end))
         _check(batch, got[i], want, batch.valid(start, end), _state_of(columns, i))
 
 
@@ -494,14 +447,14 @@ def test_reduce_in_any_grouping_and_order_equals_partials_of_the_rows(
         ordered = batch.in_offset_order(row_starts)
         for i, (start, end) in enumerate(_bounds(row_starts, batch.length)):
             if name in PICKS:
-                assert _same(got[i], batch.pick(start, end))
+                assert same(got[i], batch.pick(start, end))
                 if not ordered:
                     continue
             _check(batch, got[i], direct[i], batch.valid(start, end), _state_of(level, i))
     after = kind.results(columns)  # reduce leaves its input (kept states) as it was
     assert len(after) == len(before)
     for a, b in zip(after, before, strict=True):
-        assert _same(a, b)
+        assert same(a, b)
 
 
 @pytest.mark.parametrize("name", sorted(AGGREGATES))
@@ -528,11 +481,11 @@ def test_groups_without_a_value_are_empty(name: str, data: st.DataObject) -> Non
     columns = batch.partials(batch.starts, values)
     got = kind.results(columns)
     for i in chosen:
-        assert _same(got[i], empty(groups[i][1] - groups[i][0]))
+        assert same(got[i], empty(groups[i][1] - groups[i][0]))
     only_empty = {k: v[np.array(chosen)] for k, v in columns.items()}
     merged = kind.results(kind.reduce(only_empty, np.zeros(1, dtype=np.int64)))
     assert len(merged) == 1
-    assert _same(merged[0], empty(sum(groups[i][1] - groups[i][0] for i in chosen)))
+    assert same(merged[0], empty(sum(groups[i][1] - groups[i][0] for i in chosen)))
 
 
 @pytest.mark.parametrize("name", sorted(AGGREGATES))
