@@ -51,43 +51,37 @@ def _starts(keys: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True, slots=True)
 class Buckets:
-    """A batch's rows grouped by time bucket at each width, made once per batch for all the
-    aggregates that keep those widths.
+    """A batch's rows grouped by time bucket of one resolution, made once per batch for all
+    the aggregates of that resolution.
 
     ``order`` puts the rows in bucket order (a stable sort, so offsets stay ascending within
-    a bucket), or is None when they are in it already; ``keys`` and ``starts`` give, per
-    width, each bucket's start time and its first row in that order.
+    a bucket), or is None when they are in it already; ``keys`` and ``starts`` give each
+    bucket's start time and its first row in that order.
     """
 
     order: np.ndarray | None
-    keys: tuple[np.ndarray, ...]
-    starts: tuple[np.ndarray, ...]
+    keys: np.ndarray
+    starts: np.ndarray
 
     @classmethod
-    def of(cls, times: np.ndarray, widths: tuple[int, ...]) -> Buckets:
+    def of(cls, times: np.ndarray, width: int) -> Buckets:
         order = None
         if len(times) > 1 and (times[1:] < times[:-1]).any():
-            fine = times // widths[0]
+            fine = times // width
             if (fine[1:] < fine[:-1]).any():
                 order = np.argsort(fine, kind="stable")
                 times = times[order]
-        keys, starts = [], []
-        for width in widths:
-            first, last = int(times[0]) // width * width, int(times[-1]) // width * width
-            if (last - first) // width < len(times) // 8:
-                # sorted times: find where each bucket begins instead of dividing every time
-                bounds = np.arange(first + width, last + width, width, dtype=np.int64)
-                cuts = np.searchsorted(times, bounds)
-                begins = np.concatenate([np.zeros(1, dtype=np.int64), cuts])
-                held = np.append(begins[1:], len(times)) > begins  # skip empty buckets
-                keys.append(np.arange(first, last + width, width, dtype=np.int64)[held])
-                starts.append(begins[held])
-            else:
-                bucket = times // width * width
-                begin = _starts(bucket)
-                keys.append(bucket[begin])
-                starts.append(begin)
-        return cls(order, tuple(keys), tuple(starts))
+        first, last = int(times[0]) // width * width, int(times[-1]) // width * width
+        if (last - first) // width < len(times) // 8:
+            # times in bucket order: find where each bucket begins instead of dividing each
+            bounds = np.arange(first + width, last + width, width, dtype=np.int64)
+            begins = np.concatenate([np.zeros(1, dtype=np.int64), np.searchsorted(times, bounds)])
+            held = np.append(begins[1:], len(times)) > begins  # skip empty buckets
+            keys = np.arange(first, last + width, width, dtype=np.int64)[held]
+            return cls(order, keys, begins[held])
+        bucket = times // width * width
+        begin = _starts(bucket)
+        return cls(order, bucket[begin], begin)
 
     def select(self, mask: np.ndarray | None) -> tuple[np.ndarray | None, np.ndarray | None]:
         """The rows where ``mask`` holds, in bucket order, as positions in the batch and
@@ -98,15 +92,14 @@ class Buckets:
         rows = positions if self.order is None else self.order[positions]
         return rows, positions
 
-    def held(self, positions: np.ndarray | None, level: int) -> tuple[np.ndarray, np.ndarray]:
-        """Where each bucket of ``level`` that holds a selected row starts among the selected
-        rows (``positions`` in bucket order, None for all), and the buckets' keys."""
-        starts, keys = self.starts[level], self.keys[level]
+    def held(self, positions: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """Where each bucket that holds a selected row starts among the selected rows
+        (``positions`` in bucket order, None for all), and the buckets' keys."""
         if positions is None:
-            return starts, keys
-        first = np.searchsorted(positions, starts)
+            return self.starts, self.keys
+        first = np.searchsorted(positions, self.starts)
         held = np.diff(np.append(first, len(positions))) > 0
-        return first[held], keys[held]
+        return first[held], self.keys[held]
 
 
 class Level:
@@ -286,7 +279,7 @@ class AggregateMonitor:
         values = evaluate(self.argument, ctx) if self.argument is not None else None
         kind = self.kind
         rows, positions = buckets.select(mask)
-        starts, keys = buckets.held(positions, 0)
+        starts, keys = buckets.held(positions)
         partials = kind.partials(values, rows, offsets, starts)
         self.levels[0].merge(keys, partials, kind)
         # minutes, hours and days are reduced when read: one merge a batch, not four

@@ -357,7 +357,7 @@ class MonitorSet:
         offsets = batch.column(batch.num_columns - 1).to_numpy()
         ctx = Context(batch, self.stream.schema.time_column)
         masks: dict[str, np.ndarray] = {}
-        buckets: dict[tuple[int, ...], Buckets] = {}  # one grouping per batch and resolution
+        buckets: dict[int, Buckets] = {}  # one grouping per batch and resolution
         span = (int(times.min()), int(times.max()))
         for monitor in monitors:
             try:
@@ -372,9 +372,10 @@ class MonitorSet:
                     if offsets[0] < monitor.from_offset:
                         low = offsets >= monitor.from_offset
                         mask = low if mask is None else mask & low
-                    grouped = buckets.get(monitor.widths)
+                    width = monitor.resolution_us
+                    grouped = buckets.get(width)
                     if grouped is None:
-                        grouped = buckets[monitor.widths] = Buckets.of(times, monitor.widths)
+                        grouped = buckets[width] = Buckets.of(times, width)
                     monitor.observe(ctx, grouped, offsets, mask)
             except Exception as exc:
                 # e.g. an overflow in the expression: the batch is stored; the monitor skips it
