@@ -7,7 +7,17 @@ from rillet import errors
 def test_all_is_exact_and_sorted() -> None:
     assert rillet.__all__ == sorted(rillet.__all__)
     public = {name for name in dir(rillet) if not name.startswith("_")}
-    modules = {"batches", "cli", "database", "datatypes", "errors", "query", "record", "schema"}
+    modules = {
+        "batches",
+        "buffer",
+        "cli",
+        "database",
+        "datatypes",
+        "errors",
+        "query",
+        "record",
+        "schema",
+    }
     modules |= {"settings", "storage", "stream", "time", "expressions", "aggregates", "monitors"}
     assert public - modules == set(rillet.__all__) - {"errors"}
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
@@ -22,36 +22,69 @@ from rillet.schema import OFFSET, Schema
 from rillet.time import to_ns
 
 US_TZ = pa.timestamp("us", tz="UTC")
+TimeForm = Literal["epoch", "datetime", "text", "left out", "mixed"]
 HALF_AWAY = "half_towards_infinity"  # Arrow's name for rounding half away from zero
 
 
 def rows_to_batch(
-    schema: Schema, rows: Sequence[tuple[Any, ...]], first_offset: int
+    schema: Schema,
+    rows: Sequence[tuple[Any, ...]],
+    first_offset: int,
+    time_form: TimeForm = "epoch",
+    stamp: int | None = None,
 ) -> pa.RecordBatch:
-    """Normalized rows (see :meth:`Schema.normalize`) as one batch with offsets."""
+    """Prepared rows (see :meth:`Schema.prepare`) as one batch with offsets.
+
+    ``time_form`` says what the time column holds besides None: epoch ns, datetimes or
+    ISO-8601 text, or a mix; or that every row leaves it out (is one value short).  A
+    missing time becomes ``stamp`` (epoch ns; if not given, now).
+    """
     try:
+        if time_form == "mixed":
+            raise pa.ArrowInvalid("times of several forms: converted value by value")
         # pyarrow transposes tuples into a struct's children in C++: several times faster than
         # zip(*rows) and one Python-list conversion per column
-        children = pa.array(rows, type=_row_struct(schema)).flatten()
+        children = pa.array(rows, type=_row_struct(schema, time_form)).flatten()
+        if time_form == "left out":
+            children.insert(schema.time_index, pa.nulls(len(rows), US_TZ))
         stamps = _timestamps(schema)
-        arrays = [_ns_to_us(a) if i in stamps else a for i, a in enumerate(children)]
+        arrays = [
+            _ns_to_us(a) if i in stamps and a.type == pa.int64() else a
+            for i, a in enumerate(children)
+        ]
+        if time_form == "text":  # Arrow parses ISO-8601 in C++, a tenth of a datetime's cost
+            arrays[schema.time_index] = _parse_times(children[schema.time_index])
     except (OverflowError, pa.ArrowInvalid):  # a time outside int64 nanoseconds
         columns = list(zip(*rows, strict=True)) if rows else [() for _ in schema.columns]
         arrays = [
             _column_from_values(c.type, v) for c, v in zip(schema.columns, columns, strict=True)
         ]
+    ti = schema.time_index
+    if arrays[ti].null_count:  # left out: the ingest time, stamped once for the buffer
+        now = time.time_ns() if stamp is None else stamp
+        arrays[ti] = arrays[ti].fill_null(pa.scalar(now // 1000, US_TZ))
     arrays.append(pa.array(np.arange(first_offset, first_offset + len(rows), dtype=np.int64)))
     return pa.RecordBatch.from_arrays(arrays, schema=schema.storage)
 
 
 @functools.cache
-def _row_struct(schema: Schema) -> pa.DataType:
-    """The struct a buffered row converts to: top-level TIMESTAMPs as their int64 ns."""
-    fields = [
-        pa.field(c.name, pa.int64() if c.type.name == "TIMESTAMP" else c.type.arrow)
-        for c in schema.columns
-    ]
+def _row_struct(schema: Schema, time_form: TimeForm) -> pa.DataType:
+    """The struct a buffered row converts to: top-level TIMESTAMPs as their int64 ns, the
+    time column as what its values are."""
+    fields = []
+    for i, c in enumerate(schema.columns):
+        if i == schema.time_index and time_form == "left out":
+            continue
+        dtype = c.type.arrow
+        if c.type.name == "TIMESTAMP":
+            dtype = pa.int64()
+            if i == schema.time_index:
+                dtype = _TIME_FIELD.get(time_form, dtype)
+        fields.append(pa.field(c.name, dtype))
     return pa.struct(fields)
+
+
+_TIME_FIELD: dict[str, pa.DataType] = {"datetime": US_TZ, "text": pa.string()}
 
 
 @functools.cache
@@ -71,6 +104,7 @@ def _ns_to_us(ints: pa.Array[Any]) -> pa.Array[Any]:
 def _column_from_values(dtype: DataType, values: Sequence[Any]) -> pa.Array[Any]:
     if dtype.name != "TIMESTAMP":
         return pa.array(values, type=dtype.arrow)
+    values = [v if v is None or type(v) is int else to_ns(v) for v in values]
     try:
         return _ns_to_us(pa.array(values, type=pa.int64()))
     except (OverflowError, pa.ArrowInvalid):

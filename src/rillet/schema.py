@@ -1,15 +1,18 @@
 """A stream's schema: its columns, its time column, and how a Python row is checked.
 
 A row that is a tuple of already-stored values passes one generated type check and is kept
-as it is; anything else (dicts, lists, promotions, missing values) goes through
-:meth:`Schema.normalize`, which converts or raises a RecordError naming column, row and value.
+as it is.  :meth:`Schema.prepare` takes the other common forms (a mapping, the time left out,
+the time as a datetime or ISO-8601 text) with a few more checks: their times stay as given
+(a datetime, or None to be stamped) and become Arrow values in bulk when the buffer becomes a
+batch.  Anything else (promotions, lists, bad values) goes through :meth:`Schema.normalize`,
+which converts or raises a RecordError naming column, row and value.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import struct
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
@@ -19,10 +22,13 @@ import pyarrow as pa
 
 from rillet.datatypes import DataType, TypeParser
 from rillet.errors import ParseError, RecordError, SchemaError, suggest
-from rillet.time import us_to_datetime
+from rillet.time import UTC, to_ns, us_to_datetime
 
 IMPLICIT_TIME = "_time"
 OFFSET = "_offset"
+# The forms of a row's time, as Schema.classify tells them (0: not a row of stored values);
+# LEFT_OUT is a tuple one value short, without its time
+EPOCH, DATETIME, TEXT, UNTIMED, LEFT_OUT = 1, 2, 3, 4, 5
 
 SchemaSpec: TypeAlias = str | Sequence[tuple[str, str | DataType]] | pa.Schema
 
@@ -111,10 +117,19 @@ class Schema:
             [pa.field(c.name, c.type.arrow, nullable=c.type.nullable) for c in columns]
         )
         self.storage = self.arrow.append(pa.field(OFFSET, pa.int64(), nullable=False))
-        self.fast_check = self._compile_fast_check()
+        self.classify = self._compile_classify()
         n = len(names)
         self.from_dict: Callable[[Mapping[str, Any]], tuple[Any, ...]] = (
             itemgetter(*names) if n > 1 else lambda row: (row[names[0]],)
+        )
+        others = [name for name in names if name != time_column]
+        # a mapping without the time: its other values, the time left out as from a tuple
+        self._from_dict_untimed: Callable[[Mapping[str, Any]], tuple[Any, ...]] = (
+            itemgetter(*others)
+            if len(others) > 1
+            else (lambda row: (row[others[0]],))
+            if others
+            else (lambda row: ())
         )
         self._readers = [
             (i, f) for i, c in enumerate(columns) if (f := _reader(c.type)) is not None
@@ -172,29 +187,86 @@ class Schema:
     def __hash__(self) -> int:
         return hash((self.columns, self.time_column))
 
-    def _compile_fast_check(self) -> Callable[[tuple[Any, ...]], bool]:
-        # One generated boolean expression is several times faster than a loop over columns,
-        # and single-record appends run it for every record.
+    def _compile_classify(self) -> Callable[[tuple[Any, ...]], int]:
+        # One generated expression is several times faster than a loop over columns, and
+        # single-record appends run it for every record.
         n = len(self.columns)
-        variables = [f"v{i}" for i in range(n)]
-        checks = []
-        for i, column in enumerate(self.columns):
-            if i == self.time_index:
-                checks.append(f"(type(v{i}) is int and {-(2**63)} <= v{i} <= {2**63 - 1})")
-            else:
-                checks.append(column.type.fast_check(f"v{i}"))
-        source = (
-            "def fast_check(row):\n"
-            f"    if len(row) != {n}:\n        return False\n"
-            f"    {', '.join(variables)}, = row\n"
-            f"    return {' and '.join(checks)}\n"
-        )
-        namespace: dict[str, Any] = {}
+        t = self.time_index
+        others = [i for i in range(n) if i != t]
+        checks = " and ".join(self.columns[i].type.fast_check(f"v{i}") for i in others) or "True"
+        source = f"""
+def classify(row):
+    size = len(row)
+    if size == {n}:
+        {"".join(f"v{i}, " for i in range(n))}= row
+        if not ({checks}):
+            return 0
+        kind = type(v{t})
+        if kind is int:
+            return {EPOCH} if {-(2**63)} <= v{t} <= {2**63 - 1} else 0
+        if kind is datetime:
+            return {DATETIME}
+        if kind is str:
+            return {TEXT}
+        return {UNTIMED} if v{t} is None else 0
+    if size == {n - 1}:
+        {"".join(f"v{i}, " for i in others) or "()"} = row
+        return {LEFT_OUT} if {checks} else 0
+    return 0
+"""
+        namespace: dict[str, Any] = {"datetime": dt.datetime}
         exec(compile(source, f"<schema {self}>", "exec"), namespace)
-        return namespace["fast_check"]  # type: ignore[no-any-return]
+        return namespace["classify"]  # type: ignore[no-any-return]
+
+    def fast_check(self, row: tuple[Any, ...]) -> bool:
+        """True when ``row`` is a tuple of stored values, its time in epoch nanoseconds."""
+        return self.classify(row) == EPOCH
+
+    def prepare(self, row: Any, stream: str, index: int) -> tuple[tuple[Any, ...], int]:
+        """``row`` as a tuple of stored values and the form of its time: :data:`EPOCH`
+        (nanoseconds), :data:`DATETIME`, :data:`TEXT` (ISO-8601, checked here),
+        :data:`UNTIMED` (None) or :data:`LEFT_OUT` (the tuple is one value short); the last
+        two are stamped with the ingest time.  A RecordError (from :meth:`normalize`) if the
+        row cannot be stored.
+
+        The forms people append most take a few checks here: a tuple or mapping, its time
+        as epoch nanoseconds, a datetime or ISO-8601 text, or left out.  Their times are
+        converted in bulk when the buffer becomes a batch.
+
+        Examples:
+            >>> s = Schema.build("ts TIMESTAMP, v INT", "ts")
+            >>> s.prepare({"v": 1}, "t", 0)
+            ((1,), 5)
+            >>> s.prepare(("2024-01-01T00:00:00Z", 2), "t", 0)
+            (('2024-01-01T00:00:00Z', 2), 3)
+        """
+        ti = self.time_index
+        candidate = row
+        if type(row) is dict:
+            candidate = None
+            try:
+                if len(row) == len(self.columns):
+                    candidate = self.from_dict(row)
+                elif len(row) == len(self.columns) - 1:
+                    candidate = self._from_dict_untimed(row)
+            except KeyError:
+                pass
+        kind = self.classify(candidate) if type(candidate) is tuple else 0
+        if kind == TEXT:
+            try:
+                dt.datetime.fromisoformat(candidate[ti])
+            except ValueError:  # normalize reads more forms, or says what is wrong
+                kind = 0
+        if kind:
+            return candidate, kind
+        stored = self.normalize(row, stream, index)
+        return stored, UNTIMED if stored[ti] is None else EPOCH
 
     def normalize(self, row: Any, stream: str, index: int) -> tuple[Any, ...]:
-        """``row`` (tuple, list or mapping) as a tuple of stored values, or a RecordError."""
+        """``row`` (tuple, list or mapping) as a tuple of stored values, or a RecordError.
+
+        A time left out (or None) stays None: it is stamped when the buffer becomes a batch.
+        """
         if type(row) is tuple and self.fast_check(row):
             return row
         n = len(self.columns)
@@ -238,8 +310,7 @@ class Schema:
         for i, column in enumerate(self.columns):
             value = values[i]
             if i == self.time_index and value is None:
-                values[i] = time.time_ns()
-                continue
+                continue  # stamped with the ingest time when the buffer becomes a batch
             try:
                 values[i] = column.type.coerce(value)
             except (TypeError, ValueError, OverflowError) as exc:
@@ -254,7 +325,7 @@ class Schema:
         return tuple(values)
 
     def read_values(self, stored: tuple[Any, ...]) -> tuple[Any, ...]:
-        """Buffered (stored) values as a reader sees them: what Arrow gives back for them."""
+        """Buffered (prepared) values as a reader sees them: what Arrow gives back for them."""
         if not self._readers:
             return stored
         values = list(stored)
@@ -276,9 +347,20 @@ def _parse_type_named(name: str, text: str) -> DataType:
 _FLOAT32 = struct.Struct("f")
 
 
+def _read_time(value: int | dt.datetime | str) -> dt.datetime:
+    """A buffered time (epoch ns, a datetime, naive meaning UTC, or ISO-8601 text) as
+    storage returns it."""
+    if type(value) is int or type(value) is str:
+        return us_to_datetime(to_ns(value) // 1000)
+    assert isinstance(value, dt.datetime)
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
 def _reader(dtype: DataType) -> Callable[[Any], Any] | None:
     if dtype.name == "TIMESTAMP":
-        return lambda ns: us_to_datetime(ns // 1000)
+        return _read_time
     if dtype.name == "FLOAT":
         return lambda x: _FLOAT32.unpack(_FLOAT32.pack(x))[0]
     if dtype.name == "LIST" and ("FLOAT" in str(dtype) or "TIMESTAMP" in str(dtype)):

@@ -23,12 +23,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from rillet.batches import rows_to_batch, to_table, with_offsets
+from rillet.batches import to_table, with_offsets
+from rillet.buffer import Buffer
 from rillet.errors import ConfigError, NotFoundError, SchemaError, not_found, suggest
 from rillet.monitors import Alert, Matches, MonitorSet
 from rillet.query import QueryEngine
 from rillet.record import Record
-from rillet.schema import OFFSET, Schema
+from rillet.schema import EPOCH, OFFSET, TEXT, Schema
 from rillet.settings import Settings
 from rillet.storage.catalog import Catalog, StreamEntry
 from rillet.storage.log import Log
@@ -38,6 +39,7 @@ from rillet.storage.retention import partitions_to_drop
 from rillet.time import Granularity, bound_us, parse_duration_us
 
 DURABILITY = ("memory", "relaxed", "durable")
+from_iso = dt.datetime.fromisoformat
 TimeBound = dt.datetime | str | int | None
 
 
@@ -131,16 +133,16 @@ class Stream:
             else None
         )
         self._durable = self.options.durability == "durable"
-        self._fast = self.schema.fast_check
-        self._from_dict = self.schema.from_dict
-        self._ncols = len(self.schema.columns)
+        self._classify = self.schema.classify
+        self._prepare = self.schema.prepare
+        self._time_index = self.schema.time_index
         self._buffer_rows = settings.buffer_rows
 
         self._lock = threading.Lock()
         self._ingest_lock = threading.Lock()
         self._seal_lock = threading.Lock()
-        self._buffer: list[tuple[Any, ...]] = []
-        self._recent: deque[tuple[int, list[tuple[Any, ...]]]] = deque(maxlen=4)
+        # batches being made of the buffers before: still readable until in memory
+        self._recent: deque[Buffer] = deque(maxlen=4)
         self._memory = MemoryStore(self.schema.time_index, self._granularity)
         self._files: list[FileInfo] = catalog.files(self.name)
         self._sealed_through = catalog.sealed_through(self.name)
@@ -164,7 +166,7 @@ class Stream:
                             next_offset, batch.column(batch.num_columns - 1)[-1].as_py() + 1
                         )
         self._next = next_offset
-        self._buffer_first = next_offset
+        self._buffer = Buffer(self.schema, next_offset)
         self.monitors = MonitorSet(self, catalog, clock, alerts or self._no_alerts)
 
     def _no_alerts(self) -> Stream:
@@ -178,26 +180,25 @@ class Stream:
         A tuple may leave out the time column; the record is then stamped with the ingest time.
         The record is readable with :meth:`read` as soon as this returns.
         """
-        if type(row) is not tuple or not self._fast(row):
-            candidate = None
-            if type(row) is dict and len(row) == self._ncols:
-                try:
-                    candidate = self._from_dict(row)
-                except KeyError:
-                    pass
-            row = (
-                candidate
-                if candidate is not None and self._fast(candidate)
-                else self.schema.normalize(row, self.name, 0)
-            )
+        form = self._classify(row) if type(row) is tuple else 0
+        if form == TEXT:  # checked here, converted in bulk with the buffer
+            try:
+                from_iso(row[self._time_index])
+            except ValueError:
+                form = 0  # prepare says what is wrong with it, or reads it another way
+        if not form:  # a mapping, a promotion, ...
+            row, form = self._prepare(row, self.name, 0)
         with self._lock:
             if self._closed:
                 raise ConfigError(f"stream {self.name!r} is closed")
             offset = self._next
             self._next = offset + 1
             buffer = self._buffer
-            buffer.append(row)
-            full = len(buffer) >= self._buffer_rows
+            rows = buffer.rows
+            rows.append(row)
+            if form != EPOCH:  # converted in bulk with the buffer
+                buffer.count(form)
+            full = len(rows) >= self._buffer_rows
         if full or self._durable:
             self._flush(sync=self._durable)
         return offset
@@ -216,25 +217,26 @@ class Stream:
                     raise ConfigError(f"stream {self.name!r} is closed")
                 if count == 0:
                     return self._next
-                buffered, buffered_first = self._take_buffer()
+                buffered = self._take_buffer()
                 first = self._next
                 self._next = first + count
-                self._buffer_first = self._next
-            if buffered:
-                self._ingest(rows_to_batch(self.schema, buffered, buffered_first))
+                self._buffer.first = self._next
+            if buffered is not None:
+                self._ingest(buffered.batch())
             position = self._ingest(with_offsets(table, self.schema, first))
         if self._durable and self._log is not None:
             self._log.sync_to(position)
         return first
 
-    def _take_buffer(self) -> tuple[list[tuple[Any, ...]], int]:
-        """Move the buffer aside (caller holds both locks); it stays readable via _recent."""
-        rows, first = self._buffer, self._buffer_first
-        if rows:
-            self._buffer = []
-            self._buffer_first = self._next
-            self._recent.append((first, rows))
-        return rows, first
+    def _take_buffer(self) -> Buffer | None:
+        """Move the buffer aside, if it holds rows (caller holds both locks); it stays
+        readable via _recent."""
+        buffer = self._buffer
+        if not buffer.rows:
+            return None
+        self._buffer = Buffer(self.schema, self._next)
+        self._recent.append(buffer)
+        return buffer
 
     def _flush(self, sync: bool) -> None:
         position = 0
@@ -242,9 +244,9 @@ class Stream:
             if self._closed:  # destroyed: nothing more goes into the (removed) folder
                 return
             with self._lock:
-                rows, first = self._take_buffer()
-            if rows:
-                position = self._ingest(rows_to_batch(self.schema, rows, first))
+                buffer = self._take_buffer()
+            if buffer is not None:
+                position = self._ingest(buffer.batch())
         if sync and self._log is not None:
             self._log.sync_to(position) if position else self._log.sync()
 
@@ -292,15 +294,13 @@ class Stream:
         index = self.schema.index
         values = None
         with self._lock:
-            if offset >= self._buffer_first:
-                i = offset - self._buffer_first
-                if i >= len(self._buffer):
+            if offset >= self._buffer.first:
+                values = self._buffer.values(offset)
+                if values is None:
                     return None
-                values = self._buffer[i]
             else:
-                for first, rows in self._recent:
-                    if first <= offset < first + len(rows):
-                        values = rows[offset - first]
+                for buffer in self._recent:
+                    if (values := buffer.values(offset)) is not None:
                         break
         if values is not None:
             return Record(index, self.schema.read_values(values), offset)
@@ -542,7 +542,7 @@ class Stream:
     def __len__(self) -> int:
         """The number of records stored now (appended and not dropped by retention)."""
         with self._ingest_lock, self._lock:
-            return len(self._buffer) + self._memory.rows + sum(f.rows for f in self._files)
+            return len(self._buffer.rows) + self._memory.rows + sum(f.rows for f in self._files)
 
     @property
     def next_offset(self) -> int:
@@ -560,7 +560,7 @@ class Stream:
 
     def commit(self) -> None:
         """Group commit: log the buffer and fsync (relaxed); called every commit_interval."""
-        if self._buffer:
+        if self._buffer.rows:
             self._flush(sync=False)
         if self._log is not None and self._log.dirty:
             self._log.sync()
@@ -589,7 +589,7 @@ class Stream:
                     if current is None or not current.batches:
                         continue
                     batches = current.freeze()
-                    through = self._buffer_first - 1
+                    through = self._buffer.first - 1
                 first = current.firsts[0]
                 stamp = dt.datetime.fromtimestamp(current.start / 1e6, dt.UTC).strftime(
                     "%Y%m%dT%H%M%S"
@@ -637,7 +637,7 @@ class Stream:
                 # batches still queued for the monitors would bring dropped records back
                 self.monitors.caught_up_locked()
                 self._recent.clear()  # its rows are all in memory now, some maybe dropped
-                through = self._buffer_first - 1
+                through = self._buffer.first - 1
                 self._catalog.drop_partitions(self.name, {s: through for s in drop}, through + 1)
                 gone = [f for f in self._files if f.partition in drop]
                 self._files = [f for f in self._files if f.partition not in drop]
@@ -658,7 +658,7 @@ class Stream:
             return
         with self._ingest_lock:
             low = self._memory.low_water()
-            self._log.trim(low if low is not None else self._buffer_first)
+            self._log.trim(low if low is not None else self._buffer.first)
 
     def _remove_orphans(self) -> None:
         """Delete files a crash left behind: temporaries and files the catalog never took."""
