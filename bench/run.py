@@ -1,8 +1,8 @@
 """Every benchmark in one run (``make bench``): rillet's figures beside its peers'.
 
-Ingest, live monitoring, point reads, queries (against DuckDB on the same files) and
-PostgreSQL, on one generated performance log of 10M records.  Each figure prints as soon as
-it is measured.
+Expression parsing (against sqlglot), then ingest, live monitoring, point reads, queries
+(against DuckDB on the same files) and PostgreSQL, on one generated performance log of 10M
+records.  Each figure prints as soon as it is measured.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ if __package__ in (None, ""):  # run as a script: make the ``bench`` package imp
 import duckdb  # noqa: E402
 
 import rillet  # noqa: E402
-from bench import ingest, monitors, postgres, query, read  # noqa: E402
+from bench import ingest, monitors, parser, postgres, query, read  # noqa: E402
 from bench.figures import section  # noqa: E402
 from bench.perflog import perf_tables, sealed_perf_log  # noqa: E402
 
@@ -34,6 +34,8 @@ def main() -> None:
         f"load average {os.getloadavg()[0]:.2f}",
         flush=True,
     )
+    section("parsing expressions, beside sqlglot")
+    parser.run()  # first: it needs no records
     tables = perf_tables(ROWS)
     section("ingest")
     append_many_rate = ingest.run(tables)

@@ -10,6 +10,7 @@ from rillet.expressions.nodes import (
     Call,
     Cast,
     Column,
+    Dispatch,
     IsNull,
     Literal,
     Node,
@@ -46,51 +47,79 @@ def _string(value: str) -> str:
 def render(node: Node, time_column: str) -> str:
     """DuckDB SQL computing the same value as the Arrow kernel of ``node``."""
     assert node.type is not None
-    kind = node.type.name
-    if isinstance(node, Literal):
-        value = node.value
-        if value is None:
-            return f"CAST(NULL AS {sql_type(node.type)})" if kind != "NULL" else "NULL"
-        if kind == "BOOLEAN":
-            return "TRUE" if value else "FALSE"
-        if kind == "TIMESTAMP":
-            return f"TIMESTAMPTZ '{us_to_datetime(int(value) // 1000).isoformat()}'"
-        if kind == "INTERVAL":
-            return f"to_microseconds({int(value)})"
-        if kind == "STRING":
-            return _string(str(value))
-        if isinstance(value, float):  # as text, so -0.0, inf and nan survive
-            return f"CAST('{value!r}' AS {sql_type(node.type)})"
-        return f"CAST({value!r} AS {sql_type(node.type)})"
-    if isinstance(node, Column):
-        return quote(node.name)
-    if isinstance(node, Attribute):
-        return "CAST(NULL AS BLOB)"
-    if isinstance(node, Cast):
-        return f"CAST({render(node.operand, time_column)} AS {sql_type(node.type)})"
-    if isinstance(node, IsNull):
-        return f"({render(node.operand, time_column)} IS {'NOT ' if node.negated else ''}NULL)"
-    if isinstance(node, Unary):
-        op = "NOT " if node.op == "NOT" else node.op
-        return f"({op}{render(node.operand, time_column)})"
-    if isinstance(node, Binary):
-        left, right = render(node.left, time_column), render(node.right, time_column)
-        operand = node.left.type.name if node.left.type is not None else "NULL"
-        if node.op == "+" and kind == "STRING":
-            return f"({left} || {right})"
-        if node.op == "LIKE":  # Arrow's LIKE takes backslash as its escape
-            return f"({left} LIKE {right} ESCAPE '\\')"
-        if node.op in ("/", "%") and operand in ("INT", "BIGINT"):
-            return f"({left} {'//' if node.op == '/' else '%'} NULLIF({right}, 0))"
-        op = {"!=": "<>"}.get(node.op, node.op)
-        return f"({left} {op} {right})"
-    if isinstance(node, Call):
-        if node.name == "event_timestamp":
-            return quote(time_column)
-        args = [render(a, time_column) for a in node.args]
-        if node.aggregate:
-            if node.star:
-                return "count(*)"
-            return f"{AGGREGATES.get(node.name, node.name)}({', '.join(args)})"
-        return functions.SCALARS[node.name].sql(args, node)
-    raise TypeError(f"cannot render {type(node).__name__}")
+    return RENDER(node, node.type, time_column)
+
+
+RENDER: Dispatch[[DataType, str], str] = Dispatch("render")
+"""The printer's handlers: (node, its checked type, the event-time column) -> SQL."""
+
+
+@RENDER.register(Literal)
+def _literal(node: Literal, dtype: DataType, time_column: str) -> str:
+    kind = dtype.name
+    value = node.value
+    if value is None:
+        return f"CAST(NULL AS {sql_type(dtype)})" if kind != "NULL" else "NULL"
+    if kind == "BOOLEAN":
+        return "TRUE" if value else "FALSE"
+    if kind == "TIMESTAMP":
+        return f"TIMESTAMPTZ '{us_to_datetime(int(value) // 1000).isoformat()}'"
+    if kind == "INTERVAL":
+        return f"to_microseconds({int(value)})"
+    if kind == "STRING":
+        return _string(str(value))
+    if isinstance(value, float):  # as text, so -0.0, inf and nan survive
+        return f"CAST('{value!r}' AS {sql_type(dtype)})"
+    return f"CAST({value!r} AS {sql_type(dtype)})"
+
+
+@RENDER.register(Column)
+def _column(node: Column, dtype: DataType, time_column: str) -> str:
+    return quote(node.name)
+
+
+@RENDER.register(Attribute)
+def _attribute(node: Attribute, dtype: DataType, time_column: str) -> str:
+    return "CAST(NULL AS BLOB)"
+
+
+@RENDER.register(Cast)
+def _cast(node: Cast, dtype: DataType, time_column: str) -> str:
+    return f"CAST({render(node.operand, time_column)} AS {sql_type(dtype)})"
+
+
+@RENDER.register(IsNull)
+def _is_null(node: IsNull, dtype: DataType, time_column: str) -> str:
+    return f"({render(node.operand, time_column)} IS {'NOT ' if node.negated else ''}NULL)"
+
+
+@RENDER.register(Unary)
+def _unary(node: Unary, dtype: DataType, time_column: str) -> str:
+    op = "NOT " if node.op == "NOT" else node.op
+    return f"({op}{render(node.operand, time_column)})"
+
+
+@RENDER.register(Binary)
+def _binary(node: Binary, dtype: DataType, time_column: str) -> str:
+    left, right = render(node.left, time_column), render(node.right, time_column)
+    operand = node.left.type.name if node.left.type is not None else "NULL"
+    if node.op == "+" and dtype.name == "STRING":
+        return f"({left} || {right})"
+    if node.op == "LIKE":  # Arrow's LIKE takes backslash as its escape
+        return f"({left} LIKE {right} ESCAPE '\\')"
+    if node.op in ("/", "%") and operand in ("INT", "BIGINT"):
+        return f"({left} {'//' if node.op == '/' else '%'} NULLIF({right}, 0))"
+    op = {"!=": "<>"}.get(node.op, node.op)
+    return f"({left} {op} {right})"
+
+
+@RENDER.register(Call)
+def _call(node: Call, dtype: DataType, time_column: str) -> str:
+    if node.name == "event_timestamp":
+        return quote(time_column)
+    args = [render(a, time_column) for a in node.args]
+    if node.aggregate:
+        if node.star:
+            return "count(*)"
+        return f"{AGGREGATES.get(node.name, node.name)}({', '.join(args)})"
+    return functions.SCALARS[node.name].sql(args, node)

@@ -16,6 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from rillet.datatypes import DataType
 from rillet.errors import InputError
 from rillet.expressions import functions
 from rillet.expressions.nodes import (
@@ -24,6 +25,7 @@ from rillet.expressions.nodes import (
     Call,
     Cast,
     Column,
+    Dispatch,
     IsNull,
     Literal,
     Node,
@@ -143,62 +145,92 @@ BINARY: dict[str, Callable[[Value, Value], Value]] = {
 def compile(node: Node) -> Kernel:
     """A function computing the (checked) expression over a batch."""
     assert node.type is not None, "compile a checked tree"
-    target = node.type.arrow
-    if isinstance(node, Literal):
-        scalar = literal_scalar(node)
-        return lambda ctx: scalar
-    if isinstance(node, Column):
-        name = node.name
-        return lambda ctx: ctx.batch.column(name)
-    if isinstance(node, Attribute):
-        empty = pa.scalar(None, pa.binary())
-        return lambda ctx: empty  # rillet records carry no Flume attributes
-    if isinstance(node, Cast):
-        inner = compile(node.operand)
-        if (
-            node.type.name == "STRING"
-            and node.operand.type is not None
-            and node.operand.type.name in ("FLOAT", "DOUBLE")
-        ):
-            return lambda ctx: _float_text(inner(ctx))
-        # a promotion to a float may round (INT 16777217 as FLOAT): that is what it means
-        lossy = pa.types.is_floating(target)
-        return lambda ctx: pc.cast(inner(ctx), target, safe=not lossy)
-    if isinstance(node, IsNull):
-        inner = compile(node.operand)
-        test = pc.is_valid if node.negated else pc.is_null
-        return lambda ctx: test(inner(ctx))
-    if isinstance(node, Unary):
-        inner = compile(node.operand)
-        if node.op == "NOT":
-            return lambda ctx: pc.invert(inner(ctx))
-        if node.op == "-":
-            return lambda ctx: pc.negate_checked(inner(ctx))
-        return inner
-    if isinstance(node, Binary):
-        left, right = compile(node.left), compile(node.right)
-        if node.op == "LIKE":
-            assert isinstance(node.right, Literal)
-            pattern = str(node.right.value)
-            return lambda ctx: pc.match_like(left(ctx), pattern)
-        op = BINARY[node.op]
+    return COMPILE(node, node.type)
 
-        def binary(ctx: Context) -> Value:
-            result = op(left(ctx), right(ctx))
-            if result.type == target:
-                return result
-            if pa.types.is_decimal(target):  # back to the column's scale, rounded half up
-                result = pc.round(result, target.scale, round_mode="half_towards_infinity")
-            return pc.cast(result, target, safe=False)
 
-        return binary
-    if isinstance(node, Call):
-        if node.aggregate:
-            raise InputError(f"aggregate {node.name} at {node.where} is evaluated by a monitor")
-        kernel = functions.SCALARS[node.name].kernel
-        args = [compile(a) for a in node.args]
-        return lambda ctx: kernel([a(ctx) for a in args], node, ctx)
-    raise TypeError(f"cannot compile {type(node).__name__}")
+COMPILE: Dispatch[[DataType], Kernel] = Dispatch("compile")
+"""The compiler's handlers: (node, its checked type) -> kernel.  They run once per tree; only
+the closures they return run per batch."""
+
+
+@COMPILE.register(Literal)
+def _literal(node: Literal, dtype: DataType) -> Kernel:
+    scalar = literal_scalar(node)
+    return lambda ctx: scalar
+
+
+@COMPILE.register(Column)
+def _column(node: Column, dtype: DataType) -> Kernel:
+    name = node.name
+    return lambda ctx: ctx.batch.column(name)
+
+
+@COMPILE.register(Attribute)
+def _attribute(node: Attribute, dtype: DataType) -> Kernel:
+    empty = pa.scalar(None, pa.binary())
+    return lambda ctx: empty  # rillet records carry no Flume attributes
+
+
+@COMPILE.register(Cast)
+def _cast(node: Cast, dtype: DataType) -> Kernel:
+    inner = compile(node.operand)
+    if (
+        dtype.name == "STRING"
+        and node.operand.type is not None
+        and node.operand.type.name in ("FLOAT", "DOUBLE")
+    ):
+        return lambda ctx: _float_text(inner(ctx))
+    target = dtype.arrow
+    # a promotion to a float may round (INT 16777217 as FLOAT): that is what it means
+    lossy = pa.types.is_floating(target)
+    return lambda ctx: pc.cast(inner(ctx), target, safe=not lossy)
+
+
+@COMPILE.register(IsNull)
+def _is_null(node: IsNull, dtype: DataType) -> Kernel:
+    inner = compile(node.operand)
+    test = pc.is_valid if node.negated else pc.is_null
+    return lambda ctx: test(inner(ctx))
+
+
+@COMPILE.register(Unary)
+def _unary(node: Unary, dtype: DataType) -> Kernel:
+    inner = compile(node.operand)
+    if node.op == "NOT":
+        return lambda ctx: pc.invert(inner(ctx))
+    if node.op == "-":
+        return lambda ctx: pc.negate_checked(inner(ctx))
+    return inner
+
+
+@COMPILE.register(Binary)
+def _binary(node: Binary, dtype: DataType) -> Kernel:
+    left, right = compile(node.left), compile(node.right)
+    if node.op == "LIKE":
+        assert isinstance(node.right, Literal)
+        pattern = str(node.right.value)
+        return lambda ctx: pc.match_like(left(ctx), pattern)
+    op = BINARY[node.op]
+    target = dtype.arrow
+
+    def binary(ctx: Context) -> Value:
+        result = op(left(ctx), right(ctx))
+        if result.type == target:
+            return result
+        if pa.types.is_decimal(target):  # back to the column's scale, rounded half up
+            result = pc.round(result, target.scale, round_mode="half_towards_infinity")
+        return pc.cast(result, target, safe=False)
+
+    return binary
+
+
+@COMPILE.register(Call)
+def _call(node: Call, dtype: DataType) -> Kernel:
+    if node.aggregate:
+        raise InputError(f"aggregate {node.name} at {node.where} is evaluated by a monitor")
+    kernel = functions.SCALARS[node.name].kernel
+    args = [compile(a) for a in node.args]
+    return lambda ctx: kernel([a(ctx) for a in args], node, ctx)
 
 
 def evaluate(kernel: Kernel, ctx: Context) -> pa.Array:

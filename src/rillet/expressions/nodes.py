@@ -1,9 +1,15 @@
-"""The expression tree.  The parser builds it untyped; the checker returns it with types."""
+"""The expression tree.  The parser builds it untyped; the checker returns it with types.
+
+Each walk over a checked or unchecked tree (checking, compiling to Arrow kernels, printing
+DuckDB SQL) finds a node's handler in a ``Dispatch`` table keyed by the node's class, as
+sqlglot's generator finds its ``TRANSFORMS``.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, cast
 
 from rillet.datatypes import DataType
 
@@ -100,3 +106,53 @@ def walk(node: Node) -> list[Node]:
     for child in node.children():
         out.extend(walk(child))
     return out
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+N = TypeVar("N", bound=Node)
+
+
+class Dispatch(Generic[P, R]):
+    """One walk's handlers, one per node class, each taking the node and the walk's arguments.
+
+    The lookup is by exact class: a node class without a handler of its own is an error
+    rather than silently taking its base class's, so a new node cannot be half supported
+    (a test checks that every node class has a handler in each walk).
+
+    Examples:
+        >>> depth: Dispatch[[int], int] = Dispatch("depth")
+        >>> @depth.register(Literal)
+        ... def _(node: Literal, start: int) -> int:
+        ...     return start
+        >>> depth(Literal(value=1), 0)
+        0
+        >>> depth(Column(name="x"), 0)
+        Traceback (most recent call last):
+        ...
+        TypeError: depth has no handler for Column
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.handlers: dict[type[Node], Callable[Concatenate[Node, P], R]] = {}
+
+    def register(
+        self, kind: type[N]
+    ) -> Callable[[Callable[Concatenate[N, P], R]], Callable[Concatenate[N, P], R]]:
+        """A decorator making the function the handler of ``kind`` nodes."""
+
+        def add(handler: Callable[Concatenate[N, P], R]) -> Callable[Concatenate[N, P], R]:
+            if kind in self.handlers:
+                raise TypeError(f"{self.name} has two handlers for {kind.__name__}")
+            # the key guarantees the handler only ever sees nodes of its own class
+            self.handlers[kind] = cast("Callable[Concatenate[Node, P], R]", handler)
+            return handler
+
+        return add
+
+    def __call__(self, node: Node, *args: P.args, **kwargs: P.kwargs) -> R:
+        handler = self.handlers.get(type(node))
+        if handler is None:
+            raise TypeError(f"{self.name} has no handler for {type(node).__name__}")
+        return handler(node, *args, **kwargs)
