@@ -174,7 +174,7 @@ class Database:
         """Delete a stream, its alerts stream, and all their records and files."""
         with self._lock:
             stream = self.stream(name)
-        stream.monitors.close()  # before its alerts stream goes, or they would make it again
+        stream.close_subscribers()  # before its alerts stream goes, or they would make it again
         with self._lock:
             gone = [
                 s for k, s in self._streams.items() if k in (stream.name, f"{stream.name}.alerts")
@@ -191,7 +191,7 @@ class Database:
         """Run DuckDB SQL; every stream is a table of its stored and in-memory records."""
         self._check_open()
         for stream in list(self._streams.values()):
-            stream.monitors.caught_up()  # the alerts of records appended before are in
+            stream.caught_up()  # the alerts of records appended before are in
         return self._query.run(query, self._streams, params)
 
     # -- lifetime --------------------------------------------------------------------------
@@ -212,7 +212,7 @@ class Database:
             stream.ingest_buffer()
         for stream in list(self._streams.values()):
             # the alerts of the last batches may still create and fill <stream>.alerts
-            stream.monitors.close()
+            stream.close_subscribers()
         self._closed = True
         for stream in self._streams.values():
             stream.close()

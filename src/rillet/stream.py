@@ -36,6 +36,7 @@ from rillet.storage.log import Log
 from rillet.storage.memory import MemoryStore
 from rillet.storage.parquet import FileInfo, FileReader, write_partition
 from rillet.storage.retention import partitions_to_drop
+from rillet.subscription import Subscriber, Subscription
 from rillet.time import Granularity, bound_us, parse_duration_us
 
 DURABILITY = ("memory", "relaxed", "durable")
@@ -167,6 +168,9 @@ class Stream:
                         )
         self._next = next_offset
         self._buffer = Buffer(self.schema, next_offset)
+        self._subscriptions: list[Subscription] = []
+        self._clock = clock
+        self.last_ingest = clock()  # when a batch was last ingested (the injected clock)
         self.monitors = MonitorSet(self, catalog, clock, alerts or self._no_alerts)
 
     def _no_alerts(self) -> Stream:
@@ -251,17 +255,91 @@ class Stream:
             self._log.sync_to(position) if position else self._log.sync()
 
     def _ingest(self, batch: pa.RecordBatch) -> int:
-        """Log then memory; the caller holds ``_ingest_lock`` so batches go in offset order."""
+        """Log, memory, subscribers; the caller holds ``_ingest_lock`` so batches go in
+        offset order."""
         position = self._log.append(batch) if self._log is not None else 0
         self._watermark = max(self._watermark, self._memory.add(batch))
-        self.monitors.observe(batch)
+        self.last_ingest = self._clock()
+        for subscription in self._subscriptions:
+            subscription.hand(batch)
         return position
 
     def flush(self) -> None:
         """Make every record appended so far durable (logged and fsynced), and wait until
-        the monitors have evaluated it."""
+        the subscribers (the monitors) have seen it."""
         self._flush(sync=True)
-        self.monitors.caught_up()
+        self.wait_subscribers()
+
+    # -- subscribers ------------------------------------------------------------------------
+
+    def subscribe(
+        self, subscriber: Subscriber, name: str, from_offset: int | None = None
+    ) -> Subscription:
+        """Hand ``subscriber`` every batch ingested from now on, on a thread of its own;
+        with ``from_offset``, first the stored records from that offset (see
+        :mod:`rillet.subscription`)."""
+        with self._ingest_lock:
+            with self._lock:
+                buffer = self._take_buffer()
+            if buffer is not None:
+                self._ingest(buffer.batch())
+            with self._lock:
+                joined = self._buffer.first  # every offset before it is stored
+            history = None
+            if from_offset is not None and from_offset < joined:
+                history = self.stored(from_offset, joined)
+            subscription = Subscription(subscriber, name, self.name, history)
+            self._subscriptions = [*self._subscriptions, subscription]
+        return subscription
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        """Stop handing batches to a subscription, once it has seen those handed over."""
+        with self._ingest_lock:
+            self._subscriptions = [s for s in self._subscriptions if s is not subscription]
+        subscription.close()
+
+    def wait_subscribers(self) -> None:
+        """Wait until the subscribers have seen every batch ingested so far (read-your-
+        writes); the caller may hold the ingest lock, never a lock a subscriber takes."""
+        for subscription in self._subscriptions:
+            subscription.wait()
+
+    def caught_up(self) -> None:
+        """Ingest the buffered records, then wait until the subscribers have seen them."""
+        self._flush(sync=False)
+        self.wait_subscribers()
+
+    def stored(self, low: int = 0, high: int | None = None) -> Iterator[pa.RecordBatch]:
+        """The stored records with offsets in ``[low, high)`` (to the last stored without
+        ``high``), as batches by first offset, each in offset order.  Which batches is
+        settled when called; they are read as iterated, under no lock of the stream."""
+        with self._lock:
+            files, batches = list(self._files), self._memory.batches()
+        return self._read_stored(files, batches, low, 2**63 - 1 if high is None else high)
+
+    def _read_stored(
+        self, files: list[FileInfo], batches: list[pa.RecordBatch], low: int, high: int
+    ) -> Iterator[pa.RecordBatch]:
+        parts: list[tuple[int, pa.RecordBatch | FileInfo]] = [
+            (f.min_offset, f) for f in files if f.max_offset >= low and f.min_offset < high
+        ]
+        for batch in batches:
+            offsets = batch.column(batch.num_columns - 1)
+            if len(batch) and offsets[-1].as_py() >= low and offsets[0].as_py() < high:
+                parts.append((offsets[0].as_py(), batch))
+        for _, part in sorted(parts, key=lambda p: p[0]):
+            if isinstance(part, FileInfo):
+                assert self._root is not None
+                pieces = pq.ParquetFile(self._root / part.path).iter_batches()
+            else:
+                pieces = iter([part])
+            for piece in pieces:
+                offsets = piece.column(piece.num_columns - 1).to_numpy()
+                keep = (offsets >= low) & (offsets < high)
+                if keep.all():
+                    yield piece
+                elif keep.any():
+                    yield piece.filter(pa.array(keep))
 
     def ingest_buffer(self) -> None:
         """Move buffered single records into memory (and the log, and past the monitors)."""
@@ -408,17 +486,6 @@ class Stream:
         if not parts:
             return self.schema.storage.empty_table()
         return pa.concat_tables(parts).sort_by(OFFSET)
-
-    def stored_batches(self, flush: bool = True) -> Iterator[pa.RecordBatch]:
-        """Every stored batch: sealed files (by first offset), then memory.
-
-        ``flush=False`` leaves the buffer alone, for a caller that holds the ingest lock.
-        """
-        files, batches = self.snapshot(flush)
-        for info in sorted(files, key=lambda f: f.min_offset):
-            assert self._root is not None
-            yield from pq.read_table(self._root / info.path).to_batches()
-        yield from batches
 
     def pushdown(self, files: list[FileInfo], condition: str) -> np.ndarray:
         """Offsets of the rows of sealed ``files`` where a DuckDB ``condition`` holds."""
@@ -635,7 +702,7 @@ class Stream:
                 return []
             with self._ingest_lock, self._lock:
                 # batches still queued for the monitors would bring dropped records back
-                self.monitors.caught_up_locked()
+                self.wait_subscribers()
                 self._recent.clear()  # its rows are all in memory now, some maybe dropped
                 through = self._buffer.first - 1
                 self._catalog.drop_partitions(self.name, {s: through for s in drop}, through + 1)
@@ -671,7 +738,7 @@ class Stream:
     def close(self) -> None:
         """Make everything durable: log and fsync; a memory-durability stream seals all."""
         self._flush(sync=True)
-        self.monitors.close()
+        self.close_subscribers()
         if self.options.durability == "memory":
             self.seal(everything=True)
         with self._lock:
@@ -685,10 +752,17 @@ class Stream:
         Waits for a seal or flush under way, and background work after it finds the stream
         closed, so nothing is written into the folder once it is removed.
         """
-        self.monitors.close()
+        self.close_subscribers()
         with self._seal_lock, self._ingest_lock, self._lock:
             self._closed = True
         if self._log is not None:
             self._log.close()
         if self._folder is not None:
             shutil.rmtree(self._folder, ignore_errors=True)
+
+    def close_subscribers(self) -> None:
+        """Let the subscribers see what was handed over, stop their threads, then deliver
+        what alerts remain."""
+        for subscription in self._subscriptions:
+            subscription.close()
+        self.monitors.close()

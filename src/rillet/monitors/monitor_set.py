@@ -8,7 +8,6 @@ monitor's first offset on, or from offset 0 with ``backfill=True``).
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -29,13 +28,13 @@ from rillet.monitors.plan import candidates, exact
 from rillet.monitors.trigger import Trigger
 from rillet.record import Record
 from rillet.storage.catalog import Catalog, MonitorEntry
+from rillet.subscription import Subscription
 from rillet.time import bound_us, parse_duration_us
 
 if TYPE_CHECKING:
     from rillet.stream import Stream
 
 log = logging.getLogger("rillet")
-QUEUED = 4  # batches the monitors may fall behind the appender
 Clock = Callable[[], float]
 KINDS = ("index", "filter", "aggregate", "trigger", "webhook")
 
@@ -79,29 +78,26 @@ class MonitorSet:
         self.triggers: dict[str, Trigger] = {}
         self.delivery = Delivery()
         self.trimmed = False  # retention dropped records since open
-        self._queue: queue.Queue[pa.RecordBatch | None] = queue.Queue(QUEUED)
-        self._worker: threading.Thread | None = None
-        # batches handed to the worker, and evaluated by it: a query waits for the batches
-        # handed over before it, not for the worker to be idle (it may never be)
-        self._submitted = 0
-        self._done = 0
-        self._closed = False  # after close, batches are evaluated by the appender
-        self._idle = threading.Condition()
         self.watermark = -(2**63)
-        self.last_ingest = clock()
         self._lock = threading.RLock()
-        for entry in catalog.monitors(stream.name):
+        self._subscription: Subscription | None = None
+        self._subscribing = threading.Lock()
+        entries = catalog.monitors(stream.name)
+        for entry in entries:
             self._build(entry)
-        if self.indexes or self.filters or self.aggregates:
-            self._replay(
-                list(self.indexes.values())
-                + list(self.filters.values())
-                + list(self.aggregates.values())
-            )
+        if self.active or self.triggers:
+            # the history of every monitor is rebuilt from the stored records by the
+            # subscription's thread, before the batches ingested from now on
+            first = min((e.from_offset for e in entries if e.kind != "webhook"), default=0)
+            self._subscription = stream.subscribe(self, "monitors", first)
 
     @property
     def active(self) -> bool:
         return bool(self.indexes or self.filters or self.aggregates)
+
+    @property
+    def last_ingest(self) -> float:
+        return self.stream.last_ingest
 
     # -- definitions ------------------------------------------------------------------------
 
@@ -148,14 +144,15 @@ class MonitorSet:
         Holds the stream's ingest lock, then this set's, the order ingestion takes them in:
         no batch is observed while the new monitor replays what is stored.
         """
+        with self._subscribing:
+            if self._subscription is None and kind != "webhook":
+                # from now on the stream hands its batches over (a stream without monitors
+                # hands nothing to a thread); with none defined yet, they judge nothing
+                self._subscription = self.stream.subscribe(self, "monitors")
         self.caught_up()
         with self.stream.ingest_lock:
-            self.caught_up_locked()
+            self.stream.wait_subscribers()
             self._add(kind, name, spec, backfill)
-
-    def caught_up_locked(self) -> None:
-        """:meth:`caught_up` for a caller holding the stream's ingest lock."""
-        self._wait()
 
     def _add(self, kind: str, name: str, spec: dict[str, Any], backfill: bool) -> None:
         with self._lock:
@@ -279,66 +276,11 @@ class MonitorSet:
 
     # -- evaluation ---------------------------------------------------------------------------
 
-    def observe(self, batch: pa.RecordBatch) -> None:
-        """Hand a batch just ingested (under the stream's ingest lock, so in offset order) to
-        this set's worker thread, which evaluates every monitor on it.
-
-        The appender goes on to its next batch meanwhile: the log write and the monitors
-        overlap, each mostly in C++ without the GIL.  A queue of a few batches bounds how far
-        the monitors may fall behind (the appender waits), and every query waits until they
-        have seen what was appended before it (:meth:`caught_up`).
-        """
+    def observe(self, batch: pa.RecordBatch, history: bool) -> None:
+        """Evaluate every monitor on a batch of the stream (as its subscriber, on the
+        subscription's thread); judge the triggers on live batches."""
         if not len(batch):
             return
-        self.last_ingest = self.clock()
-        with self._idle:
-            if not (self.active or self.triggers or self._done < self._submitted):
-                return  # nothing to evaluate: no hand-over
-            inline = self._closed
-            if not inline:
-                if self._worker is None:
-                    self._worker = threading.Thread(
-                        target=self._work, name=f"rillet-monitors-{self.stream.name}", daemon=True
-                    )
-                    self._worker.start()
-                self._submitted += 1
-        if inline:
-            self._observe(batch)
-            return
-        try:
-            self._queue.put(batch)
-        except BaseException:  # e.g. Ctrl-C while the queue is full: not handed over
-            with self._idle:
-                self._submitted -= 1
-                self._idle.notify_all()
-            raise
-
-    def _work(self) -> None:
-        while (item := self._queue.get()) is not None:
-            try:
-                self._observe(item)
-            except Exception:  # a monitor must never stop the monitors of later batches
-                log.exception("monitors of stream %r failed on a batch", self.stream.name)
-            finally:
-                with self._idle:
-                    self._done += 1
-                    self._idle.notify_all()
-
-    def caught_up(self) -> None:
-        """Wait until the monitors have seen every record appended so far.
-
-        Never call it holding this set's lock: the worker needs it.
-        """
-        self.stream.ingest_buffer()
-        self._wait()
-
-    def _wait(self) -> None:
-        with self._idle:
-            target = self._submitted
-            # min: a batch whose hand-over failed is taken back from _submitted
-            self._idle.wait_for(lambda: self._done >= min(target, self._submitted))
-
-    def _observe(self, batch: pa.RecordBatch) -> None:
         with self._lock:
             times = batch.column(self.stream.schema.time_index).cast(pa.int64()).to_numpy()
             self.watermark = max(self.watermark, int(times.max()))
@@ -350,8 +292,15 @@ class MonitorSet:
                     + list(self.filters.values())
                     + list(self.aggregates.values()),
                 )
-            if self.triggers:
+            if self.triggers and not history:
                 self._check_triggers()
+
+    def caught_up(self) -> None:
+        """Wait until the monitors have seen every record appended so far.
+
+        Never call it holding this set's lock: the subscription's thread needs it.
+        """
+        self.stream.caught_up()
 
     def _evaluate(self, batch: pa.RecordBatch, times: np.ndarray, monitors: list[Any]) -> None:
         offsets = batch.column(batch.num_columns - 1).to_numpy()
@@ -388,22 +337,18 @@ class MonitorSet:
                 )
 
     def _replay(self, monitors: list[Any], from_offset: int = 0) -> None:
-        """Feed stored records (offsets >= from_offset) to new or reopened monitors."""
-        for batch in self.stream.stored_batches(flush=False):
-            offsets = batch.column(batch.num_columns - 1).to_numpy()
-            if len(offsets) == 0 or offsets.max() < from_offset:
-                continue
+        """Feed the stored records (offsets >= from_offset) to monitors just added."""
+        for batch in self.stream.stored(from_offset):
             times = batch.column(self.stream.schema.time_index).cast(pa.int64()).to_numpy()
             self.watermark = max(self.watermark, int(times.max()))
             self._evaluate(batch, times, monitors)
 
     def tick(self) -> None:
         """The committer's periodic check: a stream idle for a whole period closes its windows."""
-        if not self.triggers:
+        if not self.triggers or self._subscription is None:
             return
-        with self._idle:
-            if self._done < self._submitted:
-                return  # not idle: the worker has records to judge first
+        if self._subscription.lag:
+            return  # not idle: the subscription has records to judge first
         with self._lock:
             self._check_triggers(self.clock())
 
@@ -565,13 +510,7 @@ class MonitorSet:
                 aggregate.drop_before(start_us)
 
     def close(self) -> None:
-        """Evaluate what is queued, stop the worker, then deliver what alerts remain."""
-        with self._idle:
-            self._closed = True
-            worker, self._worker = self._worker, None
-        if worker is not None:
-            self._queue.put(None)
-            worker.join()
+        """Deliver what alerts remain (the stream has closed its subscriptions)."""
         self.delivery.close()
 
 

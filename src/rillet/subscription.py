@@ -1,0 +1,152 @@
+"""Subscribers of a stream: each ingested batch, with its offsets, handed over in order.
+
+A stream's appender hands every batch it ingests to each :class:`Subscription` and goes on;
+the subscription's own thread calls its subscriber (monitors now, flows next), so writing
+the log and the subscribers' work overlap, each mostly in C++ without the GIL.  A queue of
+a few batches bounds how far a subscriber may fall behind: past that, the appender waits
+(back-pressure).  :meth:`Subscription.wait` returns once every batch handed over before the
+call has been observed, which is how a reader sees its own writes.
+
+A subscriber that starts behind the stream (a monitor rebuilding its history on open, a flow
+over stored records) first observes the stored batches from its offset up to the offset
+where it joined, read by its own thread without any lock of the stream; the live batches
+from that offset on come after them.  The boundary is an offset, never a time.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Iterable
+from typing import Protocol
+
+import pyarrow as pa
+
+log = logging.getLogger("rillet")
+QUEUED = 4  # batches a subscriber may fall behind the appender
+
+
+class Subscriber(Protocol):
+    """What a stream hands its batches to."""
+
+    def observe(self, batch: pa.RecordBatch, history: bool) -> None:
+        """Take one batch of the stream's storage columns (the last one ``_offset``); batches
+        come in offset order, none twice.  ``history``: the batch was stored before the
+        subscriber joined (its catch-up), else it was just ingested."""
+
+
+class Subscription:
+    """A subscriber's queue and thread, started on the first batch it gets.
+
+    Examples:
+        >>> seen = []
+        >>> class Count:
+        ...     def observe(self, batch, history):
+        ...         seen.append((len(batch), history))
+        >>> sub = Subscription(Count(), "count", "s", [pa.record_batch({"_offset": [0, 1]})])
+        >>> sub.hand(pa.record_batch({"_offset": [2]}))
+        >>> sub.wait()
+        >>> seen
+        [(2, True), (1, False)]
+        >>> sub.close()
+    """
+
+    def __init__(
+        self,
+        subscriber: Subscriber,
+        name: str,
+        stream: str,
+        history: Iterable[pa.RecordBatch] | None = None,
+    ) -> None:
+        self.subscriber = subscriber
+        self.name = name
+        self.stream = stream
+        self._history: Iterable[pa.RecordBatch] | None = history
+        self._queue: queue.Queue[pa.RecordBatch | None] = queue.Queue(QUEUED)
+        self._thread: threading.Thread | None = None
+        # batches handed over, and observed: a reader waits for the batches handed over
+        # before it, not for the thread to be idle (under steady ingest it never is)
+        self._handed = 0
+        self._done = 0
+        self._closed = False  # after close, the appender calls the subscriber itself
+        self._idle = threading.Condition()
+        if history is not None:
+            self._start(catching_up=True)
+
+    @property
+    def lag(self) -> int:
+        """Batches handed over and not yet observed (the catch-up counts as one)."""
+        with self._idle:
+            return self._handed - self._done
+
+    def hand(self, batch: pa.RecordBatch) -> None:
+        """Hand over a batch just ingested (the caller holds the stream's ingest lock, so
+        batches come in offset order); waits while the queue is full."""
+        with self._idle:
+            inline = self._closed
+            if not inline:
+                if self._thread is None:
+                    self._start(catching_up=False)
+                self._handed += 1
+        if inline:
+            self.subscriber.observe(batch, False)
+            return
+        try:
+            self._queue.put(batch)
+        except BaseException:  # e.g. Ctrl-C while the queue is full: not handed over
+            with self._idle:
+                self._handed -= 1
+                self._idle.notify_all()
+            raise
+
+    def _start(self, catching_up: bool) -> None:
+        if catching_up:
+            self._handed += 1  # the catch-up is one piece of work a reader waits for
+        self._thread = threading.Thread(
+            target=self._work, name=f"rillet-{self.name}-{self.stream}", daemon=True
+        )
+        self._thread.start()
+
+    def _work(self) -> None:
+        history, self._history = self._history, None
+        if history is not None:
+            try:
+                for batch in history:
+                    self.subscriber.observe(batch, True)
+            except Exception:
+                log.exception("%s of stream %r failed catching up", self.name, self.stream)
+            finally:
+                self._finished()
+        while (batch := self._queue.get()) is not None:
+            try:
+                self.subscriber.observe(batch, False)
+            except Exception:  # a failing batch must never stop the batches after it
+                log.exception("%s of stream %r failed on a batch", self.name, self.stream)
+            finally:
+                self._finished()
+
+    def _finished(self) -> None:
+        with self._idle:
+            self._done += 1
+            self._idle.notify_all()
+
+    def wait(self) -> None:
+        """Return once every batch handed over before this call has been observed.
+
+        Never call it from the subscriber itself, or holding a lock its ``observe`` takes.
+        """
+        with self._idle:
+            target = self._handed
+            # min: a batch whose hand-over failed is taken back from _handed
+            self._idle.wait_for(lambda: self._done >= min(target, self._handed))
+
+    def close(self) -> None:
+        """Observe what is queued and stop the thread; later batches are observed by the
+        appender that hands them over."""
+        with self._idle:
+            self._closed = True
+            thread, self._thread = self._thread, None
+        if thread is not None:
+            self._queue.put(None)
+            thread.join()

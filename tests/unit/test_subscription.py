@@ -1,0 +1,145 @@
+"""A stream's subscribers: every batch in offset order, a catch-up from stored history up to
+the offset where the subscriber joined, read-your-writes, and back-pressure."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+import rillet
+from rillet.subscription import QUEUED
+from tests.unit.support import MANUAL, at, wait_until
+
+
+class Recorder:
+    """Remembers the offsets of every batch it is handed, and whether it was history."""
+
+    def __init__(self) -> None:
+        self.batches: list[tuple[list[int], bool]] = []
+        self.gate = threading.Event()
+        self.gate.set()
+
+    def observe(self, batch: pa.RecordBatch, history: bool) -> None:
+        self.gate.wait()
+        self.batches.append((batch.column(batch.num_columns - 1).to_pylist(), history))
+
+    def offsets(self, history: bool | None = None) -> list[int]:
+        return [o for offsets, h in self.batches if history in (None, h) for o in offsets]
+
+
+def rows(first: int, count: int, hour: int = 0) -> pa.Table:
+    return pa.table(
+        {
+            "ts": pa.array([at(hour, 0, i % 60) for i in range(count)], pa.timestamp("us", "UTC")),
+            "v": pa.array(np.arange(first, first + count), pa.int64()),
+        }
+    )
+
+
+def test_a_subscriber_sees_every_batch_once_in_offset_order(mem: rillet.Database) -> None:
+    s = mem.create_stream("t", "ts TIMESTAMP, v BIGINT", time_column="ts")
+    seen = Recorder()
+    s.subscribe(seen, "recorder")
+
+    def append(k: int) -> None:
+        for j in range(20):
+            if j % 2:
+                s.append((at(0, 0, j), k * 1000 + j))
+            else:
+                s.append_many(rows(k * 1000 + j, 5))
+
+    threads = [threading.Thread(target=append, args=(k,)) for k in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    s.caught_up()
+    offsets = seen.offsets()
+    assert offsets == list(range(len(s)))  # every offset once, in order across batches
+    assert all(not history for _, history in seen.batches)
+
+
+def test_a_late_subscriber_catches_up_from_files_and_memory_then_goes_on_live(
+    folder: Path,
+) -> None:
+    with rillet.connect(folder, **MANUAL) as db:
+        s = db.create_stream("t", "ts TIMESTAMP, v BIGINT", time_column="ts", partition="1h")
+        s.append_many(rows(0, 100, hour=0))
+        s.append_many(rows(100, 100, hour=5))  # passes hour 0's end: it can be sealed
+        assert s.seal() == 1
+        s.append((at(5, 30), 200))  # in the buffer when the subscriber joins
+        seen = Recorder()
+        seen.gate.clear()  # the catch-up waits while appends go on
+        s.subscribe(seen, "recorder", from_offset=50)
+        appender = threading.Thread(target=lambda: s.append_many(rows(201, 30, hour=5)))
+        appender.start()
+        seen.gate.set()
+        appender.join()
+        s.caught_up()
+        assert seen.offsets(history=True) == list(range(50, 201))
+        assert seen.offsets(history=False) == list(range(201, 231))
+        assert seen.offsets() == list(range(50, 231))  # no gap, nothing twice at the join
+
+
+def test_caught_up_returns_once_the_subscriber_has_seen_every_record(
+    mem: rillet.Database,
+) -> None:
+    s = mem.create_stream("t", "ts TIMESTAMP, v BIGINT", time_column="ts")
+    seen = Recorder()
+    s.subscribe(seen, "recorder")
+    for i in range(50):
+        s.append((at(0, 0, i), i))  # buffered: caught_up ingests them first
+        s.caught_up()
+        assert seen.offsets()[-1] == i
+
+
+def test_a_lagging_subscriber_holds_the_appender_back(mem: rillet.Database) -> None:
+    s = mem.create_stream("t", "ts TIMESTAMP, v BIGINT", time_column="ts")
+    seen = Recorder()
+    seen.gate.clear()
+    subscription = s.subscribe(seen, "recorder")
+    batches = QUEUED + 4
+    appender = threading.Thread(
+        target=lambda: [s.append_many(rows(10 * k, 10)) for k in range(batches)]
+    )
+    appender.start()
+    # one batch in the subscriber's hands, QUEUED in the queue, one more waiting to go in
+    wait_until(lambda: subscription.lag == QUEUED + 2)
+    assert appender.is_alive()  # the appender waits: memory stays bounded
+    seen.gate.set()
+    appender.join()
+    s.caught_up()
+    assert seen.offsets() == list(range(10 * batches))
+
+
+def test_unsubscribe_stops_the_batches(mem: rillet.Database) -> None:
+    s = mem.create_stream("t", "ts TIMESTAMP, v BIGINT", time_column="ts")
+    seen = Recorder()
+    subscription = s.subscribe(seen, "recorder")
+    s.append_many(rows(0, 10))
+    s.unsubscribe(subscription)
+    s.append_many(rows(10, 10))
+    s.caught_up()
+    assert seen.offsets() == list(range(10))
+
+
+def test_a_failing_batch_stops_neither_the_subscriber_nor_the_appender(
+    mem: rillet.Database,
+) -> None:
+    s = mem.create_stream("t", "ts TIMESTAMP, v BIGINT", time_column="ts")
+    seen = Recorder()
+
+    class Flaky:
+        def observe(self, batch: pa.RecordBatch, history: bool) -> None:
+            if batch.column(1)[0].as_py() == 10:
+                raise RuntimeError("a bug in a subscriber")
+            seen.observe(batch, history)
+
+    s.subscribe(Flaky(), "flaky")
+    for k in range(3):
+        s.append_many(rows(10 * k, 10))
+    s.caught_up()
+    assert seen.offsets() == list(range(10)) + list(range(20, 30))
