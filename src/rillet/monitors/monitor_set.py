@@ -135,7 +135,7 @@ class MonitorSet:
         elif entry.kind == "aggregate":
             source = spec.get("filter")
             given = _given_resolution(entry)
-            width = AUTOMATIC_US  # made finer when a trigger over it needs it
+            width = self._automatic_base()  # made finer when a trigger over it needs it
             fixed_by = None
             inherited = self.filters[source].resolution_us if source else None
             if given is not None:  # its own, whatever its filter's
@@ -232,6 +232,14 @@ class MonitorSet:
                 self._replay([monitor], entry.from_offset)
             self.aggregates.update(finer)
 
+    def _automatic_base(self) -> int:
+        """An automatic aggregate's buckets without triggers: 1 s, or what divides both a
+        second and the partitions where retention drops them (500 ms for 1500 ms ones)."""
+        options = self.stream.options
+        if options.retention or options.max_bytes:
+            return math.gcd(AUTOMATIC_US, self.stream.granularity.width_us or AUTOMATIC_US)
+        return AUTOMATIC_US
+
     def _automatic_resolution(self, aggregate: AggregateMonitor) -> int:
         """The resolution an aggregate keeps: the one given, or, when automatic, 1 s made
         as fine as the periods of the triggers over it need (their greatest common
@@ -241,7 +249,7 @@ class MonitorSet:
         periods = (
             t.period_us for t in self.triggers.values() if aggregate.name in t.aggregate_names
         )
-        return math.gcd(AUTOMATIC_US, *periods)
+        return math.gcd(self._automatic_base(), *periods)
 
     def _refined(self, trigger: Trigger) -> dict[str, AggregateMonitor]:
         """The automatic aggregates of a new trigger (installed in ``self.triggers``) whose
@@ -278,10 +286,14 @@ class MonitorSet:
         if kind == "aggregate" and (options.retention or options.max_bytes):
             granularity = self.stream.granularity
             if (granularity.width_us or 86_400_000_000) % monitor.resolution_us:
+                given = duration_text(monitor.resolution_us)
+                if monitor.fixed_by == "filter":
+                    given += f", given to filter {monitor.filter_name!r}"
                 raise ConfigError(
-                    f"resolution of aggregate {monitor.name!r} must divide the partitions "
-                    f"({granularity.text}{'' if granularity.width_us else ', so a day'}) of "
-                    f"stream {self.stream.name!r}: retention drops whole partitions",
+                    f"resolution of aggregate {monitor.name!r} ({given}) must divide the "
+                    f"partitions ({granularity.text}{'' if granularity.width_us else ', so a day'}"
+                    f") of stream {self.stream.name!r}: retention drops whole partitions; give "
+                    f"the aggregate a resolution that does, or none (automatic)",
                     kind=kind,
                     name=monitor.name,
                 )
