@@ -212,7 +212,7 @@ class MonitorSet:
                 self._check_widths(kind, monitor)
                 if kind == "trigger":
                     finer = self._refined(monitor)
-            except ConfigError:
+            except Exception:  # a refused width, or stored records unreadable in _refined
                 self._forget(kind, name, monitor)
                 raise
             if kind == "trigger":

@@ -380,6 +380,29 @@ def test_a_finer_trigger_rebuilds_its_aggregates_from_the_stored_records(
         check_ranges(s, everything, "mx", 1_000 * MS, seed=8)
 
 
+def test_a_trigger_whose_rebuild_fails_changes_nothing(
+    db: rillet.Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stored records that cannot be read while a finer trigger rebuilds its aggregate: the
+    error comes through, the trigger is not defined and the aggregate keeps its buckets."""
+    s = db.create_stream("m", SCHEMA, time_column="ts")
+    s.add_aggregate("mx", None, "MAX(v)")
+    s.append_many(rows((0.25, 5.0), (0.75, 50.0)))
+
+    def unreadable(*args: object, **kwargs: object) -> Iterator[object]:
+        raise errors.StorageError("partition file unreadable")
+
+    monkeypatch.setattr(s, "stored_batches", unreadable)
+    with pytest.raises(errors.StorageError, match="partition file unreadable"):
+        s.install_trigger("fast", "mx > 10", period="100ms")
+    monkeypatch.undo()
+    assert list(s.monitors.triggers) == []
+    assert resolutions(s) == {"mx": 1_000 * MS}
+    assert s.get_aggregate("mx", DAY, DAY + D(seconds=0.5)) == 50.0  # the whole second
+    s.install_trigger("fast", "mx > 10", period="100ms")  # the same call, readable again
+    assert s.get_aggregate("mx", DAY, DAY + D(seconds=0.5)) == 5.0
+
+
 def test_subsecond_triggers_after_restart(
     tmp_path: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
