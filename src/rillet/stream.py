@@ -515,10 +515,13 @@ class Stream:
         self.monitors.remove("index", column)
 
     def add_filter(
-        self, name: str, expression: str, *, resolution: str = "1s", backfill: bool = False
+        self, name: str, expression: str, *, resolution: str | None = None, backfill: bool = False
     ) -> None:
-        """A named predicate evaluated on every record; matches kept per ``resolution`` bucket."""
-        parse_duration_us(resolution, "resolution")
+        """A named predicate evaluated on every record.  Its matches are cut at the exact
+        times asked for; ``resolution`` is the buckets of the aggregates over it that give
+        none of their own (without it, theirs are automatic)."""
+        if resolution is not None:
+            parse_duration_us(resolution, "resolution")
         self.monitors.add(
             "filter",
             _monitor_name(name),
@@ -535,14 +538,20 @@ class Stream:
         filter: str | None,
         expression: str,
         *,
-        resolution: str = "1s",
+        resolution: str | None = None,
         backfill: bool = False,
     ) -> None:
         """A named aggregate (e.g. ``"MAX(op_latency_ms)"``) over the records a filter matches
-        (all records when ``filter`` is None), kept per time bucket."""
+        (all records when ``filter`` is None), kept per time bucket of ``resolution``.
+
+        Without a resolution (nor one on its filter), the buckets are automatic: 1 s, made
+        finer when a trigger's period needs it (100 ms for a 100 ms trigger), the history
+        then rebuilt from the stored records.  A resolution given is kept, and a trigger
+        whose period is not whole buckets of it is refused."""
         if filter is not None and filter not in self.monitors.filters:
             raise not_found("filter", filter, self.monitors.filters, f" on stream {self.name!r}")
-        parse_duration_us(resolution, "resolution")
+        if resolution is not None:
+            parse_duration_us(resolution, "resolution")
         spec = {"filter": filter, "expression": expression, "resolution": resolution}
         self.monitors.add("aggregate", _monitor_name(name), spec, backfill)
 
@@ -551,7 +560,8 @@ class Stream:
 
     def install_trigger(self, name: str, condition: str, period: str = "1s") -> None:
         """A condition over aggregates (``"max_latency_ms > 1000"``) checked every ``period``
-        on closed windows; each firing is an Alert."""
+        (``"1s"``, ``"100ms"``, ``"10ms"``, ...) on closed windows; each firing is an Alert.
+        Automatic aggregates it names are made as fine as the period needs."""
         parse_duration_us(period, "period")
         self.monitors.add(
             "trigger", _monitor_name(name), {"condition": condition, "period": period}

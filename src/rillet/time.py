@@ -112,6 +112,20 @@ def parse_duration_us(text: str, what: str = "duration") -> int:
     return int(match.group(1)) * UNITS_US[match.group(2)]
 
 
+def duration_text(us: int) -> str:
+    """A positive duration as the shortest text :func:`parse_duration_us` reads back, in the
+    largest unit that holds it whole (for messages that suggest a setting).
+
+    Examples:
+        >>> [duration_text(n) for n in (100_000, 1_000_000, 90_000_000, 1_500, 86_400_000_000)]
+        ['100ms', '1s', '90s', '1500us', '1d']
+    """
+    for unit in ("d", "h", "m", "s", "ms"):
+        if us % UNITS_US[unit] == 0:
+            return f"{us // UNITS_US[unit]}{unit}"
+    return f"{us}us"
+
+
 @dataclass(frozen=True, slots=True)
 class Granularity:
     """A way to cut time into buckets: a fixed width, or Gregorian months or years.

@@ -1,11 +1,13 @@
 """A named aggregate over a filter: partial states per time bucket, at several widths.
 
-States are kept as columns (:mod:`rillet.aggregates.grouped`) per bucket of the stream's
-resolution and also per minute, hour and day, each level sorted by bucket.  A batch adds its
-buckets' partials with a few numpy reductions whatever the number of buckets it spans; the
-coarser levels are reduced from the finer when next read.  Any time range is answered from
-at most seven slices of the levels: the seconds up to the first whole minute, the minutes up
-to the first whole hour, the hours, the days, and back down.
+States are kept as columns (:mod:`rillet.aggregates.grouped`) per bucket of the aggregate's
+resolution and also per second (when the resolution is finer), minute, hour and day, each
+level sorted by bucket.  A batch adds its buckets' partials with a few numpy reductions
+whatever the number of buckets it spans; the coarser levels are reduced from the finer when
+next read.  Any time range is answered from a few slices of the levels (seven for a 1 s
+resolution, nine for a finer one): the buckets up to the first whole second, the seconds up
+to the first whole minute, the minutes up to the first whole hour, the hours, the days, and
+back down.
 """
 
 from __future__ import annotations
@@ -25,7 +27,9 @@ from rillet.expressions.check import check
 from rillet.expressions.kernels import Context, compile, evaluate
 from rillet.expressions.nodes import Call, Cast, Literal, Node
 
-COARSER_US = (60_000_000, 3_600_000_000, 86_400_000_000)
+# a second too: the buckets of a 10 ms aggregate (kept for a 10 ms trigger) still make a day
+# from a few slices, and a 1 s trigger over it reads seconds, not a hundred buckets each
+COARSER_US = (1_000_000, 60_000_000, 3_600_000_000, 86_400_000_000)
 _CURRENT = 2**63 - 1
 
 
@@ -240,6 +244,7 @@ class AggregateMonitor:
         columns: Mapping[str, DataType],
         resolution_us: int,
         from_offset: int,
+        fixed_by: str | None = None,
     ) -> None:
         node = check(expression, columns, allow_aggregates=True)
         if not (isinstance(node, Call) and node.aggregate):
@@ -263,12 +268,40 @@ class AggregateMonitor:
         self.kind = kind_of(self.function, self.arg_type, self.params)
         self._nothing = self.function.new_state(self.arg_type, self.params).result()
         self.from_offset = from_offset
+        # whose resolution this is, "aggregate" (given to it) or "filter" (given to its
+        # filter); None: automatic, made finer (by the monitor set) when a trigger needs it
+        self.fixed_by = fixed_by
+        self._empty_levels(resolution_us)
+        self.errors = 0
+
+    def _empty_levels(self, resolution_us: int) -> None:
         self.resolution_us = resolution_us
         self.widths = widths_for(resolution_us)
         self.levels = [Level(width) for width in self.widths]
         # per level, the least finest bucket changed since that level was made (level 0: none)
         self._stale = [_CURRENT] * len(self.levels)
-        self.errors = 0
+
+    def at_resolution(self, resolution_us: int) -> AggregateMonitor:
+        """A new aggregate like this one (same definition) at ``resolution_us``, holding no
+        states yet: a finer one is filled from the stored records."""
+        other = copy.copy(self)  # the definition's parts (kernel, kind) hold no running state
+        other._empty_levels(resolution_us)
+        other.errors = 0
+        return other
+
+    def coarsened(self, resolution_us: int) -> AggregateMonitor:
+        """This aggregate at a coarser resolution (a multiple of its own), its states reduced
+        from the kept ones: no stored record is read again."""
+        coarse = self.at_resolution(resolution_us)
+        coarse.errors = self.errors
+        fine = self.levels[0]
+        if fine.size:
+            keys = fine.keys // resolution_us * resolution_us
+            first = _starts(keys)
+            reduced = self.kind.reduce(fine.columns(0, fine.size), first)
+            coarse.levels[0].merge(keys[first], reduced, self.kind)
+            coarse._changed(int(keys[0]))  # the coarser levels are reduced when read
+        return coarse
 
     def observe(
         self, ctx: Context, buckets: Buckets, offsets: np.ndarray, mask: np.ndarray | None
@@ -282,7 +315,7 @@ class AggregateMonitor:
         starts, keys = buckets.held(positions)
         partials = kind.partials(values, rows, offsets, starts)
         self.levels[0].merge(keys, partials, kind)
-        # minutes, hours and days are reduced when read: one merge a batch, not four
+        # the coarser levels are reduced when read: one merge a batch, not one a level
         self._changed(int(keys[0]))
 
     def _changed(self, start_us: int) -> None:

@@ -82,14 +82,16 @@ class Filter:
         name: str,
         expression: str,
         columns: Mapping[str, DataType],
-        resolution_us: int,
+        resolution_us: int | None,
         from_offset: int,
     ) -> None:
         self.name = name
         self.expression = expression
         self.node = predicate(expression, columns)
         self.kernel = compile(self.node)
-        self.resolution_us = resolution_us  # the buckets of aggregates over this filter
+        # the buckets of the aggregates over this filter that give none of their own (None:
+        # theirs are automatic); the matches themselves are cut at the exact time asked for
+        self.resolution_us = resolution_us
         self.from_offset = from_offset
         self.hits: list[Hits] = []
         self.ordered = True  # every batch's offsets after the previous batch's

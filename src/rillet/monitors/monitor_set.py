@@ -8,6 +8,7 @@ monitor's first offset on, or from offset 0 with ``backfill=True``).
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -29,7 +30,7 @@ from rillet.monitors.trigger import Trigger
 from rillet.record import Record
 from rillet.storage.catalog import Catalog, MonitorEntry
 from rillet.subscription import Subscription
-from rillet.time import bound_us, parse_duration_us
+from rillet.time import bound_us, duration_text, parse_duration_us
 
 if TYPE_CHECKING:
     from rillet.stream import Stream
@@ -37,6 +38,14 @@ if TYPE_CHECKING:
 log = logging.getLogger("rillet")
 Clock = Callable[[], float]
 KINDS = ("index", "filter", "aggregate", "trigger", "webhook")
+AUTOMATIC_US = 1_000_000  # the buckets of an automatic aggregate no trigger needs finer
+# an automatic aggregate is made no finer than this (a 1 ms trigger, or one of 1500 us,
+# whose windows are whole 500 us buckets); finer buckets must be asked for by name: one
+# state a record is rarely what a period of "1001us" meant
+FINEST_AUTOMATIC_US = 1_000
+# the catalog spec of a filter or aggregate since resolutions became automatic: "resolution"
+# holds what was given, None when nothing was (see _given_resolution)
+SPEC_VERSION = 2
 
 
 class Matches:
@@ -85,6 +94,12 @@ class MonitorSet:
         entries = catalog.monitors(stream.name)
         for entry in entries:
             self._build(entry)
+        # automatic aggregates take the buckets their triggers need before the history is
+        # read, so it is read once
+        for name, aggregate in list(self.aggregates.items()):
+            wanted = self._automatic_resolution(aggregate)
+            if wanted != aggregate.resolution_us:
+                self.aggregates[name] = aggregate.at_resolution(wanted)
         if self.active or self.triggers:
             # the history of every monitor is rebuilt from the stored records by the
             # subscription's thread, before the batches ingested from now on
@@ -109,18 +124,29 @@ class MonitorSet:
             )
             self.indexes[entry.name] = monitor
         elif entry.kind == "filter":
-            res = parse_duration_us(spec["resolution"], "resolution")
+            given = _given_resolution(entry)
+            res = None if given is None else parse_duration_us(given, "resolution")
             monitor = Filter(entry.name, spec["expression"], self.columns, res, entry.from_offset)
             self.filters[entry.name] = monitor
         elif entry.kind == "aggregate":
             source = spec.get("filter")
-            res = (
-                self.filters[source].resolution_us
-                if source
-                else parse_duration_us(spec["resolution"])
-            )
+            given = _given_resolution(entry)
+            width = self._automatic_base()  # made finer when a trigger over it needs it
+            fixed_by = None
+            inherited = self.filters[source].resolution_us if source else None
+            if given is not None:  # its own, whatever its filter's
+                width = parse_duration_us(given, "resolution")
+                fixed_by = "aggregate"
+            elif inherited is not None:
+                width, fixed_by = inherited, "filter"
             monitor = AggregateMonitor(
-                entry.name, source, spec["expression"], self.columns, res, entry.from_offset
+                entry.name,
+                source,
+                spec["expression"],
+                self.columns,
+                width,
+                entry.from_offset,
+                fixed_by,
             )
             self.aggregates[entry.name] = monitor
         elif entry.kind == "trigger":
@@ -171,14 +197,19 @@ class MonitorSet:
                     kind=kind,
                     name=name,
                 )
+            if kind in ("filter", "aggregate"):
+                spec = {**spec, "version": SPEC_VERSION}
             state: dict[str, Any] = {}
             entry = MonitorEntry(
                 kind, name, spec, 0 if backfill else self.stream.next_offset, state
             )
             monitor = self._build(entry)  # checks everything before the catalog sees it
+            finer: dict[str, AggregateMonitor] = {}
             try:
                 self._check_widths(kind, monitor)
-            except ConfigError:
+                if kind == "trigger":
+                    finer = self._refined(monitor)
+            except Exception:  # a refused width, or stored records unreadable in _refined
                 self._forget(kind, name, monitor)
                 raise
             if kind == "trigger":
@@ -196,6 +227,53 @@ class MonitorSet:
                 raise
             if kind in ("index", "filter", "aggregate"):
                 self._replay([monitor], entry.from_offset)
+            self.aggregates.update(finer)
+
+    def _automatic_base(self) -> int:
+        """An automatic aggregate's buckets without triggers: 1 s, or what divides both a
+        second and the partitions where retention drops them (500 ms for 1500 ms ones)."""
+        options = self.stream.options
+        if options.retention or options.max_bytes:
+            return math.gcd(AUTOMATIC_US, self.stream.granularity.width_us or AUTOMATIC_US)
+        return AUTOMATIC_US
+
+    def _automatic_resolution(self, aggregate: AggregateMonitor) -> int:
+        """The resolution an aggregate keeps: the one given, or, when automatic, 1 s made
+        as fine as the periods of the triggers over it need (their greatest common
+        divisor: 100 ms for triggers of 100 ms and 1 s, 500 ms for one of 1500 ms)."""
+        if aggregate.fixed_by is not None:
+            return aggregate.resolution_us
+        periods = (
+            t.period_us for t in self.triggers.values() if aggregate.name in t.aggregate_names
+        )
+        return math.gcd(self._automatic_base(), *periods)
+
+    def _refined(self, trigger: Trigger) -> dict[str, AggregateMonitor]:
+        """The automatic aggregates of a new trigger (installed in ``self.triggers``) whose
+        buckets do not tile its period, rebuilt finer from the stored records (each from its
+        first offset on); they replace the kept ones once the trigger is in the catalog."""
+        wanted = {}
+        for name in trigger.aggregate_names:
+            aggregate = self.aggregates[name]
+            resolution = self._automatic_resolution(aggregate)
+            if resolution == aggregate.resolution_us:
+                continue
+            if resolution < FINEST_AUTOMATIC_US:
+                raise ConfigError(
+                    f"period of trigger {trigger.name!r} ({duration_text(trigger.period_us)}) "
+                    f"would need buckets of {duration_text(resolution)} in aggregate {name!r}; "
+                    f"automatic resolutions stop at {duration_text(FINEST_AUTOMATIC_US)}: use a "
+                    f"period of whole milliseconds, or re-create aggregate {name!r} with "
+                    f"resolution={duration_text(resolution)!r}",
+                    kind="trigger",
+                    name=trigger.name,
+                )
+            wanted[name] = aggregate.at_resolution(resolution)
+        for finer in wanted.values():
+            self._check_widths("aggregate", finer)
+        for finer in wanted.values():
+            self._replay([finer], finer.from_offset)
+        return wanted
 
     def _check_widths(self, kind: str, monitor: Any) -> None:
         """Buckets must tile what cuts them: with retention, which drops whole partitions,
@@ -205,23 +283,39 @@ class MonitorSet:
         if kind == "aggregate" and (options.retention or options.max_bytes):
             granularity = self.stream.granularity
             if (granularity.width_us or 86_400_000_000) % monitor.resolution_us:
+                given = duration_text(monitor.resolution_us)
+                if monitor.fixed_by == "filter":
+                    given += f", given to filter {monitor.filter_name!r}"
                 raise ConfigError(
-                    f"resolution of aggregate {monitor.name!r} must divide the partitions "
-                    f"({granularity.text}{'' if granularity.width_us else ', so a day'}) of "
-                    f"stream {self.stream.name!r}: retention drops whole partitions",
+                    f"resolution of aggregate {monitor.name!r} ({given}) must divide the "
+                    f"partitions ({granularity.text}{'' if granularity.width_us else ', so a day'}"
+                    f") of stream {self.stream.name!r}: retention drops whole partitions; give "
+                    f"the aggregate a resolution that does, or none (automatic)",
                     kind=kind,
                     name=monitor.name,
                 )
         if kind == "trigger":
             for name in monitor.aggregate_names:
-                resolution = self.aggregates[name].resolution_us
-                if monitor.period_us % resolution:
-                    raise ConfigError(
-                        f"period of trigger {monitor.name!r} must be a multiple of the "
-                        f"resolution of aggregate {name!r} ({resolution / 1e6:g} s)",
-                        kind=kind,
-                        name=monitor.name,
-                    )
+                aggregate = self.aggregates[name]
+                resolution = aggregate.resolution_us
+                if monitor.period_us % resolution == 0 or aggregate.fixed_by is None:
+                    continue  # an automatic aggregate is made finer (_refined)
+                period = monitor.period_us
+                text = duration_text(resolution)
+                finer = f"resolution={duration_text(math.gcd(resolution, period))!r}"
+                if aggregate.fixed_by == "aggregate":
+                    held = f"which was given resolution={text!r}"
+                    remedy = f"{finer} or without one (automatic)"
+                else:
+                    held = f"which takes resolution={text!r} from filter {aggregate.filter_name!r}"
+                    remedy = f"{finer}, or filter {aggregate.filter_name!r} without a resolution"
+                raise ConfigError(
+                    f"period of trigger {monitor.name!r} ({duration_text(period)}) must be whole "
+                    f"buckets of aggregate {name!r}, {held}: use a period that is a multiple of "
+                    f"{text}, or re-create aggregate {name!r} with {remedy}",
+                    kind=kind,
+                    name=monitor.name,
+                )
 
     def _table(self, kind: str) -> dict[str, Any]:
         tables: dict[str, dict[str, Any]] = {
@@ -256,7 +350,15 @@ class MonitorSet:
                     name=name,
                 )
             self.catalog.remove_monitor(self.stream.name, kind, name)
-            del table[name]
+            removed = table.pop(name)
+            if kind == "trigger":
+                # its automatic aggregates go back to the buckets the other triggers need, as
+                # a restart would make them (the states are merged: nothing is read again)
+                for each in removed.aggregate_names:
+                    aggregate = self.aggregates[each]
+                    wanted = self._automatic_resolution(aggregate)
+                    if wanted != aggregate.resolution_us:
+                        self.aggregates[each] = aggregate.coarsened(wanted)
 
     def remove_webhook(self, url: str, trigger: str | None) -> None:
         with self._lock:
@@ -526,6 +628,25 @@ def _where(node: Node, time_column: str, low: int | None, high: int | None) -> s
     if high is not None:
         parts.append(f"epoch_us({quote(time_column)}) < {high}")
     return " AND ".join(parts)
+
+
+def _given_resolution(entry: MonitorEntry) -> str | None:
+    """The resolution given to a filter or an aggregate, None when none was.
+
+    Older catalogs (specs without "version") stored "1s", the default, whether it was given
+    or not: it is read as not given, which opens the same (an automatic aggregate is 1 s
+    until a finer trigger comes, and those catalogs hold none: they were refused).  Their
+    aggregates over a filter took the filter's resolution whatever their own said: read as
+    not given, they take it again.
+    """
+    spec = entry.spec
+    if spec.get("version", 1) >= SPEC_VERSION:
+        given: str | None = spec.get("resolution")
+        return given
+    if entry.kind == "aggregate" and spec.get("filter"):
+        return None
+    given = spec.get("resolution", "1s")
+    return None if given == "1s" else str(given)
 
 
 def _for_trigger(trigger: str | None) -> str:

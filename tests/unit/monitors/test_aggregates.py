@@ -264,6 +264,91 @@ def test_other_resolutions(mem: rillet.Database, refs: list[Reference], resoluti
         assert s.get_aggregate("max_lat", start, end) == largest, (resolution, start, end)
 
 
+#: RANGES and ranges cut at milliseconds, inside one second and across a few
+FINE_RANGES: list[tuple[Bound, Bound]] = [
+    *RANGES,
+    *[
+        (
+            DAY + D(hours=h, seconds=sec, milliseconds=a),
+            DAY + D(hours=h, seconds=sec, milliseconds=b),
+        )
+        for h, sec, a, b in [(0, 17, 120, 480), (1, 3, 5, 995), (2, 59, 333, 2_401), (0, 0, 0, 7)]
+    ],
+]
+MS = 1_000
+
+
+def test_a_given_resolution_is_the_aggregates_own(
+    mem: rillet.Database, refs: list[Reference]
+) -> None:
+    """A resolution given to an aggregate is kept whatever its filter's; one given to a
+    filter is that of its aggregates that give none; with neither, the aggregate is 1 s."""
+    rows = make_rows(8, 4000, 100)
+    s = mem.create_stream("m", SCHEMA, time_column="ts")
+    s.add_filter("slow", "lat > 50", resolution="1m")
+    s.add_filter("fast", "lat <= 50")
+    s.add_aggregate("fine", "slow", "SUM(code)", resolution="1ms")
+    s.add_aggregate("tenth", "slow", "SUM(code)", resolution="100ms")
+    s.add_aggregate("inherited", "slow", "SUM(code)")
+    s.add_aggregate("automatic", "fast", "SUM(code)")
+    for chunk in range(0, len(rows), 700):
+        s.append_many(rows[chunk : chunk + 700])
+    ref = Reference(rows)
+    refs.append(ref)
+    cases = [
+        ("fine", MS, "lat > 50"),
+        ("tenth", 100 * MS, "lat > 50"),
+        ("inherited", MINUTE, "lat > 50"),
+        ("automatic", SECOND, "lat <= 50"),
+    ]
+    # around records: the record in, and just after it (in for the coarser buckets only)
+    near = [(r[0] - D(milliseconds=7.5), r[0] + D(milliseconds=0.3)) for r in rows[:40]]
+    near += [(r[0] + D(milliseconds=1.2), r[0] + D(milliseconds=450)) for r in rows[:40]]
+    for name, width, where in cases:
+        assert s.monitors.aggregates[name].resolution_us == width
+        for start, end in FINE_RANGES + near:
+            low, high = resolved(start, end, width)
+            want = ref.value(f"CAST(sum(code) FILTER (WHERE {where}) AS BIGINT)", low, high)
+            assert s.get_aggregate(name, start, end) == want, (name, start, end)
+
+
+def test_a_10ms_aggregate_reads_a_day_from_a_few_states(
+    mem: rillet.Database, refs: list[Reference], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Made 10 ms by a 10 ms trigger, an aggregate keeps seconds, minutes, hours and days
+    too: a range is read as at most nine slices, and a whole day as one state."""
+    rows = make_rows(9)
+    s = mem.create_stream("m", SCHEMA, time_column="ts")
+    s.add_aggregate("n", None, "COUNT(*)")
+    s.install_trigger("never", "n > 1000000", period="10ms")
+    s.append_many(rows)
+    assert s.monitors.aggregates["n"].widths == (10 * MS, SECOND, MINUTE, HOUR, DAY_US)
+    ref = Reference(rows)
+    refs.append(ref)
+    s.get_aggregate("n")  # the first read after ingest reduces the coarser levels
+    read: list[np.ndarray] = []
+    original = Level.columns
+
+    def recording(self: Level, low: int, high: int) -> dict[str, np.ndarray]:
+        columns = original(self, low, high)
+        read.append(columns["n"])
+        return columns
+
+    monkeypatch.setattr(Level, "columns", recording)
+    # 10 ms buckets up to a second, seconds up to a minute, ... at either end, and the days
+    bound = 2 * (99 + 59 + 59 + 23) + 3
+    for start, end in FINE_RANGES:
+        read.clear()
+        total = s.get_aggregate("n", start, end)
+        low, high = resolved(start, end, 10 * MS)
+        assert total == ref.value("count(*)", low, high), (start, end)
+        assert sum(len(states) for states in read) <= bound, (start, end)
+        assert len(read) <= 9
+    read.clear()
+    assert s.get_aggregate("n", DAY, DAY + D(days=1)) == ref.value("count(*)", DAY, DAY + D(1))
+    assert [len(states) for states in read] == [1]
+
+
 def test_states_are_kept_per_second_minute_hour_and_day(
     mem: rillet.Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:

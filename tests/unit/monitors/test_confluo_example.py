@@ -5,6 +5,8 @@ time), the same index, filter, aggregate and trigger, and the same reads, with t
 worked out by hand: records 2 and 3 (offsets 1 and 2) have cpu_util 0.9 > 0.8 and mem_avail
 < 0.1, so both filters match offsets [1, 2], the aggregate is max(500, 1001) = 1001.0, and
 the trigger fires once, for the one-second window of the 1001 ms record, once it closes.
+With Confluo's millisecond-scale checks (a period of 100 ms or 10 ms, no other argument),
+the window is that period's around the 1001 ms record.
 """
 
 from __future__ import annotations
@@ -41,17 +43,36 @@ def db(tmp_path: Path, clock: FakeClock) -> Iterator[rillet.Database]:
         yield database
 
 
-def perf_log(db: rillet.Database) -> rillet.Stream:
+#: the trigger's period: Confluo's example gives none (1 s); then 100 ms and 10 ms
+PERIODS = [None, "100ms", "10ms"]
+PERIOD_US = {None: 1_000_000, "100ms": 100_000, "10ms": 10_000}
+
+
+def perf_log(db: rillet.Database, period: str | None = None) -> rillet.Stream:
     s = db.create_stream("perf_log", SCHEMA, time_column="timestamp")
     s.add_index("op_latency_ms", bucket_size=1.0)
     s.add_filter("low_resources", "cpu_util>0.8 || mem_avail<0.1")
     s.add_aggregate("max_latency_ms", "low_resources", "MAX(op_latency_ms)")
-    s.install_trigger("high_latency_trigger", "max_latency_ms > 1000")
+    if period is None:
+        s.install_trigger("high_latency_trigger", "max_latency_ms > 1000")
+    else:
+        s.install_trigger("high_latency_trigger", "max_latency_ms > 1000", period=period)
     return s
 
 
-def test_confluo_example(db: rillet.Database, clock: FakeClock) -> None:
-    s = perf_log(db)
+def floor(when: dt.datetime, width_us: int) -> dt.datetime:
+    """The start of the window of ``width_us`` that holds ``when``."""
+    epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    micros = (when - epoch) // dt.timedelta(microseconds=1)
+    return epoch + dt.timedelta(microseconds=micros // width_us * width_us)
+
+
+@pytest.mark.parametrize("period", PERIODS)
+def test_confluo_example(db: rillet.Database, clock: FakeClock, period: str | None) -> None:
+    s = perf_log(db, period)
+    width = PERIOD_US[period]
+    # the aggregate's buckets follow the trigger's period, with no argument asking
+    assert s.monitors.aggregates["max_latency_ms"].resolution_us == width
     delivered: list[rillet.Alert] = []
     s.on_alert(delivered.append)
 
@@ -93,12 +114,12 @@ def test_confluo_example(db: rillet.Database, clock: FakeClock) -> None:
     clock.wait_for_checks()
     assert s.get_alerts(0, sys.maxsize, "high_latency_trigger") == []
 
-    # Idle for longer than the period (1s): the window closes and the trigger fires once.
+    # Idle for longer than the period: the window closes and the trigger fires once.
     clock.advance(60.0)
     assert wait_until(lambda: len(s.get_alerts(0, sys.maxsize, "high_latency_trigger")) > 0)
     clock.wait_for_checks()
     alerts = s.get_alerts(0, sys.maxsize, "high_latency_trigger")
-    window = records[2]["timestamp"].replace(microsecond=0)
+    window = floor(records[2]["timestamp"], width)
     expected = rillet.Alert(
         "high_latency_trigger",
         window,
@@ -120,20 +141,30 @@ def test_confluo_example(db: rillet.Database, clock: FakeClock) -> None:
     assert delivered == [expected]
 
 
-def test_confluo_example_with_explicit_times(db: rillet.Database) -> None:
-    """The same records with event times given: the trigger fires as soon as a later record
-    moves event time past the end of the 1001 ms record's window (no clock needed)."""
-    s = perf_log(db)
+@pytest.mark.parametrize("period", PERIODS)
+def test_confluo_example_with_explicit_times(db: rillet.Database, period: str | None) -> None:
+    """The same records with event times given (100 ms apart): the trigger fires as soon as
+    a later record moves event time past the end of the 1001 ms record's window (no clock
+    needed).  With a 100 ms or 10 ms period, that window is [200 ms, 200 ms + period), and
+    the 500 ms record's own window, closed before it, raises nothing."""
+    s = perf_log(db, period)
+    width = dt.timedelta(microseconds=PERIOD_US[period])
     base = dt.datetime(2024, 5, 1, 12, 0, 0, tzinfo=dt.UTC)
     s.append_many([(base + dt.timedelta(milliseconds=100 * i), *r) for i, r in enumerate(RECORDS)])
     assert s.query_filter("low_resources", 0, sys.maxsize).offsets.tolist() == [1, 2]
     assert s.get_aggregate("max_latency_ms", 0, sys.maxsize) == 1001.0
+    # the 500 ms record's window alone, where the buckets are finer than the 200 ms between
+    alone = s.get_aggregate("max_latency_ms", base, base + dt.timedelta(milliseconds=150))
+    assert alone == (1001.0 if period is None else 500.0)
     assert s.get_alerts(0, sys.maxsize) == []
-    s.append_many([(base + dt.timedelta(seconds=1), 5.0, 0.1, 0.9, "INFO: idle")])
+    window = base if period is None else base + dt.timedelta(milliseconds=200)
+    s.append_many([(window + width - dt.timedelta(microseconds=1), 5.0, 0.1, 0.9, "INFO: idle")])
+    assert s.get_alerts(0, sys.maxsize) == []  # event time is still inside the window
+    s.append_many([(window + width, 5.0, 0.1, 0.9, "INFO: idle")])
     assert s.get_alerts(0, sys.maxsize, "high_latency_trigger") == [
         rillet.Alert(
             "high_latency_trigger",
-            base,
+            window,
             1001.0,
             "max_latency_ms > 1000",
             "max_latency_ms",

@@ -141,12 +141,28 @@ CASES: list[tuple[str, Call, type[errors.RilletError], str, dict[str, Any]]] = [
      lambda db, s: s.add_aggregate("a", None, "COUNT(*)", resolution="-1s"),
      errors.ConfigError, "resolution '-1s' is not a duration such as '5s', '15m', '1h', '7d' "
      "or 'daily'", {}),
-    ("period-resolution", lambda db, s: s.install_trigger("t", "mx > 1", period="1500ms"),
-     errors.ConfigError, "period of trigger 't' must be a multiple of the resolution of "
-     "aggregate 'mx' (1 s)", {"kind": "trigger", "name": "t"}),
-    ("period-below-resolution",
-     lambda db, s: s.install_trigger("t", "mx > 1", period="250ms"), errors.ConfigError,
-     "period of trigger 't' must be a multiple of the resolution of aggregate 'mx' (1 s)", {}),
+    ("period-given-resolution",
+     lambda db, s: s.install_trigger("t", "fixed > 1", period="1500ms"), errors.ConfigError,
+     "period of trigger 't' (1500ms) must be whole buckets of aggregate 'fixed', which was "
+     "given resolution='1s': use a period that is a multiple of 1s, or re-create aggregate "
+     "'fixed' with resolution='500ms' or without one (automatic)",
+     {"kind": "trigger", "name": "t"}),
+    ("period-below-given-resolution",
+     lambda db, s: s.install_trigger("t", "mx > 1 AND fixed > 1", period="250ms"),
+     errors.ConfigError, "period of trigger 't' (250ms) must be whole buckets of aggregate "
+     "'fixed', which was given resolution='1s': use a period that is a multiple of 1s, or "
+     "re-create aggregate 'fixed' with resolution='250ms' or without one (automatic)", {}),
+    ("period-filter-resolution",
+     lambda db, s: s.install_trigger("t", "per_min > 1", period="10s"), errors.ConfigError,
+     "period of trigger 't' (10s) must be whole buckets of aggregate 'per_min', which takes "
+     "resolution='1m' from filter 'coarse': use a period that is a multiple of 1m, or "
+     "re-create aggregate 'per_min' with resolution='10s', or filter 'coarse' without a "
+     "resolution", {"kind": "trigger"}),
+    ("period-finer-than-automatic",
+     lambda db, s: s.install_trigger("t", "mx > 1", period="1500us"), errors.ConfigError,
+     "period of trigger 't' (1500us) would need buckets of 500us in aggregate 'mx'; automatic "
+     "resolutions stop at 1ms: use a period of whole milliseconds, or re-create aggregate "
+     "'mx' with resolution='500us'", {"kind": "trigger", "name": "t"}),
     ("webhook-scheme", lambda db, s: s.add_webhook("ftp://x"), errors.ConfigError,
      "webhook url 'ftp://x' must start with http:// or https://", {"option": "url"}),
     ("webhook-no-scheme", lambda db, s: s.add_webhook("localhost:8000/hook"),
@@ -175,6 +191,9 @@ def define(s: rillet.Stream) -> None:
     s.add_aggregate("mx", "low", "MAX(op_latency_ms)")
     s.install_trigger("trg", "mx > 1000")
     s.add_webhook(HOOK, trigger="trg")
+    s.add_aggregate("fixed", None, "COUNT(*)", resolution="1s")
+    s.add_filter("coarse", "mem_avail < 0.5", resolution="1m")
+    s.add_aggregate("per_min", "coarse", "COUNT(*)")
 
 
 def catalog_monitors(folder: Path) -> list[tuple[Any, ...]]:
@@ -201,8 +220,8 @@ def monitors(s: rillet.Stream) -> dict[str, list[str]]:
 
 DEFINED = {
     "index": ["op_latency_ms"],
-    "filter": ["low"],
-    "aggregate": ["mx"],
+    "filter": ["coarse", "low"],
+    "aggregate": ["fixed", "mx", "per_min"],
     "trigger": ["trg"],
     "webhook": [f"{HOOK} trg"],
 }
@@ -249,6 +268,9 @@ def test_error_is_specific_and_changes_nothing(
     assert s.query_filter("low").offsets.tolist() == [0, 1]
     assert s.get_aggregate("mx") == 600.0
     assert s.get_alerts() == []
+    # a refused trigger made no aggregate finer
+    resolutions = {n: a.resolution_us for n, a in s.monitors.aggregates.items()}
+    assert resolutions == {"mx": 1_000_000, "fixed": 1_000_000, "per_min": 60_000_000}
 
 
 def test_nothing_changed_after_reopening(folder: Path) -> None:

@@ -336,3 +336,51 @@ def test_backfilled_aggregate_over_a_newer_filter_survives_reopening(tmp_path: P
         assert s.get_aggregate("b") == 190.0
     with rillet.connect(folder, **MANUAL) as db:
         assert db.stream("m").get_aggregate("b") == 190.0
+
+
+def test_catalog_written_before_automatic_resolutions(tmp_path: Path) -> None:
+    """Specs without "version" stored "1s" whether it was given or the default: read as not
+    given (automatic), other resolutions as given; an aggregate over a filter took the
+    filter's resolution whatever its own said, and takes it again."""
+    folder = tmp_path / "data"
+    rows = [(DAY + D(seconds=i / 4), "a", float(i), i) for i in range(40)]
+    with rillet.connect(folder, **MANUAL) as db:
+        s = db.create_stream("m", SCHEMA, time_column="ts")
+        s.add_filter("per_second", "lat >= 0")
+        s.add_filter("per_minute", "lat >= 0", resolution="1m")
+        s.add_aggregate("plain", None, "COUNT(*)")
+        s.add_aggregate("five", None, "COUNT(*)", resolution="5s")
+        s.add_aggregate("over_second", "per_second", "COUNT(*)")
+        s.add_aggregate("over_minute", "per_minute", "COUNT(*)", resolution="2s")
+        s.append_many(rows)
+    legacy = {  # name: the spec an older rillet wrote for the same call
+        "per_second": {"expression": "lat >= 0", "resolution": "1s"},
+        "per_minute": {"expression": "lat >= 0", "resolution": "1m"},
+        "plain": {"filter": None, "expression": "COUNT(*)", "resolution": "1s"},
+        "five": {"filter": None, "expression": "COUNT(*)", "resolution": "5s"},
+        "over_second": {"filter": "per_second", "expression": "COUNT(*)", "resolution": "1s"},
+        "over_minute": {"filter": "per_minute", "expression": "COUNT(*)", "resolution": "2s"},
+    }
+    con = sqlite3.connect(folder / "catalog.sqlite")
+    with con:
+        for name, spec in legacy.items():
+            con.execute("UPDATE monitors SET spec = ? WHERE name = ?", (json.dumps(spec), name))
+    con.close()
+    with rillet.connect(folder, **MANUAL) as db:
+        s = db.stream("m")
+        kept = {n: (a.resolution_us, a.fixed_by) for n, a in s.monitors.aggregates.items()}
+        assert kept == {
+            "plain": (1_000_000, None),
+            "five": (5_000_000, "aggregate"),
+            "over_second": (1_000_000, None),
+            "over_minute": (60_000_000, "filter"),  # as it was before: the filter's
+        }
+        assert s.get_aggregate("over_minute", DAY, DAY + D(seconds=2)) == 40
+        assert s.get_aggregate("five", DAY, DAY + D(seconds=2)) == 20
+        # the automatic ones take a 250 ms trigger, the given ones refuse it
+        s.install_trigger("fast", "plain > 100 AND over_second > 100", period="250ms")
+        assert s.get_aggregate("plain", DAY, DAY + D(seconds=2)) == 8
+        assert s.get_aggregate("over_second", DAY, DAY + D(seconds=0.3)) == 2
+        for name in ("five", "over_minute"):
+            with pytest.raises(rillet.errors.ConfigError, match="must be whole buckets"):
+                s.install_trigger("t", f"{name} > 100", period="250ms")

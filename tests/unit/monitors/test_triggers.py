@@ -8,14 +8,16 @@ firing is an Alert, kept in the stream ``<stream>.alerts``.  Expected alerts are
 from __future__ import annotations
 
 import datetime as dt
+import random
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 import rillet
 from rillet import errors
+from rillet.monitors.monitor_set import MonitorSet
 from tests.unit.support import DAY, MANUAL, FakeClock, wait_until
 
 SCHEMA = "ts TIMESTAMP, host STRING, v DOUBLE"
@@ -210,3 +212,246 @@ def test_trigger_over_a_large_integer_sum(db: rillet.Database) -> None:
     assert s.get_alerts() == [
         rillet.Alert("big", DAY, 4_000_000_000.0, "total > 100", "total", "m")
     ]
+
+
+# -- sub-second periods: automatic aggregates take buckets as fine as their triggers need ---
+
+MS = 1_000  # microseconds
+Timed = list[tuple[int, float]]  # (microseconds after DAY, v), host 'a'
+
+
+def timed_rows(seed: int, start_us: int, end_us: int, n: int) -> Timed:
+    """``n`` records at random microseconds of ``[start, end)`` after DAY, in time order."""
+    rng = random.Random(seed)
+    times = sorted(rng.randrange(start_us, end_us) for _ in range(n))
+    return [(t, round(rng.uniform(0, 100), 2)) for t in times]
+
+
+def append_shuffled(s: rillet.Stream, records: Timed, seed: int, batch: int = 100) -> None:
+    """In batches of increasing time (no record late for a window already judged), each
+    batch in random order."""
+    rng = random.Random(seed)
+    for first in range(0, len(records), batch):
+        chunk = records[first : first + batch]
+        rng.shuffle(chunk)
+        s.append_many([(DAY + D(microseconds=t), "a", v) for t, v in chunk])
+
+
+def windows(records: Timed, width_us: int) -> dict[int, list[float]]:
+    """The values of each window of ``width_us`` (start, after DAY) that holds records."""
+    found: dict[int, list[float]] = {}
+    for t, v in records:
+        found.setdefault(t // width_us * width_us, []).append(v)
+    return found
+
+
+def expected_alerts(
+    records: Timed,
+    period_us: int,
+    trigger: str,
+    condition: str,
+    fires: Callable[[list[float]], float | None],
+    since_us: int = -(2**62),
+) -> list[rillet.Alert]:
+    """Plain Python: an alert for each window from ``since`` on that closed (a record at or
+    after its end) and where ``fires`` gives the value of the condition's first aggregate."""
+    newest = max(t for t, _ in records)
+    alerts = []
+    for start, values in sorted(windows(records, period_us).items()):
+        value = fires(values)
+        if start >= since_us and start + period_us <= newest and value is not None:
+            at = DAY + D(microseconds=start)
+            alerts.append(rillet.Alert(trigger, at, value, condition, condition.split()[0], "m"))
+    return alerts
+
+
+def hot(threshold: float) -> Callable[[list[float]], float | None]:
+    return lambda values: max(values) if max(values) > threshold else None
+
+
+def busy(least: int) -> Callable[[list[float]], float | None]:
+    return lambda values: len(values) if len(values) >= least else None
+
+
+def check_ranges(s: rillet.Stream, records: Timed, name: str, width_us: int, seed: int) -> None:
+    """get_aggregate of ``name`` (MAX(v) or COUNT(*)) over random ranges equals plain Python
+    over the records of the range widened to whole buckets of ``width_us``."""
+    rng = random.Random(seed)
+    span = max(t for t, _ in records) + 50 * MS
+    for _ in range(60):
+        low, high = sorted(rng.randrange(span) for _ in range(2))
+        first, last = low // width_us * width_us, -(-high // width_us) * width_us
+        inside = [v for t, v in records if first <= t < last]
+        want = len(inside) if name == "n" else (max(inside) if inside else None)
+        got = s.get_aggregate(name, DAY + D(microseconds=low), DAY + D(microseconds=high))
+        assert got == want, (name, width_us, low, high)
+
+
+def by_trigger(alert: rillet.Alert) -> tuple[str, dt.datetime]:
+    return (alert.trigger, alert.time)
+
+
+def resolutions(s: rillet.Stream) -> dict[str, int]:
+    return {name: a.resolution_us for name, a in s.monitors.aggregates.items()}
+
+
+@pytest.mark.parametrize(("period_ms", "threshold", "least"), [(10, 90.0, 5), (100, 99.0, 41)])
+def test_subsecond_periods_fire_with_exact_values(
+    db: rillet.Database, period_ms: int, threshold: float, least: int
+) -> None:
+    """3 s of records, four per 10 ms on average: each window's MAX and COUNT are those of
+    its own records (the aggregates' buckets are the period, with no argument asking)."""
+    s = db.create_stream("m", SCHEMA, time_column="ts")
+    s.add_aggregate("mx", None, "MAX(v)")
+    s.add_aggregate("n", None, "COUNT(*)")
+    s.install_trigger("hot", f"mx > {threshold}", period=f"{period_ms}ms")
+    s.install_trigger("busy", f"n >= {least}", period=f"{period_ms}ms")
+    period = period_ms * MS
+    assert resolutions(s) == {"mx": period, "n": period}
+    records = timed_rows(period_ms, 0, 3_000 * MS, 1200)
+    append_shuffled(s, records, seed=period_ms)
+    want_hot = expected_alerts(records, period, "hot", f"mx > {threshold}", hot(threshold))
+    want_busy = expected_alerts(records, period, "busy", f"n >= {least}", busy(least))
+    assert 5 < len(want_hot) < 3_000 // period_ms - 5  # some windows fire, some do not
+    assert 5 < len(want_busy) < 3_000 // period_ms - 5
+    assert s.get_alerts(None, None, "hot") == want_hot
+    assert s.get_alerts(None, None, "busy") == want_busy
+    check_ranges(s, records, "mx", period, seed=1)
+    check_ranges(s, records, "n", period, seed=2)
+
+
+def test_idle_stream_closes_a_100ms_window(db: rillet.Database, clock: FakeClock) -> None:
+    s = db.create_stream("m", SCHEMA, time_column="ts")
+    s.add_aggregate("mx", None, "MAX(v)")
+    s.install_trigger("hot", "mx > 10", period="100ms")
+    s.append_many(rows((1.23, 50.0), (1.25, 3.0)))
+    clock.advance(0.05)  # idle for half a period
+    clock.wait_for_checks()
+    assert s.get_alerts() == []
+    clock.advance(0.06)  # idle for a whole period (and a little: the clock is a float)
+    assert wait_until(lambda: s.get_alerts() != [])
+    clock.wait_for_checks()
+    assert s.get_alerts() == [alert(1.2, 50.0)]
+
+
+def test_a_finer_trigger_rebuilds_its_aggregates_from_the_stored_records(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    """A 100 ms trigger over a 1 s aggregate holding history (sealed files and memory): the
+    aggregate is rebuilt at 100 ms from the records, and the trigger judges the window in
+    progress and later ones.  A 10 ms trigger makes it finer still; removing the triggers
+    merges its buckets back to what the others need."""
+    with rillet.connect(tmp_path / "data", clock=clock, **MANUAL) as db:
+        s = db.create_stream("m", SCHEMA, time_column="ts", partition="1h")
+        s.add_aggregate("mx", None, "MAX(v)")
+        s.add_aggregate("n", None, "COUNT(*)")
+        old = timed_rows(1, 0, 2_000 * MS, 600)
+        append_shuffled(s, old[:300], seed=1)
+        assert s.seal(everything=True) >= 1
+        append_shuffled(s, old[300:], seed=2)
+        assert resolutions(s) == {"mx": 1_000 * MS, "n": 1_000 * MS}
+        check_ranges(s, old, "mx", 1_000 * MS, seed=3)
+
+        s.install_trigger("fast", "mx > 95", period="100ms")
+        assert resolutions(s) == {"mx": 100 * MS, "n": 1_000 * MS}  # n has no trigger
+        check_ranges(s, old, "mx", 100 * MS, seed=4)
+        check_ranges(s, old, "n", 1_000 * MS, seed=5)
+        since = max(t for t, _ in old) // (100 * MS) * (100 * MS)
+        new = timed_rows(2, 2_000 * MS, 3_000 * MS, 300)
+        append_shuffled(s, new, seed=3)
+        everything = old + new
+        fast = expected_alerts(everything, 100 * MS, "fast", "mx > 95", hot(95), since)
+        assert len(fast) > 2
+        assert s.get_alerts() == fast
+
+        s.install_trigger("faster", "mx > 99", period="10ms")
+        assert resolutions(s)["mx"] == 10 * MS
+        check_ranges(s, everything, "mx", 10 * MS, seed=6)
+        s.remove_trigger("faster")
+        assert resolutions(s)["mx"] == 100 * MS
+        check_ranges(s, everything, "mx", 100 * MS, seed=7)
+        later = timed_rows(3, 3_000 * MS, 4_000 * MS, 300)
+        append_shuffled(s, later, seed=4)
+        everything += later
+        fast = expected_alerts(everything, 100 * MS, "fast", "mx > 95", hot(95), since)
+        assert s.get_alerts(None, None, "fast") == fast
+        s.remove_trigger("fast")
+        assert resolutions(s) == {"mx": 1_000 * MS, "n": 1_000 * MS}
+        check_ranges(s, everything, "mx", 1_000 * MS, seed=8)
+
+
+def test_a_trigger_whose_rebuild_fails_changes_nothing(
+    db: rillet.Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stored records that cannot be read while a finer trigger rebuilds its aggregate: the
+    error comes through, the trigger is not defined and the aggregate keeps its buckets."""
+    s = db.create_stream("m", SCHEMA, time_column="ts")
+    s.add_aggregate("mx", None, "MAX(v)")
+    s.append_many(rows((0.25, 5.0), (0.75, 50.0)))
+
+    def unreadable(*args: object, **kwargs: object) -> Iterator[object]:
+        raise errors.StorageError("partition file unreadable")
+
+    monkeypatch.setattr(s, "stored", unreadable)
+    with pytest.raises(errors.StorageError, match="partition file unreadable"):
+        s.install_trigger("fast", "mx > 10", period="100ms")
+    monkeypatch.undo()
+    assert list(s.monitors.triggers) == []
+    assert resolutions(s) == {"mx": 1_000 * MS}
+    assert s.get_aggregate("mx", DAY, DAY + D(seconds=0.5)) == 50.0  # the whole second
+    s.install_trigger("fast", "mx > 10", period="100ms")  # the same call, readable again
+    assert s.get_aggregate("mx", DAY, DAY + D(seconds=0.5)) == 5.0
+
+
+def test_subsecond_triggers_after_restart(
+    tmp_path: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reopened, automatic aggregates take the buckets of their triggers before the history
+    is read (once), answer as before, raise no alert twice and go on firing exactly."""
+    folder = tmp_path / "data"
+    first = timed_rows(5, 0, 1_500 * MS, 500)
+    with rillet.connect(folder, clock=clock, **MANUAL) as db:
+        s = db.create_stream("m", SCHEMA, time_column="ts", partition="1h")
+        s.add_filter("from_a", "host = 'a'")
+        s.add_aggregate("mx", "from_a", "MAX(v)")
+        s.add_aggregate("n", None, "COUNT(*)")
+        s.install_trigger("fast", "mx > 95", period="100ms")
+        s.install_trigger("fastest", "n >= 3", period="10ms")
+        append_shuffled(s, first[:250], seed=5)
+        s.seal(everything=True)
+        append_shuffled(s, first[250:], seed=6)
+        before = s.get_alerts()
+        want = expected_alerts(first, 100 * MS, "fast", "mx > 95", hot(95))
+        want += expected_alerts(first, 10 * MS, "fastest", "n >= 3", busy(3))
+        assert sorted(before, key=by_trigger) == want
+        assert len(want) > 5
+    replays: list[int] = []
+    replay = MonitorSet._replay
+    stored = rillet.Stream.stored
+
+    def counted(self: MonitorSet, monitors: list[object], from_offset: int = 0) -> None:
+        replays.append(len(monitors))
+        replay(self, monitors, from_offset)
+
+    def read(self: rillet.Stream, low: int = 0, high: int | None = None) -> Iterator[object]:
+        replays.append(-1)
+        return stored(self, low, high)
+
+    monkeypatch.setattr(MonitorSet, "_replay", counted)
+    monkeypatch.setattr(rillet.Stream, "stored", read)
+    with rillet.connect(folder, clock=FakeClock(DAY + D(hours=2)), **MANUAL) as db:
+        s = db.stream("m")
+        # the history is read once, by the monitors' catch-up, at the resolutions the
+        # triggers need; no monitor replays it again
+        assert replays == [-1]
+        assert resolutions(s) == {"mx": 100 * MS, "n": 10 * MS}
+        check_ranges(s, first, "mx", 100 * MS, seed=9)
+        check_ranges(s, first, "n", 10 * MS, seed=10)
+        assert s.get_alerts() == before
+        more = timed_rows(6, 1_500 * MS, 3_000 * MS, 500)
+        append_shuffled(s, more, seed=7)
+        everything = first + more
+        fast = expected_alerts(everything, 100 * MS, "fast", "mx > 95", hot(95))
+        fastest = expected_alerts(everything, 10 * MS, "fastest", "n >= 3", busy(3))
+        assert s.get_alerts(None, None, "fast") == fast
+        assert s.get_alerts(None, None, "fastest") == fastest

@@ -190,14 +190,38 @@ def test_with_retention_a_resolution_must_divide_the_partitions(mem: rillet.Data
     with pytest.raises(rillet.errors.ConfigError) as caught:
         s.add_aggregate("n", "odd", "COUNT(*)")
     assert str(caught.value) == (
-        "resolution of aggregate 'n' must divide the partitions (1h) of stream 'k': "
-        "retention drops whole partitions"
+        "resolution of aggregate 'n' (7s, given to filter 'odd') must divide the partitions "
+        "(1h) of stream 'k': retention drops whole partitions; give the aggregate a "
+        "resolution that does, or none (automatic)"
     )
-    with pytest.raises(rillet.errors.ConfigError):
+    with pytest.raises(rillet.errors.ConfigError) as caught:
         s.add_aggregate("n", None, "COUNT(*)", resolution="daily")
+    assert str(caught.value) == (
+        "resolution of aggregate 'n' (1d) must divide the partitions (1h) of stream 'k': "
+        "retention drops whole partitions; give the aggregate a resolution that does, or "
+        "none (automatic)"
+    )
     assert list(s.monitors.aggregates) == []
     s.add_aggregate("n", None, "COUNT(*)", resolution="90s")  # 40 of them make an hour
     s.append_many([(DAY + D(seconds=3598 + i), "a", float(i)) for i in range(4)])
     s.append_many([(DAY + D(hours=3, minutes=30), "a", 9.0)])  # hour 0 goes, hour 1 stays
     assert s.apply_retention() == [int(DAY.timestamp() * 1_000_000)]
     assert s.get_aggregate("n") == mem.sql("SELECT count(*) FROM k").fetchall()[0][0] == 3
+
+
+def test_with_retention_an_automatic_resolution_divides_the_partitions(
+    mem: rillet.Database,
+) -> None:
+    """Partitions of 1500 ms, which a second does not divide: an aggregate given no
+    resolution takes 500 ms buckets, and a trigger of 200 ms makes them 100 ms."""
+    s = mem.create_stream("k", SCHEMA, time_column="ts", partition="1500ms", retention="3s")
+    s.add_aggregate("n", None, "COUNT(*)")
+    assert s.monitors.aggregates["n"].resolution_us == 500_000
+    s.append_many([(DAY + D(milliseconds=100 * i), "a", float(i)) for i in range(30)])
+    s.install_trigger("many", "n > 100", period="200ms")
+    assert s.monitors.aggregates["n"].resolution_us == 100_000
+    assert s.get_aggregate("n", DAY, DAY + D(milliseconds=250)) == 3  # 0, 100 and 200 ms
+    s.append_many([(DAY + D(seconds=6), "a", 0.0)])
+    assert s.apply_retention() != []
+    stored = mem.sql("SELECT count(*) FROM k").fetchall()[0][0]
+    assert s.get_aggregate("n") == stored < 31
