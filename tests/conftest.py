@@ -1,17 +1,19 @@
-"""Fixtures shared by every test: a data folder, and databases on it and in memory.
+"""Fixtures shared by every test: a data folder, databases on it and in memory, and webhook
+receivers.
 
 A test module that needs other settings defines its own fixture of the same name.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 import rillet
-from tests.unit.support import MANUAL
+from tests.unit.support import MANUAL, Endpoint
 
 
 @pytest.fixture
@@ -31,3 +33,17 @@ def mem() -> Iterator[rillet.Database]:
     """An in-memory database, sealing and retention by hand."""
     with rillet.connect(**MANUAL) as database:
         yield database
+
+
+@pytest.fixture
+def endpoints() -> Iterator[Callable[..., Endpoint]]:
+    """Makes webhook receivers (``endpoints(fail_first=2)``), closed after the test."""
+    made: list[Endpoint] = []
+
+    def make(fail_first: int = 0, gate: threading.Event | None = None) -> Endpoint:
+        made.append(Endpoint(fail_first, gate))
+        return made[-1]
+
+    yield make
+    for each in made:
+        each.close()
