@@ -164,12 +164,6 @@ def same(got: Any, want: Any) -> bool:
     return type(got) is type(want) and bool(got == want)
 
 
-@pytest.fixture
-def mem() -> Iterator[rillet.Database]:
-    with rillet.connect(**MANUAL) as database:
-        yield database
-
-
 def loaded(db: rillet.Database, rows: Sequence[tuple[Any, ...]]) -> rillet.Stream:
     s = db.create_stream("m", SCHEMA, time_column="ts")
     s.add_filter("slow", "lat > 50")

@@ -10,23 +10,23 @@ from __future__ import annotations
 import datetime as dt
 import socket
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 import rillet
 from rillet import errors
-from tests.unit.support import DAY, MANUAL, Endpoint, wait_until
+from tests.unit.support import DAY, Endpoint, wait_until
 
 SCHEMA = "ts TIMESTAMP, host STRING, v DOUBLE"
 D = dt.timedelta
 
 
 @pytest.fixture
-def db() -> Iterator[rillet.Database]:
-    with rillet.connect(**MANUAL) as database:
-        yield database
+def db(mem: rillet.Database) -> rillet.Database:
+    """Here ``db`` is conftest's in-memory database."""
+    return mem
 
 
 def free_port() -> int:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -33,12 +32,6 @@ RECORDS = [
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock(time.time())
-
-
-@pytest.fixture
-def db(tmp_path: Path, clock: FakeClock) -> Iterator[rillet.Database]:
-    with rillet.connect(tmp_path / "data", clock=clock, **MANUAL) as database:
-        yield database
 
 
 def perf_log(db: rillet.Database) -> rillet.Stream:

@@ -4,7 +4,7 @@ catalog is the same, also after reopening."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -198,15 +198,10 @@ DEFINED = {
 
 
 @pytest.fixture
-def folder(tmp_path: Path) -> Path:
-    return tmp_path / "data"
-
-
-@pytest.fixture
-def db(folder: Path) -> Iterator[rillet.Database]:
-    with rillet.connect(folder, **MANUAL) as database:
-        define(database.create_stream("perf_log", SCHEMA, time_column="timestamp"))
-        yield database
+def db(db: rillet.Database) -> rillet.Database:
+    """conftest's database in ``folder``, with the stream perf_log and its monitors."""
+    define(db.create_stream("perf_log", SCHEMA, time_column="timestamp"))
+    return db
 
 
 @pytest.mark.parametrize(("call", "kind", "message", "detail"), [c[1:] for c in CASES],

@@ -12,7 +12,7 @@ import os
 import random
 import subprocess
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ import pytest
 
 import rillet
 from rillet import errors
-from tests.unit.support import DAY, MANUAL, parquet_files
+from tests.unit.support import DAY, parquet_files
 
 SCHEMA = "ts TIMESTAMP, host STRING, lat DOUBLE, code INT, ok BOOLEAN"
 ARROW = pa.schema(
@@ -114,18 +114,6 @@ def expected(tables: pa.Table, where: str, start: Bound = None, end: Bound = Non
         return [int(r[0]) for r in con.execute(query, params).fetchall()]
     finally:
         con.close()
-
-
-@pytest.fixture
-def mem() -> Iterator[rillet.Database]:
-    with rillet.connect(**MANUAL) as database:
-        yield database
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[rillet.Database]:
-    with rillet.connect(tmp_path / "data", **MANUAL) as database:
-        yield database
 
 
 def test_filters_match_duckdb_over_time_ranges(mem: rillet.Database) -> None:

@@ -121,14 +121,8 @@ class Reference:
 
 
 @pytest.fixture
-def mem() -> Iterator[rillet.Database]:
-    with rillet.connect(**MANUAL) as database:
-        yield database
-
-
-@pytest.fixture
-def folder_db(tmp_path: Path) -> Iterator[rillet.Database]:
-    with rillet.connect(tmp_path / "data", row_group_rows=200, **MANUAL) as database:
+def folder_db(folder: Path) -> Iterator[rillet.Database]:
+    with rillet.connect(folder, row_group_rows=200, **MANUAL) as database:
         yield database
 
 

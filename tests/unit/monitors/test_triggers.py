@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -30,9 +29,9 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def db(clock: FakeClock) -> Iterator[rillet.Database]:
-    with rillet.connect(clock=clock, **MANUAL) as database:
-        yield database
+def db(mem: rillet.Database) -> rillet.Database:
+    """Here ``db`` is conftest's in-memory database, on the FakeClock above."""
+    return mem
 
 
 def alert(
