@@ -15,26 +15,15 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import numpy as np
-import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 import rillet
 from rillet.monitors import plan
 from rillet.monitors.filter import predicate
+from tests.unit.monitors.support import SCHEMA, Reference, table
 from tests.unit.support import DAY, MANUAL, parquet_files
 
-SCHEMA = "ts TIMESTAMP, host STRING, lat DOUBLE, code INT, ok BOOLEAN"
-ARROW = pa.schema(
-    [
-        ("ts", pa.timestamp("us", tz="UTC")),
-        ("host", pa.string()),
-        ("lat", pa.float64()),
-        ("code", pa.int32()),
-        ("ok", pa.bool_()),
-    ]
-)
 D = dt.timedelta
 #: (rtsql predicate, the same in DuckDB SQL)
 PREDICATES = [
@@ -93,33 +82,6 @@ def make_rows(seed: int, n: int, span_s: int = 7200) -> list[tuple[Any, ...]]:
     return rows
 
 
-class Reference:
-    """DuckDB over the same rows with their offsets."""
-
-    def __init__(self, rows: Sequence[tuple[Any, ...]]) -> None:
-        columns = list(zip(*rows, strict=True))
-        arrays = [pa.array(list(c), f.type) for c, f in zip(columns, ARROW, strict=True)]
-        offsets = pa.array(np.arange(len(rows), dtype=np.int64))
-        data = pa.Table.from_arrays([*arrays, offsets], names=[*ARROW.names, "_offset"])
-        self.con = duckdb.connect(":memory:")
-        self.con.execute("SET TimeZone = 'UTC'")
-        self.con.register("t", data)
-
-    def offsets(self, where: str, low: dt.datetime | None = None, high: Any = None) -> list[int]:
-        clauses, params = [f"({where})"], []
-        if low is not None:
-            clauses.append("ts >= ?")
-            params.append(low)
-        if high is not None:
-            clauses.append("ts < ?")
-            params.append(high)
-        query = f"SELECT _offset FROM t WHERE {' AND '.join(clauses)} ORDER BY _offset"
-        return [int(r[0]) for r in self.con.execute(query, params).fetchall()]
-
-    def close(self) -> None:
-        self.con.close()
-
-
 @pytest.fixture
 def folder_db(folder: Path) -> Iterator[rillet.Database]:
     with rillet.connect(folder, row_group_rows=200, **MANUAL) as database:
@@ -133,7 +95,7 @@ def rows() -> list[tuple[Any, ...]]:
 
 @pytest.fixture
 def ref(rows: list[tuple[Any, ...]]) -> Iterator[Reference]:
-    reference = Reference(rows)
+    reference = Reference(table(rows))
     yield reference
     reference.close()
 
@@ -238,7 +200,7 @@ def test_execute_filter_over_sealed_row_groups_equals_duckdb(folder_db: rillet.D
     """No index: the predicate is evaluated over the sealed files (20+ row groups) and over
     the records in memory."""
     rows = sorted_rows(4000)
-    ref = Reference(rows)
+    ref = Reference(table(rows))
     try:
         s = folder_db.create_stream("m", SCHEMA, time_column="ts", partition="1h")
         s.append_many(rows[:3500])
@@ -257,7 +219,7 @@ def test_execute_filter_over_sealed_row_groups_equals_duckdb(folder_db: rillet.D
 
 def test_row_group_statistics_skip_sealed_row_groups(folder_db: rillet.Database) -> None:
     rows = sorted_rows(4000)
-    ref = Reference(rows)
+    ref = Reference(table(rows))
     try:
         s = folder_db.create_stream("m", SCHEMA, time_column="ts", partition="1d")
         s.append_many(rows)
