@@ -281,6 +281,14 @@ def pristine(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
     return folder, n
 
 
+@pytest.fixture
+def damaged(folder: Path, pristine: tuple[Path, int]) -> int:
+    """A copy of the pristine folder in ``folder``, for the test to damage; its record count."""
+    source, n = pristine
+    shutil.copytree(source, folder)
+    return n
+
+
 def check_reopened(folder: Path, n: int, last: Path, size: int) -> None:
     """Opening cuts ``last`` to ``size`` bytes; every record 0..n-1 is there with its values;
     appending goes on at n, durably."""
@@ -306,12 +314,8 @@ def storage_schema() -> pa.Schema:
 
 
 @pytest.mark.parametrize("seed", range(12))
-def test_truncated_last_segment_keeps_whole_frames(
-    tmp_path: Path, pristine: tuple[Path, int], seed: int
-) -> None:
-    source, n = pristine
-    folder = tmp_path / "data"
-    shutil.copytree(source, folder)
+def test_truncated_last_segment_keeps_whole_frames(folder: Path, damaged: int, seed: int) -> None:
+    n = damaged
     last = segments(folder)[-1]
     data = last.read_bytes()
     ends = frame_ends(data)
@@ -339,12 +343,8 @@ GARBAGE = [
 
 
 @pytest.mark.parametrize("garbage", GARBAGE)
-def test_garbage_after_last_segment_is_cut(
-    tmp_path: Path, pristine: tuple[Path, int], garbage: bytes
-) -> None:
-    source, n = pristine
-    folder = tmp_path / "data"
-    shutil.copytree(source, folder)
+def test_garbage_after_last_segment_is_cut(folder: Path, damaged: int, garbage: bytes) -> None:
+    n = damaged
     last = segments(folder)[-1]
     size = last.stat().st_size
     with open(last, "ab") as f:
@@ -352,12 +352,7 @@ def test_garbage_after_last_segment_is_cut(
     check_reopened(folder, n, last, size)
 
 
-def test_damage_before_the_last_segment_is_corruption(
-    tmp_path: Path, pristine: tuple[Path, int]
-) -> None:
-    source, _ = pristine
-    folder = tmp_path / "data"
-    shutil.copytree(source, folder)
+def test_damage_before_the_last_segment_is_corruption(folder: Path, damaged: int) -> None:
     first = segments(folder)[0]
     data = bytearray(first.read_bytes())
     ends = frame_ends(bytes(data))
