@@ -4,13 +4,14 @@ rillet gives them, and DuckDB over that table for the expected answers."""
 from __future__ import annotations
 
 import datetime as dt
+import random
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
-from tests.unit.support import reference
+from tests.unit.support import DAY, reference
 
 #: the records of the filter and index tests (the aggregate tests leave out ``ok``)
 SCHEMA = "ts TIMESTAMP, host STRING, lat DOUBLE, code INT, ok BOOLEAN"
@@ -23,6 +24,27 @@ ARROW = pa.schema(
         ("ok", pa.bool_()),
     ]
 )
+
+
+def make_rows(
+    seed: int, n: int, span_s: int = 7200, start: dt.datetime = DAY, *, tenths: bool = False
+) -> list[tuple[Any, ...]]:
+    """``n`` records of :data:`SCHEMA` at random microsecond times in ``[start, start +
+    span_s)``, in random order, with NULLs in every column but the time; ``lat`` in [0, 100)
+    with three decimals, or with one (``tenths``) so that equality hits."""
+    rng = random.Random(seed)
+    rows = []
+    for _ in range(n):
+        ts = start + dt.timedelta(microseconds=rng.randrange(span_s * 1_000_000))
+        host = rng.choice(["a", "a", "b", "c", None])
+        if rng.random() < 0.05:
+            lat = None
+        else:
+            lat = rng.randrange(1000) / 10 if tenths else round(rng.uniform(0, 100), 3)
+        code = None if rng.random() < 0.05 else rng.randrange(10)
+        ok = None if rng.random() < 0.05 else rng.random() < 0.5
+        rows.append((ts, host, lat, code, ok))
+    return rows
 
 
 def table(rows: Sequence[tuple[Any, ...]], schema: pa.Schema = ARROW) -> pa.Table:

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import random
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -21,7 +19,7 @@ import pytest
 
 import rillet
 from rillet import errors
-from tests.unit.monitors.support import ARROW, SCHEMA, Reference, table
+from tests.unit.monitors.support import ARROW, SCHEMA, Reference, make_rows, table
 from tests.unit.support import DAY, parquet_files
 
 #: (name, rtsql predicate, the same predicate in DuckDB SQL)
@@ -49,21 +47,6 @@ RANGES: list[tuple[Bound, Bound]] = [
     (1714521600_000_000_000 + 3_000_000_000_123, None),
     (None, DAY + dt.timedelta(minutes=45, microseconds=17)),
 ]
-
-
-def make_rows(seed: int, n: int, span_s: int, start: dt.datetime = DAY) -> list[tuple[Any, ...]]:
-    """``n`` records at random microsecond times in ``[start, start + span_s)``, in random
-    order, with NULLs in every column but the time."""
-    rng = random.Random(seed)
-    rows = []
-    for _ in range(n):
-        ts = start + dt.timedelta(microseconds=rng.randrange(span_s * 1_000_000))
-        host = rng.choice(["a", "a", "b", "c", None])
-        lat = None if rng.random() < 0.05 else round(rng.uniform(0, 100), 3)
-        code = None if rng.random() < 0.05 else rng.randrange(10)
-        ok = None if rng.random() < 0.05 else rng.random() < 0.5
-        rows.append((ts, host, lat, code, ok))
-    return rows
 
 
 def to_datetime(bound: Bound) -> dt.datetime | None:

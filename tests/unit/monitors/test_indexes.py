@@ -21,7 +21,7 @@ import pytest
 import rillet
 from rillet.monitors import plan
 from rillet.monitors.filter import predicate
-from tests.unit.monitors.support import SCHEMA, Reference, table
+from tests.unit.monitors.support import SCHEMA, Reference, make_rows, table
 from tests.unit.support import DAY, MANUAL, parquet_files
 
 D = dt.timedelta
@@ -68,20 +68,6 @@ INDEXES: list[list[tuple[str, float]]] = [
 ]
 
 
-def make_rows(seed: int, n: int, span_s: int = 7200) -> list[tuple[Any, ...]]:
-    """Records in random time order; ``lat`` has one decimal so that equality hits."""
-    rng = random.Random(seed)
-    rows = []
-    for _ in range(n):
-        ts = DAY + D(microseconds=rng.randrange(span_s * 1_000_000))
-        host = rng.choice(["a", "a", "b", "c", None])
-        lat = None if rng.random() < 0.05 else rng.randrange(1000) / 10
-        code = None if rng.random() < 0.05 else rng.randrange(10)
-        ok = None if rng.random() < 0.05 else rng.random() < 0.5
-        rows.append((ts, host, lat, code, ok))
-    return rows
-
-
 @pytest.fixture
 def folder_db(folder: Path) -> Iterator[rillet.Database]:
     with rillet.connect(folder, row_group_rows=200, **MANUAL) as database:
@@ -90,7 +76,7 @@ def folder_db(folder: Path) -> Iterator[rillet.Database]:
 
 @pytest.fixture
 def rows() -> list[tuple[Any, ...]]:
-    return make_rows(1, 3000)
+    return make_rows(1, 3000, tenths=True)
 
 
 @pytest.fixture
@@ -189,7 +175,7 @@ def sorted_rows(n: int) -> list[tuple[Any, ...]]:
     """Records whose lat grows with their offset (and time): each sealed row group holds a
     narrow band of lat, so a condition on lat rules most row groups out by statistics."""
     rng = random.Random(2)
-    rows = sorted(make_rows(2, n), key=lambda r: r[0])
+    rows = sorted(make_rows(2, n, tenths=True), key=lambda r: r[0])
     return [
         (r[0], r[1], round(i / (n / 100) + rng.random() / 100, 3), r[3], r[4])
         for i, r in enumerate(rows)
@@ -281,7 +267,7 @@ def test_time_ranged_execute_filter(
 def test_matches_of_execute_filter_read_back(mem: rillet.Database) -> None:
     s = mem.create_stream("m", SCHEMA, time_column="ts")
     s.add_index("host")
-    rows = make_rows(3, 200)
+    rows = make_rows(3, 200, tenths=True)
     s.append_many(rows)
     found = s.execute_filter("host = 'b' AND lat > 50")
     want = [i for i, r in enumerate(rows) if r[1] == "b" and r[2] is not None and r[2] > 50]
