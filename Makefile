@@ -2,7 +2,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit bench clean
+.PHONY: run test test-fast lint typecheck unit unit-fast bench clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -23,7 +23,13 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(PY) -m pytest -q --doctest-modules src tests
 
+# everything but the crash tests (they SIGKILL writer subprocesses): the inner loop
+unit-fast: $(STAMP)
+	$(PY) -m pytest -q --doctest-modules -m "not crash" src tests
+
 test: lint typecheck unit
+
+test-fast: lint typecheck unit-fast
 
 bench: $(STAMP)
 	$(PY) bench/run.py

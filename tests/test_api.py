@@ -7,18 +7,9 @@ from rillet import errors
 def test_all_is_exact_and_sorted() -> None:
     assert rillet.__all__ == sorted(rillet.__all__)
     public = {name for name in dir(rillet) if not name.startswith("_")}
-    modules = {
-        "batches",
-        "buffer",
-        "cli",
-        "database",
-        "datatypes",
-        "errors",
-        "query",
-        "record",
-        "schema",
-    }
-    modules |= {"settings", "storage", "stream", "time", "expressions", "aggregates", "monitors"}
+    modules = {"batches", "buffer", "cli", "database", "datatypes", "errors", "query", "record"}
+    modules |= {"schema", "settings", "storage", "stream", "subscription", "time"}
+    modules |= {"expressions", "aggregates", "monitors"}
     assert public - modules == set(rillet.__all__) - {"errors"}
 
 

@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +27,7 @@ import rillet
 from rillet.errors import CorruptionError, LockedError
 from rillet.storage.log import HEADER, read_frames
 from tests.crash.writer import PARTITION, SCHEMA, SETTINGS, STREAM, expected_read, expected_row
+from tests.unit.support import wait_until
 
 pytestmark = pytest.mark.crash
 
@@ -80,14 +81,31 @@ class Writer:
                 stderr=stderr,
             )
 
+    def report(self) -> Report:
+        """What the writer has reported so far."""
+        return Report.parse(self.out.read_text())
+
+    def wait_for(self, done: Callable[[Report], bool], what: str) -> None:
+        """Wait until the writer's report satisfies ``done``; it must still be running."""
+        exited = False
+
+        def reached() -> bool:
+            nonlocal exited
+            exited = self.process.poll() is not None
+            return exited or done(self.report())
+
+        assert wait_until(reached, READY_TIMEOUT), f"the writer did not {what} in time"
+        assert not exited, f"writer exited early: {self.err.read_text()}"
+
     def wait_ready(self) -> None:
-        deadline = time.monotonic() + READY_TIMEOUT
-        while b"ready" not in self.out.read_bytes():
-            if self.process.poll() is not None:
-                raise AssertionError(f"writer exited early: {self.err.read_text()}")
-            if time.monotonic() > deadline:
-                raise AssertionError("writer did not open the folder in time")
-            time.sleep(0.005)
+        self.wait_for(lambda report: report.ready is not None, "open the folder")
+
+    def wait_started(self, offset: int) -> None:
+        """Wait until the writer has started an append of ``offset`` or beyond."""
+        self.wait_for(
+            lambda report: any(last >= offset for _, last in report.tries),
+            f"start appending offset {offset}",
+        )
 
     def kill(self) -> Report:
         """SIGKILL the writer; its report.  Nothing may have gone wrong in it before."""
@@ -158,6 +176,10 @@ def check_recovered(folder: Path, durability: str, report: Report, floor: int) -
     return n + 1
 
 
+#: how far the writer gets in about 0.4 s on a laptop: each durable append waits for its fsync
+PROGRESS = {"durable": 250, "relaxed": 4000}
+
+
 @pytest.mark.parametrize("durability", ["durable", "relaxed"])
 @pytest.mark.parametrize("seed", range(4))
 def test_sigkill_keeps_every_acknowledged_record(
@@ -176,10 +198,15 @@ def test_sigkill_keeps_every_acknowledged_record(
         running.append(writer)
         if round_ == 2 and rng.random() < 0.5:
             # From the start: the kill may come while the folder is opened and recovered.
+            # The delay is when to kill, not a wait for anything: any outcome is checked.
             time.sleep(rng.uniform(0.0, 0.8))
         else:
+            # At a random point of the writer's progress (not of the wall clock, which a
+            # slow machine stretches): once it has started appending offset ``target``,
+            # whatever it is doing then (an append, a flush, sealing, trimming the log).
             writer.wait_ready()
-            time.sleep(rng.uniform(0.02, 0.4))
+            target = floor + rng.randint(1, PROGRESS[durability])
+            writer.wait_started(target)
         report = writer.kill()
         assert report.ready in (None, floor), "the writer reopened at another offset"
         acknowledged += sum(last - first + 1 for first, last in report.acks)
@@ -254,6 +281,14 @@ def pristine(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
     return folder, n
 
 
+@pytest.fixture
+def damaged(folder: Path, pristine: tuple[Path, int]) -> int:
+    """A copy of the pristine folder in ``folder``, for the test to damage; its record count."""
+    source, n = pristine
+    shutil.copytree(source, folder)
+    return n
+
+
 def check_reopened(folder: Path, n: int, last: Path, size: int) -> None:
     """Opening cuts ``last`` to ``size`` bytes; every record 0..n-1 is there with its values;
     appending goes on at n, durably."""
@@ -279,12 +314,8 @@ def storage_schema() -> pa.Schema:
 
 
 @pytest.mark.parametrize("seed", range(12))
-def test_truncated_last_segment_keeps_whole_frames(
-    tmp_path: Path, pristine: tuple[Path, int], seed: int
-) -> None:
-    source, n = pristine
-    folder = tmp_path / "data"
-    shutil.copytree(source, folder)
+def test_truncated_last_segment_keeps_whole_frames(folder: Path, damaged: int, seed: int) -> None:
+    n = damaged
     last = segments(folder)[-1]
     data = last.read_bytes()
     ends = frame_ends(data)
@@ -312,12 +343,8 @@ GARBAGE = [
 
 
 @pytest.mark.parametrize("garbage", GARBAGE)
-def test_garbage_after_last_segment_is_cut(
-    tmp_path: Path, pristine: tuple[Path, int], garbage: bytes
-) -> None:
-    source, n = pristine
-    folder = tmp_path / "data"
-    shutil.copytree(source, folder)
+def test_garbage_after_last_segment_is_cut(folder: Path, damaged: int, garbage: bytes) -> None:
+    n = damaged
     last = segments(folder)[-1]
     size = last.stat().st_size
     with open(last, "ab") as f:
@@ -325,12 +352,7 @@ def test_garbage_after_last_segment_is_cut(
     check_reopened(folder, n, last, size)
 
 
-def test_damage_before_the_last_segment_is_corruption(
-    tmp_path: Path, pristine: tuple[Path, int]
-) -> None:
-    source, _ = pristine
-    folder = tmp_path / "data"
-    shutil.copytree(source, folder)
+def test_damage_before_the_last_segment_is_corruption(folder: Path, damaged: int) -> None:
     first = segments(folder)[0]
     data = bytearray(first.read_bytes())
     ends = frame_ends(bytes(data))
@@ -354,11 +376,12 @@ def test_settings_used_by_the_writer_seal_and_trim(tmp_path: Path) -> None:
         n = 2000
         for first in range(0, n, 50):
             s.append_many([expected_row(o) for o in range(first, first + 50)])
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and not (
-            list(folder.rglob("*.parquet")) and segments(folder)[0].name != f"{0:020d}.wal"
-        ):
-            time.sleep(0.02)
+        wait_until(
+            lambda: (
+                bool(list(folder.rglob("*.parquet")))
+                and segments(folder)[0].name != f"{0:020d}.wal"
+            )
+        )
         assert list(folder.rglob("*.parquet")), "no partition was sealed"
         assert segments(folder)[0].name != f"{0:020d}.wal", "the log was never trimmed"
         assert len(s) == n

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import sqlite3
 import threading
 import time
 from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +54,18 @@ def catalog_files(root: Path) -> list[tuple[str, int, int, int, int, int, int]]:
     return [tuple(row) for row in rows]
 
 
+def catalog_monitors(root: Path, *, state: bool = False) -> list[tuple[Any, ...]]:
+    """(stream, kind, name, spec, from_offset) of every monitor in the catalog, in the order
+    they were added; with ``state`` also the monitor's running state, which a trigger saves as
+    the clock moves (so only a test that holds the clock still can compare it)."""
+    columns = "stream, kind, name, spec, from_offset" + (", state" if state else "")
+    con = sqlite3.connect(f"file:{root / 'catalog.sqlite'}?mode=ro", uri=True)
+    try:
+        return con.execute(f"SELECT {columns} FROM monitors ORDER BY rowid").fetchall()
+    finally:
+        con.close()
+
+
 def file_offsets(path: Path) -> list[int]:
     """The _offset column of a sealed file."""
     return [int(v) for v in pq.read_table(path).column("_offset").to_pylist()]
@@ -72,6 +86,61 @@ def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
         if time.monotonic() > deadline:
             return False
         time.sleep(0.01)
+
+
+class Endpoint:
+    """A webhook receiver on 127.0.0.1 (a free port, served from a thread): keeps the JSON
+    bodies it accepts.  It answers HTTP 500 to the first ``fail_first`` requests, and with a
+    ``gate`` it holds every request until the gate opens."""
+
+    def __init__(self, fail_first: int = 0, gate: threading.Event | None = None) -> None:
+        self.bodies: list[dict[str, Any]] = []
+        self.attempts = 0
+        self.entered = threading.Event()
+        self._lock = threading.Lock()
+        endpoint = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                with endpoint._lock:
+                    endpoint.attempts += 1
+                    attempt = endpoint.attempts
+                if gate is not None:
+                    endpoint.entered.set()
+                    gate.wait(timeout=30)
+                if attempt <= fail_first:
+                    self.send_response(500)
+                    self.end_headers()
+                    return
+                assert self.headers["Content-Type"] == "application/json"
+                with endpoint._lock:
+                    endpoint.bodies.append(json.loads(body))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
+        )
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+
+    def received(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self.bodies)
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join()
 
 
 def reference(tables: dict[str, pa.Table]) -> duckdb.DuckDBPyConnection:

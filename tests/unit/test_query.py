@@ -242,11 +242,11 @@ def test_query_parameters_elsewhere(loaded: Loaded) -> None:
     assert got[0][0] > 0
 
 
-def test_query_parameters_bounding_time_in_memory(mem_db: rillet.Database) -> None:
-    s = mem_db.create_stream("t", "ts TIMESTAMP, v INT", time_column="ts")
+def test_query_parameters_bounding_time_in_memory(mem: rillet.Database) -> None:
+    s = mem.create_stream("t", "ts TIMESTAMP, v INT", time_column="ts")
     s.append_many([(at(h), h) for h in range(5)])
     query = "SELECT sum(v) FROM t WHERE ts >= ? AND ts < ?"
-    assert mem_db.sql(query, [at(1), "2024-05-01T04:00:00Z"]).fetchall() == [(6,)]
+    assert mem.sql(query, [at(1), "2024-05-01T04:00:00Z"]).fetchall() == [(6,)]
 
 
 # -- pruning: files outside the time range are not read ------------------------------------------
@@ -501,10 +501,10 @@ def test_referenced_gives_every_stream_unbounded_for_unparsable_sql(loaded: Load
 # -- Result --------------------------------------------------------------------------------------
 
 
-def test_result_forms(mem_db: rillet.Database) -> None:
-    s = mem_db.create_stream("t", "ts TIMESTAMP, host STRING, ms DOUBLE, n INT", time_column="ts")
+def test_result_forms(mem: rillet.Database) -> None:
+    s = mem.create_stream("t", "ts TIMESTAMP, host STRING, ms DOUBLE, n INT", time_column="ts")
     s.append_many([(at(1), "a", 1.5, 1), (at(2), None, 2.5, None), (at(3), "c", None, 3)])
-    res = mem_db.sql("SELECT ts, host, ms, n FROM t ORDER BY ts")
+    res = mem.sql("SELECT ts, host, ms, n FROM t ORDER BY ts")
     assert res.columns == ["ts", "host", "ms", "n"]
     assert len(res) == 3
     rows = [(at(1), "a", 1.5, 1), (at(2), None, 2.5, None), (at(3), "c", None, 3)]
@@ -531,14 +531,14 @@ def test_result_forms(mem_db: rillet.Database) -> None:
     assert polars.columns == ["ts", "host", "ms", "n"]
     assert polars.rows() == rows
     assert repr(res) == "Result(columns=['ts', 'host', 'ms', 'n'], rows=3)"
-    empty = mem_db.sql("SELECT n FROM t WHERE false")
+    empty = mem.sql("SELECT n FROM t WHERE false")
     assert (empty.columns, empty.fetchall(), empty.fetchone(), len(empty)) == (["n"], [], None, 0)
 
 
-def test_sql_over_an_empty_stream_and_without_streams(mem_db: rillet.Database) -> None:
-    mem_db.create_stream("t", "v INT")
-    assert mem_db.sql("SELECT count(*), sum(v) FROM t").fetchall() == [(0, None)]
-    assert mem_db.sql("SELECT 1 + 1 AS two").fetchall() == [(2,)]
+def test_sql_over_an_empty_stream_and_without_streams(mem: rillet.Database) -> None:
+    mem.create_stream("t", "v INT")
+    assert mem.sql("SELECT count(*), sum(v) FROM t").fetchall() == [(0, None)]
+    assert mem.sql("SELECT 1 + 1 AS two").fetchall() == [(2,)]
 
 
 @pytest.fixture
@@ -568,12 +568,6 @@ def test_sql_runs_in_utc_whatever_the_local_time_zone(new_york: None) -> None:
 # -- SQL errors -----------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def mem_db() -> Iterator[rillet.Database]:
-    with rillet.connect(**MANUAL) as database:
-        yield database
-
-
 @pytest.mark.parametrize(
     ("query", "kind", "words"),
     [
@@ -592,23 +586,23 @@ def mem_db() -> Iterator[rillet.Database]:
     ],
 )
 def test_sql_errors_are_translated(
-    mem_db: rillet.Database, query: str, kind: type[errors.RilletError], words: list[str]
+    mem: rillet.Database, query: str, kind: type[errors.RilletError], words: list[str]
 ) -> None:
-    s = mem_db.create_stream(
+    s = mem.create_stream(
         "perf_log", "ts TIMESTAMP, cpu_util DOUBLE, host STRING", time_column="ts"
     )
     s.append((at(0), 0.5, "a"))
     with pytest.raises(kind) as info:
-        mem_db.sql(query)
+        mem.sql(query)
     assert type(info.value) is kind
     for word in words:
         assert word in str(info.value)
     assert isinstance(info.value.__cause__, duckdb.Error)
-    assert mem_db.sql("SELECT count(*) FROM perf_log").fetchall() == [(1,)]  # still usable
+    assert mem.sql("SELECT count(*) FROM perf_log").fetchall() == [(1,)]  # still usable
 
 
-def test_a_misspelt_stream_in_sql_is_named_with_a_suggestion(mem_db: rillet.Database) -> None:
-    mem_db.create_stream("perf_log", "v INT")
+def test_a_misspelt_stream_in_sql_is_named_with_a_suggestion(mem: rillet.Database) -> None:
+    mem.create_stream("perf_log", "v INT")
     with pytest.raises(errors.NotFoundError) as info:
-        mem_db.sql("SELECT * FROM perf_lgo")
+        mem.sql("SELECT * FROM perf_lgo")
     assert (info.value.name, info.value.suggestion) == ("perf_lgo", "perf_log")

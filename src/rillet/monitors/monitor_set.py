@@ -114,6 +114,11 @@ class MonitorSet:
     def last_ingest(self) -> float:
         return self.stream.last_ingest
 
+    @property
+    def lag(self) -> int:
+        """Batches ingested that the monitors have not evaluated yet."""
+        return self._subscription.lag if self._subscription is not None else 0
+
     # -- definitions ------------------------------------------------------------------------
 
     def _build(self, entry: MonitorEntry) -> Any:
@@ -447,10 +452,8 @@ class MonitorSet:
 
     def tick(self) -> None:
         """The committer's periodic check: a stream idle for a whole period closes its windows."""
-        if not self.triggers or self._subscription is None:
-            return
-        if self._subscription.lag:
-            return  # not idle: the subscription has records to judge first
+        if not self.triggers or self.lag:
+            return  # nothing to judge, or not idle: there are records to judge first
         with self._lock:
             self._check_triggers(self.clock())
 

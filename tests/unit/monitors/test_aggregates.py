@@ -17,25 +17,18 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import numpy as np
-import pyarrow as pa
 import pytest
 
 import rillet
 from rillet.aggregates import Distribution
 from rillet.monitors.aggregate import Level
+from tests.unit.monitors.support import ARROW as RECORDS
+from tests.unit.monitors.support import Reference, table
 from tests.unit.support import DAY, MANUAL
 
 SCHEMA = "ts TIMESTAMP, host STRING, lat DOUBLE, code INT"
-ARROW = pa.schema(
-    [
-        ("ts", pa.timestamp("us", tz="UTC")),
-        ("host", pa.string()),
-        ("lat", pa.float64()),
-        ("code", pa.int32()),
-    ]
-)
+ARROW = RECORDS.remove(RECORDS.get_field_index("ok"))
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 SECOND, MINUTE, HOUR, DAY_US = 1_000_000, 60_000_000, 3_600_000_000, 86_400_000_000
 SLOW = " FILTER (WHERE lat > 50)"
@@ -94,13 +87,6 @@ def make_rows(seed: int, dense: int = 3000, sparse: int = 300) -> list[tuple[Any
     return rows
 
 
-def table(rows: Sequence[tuple[Any, ...]]) -> pa.Table:
-    columns = list(zip(*rows, strict=True))
-    arrays = [pa.array(list(c), f.type) for c, f in zip(columns, ARROW, strict=True)]
-    offsets = pa.array(np.arange(len(rows), dtype=np.int64))
-    return pa.Table.from_arrays([*arrays, offsets], names=[*ARROW.names, "_offset"])
-
-
 def to_us(bound: Bound) -> int | None:
     if bound is None or (isinstance(bound, int) and bound >= 2**62):
         return None
@@ -116,36 +102,6 @@ def resolved(start: Bound, end: Bound, width: int) -> tuple[dt.datetime | None, 
         None if low is None else EPOCH + D(microseconds=low // width * width),
         None if high is None else EPOCH + D(microseconds=-(-high // width) * width),
     )
-
-
-class Reference:
-    """DuckDB over the same rows (with their offsets): the expected answers."""
-
-    def __init__(self, rows: Sequence[tuple[Any, ...]]) -> None:
-        self.con = duckdb.connect(":memory:")
-        self.con.execute("SET TimeZone = 'UTC'")
-        self.con.register("t", table(rows))
-
-    def values(self, selects: Sequence[str], low: Any = None, high: Any = None) -> list[Any]:
-        """One value per select over the rows with ``low <= ts < high``."""
-        clauses, params = ["TRUE"], []
-        if low is not None:
-            clauses.append("ts >= ?")
-            params.append(low)
-        if high is not None:
-            clauses.append("ts < ?")
-            params.append(high)
-        columns = ", ".join(f"{select} AS v{i}" for i, select in enumerate(selects))
-        query = f"SELECT {columns} FROM t WHERE {' AND '.join(clauses)}"
-        # via Arrow: TIMESTAMPTZ comes back as an aware datetime without pytz
-        result = self.con.sql(query, params=params).to_arrow_table()
-        return [column.to_pylist()[0] for column in result.columns]
-
-    def value(self, select: str, low: Any = None, high: Any = None) -> Any:
-        return self.values([select], low, high)[0]
-
-    def close(self) -> None:
-        self.con.close()
 
 
 @pytest.fixture
@@ -164,12 +120,6 @@ def same(got: Any, want: Any) -> bool:
     return type(got) is type(want) and bool(got == want)
 
 
-@pytest.fixture
-def mem() -> Iterator[rillet.Database]:
-    with rillet.connect(**MANUAL) as database:
-        yield database
-
-
 def loaded(db: rillet.Database, rows: Sequence[tuple[Any, ...]]) -> rillet.Stream:
     s = db.create_stream("m", SCHEMA, time_column="ts")
     s.add_filter("slow", "lat > 50")
@@ -185,7 +135,7 @@ def test_aggregates_equal_duckdb_over_resolved_ranges(
 ) -> None:
     rows = make_rows(1)
     s = loaded(mem, rows)
-    ref = Reference(rows)
+    ref = Reference(table(rows, ARROW))
     refs.append(ref)
     selects = [select for _, _, _, select in AGGREGATES]
     # the ranges hold data, except the ones meant to be empty
@@ -255,7 +205,7 @@ def test_other_resolutions(mem: rillet.Database, refs: list[Reference], resoluti
     s.add_aggregate("sum_code", None, "SUM(code)", resolution=resolution)
     s.add_aggregate("max_lat", None, "MAX(lat)", resolution=resolution)
     s.append_many(rows)
-    ref = Reference(rows)
+    ref = Reference(table(rows, ARROW))
     refs.append(ref)
     for start, end in RANGES:
         low, high = resolved(start, end, width)
@@ -293,7 +243,7 @@ def test_a_given_resolution_is_the_aggregates_own(
     s.add_aggregate("automatic", "fast", "SUM(code)")
     for chunk in range(0, len(rows), 700):
         s.append_many(rows[chunk : chunk + 700])
-    ref = Reference(rows)
+    ref = Reference(table(rows, ARROW))
     refs.append(ref)
     cases = [
         ("fine", MS, "lat > 50"),
@@ -323,7 +273,7 @@ def test_a_10ms_aggregate_reads_a_day_from_a_few_states(
     s.install_trigger("never", "n > 1000000", period="10ms")
     s.append_many(rows)
     assert s.monitors.aggregates["n"].widths == (10 * MS, SECOND, MINUTE, HOUR, DAY_US)
-    ref = Reference(rows)
+    ref = Reference(table(rows, ARROW))
     refs.append(ref)
     s.get_aggregate("n")  # the first read after ingest reduces the coarser levels
     read: list[np.ndarray] = []
@@ -396,7 +346,7 @@ def test_first_and_last_in_arrival_order_on_ordered_data(
     s.add_aggregate("slow_first", None, "FIRST(code)")
     for chunk in range(0, len(rows), 333):
         s.append_many(rows[chunk : chunk + 333])
-    ref = Reference(rows)
+    ref = Reference(table(rows, ARROW))
     refs.append(ref)
     picks = [
         ("first_lat", "arg_min(lat, _offset) FILTER (WHERE lat IS NOT NULL)"),
@@ -440,7 +390,7 @@ def test_sketches_within_their_error(mem: rillet.Database, refs: list[Reference]
     s.add_aggregate("dist", None, "DISTRIBUTION(lat)")
     for chunk in range(0, len(rows), 400):
         s.append_many(rows[chunk : chunk + 400])
-    ref = Reference(rows)
+    ref = Reference(table(rows, ARROW))
     refs.append(ref)
     for start, end in [(None, None), (DAY + D(minutes=20), DAY + D(hours=2, seconds=0.5))]:
         low, high = resolved(start, end, SECOND)
@@ -481,7 +431,7 @@ def test_new_aggregate_covers_new_data_and_backfill_covers_sealed_history(
         s.add_aggregate("n_all", None, "COUNT(*)", backfill=True)
         new = make_rows(7, 500, 50)
         s.append_many(new)
-        everything, fresh = Reference([*old, *new]), Reference(new)
+        everything, fresh = Reference(table([*old, *new], ARROW)), Reference(table(new, ARROW))
         refs.extend([everything, fresh])
         for start, end in RANGES:
             low, high = resolved(start, end, SECOND)

@@ -8,94 +8,25 @@ never holds up appends.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import socket
 import threading
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 import rillet
 from rillet import errors
-from tests.unit.support import DAY, MANUAL, wait_until
+from tests.unit.support import DAY, Endpoint, wait_until
 
 SCHEMA = "ts TIMESTAMP, host STRING, v DOUBLE"
 D = dt.timedelta
 
 
-class Endpoint:
-    """A webhook receiver: keeps the JSON bodies it accepts.  It answers HTTP 500 to the first
-    ``fail_first`` requests, and with a ``gate`` it holds every request until the gate opens."""
-
-    def __init__(self, fail_first: int = 0, gate: threading.Event | None = None) -> None:
-        self.bodies: list[dict[str, Any]] = []
-        self.attempts = 0
-        self.entered = threading.Event()
-        self._lock = threading.Lock()
-        endpoint = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                with endpoint._lock:
-                    endpoint.attempts += 1
-                    attempt = endpoint.attempts
-                if gate is not None:
-                    endpoint.entered.set()
-                    gate.wait(timeout=30)
-                if attempt <= fail_first:
-                    self.send_response(500)
-                    self.end_headers()
-                    return
-                assert self.headers["Content-Type"] == "application/json"
-                with endpoint._lock:
-                    endpoint.bodies.append(json.loads(body))
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
-        )
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-
-    def received(self) -> list[dict[str, Any]]:
-        with self._lock:
-            return list(self.bodies)
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join()
-
-
 @pytest.fixture
-def endpoints() -> Iterator[Callable[..., Endpoint]]:
-    made: list[Endpoint] = []
-
-    def make(fail_first: int = 0, gate: threading.Event | None = None) -> Endpoint:
-        made.append(Endpoint(fail_first, gate))
-        return made[-1]
-
-    yield make
-    for each in made:
-        each.close()
-
-
-@pytest.fixture
-def db() -> Iterator[rillet.Database]:
-    with rillet.connect(**MANUAL) as database:
-        yield database
+def db(mem: rillet.Database) -> rillet.Database:
+    """Here ``db`` is conftest's in-memory database."""
+    return mem
 
 
 def free_port() -> int:

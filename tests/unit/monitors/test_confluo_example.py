@@ -14,7 +14,6 @@ from __future__ import annotations
 import datetime as dt
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -35,12 +34,6 @@ RECORDS = [
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock(time.time())
-
-
-@pytest.fixture
-def db(tmp_path: Path, clock: FakeClock) -> Iterator[rillet.Database]:
-    with rillet.connect(tmp_path / "data", clock=clock, **MANUAL) as database:
-        yield database
 
 
 #: the trigger's period: Confluo's example gives none (1 s); then 100 ms and 10 ms

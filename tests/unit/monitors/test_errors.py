@@ -4,8 +4,7 @@ catalog is the same, also after reopening."""
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +12,7 @@ import pytest
 
 import rillet
 from rillet import errors
-from tests.unit.support import DAY, MANUAL
+from tests.unit.support import DAY, MANUAL, catalog_monitors
 
 SCHEMA = (
     "timestamp TIMESTAMP, op_latency_ms DOUBLE, cpu_util DOUBLE, mem_avail DOUBLE, log_msg STRING"
@@ -196,16 +195,6 @@ def define(s: rillet.Stream) -> None:
     s.add_aggregate("per_min", "coarse", "COUNT(*)")
 
 
-def catalog_monitors(folder: Path) -> list[tuple[Any, ...]]:
-    con = sqlite3.connect(f"file:{folder / 'catalog.sqlite'}?mode=ro", uri=True)
-    try:
-        return con.execute(
-            "SELECT stream, kind, name, spec, from_offset, state FROM monitors ORDER BY rowid"
-        ).fetchall()
-    finally:
-        con.close()
-
-
 def monitors(s: rillet.Stream) -> dict[str, list[str]]:
     """The names of every monitor the stream has now."""
     m = s.monitors
@@ -228,15 +217,10 @@ DEFINED = {
 
 
 @pytest.fixture
-def folder(tmp_path: Path) -> Path:
-    return tmp_path / "data"
-
-
-@pytest.fixture
-def db(folder: Path) -> Iterator[rillet.Database]:
-    with rillet.connect(folder, **MANUAL) as database:
-        define(database.create_stream("perf_log", SCHEMA, time_column="timestamp"))
-        yield database
+def db(db: rillet.Database) -> rillet.Database:
+    """conftest's database in ``folder``, with the stream perf_log and its monitors."""
+    define(db.create_stream("perf_log", SCHEMA, time_column="timestamp"))
+    return db
 
 
 @pytest.mark.parametrize(("call", "kind", "message", "detail"), [c[1:] for c in CASES],
@@ -251,7 +235,7 @@ def test_error_is_specific_and_changes_nothing(
 ) -> None:
     s = db.stream("perf_log")
     s.append_many([(DAY, 500.0, 0.9, 0.03, "WARN")])  # no alert: mx stays <= 1000
-    catalog = catalog_monitors(folder)
+    catalog = catalog_monitors(folder, state=True)
     with pytest.raises(kind) as caught:
         call(db, s)
     assert type(caught.value) is kind
@@ -261,7 +245,7 @@ def test_error_is_specific_and_changes_nothing(
     if isinstance(caught.value, errors.ParseError | errors.TypeCheckError):
         assert isinstance(caught.value, errors.InputError)
     assert monitors(s) == DEFINED
-    assert catalog_monitors(folder) == catalog
+    assert catalog_monitors(folder, state=True) == catalog
     assert [db.stream(n).name for n in ("perf_log", "perf_log")] == ["perf_log", "perf_log"]
     # the stream and its monitors still work
     s.append_many([(DAY.replace(second=5), 600.0, 0.95, 0.5, "WARN")])
@@ -277,15 +261,15 @@ def test_nothing_changed_after_reopening(folder: Path) -> None:
     with rillet.connect(folder, **MANUAL) as db:
         s = db.create_stream("perf_log", SCHEMA, time_column="timestamp")
         define(s)
-        catalog = catalog_monitors(folder)
+        catalog = catalog_monitors(folder, state=True)
         for _, call, kind, _, _ in CASES:
             with pytest.raises(kind):
                 call(db, s)
-        assert catalog_monitors(folder) == catalog
+        assert catalog_monitors(folder, state=True) == catalog
     with rillet.connect(folder, **MANUAL) as db:
         assert monitors(db.stream("perf_log")) == DEFINED
         assert [s.name for s in db.streams()] == ["perf_log"]
-    assert catalog_monitors(folder) == catalog
+    assert catalog_monitors(folder, state=True) == catalog
 
 
 @pytest.mark.parametrize(
@@ -300,21 +284,21 @@ def test_bad_aggregate_parameter_is_rejected_at_definition(
     db: rillet.Database, folder: Path, expression: str, message: str
 ) -> None:
     s = db.stream("perf_log")
-    catalog = catalog_monitors(folder)
+    catalog = catalog_monitors(folder, state=True)
     with pytest.raises(errors.TypeCheckError) as caught:
         s.add_aggregate("a", None, expression)
     assert caught.value.message == message
-    assert catalog_monitors(folder) == catalog
+    assert catalog_monitors(folder, state=True) == catalog
     assert s.append_many([(DAY, 1.0, 0.5, 0.5, "INFO")]) == 0
 
 
 def test_duplicate_webhook(db: rillet.Database, folder: Path) -> None:
     s = db.stream("perf_log")
-    catalog = catalog_monitors(folder)
+    catalog = catalog_monitors(folder, state=True)
     with pytest.raises(errors.ConflictError) as caught:
         s.add_webhook(HOOK, trigger="trg")
     assert monitors(s) == DEFINED
-    assert catalog_monitors(folder) == catalog
+    assert catalog_monitors(folder, state=True) == catalog
     assert caught.value.message == (
         f"webhook {HOOK!r} (trigger 'trg') already exists on stream 'perf_log'"
     )

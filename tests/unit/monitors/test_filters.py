@@ -9,32 +9,19 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import random
 import subprocess
 import sys
-from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 import pytest
 
 import rillet
 from rillet import errors
-from tests.unit.support import DAY, MANUAL, parquet_files
+from tests.unit.monitors.support import ARROW, SCHEMA, Reference, make_rows, table
+from tests.unit.support import DAY, parquet_files
 
-SCHEMA = "ts TIMESTAMP, host STRING, lat DOUBLE, code INT, ok BOOLEAN"
-ARROW = pa.schema(
-    [
-        ("ts", pa.timestamp("us", tz="UTC")),
-        ("host", pa.string()),
-        ("lat", pa.float64()),
-        ("code", pa.int32()),
-        ("ok", pa.bool_()),
-    ]
-)
 #: (name, rtsql predicate, the same predicate in DuckDB SQL)
 FILTERS = [
     ("slow", "lat > 80", "lat > 80"),
@@ -62,29 +49,6 @@ RANGES: list[tuple[Bound, Bound]] = [
 ]
 
 
-def make_rows(seed: int, n: int, span_s: int, start: dt.datetime = DAY) -> list[tuple[Any, ...]]:
-    """``n`` records at random microsecond times in ``[start, start + span_s)``, in random
-    order, with NULLs in every column but the time."""
-    rng = random.Random(seed)
-    rows = []
-    for _ in range(n):
-        ts = start + dt.timedelta(microseconds=rng.randrange(span_s * 1_000_000))
-        host = rng.choice(["a", "a", "b", "c", None])
-        lat = None if rng.random() < 0.05 else round(rng.uniform(0, 100), 3)
-        code = None if rng.random() < 0.05 else rng.randrange(10)
-        ok = None if rng.random() < 0.05 else rng.random() < 0.5
-        rows.append((ts, host, lat, code, ok))
-    return rows
-
-
-def table(rows: Sequence[tuple[Any, ...]], first: int = 0) -> pa.Table:
-    """The rows with the offsets rillet gives them, for DuckDB."""
-    columns = list(zip(*rows, strict=True))
-    arrays = [pa.array(list(c), f.type) for c, f in zip(columns, ARROW, strict=True)]
-    offsets = pa.array(np.arange(first, first + len(rows), dtype=np.int64))
-    return pa.Table.from_arrays([*arrays, offsets], names=[*ARROW.names, "_offset"])
-
-
 def to_datetime(bound: Bound) -> dt.datetime | None:
     """A bound as DuckDB's parameter: microseconds, rounded up as rillet does."""
     if bound is None or (isinstance(bound, int) and bound >= 2**62):
@@ -98,34 +62,11 @@ def to_datetime(bound: Bound) -> dt.datetime | None:
 
 def expected(tables: pa.Table, where: str, start: Bound = None, end: Bound = None) -> list[int]:
     """Offsets DuckDB finds for ``where`` with ts in ``[start, end)``."""
-    con = duckdb.connect(":memory:")
+    ref = Reference(tables)
     try:
-        con.execute("SET TimeZone = 'UTC'")
-        con.register("t", tables)
-        clauses, params = [f"({where})"], []
-        low, high = to_datetime(start), to_datetime(end)
-        if low is not None:
-            clauses.append("ts >= ?")
-            params.append(low)
-        if high is not None:
-            clauses.append("ts < ?")
-            params.append(high)
-        query = f"SELECT _offset FROM t WHERE {' AND '.join(clauses)} ORDER BY _offset"
-        return [int(r[0]) for r in con.execute(query, params).fetchall()]
+        return ref.offsets(where, to_datetime(start), to_datetime(end))
     finally:
-        con.close()
-
-
-@pytest.fixture
-def mem() -> Iterator[rillet.Database]:
-    with rillet.connect(**MANUAL) as database:
-        yield database
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[rillet.Database]:
-    with rillet.connect(tmp_path / "data", **MANUAL) as database:
-        yield database
+        ref.close()
 
 
 def test_filters_match_duckdb_over_time_ranges(mem: rillet.Database) -> None:

@@ -15,26 +15,15 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import numpy as np
-import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 import rillet
 from rillet.monitors import plan
 from rillet.monitors.filter import predicate
+from tests.unit.monitors.support import SCHEMA, Reference, make_rows, table
 from tests.unit.support import DAY, MANUAL, parquet_files
 
-SCHEMA = "ts TIMESTAMP, host STRING, lat DOUBLE, code INT, ok BOOLEAN"
-ARROW = pa.schema(
-    [
-        ("ts", pa.timestamp("us", tz="UTC")),
-        ("host", pa.string()),
-        ("lat", pa.float64()),
-        ("code", pa.int32()),
-        ("ok", pa.bool_()),
-    ]
-)
 D = dt.timedelta
 #: (rtsql predicate, the same in DuckDB SQL)
 PREDICATES = [
@@ -79,67 +68,20 @@ INDEXES: list[list[tuple[str, float]]] = [
 ]
 
 
-def make_rows(seed: int, n: int, span_s: int = 7200) -> list[tuple[Any, ...]]:
-    """Records in random time order; ``lat`` has one decimal so that equality hits."""
-    rng = random.Random(seed)
-    rows = []
-    for _ in range(n):
-        ts = DAY + D(microseconds=rng.randrange(span_s * 1_000_000))
-        host = rng.choice(["a", "a", "b", "c", None])
-        lat = None if rng.random() < 0.05 else rng.randrange(1000) / 10
-        code = None if rng.random() < 0.05 else rng.randrange(10)
-        ok = None if rng.random() < 0.05 else rng.random() < 0.5
-        rows.append((ts, host, lat, code, ok))
-    return rows
-
-
-class Reference:
-    """DuckDB over the same rows with their offsets."""
-
-    def __init__(self, rows: Sequence[tuple[Any, ...]]) -> None:
-        columns = list(zip(*rows, strict=True))
-        arrays = [pa.array(list(c), f.type) for c, f in zip(columns, ARROW, strict=True)]
-        offsets = pa.array(np.arange(len(rows), dtype=np.int64))
-        data = pa.Table.from_arrays([*arrays, offsets], names=[*ARROW.names, "_offset"])
-        self.con = duckdb.connect(":memory:")
-        self.con.execute("SET TimeZone = 'UTC'")
-        self.con.register("t", data)
-
-    def offsets(self, where: str, low: dt.datetime | None = None, high: Any = None) -> list[int]:
-        clauses, params = [f"({where})"], []
-        if low is not None:
-            clauses.append("ts >= ?")
-            params.append(low)
-        if high is not None:
-            clauses.append("ts < ?")
-            params.append(high)
-        query = f"SELECT _offset FROM t WHERE {' AND '.join(clauses)} ORDER BY _offset"
-        return [int(r[0]) for r in self.con.execute(query, params).fetchall()]
-
-    def close(self) -> None:
-        self.con.close()
-
-
 @pytest.fixture
-def mem() -> Iterator[rillet.Database]:
-    with rillet.connect(**MANUAL) as database:
-        yield database
-
-
-@pytest.fixture
-def folder_db(tmp_path: Path) -> Iterator[rillet.Database]:
-    with rillet.connect(tmp_path / "data", row_group_rows=200, **MANUAL) as database:
+def folder_db(folder: Path) -> Iterator[rillet.Database]:
+    with rillet.connect(folder, row_group_rows=200, **MANUAL) as database:
         yield database
 
 
 @pytest.fixture
 def rows() -> list[tuple[Any, ...]]:
-    return make_rows(1, 3000)
+    return make_rows(1, 3000, tenths=True)
 
 
 @pytest.fixture
 def ref(rows: list[tuple[Any, ...]]) -> Iterator[Reference]:
-    reference = Reference(rows)
+    reference = Reference(table(rows))
     yield reference
     reference.close()
 
@@ -233,7 +175,7 @@ def sorted_rows(n: int) -> list[tuple[Any, ...]]:
     """Records whose lat grows with their offset (and time): each sealed row group holds a
     narrow band of lat, so a condition on lat rules most row groups out by statistics."""
     rng = random.Random(2)
-    rows = sorted(make_rows(2, n), key=lambda r: r[0])
+    rows = sorted(make_rows(2, n, tenths=True), key=lambda r: r[0])
     return [
         (r[0], r[1], round(i / (n / 100) + rng.random() / 100, 3), r[3], r[4])
         for i, r in enumerate(rows)
@@ -244,7 +186,7 @@ def test_execute_filter_over_sealed_row_groups_equals_duckdb(folder_db: rillet.D
     """No index: the predicate is evaluated over the sealed files (20+ row groups) and over
     the records in memory."""
     rows = sorted_rows(4000)
-    ref = Reference(rows)
+    ref = Reference(table(rows))
     try:
         s = folder_db.create_stream("m", SCHEMA, time_column="ts", partition="1h")
         s.append_many(rows[:3500])
@@ -263,7 +205,7 @@ def test_execute_filter_over_sealed_row_groups_equals_duckdb(folder_db: rillet.D
 
 def test_row_group_statistics_skip_sealed_row_groups(folder_db: rillet.Database) -> None:
     rows = sorted_rows(4000)
-    ref = Reference(rows)
+    ref = Reference(table(rows))
     try:
         s = folder_db.create_stream("m", SCHEMA, time_column="ts", partition="1d")
         s.append_many(rows)
@@ -325,7 +267,7 @@ def test_time_ranged_execute_filter(
 def test_matches_of_execute_filter_read_back(mem: rillet.Database) -> None:
     s = mem.create_stream("m", SCHEMA, time_column="ts")
     s.add_index("host")
-    rows = make_rows(3, 200)
+    rows = make_rows(3, 200, tenths=True)
     s.append_many(rows)
     found = s.execute_filter("host = 'b' AND lat > 50")
     want = [i for i, r in enumerate(rows) if r[1] == "b" and r[2] is not None and r[2] > 50]

@@ -12,16 +12,14 @@ import random
 import sqlite3
 import subprocess
 import sys
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 import rillet
-from tests.unit.support import DAY, MANUAL, wait_until
+from tests.unit.support import DAY, MANUAL, Endpoint, catalog_monitors, wait_until
 
 SCHEMA = "ts TIMESTAMP, host STRING, lat DOUBLE, code INT"
 D = dt.timedelta
@@ -56,54 +54,6 @@ def make_rows(seed: int, n: int) -> list[tuple[Any, ...]]:
         code = None if rng.random() < 0.05 else rng.randrange(10)
         rows.append((ts, host, lat, code))
     return rows
-
-
-class Endpoint:
-    """A webhook receiver on 127.0.0.1 keeping the JSON bodies it gets."""
-
-    def __init__(self) -> None:
-        self.bodies: list[dict[str, Any]] = []
-        bodies = self.bodies
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
-                bodies.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
-        )
-        self.thread.start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join()
-
-
-@pytest.fixture
-def endpoint() -> Iterator[Endpoint]:
-    hook = Endpoint()
-    yield hook
-    hook.close()
-
-
-def catalog_monitors(folder: Path) -> list[tuple[Any, ...]]:
-    """(stream, kind, name, spec, from_offset) of every monitor in the catalog."""
-    con = sqlite3.connect(f"file:{folder / 'catalog.sqlite'}?mode=ro", uri=True)
-    try:
-        return con.execute(
-            "SELECT stream, kind, name, spec, from_offset FROM monitors ORDER BY rowid"
-        ).fetchall()
-    finally:
-        con.close()
 
 
 def hot_windows(batches: list[list[tuple[Any, ...]]]) -> list[dt.datetime]:
@@ -168,8 +118,11 @@ def define(s: rillet.Stream, rows: list[tuple[Any, ...]]) -> None:
     s.append_many(rows[2000:])
 
 
-def test_monitors_and_their_history_survive_reopening(tmp_path: Path, endpoint: Endpoint) -> None:
+def test_monitors_and_their_history_survive_reopening(
+    tmp_path: Path, endpoints: Callable[..., Endpoint]
+) -> None:
     folder = tmp_path / "data"
+    endpoint = endpoints()
     rows = make_rows(1, 3000)
     with rillet.connect(folder, **MANUAL) as db:
         s = db.create_stream("m", SCHEMA, time_column="ts", partition="1h")
@@ -214,8 +167,8 @@ def test_monitors_and_their_history_survive_reopening(tmp_path: Path, endpoint: 
             rillet.Alert("hot", w, 9, "slow_max >= 9", "slow_max", "m") for w in windows
         ]
         new = len(windows) - len(before["alerts"])
-        assert wait_until(lambda: len(endpoint.bodies) == new)
-    assert endpoint.bodies[-1:] == [
+        assert wait_until(lambda: len(endpoint.received()) == new)
+    assert endpoint.received()[-1:] == [
         {
             "stream": "m",
             "trigger": "hot",

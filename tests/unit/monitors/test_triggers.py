@@ -32,9 +32,9 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def db(clock: FakeClock) -> Iterator[rillet.Database]:
-    with rillet.connect(clock=clock, **MANUAL) as database:
-        yield database
+def db(mem: rillet.Database) -> rillet.Database:
+    """Here ``db`` is conftest's in-memory database, on the FakeClock above."""
+    return mem
 
 
 def alert(

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-import time
 from pathlib import Path
 
 import pytest
 
 import rillet
 from rillet.monitors.monitor_set import MonitorSet
-from tests.unit.support import DAY, MANUAL
+from tests.unit.support import DAY, MANUAL, wait_until
 
 SCHEMA = "ts TIMESTAMP, host STRING, v DOUBLE"
 D = dt.timedelta
@@ -122,7 +121,9 @@ def test_a_query_waits_for_what_was_appended_before_it_not_for_idleness(
 
     appender = threading.Thread(target=append_forever)
     appender.start()
-    time.sleep(0.5)  # the worker is busy and behind
+    monitors = s.monitors
+    # the worker is busy and behind: batches handed to it that it has not evaluated yet
+    assert wait_until(lambda: monitors.lag >= 2)
     answers: list[int] = []
     reader = threading.Thread(target=lambda: answers.extend(s.get_aggregate("n") for _ in range(5)))
     reader.start()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow as pa
@@ -73,17 +73,6 @@ def test_partitions_to_drop_with_nothing_to_do() -> None:
 
 
 # -- streams -----------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def folder(tmp_path: Path) -> Path:
-    return tmp_path / "data"
-
-
-@pytest.fixture
-def db(folder: Path) -> Iterator[rillet.Database]:
-    with rillet.connect(folder, **MANUAL) as database:
-        yield database
 
 
 def _folders(folder: Path) -> dict[str, int]:
