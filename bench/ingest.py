@@ -45,13 +45,16 @@ def rate(durability: str, feed: Feed) -> float:
 def taking_turns(configs: Sequence[Config], feed: Feed) -> list[tuple[float, float]]:
     """For each configuration, the median records/s of ``RUNS`` runs of ``feed`` and the
     bytes it wrote to the log per record.  The configurations take turns, after a warm-up
-    round."""
+    round, each round starting one further on, so that what a run leaves to the next (files
+    to delete, pages to write back) falls on every configuration alike."""
     runs: list[list[tuple[float, float]]] = [[] for _ in configs]
     for round_ in range(1 + RUNS):
-        for each, (durability, compression) in zip(runs, configs, strict=True):
+        for i in range(len(configs)):
+            k = (round_ + i) % len(configs)
+            durability, compression = configs[k]
             result = one_run(durability, feed, compression)
             if round_:
-                each.append(result)
+                runs[k].append(result)
     # the bytes are the same every run: compression is deterministic
     return [(statistics.median(r for r, _ in each), each[-1][1]) for each in runs]
 
