@@ -34,8 +34,9 @@ class Settings:
     #: whole group (16k rows: ~1.5 ms), while scans barely notice the size
     row_group_rows: int = 16 * 1024
     #: how write-ahead log frames are compressed, for streams that do not choose
-    #: (``create_stream(log_compression=...)``): "lz4", "zstd" or "none".  Uncompressed, a
-    #: perf-log row is 67 bytes and the disk, not the CPU, caps ingest; lz4 makes it ~40
+    #: (``create_stream(log_compression=...)``): "lz4", "zstd" or "none".  A perf-log row
+    #: takes 67 bytes of log uncompressed, 40 with lz4 and 30 with zstd, which costs the
+    #: appender more CPU (bench/ingest.py prints each side by side)
     log_compression: str = "lz4"
 
     @classmethod
