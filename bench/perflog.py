@@ -50,10 +50,18 @@ def perf_rows(rows: int) -> list[tuple[Any, ...]]:
     return list(zip(nanos, *others, strict=True))
 
 
-def create_perf_log(db: rillet.Database, durability: str) -> rillet.Stream:
-    """The ``perf_log`` stream: hourly partitions, time column ``timestamp``."""
+def create_perf_log(
+    db: rillet.Database, durability: str, log_compression: str | None = None
+) -> rillet.Stream:
+    """The ``perf_log`` stream: hourly partitions, time column ``timestamp``; its log
+    compressed as the ``log_compression`` setting says unless ``log_compression`` is given."""
     return db.create_stream(
-        STREAM, PERF_LOG, time_column="timestamp", partition="1h", durability=durability
+        STREAM,
+        PERF_LOG,
+        time_column="timestamp",
+        partition="1h",
+        durability=durability,
+        log_compression=log_compression,
     )
 
 

@@ -109,6 +109,7 @@ class Database:
         retention: str | None = None,
         max_bytes: int | None = None,
         durability: str = "relaxed",
+        log_compression: str | None = None,
     ) -> Stream:
         """Create a stream and return it.
 
@@ -118,11 +119,13 @@ class Database:
         ``partition``: the width of time partitions (``"1h"``, ``"1d"``, ``"monthly"``).
         ``retention`` (``"7d"``) and ``max_bytes`` drop whole oldest partitions.
         ``durability``: ``"memory"`` (no log), ``"relaxed"`` (group commit) or ``"durable"``
-        (append returns after fsync).
+        (append returns after fsync).  ``log_compression``: how the log's frames are
+        compressed, ``"lz4"``, ``"zstd"`` or ``"none"``; by default the database's
+        ``log_compression`` setting when the stream is opened.
         """
         key = _stream_name(name)
         parsed = Schema.build(schema, time_column)
-        options = StreamOptions(partition, retention, max_bytes, durability)
+        options = StreamOptions(partition, retention, max_bytes, durability, log_compression)
         entry = StreamEntry(
             key,
             str(parsed),

@@ -8,6 +8,11 @@ from typing import Any
 
 from rillet.errors import ConfigError, suggest
 
+#: how write-ahead log frames may be compressed: Arrow IPC's own buffer compression
+LOG_COMPRESSIONS = ("lz4", "zstd", "none")
+#: the settings that take one of a few words rather than a number
+CHOICES = {"log_compression": LOG_COMPRESSIONS}
+
 
 @dataclass(frozen=True, slots=True)
 class Settings:
@@ -28,6 +33,11 @@ class Settings:
     #: rows per Parquet row group in sealed files: reading one record from a file decodes a
     #: whole group (16k rows: ~1.5 ms), while scans barely notice the size
     row_group_rows: int = 16 * 1024
+    #: how write-ahead log frames are compressed, for streams that do not choose
+    #: (``create_stream(log_compression=...)``): "lz4", "zstd" or "none".  A perf-log row
+    #: takes 67 bytes of log uncompressed, 40 with lz4 and 30 with zstd, which costs the
+    #: appender more CPU (bench/ingest.py prints each side by side)
+    log_compression: str = "lz4"
 
     @classmethod
     def from_kwargs(cls, options: dict[str, Any]) -> Settings:
@@ -39,6 +49,14 @@ class Settings:
                 hint = suggest(key, known)
                 extra = f"; did you mean {hint!r}?" if hint else ""
                 raise ConfigError(f"unknown setting {key!r}{extra}", setting=key)
+            choices = CHOICES.get(key)
+            if choices is not None:
+                if value not in choices:
+                    raise ConfigError(
+                        f"setting {key!r} must be one of {', '.join(choices)}, got {value!r}",
+                        setting=key,
+                    )
+                continue
             kind = float if field.type == "float" else int
             number = isinstance(value, int | float) and not isinstance(value, bool)
             if not number or value < 0 or (value == 0 and key != "seal_grace"):

@@ -30,7 +30,7 @@ from rillet.monitors import Alert, Matches, MonitorSet
 from rillet.query import QueryEngine
 from rillet.record import Record
 from rillet.schema import EPOCH, OFFSET, TEXT, Schema
-from rillet.settings import Settings
+from rillet.settings import LOG_COMPRESSIONS, Settings
 from rillet.storage.catalog import Catalog, StreamEntry
 from rillet.storage.log import Log
 from rillet.storage.memory import MemoryStore
@@ -52,6 +52,8 @@ class StreamOptions:
     retention: str | None = None
     max_bytes: int | None = None
     durability: str = "relaxed"
+    #: how the write-ahead log's frames are compressed; None: the ``log_compression`` setting
+    log_compression: str | None = None
 
     def __post_init__(self) -> None:
         for option in ("partition", "retention"):
@@ -77,6 +79,12 @@ class StreamOptions:
                 f"durability {self.durability!r} is not one of {', '.join(DURABILITY)}",
                 option="durability",
             )
+        if self.log_compression is not None and self.log_compression not in LOG_COMPRESSIONS:
+            raise ConfigError(
+                f"log_compression {self.log_compression!r} is not one of "
+                f"{', '.join(LOG_COMPRESSIONS)}",
+                option="log_compression",
+            )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -84,6 +92,7 @@ class StreamOptions:
             "retention": self.retention,
             "max_bytes": self.max_bytes,
             "durability": self.durability,
+            "log_compression": self.log_compression,
         }
 
 
@@ -157,7 +166,12 @@ class Stream:
             self._folder.mkdir(parents=True, exist_ok=True)
             self._remove_orphans()
             if self.options.durability != "memory":
-                self._log = Log(self._folder / "wal", self.schema.storage, settings.segment_bytes)
+                self._log = Log(
+                    self._folder / "wal",
+                    self.schema.storage,
+                    settings.segment_bytes,
+                    self.options.log_compression or settings.log_compression,
+                )
                 for batch in self._log.replay():
                     if len(batch):
                         self._watermark = max(
@@ -503,6 +517,11 @@ class Stream:
     def watermark(self) -> int:
         """The newest event time seen (epoch microseconds)."""
         return self._watermark
+
+    @property
+    def log_bytes_written(self) -> int:
+        """Bytes written to the write-ahead log since the stream was opened (0 without a log)."""
+        return self._log.written if self._log is not None else 0
 
     # -- monitors ---------------------------------------------------------------------------
 

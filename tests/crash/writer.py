@@ -1,7 +1,9 @@
-"""A writer that the crash tests SIGKILL: ``writer.py FOLDER DURABILITY SEED COMMIT_INTERVAL``.
+"""A writer that the crash tests SIGKILL:
+``writer.py FOLDER DURABILITY SEED COMMIT_INTERVAL LOG_COMPRESSION``.
 
-It opens (or creates) the stream ``ev`` in FOLDER and appends records forever: single
-``append`` calls and ``append_many`` batches (lists of rows, dicts of columns, Arrow tables).
+It opens (or creates, with LOG_COMPRESSION) the stream ``ev`` in FOLDER and appends records
+forever: single ``append`` calls and ``append_many`` batches (lists of rows, dicts of columns,
+Arrow tables).
 Every value is derived from the record's offset (see :func:`expected_row`), so whoever reopens
 the folder can check each record exactly.  Event time advances 5 ms per offset, so with
 ``partition="1s"`` a partition closes every 200 records and is sealed and the log trimmed
@@ -40,7 +42,8 @@ SETTINGS: dict[str, Any] = {
     # seal_grace=0.0 is rejected by Settings.from_kwargs ("must be a positive number"):
     # 1% of a 1 s partition is the closest allowed value.
     "seal_grace": 0.01,
-    "segment_bytes": 64 * 1024,
+    # Small, so that the log rolls over and is trimmed as the writer goes, even compressed.
+    "segment_bytes": 16 * 1024,
 }
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
@@ -85,14 +88,21 @@ def batch(first: int, count: int, form: int) -> Any:
     )
 
 
-def main(folder: str, durability: str, seed: int, commit_interval: float) -> int:
+def main(
+    folder: str, durability: str, seed: int, commit_interval: float, log_compression: str
+) -> int:
     rng = random.Random(seed)
     db = rillet.connect(folder, commit_interval=commit_interval, **SETTINGS)
     if any(s.name == STREAM for s in db.streams()):
         stream = db.stream(STREAM)
     else:
         stream = db.create_stream(
-            STREAM, SCHEMA, time_column="ts", durability=durability, partition=PARTITION
+            STREAM,
+            SCHEMA,
+            time_column="ts",
+            durability=durability,
+            partition=PARTITION,
+            log_compression=log_compression,
         )
     say(f"ready {stream.next_offset}")
     # Even seeds: append_many batches too (each also writes the buffered single records out);
@@ -120,4 +130,4 @@ def main(folder: str, durability: str, seed: int, commit_interval: float) -> int
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])))
+    sys.exit(main(sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), sys.argv[5]))

@@ -61,6 +61,12 @@ def test_connect_rejects_an_unknown_setting_with_a_suggestion(folder: Path) -> N
         ("seal_rows", -3, "'seal_rows' must be a positive number, got -3"),
         ("seal_grace", True, "'seal_grace' must be a positive number, got True"),
         ("maintenance_interval", "1s", "'maintenance_interval' must be a positive number"),
+        (
+            "log_compression",
+            "snappy",
+            "'log_compression' must be one of lz4, zstd, none, got 'snappy'",
+        ),
+        ("log_compression", None, "'log_compression' must be one of lz4, zstd, none, got None"),
     ],
 )
 def test_connect_rejects_bad_settings(setting: str, value: Any, message: str) -> None:
@@ -78,6 +84,7 @@ def test_connect_accepts_every_documented_setting(folder: Path) -> None:
         "seal_grace": 0.2,
         "segment_bytes": 1 << 20,
         "row_group_rows": 4096,
+        "log_compression": "zstd",
     }
     with rillet.connect(folder, **settings) as database:
         assert database.settings == rillet.Settings(**settings)
@@ -146,13 +153,20 @@ def test_the_three_schema_forms_make_the_same_stream(mem: rillet.Database) -> No
 
 def test_create_stream_keeps_its_options(mem: rillet.Database) -> None:
     s = mem.create_stream(
-        "t", "v INT", partition="15m", retention="7d", max_bytes=1 << 20, durability="durable"
+        "t",
+        "v INT",
+        partition="15m",
+        retention="7d",
+        max_bytes=1 << 20,
+        durability="durable",
+        log_compression="zstd",
     )
     assert s.options.to_dict() == {
         "partition": "15m",
         "retention": "7d",
         "max_bytes": 1 << 20,
         "durability": "durable",
+        "log_compression": "zstd",
     }
     default = mem.create_stream("u", "v INT")
     assert default.options.to_dict() == {
@@ -160,6 +174,7 @@ def test_create_stream_keeps_its_options(mem: rillet.Database) -> None:
         "retention": None,
         "max_bytes": None,
         "durability": "relaxed",
+        "log_compression": None,  # the database's setting, whatever it is when opened
     }
 
 
@@ -254,6 +269,9 @@ def test_a_bad_schema_creates_nothing(
         ("max_bytes", 1.5, "max_bytes must be a positive integer, got 1.5"),
         ("max_bytes", True, "max_bytes must be a positive integer, got True"),
         ("max_bytes", "10", "max_bytes must be a positive integer, got '10'"),
+        ("log_compression", "gzip", "log_compression 'gzip' is not one of lz4, zstd, none"),
+        ("log_compression", "LZ4", "log_compression 'LZ4' is not one of lz4, zstd, none"),
+        ("log_compression", 4, "log_compression 4 is not one of lz4, zstd, none"),
     ],
 )
 def test_a_bad_stream_option_is_a_config_error_and_changes_nothing(
