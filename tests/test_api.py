@@ -37,3 +37,25 @@ def test_input_errors_are_the_ones_that_promise_no_change() -> None:
         assert issubclass(cls, errors.InputError)
     assert issubclass(errors.LockedError, errors.StorageError)
     assert issubclass(errors.CorruptionError, errors.StorageError)
+
+
+LOWER = ["errors", "settings", "datatypes", "schema", "batches", "time", "record", "buffer"]
+LOWER += ["subscription", "stream", "storage"]
+UPPER = ("rillet.monitors", "rillet.query", "rillet.database", "rillet.flows", "rillet.server")
+
+
+def test_layers_point_one_way() -> None:
+    """Core, storage and the stream import nothing of the monitors, queries or database above
+    them (not even for type hints): those build on the stream, as its subscribers."""
+    import ast
+    from pathlib import Path
+
+    root = Path(rillet.__file__).parent
+    offenders = []
+    for name in LOWER:
+        paths = sorted((root / name).rglob("*.py")) if (root / name).is_dir() else []
+        for path in paths or [root / f"{name}.py"]:
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(UPPER):
+                    offenders.append(f"{path.relative_to(root)} imports {node.module}")
+    assert offenders == []

@@ -17,11 +17,11 @@ from rillet.datatypes import DataType
 from rillet.errors import RilletError
 from rillet.expressions.functions import functions
 from rillet.monitors import Alert, Matches
+from rillet.monitors.stream import MonitoredStream as Stream
 from rillet.query import Result
 from rillet.record import Record
 from rillet.schema import Column, Schema
 from rillet.settings import Settings
-from rillet.stream import Stream
 
 __all__ = [
     "Alert",

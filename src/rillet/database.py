@@ -19,12 +19,13 @@ from typing import Any
 
 from rillet.errors import ConfigError, ConflictError, SchemaError, StorageError, not_found
 from rillet.monitors.alerts import ALERTS_SCHEMA
+from rillet.monitors.stream import MonitoredStream as Stream
 from rillet.query import QueryEngine, Result
 from rillet.schema import Schema, SchemaSpec
 from rillet.settings import Settings
 from rillet.storage.catalog import Catalog, StreamEntry
 from rillet.storage.files import FolderLock
-from rillet.stream import Stream, StreamOptions
+from rillet.stream import StreamOptions
 
 log = logging.getLogger("rillet")
 NAME = re.compile(r"^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)*$")

@@ -25,9 +25,7 @@ import pyarrow.parquet as pq
 
 from rillet.batches import to_table, with_offsets
 from rillet.buffer import Buffer
-from rillet.errors import ConfigError, NotFoundError, SchemaError, not_found, suggest
-from rillet.monitors import Alert, Matches, MonitorSet
-from rillet.query import QueryEngine
+from rillet.errors import ConfigError, NotFoundError
 from rillet.record import Record
 from rillet.schema import EPOCH, OFFSET, TEXT, Schema
 from rillet.settings import LOG_COMPRESSIONS, Settings
@@ -96,15 +94,6 @@ class StreamOptions:
         }
 
 
-def _monitor_name(name: str) -> str:
-    """Monitor names are identifiers, so trigger conditions can name aggregates."""
-    if not isinstance(name, str) or not name.isidentifier():
-        raise ConfigError(
-            f"monitor name {name!r} must be an identifier (letters, digits, _)", option="name"
-        )
-    return name.lower()
-
-
 class Stream:
     """A named, typed, append-only stream of records.  Get one from :class:`rillet.Database`.
 
@@ -125,15 +114,12 @@ class Stream:
         catalog: Catalog,
         settings: Settings,
         clock: Callable[[], float] = time.time,
-        alerts: Callable[[], Stream] | None = None,
-        query: QueryEngine | None = None,
     ) -> None:
         self.name = entry.name
         self.schema = Schema.build(entry.schema, entry.time_column)
         self.options = StreamOptions(**entry.options)
         self._settings = settings
         self._catalog = catalog
-        self._query = query
         self._root = root
         self._folder = root / "streams" / self.name if root is not None else None
         self._granularity = Granularity.parse(self.options.partition)
@@ -185,10 +171,6 @@ class Stream:
         self._subscriptions: list[Subscription] = []
         self._clock = clock
         self.last_ingest = clock()  # when a batch was last ingested (the injected clock)
-        self.monitors = MonitorSet(self, catalog, clock, alerts or self._no_alerts)
-
-    def _no_alerts(self) -> Stream:
-        raise ConfigError(f"stream {self.name!r} is outside a Database: it keeps no alerts")
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -501,12 +483,10 @@ class Stream:
             return self.schema.storage.empty_table()
         return pa.concat_tables(parts).sort_by(OFFSET)
 
-    def pushdown(self, files: list[FileInfo], condition: str) -> np.ndarray:
-        """Offsets of the rows of sealed ``files`` where a DuckDB ``condition`` holds."""
-        assert self._root is not None
-        if self._query is None:  # a stream opened outside a Database
-            self._query = QueryEngine(self._root)
-        return self._query.matching_offsets([self._root / f.path for f in files], condition)
+    @property
+    def root(self) -> Path | None:
+        """The data folder (None in memory); sealed files' paths are relative to it."""
+        return self._root
 
     @property
     def granularity(self) -> Granularity:
@@ -522,118 +502,6 @@ class Stream:
     def log_bytes_written(self) -> int:
         """Bytes written to the write-ahead log since the stream was opened (0 without a log)."""
         return self._log.written if self._log is not None else 0
-
-    # -- monitors ---------------------------------------------------------------------------
-
-    def add_index(self, column: str, bucket_size: float = 1.0, *, backfill: bool = False) -> None:
-        """Index a numeric (by ``bucket_size`` buckets), STRING or BOOLEAN column."""
-        name = self._column(column)
-        self.monitors.add("index", name, {"bucket_size": bucket_size}, backfill)
-
-    def remove_index(self, column: str) -> None:
-        self.monitors.remove("index", column)
-
-    def add_filter(
-        self, name: str, expression: str, *, resolution: str | None = None, backfill: bool = False
-    ) -> None:
-        """A named predicate evaluated on every record.  Its matches are cut at the exact
-        times asked for; ``resolution`` is the buckets of the aggregates over it that give
-        none of their own (without it, theirs are automatic)."""
-        if resolution is not None:
-            parse_duration_us(resolution, "resolution")
-        self.monitors.add(
-            "filter",
-            _monitor_name(name),
-            {"expression": expression, "resolution": resolution},
-            backfill,
-        )
-
-    def remove_filter(self, name: str) -> None:
-        self.monitors.remove("filter", name)
-
-    def add_aggregate(
-        self,
-        name: str,
-        filter: str | None,
-        expression: str,
-        *,
-        resolution: str | None = None,
-        backfill: bool = False,
-    ) -> None:
-        """A named aggregate (e.g. ``"MAX(op_latency_ms)"``) over the records a filter matches
-        (all records when ``filter`` is None), kept per time bucket of ``resolution``.
-
-        Without a resolution (nor one on its filter), the buckets are automatic: 1 s, made
-        finer when a trigger's period needs it (100 ms for a 100 ms trigger), the history
-        then rebuilt from the stored records.  A resolution given is kept, and a trigger
-        whose period is not whole buckets of it is refused."""
-        if filter is not None and filter not in self.monitors.filters:
-            raise not_found("filter", filter, self.monitors.filters, f" on stream {self.name!r}")
-        if resolution is not None:
-            parse_duration_us(resolution, "resolution")
-        spec = {"filter": filter, "expression": expression, "resolution": resolution}
-        self.monitors.add("aggregate", _monitor_name(name), spec, backfill)
-
-    def remove_aggregate(self, name: str) -> None:
-        self.monitors.remove("aggregate", name)
-
-    def install_trigger(self, name: str, condition: str, period: str = "1s") -> None:
-        """A condition over aggregates (``"max_latency_ms > 1000"``) checked every ``period``
-        (``"1s"``, ``"100ms"``, ``"10ms"``, ...) on closed windows; each firing is an Alert.
-        Automatic aggregates it names are made as fine as the period needs."""
-        parse_duration_us(period, "period")
-        self.monitors.add(
-            "trigger", _monitor_name(name), {"condition": condition, "period": period}
-        )
-
-    def remove_trigger(self, name: str) -> None:
-        self.monitors.remove("trigger", name)
-
-    def execute_filter(
-        self, expression: str, start: TimeBound = None, end: TimeBound = None
-    ) -> Matches:
-        """The records matching an ad-hoc predicate, using indexes and file statistics."""
-        return self.monitors.execute_filter(expression, start, end)
-
-    def query_filter(self, name: str, start: TimeBound = None, end: TimeBound = None) -> Matches:
-        """The records a named filter matched with event time in ``[start, end)``."""
-        return self.monitors.query_filter(name, start, end)
-
-    def get_aggregate(self, name: str, start: TimeBound = None, end: TimeBound = None) -> Any:
-        """A named aggregate merged over the buckets of ``[start, end)``."""
-        return self.monitors.get_aggregate(name, start, end)
-
-    def get_alerts(
-        self, start: TimeBound = None, end: TimeBound = None, trigger: str | None = None
-    ) -> list[Alert]:
-        """Alerts raised in ``[start, end)``, of one trigger or all."""
-        return self.monitors.get_alerts(start, end, trigger)
-
-    def on_alert(self, callback: Callable[[Alert], None]) -> None:
-        """Call ``callback(alert)`` for every alert (on a delivery thread, not the appender's)."""
-        self.monitors.delivery.callbacks.append(callback)
-
-    def add_webhook(self, url: str, trigger: str | None = None) -> None:
-        """POST every alert (of ``trigger``, or all) as JSON to ``url``, retried with backoff."""
-        if not url.startswith(("http://", "https://")):
-            raise ConfigError(
-                f"webhook url {url!r} must start with http:// or https://", option="url"
-            )
-        self.monitors.add("webhook", f"{url} {trigger or '*'}", {"url": url, "trigger": trigger})
-
-    def remove_webhook(self, url: str, trigger: str | None = None) -> None:
-        self.monitors.remove_webhook(url, trigger)
-
-    def _column(self, name: str) -> str:
-        if name in self.schema.index:
-            return name
-        hint = suggest(name, self.schema.names)
-        raise SchemaError(
-            f"unknown column {name!r} in stream {self.name!r}"
-            + (f"; did you mean {hint!r}?" if hint else ""),
-            stream=self.name,
-            column=name,
-        )
 
     def __len__(self) -> int:
         """The number of records stored now (appended and not dropped by retention)."""
@@ -660,7 +528,6 @@ class Stream:
             self._flush(sync=False)
         if self._log is not None and self._log.dirty:
             self._log.sync()
-        self.monitors.tick()
 
     def maintain(self) -> None:
         """Seal closed partitions, apply retention and trim the log."""
@@ -741,7 +608,10 @@ class Stream:
                     self._memory.drop(start)
                     self._sealed_through[start] = through
                 kept = [f.partition for f in self._files] + list(self._memory.partitions)
-                self.monitors.drop_before(min(kept) if kept else self._watermark + 1)
+                for subscription in self._subscriptions:
+                    subscription.subscriber.forget_before(
+                        min(kept) if kept else self._watermark + 1
+                    )
             for info in gone:
                 if self._reader is not None and self._root is not None:
                     self._reader.forget(info.path)
@@ -790,8 +660,6 @@ class Stream:
             shutil.rmtree(self._folder, ignore_errors=True)
 
     def close_subscribers(self) -> None:
-        """Let the subscribers see what was handed over, stop their threads, then deliver
-        what alerts remain."""
+        """Let the subscribers see what was handed over, and stop their threads."""
         for subscription in self._subscriptions:
             subscription.close()
-        self.monitors.close()

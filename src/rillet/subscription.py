@@ -35,6 +35,10 @@ class Subscriber(Protocol):
         come in offset order, none twice.  ``history``: the batch was stored before the
         subscriber joined (its catch-up), else it was just ingested."""
 
+    def forget_before(self, start_us: int) -> None:
+        """Retention dropped every record with an event time before ``start_us`` (epoch
+        microseconds); the subscriber has seen every batch handed over before."""
+
 
 class Subscription:
     """A subscriber's queue and thread, started on the first batch it gets.
@@ -44,6 +48,8 @@ class Subscription:
         >>> class Count:
         ...     def observe(self, batch, history):
         ...         seen.append((len(batch), history))
+        ...     def forget_before(self, start_us):
+        ...         pass
         >>> sub = Subscription(Count(), "count", "s", [pa.record_batch({"_offset": [0, 1]})])
         >>> sub.hand(pa.record_batch({"_offset": [2]}))
         >>> sub.wait()

@@ -11,7 +11,7 @@ import pyarrow as pa
 
 import rillet
 from rillet.subscription import QUEUED
-from tests.unit.support import MANUAL, at, wait_until
+from tests.unit.support import MANUAL, at, us, wait_until
 
 
 class Recorder:
@@ -19,8 +19,12 @@ class Recorder:
 
     def __init__(self) -> None:
         self.batches: list[tuple[list[int], bool]] = []
+        self.forgotten: list[int] = []
         self.gate = threading.Event()
         self.gate.set()
+
+    def forget_before(self, start_us: int) -> None:
+        self.forgotten.append(start_us)
 
     def observe(self, batch: pa.RecordBatch, history: bool) -> None:
         self.gate.wait()
@@ -132,7 +136,7 @@ def test_a_failing_batch_stops_neither_the_subscriber_nor_the_appender(
     s = mem.create_stream("t", "ts TIMESTAMP, v BIGINT", time_column="ts")
     seen = Recorder()
 
-    class Flaky:
+    class Flaky(Recorder):
         def observe(self, batch: pa.RecordBatch, history: bool) -> None:
             if batch.column(1)[0].as_py() == 10:
                 raise RuntimeError("a bug in a subscriber")
@@ -143,3 +147,18 @@ def test_a_failing_batch_stops_neither_the_subscriber_nor_the_appender(
         s.append_many(rows(10 * k, 10))
     s.caught_up()
     assert seen.offsets() == list(range(10)) + list(range(20, 30))
+
+
+def test_retention_tells_the_subscribers_what_it_dropped(folder: Path) -> None:
+    with rillet.connect(folder, **MANUAL) as db:
+        s = db.create_stream(
+            "t", "ts TIMESTAMP, v BIGINT", time_column="ts", partition="1h", retention="2h"
+        )
+        seen = Recorder()
+        s.subscribe(seen, "recorder")
+        for hour in range(5):
+            s.append_many(rows(10 * hour, 10, hour=hour))
+        s.seal()
+        assert s.apply_retention() == [us(at(0)), us(at(1))]  # ended 2 h before 04:00:59
+        assert seen.forgotten == [us(at(2))]  # the records before the oldest partition kept
+        assert seen.offsets() == list(range(50))  # it had seen every batch before

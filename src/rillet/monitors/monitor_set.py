@@ -27,8 +27,10 @@ from rillet.monitors.filter import Filter, matches, predicate
 from rillet.monitors.index import Index
 from rillet.monitors.plan import candidates, exact
 from rillet.monitors.trigger import Trigger
+from rillet.query import QueryEngine
 from rillet.record import Record
 from rillet.storage.catalog import Catalog, MonitorEntry
+from rillet.storage.parquet import FileInfo
 from rillet.subscription import Subscription
 from rillet.time import bound_us, duration_text, parse_duration_us
 
@@ -74,9 +76,15 @@ class MonitorSet:
     """Indexes, filters, aggregates and triggers of one stream, and where alerts go."""
 
     def __init__(
-        self, stream: Stream, catalog: Catalog, clock: Clock, alerts: Callable[[], Stream]
+        self,
+        stream: Stream,
+        catalog: Catalog,
+        clock: Clock,
+        alerts: Callable[[], Stream],
+        query: QueryEngine | None = None,
     ) -> None:
         self.stream = stream
+        self._query = query  # pushes predicates down to DuckDB over sealed files
         self.catalog = catalog
         self.clock = clock
         self.alerts_stream = alerts
@@ -570,7 +578,7 @@ class MonitorSet:
             files, batches = self.stream.snapshot()
             files = [f for f in files if _overlaps(f.min_time, f.max_time, low, high)]
             if files:
-                hits.append(self.stream.pushdown(files, _where(node, time_name, low, high)))
+                hits.append(self._pushdown(files, _where(node, time_name, low, high)))
             tables = [pa.Table.from_batches([b]) for b in batches]
         for table in tables:
             for batch in table.to_batches():
@@ -583,6 +591,14 @@ class MonitorSet:
                 hits.append(batch.column(batch.num_columns - 1).to_numpy()[mask])
         offsets = np.sort(np.concatenate(hits)) if hits else np.empty(0, dtype=np.int64)
         return Matches(self.stream, offsets)
+
+    def _pushdown(self, files: list[FileInfo], condition: str) -> np.ndarray:
+        """Offsets of the rows of sealed ``files`` where a DuckDB ``condition`` holds."""
+        root = self.stream.root
+        assert root is not None
+        if self._query is None:  # a stream opened outside a Database
+            self._query = QueryEngine(root)
+        return self._query.matching_offsets([root / f.path for f in files], condition)
 
     def get_alerts(self, start: Any, end: Any, trigger: str | None) -> list[Alert]:
         trigger = trigger.lower() if trigger is not None else None
@@ -604,7 +620,7 @@ class MonitorSet:
                 )
         return alerts
 
-    def drop_before(self, start_us: int) -> None:
+    def forget_before(self, start_us: int) -> None:
         """Forget the matches and states of records before ``start_us``, which retention
         dropped (the caller holds the ingest lock and the monitors are caught up)."""
         with self._lock:
