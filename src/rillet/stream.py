@@ -132,6 +132,8 @@ class Stream:
         self._classify = self.schema.classify
         self._prepare = self.schema.prepare
         self._time_index = self.schema.time_index
+        self._from_dict = self.schema.from_dict
+        self._width = len(self.schema.columns)
         self._buffer_rows = settings.buffer_rows
 
         self._lock = threading.Lock()
@@ -180,14 +182,24 @@ class Stream:
         A tuple may leave out the time column; the record is then stamped with the ingest time.
         The record is readable with :meth:`read` as soon as this returns.
         """
-        form = self._classify(row) if type(row) is tuple else 0
+        record = row
+        if type(row) is tuple:
+            form = self._classify(row)
+        elif type(row) is dict and len(row) == self._width:  # the usual mapping: inline
+            try:
+                row = self._from_dict(row)
+                form = self._classify(row)
+            except KeyError:
+                form = 0
+        else:
+            form = 0
         if form == TEXT:  # checked here, converted in bulk with the buffer
             try:
                 from_iso(row[self._time_index])
             except ValueError:
                 form = 0  # prepare says what is wrong with it, or reads it another way
-        if not form:  # a mapping, a promotion, ...
-            row, form = self._prepare(row, self.name, 0)
+        if not form:  # a time left out of a mapping, a promotion, an error ...
+            row, form = self._prepare(record, self.name, 0)
         with self._lock:
             if self._closed:
                 raise ConfigError(f"stream {self.name!r} is closed")
@@ -374,7 +386,8 @@ class Stream:
                     return None
             else:
                 for buffer in self._recent:
-                    if (values := buffer.values(offset)) is not None:
+                    if buffer.first <= offset < buffer.first + len(buffer.rows):
+                        values = buffer.values(offset)
                         break
         if values is not None:
             return Record(index, self.schema.read_values(values), offset)
