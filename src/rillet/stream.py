@@ -579,6 +579,10 @@ class Stream:
                     self.schema.time_index,
                     self._settings.row_group_rows,
                 )
+                if self._log is not None:
+                    # the catalog's next offset must not run ahead of the logged records: after
+                    # a power loss, relaxed may lose its last records but never leave a gap
+                    self._log.sync()
                 self._catalog.add_file(self.name, info, through, through + 1)
                 with self._ingest_lock, self._lock:
                     self._files = [*self._files, info]
