@@ -11,6 +11,7 @@ import numpy as np
 import pyarrow as pa
 
 import rillet
+from rillet.aggregates import AggregateValue
 from rillet.errors import RilletError
 from rillet.monitors import Alert
 
@@ -74,8 +75,8 @@ def demo(path: str, seconds: float) -> None:
             if now - last >= 1.0:
                 rate = appended / (now - began)
                 second = time.time_ns() - 1_000_000_000
-                worst = stream.get_aggregate("max_latency_ms", second, None)
-                p99 = stream.get_aggregate("p99_latency_ms", second, None)
+                worst = _number(stream.get_aggregate("max_latency_ms", second, None))
+                p99 = _number(stream.get_aggregate("p99_latency_ms", second, None))
                 print(
                     f"  {now - began:5.1f}s  {appended:>10,} appended  {rate:>12,.0f} records/s"
                     f"  last second: p99 {p99 or 0:7.1f} ms, max low-resource {worst or 0:7.1f} ms"
@@ -116,3 +117,8 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def _number(value: AggregateValue) -> float:
+    """An aggregate's value as a number to print (0 over no records)."""
+    return float(value) if isinstance(value, int | float) else 0.0

@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 import pyarrow as pa
@@ -360,7 +360,13 @@ class Stream:
 
     # -- reading ---------------------------------------------------------------------------
 
-    def read(self, offset: int, count: int | None = None) -> Any:
+    @overload
+    def read(self, offset: int) -> Record: ...
+
+    @overload
+    def read(self, offset: int, count: int) -> list[Record]: ...
+
+    def read(self, offset: int, count: int | None = None) -> Record | list[Record]:
         """The record at ``offset``; with ``count``, a list of the records at offsets
         ``offset .. offset + count - 1`` that exist (fewer at the end of the stream)."""
         if count is None:

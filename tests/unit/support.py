@@ -197,3 +197,15 @@ class FakeClock:
         run one after another, so at least one whole check ran after this call."""
         target = self.reads() + count
         assert wait_until(lambda: self.reads() >= target), "the committer stopped checking"
+
+
+def integer(value: object) -> int:
+    """An aggregate's value that must be an int (a COUNT, a SUM of integers)."""
+    assert isinstance(value, int) and not isinstance(value, bool), value
+    return value
+
+
+def number(value: object) -> float:
+    """An aggregate's value that must be a number."""
+    assert isinstance(value, int | float) and not isinstance(value, bool), value
+    return value

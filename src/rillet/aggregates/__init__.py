@@ -16,10 +16,28 @@ Examples:
     9
 """
 
+import datetime as dt
+from decimal import Decimal
+from typing import Any, TypeAlias
+
 from rillet.aggregates import basic, sketches
 from rillet.aggregates.base import AGGREGATES, AggregateFunction, State, aggregate, register
 from rillet.aggregates.sketches import Distribution
 
-__all__ = ["AGGREGATES", "AggregateFunction", "Distribution", "State", "aggregate", "register"]
+#: what an aggregate gives: a number, a time, a value of its column (FIRST/LAST), the most
+#: frequent values (TOP_K), a distribution (DISTRIBUTION), or None over no records
+AggregateValue: TypeAlias = (
+    int | float | Decimal | str | bytes | bool | dt.datetime | list[Any] | Distribution | None
+)
+
+__all__ = [
+    "AGGREGATES",
+    "AggregateFunction",
+    "AggregateValue",
+    "Distribution",
+    "State",
+    "aggregate",
+    "register",
+]
 
 del basic, sketches

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from rillet.aggregates import AGGREGATES
+from rillet.aggregates import AGGREGATES, AggregateValue
 from rillet.aggregates.grouped import Columns, Kind, kind_of
 from rillet.datatypes import DataType
 from rillet.errors import TypeCheckError
@@ -340,7 +340,7 @@ class AggregateMonitor:
                 level.merge(coarse[first], kind.reduce(finer.columns(low, high), first), kind)
             self._stale[number] = _CURRENT
 
-    def value(self, start_us: int | None, end_us: int | None) -> Any:
+    def value(self, start_us: int | None, end_us: int | None) -> AggregateValue:
         """The aggregate over the buckets of ``[start, end)``, widened to whole buckets."""
         self._refresh()
         base = self.levels[0]
@@ -361,7 +361,7 @@ class AggregateMonitor:
         kept = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
         if len(kept[next(iter(kept))]) > 1:
             kept = self.kind.reduce(kept, np.zeros(1, dtype=np.int64))
-        result = self.kind.results(kept)[0]
+        result: AggregateValue = self.kind.results(kept)[0]
         # a list (FIRST of a LIST, TOP_K) may be a kept state's own: the caller may change it
         return copy.deepcopy(result) if isinstance(result, list) else result
 
@@ -389,9 +389,10 @@ class AggregateMonitor:
         empty = self._empty()
         return [found.get(start, empty) for start in starts]
 
-    def _empty(self) -> Any:
+    def _empty(self) -> AggregateValue:
         """The value over no records (0 for the counts, else NULL), as the State gives it."""
-        return copy.copy(self._nothing)  # a copy: the caller may change a list
+        nothing: AggregateValue = copy.copy(self._nothing)  # the caller may change a list
+        return nothing
 
     def keys_between(self, start_us: int | None, end_us: int | None) -> np.ndarray:
         """Start times of the finest buckets in ``[start, end)`` that hold records."""

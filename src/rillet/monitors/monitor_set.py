@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 
+from rillet.aggregates import AggregateValue
 from rillet.errors import ConfigError, ConflictError, NotFoundError, not_found
 from rillet.expressions.duckdb import quote, render
 from rillet.expressions.kernels import Context, compile, evaluate
@@ -530,7 +531,7 @@ class MonitorSet:
             offsets = found.offsets(_us(start), _us(end))
         return Matches(self.stream, offsets)
 
-    def get_aggregate(self, name: str, start: Any, end: Any) -> Any:
+    def get_aggregate(self, name: str, start: Any, end: Any) -> AggregateValue:
         name = name.lower()
         self.caught_up()
         with self._lock:

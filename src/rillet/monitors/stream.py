@@ -9,9 +9,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from rillet import stream
+from rillet.aggregates import AggregateValue
 from rillet.errors import ConfigError, SchemaError, not_found, suggest
 from rillet.monitors.alerts import Alert
 from rillet.monitors.monitor_set import Matches, MonitorSet
@@ -128,7 +128,9 @@ class MonitoredStream(stream.Stream):
         """The records a named filter matched with event time in ``[start, end)``."""
         return self.monitors.query_filter(name, start, end)
 
-    def get_aggregate(self, name: str, start: TimeBound = None, end: TimeBound = None) -> Any:
+    def get_aggregate(
+        self, name: str, start: TimeBound = None, end: TimeBound = None
+    ) -> AggregateValue:
         """A named aggregate merged over the buckets of ``[start, end)``."""
         return self.monitors.get_aggregate(name, start, end)
 

@@ -366,7 +366,8 @@ def test_the_package_exports_exactly_its_api() -> None:
 
     assert package.__all__ == sorted(package.__all__)
     assert set(package.__all__) == {
-        "AGGREGATES", "AggregateFunction", "Distribution", "State", "aggregate", "register",
+        "AGGREGATES", "AggregateFunction", "AggregateValue", "Distribution", "State", "aggregate",
+        "register",
     }  # fmt: skip
     assert set(AGGREGATES) == set(BASIC) | {
         "approx_count_distinct", "approx_quantile", "distribution", "top_k",

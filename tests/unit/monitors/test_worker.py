@@ -11,7 +11,7 @@ import pytest
 
 import rillet
 from rillet.monitors.monitor_set import MonitorSet
-from tests.unit.support import DAY, MANUAL, wait_until
+from tests.unit.support import DAY, MANUAL, integer, wait_until
 
 SCHEMA = "ts TIMESTAMP, host STRING, v DOUBLE"
 D = dt.timedelta
@@ -51,7 +51,7 @@ def test_concurrent_appenders_and_a_reader(mem: rillet.Database) -> None:
 
     def read() -> None:
         while not done.is_set():
-            seen.append(s.get_aggregate("n"))
+            seen.append(integer(s.get_aggregate("n")))
 
     def write(part: int) -> None:
         for k in range(25):
@@ -125,7 +125,9 @@ def test_a_query_waits_for_what_was_appended_before_it_not_for_idleness(
     # the worker is busy and behind: batches handed to it that it has not evaluated yet
     assert wait_until(lambda: monitors.lag >= 2)
     answers: list[int] = []
-    reader = threading.Thread(target=lambda: answers.extend(s.get_aggregate("n") for _ in range(5)))
+    reader = threading.Thread(
+        target=lambda: answers.extend(integer(s.get_aggregate("n")) for _ in range(5))
+    )
     reader.start()
     reader.join(timeout=30)  # liveness: before the fix the reader waited for the appender
     finished = not reader.is_alive()

@@ -1,0 +1,154 @@
+"""The user methods of a database and a stream, written down once.
+
+The embedded library implements them (:class:`rillet.Database`, :class:`rillet.Stream`), and
+so will the remote client of ``rillet serve``: code written against these protocols runs on
+either.  The engine's own methods (sealing, subscribers, locks) are not part of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Protocol, overload, runtime_checkable
+
+from rillet.aggregates import AggregateValue
+from rillet.monitors.alerts import Alert
+from rillet.monitors.monitor_set import Matches
+from rillet.query import Result
+from rillet.record import Record
+from rillet.schema import Schema, SchemaSpec
+from rillet.stream import TimeBound
+
+
+@runtime_checkable
+class StreamAPI(Protocol):
+    """A stream: typed records with dense offsets, and Confluo's monitors over them."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def schema(self) -> Schema: ...
+
+    @property
+    def time_column(self) -> str: ...
+
+    @property
+    def next_offset(self) -> int: ...
+
+    def __len__(self) -> int: ...
+
+    def append(self, row: Any) -> int:
+        """Append one record (a tuple in schema order, or a mapping); return its offset."""
+
+    def append_many(self, data: Any) -> int:
+        """Append many records, all or nothing; return the offset of the first."""
+
+    @overload
+    def read(self, offset: int) -> Record: ...
+
+    @overload
+    def read(self, offset: int, count: int) -> list[Record]: ...
+
+    def read(self, offset: int, count: int | None = None) -> Record | list[Record]:
+        """The record at ``offset``, or the records of ``offset .. offset + count - 1``."""
+
+    def scan(self, start: TimeBound = None, end: TimeBound = None) -> Iterator[Record]:
+        """The records with event time in ``[start, end)``, in event-time order."""
+
+    def flush(self) -> None:
+        """Make every record appended so far durable, and seen by the monitors."""
+
+    def add_index(self, column: str, bucket_size: float = 1.0, *, backfill: bool = False) -> None:
+        """Index a column for execute_filter."""
+
+    def remove_index(self, column: str) -> None:
+        """Drop an index."""
+
+    def add_filter(
+        self, name: str, expression: str, *, resolution: str | None = None, backfill: bool = False
+    ) -> None:
+        """A named predicate evaluated on every record."""
+
+    def remove_filter(self, name: str) -> None:
+        """Drop a filter (no aggregate may use it)."""
+
+    def add_aggregate(
+        self,
+        name: str,
+        filter: str | None,
+        expression: str,
+        *,
+        resolution: str | None = None,
+        backfill: bool = False,
+    ) -> None:
+        """A named aggregate over the records a filter matches, kept per time bucket."""
+
+    def remove_aggregate(self, name: str) -> None:
+        """Drop an aggregate (no trigger may use it)."""
+
+    def install_trigger(self, name: str, condition: str, period: str = "1s") -> None:
+        """A condition over aggregates judged every ``period``; each firing is an Alert."""
+
+    def remove_trigger(self, name: str) -> None:
+        """Drop a trigger."""
+
+    def execute_filter(
+        self, expression: str, start: TimeBound = None, end: TimeBound = None
+    ) -> Matches:
+        """The records matching an ad-hoc predicate."""
+
+    def query_filter(self, name: str, start: TimeBound = None, end: TimeBound = None) -> Matches:
+        """The records a named filter matched in ``[start, end)``."""
+
+    def get_aggregate(
+        self, name: str, start: TimeBound = None, end: TimeBound = None
+    ) -> AggregateValue:
+        """A named aggregate over ``[start, end)``."""
+
+    def get_alerts(
+        self, start: TimeBound = None, end: TimeBound = None, trigger: str | None = None
+    ) -> list[Alert]:
+        """The alerts raised in ``[start, end)``, of one trigger or all."""
+
+    def on_alert(self, callback: Callable[[Alert], None]) -> None:
+        """Call ``callback(alert)`` for every alert."""
+
+    def add_webhook(self, url: str, trigger: str | None = None) -> None:
+        """POST every alert (of ``trigger``, or all) as JSON to ``url``."""
+
+    def remove_webhook(self, url: str, trigger: str | None = None) -> None:
+        """Stop POSTing alerts to ``url``."""
+
+
+@runtime_checkable
+class DatabaseAPI(Protocol):
+    """The streams of one database, and SQL over them."""
+
+    def create_stream(
+        self,
+        name: str,
+        schema: SchemaSpec,
+        *,
+        time_column: str | None = None,
+        partition: str = "1h",
+        retention: str | None = None,
+        max_bytes: int | None = None,
+        durability: str = "relaxed",
+        log_compression: str | None = None,
+    ) -> StreamAPI:
+        """Create a stream and return it."""
+
+    def stream(self, name: str) -> StreamAPI:
+        """The stream called ``name``."""
+
+    def streams(self) -> Sequence[StreamAPI]:
+        """All streams, by name."""
+
+    def drop_stream(self, name: str) -> None:
+        """Delete a stream and everything it holds."""
+
+    def sql(self, query: str, params: Sequence[Any] | None = None) -> Result:
+        """Run SQL over the streams."""
+
+    def close(self) -> None:
+        """Make everything durable and release the database."""
