@@ -16,8 +16,10 @@ order and grouping (the property the monitors rely on); ``results`` gives each r
 of the aggregate, as the function's State would give it.
 
 COUNT, SUM, AVG, STDDEV and VARIANCE of numbers, MIN and MAX of numbers and times, and FIRST
-and LAST of anything have columnar kinds.  Other functions (the sketches, MIN of text, SUM of
-PRECISE) keep one State object per row (:class:`ObjectKind`), fed the rows of each group.
+and LAST of anything have columnar kinds.  APPROX_QUANTILE and DISTRIBUTION keep a group's
+values while they are no more than a KLL sketch holds exactly, and a sketch beyond
+(:class:`KllKind`).  Other functions (the other sketches, MIN of text, SUM of PRECISE) keep
+one State object per row (:class:`ObjectKind`), fed the rows of each group.
 
 FIRST and LAST pick the non-NULL value with the least or greatest *offset*, so their partials
 merge in any order; they equal the States' arrival order where records arrive in order.
@@ -43,7 +45,7 @@ import numpy as np
 import pyarrow as pa
 
 from rillet.aggregates.base import AggregateFunction, State
-from rillet.aggregates.sketches import KllState
+from rillet.aggregates.sketches import KLL_K, Distribution, KllState, exact_positions
 from rillet.datatypes import DataType
 
 Columns = dict[str, np.ndarray]
@@ -427,36 +429,143 @@ class ObjectKind:
         return [state.result() for state in columns["state"]]
 
 
-class KllKind(ObjectKind):
-    """APPROX_QUANTILE and DISTRIBUTION: a KLL state per row, as ObjectKind, but the batch's
-    values are read as doubles once and each group's slice goes to its sketch as it is (per
-    group, Arrow slices and casts cost ten times the sketch's own update)."""
+class KllKind:
+    """APPROX_QUANTILE and DISTRIBUTION: ``n``, the number of values (NULL and NaN left out,
+    as the sketch leaves them out), and ``state``: while ``n`` is at most the sketch's k, the
+    values themselves (a float64 array, in no order, never changed once made), which is
+    exactly what a KLL sketch of them would hold; beyond, a
+    :class:`~rillet.aggregates.sketches.KllState`.
+
+    A batch spread over thousands of small buckets is then slices of one array, not
+    thousands of sketch objects (each allocating room for k values); a reduce that brings
+    more than k values together makes the sketch.  The results are the sketch's: for exact
+    values, the value at the position a sketch would read
+    (:func:`~rillet.aggregates.sketches.exact_positions`); a DISTRIBUTION of exact values is
+    a sketch made of them when asked.
+    """
 
     def __init__(
         self, function: AggregateFunction, arg: DataType | None, params: tuple[Any, ...]
     ) -> None:
-        super().__init__(function, arg, params)
-        prototype = self.function.make(self.arg, self.params)
+        prototype = function.make(arg if arg is not None else DataType("NULL"), params)
         assert isinstance(prototype, KllState)
         self.q = prototype.q
+        self.k = KLL_K  # the most values a sketch holds exactly, and so the most kept here
 
-    def new_state(self) -> State:
-        return KllState(self.q)
-
-    def _source(self, values: pa.Array | None, rows: np.ndarray | None) -> Any:
+    def partials(
+        self,
+        values: pa.Array | None,
+        rows: np.ndarray | None,
+        offsets: np.ndarray,
+        starts: np.ndarray,
+    ) -> Columns:
         assert values is not None
         x = _at(_numbers(values, False), rows)
-        if not x.flags.writeable:  # the sketch's binding takes writable arrays only
-            x = x.copy()
-        return x, _at(_valid(values), rows) if values.null_count else None
+        keep = ~np.isnan(x)
+        if values.null_count:
+            keep &= _at(_valid(values), rows)
+        if keep.all():
+            n = _sizes(starts, len(x))
+        else:
+            n = _sum_at(keep, starts, np.int64)
+            x = x[keep]
+        ends = np.cumsum(n)
+        held = n  # the values kept exact, per group
+        big = n > self.k
+        sketches: list[tuple[int, KllState]] = []
+        if big.any():  # sketched now; the values of the others are kept without them
+            if not x.flags.writeable:  # the sketch's binding takes writable arrays only
+                x = x.copy()
+            for i in np.flatnonzero(big).tolist():
+                state = KllState(self.q)
+                state.sketch.update(x[ends[i] - n[i] : ends[i]])
+                sketches.append((i, state))
+            x = x[np.repeat(~big, n)]
+            held = np.where(big, 0, n)
+            ends = np.cumsum(held)
+        states = _slices(x, ends - held, ends)
+        for i, state in sketches:
+            states[i] = state
+        return {"n": n, "state": states}
 
-    def _fed(self, source: Any, start: int, end: int) -> State:
-        x, valid = source
-        state = KllState(self.q)
-        part = x[start:end] if valid is None else x[start:end][valid[start:end]]
-        if len(part):
-            state.sketch.update(part)
-        return state
+    def reduce(self, columns: Columns, starts: np.ndarray) -> Columns:
+        n, states = columns["n"], columns["state"]
+        totals = _sum_at(n, starts)
+        sizes = _sizes(starts, len(n))
+        merged = np.empty(len(starts), dtype=object)
+        single = sizes == 1
+        merged[single] = states[starts[single]]  # kept as it is: nothing changes a state
+        joined = ~single & (totals <= self.k)
+        if joined.any():  # exact values still: one concatenation, then a slice a group
+            values = np.concatenate(states[np.repeat(joined, sizes)].tolist())
+            ends = np.cumsum(totals[joined])
+            merged[joined] = _slices(values, ends - totals[joined], ends)
+        ends = starts + sizes
+        for i in np.flatnonzero(~single & ~joined).tolist():
+            merged[i] = self._sketch(states[starts[i] : ends[i]].tolist())
+        return {"n": totals, "state": merged}
+
+    def _sketch(self, parts: list[Any]) -> KllState:
+        """A new sketch of the values and sketches ``parts`` (none of them changed)."""
+        total = KllState(self.q)
+        exact = []
+        for part in parts:
+            if isinstance(part, KllState):
+                total.sketch.merge(part.sketch)
+            elif len(part):
+                exact.append(part)
+        if exact:
+            total.sketch.update(np.concatenate(exact))  # a new array: writable
+        return total
+
+    def results(self, columns: Columns) -> list[Any]:
+        n, states = columns["n"], columns["state"]
+        results: list[Any] = [None] * len(n)
+        exact = (n > 0) & (n <= self.k)
+        for i in np.flatnonzero(n > self.k).tolist():
+            results[i] = states[i].result()
+        if not exact.any():
+            return results
+        rows = np.flatnonzero(exact)
+        if self.q is None:  # a Distribution is a view of a sketch: made of the values
+            for i in rows.tolist():
+                results[i] = Distribution(self._sketch([states[i]]).sketch)
+            return results
+        found = _exact_quantiles(states[rows].tolist(), n[rows], self.q)
+        for i, value in zip(rows.tolist(), found.tolist(), strict=True):
+            results[i] = value
+        return results
+
+
+def _exact_quantiles(parts: list[np.ndarray], n: np.ndarray, q: float) -> np.ndarray:
+    """The quantile at ``q`` of each of ``parts`` (``n`` values each, in no order), as a
+    sketch holding them exactly answers it.
+
+    Each part is sorted in a row of a matrix padded with +inf (which sorts last, and a value
+    +inf is the pad's equal), one matrix for the parts of up to 2, 4, ... 256 values: a few
+    numpy calls, not a sort a part.
+    """
+    values = np.concatenate(parts)
+    first = np.cumsum(n) - n
+    positions = exact_positions(n, q)
+    widths = np.left_shift(1, np.frexp(n - 1)[1])  # 2**bit_length(n - 1): n <= width < 2n
+    found = np.empty(len(n), dtype=np.float64)
+    for width in np.unique(widths).tolist():
+        rows = np.flatnonzero(widths == width)
+        counts = n[rows]
+        row_of = np.repeat(np.arange(len(rows)), counts)
+        column = np.arange(len(row_of)) - np.repeat(np.cumsum(counts) - counts, counts)
+        grid = np.full((len(rows), width), np.inf)
+        grid[row_of, column] = values[np.repeat(first[rows], counts) + column]
+        grid.sort(axis=1)
+        found[rows] = grid[np.arange(len(rows)), positions[rows]]
+    return found
+
+
+def _slices(values: np.ndarray, begins: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """The views ``values[begin:end]``, as an object array."""
+    parts = [values[b:e] for b, e in zip(begins.tolist(), ends.tolist(), strict=True)]
+    return np.fromiter(parts, dtype=object, count=len(parts))
 
 
 _NUMBERS = frozenset({"INT", "BIGINT", "FLOAT", "DOUBLE"})
