@@ -558,6 +558,19 @@ def _same_distribution(got: Distribution, want: Distribution, valid: list[float]
     assert got.cdf(finite) == want.cdf(finite)
 
 
+def _kll_partials(kind: Kind, raw: list[Any], starts: Ints, cut: int) -> Columns:
+    """The partials of the groups ``[0, cut)`` of ``raw``, then of the others, made by two
+    ``partials`` calls as for two batches."""
+    middle = int(starts[cut]) if cut < len(starts) else len(raw)
+    parts = []
+    for low, high, groups in ((0, middle, starts[:cut]), (middle, len(raw), starts[cut:])):
+        if len(groups):
+            values = pa.array(raw[low:high], pa.float64())
+            offsets = np.arange(low, high, dtype=np.int64)
+            parts.append(kind.partials(values, None, offsets, groups - low))
+    return {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
+
+
 def _contents(state: Any) -> bytes:
     """A KLL partial's sketch or values, as bytes."""
     data: bytes = state.to_bytes() if isinstance(state, KllState) else state.tobytes()
@@ -611,8 +624,9 @@ def test_kll_partials_are_exact_up_to_k_and_answer_as_the_sketch(
     starts = np.cumsum([0, *sizes[:-1]]).astype(np.int64)
     q = data.draw(st.one_of(st.sampled_from(MANY_QS), st.floats(0.0, 1.0)), label="q")
     kind = kind_of(AGGREGATES[name], t("DOUBLE"), (q,) if name == "approx_quantile" else ())
-    offsets = np.arange(len(raw), dtype=np.int64)
-    columns = kind.partials(pa.array(raw, pa.float64()), None, offsets, starts)
+    # the groups of two batches, as a monitor's level holds them (rows share a batch's array)
+    cut = data.draw(st.integers(1, len(sizes)), label="groups of the first batch")
+    columns = _kll_partials(kind, raw, starts, cut)
     _check_kll(name, columns, raw, starts, q)
     kept = [_contents(state) for state in columns["state"].tolist()]
     rng = _seeded(data, "shuffle")

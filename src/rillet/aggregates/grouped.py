@@ -38,6 +38,7 @@ Examples:
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -431,15 +432,18 @@ class ObjectKind:
 
 class KllKind:
     """APPROX_QUANTILE and DISTRIBUTION: ``n``, the number of values (NULL and NaN left out,
-    as the sketch leaves them out), and ``state``: while ``n`` is at most the sketch's k, the
-    values themselves (a float64 array, in no order, never changed once made), which is
-    exactly what a KLL sketch of them would hold; beyond, a
-    :class:`~rillet.aggregates.sketches.KllState`.
+    as the sketch leaves them out); while ``n`` is at most the sketch's k, the values
+    themselves, which are exactly what a KLL sketch of them would hold, and beyond, a
+    :class:`~rillet.aggregates.sketches.KllState` in ``state``.
 
-    A batch spread over thousands of small buckets is then slices of one array, not
-    thousands of sketch objects (each allocating room for k values); a reduce that brings
-    more than k values together makes the sketch.  The results are the sketch's: for exact
-    values, the value at the position a sketch would read
+    The values of a row are ``n`` values from position ``at`` of the float64 array in
+    ``state`` (in no order).  The rows of one batch, or of one reduce, share one array, whose
+    number is ``base`` (-1 for a sketch), so a batch spread over thousands of small buckets
+    makes a few numpy calls, not an object a bucket (a sketch allocates room for k values),
+    and the values of many rows are read back with one ``take`` an array.  Nothing changes
+    an array or a sketch once made: rows may share them.  A reduce that brings more than k
+    values together makes the sketch.  The results are the sketch's: for exact values, the
+    value at the position a sketch would read
     (:func:`~rillet.aggregates.sketches.exact_positions`); a DISTRIBUTION of exact values is
     a sketch made of them when asked.
     """
@@ -469,103 +473,144 @@ class KllKind:
         else:
             n = _sum_at(keep, starts, np.int64)
             x = x[keep]
-        ends = np.cumsum(n)
         held = n  # the values kept exact, per group
         big = n > self.k
         sketches: list[tuple[int, KllState]] = []
         if big.any():  # sketched now; the values of the others are kept without them
             if not x.flags.writeable:  # the sketch's binding takes writable arrays only
                 x = x.copy()
+            ends = np.cumsum(n)
             for i in np.flatnonzero(big).tolist():
                 state = KllState(self.q)
                 state.sketch.update(x[ends[i] - n[i] : ends[i]])
                 sketches.append((i, state))
             x = x[np.repeat(~big, n)]
             held = np.where(big, 0, n)
-            ends = np.cumsum(held)
-        states = _slices(x, ends - held, ends)
+        columns = _shared(x, held)
         for i, state in sketches:
-            states[i] = state
-        return {"n": n, "state": states}
+            columns["base"][i] = -1
+            columns["state"][i] = state
+        columns["n"] = n
+        return columns
 
     def reduce(self, columns: Columns, starts: np.ndarray) -> Columns:
-        n, states = columns["n"], columns["state"]
+        n = columns["n"]
         totals = _sum_at(n, starts)
         sizes = _sizes(starts, len(n))
-        merged = np.empty(len(starts), dtype=object)
         single = sizes == 1
-        merged[single] = states[starts[single]]  # kept as it is: nothing changes a state
         joined = ~single & (totals <= self.k)
-        if joined.any():  # exact values still: one concatenation, then a slice a group
-            values = np.concatenate(states[np.repeat(joined, sizes)].tolist())
-            ends = np.cumsum(totals[joined])
-            merged[joined] = _slices(values, ends - totals[joined], ends)
+        if single.all():
+            merged = {name: column[starts] for name, column in columns.items()}
+        else:
+            # exact values still: taken into one new array, then a range of it a group
+            rows = np.repeat(joined, sizes)
+            values = _gather({name: column[rows] for name, column in columns.items()})
+            merged = _shared(values, np.where(joined, totals, 0))
+            merged["n"] = totals
+            for name, column in columns.items():  # kept as they are: nothing changes them
+                merged[name][single] = column[starts[single]]
         ends = starts + sizes
         for i in np.flatnonzero(~single & ~joined).tolist():
-            merged[i] = self._sketch(states[starts[i] : ends[i]].tolist())
-        return {"n": totals, "state": merged}
+            merged["at"][i], merged["base"][i] = 0, -1
+            merged["state"][i] = self._sketch(columns, starts[i], ends[i])
+        return merged
 
-    def _sketch(self, parts: list[Any]) -> KllState:
-        """A new sketch of the values and sketches ``parts`` (none of them changed)."""
+    def _sketch(self, columns: Columns, start: int, end: int) -> KllState:
+        """A new sketch of the values and sketches of rows ``[start, end)``."""
+        rows = {name: column[start:end] for name, column in columns.items()}
         total = KllState(self.q)
-        exact = []
-        for part in parts:
-            if isinstance(part, KllState):
-                total.sketch.merge(part.sketch)
-            elif len(part):
-                exact.append(part)
-        if exact:
-            total.sketch.update(np.concatenate(exact))  # a new array: writable
+        exact = rows["base"] >= 0
+        for state in rows["state"][~exact].tolist():
+            total.sketch.merge(state.sketch)
+        if rows["n"][exact].any():  # a new array: writable, as the sketch's binding wants
+            total.sketch.update(_gather({k: v[exact] for k, v in rows.items()}))
         return total
 
     def results(self, columns: Columns) -> list[Any]:
         n, states = columns["n"], columns["state"]
-        results: list[Any] = [None] * len(n)
         exact = (n > 0) & (n <= self.k)
+        q = self.q
+        if q is not None and exact.all():  # the usual case: no sketch, no empty row
+            found: list[Any] = _exact_quantiles(*_gathered(columns), n, q).tolist()
+            return found
+        results: list[Any] = [None] * len(n)
         for i in np.flatnonzero(n > self.k).tolist():
             results[i] = states[i].result()
-        if not exact.any():
-            return results
         rows = np.flatnonzero(exact)
-        if self.q is None:  # a Distribution is a view of a sketch: made of the values
+        if q is None:  # a Distribution is a view of a sketch: made of the values
             for i in rows.tolist():
-                results[i] = Distribution(self._sketch([states[i]]).sketch)
-            return results
-        found = _exact_quantiles(states[rows].tolist(), n[rows], self.q)
-        for i, value in zip(rows.tolist(), found.tolist(), strict=True):
-            results[i] = value
+                results[i] = Distribution(self._sketch(columns, i, i + 1).sketch)
+        elif len(rows):
+            chosen = {name: column[rows] for name, column in columns.items()}
+            found = _exact_quantiles(*_gathered(chosen), n[rows], q).tolist()
+            for i, value in zip(rows.tolist(), found, strict=True):
+                results[i] = value
         return results
 
 
-def _exact_quantiles(parts: list[np.ndarray], n: np.ndarray, q: float) -> np.ndarray:
-    """The quantile at ``q`` of each of ``parts`` (``n`` values each, in no order), as a
-    sketch holding them exactly answers it.
+_BASES = itertools.count()  # numbers the arrays of KLL values (next() is atomic)
 
-    Each part is sorted in a row of a matrix padded with +inf (which sorts last, and a value
-    +inf is the pad's equal), one matrix for the parts of up to 2, 4, ... 256 values: a few
-    numpy calls, not a sort a part.
+
+def _shared(values: np.ndarray, n: np.ndarray) -> Columns:
+    """Rows holding ``n`` values each of ``values``, one row after another."""
+    state = np.empty(len(n), dtype=object)
+    state.fill(values)
+    base = np.full(len(n), next(_BASES), dtype=np.int64)
+    return {"n": n, "at": np.cumsum(n) - n, "base": base, "state": state}
+
+
+def _ranges(at: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """``at[i], at[i] + 1, ... at[i] + n[i] - 1`` for each i, one after another."""
+    ranges: np.ndarray = np.arange(int(n.sum())) + np.repeat(at - (np.cumsum(n) - n), n)
+    return ranges
+
+
+def _gathered(columns: Columns) -> tuple[np.ndarray, np.ndarray]:
+    """An array holding the values of KLL rows that hold their values (none a sketch), and
+    where each row's values begin in it: the rows' own array if they share one."""
+    n, at, base, state = (columns[k] for k in ("n", "at", "base", "state"))
+    if len(n) and base[0] == base[-1] and (base == base[0]).all():
+        return state[0], at  # the rows of one batch: no copy (a large one costs page faults)
+    return _gather(columns), np.cumsum(n) - n
+
+
+def _gather(columns: Columns) -> np.ndarray:
+    """The values of KLL rows that hold their values (none a sketch), one row after another,
+    in a new array."""
+    n, at, base, state = (columns[k] for k in ("n", "at", "base", "state"))
+    if not len(n):
+        return np.empty(0, dtype=np.float64)
+    if base[0] == base[-1] and (base == base[0]).all():  # the rows of one batch: one take
+        values: np.ndarray = state[0][_ranges(at, n)]
+        return values
+    values = np.empty(int(n.sum()), dtype=np.float64)
+    into = np.cumsum(n) - n
+    order = np.argsort(base, kind="stable")
+    for run in np.split(order, np.flatnonzero(np.diff(base[order])) + 1):
+        values[_ranges(into[run], n[run])] = state[run[0]][_ranges(at[run], n[run])]
+    return values
+
+
+def _exact_quantiles(values: np.ndarray, first: np.ndarray, n: np.ndarray, q: float) -> np.ndarray:
+    """The quantile at ``q`` of each row of ``n`` values of ``values`` from ``first`` (each
+    in no order), as a sketch holding them exactly answers it.
+
+    Each row is sorted in a row of a matrix padded with +inf (which sorts last, and a value
+    +inf is the pad's equal), one matrix for the rows of up to 1, 2, 4, ... 256 values: a
+    few numpy calls, not a sort a row.
     """
-    values = np.concatenate(parts)
-    first = np.cumsum(n) - n
     positions = exact_positions(n, q)
     widths = np.left_shift(1, np.frexp(n - 1)[1])  # 2**bit_length(n - 1): n <= width < 2n
     found = np.empty(len(n), dtype=np.float64)
     for width in np.unique(widths).tolist():
         rows = np.flatnonzero(widths == width)
         counts = n[rows]
-        row_of = np.repeat(np.arange(len(rows)), counts)
-        column = np.arange(len(row_of)) - np.repeat(np.cumsum(counts) - counts, counts)
+        cells = _ranges(np.arange(len(rows)) * width, counts)  # each row's first cells
         grid = np.full((len(rows), width), np.inf)
-        grid[row_of, column] = values[np.repeat(first[rows], counts) + column]
+        grid.reshape(-1)[cells] = values[_ranges(first[rows], counts)]
         grid.sort(axis=1)
         found[rows] = grid[np.arange(len(rows)), positions[rows]]
     return found
-
-
-def _slices(values: np.ndarray, begins: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """The views ``values[begin:end]``, as an object array."""
-    parts = [values[b:e] for b, e in zip(begins.tolist(), ends.tolist(), strict=True)]
-    return np.fromiter(parts, dtype=object, count=len(parts))
 
 
 _NUMBERS = frozenset({"INT", "BIGINT", "FLOAT", "DOUBLE"})
