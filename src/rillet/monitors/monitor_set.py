@@ -17,11 +17,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 
+from rillet.aggregates.buckets import Buckets
 from rillet.errors import ConfigError, ConflictError, NotFoundError, not_found
 from rillet.expressions.duckdb import quote, render
 from rillet.expressions.kernels import Context, compile, evaluate
 from rillet.expressions.nodes import Node
-from rillet.monitors.aggregate import AggregateMonitor, Buckets
+from rillet.monitors.aggregate import AggregateMonitor
 from rillet.monitors.alerts import Alert, Delivery, Webhook
 from rillet.monitors.filter import Filter, matches, predicate
 from rillet.monitors.index import Index
