@@ -623,7 +623,7 @@ class MonitorSet:
 
     def forget_before(self, start_us: int) -> None:
         """Forget the matches and states of records before ``start_us``, which retention
-        dropped (the caller holds the ingest lock and the monitors are caught up)."""
+        dropped (on the monitors' thread, after the batches handed over before the drop)."""
         with self._lock:
             self.trimmed = True  # the indexes still hold the dropped offsets
             for each in self.filters.values():
