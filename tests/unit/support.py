@@ -88,6 +88,16 @@ def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
         time.sleep(0.01)
 
 
+def within(timeout: float, call: Callable[[], Any]) -> list[Any]:
+    """``[call()]`` if it returns within ``timeout`` seconds, else ``[]`` (it goes on, on a
+    daemon thread): for a call that would block on a lock the code under test holds."""
+    result: list[Any] = []
+    helper = threading.Thread(target=lambda: result.append(call()), daemon=True)
+    helper.start()
+    helper.join(timeout)
+    return result
+
+
 class Endpoint:
     """A webhook receiver on 127.0.0.1 (a free port, served from a thread): keeps the JSON
     bodies it accepts.  It answers HTTP 500 to the first ``fail_first`` requests, and with a

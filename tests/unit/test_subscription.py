@@ -4,16 +4,14 @@ the offset where the subscriber joined, read-your-writes, and back-pressure."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
 import rillet
 from rillet.subscription import QUEUED
-from tests.unit.support import MANUAL, at, us, wait_until
+from tests.unit.support import MANUAL, at, us, wait_until, within
 
 
 class Recorder:
@@ -37,16 +35,6 @@ class Recorder:
 
     def offsets(self, history: bool | None = None) -> list[int]:
         return [o for offsets, h in self.batches if history in (None, h) for o in offsets]
-
-
-def within(timeout: float, call: Callable[[], Any]) -> list[Any]:
-    """``[call()]`` if it returns within ``timeout`` seconds, else ``[]`` (it goes on, on a
-    daemon thread): for calls that would block on a lock held by the code under test."""
-    result: list[Any] = []
-    helper = threading.Thread(target=lambda: result.append(call()), daemon=True)
-    helper.start()
-    helper.join(timeout)
-    return result
 
 
 def rows(first: int, count: int, hour: int = 0) -> pa.Table:

@@ -11,6 +11,7 @@ import logging
 import math
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -98,6 +99,10 @@ class MonitorSet:
         self.trimmed = False  # retention dropped records since open
         self.watermark = -(2**63)
         self._lock = threading.RLock()
+        # alerts judged under _lock, in order, stored and delivered after it is released by
+        # whichever thread holds _publishing (one at a time, so the order is kept)
+        self._outbox: deque[list[Alert]] = deque()
+        self._publishing = threading.Lock()
         self._subscription: Subscription | None = None
         self._subscribing = threading.Lock()
         entries = catalog.monitors(stream.name)
@@ -410,6 +415,7 @@ class MonitorSet:
                 )
             if self.triggers and not history:
                 self._check_triggers()
+        self._publish()
 
     def caught_up(self) -> None:
         """Wait until the monitors have seen every record appended so far.
@@ -465,10 +471,12 @@ class MonitorSet:
             return  # nothing to judge, or not idle: there are records to judge first
         with self._lock:
             self._check_triggers(self.clock())
+        self._publish()
 
     def _check_triggers(self, now: float | None = None) -> None:
         """Judge the windows that closed: event time passed their end or, when ``now`` is
-        given, the stream has been idle for a whole period of that trigger."""
+        given, the stream has been idle for a whole period of that trigger.  The caller holds
+        ``_lock``; the alerts wait in the outbox for :meth:`_publish`, called after it."""
         fired: list[Alert] = []
         idle_us = (now - self.last_ingest) * 1e6 if now is not None else -1.0
         for trigger in self.triggers.values():
@@ -503,21 +511,29 @@ class MonitorSet:
                 )
             except Exception as exc:  # e.g. a full disk: the appender's records are stored
                 log.error("trigger %r: state not saved: %s", trigger.name, exc)
-        if not fired:
-            return
-        try:
-            self.alerts_stream().append_many(
-                {
-                    "time": [a.time for a in fired],
-                    "trigger": [a.trigger for a in fired],
-                    "condition": [a.condition for a in fired],
-                    "aggregate": [a.aggregate for a in fired],
-                    "value": [_as_float(a.value) for a in fired],
-                }
-            )
-        except Exception as exc:  # the alerts still reach callbacks and webhooks
-            log.error("alerts of stream %r not stored: %s", self.stream.name, exc)
-        self.delivery.send(fired)
+        if fired:
+            self._outbox.append(fired)
+
+    def _publish(self) -> None:
+        """Store the alerts judged so far in ``<stream>.alerts`` and hand them to delivery,
+        in the order judged; called holding no lock of the monitors (a slow store holds up
+        no query nor definition; the alerts stream's locks come after this set's)."""
+        with self._publishing:
+            while self._outbox:
+                fired = self._outbox.popleft()
+                try:
+                    self.alerts_stream().append_many(
+                        {
+                            "time": [a.time for a in fired],
+                            "trigger": [a.trigger for a in fired],
+                            "condition": [a.condition for a in fired],
+                            "aggregate": [a.aggregate for a in fired],
+                            "value": [_as_float(a.value) for a in fired],
+                        }
+                    )
+                except Exception as exc:  # the alerts still reach callbacks and webhooks
+                    log.error("alerts of stream %r not stored: %s", self.stream.name, exc)
+                self.delivery.send(fired)
 
     # -- queries ----------------------------------------------------------------------------------
 
