@@ -3,7 +3,8 @@
 Data flow of an append (design.md): rows are checked, given offsets and buffered; the buffer
 becomes an Arrow batch that goes to the write-ahead log and then to its memory partition.
 In the background, closed partitions are sealed into Parquet files and retention drops whole
-partitions.  Lock order: ``_seal_lock`` -> ``_ingest_lock`` -> ``_lock``.
+partitions.  Lock order: ``_seal_lock`` -> ``_ingest_lock`` -> ``_lock``; docs/threads.md
+lists every thread, what runs under which lock, and who waits for whom.
 """
 
 from __future__ import annotations
