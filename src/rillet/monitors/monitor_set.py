@@ -501,15 +501,20 @@ class MonitorSet:
         that idleness closed, as :meth:`_check_triggers` says."""
         until: float | None = None
         while alarm.sleep(until):
-            subscription = self._subscription
-            if subscription is not None and subscription.lag:
-                subscription.wait()  # not idle: the records handed over are judged first
-            with self._lock:
-                now = self.clock()
-                if self.triggers:
-                    self._check_triggers(now)
-                until = self._idle_until = self._next_idle_check(now)
-            self._publish()
+            try:
+                subscription = self._subscription
+                if subscription is not None and subscription.lag:
+                    subscription.wait()  # not idle: the records handed over are judged first
+                with self._lock:
+                    now = self.clock()
+                    if self.triggers:
+                        self._check_triggers(now)
+                    until = self._idle_until = self._next_idle_check(now)
+                self._publish()
+            except Exception:  # keep judging; the next records wake it again
+                log.exception("idle triggers of stream %r failed", self.stream.name)
+                with self._lock:
+                    until = self._idle_until = None
 
     def _next_idle_check(self, now: float) -> float | None:
         """When, by the clock, idleness may next close a window of a trigger: a whole period
