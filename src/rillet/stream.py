@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from rillet.arguments import FLAG, INT, OFFSETS, SUBSCRIBER, TABLE, TEXT_OPTION, TIME, Kind, check
 from rillet.batches import to_table, with_offsets
 from rillet.buffer import Buffer
 from rillet.errors import ConfigError, NotFoundError
@@ -40,6 +41,9 @@ from rillet.time import Granularity, bound_us, parse_duration_us
 DURABILITY = ("memory", "relaxed", "durable")
 from_iso = dt.datetime.fromisoformat
 TimeBound = dt.datetime | str | int | None
+SUBSCRIPTION = Kind(
+    "a Subscription from subscribe()", lambda v: isinstance(v, Subscription), ConfigError
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,6 +290,12 @@ class Stream:
         """Hand ``subscriber`` every batch ingested from now on, on a thread of its own;
         with ``from_offset``, first the stored records from that offset (see
         :mod:`rillet.subscription`)."""
+        check(
+            "subscribe",
+            subscriber=(subscriber, SUBSCRIBER),
+            name=(name, TEXT_OPTION),
+            from_offset=(from_offset, INT | None),
+        )
         with self._ingest_lock:
             with self._lock:
                 buffer = self._take_buffer()
@@ -302,6 +312,7 @@ class Stream:
 
     def unsubscribe(self, subscription: Subscription) -> None:
         """Stop handing batches to a subscription, once it has seen those handed over."""
+        check("unsubscribe", subscription=(subscription, SUBSCRIPTION))
         with self._ingest_lock:
             self._subscriptions = [s for s in self._subscriptions if s is not subscription]
         subscription.close()
@@ -321,6 +332,7 @@ class Stream:
         """The stored records with offsets in ``[low, high)`` (to the last stored without
         ``high``), as batches by first offset, each in offset order.  Which batches is
         settled when called; they are read as iterated, under no lock of the stream."""
+        check("stored", low=(low, INT), high=(high, INT | None))
         with self._lock:
             files, batches = list(self._files), self._memory.batches()
         return self._read_stored(files, batches, low, 2**63 - 1 if high is None else high)
@@ -369,6 +381,7 @@ class Stream:
     def read(self, offset: int, count: int | None = None) -> Record | list[Record]:
         """The record at ``offset``; with ``count``, a list of the records at offsets
         ``offset .. offset + count - 1`` that exist (fewer at the end of the stream)."""
+        check("read", offset=(offset, INT), count=(count, INT | None))
         if count is None:
             record = self._read_one(offset)
             if record is None:
@@ -413,6 +426,7 @@ class Stream:
 
     def snapshot(self, flush: bool = True) -> tuple[list[FileInfo], list[pa.RecordBatch]]:
         """Sealed files and memory batches, consistent with each other (after a flush)."""
+        check("snapshot", flush=(flush, FLAG))
         if flush:
             self._flush(sync=False)
         with self._lock:
@@ -423,6 +437,10 @@ class Stream:
 
         ``start``/``end``: datetime, ISO-8601 text or epoch nanoseconds; None is unbounded.
         """
+        check("scan", start=(start, TIME | None), end=(end, TIME | None))
+        return self._scan(start, end)  # a generator: checked above, when called
+
+    def _scan(self, start: TimeBound, end: TimeBound) -> Iterator[Record]:
         low = bound_us(start)
         high = bound_us(end)
         files, batches = self.snapshot()
@@ -460,6 +478,10 @@ class Stream:
 
     def records(self, table: pa.Table) -> Iterator[Record]:
         """Records from a table of this stream's storage columns (with ``_offset``)."""
+        check("records", table=(table, TABLE))
+        return self._records(table)  # a generator: checked above, when called
+
+    def _records(self, table: pa.Table) -> Iterator[Record]:
         index = self.schema.index
         for batch in table.to_batches(max_chunksize=4096):
             columns = [batch.column(i).to_pylist() for i in range(batch.num_columns)]
@@ -472,6 +494,7 @@ class Stream:
 
         Reads only the memory batches and Parquet row groups whose offset range holds one.
         """
+        check("take", offsets=(offsets, OFFSETS))
         files, batches = self.snapshot()
         wanted = np.asarray(offsets, dtype=np.int64)
         parts: list[pa.Table] = []
@@ -555,6 +578,7 @@ class Stream:
 
     def seal(self, everything: bool = False) -> int:
         """Write closed partitions (all, with ``everything``) to Parquet; return files written."""
+        check("seal", everything=(everything, FLAG))
         if self._root is None or self._folder is None:
             return 0
         written = 0
