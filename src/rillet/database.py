@@ -229,25 +229,31 @@ class Database:
             raise ConfigError("the database is closed")
 
     def close(self) -> None:
-        """Make every appended record durable, stop background work, release the folder."""
+        """Make every appended record durable, stop background work, release the folder.
+
+        A stream whose log fails now (disk full, I/O error) does not keep the others open or
+        the folder locked: its StorageError is raised once everything is closed."""
         if self._closed:
             return
         atexit.unregister(self.close)
         self._stop.set()
         for thread in self._threads:
             thread.join()
+        failures: list[StorageError] = []
         for stream in list(self._streams.values()):
-            stream.ingest_buffer()
+            _collect(stream.ingest_buffer, failures)
         for stream in list(self._streams.values()):
             # the alerts of the last batches may still create and fill <stream>.alerts
             stream.close_subscribers()
         self._closed = True
         for stream in self._streams.values():
-            stream.close()
+            _collect(stream.close, failures)
         self._query.close()
         self._catalog.close()
         if self._folder_lock is not None:
             self._folder_lock.release()
+        if failures:
+            raise failures[0]
 
     def __enter__(self) -> Database:
         return self
@@ -258,6 +264,14 @@ class Database:
     def __repr__(self) -> str:
         where = str(self.path) if self.path is not None else "memory"
         return f"Database({where!r}, streams={sorted(self._streams)})"
+
+
+def _collect(work: Callable[[], None], failures: list[StorageError]) -> None:
+    """Run ``work``, keeping a StorageError for later rather than stopping at it."""
+    try:
+        work()
+    except StorageError as exc:
+        failures.append(exc)
 
 
 def _stream_name(name: Any) -> str:

@@ -9,6 +9,7 @@ partitions.  Lock order: ``_seal_lock`` -> ``_ingest_lock`` -> ``_lock``.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import shutil
 import threading
 import time
@@ -26,12 +27,12 @@ import pyarrow.parquet as pq
 from rillet.arguments import FLAG, INT, OFFSETS, SUBSCRIBER, TABLE, TEXT_OPTION, TIME, Kind, check
 from rillet.batches import to_table, with_offsets
 from rillet.buffer import Buffer
-from rillet.errors import ConfigError, NotFoundError
+from rillet.errors import ConfigError, NotFoundError, StorageError
 from rillet.record import Record
 from rillet.schema import EPOCH, OFFSET, TEXT, Schema
 from rillet.settings import LOG_COMPRESSIONS, Settings
 from rillet.storage.catalog import Catalog, StreamEntry
-from rillet.storage.log import Log
+from rillet.storage.log import Log, refused
 from rillet.storage.memory import MemoryStore
 from rillet.storage.parquet import FileInfo, FileReader, write_partition
 from rillet.storage.retention import partitions_to_drop
@@ -39,6 +40,7 @@ from rillet.subscription import Subscriber, Subscription
 from rillet.time import Granularity, bound_us, parse_duration_us
 
 DURABILITY = ("memory", "relaxed", "durable")
+logger = logging.getLogger("rillet")
 from_iso = dt.datetime.fromisoformat
 TimeBound = dt.datetime | str | int | None
 SUBSCRIPTION = Kind(
@@ -152,6 +154,8 @@ class Stream:
         self._log: Log | None = None
         self._watermark = max((f.max_time for f in self._files), default=-(2**63))
         self._closed = False
+        #: the error that failed the log (disk full, I/O error): appends and flush raise it
+        self._failure: StorageError | None = None
 
         next_offset = max([entry.next_offset, *(f.max_offset + 1 for f in self._files)])
         if self._folder is not None:
@@ -163,6 +167,9 @@ class Stream:
                     self.schema.storage,
                     settings.segment_bytes,
                     self.options.log_compression or settings.log_compression,
+                    stream=self.name,
+                    durable=self._durable,
+                    on_failure=self._log_failed,
                 )
                 for batch in self._log.replay():
                     if len(batch):
@@ -207,6 +214,8 @@ class Stream:
         with self._lock:
             if self._closed:
                 raise ConfigError(f"stream {self.name!r} is closed")
+            if self._failure is not None:
+                raise refused(self._failure)
             offset = self._next
             self._next = offset + 1
             buffer = self._buffer
@@ -231,6 +240,8 @@ class Stream:
             with self._lock:
                 if self._closed:
                     raise ConfigError(f"stream {self.name!r} is closed")
+                if self._failure is not None:
+                    raise refused(self._failure)
                 if count == 0:
                     return self._next
                 buffered = self._take_buffer()
@@ -255,6 +266,10 @@ class Stream:
         return buffer
 
     def _flush(self, sync: bool) -> None:
+        if self._failure is not None:  # the buffer cannot be stored: readers see the rest
+            if sync:
+                raise refused(self._failure)
+            return
         position = 0
         with self._ingest_lock:
             if self._closed:  # destroyed: nothing more goes into the (removed) folder
@@ -565,11 +580,27 @@ class Stream:
     # -- background: commit, seal, retention -------------------------------------------------
 
     def commit(self) -> None:
-        """Group commit: log the buffer and fsync (relaxed); called every commit_interval."""
-        if self._buffer.rows:
-            self._flush(sync=False)
-        if self._log is not None and self._log.dirty:
-            self._log.sync()
+        """Group commit: log the buffer and fsync (relaxed); called every commit_interval.
+
+        A log that fails (disk full, I/O error) is logged once, when it fails; from then on
+        appends and flush raise the StorageError, and commits do nothing.
+        """
+        if self._failure is not None:
+            return
+        try:
+            if self._buffer.rows:
+                self._flush(sync=False)
+            if self._log is not None and self._log.dirty:
+                self._log.sync()
+        except StorageError:
+            if self._failure is None:
+                raise
+
+    def _log_failed(self, failure: StorageError) -> None:
+        """Told by the log once, when it fails: no more appends, and no more sealing, since
+        memory may hold records the log lost (a durable log cuts off what it did not sync)."""
+        self._failure = failure
+        logger.error("%s", failure.message)
 
     def maintain(self) -> None:
         """Seal closed partitions, apply retention and trim the log."""
@@ -579,7 +610,7 @@ class Stream:
     def seal(self, everything: bool = False) -> int:
         """Write closed partitions (all, with ``everything``) to Parquet; return files written."""
         check("seal", everything=(everything, FLAG))
-        if self._root is None or self._folder is None:
+        if self._root is None or self._folder is None or self._failure is not None:
             return 0
         written = 0
         with self._seal_lock:
@@ -682,15 +713,21 @@ class Stream:
                 path.unlink()
 
     def close(self) -> None:
-        """Make everything durable: log and fsync; a memory-durability stream seals all."""
-        self._flush(sync=True)
-        self.close_subscribers()
-        if self.options.durability == "memory":
-            self.seal(everything=True)
-        with self._lock:
-            self._closed = True
-        if self._log is not None:
-            self._log.close()
+        """Make everything durable: log and fsync; a memory-durability stream seals all.
+
+        After a log failure the buffered records cannot be stored: the stream closes all the
+        same, and a StorageError from this close (the flush failing now) comes after it."""
+        try:
+            if self._failure is None:
+                self._flush(sync=True)
+        finally:
+            self.close_subscribers()
+            if self.options.durability == "memory":
+                self.seal(everything=True)
+            with self._lock:
+                self._closed = True
+            if self._log is not None:
+                self._log.close()
 
     def destroy(self) -> None:
         """Close and delete every file of this stream (the catalog entry is already gone).
