@@ -151,7 +151,10 @@ class Log:
         """Every whole batch in the log, oldest first; cuts a torn tail off the last segment."""
         paths = sorted(self.folder.glob("*" + SUFFIX))
         for i, path in enumerate(paths):
-            data = path.read_bytes()
+            try:
+                data = path.read_bytes()
+            except OSError as exc:
+                raise self._unreadable(path, "reading", exc) from exc
             batches, good = read_frames(data, self.schema)
             last = batches[-1].column(-1)[-1].as_py() if batches and len(batches[-1]) else -1
             segment = Segment(path, int(path.stem), last)
@@ -163,9 +166,12 @@ class Log:
                         path=str(path),
                         offset=good,
                     )
-                with open(path, "r+b") as f:  # a torn tail: what was never acknowledged
-                    f.truncate(good)
-                    os.fsync(f.fileno())
+                try:
+                    with open(path, "r+b") as f:  # a torn tail: what was never acknowledged
+                        f.truncate(good)
+                        os.fsync(f.fileno())
+                except OSError as exc:
+                    raise self._unreadable(path, "cutting the torn tail of", exc) from exc
             self.segments.append(segment)
             for batch in batches:
                 if len(batch):
@@ -273,6 +279,16 @@ class Log:
             finally:
                 os.close(self._fd)
                 self._fd = -1
+
+    def _unreadable(self, path: Path, doing: str, exc: OSError) -> StorageError:
+        reason = f"{exc.strerror or exc}" + (f" (errno {exc.errno})" if exc.errno else "")
+        return StorageError(
+            f"{doing} the log of stream {self.stream!r} failed: {reason} at {str(path)!r}; "
+            "the stream cannot be opened",
+            stream=self.stream,
+            path=str(path),
+            errno=exc.errno,
+        )
 
     def _check(self) -> None:
         """Raise again the error that failed the log, if one did (caller holds ``_lock``)."""

@@ -242,3 +242,20 @@ def test_close_raises_a_failure_it_meets_after_closing_everything(
     with rillet.connect(folder, **QUIET) as again:  # the folder was released
         assert values(again.stream("other")) == rows(0, 2)  # relaxed: written, then kept
         assert values(again.stream("perf")) == rows(0, 1)
+
+
+def test_a_log_segment_that_cannot_be_read_fails_the_open_naming_it(folder: Path) -> None:
+    with rillet.connect(folder, **QUIET) as db:
+        db.create_stream("perf", SCHEMA, time_column="ts").append_many(rows(0, 2))
+    broken = folder / "streams" / "perf" / "wal" / f"{2:020d}.wal"
+    broken.mkdir()  # reading it fails as a damaged disk would: an OSError
+    with pytest.raises(errors.StorageError) as info:
+        rillet.connect(folder, **QUIET)
+    assert info.value.message == (
+        f"reading the log of stream 'perf' failed: Is a directory (errno 21) at "
+        f"{str(broken)!r}; the stream cannot be opened"
+    )
+    assert info.value.detail == {"stream": "perf", "path": str(broken), "errno": 21}
+    broken.rmdir()
+    with rillet.connect(folder, **QUIET) as db:  # the failed open released the folder
+        assert values(db.stream("perf")) == rows(0, 2)
