@@ -143,12 +143,13 @@ def to_table(data: Any, schema: Schema, stream: str) -> pa.Table:
         rows = [schema.normalize(row, stream, i) for i, row in enumerate(data)]
         return pa.Table.from_batches([rows_to_batch(schema, rows, 0).drop_columns([OFFSET])])
     raise RecordError(
-        f"append_many to stream {stream!r} takes rows, a dict of columns, an Arrow table or batch, "
-        f"or a pandas or polars DataFrame, not {type(data).__name__}",
+        f"append_many(): data for stream {stream!r} must be rows, a dict of columns, an Arrow "
+        f"table or batch, or a pandas or polars DataFrame, not {type(data).__name__}",
         stream=stream,
         column=None,
         row=None,
         value=None,
+        argument="data",
     )
 
 

@@ -17,6 +17,17 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from rillet.arguments import (
+    CALLBACK,
+    FOLDER,
+    INT_OPTION,
+    PARAMS,
+    QUERY,
+    SCHEMA,
+    SCHEMA_NAME,
+    TEXT_OPTION,
+    check,
+)
 from rillet.errors import ConfigError, ConflictError, SchemaError, StorageError, not_found
 from rillet.monitors.alerts import ALERTS_SCHEMA
 from rillet.monitors.stream import MonitoredStream as Stream
@@ -124,6 +135,17 @@ class Database:
         compressed, ``"lz4"``, ``"zstd"`` or ``"none"``; by default the database's
         ``log_compression`` setting when the stream is opened.
         """
+        check(
+            "create_stream",
+            name=(name, SCHEMA_NAME),
+            schema=(schema, SCHEMA),
+            time_column=(time_column, SCHEMA_NAME | None),
+            partition=(partition, TEXT_OPTION),
+            retention=(retention, TEXT_OPTION | None),
+            max_bytes=(max_bytes, INT_OPTION | None),
+            durability=(durability, TEXT_OPTION),
+            log_compression=(log_compression, TEXT_OPTION | None),
+        )
         key = _stream_name(name)
         parsed = Schema.build(schema, time_column)
         options = StreamOptions(partition, retention, max_bytes, durability, log_compression)
@@ -164,8 +186,8 @@ class Database:
 
     def stream(self, name: str) -> Stream:
         """The stream called ``name``; NotFoundError (with a suggestion) if there is none."""
-        key = name.lower() if isinstance(name, str) else name
-        stream = self._streams.get(key)
+        check("stream", name=(name, SCHEMA_NAME))
+        stream = self._streams.get(name.lower())
         if stream is None:
             raise not_found("stream", str(name), self._streams)
         return stream
@@ -176,6 +198,7 @@ class Database:
 
     def drop_stream(self, name: str) -> None:
         """Delete a stream, its alerts stream, and all their records and files."""
+        check("drop_stream", name=(name, SCHEMA_NAME))
         with self._lock:
             stream = self.stream(name)
         stream.close_subscribers()  # before its alerts stream goes, or they would make it again
@@ -193,6 +216,7 @@ class Database:
 
     def sql(self, query: str, params: Sequence[Any] | None = None) -> Result:
         """Run DuckDB SQL; every stream is a table of its stored and in-memory records."""
+        check("sql", query=(query, QUERY), params=(params, PARAMS | None))
         self._check_open()
         for stream in list(self._streams.values()):
             stream.caught_up()  # the alerts of records appended before are in
@@ -205,25 +229,31 @@ class Database:
             raise ConfigError("the database is closed")
 
     def close(self) -> None:
-        """Make every appended record durable, stop background work, release the folder."""
+        """Make every appended record durable, stop background work, release the folder.
+
+        A stream whose log fails now (disk full, I/O error) does not keep the others open or
+        the folder locked: its StorageError is raised once everything is closed."""
         if self._closed:
             return
         atexit.unregister(self.close)
         self._stop.set()
         for thread in self._threads:
             thread.join()
+        failures: list[StorageError] = []
         for stream in list(self._streams.values()):
-            stream.ingest_buffer()
+            _collect(stream.ingest_buffer, failures)
         for stream in list(self._streams.values()):
             # the alerts of the last batches may still create and fill <stream>.alerts
             stream.close_subscribers()
         self._closed = True
         for stream in self._streams.values():
-            stream.close()
+            _collect(stream.close, failures)
         self._query.close()
         self._catalog.close()
         if self._folder_lock is not None:
             self._folder_lock.release()
+        if failures:
+            raise failures[0]
 
     def __enter__(self) -> Database:
         return self
@@ -234,6 +264,14 @@ class Database:
     def __repr__(self) -> str:
         where = str(self.path) if self.path is not None else "memory"
         return f"Database({where!r}, streams={sorted(self._streams)})"
+
+
+def _collect(work: Callable[[], None], failures: list[StorageError]) -> None:
+    """Run ``work``, keeping a StorageError for later rather than stopping at it."""
+    try:
+        work()
+    except StorageError as exc:
+        failures.append(exc)
 
 
 def _stream_name(name: Any) -> str:
@@ -256,6 +294,7 @@ def connect(
     (see :mod:`rillet.clock` for one moved by hand).
     A folder is held by one process at a time (LockedError otherwise).
     """
+    check("connect", target=(target, FOLDER | None), clock=(clock, CALLBACK))
     if isinstance(target, str) and target.startswith(("http://", "https://")):
         raise ConfigError(
             f"remote databases ({target}) are served by 'rillet serve', which is not built yet"

@@ -10,6 +10,7 @@ lists every thread, what runs under which lock, and who waits for whom.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import shutil
 import threading
 import time
@@ -24,14 +25,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from rillet.arguments import FLAG, INT, OFFSETS, SUBSCRIBER, TABLE, TEXT_OPTION, TIME, Kind, check
 from rillet.batches import to_table, with_offsets
 from rillet.buffer import Buffer
-from rillet.errors import ConfigError, NotFoundError
+from rillet.errors import ConfigError, NotFoundError, StorageError
 from rillet.record import Record
 from rillet.schema import EPOCH, OFFSET, TEXT, Schema
 from rillet.settings import LOG_COMPRESSIONS, Settings
 from rillet.storage.catalog import Catalog, StreamEntry
-from rillet.storage.log import Log
+from rillet.storage.log import Log, refused
 from rillet.storage.memory import MemoryStore
 from rillet.storage.parquet import FileInfo, FileReader, write_partition
 from rillet.storage.retention import partitions_to_drop
@@ -39,8 +41,12 @@ from rillet.subscription import Subscriber, Subscription
 from rillet.time import Granularity, bound_us, parse_duration_us
 
 DURABILITY = ("memory", "relaxed", "durable")
+logger = logging.getLogger("rillet")
 from_iso = dt.datetime.fromisoformat
 TimeBound = dt.datetime | str | int | None
+SUBSCRIPTION = Kind(
+    "a Subscription from subscribe()", lambda v: isinstance(v, Subscription), ConfigError
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +155,8 @@ class Stream:
         self._log: Log | None = None
         self._watermark = max((f.max_time for f in self._files), default=-(2**63))
         self._closed = False
+        #: the error that failed the log (disk full, I/O error): appends and flush raise it
+        self._failure: StorageError | None = None
 
         next_offset = max([entry.next_offset, *(f.max_offset + 1 for f in self._files)])
         if self._folder is not None:
@@ -160,6 +168,9 @@ class Stream:
                     self.schema.storage,
                     settings.segment_bytes,
                     self.options.log_compression or settings.log_compression,
+                    stream=self.name,
+                    durable=self._durable,
+                    on_failure=self._log_failed,
                 )
                 for batch in self._log.replay():
                     if len(batch):
@@ -204,6 +215,8 @@ class Stream:
         with self._lock:
             if self._closed:
                 raise ConfigError(f"stream {self.name!r} is closed")
+            if self._failure is not None:
+                raise refused(self._failure)
             offset = self._next
             self._next = offset + 1
             buffer = self._buffer
@@ -228,6 +241,8 @@ class Stream:
             with self._lock:
                 if self._closed:
                     raise ConfigError(f"stream {self.name!r} is closed")
+                if self._failure is not None:
+                    raise refused(self._failure)
                 if count == 0:
                     return self._next
                 buffered = self._take_buffer()
@@ -252,6 +267,10 @@ class Stream:
         return buffer
 
     def _flush(self, sync: bool) -> None:
+        if self._failure is not None:  # the buffer cannot be stored: readers see the rest
+            if sync:
+                raise refused(self._failure)
+            return
         position = 0
         with self._ingest_lock:
             if self._closed:  # destroyed: nothing more goes into the (removed) folder
@@ -287,6 +306,12 @@ class Stream:
         """Hand ``subscriber`` every batch ingested from now on, on a thread of its own;
         with ``from_offset``, first the stored records from that offset (see
         :mod:`rillet.subscription`)."""
+        check(
+            "subscribe",
+            subscriber=(subscriber, SUBSCRIBER),
+            name=(name, TEXT_OPTION),
+            from_offset=(from_offset, INT | None),
+        )
         with self._ingest_lock:
             with self._lock:
                 buffer = self._take_buffer()
@@ -303,6 +328,7 @@ class Stream:
 
     def unsubscribe(self, subscription: Subscription) -> None:
         """Stop handing batches to a subscription, once it has seen those handed over."""
+        check("unsubscribe", subscription=(subscription, SUBSCRIPTION))
         with self._ingest_lock:
             self._subscriptions = [s for s in self._subscriptions if s is not subscription]
         subscription.close()
@@ -322,6 +348,7 @@ class Stream:
         """The stored records with offsets in ``[low, high)`` (to the last stored without
         ``high``), as batches by first offset, each in offset order.  Which batches is
         settled when called; they are read as iterated, under no lock of the stream."""
+        check("stored", low=(low, INT), high=(high, INT | None))
         with self._lock:
             files, batches = list(self._files), self._memory.batches()
         return self._read_stored(files, batches, low, 2**63 - 1 if high is None else high)
@@ -370,6 +397,7 @@ class Stream:
     def read(self, offset: int, count: int | None = None) -> Record | list[Record]:
         """The record at ``offset``; with ``count``, a list of the records at offsets
         ``offset .. offset + count - 1`` that exist (fewer at the end of the stream)."""
+        check("read", offset=(offset, INT), count=(count, INT | None))
         if count is None:
             record = self._read_one(offset)
             if record is None:
@@ -414,6 +442,7 @@ class Stream:
 
     def snapshot(self, flush: bool = True) -> tuple[list[FileInfo], list[pa.RecordBatch]]:
         """Sealed files and memory batches, consistent with each other (after a flush)."""
+        check("snapshot", flush=(flush, FLAG))
         if flush:
             self._flush(sync=False)
         with self._lock:
@@ -424,6 +453,10 @@ class Stream:
 
         ``start``/``end``: datetime, ISO-8601 text or epoch nanoseconds; None is unbounded.
         """
+        check("scan", start=(start, TIME | None), end=(end, TIME | None))
+        return self._scan(start, end)  # a generator: checked above, when called
+
+    def _scan(self, start: TimeBound, end: TimeBound) -> Iterator[Record]:
         low = bound_us(start)
         high = bound_us(end)
         files, batches = self.snapshot()
@@ -461,6 +494,10 @@ class Stream:
 
     def records(self, table: pa.Table) -> Iterator[Record]:
         """Records from a table of this stream's storage columns (with ``_offset``)."""
+        check("records", table=(table, TABLE))
+        return self._records(table)  # a generator: checked above, when called
+
+    def _records(self, table: pa.Table) -> Iterator[Record]:
         index = self.schema.index
         for batch in table.to_batches(max_chunksize=4096):
             columns = [batch.column(i).to_pylist() for i in range(batch.num_columns)]
@@ -473,6 +510,7 @@ class Stream:
 
         Reads only the memory batches and Parquet row groups whose offset range holds one.
         """
+        check("take", offsets=(offsets, OFFSETS))
         files, batches = self.snapshot()
         wanted = np.asarray(offsets, dtype=np.int64)
         parts: list[pa.Table] = []
@@ -543,11 +581,27 @@ class Stream:
     # -- background: commit, seal, retention -------------------------------------------------
 
     def commit(self) -> None:
-        """Group commit: log the buffer and fsync (relaxed); called every commit_interval."""
-        if self._buffer.rows:
-            self._flush(sync=False)
-        if self._log is not None and self._log.dirty:
-            self._log.sync()
+        """Group commit: log the buffer and fsync (relaxed); called every commit_interval.
+
+        A log that fails (disk full, I/O error) is logged once, when it fails; from then on
+        appends and flush raise the StorageError, and commits do nothing.
+        """
+        if self._failure is not None:
+            return
+        try:
+            if self._buffer.rows:
+                self._flush(sync=False)
+            if self._log is not None and self._log.dirty:
+                self._log.sync()
+        except StorageError:
+            if self._failure is None:
+                raise
+
+    def _log_failed(self, failure: StorageError) -> None:
+        """Told by the log once, when it fails: no more appends, and no more sealing, since
+        memory may hold records the log lost (a durable log cuts off what it did not sync)."""
+        self._failure = failure
+        logger.error("%s", failure.message)
 
     def maintain(self) -> None:
         """Seal closed partitions, apply retention and trim the log."""
@@ -556,7 +610,8 @@ class Stream:
 
     def seal(self, everything: bool = False) -> int:
         """Write closed partitions (all, with ``everything``) to Parquet; return files written."""
-        if self._root is None or self._folder is None:
+        check("seal", everything=(everything, FLAG))
+        if self._root is None or self._folder is None or self._failure is not None:
             return 0
         written = 0
         with self._seal_lock:
@@ -675,15 +730,21 @@ class Stream:
                 path.unlink()
 
     def close(self) -> None:
-        """Make everything durable: log and fsync; a memory-durability stream seals all."""
-        self._flush(sync=True)
-        self.close_subscribers()
-        if self.options.durability == "memory":
-            self.seal(everything=True)
-        with self._lock:
-            self._closed = True
-        if self._log is not None:
-            self._log.close()
+        """Make everything durable: log and fsync; a memory-durability stream seals all.
+
+        After a log failure the buffered records cannot be stored: the stream closes all the
+        same, and a StorageError from this close (the flush failing now) comes after it."""
+        try:
+            if self._failure is None:
+                self._flush(sync=True)
+        finally:
+            self.close_subscribers()
+            if self.options.durability == "memory":
+                self.seal(everything=True)
+            with self._lock:
+                self._closed = True
+            if self._log is not None:
+                self._log.close()
 
     def destroy(self) -> None:
         """Close and delete every file of this stream (the catalog entry is already gone).

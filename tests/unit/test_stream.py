@@ -404,9 +404,13 @@ def test_scan_honours_sub_microsecond_bounds(mem: rillet.Database) -> None:
     assert [r.offset for r in s.scan(1_000_000_001, None)] == []
 
 
-def test_scan_rejects_an_unparsable_bound(perf: rillet.Stream) -> None:
-    with pytest.raises(errors.InputError, match="not an ISO-8601 time"):
-        list(perf.scan("yesterday"))
+def test_scan_rejects_an_unparsable_bound_when_called(perf: rillet.Stream) -> None:
+    with pytest.raises(errors.InputError) as info:
+        perf.scan(None, "yesterday")  # not only once iterated
+    assert str(info.value) == (
+        "scan(): end must be a time (datetime, ISO-8601 text or epoch ns) or None, "
+        "not str ('yesterday')"
+    )
 
 
 # -- partitions and sealing -------------------------------------------------------------------
@@ -691,8 +695,8 @@ CASES: list[tuple[str, BadCall, type[errors.RilletError], str, dict[str, Any]]] 
         "not a batch",
         lambda s: s.append_many(42),
         errors.RecordError,
-        "append_many to stream 'perf_log' takes rows, a dict of columns",
-        {"stream": "perf_log", "column": None, "row": None, "value": None},
+        "append_many(): data for stream 'perf_log' must be rows, a dict of columns",
+        {"stream": "perf_log", "column": None, "row": None, "value": None, "argument": "data"},
     ),
     (
         "arrow column of a wrong type",

@@ -12,6 +12,16 @@ from pathlib import Path
 
 from rillet import stream
 from rillet.aggregates import AggregateValue
+from rillet.arguments import (
+    CALLBACK,
+    FLAG,
+    NUMBER_OPTION,
+    QUERY,
+    SCHEMA_NAME,
+    TEXT_OPTION,
+    TIME,
+    check,
+)
 from rillet.errors import ConfigError, SchemaError, not_found, suggest
 from rillet.monitors.alerts import Alert
 from rillet.monitors.monitor_set import Matches, MonitorSet
@@ -56,10 +66,17 @@ class MonitoredStream(stream.Stream):
 
     def add_index(self, column: str, bucket_size: float = 1.0, *, backfill: bool = False) -> None:
         """Index a numeric (by ``bucket_size`` buckets), STRING or BOOLEAN column."""
+        check(
+            "add_index",
+            column=(column, SCHEMA_NAME),
+            bucket_size=(bucket_size, NUMBER_OPTION),
+            backfill=(backfill, FLAG),
+        )
         name = self._column(column)
         self.monitors.add("index", name, {"bucket_size": bucket_size}, backfill)
 
     def remove_index(self, column: str) -> None:
+        check("remove_index", column=(column, SCHEMA_NAME))
         self.monitors.remove("index", column)
 
     def add_filter(
@@ -68,6 +85,13 @@ class MonitoredStream(stream.Stream):
         """A named predicate evaluated on every record.  Its matches are cut at the exact
         times asked for; ``resolution`` is the buckets of the aggregates over it that give
         none of their own (without it, theirs are automatic)."""
+        check(
+            "add_filter",
+            name=(name, TEXT_OPTION),
+            expression=(expression, TEXT_OPTION),
+            resolution=(resolution, TEXT_OPTION | None),
+            backfill=(backfill, FLAG),
+        )
         if resolution is not None:
             parse_duration_us(resolution, "resolution")
         self.monitors.add(
@@ -78,6 +102,7 @@ class MonitoredStream(stream.Stream):
         )
 
     def remove_filter(self, name: str) -> None:
+        check("remove_filter", name=(name, TEXT_OPTION))
         self.monitors.remove("filter", name)
 
     def add_aggregate(
@@ -96,6 +121,14 @@ class MonitoredStream(stream.Stream):
         finer when a trigger's period needs it (100 ms for a 100 ms trigger), the history
         then rebuilt from the stored records.  A resolution given is kept, and a trigger
         whose period is not whole buckets of it is refused."""
+        check(
+            "add_aggregate",
+            name=(name, TEXT_OPTION),
+            filter=(filter, TEXT_OPTION | None),
+            expression=(expression, TEXT_OPTION),
+            resolution=(resolution, TEXT_OPTION | None),
+            backfill=(backfill, FLAG),
+        )
         if filter is not None and filter not in self.monitors.filters:
             raise not_found("filter", filter, self.monitors.filters, f" on stream {self.name!r}")
         if resolution is not None:
@@ -104,48 +137,82 @@ class MonitoredStream(stream.Stream):
         self.monitors.add("aggregate", _monitor_name(name), spec, backfill)
 
     def remove_aggregate(self, name: str) -> None:
+        check("remove_aggregate", name=(name, TEXT_OPTION))
         self.monitors.remove("aggregate", name)
 
     def install_trigger(self, name: str, condition: str, period: str = "1s") -> None:
         """A condition over aggregates (``"max_latency_ms > 1000"``) checked every ``period``
         (``"1s"``, ``"100ms"``, ``"10ms"``, ...) on closed windows; each firing is an Alert.
         Automatic aggregates it names are made as fine as the period needs."""
+        check(
+            "install_trigger",
+            name=(name, TEXT_OPTION),
+            condition=(condition, TEXT_OPTION),
+            period=(period, TEXT_OPTION),
+        )
         parse_duration_us(period, "period")
         self.monitors.add(
             "trigger", _monitor_name(name), {"condition": condition, "period": period}
         )
 
     def remove_trigger(self, name: str) -> None:
+        check("remove_trigger", name=(name, TEXT_OPTION))
         self.monitors.remove("trigger", name)
 
     def execute_filter(
         self, expression: str, start: TimeBound = None, end: TimeBound = None
     ) -> Matches:
         """The records matching an ad-hoc predicate, using indexes and file statistics."""
+        check(
+            "execute_filter",
+            expression=(expression, QUERY),
+            start=(start, TIME | None),
+            end=(end, TIME | None),
+        )
         return self.monitors.execute_filter(expression, start, end)
 
     def query_filter(self, name: str, start: TimeBound = None, end: TimeBound = None) -> Matches:
         """The records a named filter matched with event time in ``[start, end)``."""
+        check(
+            "query_filter",
+            name=(name, TEXT_OPTION),
+            start=(start, TIME | None),
+            end=(end, TIME | None),
+        )
         return self.monitors.query_filter(name, start, end)
 
     def get_aggregate(
         self, name: str, start: TimeBound = None, end: TimeBound = None
     ) -> AggregateValue:
         """A named aggregate merged over the buckets of ``[start, end)``."""
+        check(
+            "get_aggregate",
+            name=(name, TEXT_OPTION),
+            start=(start, TIME | None),
+            end=(end, TIME | None),
+        )
         return self.monitors.get_aggregate(name, start, end)
 
     def get_alerts(
         self, start: TimeBound = None, end: TimeBound = None, trigger: str | None = None
     ) -> list[Alert]:
         """Alerts raised in ``[start, end)``, of one trigger or all."""
+        check(
+            "get_alerts",
+            start=(start, TIME | None),
+            end=(end, TIME | None),
+            trigger=(trigger, TEXT_OPTION | None),
+        )
         return self.monitors.get_alerts(start, end, trigger)
 
     def on_alert(self, callback: Callable[[Alert], None]) -> None:
         """Call ``callback(alert)`` for every alert (on a delivery thread, not the appender's)."""
+        check("on_alert", callback=(callback, CALLBACK))
         self.monitors.delivery.callbacks.append(callback)
 
     def add_webhook(self, url: str, trigger: str | None = None) -> None:
         """POST every alert (of ``trigger``, or all) as JSON to ``url``, retried with backoff."""
+        check("add_webhook", url=(url, TEXT_OPTION), trigger=(trigger, TEXT_OPTION | None))
         if not url.startswith(("http://", "https://")):
             raise ConfigError(
                 f"webhook url {url!r} must start with http:// or https://", option="url"
@@ -153,6 +220,7 @@ class MonitoredStream(stream.Stream):
         self.monitors.add("webhook", f"{url} {trigger or '*'}", {"url": url, "trigger": trigger})
 
     def remove_webhook(self, url: str, trigger: str | None = None) -> None:
+        check("remove_webhook", url=(url, TEXT_OPTION), trigger=(trigger, TEXT_OPTION | None))
         self.monitors.remove_webhook(url, trigger)
 
     def _column(self, name: str) -> str:

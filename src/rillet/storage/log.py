@@ -7,21 +7,31 @@ compressed with IPC's own lz4 or zstd buffer compression or not at all.  The mes
 metadata says which, so frames of every kind read alike and logs written before compression
 still read.  A frame is written with one ``writev``; a crash can leave only the last frame of
 the last segment torn, and opening cuts it off.
+
+A write or fsync that fails (disk full, I/O error) fails the log for good: the call raises a
+:class:`~rillet.errors.StorageError` naming the stream and the segment, every later append
+and sync raises too, and the stream's owner is told once (``on_failure``).  After a failed
+fsync the kernel may have dropped the pages it could not write while reporting the next fsync
+as a success, so no retry is trusted: reopening reads back what is really there.  A
+``durable`` log, whose appends are acknowledged only once synced, cuts the frames written
+since its last good fsync off, so a reopen holds exactly the acknowledged records; a
+``relaxed`` one keeps them (acknowledged when written, they may well be on disk).
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import struct
 import threading
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
 
-from rillet.errors import CorruptionError
+from rillet.errors import CorruptionError, StorageError
 from rillet.storage.files import fsync_dir
 
 HEADER = struct.Struct("<II")
@@ -107,9 +117,23 @@ class Log:
     """Appends frames, fsyncs them (with group commit), replays and trims them."""
 
     def __init__(
-        self, folder: Path, schema: pa.Schema, segment_bytes: int, compression: str
+        self,
+        folder: Path,
+        schema: pa.Schema,
+        segment_bytes: int,
+        compression: str,
+        *,
+        stream: str = "",
+        durable: bool = False,
+        on_failure: Callable[[StorageError], None] | None = None,
     ) -> None:
         self.folder = folder
+        self.stream = stream or folder.parent.name
+        #: appends are acknowledged once synced: a failed sync cuts the unsynced frames off
+        self.durable = durable
+        #: the error that failed the log; every later append and sync raises it again
+        self.failure: StorageError | None = None
+        self._on_failure = on_failure
         self.schema = schema
         self.segment_bytes = segment_bytes
         self._options = write_options(compression)
@@ -119,6 +143,7 @@ class Log:
         self._size = 0
         self._written = 0  # bytes written since open, across segments
         self._synced = 0
+        self._durable_size = 0  # the length of the current segment known to be on disk
         self._sync_lock = threading.Lock()
         self._lock = threading.Lock()
 
@@ -126,7 +151,10 @@ class Log:
         """Every whole batch in the log, oldest first; cuts a torn tail off the last segment."""
         paths = sorted(self.folder.glob("*" + SUFFIX))
         for i, path in enumerate(paths):
-            data = path.read_bytes()
+            try:
+                data = path.read_bytes()
+            except OSError as exc:
+                raise self._unreadable(path, "reading", exc) from exc
             batches, good = read_frames(data, self.schema)
             last = batches[-1].column(-1)[-1].as_py() if batches and len(batches[-1]) else -1
             segment = Segment(path, int(path.stem), last)
@@ -138,9 +166,12 @@ class Log:
                         path=str(path),
                         offset=good,
                     )
-                with open(path, "r+b") as f:  # a torn tail: what was never acknowledged
-                    f.truncate(good)
-                    os.fsync(f.fileno())
+                try:
+                    with open(path, "r+b") as f:  # a torn tail: what was never acknowledged
+                        f.truncate(good)
+                        os.fsync(f.fileno())
+                except OSError as exc:
+                    raise self._unreadable(path, "cutting the torn tail of", exc) from exc
             self.segments.append(segment)
             for batch in batches:
                 if len(batch):
@@ -152,9 +183,15 @@ class Log:
         header, payload = encode_frame(batch, self._options)
         first = batch.column(-1)[0].as_py()
         with self._lock:
-            if self._fd < 0 or self._size >= self.segment_bytes:
-                self._roll(first)
-            os.writev(self._fd, [header, payload])
+            self._check()
+            try:
+                if self._fd < 0 or self._size >= self.segment_bytes:
+                    self._roll(first)
+                _write_all(self._fd, [memoryview(header), memoryview(payload)])
+            except OSError as exc:
+                last = batch.column(-1)[-1].as_py()
+                lost = f"the records at offsets {first} to {last} were not stored"
+                raise self._fail(exc, "writing", lost, torn=True) from exc
             self._size += len(header) + payload.size
             self._written += len(header) + payload.size
             segment = self.segments[-1]
@@ -165,13 +202,14 @@ class Log:
         if self._fd >= 0:
             os.fsync(self._fd)  # the old segment is complete before the new one starts
             os.close(self._fd)
+            self._fd = -1
         path = self.folder / f"{first_offset:020d}{SUFFIX}"
         # Offsets only grow, so a name can repeat only for a last segment left empty by a
         # cut-off torn tail; appending to it is fine.
         if not self.segments or self.segments[-1].path != path:
             self.segments.append(Segment(path, first_offset, -1))
         self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-        self._size = os.fstat(self._fd).st_size
+        self._size = self._durable_size = os.fstat(self._fd).st_size
         fsync_dir(self.folder)
 
     @property
@@ -194,14 +232,24 @@ class Log:
             if self._synced >= position:
                 return
             with self._lock:  # a concurrent roll-over may close the current descriptor
-                target = self._written
+                self._check()
+                target, size = self._written, self._size
+                segment = self.segments[-1] if self.segments else None
                 fd = os.dup(self._fd) if self._fd >= 0 else -1
             if fd >= 0:
                 try:
                     os.fdatasync(fd)
+                except OSError as exc:
+                    lost = "the records appended since the last sync may be lost"
+                    with self._lock:
+                        raise self._fail(exc, "syncing", lost, torn=False) from exc
                 finally:
                     os.close(fd)
-            self._synced = max(self._synced, target)
+            with self._lock:
+                self._check()  # a failure meanwhile may have cut these frames off
+                if self.segments and self.segments[-1] is segment:
+                    self._durable_size = max(self._durable_size, size)
+                self._synced = max(self._synced, target)
 
     def sync(self) -> None:
         self.sync_to(self._written)
@@ -218,8 +266,80 @@ class Log:
         return removed
 
     def close(self) -> None:
+        """Fsync and close the segment (a failed log is closed without fsync)."""
         with self._lock:
-            if self._fd >= 0:
-                os.fsync(self._fd)
+            if self._fd < 0:
+                return
+            try:
+                if self.failure is None:
+                    os.fsync(self._fd)
+            except OSError as exc:
+                lost = "the records appended since the last sync may be lost"
+                raise self._fail(exc, "syncing", lost, torn=False) from exc
+            finally:
                 os.close(self._fd)
                 self._fd = -1
+
+    def _unreadable(self, path: Path, doing: str, exc: OSError) -> StorageError:
+        reason = f"{exc.strerror or exc}" + (f" (errno {exc.errno})" if exc.errno else "")
+        return StorageError(
+            f"{doing} the log of stream {self.stream!r} failed: {reason} at {str(path)!r}; "
+            "the stream cannot be opened",
+            stream=self.stream,
+            path=str(path),
+            errno=exc.errno,
+        )
+
+    def _check(self) -> None:
+        """Raise again the error that failed the log, if one did (caller holds ``_lock``)."""
+        if self.failure is not None:
+            raise refused(self.failure)
+
+    def _fail(self, exc: OSError, doing: str, lost: str, torn: bool) -> StorageError:
+        """Fail the log for good on ``exc``, met while ``doing`` (caller holds ``_lock``).
+
+        A durable log cuts the frames written since its last good fsync off: their appends
+        are told they failed, and a reopen must not bring them back.  A relaxed one cuts only
+        the frame a failed write may have left ``torn``, whose records were not acknowledged.
+        """
+        path = self.segments[-1].path if self.segments else self.folder
+        reason = f"{exc.strerror or exc}" + (f" (errno {exc.errno})" if exc.errno else "")
+        keep = self._durable_size if self.durable else self._size if torn else None
+        cut = ""
+        if keep is not None and self._fd >= 0:
+            try:
+                os.ftruncate(self._fd, keep)
+            except OSError:  # opening cuts a torn tail; unsynced whole frames would stay
+                if self.durable and keep < self._size:
+                    cut = "; the unsynced records, whose appends failed, could not be cut off"
+            else:
+                if self.durable and keep < self._size:
+                    cut = "; the unsynced records, whose appends failed, were cut from the log"
+        self.failure = StorageError(
+            f"{doing} the log of stream {self.stream!r} failed: {reason} at {str(path)!r}; "
+            f"{lost}{cut}; the stream takes no more appends until the database is reopened",
+            stream=self.stream,
+            path=str(path),
+            errno=exc.errno,
+        )
+        if self._on_failure is not None:
+            self._on_failure(self.failure)
+        return self.failure
+
+
+def refused(failure: StorageError) -> StorageError:
+    """The error of a write to a log that ``failure`` failed before."""
+    return StorageError(f"earlier, {failure.message}", **failure.detail)
+
+
+def _write_all(fd: int, parts: list[memoryview]) -> None:
+    """Write ``parts`` whole: a regular file may take part of them (then fail on the rest
+    with ENOSPC), and a frame cut short and then continued would tear the log."""
+    while parts:
+        written = os.writev(fd, parts)
+        if written == 0:
+            raise OSError(errno.EIO, "the log segment took no bytes")
+        while parts and written >= len(parts[0]):
+            written -= len(parts.pop(0))
+        if written:
+            parts[0] = parts[0][written:]

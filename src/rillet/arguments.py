@@ -1,0 +1,166 @@
+"""Argument checks at the public entry points: a wrong Python type is a rillet error.
+
+A public method states what each argument must be with one :func:`check` call at its top,
+before anything changes.  A mismatch raises the most specific :class:`~rillet.errors.InputError`
+for the argument's role (the class follows the argument, not the method):
+
+- :class:`~rillet.errors.SchemaError`: stream names, schemas, column names;
+- :class:`~rillet.errors.ConfigError`: stream options, monitor names and definitions, flags,
+  callbacks and subscribers;
+- :class:`~rillet.errors.InputError` itself where no subclass fits: offsets, counts, time
+  bounds, ad-hoc expressions and SQL.
+
+Records (``append``, ``append_many``) are checked where they are converted and stay
+:class:`~rillet.errors.RecordError`.  The message names the method, the argument and what was
+expected; the detail fields ``method``, ``argument`` and ``expected`` say the same to programs.
+
+Examples:
+    >>> def read(offset: object, count: object = None) -> None:
+    ...     check("read", offset=(offset, INT), count=(count, INT | None))
+    >>> read(1, 2)
+    >>> read("a")
+    Traceback (most recent call last):
+    ...
+    rillet.errors.InputError: read(): offset must be an int, not str ('a')
+    >>> read(1, 2.5)
+    Traceback (most recent call last):
+    ...
+    rillet.errors.InputError: read(): count must be an int or None, not float (2.5)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import reprlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from rillet.errors import ConfigError, InputError, SchemaError
+
+_REPR = reprlib.Repr()  # a value in a message is cut short: "'aaaaaaaaaaaaaaa...aaaaaaaaaaaaaaaa'"
+_REPR.maxstring = _REPR.maxother = 40
+
+
+@dataclass(frozen=True, slots=True)
+class Kind:
+    """What an argument must be: a test, the words for it, and the error a mismatch raises.
+
+    ``KIND | None`` is the same kind that also takes None.
+    """
+
+    expected: str
+    test: Callable[[Any], bool]
+    error: type[InputError]
+
+    def __or__(self, other: None) -> Kind:
+        return _optional(self)
+
+
+@functools.cache
+def _optional(kind: Kind) -> Kind:
+    test = kind.test
+    return Kind(f"{kind.expected} or None", lambda v: v is None or test(v), kind.error)
+
+
+def check(method: str, **arguments: tuple[Any, Kind]) -> None:
+    """Raise the error of the first argument (in the order given) whose value is not of its
+    kind; ``arguments`` maps each name to ``(value, kind)``."""
+    for argument, (value, kind) in arguments.items():
+        if not kind.test(value):
+            raise mismatch(method, argument, value, kind)
+
+
+def mismatch(method: str, argument: str, value: Any, kind: Kind) -> InputError:
+    """The error for ``value`` given as ``argument`` of ``method`` where ``kind`` is needed."""
+    got = "None" if value is None else f"{type(value).__name__} ({_REPR.repr(value)})"
+    return kind.error(
+        f"{method}(): {argument} must be {kind.expected}, not {got}",
+        method=method,
+        argument=argument,
+        expected=kind.expected,
+    )
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int | np.integer) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool)
+
+
+def _is_str(value: Any) -> bool:
+    return isinstance(value, str)
+
+
+def _is_bool(value: Any) -> bool:
+    return isinstance(value, bool | np.bool_)
+
+
+def _is_time(value: Any) -> bool:
+    """What :func:`rillet.time.to_ns` reads."""
+    if isinstance(value, str):
+        try:
+            dt.datetime.fromisoformat(value.strip())
+        except ValueError:
+            return False
+        return True
+    return isinstance(value, dt.date | np.datetime64) or _is_int(value)
+
+
+def _is_offsets(value: Any) -> bool:
+    if isinstance(value, np.ndarray):
+        return value.ndim == 1 and value.dtype.kind in "iu"
+    return isinstance(value, list | tuple | range) and all(_is_int(v) for v in value)
+
+
+def _is_schema(value: Any) -> bool:
+    return isinstance(value, str | pa.Schema | list | tuple)
+
+
+def _is_params(value: Any) -> bool:
+    return isinstance(value, Mapping) or (
+        isinstance(value, Sequence) and not isinstance(value, str | bytes)
+    )
+
+
+def _is_subscriber(value: Any) -> bool:
+    return callable(getattr(value, "observe", None)) and callable(
+        getattr(value, "forget_before", None)
+    )
+
+
+# -- SchemaError: names of streams and columns, schemas
+#: a stream or column name
+SCHEMA_NAME = Kind("a str", _is_str, SchemaError)
+SCHEMA = Kind(
+    "rtsql text, a list of (name, type) pairs or a pyarrow schema", _is_schema, SchemaError
+)
+
+# -- ConfigError: options, monitors, flags, callbacks
+#: a monitor's name, expression, condition, duration, url; a stream option
+TEXT_OPTION = Kind("a str", _is_str, ConfigError)
+INT_OPTION = Kind("an int", _is_int, ConfigError)
+NUMBER_OPTION = Kind("a number", _is_number, ConfigError)
+FLAG = Kind("a bool", _is_bool, ConfigError)
+CALLBACK = Kind("callable", callable, ConfigError)
+SUBSCRIBER = Kind(
+    "a subscriber (with observe and forget_before methods)", _is_subscriber, ConfigError
+)
+FOLDER = Kind("a str or a pathlib.Path", lambda v: isinstance(v, str | Path), ConfigError)
+
+# -- InputError: what a call asks for
+INT = Kind("an int", _is_int, InputError)
+#: event-time bounds of reads and monitor queries
+TIME = Kind("a time (datetime, ISO-8601 text or epoch ns)", _is_time, InputError)
+#: ad-hoc SQL or filter expression text
+QUERY = Kind("a str", _is_str, InputError)
+PARAMS = Kind("a sequence or mapping of parameters", _is_params, InputError)
+OFFSETS = Kind("a 1-d array or list of int offsets", _is_offsets, InputError)
+TABLE = Kind("a pyarrow Table", lambda v: isinstance(v, pa.Table), InputError)
