@@ -47,11 +47,12 @@ class Partition(Protocol):
 
     @property
     def min_time(self) -> int:
-        """No record is older (a bound: it may be older than the oldest record)."""
+        """No record is older; the oldest may be newer (a memory partition keeps its bounds
+        when some of its records are sealed)."""
 
     @property
     def max_time(self) -> int:
-        """No record is newer (a bound, like ``min_time``)."""
+        """No record is newer; a bound, as ``min_time`` is."""
 
     @property
     def min_offset(self) -> int:
