@@ -68,7 +68,8 @@ def test_layers_point_one_way() -> None:
 STREAM_ENGINE = {
     "apply_retention", "caught_up", "close", "close_subscribers", "commit", "destroy",
     "granularity", "ingest_buffer", "ingest_lock", "last_ingest", "log_bytes_written",
-    "maintain", "monitors", "options", "records", "root", "seal", "snapshot", "stored",
+    "maintain", "monitors", "options", "partitions", "records", "root", "seal", "snapshot",
+    "stored",
     "subscribe", "take", "unsubscribe", "wait_subscribers", "watermark",
 }  # fmt: skip
 DATABASE_ENGINE = {"clock", "path", "settings"}

@@ -1,9 +1,10 @@
 """Ad-hoc SQL: DuckDB over each stream's sealed files plus its memory records.
 
 Each query runs on its own DuckDB cursor, in one transaction (so ``now()`` is one instant
-throughout).  Every stream the query names becomes a temporary view over its Parquet files
-and an Arrow snapshot of its memory partitions; files whose time range cannot meet the
-query's conditions on the time column are left out of the view.
+throughout).  Every stream the query names becomes a temporary view over its partitions:
+one ``read_parquet`` of those kept in Parquet files, so that DuckDB scans them itself, and
+an Arrow table of the others (memory); partitions whose time range cannot meet the query's
+conditions on the time column are left out of the view.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from rillet.errors import (
     TypeCheckError,
     not_found,
 )
-from rillet.storage.parquet import FileInfo
+from rillet.storage.partitions import overlapping
 
 if TYPE_CHECKING:
     from rillet.stream import Stream
@@ -156,16 +157,17 @@ class QueryEngine:
         stream: Stream,
         bounds: tuple[int | None, int | None],
     ) -> None:
-        files, batches = stream.snapshot()
-        low, high = bounds
-        files = [f for f in files if _may_match(f, low, high)]
+        stream.ingest_buffer()
+        low, high = bounds  # inclusive: [low, high + 1) in whole microseconds
+        partitions = overlapping(stream.partitions(), low, None if high is None else high + 1)
+        files = [p.parquet_path for p in partitions if p.parquet_path is not None]
+        batches = [b for p in partitions if p.parquet_path is None for b in p.scan()]
         columns = ", ".join(_quote(name) for name in stream.schema.names)
         memory = f"__rillet_memory_{i}"
         cursor.register(memory, pa.Table.from_batches(batches, schema=stream.schema.storage))
         parts = [f"SELECT {columns} FROM {memory}"]
         if files:
-            assert self._root is not None
-            paths = ", ".join(_literal(str(self._root / f.path)) for f in files)
+            paths = ", ".join(_literal(path) for path in files)
             parts.insert(0, f"SELECT {columns} FROM read_parquet([{paths}])")
         cursor.execute(f"CREATE TEMP VIEW {_quote(stream.name)} AS {' UNION ALL '.join(parts)}")
 
@@ -300,12 +302,6 @@ def _evaluate(cursor: duckdb.DuckDBPyConnection, bounds: Bounds) -> tuple[int | 
         return int(rows[0][0]) if rows and rows[0][0] is not None else None
 
     return value(bounds.low, "greatest"), value(bounds.high, "least")
-
-
-def _may_match(info: FileInfo, low: int | None, high: int | None) -> bool:
-    return not (
-        (low is not None and info.max_time < low) or (high is not None and info.min_time > high)
-    )
 
 
 def _quote(name: str) -> str:

@@ -17,13 +17,12 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 from typing import Any, overload
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from rillet.arguments import FLAG, INT, OFFSETS, SUBSCRIBER, TABLE, TEXT_OPTION, TIME, Kind, check
 from rillet.batches import to_table, with_offsets
@@ -35,7 +34,16 @@ from rillet.settings import LOG_COMPRESSIONS, Settings
 from rillet.storage.catalog import Catalog, StreamEntry
 from rillet.storage.log import Log, refused
 from rillet.storage.memory import MemoryStore
-from rillet.storage.parquet import FileInfo, FileReader, write_partition
+from rillet.storage.parquet import FileInfo, FileReader, ParquetPartition, write_partition
+from rillet.storage.partitions import (
+    Partition,
+    between_offsets,
+    by_start,
+    bytes_by_start,
+    find_values,
+    overlapping,
+    take_offsets,
+)
 from rillet.storage.retention import partitions_to_drop
 from rillet.subscription import Subscriber, Subscription
 from rillet.time import Granularity, bound_us, parse_duration_us
@@ -149,9 +157,9 @@ class Stream:
         # batches being made of the buffers before: still readable until in memory
         self._recent: deque[Buffer] = deque(maxlen=4)
         self._memory = MemoryStore(self.schema.time_index, self._granularity)
-        self._files: list[FileInfo] = catalog.files(self.name)
-        self._sealed_through = catalog.sealed_through(self.name)
         self._reader = FileReader(root) if root is not None else None
+        self._files = [self._sealed(info) for info in catalog.files(self.name)]
+        self._sealed_through = catalog.sealed_through(self.name)
         self._log: Log | None = None
         self._watermark = max((f.max_time for f in self._files), default=-(2**63))
         self._closed = False
@@ -346,36 +354,11 @@ class Stream:
 
     def stored(self, low: int = 0, high: int | None = None) -> Iterator[pa.RecordBatch]:
         """The stored records with offsets in ``[low, high)`` (to the last stored without
-        ``high``), as batches by first offset, each in offset order.  Which batches is
-        settled when called; they are read as iterated, under no lock of the stream."""
+        ``high``): partition by partition in order of their smallest offset, each as batches
+        in offset order.  Which partitions is settled when called; they are read as
+        iterated, under no lock of the stream."""
         check("stored", low=(low, INT), high=(high, INT | None))
-        with self._lock:
-            files, batches = list(self._files), self._memory.batches()
-        return self._read_stored(files, batches, low, 2**63 - 1 if high is None else high)
-
-    def _read_stored(
-        self, files: list[FileInfo], batches: list[pa.RecordBatch], low: int, high: int
-    ) -> Iterator[pa.RecordBatch]:
-        parts: list[tuple[int, pa.RecordBatch | FileInfo]] = [
-            (f.min_offset, f) for f in files if f.max_offset >= low and f.min_offset < high
-        ]
-        for batch in batches:
-            offsets = batch.column(batch.num_columns - 1)
-            if len(batch) and offsets[-1].as_py() >= low and offsets[0].as_py() < high:
-                parts.append((offsets[0].as_py(), batch))
-        for _, part in sorted(parts, key=lambda p: p[0]):
-            if isinstance(part, FileInfo):
-                assert self._root is not None
-                pieces = pq.ParquetFile(self._root / part.path).iter_batches()
-            else:
-                pieces = iter([part])
-            for piece in pieces:
-                offsets = piece.column(piece.num_columns - 1).to_numpy()
-                keep = (offsets >= low) & (offsets < high)
-                if keep.all():
-                    yield piece
-                elif keep.any():
-                    yield piece.filter(pa.array(keep))
+        return between_offsets(self.partitions(), low, 2**63 - 1 if high is None else high)
 
     def ingest_buffer(self) -> None:
         """Move buffered single records into memory (and the log, and past the monitors)."""
@@ -424,29 +407,33 @@ class Stream:
                     if buffer.first <= offset < buffer.first + len(buffer.rows):
                         values = buffer.values(offset)
                         break
+                files, memory = self._files, self._memory.partitions
         if values is not None:
             return Record(index, self.schema.read_values(values), offset)
         if offset < 0:
             return None
-        found = self._memory.find(offset)
-        if found is None and self._reader is not None:
-            for info in self._files:
-                if info.min_offset <= offset <= info.max_offset:
-                    found = self._reader.find(info.path, offset)
-                    if found is not None:
-                        break
-        if found is None:
-            return None
-        chunk, j = found
-        return Record(index, chunk.row(j), offset)
+        # partitions() in reverse without building its list: a read of a recent record
+        # takes a few microseconds, and a long-kept stream has hundreds of files
+        values = find_values(chain(reversed(memory.values()), reversed(files)), offset)
+        return None if values is None else Record(index, values, offset)
+
+    def partitions(self) -> list[Partition]:
+        """The stored records, as partitions consistent with each other: the sealed files,
+        then the memory partitions (readers needing an order sort them: by start, by offset).
+        Records still buffered are not among them (see :meth:`ingest_buffer`)."""
+        with self._lock:
+            return [*self._files, *self._memory.partitions.values()]
 
     def snapshot(self, flush: bool = True) -> tuple[list[FileInfo], list[pa.RecordBatch]]:
-        """Sealed files and memory batches, consistent with each other (after a flush)."""
+        """Sealed files and memory batches, consistent with each other (after a flush).
+
+        Kept for the monitors' filter push-down; other readers use :meth:`partitions`.
+        """
         check("snapshot", flush=(flush, FLAG))
         if flush:
             self._flush(sync=False)
         with self._lock:
-            return list(self._files), self._memory.batches()
+            return [f.info for f in self._files], self._memory.batches()
 
     def scan(self, start: TimeBound = None, end: TimeBound = None) -> Iterator[Record]:
         """The records with event time in ``[start, end)``, in event-time order (then offset).
@@ -459,36 +446,13 @@ class Stream:
     def _scan(self, start: TimeBound, end: TimeBound) -> Iterator[Record]:
         low = bound_us(start)
         high = bound_us(end)
-        files, batches = self.snapshot()
+        self._flush(sync=False)
         tcol = self.schema.time_column
-        by_partition: dict[int, list[pa.Table]] = {}
-        for info in files:
-            if (low is not None and info.max_time < low) or (
-                high is not None and info.min_time >= high
-            ):
+        for _, group in by_start(overlapping(self.partitions(), low, high)):
+            batches = [batch for partition in group for batch in partition.scan(low, high)]
+            if not batches:
                 continue
-            assert self._root is not None
-            by_partition.setdefault(info.partition, []).append(
-                pq.read_table(self._root / info.path)
-            )
-        for batch in batches:
-            key = int(
-                self._granularity.floor(
-                    batch.column(self.schema.time_index).cast(pa.int64()).to_numpy()[:1]
-                )[0]
-            )
-            by_partition.setdefault(key, []).append(pa.Table.from_batches([batch]))
-        for key in sorted(by_partition):
-            table = pa.concat_tables(by_partition[key])
-            times = table.column(tcol).cast(pa.int64()).combine_chunks()
-            mask = None
-            if low is not None:
-                mask = pc.greater_equal(times, pa.scalar(low))
-            if high is not None:
-                upper = pc.less(times, pa.scalar(high))
-                mask = upper if mask is None else pc.and_(mask, upper)
-            if mask is not None:
-                table = table.filter(mask)
+            table = pa.Table.from_batches(batches)
             table = table.sort_by([(tcol, "ascending"), (OFFSET, "ascending")])
             yield from self.records(table)
 
@@ -511,35 +475,9 @@ class Stream:
         Reads only the memory batches and Parquet row groups whose offset range holds one.
         """
         check("take", offsets=(offsets, OFFSETS))
-        files, batches = self.snapshot()
+        self._flush(sync=False)
         wanted = np.asarray(offsets, dtype=np.int64)
-        parts: list[pa.Table] = []
-        for batch in batches:
-            have = batch.column(batch.num_columns - 1).to_numpy()
-            lo, hi = np.searchsorted(wanted, [have[0], have[-1] + 1])
-            if lo < hi:
-                positions = np.searchsorted(have, wanted[lo:hi])
-                positions = positions[have[np.minimum(positions, len(have) - 1)] == wanted[lo:hi]]
-                parts.append(pa.Table.from_batches([batch.take(pa.array(positions))]))
-        for info in files:
-            lo, hi = np.searchsorted(wanted, [info.min_offset, info.max_offset + 1])
-            if lo >= hi:
-                continue
-            assert self._root is not None
-            handle = pq.ParquetFile(self._root / info.path)
-            meta = handle.metadata
-            for i in range(meta.num_row_groups):
-                stats = meta.row_group(i).column(meta.num_columns - 1).statistics
-                a, b = np.searchsorted(wanted[lo:hi], [stats.min, stats.max + 1])
-                if a < b:
-                    group = handle.read_row_group(i)
-                    have = group.column(OFFSET).to_numpy()
-                    positions = np.searchsorted(have, wanted[lo:hi][a:b])
-                    keep = have[np.minimum(positions, len(have) - 1)] == wanted[lo:hi][a:b]
-                    parts.append(group.take(pa.array(positions[keep])))
-        if not parts:
-            return self.schema.storage.empty_table()
-        return pa.concat_tables(parts).sort_by(OFFSET)
+        return take_offsets(self.partitions(), wanted, self.schema.storage)
 
     @property
     def root(self) -> Path | None:
@@ -563,8 +501,10 @@ class Stream:
 
     def __len__(self) -> int:
         """The number of records stored now (appended and not dropped by retention)."""
-        with self._ingest_lock, self._lock:
-            return len(self._buffer.rows) + self._memory.rows + sum(f.rows for f in self._files)
+        with self._ingest_lock:  # no batch is between the buffer and memory
+            with self._lock:
+                buffered = len(self._buffer.rows)
+            return buffered + sum(p.rows for p in self.partitions())
 
     @property
     def next_offset(self) -> int:
@@ -647,7 +587,7 @@ class Stream:
                     self._log.sync()
                 self._catalog.add_file(self.name, info, through, through + 1)
                 with self._ingest_lock, self._lock:
-                    self._files = [*self._files, info]
+                    self._files = [*self._files, self._sealed(info)]
                     self._memory.remove_sealed(current.start, batches)
                     self._sealed_through[current.start] = max(
                         self._sealed_through.get(current.start, -1), through
@@ -669,12 +609,9 @@ class Stream:
         with self._seal_lock:
             if self._closed:
                 return []
-            sizes: dict[int, int] = {}
-            for info in self._files:
-                sizes[info.partition] = sizes.get(info.partition, 0) + info.bytes
-            for partition in list(self._memory.partitions.values()):
-                sizes[partition.start] = sizes.get(partition.start, 0) + partition.nbytes
-            ends = {start: self._granularity.end(start) for start in sizes}
+            partitions = self.partitions()
+            sizes = bytes_by_start(partitions)
+            ends = {partition.start: partition.end for partition in partitions}
             drop = partitions_to_drop(
                 sizes, ends, self._watermark, self._retention_us, self.options.max_bytes
             )
@@ -693,12 +630,12 @@ class Stream:
                     self._catalog.drop_partitions(
                         self.name, {s: through for s in drop}, through + 1
                     )
-                    gone = [f for f in self._files if f.partition in drop]
-                    self._files = [f for f in self._files if f.partition not in drop]
+                    gone = [f for f in self._files if f.start in drop]
+                    self._files = [f for f in self._files if f.start not in drop]
                     for start in drop:
                         self._memory.drop(start)
                         self._sealed_through[start] = through
-                    kept = [f.partition for f in self._files] + list(self._memory.partitions)
+                    kept = [f.start for f in self._files] + list(self._memory.partitions)
                 # behind every batch that held a dropped record (all were handed over under
                 # this lock), never waiting: the subscribers apply it in order on their threads
                 told = list(self._subscriptions)
@@ -728,6 +665,11 @@ class Stream:
         for path in self._folder.rglob("*.parquet*"):
             if path.relative_to(self._root).as_posix() not in known:
                 path.unlink()
+
+    def _sealed(self, info: FileInfo) -> ParquetPartition:
+        assert self._reader is not None  # files exist only in a data folder
+        end = self._granularity.end(info.partition)
+        return ParquetPartition.of(info, self._reader, end, self.schema.time_index)
 
     def close(self) -> None:
         """Make everything durable: log and fsync; a memory-durability stream seals all.

@@ -205,6 +205,7 @@ NO_ARGUMENTS = {
     ("Database", "close"),
     ("Stream", "flush"),
     ("Stream", "caught_up"),
+    ("Stream", "partitions"),
     ("Stream", "wait_subscribers"),
     ("Stream", "ingest_buffer"),
     ("Stream", "commit"),

@@ -20,7 +20,7 @@ Getter = Callable[[int], Any]
 class Chunk:
     """A batch whose last column is ``_offset`` (ascending)."""
 
-    __slots__ = ("batch", "first", "last", "contiguous", "_offsets", "_getters")
+    __slots__ = ("batch", "first", "last", "contiguous", "offsets", "_getters")
 
     def __init__(self, batch: pa.RecordBatch) -> None:
         offsets = batch.column(batch.num_columns - 1).to_numpy()
@@ -28,7 +28,7 @@ class Chunk:
         self.first = int(offsets[0])
         self.last = int(offsets[-1])
         self.contiguous = self.last - self.first + 1 == len(offsets)
-        self._offsets = offsets
+        self.offsets = offsets
         self._getters: list[Getter] | None = None
 
     def __len__(self) -> int:
@@ -40,8 +40,8 @@ class Chunk:
             return None
         if self.contiguous:
             return offset - self.first
-        j = int(self._offsets.searchsorted(offset))
-        return j if self._offsets[j] == offset else None
+        j = int(self.offsets.searchsorted(offset))
+        return j if self.offsets[j] == offset else None
 
     def row(self, j: int) -> tuple[Any, ...]:
         """The values of row ``j`` (without ``_offset``), as ``to_pylist`` would give them."""

@@ -1,20 +1,23 @@
 """Memory partitions: the unsealed records of a stream as Arrow batches, by time partition.
 
 Each partition keeps its batches in offset order (every batch's ``_offset`` column ascends),
-so a record is found by bisecting batch starts and then its offsets.  Lists are replaced,
-never changed in place, so readers may walk a snapshot without a lock.
+so a record is found by bisecting batch starts and then its offsets.  A partition is a value:
+adding records makes a new one (the store's dict is replaced too), so a reader holding one
+sees a single moment (a :class:`~rillet.storage.partitions.Partition`) without a lock.
 """
 
 from __future__ import annotations
 
 import bisect
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
 from rillet.storage.chunk import Chunk
+from rillet.storage.partitions import in_time
 from rillet.time import Granularity
 
 #: batches smaller than this are merged once a partition gathers many of them
@@ -24,77 +27,142 @@ MANY_BATCHES = 64
 
 @dataclass(slots=True)
 class MemoryPartition:
-    """The in-memory records of one time partition ``[start, end)`` (epoch microseconds)."""
+    """The in-memory records of one time partition ``[start, end)`` (epoch microseconds).
+
+    Never changed once made, but for ``frozen``, which only the sealer sets and readers never
+    look at: :meth:`plus` and :meth:`without` return new partitions.
+    """
 
     start: int
     end: int
-    # (chunks, first offset of each): replaced as one value, so a reader never sees the two
-    # lists from different moments
-    view: tuple[list[Chunk], list[int]] = field(default_factory=lambda: ([], []))
-    rows: int = 0
-    nbytes: int = 0
-    min_time: int = 2**63 - 1
-    max_time: int = -(2**63)
+    time_index: int
+    chunks: list[Chunk]
+    firsts: list[int]  # the first offset of each chunk, for bisecting
+    rows: int
+    nbytes: int
+    min_time: int
+    max_time: int
+    min_offset: int
+    max_offset: int
     frozen: int = 0  # leading chunks being sealed: compaction must not merge them
 
-    def add(self, batch: pa.RecordBatch, times: np.ndarray) -> None:
+    @classmethod
+    def of(
+        cls, start: int, end: int, time_index: int, chunks: list[Chunk], times: tuple[int, int]
+    ) -> MemoryPartition:
+        """A partition of ``chunks`` (offset order, at least one), its records' times within
+        ``times`` (min, max)."""
+        return cls(
+            start,
+            end,
+            time_index,
+            chunks,
+            [c.first for c in chunks],
+            sum(len(c) for c in chunks),
+            sum(c.batch.nbytes for c in chunks),
+            times[0],
+            times[1],
+            chunks[0].first,
+            chunks[-1].last,
+        )
+
+    def plus(self, batch: pa.RecordBatch, times: np.ndarray) -> MemoryPartition:
+        """This partition and ``batch`` (later offsets; ``times`` its times in us)."""
         chunk = Chunk(batch)
-        chunks, firsts = self.view
-        self.view = ([*chunks, chunk], [*firsts, chunk.first])
-        self.rows += len(batch)
-        self.nbytes += batch.nbytes
-        self.min_time = min(self.min_time, int(times.min()))
-        self.max_time = max(self.max_time, int(times.max()))
-        if len(self.view[0]) >= MANY_BATCHES:
-            self._compact()
+        chunks, firsts = [*self.chunks, chunk], [*self.firsts, chunk.first]
+        if len(chunks) >= MANY_BATCHES:
+            chunks = _compact(chunks, self.frozen)
+            firsts = [c.first for c in chunks]
+        # counted as the batches come, not summed over the chunks: every batch makes a new
+        # partition (every record, appended one at a time in durable mode)
+        return MemoryPartition(
+            self.start,
+            self.end,
+            self.time_index,
+            chunks,
+            firsts,
+            self.rows + len(batch),
+            self.nbytes + batch.nbytes,
+            min(self.min_time, int(times.min())),
+            max(self.max_time, int(times.max())),
+            self.min_offset,
+            chunk.last,
+            self.frozen,
+        )
 
-    def _compact(self) -> None:
-        # Many small batches (from single-record appends) make scans and lookups slow: merge
-        # the run of small ones at the tail into one.
-        chunks, firsts = self.view
-        start = len(chunks)
-        while start > self.frozen and len(chunks[start - 1]) < SMALL_BATCH:
-            start -= 1
-        if len(chunks) - start < 2:
-            return
-        batches = [c.batch for c in chunks[start:]]
-        merged = Chunk(pa.Table.from_batches(batches).combine_chunks().to_batches()[0])
-        self.view = ([*chunks[:start], merged], [*firsts[:start], merged.first])
-
-    def find(self, offset: int) -> tuple[Chunk, int] | None:
-        chunks, firsts = self.view
-        i = bisect.bisect_right(firsts, offset) - 1
+    def locate(self, offset: int) -> tuple[Chunk, int] | None:
+        """The chunk holding ``offset`` and its row there."""
+        i = bisect.bisect_right(self.firsts, offset) - 1
         if i < 0:
             return None
-        j = chunks[i].position(offset)
-        return None if j is None else (chunks[i], j)
+        chunk = self.chunks[i]
+        j = chunk.position(offset)
+        return None if j is None else (chunk, j)
 
-    def without(self, sealed: list[pa.RecordBatch]) -> MemoryPartition:
-        """This partition less the batches ``sealed`` (the prefix :meth:`freeze` returned)."""
-        n = len(sealed)
-        chunks, firsts = self.view
-        rest = MemoryPartition(self.start, self.end, (chunks[n:], firsts[n:]))
-        rest.rows = sum(len(c) for c in rest.view[0])
-        rest.nbytes = sum(c.batch.nbytes for c in rest.view[0])
-        rest.min_time, rest.max_time = self.min_time, self.max_time  # bounds stay conservative
-        return rest
+    def without(self, sealed: list[pa.RecordBatch]) -> MemoryPartition | None:
+        """This partition less the batches ``sealed`` (the prefix :meth:`freeze` returned);
+        None when nothing is left."""
+        rest = self.chunks[len(sealed) :]
+        if not rest:
+            return None
+        # the time bounds stay as they were: wider than the rest's, which is all they promise
+        times = (self.min_time, self.max_time)
+        return MemoryPartition.of(self.start, self.end, self.time_index, rest, times)
 
     def freeze(self) -> list[pa.RecordBatch]:
         """The batches to seal now; compaction leaves them alone until they are removed."""
-        self.frozen = len(self.view[0])
+        self.frozen = len(self.chunks)
         return self.batches
 
     @property
     def batches(self) -> list[pa.RecordBatch]:
-        return [c.batch for c in self.view[0]]
+        return [c.batch for c in self.chunks]
+
+    # -- Partition ---------------------------------------------------------------------------
 
     @property
-    def firsts(self) -> list[int]:
-        return self.view[1]
+    def parquet_path(self) -> str | None:
+        return None
 
-    @property
-    def min_offset(self) -> int:
-        return self.firsts[0] if self.firsts else 2**63 - 1
+    def find(self, offset: int) -> tuple[Any, ...] | None:
+        found = self.locate(offset)
+        return None if found is None else found[0].row(found[1])
+
+    def scan(self, low: int | None = None, high: int | None = None) -> Iterator[pa.RecordBatch]:
+        whole = (low is None or low <= self.min_time) and (high is None or self.max_time < high)
+        for chunk in self.chunks:
+            batch = chunk.batch
+            if whole:
+                yield batch
+                continue
+            kept = in_time(batch, self.time_index, low, high)
+            if len(kept):
+                yield kept
+
+    def take(self, offsets: np.ndarray) -> pa.Table | None:
+        parts = []
+        for chunk in self.chunks:
+            lo, hi = np.searchsorted(offsets, [chunk.first, chunk.last + 1])
+            if lo < hi:
+                have = chunk.offsets
+                wanted = offsets[lo:hi]
+                positions = np.searchsorted(have, wanted)
+                positions = positions[have[np.minimum(positions, len(have) - 1)] == wanted]
+                parts.append(chunk.batch.take(pa.array(positions)))
+        return pa.Table.from_batches(parts) if parts else None
+
+
+def _compact(chunks: list[Chunk], frozen: int) -> list[Chunk]:
+    """``chunks`` with the run of small ones at the tail (after the ``frozen``) merged into
+    one: many small batches (from single-record appends) make scans and lookups slow."""
+    start = len(chunks)
+    while start > frozen and len(chunks[start - 1]) < SMALL_BATCH:
+        start -= 1
+    if len(chunks) - start < 2:
+        return chunks
+    batches = [c.batch for c in chunks[start:]]
+    merged = Chunk(pa.Table.from_batches(batches).combine_chunks().to_batches()[0])
+    return [*chunks[:start], merged]
 
 
 class MemoryStore:
@@ -125,6 +193,7 @@ class MemoryStore:
         dropped there: replaying the log skips those rows.
         """
         newest = -(2**63)
+        partitions = dict(self.partitions)  # one new dict: readers see all of a batch or none
         for key, rows, times in self.split(batch):
             offsets = rows.column(rows.num_columns - 1).to_numpy()
             if skip_through is not None and key in skip_through:
@@ -133,19 +202,23 @@ class MemoryStore:
                     continue
                 if not keep.all():
                     rows, times, offsets = rows.filter(pa.array(keep)), times[keep], offsets[keep]
-            partition = self.partitions.get(key)
+            partition = partitions.get(key)
             if partition is None:
-                partition = MemoryPartition(key, self.granularity.end(key))
-                self.partitions = {**self.partitions, key: partition}
-            partition.add(rows, times)
+                bounds = (int(times.min()), int(times.max()))
+                end = self.granularity.end(key)
+                partition = MemoryPartition.of(key, end, self.time_index, [Chunk(rows)], bounds)
+            else:
+                partition = partition.plus(rows, times)
+            partitions[key] = partition
             newest = max(newest, partition.max_time)
+        self.partitions = partitions
         return newest
 
     def find(self, offset: int) -> tuple[Chunk, int] | None:
-        # newest partitions first: recent records are the ones read most
-        for partition in reversed(list(self.partitions.values())):
-            if partition.firsts and partition.firsts[0] <= offset:
-                found = partition.find(offset)
+        """The chunk and row of ``offset``, newest partitions first."""
+        for partition in reversed(self.partitions.values()):
+            if partition.min_offset <= offset:
+                found = partition.locate(offset)
                 if found is not None:
                     return found
         return None
@@ -156,7 +229,7 @@ class MemoryStore:
             return
         rest = partition.without(sealed)
         partitions = dict(self.partitions)
-        if rest.batches:
+        if rest is not None:
             partitions[start] = rest
         else:
             del partitions[start]
@@ -172,13 +245,12 @@ class MemoryStore:
 
     @property
     def rows(self) -> int:
-        return sum(p.rows for p in list(self.partitions.values()))
+        return sum(p.rows for p in self.partitions.values())
 
     @property
     def nbytes(self) -> int:
-        return sum(p.nbytes for p in list(self.partitions.values()))
+        return sum(p.nbytes for p in self.partitions.values())
 
     def low_water(self) -> int | None:
         """The smallest offset held in memory, or None when empty."""
-        values = [p.min_offset for p in list(self.partitions.values()) if p.firsts]
-        return min(values) if values else None
+        return min((p.min_offset for p in self.partitions.values()), default=None)

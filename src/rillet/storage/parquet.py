@@ -1,7 +1,8 @@
 """Sealed partitions: immutable Parquet files (zstd, statistics), one or more per partition.
 
 A file holds the stream's columns plus ``_offset``, in offset order, and is written to a
-temporary name, fsynced and renamed, so it is either whole or absent.
+temporary name, fsynced and renamed, so it is either whole or absent.  Each file is read as
+a :class:`ParquetPartition`, skipping row groups by their statistics.
 """
 
 from __future__ import annotations
@@ -9,14 +10,18 @@ from __future__ import annotations
 import os
 import threading
 from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from rillet.storage.chunk import Chunk
 from rillet.storage.files import fsync_dir
+from rillet.storage.partitions import in_time
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,3 +137,98 @@ class FileReader:
             self._files.pop(relative, None)
             for key in [k for k in self._groups if k[0] == relative]:
                 del self._groups[key]
+
+
+@dataclass(frozen=True, slots=True)
+class ParquetPartition:
+    """One sealed file: a :class:`~rillet.storage.partitions.Partition`.
+
+    The catalog's numbers are copied into fields of its own, because a point read checks
+    the offset range of every file it passes.  Point reads go through the stream's shared
+    :class:`FileReader`, which caches footers and row groups; scans and takes open the file
+    afresh, as they read much more than a footer.
+    """
+
+    path: str  # relative to the data folder, as the catalog has it
+    parquet_path: str
+    start: int
+    end: int
+    rows: int
+    nbytes: int
+    min_offset: int
+    max_offset: int
+    min_time: int
+    max_time: int
+    time_index: int
+    reader: FileReader
+
+    @classmethod
+    def of(cls, info: FileInfo, reader: FileReader, end: int, time_index: int) -> ParquetPartition:
+        """The file ``info`` names, its partition ending at ``end``."""
+        return cls(
+            info.path,
+            str(reader.root / info.path),
+            info.partition,
+            end,
+            info.rows,
+            info.bytes,
+            info.min_offset,
+            info.max_offset,
+            info.min_time,
+            info.max_time,
+            time_index,
+            reader,
+        )
+
+    @property
+    def info(self) -> FileInfo:
+        """What the catalog knows of the file."""
+        return FileInfo(
+            self.path,
+            self.start,
+            self.rows,
+            self.nbytes,
+            self.min_offset,
+            self.max_offset,
+            self.min_time,
+            self.max_time,
+        )
+
+    def find(self, offset: int) -> tuple[Any, ...] | None:
+        found = self.reader.find(self.path, offset)
+        return None if found is None else found[0].row(found[1])
+
+    def scan(self, low: int | None = None, high: int | None = None) -> Iterator[pa.RecordBatch]:
+        handle = pq.ParquetFile(self.parquet_path)
+        if (low is None or low <= self.min_time) and (high is None or self.max_time < high):
+            yield from handle.iter_batches()
+            return
+        meta = handle.metadata
+        groups = []
+        for i in range(meta.num_row_groups):
+            # every column is one leaf (LIST too), so the time column's index is its leaf's
+            stats = meta.row_group(i).column(self.time_index).statistics
+            if (low is None or stats.max_raw >= low) and (high is None or stats.min_raw < high):
+                groups.append(i)
+        if not groups:
+            return
+        for batch in handle.iter_batches(row_groups=groups):
+            kept = in_time(batch, self.time_index, low, high)
+            if len(kept):
+                yield kept
+
+    def take(self, offsets: np.ndarray) -> pa.Table | None:
+        handle = pq.ParquetFile(self.parquet_path)
+        meta = handle.metadata
+        parts = []
+        for i in range(meta.num_row_groups):
+            stats = meta.row_group(i).column(meta.num_columns - 1).statistics  # _offset
+            lo, hi = np.searchsorted(offsets, [stats.min, stats.max + 1])
+            if lo < hi:
+                group = handle.read_row_group(i)
+                have = group.column(group.num_columns - 1).to_numpy()
+                wanted = offsets[lo:hi]
+                positions = np.searchsorted(have, wanted)
+                keep = have[np.minimum(positions, len(have) - 1)] == wanted
+                parts.append(group.take(pa.array(positions[keep])))
+        return pa.concat_tables(parts) if parts else None
