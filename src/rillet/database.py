@@ -2,8 +2,8 @@
 
 Opening a folder takes its lock, reads the catalog, and lets each stream replay its log:
 whatever was acknowledged before a crash is back.  Two background threads keep it going:
-the committer (group commit every ``commit_interval``) and the maintainer (sealing and
-retention every ``maintenance_interval``).
+the committer (group commit every ``commit_interval``, nothing else) and the maintainer
+(sealing and retention every ``maintenance_interval``); docs/threads.md lists every thread.
 """
 
 from __future__ import annotations
@@ -290,7 +290,8 @@ def connect(
     """Open a database: in memory (no ``target``) or embedded in a data folder.
 
     Keyword arguments set engine :class:`~rillet.settings.Settings`.  ``clock`` (seconds, like
-    ``time.time``) is what triggers consult when a stream has gone idle; tests inject one.
+    ``time.time``) is what triggers consult when a stream has gone idle; tests inject one
+    (see :mod:`rillet.clock` for one moved by hand).
     A folder is held by one process at a time (LockedError otherwise).
     """
     check("connect", target=(target, FOLDER | None), clock=(clock, CALLBACK))

@@ -3,7 +3,8 @@
 Data flow of an append (design.md): rows are checked, given offsets and buffered; the buffer
 becomes an Arrow batch that goes to the write-ahead log and then to its memory partition.
 In the background, closed partitions are sealed into Parquet files and retention drops whole
-partitions.  Lock order: ``_seal_lock`` -> ``_ingest_lock`` -> ``_lock``.
+partitions.  Lock order: ``_seal_lock`` -> ``_ingest_lock`` -> ``_lock``; docs/threads.md
+lists every thread, what runs under which lock, and who waits for whom.
 """
 
 from __future__ import annotations
@@ -657,7 +658,12 @@ class Stream:
         return written
 
     def apply_retention(self) -> list[int]:
-        """Drop the whole oldest partitions that retention says go; return their starts."""
+        """Drop the whole oldest partitions that retention says go; return their starts.
+
+        Never waits for a subscriber holding the ingest lock or ``_lock``: each subscriber is
+        told what went behind the batches handed over before the drop, and applies it on its
+        own thread; this returns once they have (waiting under no lock of the stream).
+        """
         if self._retention_us is None and self.options.max_bytes is None:
             return []
         with self._seal_lock:
@@ -674,27 +680,38 @@ class Stream:
             )
             if not drop:
                 return []
-            with self._ingest_lock, self._lock:
-                # batches still queued for the monitors would bring dropped records back
-                self.wait_subscribers()
-                self._recent.clear()  # its rows are all in memory now, some maybe dropped
-                through = self._buffer.first - 1
-                self._catalog.drop_partitions(self.name, {s: through for s in drop}, through + 1)
-                gone = [f for f in self._files if f.partition in drop]
-                self._files = [f for f in self._files if f.partition not in drop]
-                for start in drop:
-                    self._memory.drop(start)
-                    self._sealed_through[start] = through
-                kept = [f.partition for f in self._files] + list(self._memory.partitions)
-                for subscription in self._subscriptions:
-                    subscription.subscriber.forget_before(
-                        min(kept) if kept else self._watermark + 1
+            # a late subscriber's catch-up reads stored files on its thread, maybe the ones
+            # to delete; appenders and readers go on meanwhile (only sealing waits)
+            for subscription in self._subscriptions:
+                subscription.wait_history()
+            with self._ingest_lock:
+                if any(s.catching_up for s in self._subscriptions):
+                    return []  # one started since: the next round drops
+                with self._lock:
+                    self._recent.clear()  # its rows are all in memory now, some maybe dropped
+                    through = self._buffer.first - 1
+                    self._catalog.drop_partitions(
+                        self.name, {s: through for s in drop}, through + 1
                     )
+                    gone = [f for f in self._files if f.partition in drop]
+                    self._files = [f for f in self._files if f.partition not in drop]
+                    for start in drop:
+                        self._memory.drop(start)
+                        self._sealed_through[start] = through
+                    kept = [f.partition for f in self._files] + list(self._memory.partitions)
+                # behind every batch that held a dropped record (all were handed over under
+                # this lock), never waiting: the subscribers apply it in order on their threads
+                told = list(self._subscriptions)
+                for subscription in told:
+                    subscription.forget_before(min(kept) if kept else self._watermark + 1)
             for info in gone:
                 if self._reader is not None and self._root is not None:
                     self._reader.forget(info.path)
                     (self._root / info.path).unlink(missing_ok=True)
         self._trim_log()
+        # a reader after this call sees the subscribers' states without the dropped records
+        for subscription in told:
+            subscription.wait()
         return drop
 
     def _trim_log(self) -> None:

@@ -7,6 +7,10 @@ a few batches bounds how far a subscriber may fall behind: past that, the append
 (back-pressure).  :meth:`Subscription.wait` returns once every batch handed over before the
 call has been observed, which is how a reader sees its own writes.
 
+What retention drops reaches the subscriber the same way: :meth:`Subscription.forget_before`
+queues it behind the batches handed over before (never waiting, so retention holds no lock
+of the stream while the subscriber works), and the subscriber's thread tells it in order.
+
 A subscriber that starts behind the stream (a monitor rebuilding its history on open, a flow
 over stored records) first observes the stored batches from its offset up to the offset
 where it joined, read by its own thread without any lock of the stream; the live batches
@@ -19,6 +23,7 @@ import logging
 import queue
 import threading
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Protocol
 
 import pyarrow as pa
@@ -38,6 +43,13 @@ class Subscriber(Protocol):
     def forget_before(self, start_us: int) -> None:
         """Retention dropped every record with an event time before ``start_us`` (epoch
         microseconds); the subscriber has seen every batch handed over before."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Forget:
+    """A retention's drop, queued behind the batches that held the dropped records."""
+
+    start_us: int
 
 
 class Subscription:
@@ -69,8 +81,13 @@ class Subscription:
         self.name = name
         self.stream = stream
         self._history: Iterable[pa.RecordBatch] | None = history
-        self._queue: queue.Queue[pa.RecordBatch | None] = queue.Queue(QUEUED)
+        # unbounded, so a drop is queued without waiting; the batches in it are bounded by
+        # _room, taken by the appender before a put and given back when the batch leaves
+        self._queue: queue.Queue[pa.RecordBatch | _Forget | None] = queue.Queue()
+        self._room = threading.Semaphore(QUEUED)
         self._thread: threading.Thread | None = None
+        # set once the stored batches of the catch-up were observed (at once without one)
+        self._history_read = threading.Event()
         # batches handed over, and observed: a reader waits for the batches handed over
         # before it, not for the thread to be idle (under steady ingest it never is)
         self._handed = 0
@@ -79,6 +96,8 @@ class Subscription:
         self._idle = threading.Condition()
         if history is not None:
             self._start(catching_up=True)
+        else:
+            self._history_read.set()
 
     @property
     def lag(self) -> int:
@@ -99,12 +118,37 @@ class Subscription:
             self.subscriber.observe(batch, False)
             return
         try:
+            self._room.acquire()
             self._queue.put(batch)
         except BaseException:  # e.g. Ctrl-C while the queue is full: not handed over
             with self._idle:
                 self._handed -= 1
                 self._idle.notify_all()
             raise
+
+    def forget_before(self, start_us: int) -> None:
+        """Tell the subscriber that retention dropped the records before ``start_us``, on its
+        thread, once it has observed the batches handed over before this call; returns at
+        once.  The caller holds the stream's ingest lock, so no batch comes in between."""
+        with self._idle:
+            inline = self._closed
+            if not inline:
+                if self._thread is None:
+                    self._start(catching_up=False)
+                self._handed += 1  # a reader after the drop waits for it, too
+        if inline:
+            self.subscriber.forget_before(start_us)
+            return
+        self._queue.put(_Forget(start_us))
+
+    @property
+    def catching_up(self) -> bool:
+        """Whether the subscriber is still observing the stored batches it started from."""
+        return not self._history_read.is_set()
+
+    def wait_history(self) -> None:
+        """Return once the catch-up (if any) has been observed."""
+        self._history_read.wait()
 
     def _start(self, catching_up: bool) -> None:
         if catching_up:
@@ -123,10 +167,15 @@ class Subscription:
             except Exception:
                 log.exception("%s of stream %r failed catching up", self.name, self.stream)
             finally:
+                self._history_read.set()
                 self._finished()
-        while (batch := self._queue.get()) is not None:
+        while (item := self._queue.get()) is not None:
             try:
-                self.subscriber.observe(batch, False)
+                if isinstance(item, _Forget):
+                    self.subscriber.forget_before(item.start_us)
+                else:
+                    self._room.release()
+                    self.subscriber.observe(item, False)
             except Exception:  # a failing batch must never stop the batches after it
                 log.exception("%s of stream %r failed on a batch", self.name, self.stream)
             finally:

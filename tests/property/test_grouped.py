@@ -10,7 +10,10 @@ rows under those groupings give, and leave their input as it was.  A group of on
 empty (COUNT(x) and APPROX_COUNT_DISTINCT 0, COUNT(*) its rows, others NULL), and so is any
 reduction of such groups; no groups give no partials.  Exact aggregates must agree exactly,
 floating-point ones within 1e-9 (and what doubles cannot resolve), sketches exactly while
-small and within what they promise beyond.
+small and within what they promise beyond.  APPROX_QUANTILE and DISTRIBUTION partials hold
+their values while a KLL sketch would hold them exactly (k of them): groups of about k values,
+with NULL, NaN, infinities and ties, must answer every quantile, rank and CDF exactly as a
+sketch of the group's values, and become sketches once a reduce takes them past k.
 """
 
 from __future__ import annotations
@@ -31,12 +34,13 @@ from hypothesis import strategies as st
 
 from rillet.aggregates import AGGREGATES, State
 from rillet.aggregates.grouped import Columns, Kind, kind_of
-from rillet.aggregates.sketches import TopKState
+from rillet.aggregates.sketches import Distribution, KllState, TopKState
 from rillet.datatypes import DataType
 from rillet.expressions.signatures import t
 from tests.property.cases import (
     FEW_INTS,
     HLL_EXACT,
+    KLL_EXACT,
     NEAR_1E9,
     QUANTILE_PARAMS,
     STAMPS,
@@ -84,6 +88,17 @@ def _zipf(rng: np.random.Generator, size: int) -> list[Any]:
     """Zipf-distributed ints: thousands of distinct values, a few heavy ones."""
     values = rng.zipf(1.3, size)
     return [None if v % 97 == 0 else int(v) for v in values]
+
+
+def _near_k(rng: np.random.Generator, size: int) -> list[Any]:
+    """Doubles for KLL partials of about k values: spread out or many ties, 5% NULL, 2% NaN,
+    1% each of inf, -inf and -0.0."""
+    values = rng.lognormal(3.0, 1.5, size)
+    if rng.random() < 0.5:
+        values = np.round(values / 10.0)  # ties, and 0.0
+    specials = [None] * 5 + [math.nan] * 2 + [math.inf, -math.inf, -0.0]  # of each 100
+    draws = rng.integers(0, 100, size).tolist()
+    return [specials[d] if d < 10 else v for v, d in zip(values.tolist(), draws, strict=True)]
 
 
 def _spread(rng: np.random.Generator, size: int) -> list[Any]:
@@ -149,10 +164,18 @@ CASES: dict[str, list[Case]] = {
     ],
     "approx_quantile": [
         Case("DOUBLE", _column(FINITE), QUANTILE_PARAMS),
+        Case("DOUBLE", _column(DOUBLES), QUANTILE_PARAMS),
+        Case("FLOAT", _column(FLOATS), QUANTILE_PARAMS),
         Case("BIGINT", _column(st.integers(-3, 3)), QUANTILE_PARAMS),
         Case("DOUBLE", _bulk(_latencies, 3000), QUANTILE_PARAMS),
+        Case("DOUBLE", _bulk(_near_k, 700), QUANTILE_PARAMS),
     ],
-    "distribution": [Case("DOUBLE", _column(FINITE)), Case("DOUBLE", _bulk(_latencies, 3000))],
+    "distribution": [
+        Case("DOUBLE", _column(FINITE)),
+        Case("DOUBLE", _column(DOUBLES)),
+        Case("DOUBLE", _bulk(_latencies, 3000)),
+        Case("DOUBLE", _bulk(_near_k, 700)),
+    ],
     "top_k": [
         Case("STRING", _column(WORDS), st.tuples(st.integers(1, 5))),
         Case("BIGINT", _column(st.integers(0, 9)), st.tuples(st.integers(1, 5))),
@@ -509,3 +532,117 @@ def test_no_groups(name: str) -> None:
             except Exception as exc:
                 failures.append(f"{dtype} ({type(kind).__name__}): {exc!r}")
     assert not failures, "\n".join(dict.fromkeys(failures))
+
+
+# -- KLL: exact values while a sketch would hold them exactly ------------------------------------
+
+KLL = ("approx_quantile", "distribution")
+MANY_QS = [0.0, 1e-9, 0.01, 0.1, 0.25, 1 / 3, 0.5, 0.6, 2 / 3, 0.75, 0.9, 0.99, 1 - 1e-9, 1.0]
+KLL_SIZES = st.lists(st.integers(1, 260), min_size=1, max_size=8)  # rows a group: around k
+
+
+def _kll_sketch(raw: list[Any], q: float | None) -> KllState:
+    """The function's State (a KLL sketch) fed ``raw`` in one update."""
+    state = KllState(q)
+    state.update(pa.array(raw, pa.float64()), len(raw))
+    return state
+
+
+def _same_distribution(got: Distribution, want: Distribution, valid: list[float]) -> None:
+    """Every answer of ``got`` is exactly ``want``'s (both exact: no more than k values)."""
+    assert (got.n, got.min, got.max) == (want.n, want.min, want.max)
+    assert got.quantiles(MANY_QS) == want.quantiles(MANY_QS)
+    points = sorted({*valid, -1.0, 0.5, 1e9})
+    assert [got.rank(p) for p in points] == [want.rank(p) for p in points]
+    finite = [p for p in points if math.isfinite(p)]
+    assert got.cdf(finite) == want.cdf(finite)
+
+
+def _kll_partials(kind: Kind, raw: list[Any], starts: Ints, cut: int) -> Columns:
+    """The partials of the groups ``[0, cut)`` of ``raw``, then of the others, made by two
+    ``partials`` calls as for two batches."""
+    middle = int(starts[cut]) if cut < len(starts) else len(raw)
+    parts = []
+    for low, high, groups in ((0, middle, starts[:cut]), (middle, len(raw), starts[cut:])):
+        if len(groups):
+            values = pa.array(raw[low:high], pa.float64())
+            offsets = np.arange(low, high, dtype=np.int64)
+            parts.append(kind.partials(values, None, offsets, groups - low))
+    return {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
+
+
+def _contents(state: Any) -> bytes:
+    """A KLL partial's sketch or values, as bytes."""
+    data: bytes = state.to_bytes() if isinstance(state, KllState) else state.tobytes()
+    return data
+
+
+def _check_kll(name: str, columns: Columns, raw: list[Any], starts: Ints, q: float) -> None:
+    """Each row of ``columns`` (groups of ``raw`` by ``starts``) holds its values exactly
+    while there are no more than k of them, answering as the sketch of them does; beyond,
+    it is a sketch within the rank error."""
+    quantile = name == "approx_quantile"
+    got = kind_of(AGGREGATES[name], t("DOUBLE"), (q,) if quantile else ()).results(columns)
+    qs = MANY_QS if quantile else []  # every quantile, not the kind's q alone
+    every_q = [kind_of(AGGREGATES[name], t("DOUBLE"), (other,)).results(columns) for other in qs]
+    for i, (start, end) in enumerate(_bounds(starts, len(raw))):
+        rows = raw[start:end]
+        valid = [v for v in rows if v is not None and not math.isnan(v)]
+        assert columns["n"][i] == len(valid)
+        assert isinstance(columns["state"][i], KllState) == (len(valid) > KLL_EXACT)
+        want = _kll_sketch(rows, q if quantile else None).result()
+        if len(valid) > KLL_EXACT:
+            if quantile:
+                check_quantile(valid, q, got[i], want)
+            else:
+                check_distribution(valid, got[i], want)
+        elif not valid:
+            assert got[i] is None and want is None
+        elif not quantile:
+            assert isinstance(got[i], Distribution) and isinstance(want, Distribution)
+            _same_distribution(got[i], want, valid)
+        else:
+            whole = _kll_sketch(rows, None).result()
+            assert isinstance(whole, Distribution)
+            for other, answers in zip(qs, every_q, strict=True):
+                assert same(answers[i], whole.quantile(other))
+            assert same(got[i], want)
+
+
+@pytest.mark.parametrize("name", KLL)
+@SETTINGS
+@given(data=st.data())
+def test_kll_partials_are_exact_up_to_k_and_answer_as_the_sketch(
+    name: str, data: st.DataObject
+) -> None:
+    """Groups of about k values (NULL, NaN, infinities, -0.0, ties): a partial of no more
+    than k values holds them and answers every quantile exactly as a KLL sketch of them;
+    past k it is a sketch.  Reduced in any grouping and order, over two levels, partials
+    cross k and stay so; their input is left as it was."""
+    sizes = data.draw(KLL_SIZES, label="group rows")
+    raw = _near_k(_seeded(data, "values"), sum(sizes))
+    starts = np.cumsum([0, *sizes[:-1]]).astype(np.int64)
+    q = data.draw(st.one_of(st.sampled_from(MANY_QS), st.floats(0.0, 1.0)), label="q")
+    kind = kind_of(AGGREGATES[name], t("DOUBLE"), (q,) if name == "approx_quantile" else ())
+    # the groups of two batches, as a monitor's level holds them (rows share a batch's array)
+    cut = data.draw(st.integers(1, len(sizes)), label="groups of the first batch")
+    columns = _kll_partials(kind, raw, starts, cut)
+    _check_kll(name, columns, raw, starts, q)
+    kept = [_contents(state) for state in columns["state"].tolist()]
+    rng = _seeded(data, "shuffle")
+    level, row_starts, rows = columns, starts, raw
+    for depth in range(2):
+        groups = _starts(data, len(row_starts), f"coarse {depth}")
+        if data.draw(st.booleans(), label=f"shuffle {depth}"):  # rows of a group in any order
+            order = np.concatenate(
+                [a + rng.permutation(b - a) for a, b in _bounds(groups, len(row_starts))]
+            )
+            bounds = _bounds(row_starts, len(rows))
+            rows = [v for i in order.tolist() for v in rows[bounds[i][0] : bounds[i][1]]]
+            sizes = [bounds[i][1] - bounds[i][0] for i in order.tolist()]
+            row_starts = np.cumsum([0, *sizes[:-1]]).astype(np.int64)
+            level = {k: v[order] for k, v in level.items()}
+        level = kind.reduce(level, groups)
+        row_starts = row_starts[groups]
+        _check_kll(name, level, rows, row_starts, q)
+    assert [_contents(state) for state in columns["state"].tolist()] == kept  # as they were

@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 import rillet
+from rillet.clock import Alarm
 
 UTC = dt.UTC
 #: 2024-05-01T00:00:00Z, the day most tests put their event times in
@@ -86,6 +87,16 @@ def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
         if time.monotonic() > deadline:
             return False
         time.sleep(0.01)
+
+
+def within(timeout: float, call: Callable[[], Any]) -> list[Any]:
+    """``[call()]`` if it returns within ``timeout`` seconds, else ``[]`` (it goes on, on a
+    daemon thread): for a call that would block on a lock the code under test holds."""
+    result: list[Any] = []
+    helper = threading.Thread(target=lambda: result.append(call()), daemon=True)
+    helper.start()
+    helper.join(timeout)
+    return result
 
 
 class Endpoint:
@@ -169,34 +180,41 @@ def ref_rows(
 
 
 class FakeClock:
-    """The clock triggers consult for idleness, moved by hand; counts its reads so a test
-    can wait for the committer's next checks (each check reads it once).  ``start`` is epoch
-    seconds or a datetime."""
+    """The clock triggers consult for idleness, moved by hand.  The alarms rillet sleeps on
+    attach to it (:mod:`rillet.clock`): each move rings them, and :meth:`settle` waits until
+    every one has done what the new time asks (judged the idle triggers, stored the alerts)
+    and sleeps again.  ``start`` is epoch seconds or a datetime."""
 
     def __init__(self, start: float | dt.datetime) -> None:
         epoch = dt.datetime(1970, 1, 1, tzinfo=UTC)
         self._now = (start - epoch).total_seconds() if isinstance(start, dt.datetime) else start
-        self._reads = 0
         self._lock = threading.Lock()
+        self._alarms: list[Alarm] = []
 
     def __call__(self) -> float:
         with self._lock:
-            self._reads += 1
             return self._now
+
+    def attach(self, alarm: Alarm) -> None:
+        with self._lock:
+            self._alarms.append(alarm)
 
     def advance(self, seconds: float) -> None:
         with self._lock:
             self._now += seconds
+            alarms = list(self._alarms)
+        for alarm in alarms:
+            alarm.ring()
 
-    def reads(self) -> int:
+    def settle(self) -> None:
+        """Return once nothing is due at the time now: every alarm on this clock is closed,
+        or asleep (not poked) until a later time.  Records appended before are judged first
+        where the test waited for them (a query, ``flush``); a batch still on its way pokes
+        the alarm when it is observed."""
         with self._lock:
-            return self._reads
-
-    def wait_for_checks(self, count: int = 2) -> None:
-        """Return once the clock has been read ``count`` more times: the committer's checks
-        run one after another, so at least one whole check ran after this call."""
-        target = self.reads() + count
-        assert wait_until(lambda: self.reads() >= target), "the committer stopped checking"
+            alarms = list(self._alarms)
+        now = self()
+        assert wait_until(lambda: all(a.settled(now) for a in alarms)), "an alarm never slept"
 
 
 def integer(value: object) -> int:

@@ -11,7 +11,7 @@ import pyarrow as pa
 
 import rillet
 from rillet.subscription import QUEUED
-from tests.unit.support import MANUAL, at, us, wait_until
+from tests.unit.support import MANUAL, at, us, wait_until, within
 
 
 class Recorder:
@@ -20,11 +20,14 @@ class Recorder:
     def __init__(self) -> None:
         self.batches: list[tuple[list[int], bool]] = []
         self.forgotten: list[int] = []
+        #: how many records it had seen when told to forget, one count a forget_before
+        self.seen_when_forgotten: list[int] = []
         self.gate = threading.Event()
         self.gate.set()
 
     def forget_before(self, start_us: int) -> None:
         self.forgotten.append(start_us)
+        self.seen_when_forgotten.append(len(self.offsets()))
 
     def observe(self, batch: pa.RecordBatch, history: bool) -> None:
         self.gate.wait()
@@ -162,3 +165,77 @@ def test_retention_tells_the_subscribers_what_it_dropped(folder: Path) -> None:
         assert s.apply_retention() == [us(at(0)), us(at(1))]  # ended 2 h before 04:00:59
         assert seen.forgotten == [us(at(2))]  # the records before the oldest partition kept
         assert seen.offsets() == list(range(50))  # it had seen every batch before
+
+
+def retained(db: rillet.Database) -> tuple[rillet.Stream, Recorder]:
+    """A stream of hours 0 to 4 (ten records each, sealed) whose subscriber is stuck on a
+    batch (its gate closed): retention of 2 h may drop hours 0 and 1."""
+    s = db.create_stream(
+        "t", "ts TIMESTAMP, v BIGINT", time_column="ts", partition="1h", retention="2h"
+    )
+    seen = Recorder()
+    s.subscribe(seen, "recorder")
+    seen.gate.clear()
+    for hour in range(5):  # one batch in the subscriber's hands, the others queued
+        s.append_many(rows(10 * hour, 10, hour=hour))
+    s.seal()
+    return s, seen
+
+
+def test_retention_drops_without_holding_the_stream_while_a_subscriber_is_busy(
+    folder: Path,
+) -> None:
+    """Retention drops at once and then waits for the subscriber, holding none of the stream's
+    locks: readers and appenders go on; the subscriber forgets the dropped records after
+    observing every batch handed over before the drop."""
+    with rillet.connect(folder, **MANUAL) as db:
+        s, seen = retained(db)
+        dropped: list[list[int]] = []
+        retention = threading.Thread(target=lambda: dropped.append(s.apply_retention()))
+        retention.start()
+        try:
+            # len() takes the stream's locks: it answers, and sees the drop, while the
+            # subscriber is still stuck on its first batch
+            assert within(10.0, lambda: wait_until(lambda: len(s) == 30)) == [True]
+            assert within(10.0, lambda: s.read(20)["v"]) == [20]
+            assert seen.forgotten == []
+            assert retention.is_alive()  # apply_retention returns once the subscriber forgot
+        finally:
+            seen.gate.set()
+        retention.join()
+        assert dropped == [[us(at(0)), us(at(1))]]
+        assert seen.forgotten == [us(at(2))]
+        assert seen.seen_when_forgotten == [50]  # every batch handed over before, first
+        s.append_many(rows(50, 10, hour=5))
+        s.caught_up()
+        assert seen.offsets() == list(range(60))
+
+
+def test_retention_waits_for_a_catch_up_reading_the_files_it_would_delete(
+    folder: Path,
+) -> None:
+    """A late subscriber reads stored batches (files among them) on its own thread: retention
+    drops them once it has read them, holding none of the locks a reader needs meanwhile."""
+    with rillet.connect(folder, **MANUAL) as db:
+        s = db.create_stream(
+            "t", "ts TIMESTAMP, v BIGINT", time_column="ts", partition="1h", retention="2h"
+        )
+        for hour in range(5):
+            s.append_many(rows(10 * hour, 10, hour=hour))
+        s.seal()
+        seen = Recorder()
+        seen.gate.clear()
+        s.subscribe(seen, "recorder", from_offset=0)  # stuck in its catch-up
+        dropped: list[list[int]] = []
+        retention = threading.Thread(target=lambda: dropped.append(s.apply_retention()))
+        retention.start()
+        try:
+            assert within(10.0, lambda: len(s)) == [50]
+            assert within(10.0, lambda: s.read(0)["v"]) == [0]
+        finally:
+            seen.gate.set()
+        retention.join()
+        assert dropped == [[us(at(0)), us(at(1))]]
+        assert seen.offsets(history=True) == list(range(50))
+        assert seen.forgotten == [us(at(2))]
+        assert len(s) == 30

@@ -2,7 +2,9 @@
 
 Importing the package registers the built-ins: COUNT, SUM, MIN, MAX, AVG, STDDEV, VARIANCE,
 FIRST, LAST (:mod:`rillet.aggregates.basic`) and the sketches APPROX_COUNT_DISTINCT,
-APPROX_QUANTILE, DISTRIBUTION, TOP_K (:mod:`rillet.aggregates.sketches`).
+APPROX_QUANTILE, DISTRIBUTION, TOP_K (:mod:`rillet.aggregates.sketches`).  Many groups at
+once are columns of partial states (:mod:`rillet.aggregates.grouped`), and time buckets of
+them, fixed or Gregorian, at several widths, are :mod:`rillet.aggregates.buckets`.
 
 Examples:
     >>> import pyarrow as pa

@@ -16,8 +16,10 @@ order and grouping (the property the monitors rely on); ``results`` gives each r
 of the aggregate, as the function's State would give it.
 
 COUNT, SUM, AVG, STDDEV and VARIANCE of numbers, MIN and MAX of numbers and times, and FIRST
-and LAST of anything have columnar kinds.  Other functions (the sketches, MIN of text, SUM of
-PRECISE) keep one State object per row (:class:`ObjectKind`), fed the rows of each group.
+and LAST of anything have columnar kinds.  APPROX_QUANTILE and DISTRIBUTION keep a group's
+values while they are no more than a KLL sketch holds exactly, and a sketch beyond
+(:class:`KllKind`).  Other functions (the other sketches, MIN of text, SUM of PRECISE) keep
+one State object per row (:class:`ObjectKind`), fed the rows of each group.
 
 FIRST and LAST pick the non-NULL value with the least or greatest *offset*, so their partials
 merge in any order; they equal the States' arrival order where records arrive in order.
@@ -36,6 +38,7 @@ Examples:
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -43,7 +46,7 @@ import numpy as np
 import pyarrow as pa
 
 from rillet.aggregates.base import AggregateFunction, State
-from rillet.aggregates.sketches import KllState
+from rillet.aggregates.sketches import KLL_K, Distribution, KllState, exact_positions
 from rillet.datatypes import DataType
 
 Columns = dict[str, np.ndarray]
@@ -427,36 +430,187 @@ class ObjectKind:
         return [state.result() for state in columns["state"]]
 
 
-class KllKind(ObjectKind):
-    """APPROX_QUANTILE and DISTRIBUTION: a KLL state per row, as ObjectKind, but the batch's
-    values are read as doubles once and each group's slice goes to its sketch as it is (per
-    group, Arrow slices and casts cost ten times the sketch's own update)."""
+class KllKind:
+    """APPROX_QUANTILE and DISTRIBUTION: ``n``, the number of values (NULL and NaN left out,
+    as the sketch leaves them out); while ``n`` is at most the sketch's k, the values
+    themselves, which are exactly what a KLL sketch of them would hold, and beyond, a
+    :class:`~rillet.aggregates.sketches.KllState` in ``state``.
+
+    The values of a row are ``n`` values from position ``at`` of the float64 array in
+    ``state`` (in no order).  The rows of one batch, or of one reduce, share one array, whose
+    number is ``base`` (-1 for a sketch), so a batch spread over thousands of small buckets
+    makes a few numpy calls, not an object a bucket (a sketch allocates room for k values),
+    and the values of many rows are read back with one ``take`` an array.  Nothing changes
+    an array or a sketch once made: rows may share them.  A reduce that brings more than k
+    values together makes the sketch.  The results are the sketch's: for exact values, the
+    value at the position a sketch would read
+    (:func:`~rillet.aggregates.sketches.exact_positions`); a DISTRIBUTION of exact values is
+    a sketch made of them when asked.
+    """
 
     def __init__(
         self, function: AggregateFunction, arg: DataType | None, params: tuple[Any, ...]
     ) -> None:
-        super().__init__(function, arg, params)
-        prototype = self.function.make(self.arg, self.params)
+        prototype = function.make(arg if arg is not None else DataType("NULL"), params)
         assert isinstance(prototype, KllState)
         self.q = prototype.q
+        self.k = KLL_K  # the most values a sketch holds exactly, and so the most kept here
 
-    def new_state(self) -> State:
-        return KllState(self.q)
-
-    def _source(self, values: pa.Array | None, rows: np.ndarray | None) -> Any:
+    def partials(
+        self,
+        values: pa.Array | None,
+        rows: np.ndarray | None,
+        offsets: np.ndarray,
+        starts: np.ndarray,
+    ) -> Columns:
         assert values is not None
         x = _at(_numbers(values, False), rows)
-        if not x.flags.writeable:  # the sketch's binding takes writable arrays only
-            x = x.copy()
-        return x, _at(_valid(values), rows) if values.null_count else None
+        keep = ~np.isnan(x)
+        if values.null_count:
+            keep &= _at(_valid(values), rows)
+        if keep.all():
+            n = _sizes(starts, len(x))
+        else:
+            n = _sum_at(keep, starts, np.int64)
+            x = x[keep]
+        held = n  # the values kept exact, per group
+        big = n > self.k
+        sketches: list[tuple[int, KllState]] = []
+        if big.any():  # sketched now; the values of the others are kept without them
+            if not x.flags.writeable:  # the sketch's binding takes writable arrays only
+                x = x.copy()
+            ends = np.cumsum(n)
+            for i in np.flatnonzero(big).tolist():
+                state = KllState(self.q)
+                state.sketch.update(x[ends[i] - n[i] : ends[i]])
+                sketches.append((i, state))
+            x = x[np.repeat(~big, n)]
+            held = np.where(big, 0, n)
+        columns = _shared(x, held)
+        for i, state in sketches:
+            columns["base"][i] = -1
+            columns["state"][i] = state
+        columns["n"] = n
+        return columns
 
-    def _fed(self, source: Any, start: int, end: int) -> State:
-        x, valid = source
-        state = KllState(self.q)
-        part = x[start:end] if valid is None else x[start:end][valid[start:end]]
-        if len(part):
-            state.sketch.update(part)
-        return state
+    def reduce(self, columns: Columns, starts: np.ndarray) -> Columns:
+        n = columns["n"]
+        totals = _sum_at(n, starts)
+        sizes = _sizes(starts, len(n))
+        single = sizes == 1
+        joined = ~single & (totals <= self.k)
+        if single.all():
+            merged = {name: column[starts] for name, column in columns.items()}
+        else:
+            # exact values still: taken into one new array, then a range of it a group
+            rows = np.repeat(joined, sizes)
+            values = _gather({name: column[rows] for name, column in columns.items()})
+            merged = _shared(values, np.where(joined, totals, 0))
+            merged["n"] = totals
+            for name, column in columns.items():  # kept as they are: nothing changes them
+                merged[name][single] = column[starts[single]]
+        ends = starts + sizes
+        for i in np.flatnonzero(~single & ~joined).tolist():
+            merged["at"][i], merged["base"][i] = 0, -1
+            merged["state"][i] = self._sketch(columns, starts[i], ends[i])
+        return merged
+
+    def _sketch(self, columns: Columns, start: int, end: int) -> KllState:
+        """A new sketch of the values and sketches of rows ``[start, end)``."""
+        rows = {name: column[start:end] for name, column in columns.items()}
+        total = KllState(self.q)
+        exact = rows["base"] >= 0
+        for state in rows["state"][~exact].tolist():
+            total.sketch.merge(state.sketch)
+        if rows["n"][exact].any():  # a new array: writable, as the sketch's binding wants
+            total.sketch.update(_gather({k: v[exact] for k, v in rows.items()}))
+        return total
+
+    def results(self, columns: Columns) -> list[Any]:
+        n, states = columns["n"], columns["state"]
+        exact = (n > 0) & (n <= self.k)
+        q = self.q
+        if q is not None and exact.all():  # the usual case: no sketch, no empty row
+            found: list[Any] = _exact_quantiles(*_gathered(columns), n, q).tolist()
+            return found
+        results: list[Any] = [None] * len(n)
+        for i in np.flatnonzero(n > self.k).tolist():
+            results[i] = states[i].result()
+        rows = np.flatnonzero(exact)
+        if q is None:  # a Distribution is a view of a sketch: made of the values
+            for i in rows.tolist():
+                results[i] = Distribution(self._sketch(columns, i, i + 1).sketch)
+        elif len(rows):
+            chosen = {name: column[rows] for name, column in columns.items()}
+            found = _exact_quantiles(*_gathered(chosen), n[rows], q).tolist()
+            for i, value in zip(rows.tolist(), found, strict=True):
+                results[i] = value
+        return results
+
+
+_BASES = itertools.count()  # numbers the arrays of KLL values (next() is atomic)
+
+
+def _shared(values: np.ndarray, n: np.ndarray) -> Columns:
+    """Rows holding ``n`` values each of ``values``, one row after another."""
+    state = np.empty(len(n), dtype=object)
+    state.fill(values)
+    base = np.full(len(n), next(_BASES), dtype=np.int64)
+    return {"n": n, "at": np.cumsum(n) - n, "base": base, "state": state}
+
+
+def _ranges(at: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """``at[i], at[i] + 1, ... at[i] + n[i] - 1`` for each i, one after another."""
+    ranges: np.ndarray = np.arange(int(n.sum())) + np.repeat(at - (np.cumsum(n) - n), n)
+    return ranges
+
+
+def _gathered(columns: Columns) -> tuple[np.ndarray, np.ndarray]:
+    """An array holding the values of KLL rows that hold their values (none a sketch), and
+    where each row's values begin in it: the rows' own array if they share one."""
+    n, at, base, state = (columns[k] for k in ("n", "at", "base", "state"))
+    if len(n) and base[0] == base[-1] and (base == base[0]).all():
+        return state[0], at  # the rows of one batch: no copy (a large one costs page faults)
+    return _gather(columns), np.cumsum(n) - n
+
+
+def _gather(columns: Columns) -> np.ndarray:
+    """The values of KLL rows that hold their values (none a sketch), one row after another,
+    in a new array."""
+    n, at, base, state = (columns[k] for k in ("n", "at", "base", "state"))
+    if not len(n):
+        return np.empty(0, dtype=np.float64)
+    if base[0] == base[-1] and (base == base[0]).all():  # the rows of one batch: one take
+        values: np.ndarray = state[0][_ranges(at, n)]
+        return values
+    values = np.empty(int(n.sum()), dtype=np.float64)
+    into = np.cumsum(n) - n
+    order = np.argsort(base, kind="stable")
+    for run in np.split(order, np.flatnonzero(np.diff(base[order])) + 1):
+        values[_ranges(into[run], n[run])] = state[run[0]][_ranges(at[run], n[run])]
+    return values
+
+
+def _exact_quantiles(values: np.ndarray, first: np.ndarray, n: np.ndarray, q: float) -> np.ndarray:
+    """The quantile at ``q`` of each row of ``n`` values of ``values`` from ``first`` (each
+    in no order), as a sketch holding them exactly answers it.
+
+    Each row is sorted in a row of a matrix padded with +inf (which sorts last, and a value
+    +inf is the pad's equal), one matrix for the rows of up to 1, 2, 4, ... 256 values: a
+    few numpy calls, not a sort a row.
+    """
+    positions = exact_positions(n, q)
+    widths = np.left_shift(1, np.frexp(n - 1)[1])  # 2**bit_length(n - 1): n <= width < 2n
+    found = np.empty(len(n), dtype=np.float64)
+    for width in np.unique(widths).tolist():
+        rows = np.flatnonzero(widths == width)
+        counts = n[rows]
+        cells = _ranges(np.arange(len(rows)) * width, counts)  # each row's first cells
+        grid = np.full((len(rows), width), np.inf)
+        grid.reshape(-1)[cells] = values[_ranges(first[rows], counts)]
+        grid.sort(axis=1)
+        found[rows] = grid[np.arange(len(rows)), positions[rows]]
+    return found
 
 
 _NUMBERS = frozenset({"INT", "BIGINT", "FLOAT", "DOUBLE"})

@@ -165,6 +165,26 @@ def _quantile(sketch: Any, q: float) -> float:
     return float(sketch.get_quantile(q, True))
 
 
+def exact_positions(n: np.ndarray, q: float) -> np.ndarray:
+    """Where, among ``n`` values in ascending order (counting from 0), a KLL sketch that
+    holds them exactly finds its quantile at ``q``, for each count in ``n`` (all > 0).
+
+    A sketch holds its values exactly until it has seen more than k of them; then its
+    inclusive quantile at q is the value of rank ``ceil(q * n)`` (counting from 1), and
+    the least at 0 (as :func:`_quantile` reads it).
+
+    Examples:
+        >>> [exact_positions(np.array([4]), q).item() for q in (0.0, 0.25, 0.5, 0.51, 1.0)]
+        [0, 0, 1, 2, 3]
+        >>> exact_positions(np.array([1, 3, 200]), 0.99)
+        array([  0,   2, 197])
+    """
+    # as the sketch: the product in doubles (n is exact in a double), then its ceiling
+    ranks = np.ceil(q * n).astype(np.int64)
+    positions: np.ndarray = np.clip(ranks - 1, 0, n - 1)
+    return positions
+
+
 @dataclass(frozen=True, eq=False, slots=True)
 class Distribution:
     """A read-only view of a KLL sketch: quantiles, ranks and CDF of the values it saw.

@@ -11,6 +11,7 @@ import logging
 import math
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -18,11 +19,13 @@ import numpy as np
 import pyarrow as pa
 
 from rillet.aggregates import AggregateValue
+from rillet.aggregates.buckets import Buckets
+from rillet.clock import Alarm
 from rillet.errors import ConfigError, ConflictError, NotFoundError, not_found
 from rillet.expressions.duckdb import quote, render
 from rillet.expressions.kernels import Context, compile, evaluate
 from rillet.expressions.nodes import Node
-from rillet.monitors.aggregate import AggregateMonitor, Buckets
+from rillet.monitors.aggregate import AggregateMonitor
 from rillet.monitors.alerts import Alert, Delivery, Webhook
 from rillet.monitors.filter import Filter, matches, predicate
 from rillet.monitors.index import Index
@@ -98,8 +101,18 @@ class MonitorSet:
         self.trimmed = False  # retention dropped records since open
         self.watermark = -(2**63)
         self._lock = threading.RLock()
+        # alerts judged under _lock, in order, stored and delivered after it is released by
+        # whichever thread holds _publishing (one at a time, so the order is kept)
+        self._outbox: deque[list[Alert]] = deque()
+        self._publishing = threading.Lock()
         self._subscription: Subscription | None = None
         self._subscribing = threading.Lock()
+        # the thread that judges the triggers of an idle stream, and what it sleeps on, made
+        # with the first trigger
+        self._alarm: Alarm | None = None
+        self._idle_thread: threading.Thread | None = None
+        # when it next wakes by the clock (None: only when poked), kept under _lock
+        self._idle_until: float | None = None
         entries = catalog.monitors(stream.name)
         for entry in entries:
             self._build(entry)
@@ -114,6 +127,8 @@ class MonitorSet:
             # subscription's thread, before the batches ingested from now on
             first = min((e.from_offset for e in entries if e.kind != "webhook"), default=0)
             self._subscription = stream.subscribe(self, "monitors", first)
+        if self.triggers:
+            self._start_idle()
 
     @property
     def active(self) -> bool:
@@ -242,6 +257,8 @@ class MonitorSet:
             if kind in ("index", "filter", "aggregate"):
                 self._replay([monitor], entry.from_offset)
             self.aggregates.update(finer)
+            if kind == "trigger":  # its period may be shorter than the others'
+                self._start_idle().poke()
 
     def _automatic_base(self) -> int:
         """An automatic aggregate's buckets without triggers: 1 s, or what divides both a
@@ -410,6 +427,9 @@ class MonitorSet:
                 )
             if self.triggers and not history:
                 self._check_triggers()
+                if self._idle_until is None and self._alarm is not None:
+                    self._alarm.poke()  # the idle thread waits for records: here they are
+        self._publish()
 
     def caught_up(self) -> None:
         """Wait until the monitors have seen every record appended so far.
@@ -459,21 +479,78 @@ class MonitorSet:
             self.watermark = max(self.watermark, int(times.max()))
             self._evaluate(batch, times, monitors)
 
-    def tick(self) -> None:
-        """The committer's periodic check: a stream idle for a whole period closes its windows."""
-        if not self.triggers or self.lag:
-            return  # nothing to judge, or not idle: there are records to judge first
-        with self._lock:
-            self._check_triggers(self.clock())
+    # -- idleness -------------------------------------------------------------------------
+
+    def _start_idle(self) -> Alarm:
+        """Start the thread that judges the triggers when the stream goes idle (once)."""
+        if self._alarm is not None:
+            return self._alarm
+        self._alarm = alarm = Alarm(self.clock)
+        alarm.poke()  # a first look: a stream opened idle closes its windows, too
+        self._idle_thread = threading.Thread(
+            target=self._judge_idle,
+            args=(alarm,),
+            name=f"rillet-idle-{self.stream.name}",
+            daemon=True,
+        )
+        self._idle_thread.start()
+        return alarm
+
+    def _judge_idle(self, alarm: Alarm) -> None:
+        """The idle thread: sleeps until a trigger's whole period after the last ingest by
+        the clock (or until records come when none is pending), then judges the windows
+        that idleness closed, as :meth:`_check_triggers` says."""
+        until: float | None = None
+        while alarm.sleep(until):
+            try:
+                subscription = self._subscription
+                if subscription is not None and subscription.lag:
+                    subscription.wait()  # not idle: the records handed over are judged first
+                with self._lock:
+                    now = self.clock()
+                    if self.triggers:
+                        self._check_triggers(now)
+                    until = self._idle_until = self._next_idle_check(now)
+                self._publish()
+            except Exception:  # keep judging; the next records wake it again
+                log.exception("idle triggers of stream %r failed", self.stream.name)
+                with self._lock:
+                    until = self._idle_until = None
+
+    def _next_idle_check(self, now: float) -> float | None:
+        """When, by the clock, idleness may next close a window of a trigger: a whole period
+        after the last ingest or, once idle that long, when the clock reaches the end of the
+        next window holding records; None: not before more records (or triggers) come.  The
+        earliest float where :meth:`_check_triggers`'s own test holds, so a clock set to it
+        by hand wakes the thread."""
+        newest = self.watermark
+        if newest <= -(2**62):
+            return None  # no window holds records
+        last = self.last_ingest
+        soonest: float | None = None
+        for trigger in self.triggers.values():
+            period = trigger.period_us
+            at = _idle_at(last, period)
+            if now < at:
+                candidate = at
+            else:
+                closed = max(newest, min(int(now * 1e6), newest + period))
+                end = (closed // period + 1) * period
+                if end > (newest // period + 1) * period:
+                    continue  # the newest window with records is closed: nothing to wait for
+                candidate = _reaching(end)
+            soonest = candidate if soonest is None else min(soonest, candidate)
+        return soonest
 
     def _check_triggers(self, now: float | None = None) -> None:
         """Judge the windows that closed: event time passed their end or, when ``now`` is
-        given, the stream has been idle for a whole period of that trigger."""
+        given, the stream has been idle for a whole period of that trigger.  The caller holds
+        ``_lock``; the alerts wait in the outbox for :meth:`_publish`, called after it."""
         fired: list[Alert] = []
         idle_us = (now - self.last_ingest) * 1e6 if now is not None else -1.0
         for trigger in self.triggers.values():
             closed = self.watermark
-            if now is not None:  # the committer's tick: only idleness closes more windows
+            if now is not None:  # the idle thread's check: only idleness closes more windows
                 if idle_us < trigger.period_us:
                     continue
                 closed = max(closed, min(int(now * 1e6), self.watermark + trigger.period_us))
@@ -503,21 +580,29 @@ class MonitorSet:
                 )
             except Exception as exc:  # e.g. a full disk: the appender's records are stored
                 log.error("trigger %r: state not saved: %s", trigger.name, exc)
-        if not fired:
-            return
-        try:
-            self.alerts_stream().append_many(
-                {
-                    "time": [a.time for a in fired],
-                    "trigger": [a.trigger for a in fired],
-                    "condition": [a.condition for a in fired],
-                    "aggregate": [a.aggregate for a in fired],
-                    "value": [_as_float(a.value) for a in fired],
-                }
-            )
-        except Exception as exc:  # the alerts still reach callbacks and webhooks
-            log.error("alerts of stream %r not stored: %s", self.stream.name, exc)
-        self.delivery.send(fired)
+        if fired:
+            self._outbox.append(fired)
+
+    def _publish(self) -> None:
+        """Store the alerts judged so far in ``<stream>.alerts`` and hand them to delivery,
+        in the order judged; called holding no lock of the monitors (a slow store holds up
+        no query nor definition; the alerts stream's locks come after this set's)."""
+        with self._publishing:
+            while self._outbox:
+                fired = self._outbox.popleft()
+                try:
+                    self.alerts_stream().append_many(
+                        {
+                            "time": [a.time for a in fired],
+                            "trigger": [a.trigger for a in fired],
+                            "condition": [a.condition for a in fired],
+                            "aggregate": [a.aggregate for a in fired],
+                            "value": [_as_float(a.value) for a in fired],
+                        }
+                    )
+                except Exception as exc:  # the alerts still reach callbacks and webhooks
+                    log.error("alerts of stream %r not stored: %s", self.stream.name, exc)
+                self.delivery.send(fired)
 
     # -- queries ----------------------------------------------------------------------------------
 
@@ -623,7 +708,7 @@ class MonitorSet:
 
     def forget_before(self, start_us: int) -> None:
         """Forget the matches and states of records before ``start_us``, which retention
-        dropped (the caller holds the ingest lock and the monitors are caught up)."""
+        dropped (on the monitors' thread, after the batches handed over before the drop)."""
         with self._lock:
             self.trimmed = True  # the indexes still hold the dropped offsets
             for each in self.filters.values():
@@ -632,8 +717,36 @@ class MonitorSet:
                 aggregate.drop_before(start_us)
 
     def close(self) -> None:
-        """Deliver what alerts remain (the stream has closed its subscriptions)."""
+        """Stop the idle thread, deliver what alerts remain (the stream has closed its
+        subscriptions)."""
+        if self._alarm is not None:
+            self._alarm.close()
+        thread, self._idle_thread = self._idle_thread, None
+        if thread is not None:
+            thread.join()
         self.delivery.close()
+
+
+def _idle_at(last: float, period_us: int) -> float:
+    """The earliest clock reading idle for ``period_us`` since ``last`` (as the triggers'
+    check computes it, in floats)."""
+    return _earliest(lambda t: (t - last) * 1e6 >= period_us, last + period_us / 1e6)
+
+
+def _reaching(us: int) -> float:
+    """The earliest clock reading whose whole microseconds reach ``us``."""
+    return _earliest(lambda t: int(t * 1e6) >= us, us / 1e6)
+
+
+def _earliest(holds: Callable[[float], bool], guess: float) -> float:
+    """The least float where ``holds`` (false, then true as the float grows) holds, found
+    from ``guess``, a few rounding steps from it."""
+    at = guess
+    while not holds(at):
+        at = math.nextafter(at, math.inf)
+    while holds(before := math.nextafter(at, -math.inf)):
+        at = before
+    return at
 
 
 def _overlaps(first: int, last: int, low: int | None, high: int | None) -> bool:

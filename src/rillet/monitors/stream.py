@@ -234,11 +234,6 @@ class MonitoredStream(stream.Stream):
             column=name,
         )
 
-    def commit(self) -> None:
-        """Group commit, then the triggers of a stream idle for a whole period."""
-        super().commit()
-        self.monitors.tick()
-
     def close_subscribers(self) -> None:
         """Stop the subscribers, then deliver what alerts remain."""
         super().close_subscribers()

@@ -22,7 +22,7 @@ import pytest
 
 import rillet
 from rillet.aggregates import Distribution
-from rillet.monitors.aggregate import Level
+from rillet.aggregates.buckets import Level
 from tests.unit.monitors.support import ARROW as RECORDS
 from tests.unit.monitors.support import Reference, table
 from tests.unit.support import DAY, MANUAL, integer, number

@@ -17,7 +17,7 @@ import pytest
 
 import rillet
 from rillet import errors
-from tests.unit.support import DAY, Endpoint, wait_until
+from tests.unit.support import DAY, Endpoint, wait_until, within
 
 SCHEMA = "ts TIMESTAMP, host STRING, v DOUBLE"
 D = dt.timedelta
@@ -219,3 +219,30 @@ def _failing_for(name: str) -> Callable[..., int]:
         return original(self, data)
 
     return append_many
+
+
+def test_alerts_are_stored_outside_the_monitors_lock(
+    db: rillet.Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While the monitors' thread stores a batch's alerts in ``m.alerts`` (held up here), it
+    holds no lock of the monitors: another thread can change them meanwhile."""
+    s = stream(db)
+    entered, gate = threading.Event(), threading.Event()
+    original = rillet.Stream.append_many
+
+    def held_up(self: rillet.Stream, data: Any) -> int:
+        if self.name == "m.alerts":
+            entered.set()
+            gate.wait()
+        return original(self, data)
+
+    monkeypatch.setattr(rillet.Stream, "append_many", held_up)
+    fire(s, 0, 20.0)
+    try:
+        assert entered.wait(timeout=10)
+        assert within(10.0, lambda: s.remove_trigger("cold")) == [None]
+    finally:
+        gate.set()
+    assert s.get_alerts() == [alert(0, 20.0)]
+    fire(s, 1, -5.0)  # 'cold' was removed: no alert
+    assert s.get_alerts() == [alert(0, 20.0)]

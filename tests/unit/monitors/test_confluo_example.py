@@ -104,13 +104,13 @@ def test_confluo_example(db: rillet.Database, clock: FakeClock, period: str | No
     assert s.get_aggregate("max_latency_ms", 0, sys.maxsize) == 1001.0
 
     # No alert while the window of the last record is open (the clock has not moved).
-    clock.wait_for_checks()
+    clock.settle()
     assert s.get_alerts(0, sys.maxsize, "high_latency_trigger") == []
 
     # Idle for longer than the period: the window closes and the trigger fires once.
     clock.advance(60.0)
     assert wait_until(lambda: len(s.get_alerts(0, sys.maxsize, "high_latency_trigger")) > 0)
-    clock.wait_for_checks()
+    clock.settle()
     alerts = s.get_alerts(0, sys.maxsize, "high_latency_trigger")
     window = floor(records[2]["timestamp"], width)
     expected = rillet.Alert(

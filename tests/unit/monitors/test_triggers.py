@@ -10,9 +10,12 @@ from __future__ import annotations
 import datetime as dt
 import random
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
+import pyarrow as pa
 import pytest
 
 import rillet
@@ -60,7 +63,7 @@ def test_windows_close_as_event_time_passes_their_end(
 ) -> None:
     s = stream(db)
     s.append_many(rows((1, 5.0), (3, 20.0), (9.999999, 1.0)))
-    clock.wait_for_checks()
+    clock.settle()
     assert s.get_alerts() == []  # [0 s, 10 s) is still open
     s.append_many(rows((10, 1.0)))  # event time reaches 10 s: the window closes
     assert s.get_alerts() == [alert(0, 20.0)]
@@ -71,7 +74,7 @@ def test_windows_close_as_event_time_passes_their_end(
     # a late record in a window already judged changes its aggregate, not its alerts
     s.append_many(rows((25, 1000.0), (41, 50.0)))
     assert s.get_aggregate("mx", DAY + D(seconds=40), DAY + D(seconds=50)) == 50.0
-    clock.wait_for_checks()
+    clock.settle()
     assert s.get_alerts() == expected
     # queries by time range (of the window start) and by trigger
     assert s.get_alerts(DAY + D(seconds=10), DAY + D(seconds=30), "hot") == [alert(20, 30.0)]
@@ -91,25 +94,83 @@ def test_idle_stream_closes_its_window(db: rillet.Database, clock: FakeClock) ->
     s = stream(db)
     s.append_many(rows((1, 50.0), (2, 3.0)))
     clock.advance(9.5)  # idle, but not for a whole period
-    clock.wait_for_checks()
+    clock.settle()
     assert s.get_alerts() == []
     clock.advance(0.5)  # idle for 10 s: [0 s, 10 s) closes
     assert wait_until(lambda: s.get_alerts() != [])
-    clock.wait_for_checks()
+    clock.settle()
     assert s.get_alerts() == [alert(0, 50.0)]
     # the next window: nothing until idle again, then one alert
     s.append_many(rows((21, 12.5)))
-    clock.wait_for_checks()
+    clock.settle()
     assert s.get_alerts() == [alert(0, 50.0)]
     clock.advance(60)
     assert wait_until(lambda: len(s.get_alerts()) == 2)
-    clock.wait_for_checks()
+    clock.settle()
     assert s.get_alerts() == [alert(0, 50.0), alert(20, 12.5)]
     # a window whose condition does not hold closes without an alert
     s.append_many(rows((31, 10.0)))
     clock.advance(60)
-    clock.wait_for_checks(4)
+    clock.settle()
     assert s.get_alerts() == [alert(0, 50.0), alert(20, 12.5)]
+
+
+def test_idle_triggers_are_judged_off_the_commit_thread(
+    db: rillet.Database, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The alerts of a window closed by idleness are stored (held up here) by a thread of the
+    monitors, not by the committer: group commit goes on for every stream meanwhile."""
+    s = stream(db)
+    other = db.create_stream("o", "ts TIMESTAMP, v DOUBLE", time_column="ts")
+    entered, gate = threading.Event(), threading.Event()
+    original = rillet.Stream.append_many
+
+    def held_up(self: rillet.Stream, data: Any) -> int:
+        if self.name == "m.alerts":
+            entered.set()
+            gate.wait()
+        return original(self, data)
+
+    class Committed:
+        def observe(self, batch: pa.RecordBatch, history: bool) -> None:
+            committed.append(batch.column(batch.num_columns - 1).to_pylist())
+
+        def forget_before(self, start_us: int) -> None:
+            pass
+
+    committed: list[list[int]] = []
+    other.subscribe(Committed(), "committed")  # handed each batch the stream ingests
+    monkeypatch.setattr(rillet.Stream, "append_many", held_up)
+    s.append_many(rows((1, 50.0)))
+    s.flush()
+    clock.advance(10)  # idle for a whole period: [0 s, 10 s) closes, its alert is held up
+    try:
+        assert entered.wait(timeout=10)
+        offset = other.append((DAY, 1.0))  # buffered until the committer's next commit
+        assert wait_until(lambda: committed == [[offset]])
+    finally:
+        gate.set()
+    assert wait_until(lambda: s.get_alerts() == [alert(0, 50.0)])
+
+
+def test_a_clock_behind_event_time_closes_a_window_when_it_reaches_its_end() -> None:
+    """Idleness closes windows up to the clock, and no further than a period past event
+    time: with records stamped ahead of the clock, the window closes when the clock (not a
+    poll of it) reaches its end."""
+    clock = FakeClock(DAY + D(seconds=3))
+    with rillet.connect(clock=clock, **MANUAL) as db:
+        s = stream(db, period="1s")
+        s.append_many(rows((5.5, 50.0)))
+        s.flush()
+        clock.advance(1)  # idle for a period, but the clock is before the window [5 s, 6 s)
+        clock.settle()
+        assert s.get_alerts() == []
+        clock.advance(1.999999)  # 5.999999 s
+        clock.settle()
+        assert s.get_alerts() == []
+        clock.advance(0.000001)  # 6 s: the window's end
+        clock.settle()
+        assert s.get_alerts() == [alert(5, 50.0)]
 
 
 def test_condition_over_two_aggregates(db: rillet.Database) -> None:
@@ -174,14 +235,14 @@ def test_no_duplicate_alerts_after_restart(tmp_path: Path) -> None:
         clock = FakeClock(DAY + D(hours=2))
         with rillet.connect(folder, clock=clock, **MANUAL) as db:
             s = db.stream("m")
-            clock.wait_for_checks()
+            clock.settle()
             assert s.get_alerts() == [alert(0, 50.0), alert(10, 60.0)]
     clock = FakeClock(DAY + D(hours=3))
     with rillet.connect(folder, clock=clock, **MANUAL) as db:
         s = db.stream("m")
         clock.advance(10)  # idle for a period after the reopening: [20 s, 30 s) closes
         assert wait_until(lambda: len(s.get_alerts()) == 3)
-        clock.wait_for_checks()
+        clock.settle()
         s.append_many(rows((31, 1.0), (40, 1.0)))
     with rillet.connect(folder, clock=FakeClock(DAY + D(hours=4)), **MANUAL) as db:
         s = db.stream("m")
@@ -198,7 +259,7 @@ def test_idleness_closes_only_the_windows_of_triggers_idle_for_their_period(
     s.install_trigger("slow", "mx > 0", period="1h")
     s.append_many(rows((3599.5, 1.0)))
     clock.advance(2)  # idle for 2 s: a whole period of 'fast', not of 'slow'
-    clock.wait_for_checks(4)
+    clock.settle()
     assert s.get_alerts(None, None, "slow") == []
 
 
@@ -326,11 +387,11 @@ def test_idle_stream_closes_a_100ms_window(db: rillet.Database, clock: FakeClock
     s.install_trigger("hot", "mx > 10", period="100ms")
     s.append_many(rows((1.23, 50.0), (1.25, 3.0)))
     clock.advance(0.05)  # idle for half a period
-    clock.wait_for_checks()
+    clock.settle()
     assert s.get_alerts() == []
     clock.advance(0.06)  # idle for a whole period (and a little: the clock is a float)
     assert wait_until(lambda: s.get_alerts() != [])
-    clock.wait_for_checks()
+    clock.settle()
     assert s.get_alerts() == [alert(1.2, 50.0)]
 
 

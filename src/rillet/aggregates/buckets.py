@@ -1,0 +1,368 @@
+"""Time buckets: a batch's rows grouped by bucket, and partial states kept per bucket at
+several widths, the part that monitors, flow windows, roll-ups and time-series intervals share.
+
+A width is a fixed number of microseconds (an ``int``: buckets start at its multiples since
+the epoch) or a Gregorian :class:`Calendar` unit: weeks from Monday, months, years, all in UTC.
+A UTC day is a fixed width (:data:`DAY_US`): Unix time has no leap seconds.
+
+A :class:`Level` keeps the partial states (:mod:`rillet.aggregates.grouped` columns) of one
+width, keyed by bucket start; a coarser level is reduced from the one below it
+(:meth:`Level.fold`), and :func:`spans` answers a time range from a few slices of the levels.
+Both need the levels to nest: every bucket boundary of a level is one of the level below
+(:func:`nests`), e.g. seconds, minutes, hours, days, months, years; or days, weeks; never
+weeks, months (a month is not whole weeks).
+
+Examples:
+    >>> import numpy as np
+    >>> b = Buckets.of(np.array([DAY_US + 5, 40 * DAY_US, DAY_US]), MONTH)
+    >>> b.keys.tolist() == [0, 31 * DAY_US], b.starts.tolist(), b.order.tolist()
+    (True, [0, 2], [0, 2, 1])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from rillet.aggregates.grouped import Columns, Kind
+
+DAY_US = 86_400_000_000
+_WEEK_US = 7 * DAY_US
+_MONDAY_US = 4 * DAY_US  # 1970-01-05: the epoch was a Thursday, ISO weeks start on Monday
+_NUMPY_UNITS = {"month": "datetime64[M]", "year": "datetime64[Y]"}
+
+
+@dataclass(frozen=True, slots=True)
+class Calendar:
+    """A Gregorian bucket width in UTC: ``"week"`` (Monday to Sunday, as ISO 8601 and DuckDB's
+    ``date_trunc('week', ...)``), ``"month"`` or ``"year"``.
+
+    Examples:
+        >>> def us(text):
+        ...     return int(np.datetime64(text, "us").astype(np.int64))
+        >>> MONTH.start(us("2024-02-29T13:00")) == us("2024-02-01")
+        True
+        >>> MONTH.next(us("2024-02-01")) == us("2024-03-01"), YEAR.next(0) == us("1971-01-01")
+        (True, True)
+        >>> WEEK.start(us("2024-05-01")) == us("2024-04-29")  # a Wednesday; Monday the 29th
+        True
+    """
+
+    unit: str
+
+    def __post_init__(self) -> None:
+        if self.unit not in ("week", *_NUMPY_UNITS):
+            raise ValueError(f"calendar unit {self.unit!r} is not one of week, month, year")
+
+    def floor(self, us: np.ndarray) -> np.ndarray:
+        """The start of the bucket each epoch-microsecond value falls in."""
+        if self.unit == "week":
+            starts: np.ndarray = (us - _MONDAY_US) // _WEEK_US * _WEEK_US + _MONDAY_US
+            return starts
+        # numpy's datetime64 casts floor (also before 1970) and know the month lengths
+        unit = _NUMPY_UNITS[self.unit]
+        floored: np.ndarray = (
+            us.astype("datetime64[us]").astype(unit).astype("datetime64[us]").astype(np.int64)
+        )
+        return floored
+
+    def start(self, us: int) -> int:
+        """The start of the bucket ``us`` falls in."""
+        if self.unit == "week":
+            return (us - _MONDAY_US) // _WEEK_US * _WEEK_US + _MONDAY_US
+        unit = _NUMPY_UNITS[self.unit]
+        return int(np.datetime64(us, "us").astype(unit).astype("datetime64[us]").astype(np.int64))
+
+    def next(self, start: int) -> int:
+        """The start of the bucket after the one starting at ``start``."""
+        if self.unit == "week":
+            return start + _WEEK_US
+        unit = _NUMPY_UNITS[self.unit]
+        following = np.datetime64(start, "us").astype(unit) + 1
+        return int(following.astype("datetime64[us]").astype(np.int64))
+
+
+WEEK = Calendar("week")
+MONTH = Calendar("month")
+YEAR = Calendar("year")
+#: a bucket width: fixed microseconds, or a Gregorian unit
+Width = int | Calendar
+#: Kairos' Gregorian intervals
+GREGORIAN: dict[str, Width] = {"daily": DAY_US, "weekly": WEEK, "monthly": MONTH, "yearly": YEAR}
+
+
+def floor(us: np.ndarray, width: Width) -> np.ndarray:
+    """The start of the bucket of ``width`` each epoch-microsecond value falls in.
+
+    Examples:
+        >>> floor(np.array([59, 61, -1]), 60).tolist()
+        [0, 60, -60]
+    """
+    if isinstance(width, int):
+        starts: np.ndarray = us // width * width
+        return starts
+    return width.floor(us)
+
+
+def start_of(us: int, width: Width) -> int:
+    """The start of the bucket of ``width`` that ``us`` falls in."""
+    return us // width * width if isinstance(width, int) else width.start(us)
+
+
+def end_of(start: int, width: Width) -> int:
+    """The end (exclusive) of the bucket of ``width`` starting at ``start``."""
+    return start + width if isinstance(width, int) else width.next(start)
+
+
+def ceil_of(us: int, width: Width) -> int:
+    """The first bucket boundary of ``width`` at or after ``us``."""
+    if isinstance(width, int):
+        return -(-us // width) * width
+    start = width.start(us)
+    return start if start == us else width.next(start)
+
+
+def nests(finer: Width, coarser: Width) -> bool:
+    """Whether every bucket boundary of ``coarser`` is one of ``finer`` (so a coarser bucket
+    is whole finer ones).
+
+    Examples:
+        >>> nests(3_600_000_000, MONTH), nests(DAY_US, WEEK), nests(WEEK, MONTH), nests(MONTH, YEAR)
+        (True, True, False, True)
+    """
+    if isinstance(finer, int):
+        if isinstance(coarser, int):
+            return coarser % finer == 0
+        return DAY_US % finer == 0  # every calendar boundary is a UTC midnight
+    if isinstance(coarser, int):
+        return False  # fixed widths count from the epoch, a Thursday, the 1st of a month
+    return (finer.unit, coarser.unit) in (
+        ("week", "week"),
+        ("month", "month"),
+        ("month", "year"),
+        ("year", "year"),
+    )
+
+
+def run_starts(keys: np.ndarray) -> np.ndarray:
+    """The first position of each run of equal keys."""
+    cuts = np.flatnonzero(keys[1:] != keys[:-1]) + 1
+    starts: np.ndarray = np.concatenate([np.zeros(1, dtype=np.int64), cuts])
+    return starts
+
+
+@dataclass(frozen=True, slots=True)
+class Buckets:
+    """A batch's rows grouped by time bucket of one width, made once per batch for all
+    the aggregates of that width.
+
+    ``order`` puts the rows in bucket order (a stable sort, so offsets stay ascending within
+    a bucket), or is None when they are in it already; ``keys`` and ``starts`` give each
+    bucket's start time and its first row in that order.
+    """
+
+    order: np.ndarray | None
+    keys: np.ndarray
+    starts: np.ndarray
+
+    @classmethod
+    def of(cls, times: np.ndarray, width: Width) -> Buckets:
+        if not isinstance(width, int):
+            return cls._of_calendar(times, width)
+        order = None
+        if len(times) > 1 and (times[1:] < times[:-1]).any():
+            fine = times // width
+            if (fine[1:] < fine[:-1]).any():
+                order = np.argsort(fine, kind="stable")
+                times = times[order]
+        first, last = int(times[0]) // width * width, int(times[-1]) // width * width
+        if (last - first) // width < len(times) // 8:
+            # times in bucket order: find where each bucket begins instead of dividing each
+            bounds = np.arange(first + width, last + width, width, dtype=np.int64)
+            begins = np.concatenate([np.zeros(1, dtype=np.int64), np.searchsorted(times, bounds)])
+            held = np.append(begins[1:], len(times)) > begins  # skip empty buckets
+            keys = np.arange(first, last + width, width, dtype=np.int64)[held]
+            return cls(order, keys, begins[held])
+        bucket = times // width * width
+        begin = run_starts(bucket)
+        return cls(order, bucket[begin], begin)
+
+    @classmethod
+    def _of_calendar(cls, times: np.ndarray, width: Calendar) -> Buckets:
+        bucket = width.floor(times)
+        order = None
+        if len(bucket) > 1 and (bucket[1:] < bucket[:-1]).any():
+            order = np.argsort(bucket, kind="stable")
+            bucket = bucket[order]
+        begin = run_starts(bucket)
+        return cls(order, bucket[begin], begin)
+
+    def select(self, mask: np.ndarray | None) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """The rows where ``mask`` holds, in bucket order, as positions in the batch and
+        in bucket order (None: every row, and the batch is in order)."""
+        if mask is None:
+            return self.order, None
+        positions = np.flatnonzero(mask if self.order is None else mask[self.order])
+        rows = positions if self.order is None else self.order[positions]
+        return rows, positions
+
+    def held(self, positions: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """Where each bucket that holds a selected row starts among the selected rows
+        (``positions`` in bucket order, None for all), and the buckets' keys."""
+        if positions is None:
+            return self.starts, self.keys
+        first = np.searchsorted(positions, self.starts)
+        held = np.diff(np.append(first, len(positions))) > 0
+        return first[held], self.keys[held]
+
+
+class Level:
+    """The partial states of one bucket width: keys (bucket starts) ascending, columns
+    alike, with room to grow at the end (where new buckets nearly always go)."""
+
+    def __init__(self, width: Width) -> None:
+        self.width = width
+        self.size = 0
+        self._keys = np.empty(0, dtype=np.int64)
+        self._columns: Columns = {}
+
+    @property
+    def keys(self) -> np.ndarray:
+        return self._keys[: self.size]
+
+    def columns(self, low: int, high: int) -> Columns:
+        """The rows from position ``low`` to ``high`` (views)."""
+        return {name: column[low:high] for name, column in self._columns.items()}
+
+    def between(self, start: int | None, end: int | None) -> tuple[int, int]:
+        """Positions of the keys in ``[start, end)``."""
+        keys = self.keys
+        low = 0 if start is None else int(np.searchsorted(keys, start))
+        high = self.size if end is None else int(np.searchsorted(keys, end))
+        return low, high
+
+    def merge(self, keys: np.ndarray, columns: Columns, kind: Kind) -> None:
+        """Fold partials (``keys`` ascending and distinct) into the kept ones."""
+        if not len(keys):
+            return
+        if self.size == 0 or keys[0] > self._keys[self.size - 1]:
+            self._append(keys, columns)
+            return
+        if keys[0] == self._keys[self.size - 1]:  # the newest bucket continues: the usual case
+            last = self.size - 1
+            pair = {
+                k: np.concatenate([v[last : self.size], columns[k][:1]])
+                for k, v in self._columns.items()
+            }
+            merged = kind.reduce(pair, np.zeros(1, dtype=np.int64))
+            self.size = last
+            self._append(keys[:1], merged)
+            if len(keys) > 1:
+                self._append(keys[1:], {k: v[1:] for k, v in columns.items()})
+            return
+        low, high = self.between(int(keys[0]), int(keys[-1]) + 1)
+        both = np.concatenate([self._keys[low:high], keys])
+        order = np.argsort(both, kind="stable")
+        both = both[order]
+        first = run_starts(both)
+        kept = self.columns(low, high)
+        merged = kind.reduce(
+            {name: np.concatenate([kept[name], columns[name]])[order] for name in columns},
+            first,
+        )
+        if high == self.size:  # the usual overlap: the newest bucket continues
+            self.size = low
+            self._append(both[first], merged)
+            return
+        tail = self.columns(high, self.size)
+        self._keys = np.concatenate([self._keys[:low], both[first], self._keys[high : self.size]])
+        self._columns = {
+            name: np.concatenate([column[:low], merged[name], tail[name]])
+            for name, column in self._columns.items()
+        }
+        self.size = len(self._keys)
+
+    def fold(self, finer: Level, kind: Kind, since: int | None = None) -> None:
+        """Make this level's buckets from the one holding ``since`` on (all without) again,
+        reduced from the buckets of ``finer``, a level that nests in it (a day from 24
+        hours, a month from its days)."""
+        start = None if since is None else start_of(since, self.width)
+        if start is None:
+            self.size = 0
+        else:
+            self.truncate(start)
+        low, high = finer.between(start, None)
+        if low < high:
+            coarse = floor(finer.keys[low:high], self.width)
+            first = run_starts(coarse)
+            self.merge(coarse[first], kind.reduce(finer.columns(low, high), first), kind)
+
+    def _append(self, keys: np.ndarray, columns: Columns) -> None:
+        end = self.size + len(keys)
+        if end > len(self._keys):
+            room = max(end, 2 * len(self._keys), 64)
+            self._keys = _grown(self._keys[: self.size], room)
+            self._columns = {
+                name: _grown(self._columns[name][: self.size], room)
+                if name in self._columns
+                else np.empty(room, dtype=column.dtype)
+                for name, column in columns.items()
+            }
+        self._keys[self.size : end] = keys
+        for name, column in columns.items():
+            self._columns[name][self.size : end] = column
+        self.size = end
+
+    def truncate(self, start: int) -> None:
+        """Forget the buckets from ``start`` on."""
+        self.size = int(np.searchsorted(self.keys, start))
+
+    def drop_before(self, start: int) -> None:
+        """Forget the buckets before ``start``."""
+        low = int(np.searchsorted(self.keys, start))
+        if low:
+            self._keys = self._keys[low : self.size].copy()
+            self._columns = {k: v[low : self.size].copy() for k, v in self._columns.items()}
+            self.size -= low
+
+
+def _grown(array: np.ndarray, room: int) -> np.ndarray:
+    grown = np.empty(room, dtype=array.dtype)
+    grown[: len(array)] = array
+    return grown
+
+
+def spans(low: int, high: int, widths: Sequence[Width]) -> list[tuple[int, int, int]]:
+    """``[low, high)`` (bucket boundaries of ``widths[0]``) as ``(level, start, end)`` ranges
+    of whole buckets, the coarsest that fit: at most two ranges a level and one of the
+    coarsest.  Each width nests in the next (:func:`nests`).
+
+    Examples:
+        >>> spans(30, 7260, (1, 60, 3600))  # 30 s to 2:01:00
+        [(0, 30, 60), (1, 60, 3600), (2, 3600, 7200), (1, 7200, 7260)]
+        >>> jan30, mar2 = 29 * DAY_US, (31 + 28 + 1) * DAY_US  # 1970: February has 28 days
+        >>> [(n, s // DAY_US, e // DAY_US) for n, s, e in spans(jan30, mar2, (DAY_US, MONTH))]
+        [(0, 29, 31), (1, 31, 59), (0, 59, 60)]
+    """
+
+    def cover(start: int, end: int, level: int) -> list[tuple[int, int, int]]:
+        if start >= end:
+            return []
+        if level == 0:
+            return [(0, start, end)]
+        width = widths[level]
+        if isinstance(width, int):
+            first, last = -(-start // width) * width, end // width * width
+        else:
+            first, last = ceil_of(start, width), width.start(end)
+        if first >= last:
+            return cover(start, end, level - 1)
+        return [
+            *cover(start, first, level - 1),
+            (level, first, last),
+            *cover(last, end, level - 1),
+        ]
+
+    return cover(low, high, len(widths) - 1)
