@@ -7,8 +7,8 @@ from rillet import errors
 def test_all_is_exact_and_sorted() -> None:
     assert rillet.__all__ == sorted(rillet.__all__)
     public = {name for name in dir(rillet) if not name.startswith("_")}
-    modules = {"api", "arguments", "batches", "buffer", "cli", "database", "datatypes"}
-    modules |= {"errors", "query", "record", "clock"}
+    modules = {"api", "arguments", "batches", "buffer", "cli", "database", "datatypes", "errors"}
+    modules |= {"query", "record", "clock"}
     modules |= {"schema", "settings", "storage", "stream", "subscription", "time"}
     modules |= {"expressions", "aggregates", "monitors"}
     assert public - modules == set(rillet.__all__) - {"errors"}
@@ -40,8 +40,8 @@ def test_input_errors_are_the_ones_that_promise_no_change() -> None:
     assert issubclass(errors.CorruptionError, errors.StorageError)
 
 
-LOWER = ["arguments", "errors", "settings", "datatypes", "schema", "batches", "time"]
-LOWER += ["clock", "record", "buffer"]
+LOWER = ["arguments", "errors", "settings", "datatypes", "schema", "batches", "time", "clock"]
+LOWER += ["record", "buffer"]
 LOWER += ["subscription", "stream", "storage"]
 UPPER = ("rillet.monitors", "rillet.query", "rillet.database", "rillet.flows", "rillet.server")
 

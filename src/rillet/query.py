@@ -9,8 +9,10 @@ conditions on the time column are left out of the view.
 
 from __future__ import annotations
 
+import json
 import re
 import threading
+import unicodedata
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,9 +130,34 @@ class QueryEngine:
             cursor.commit()
             return Result(table)
         except duckdb.Error as exc:
-            raise _translate(exc, streams) from exc
+            where = (
+                self._syntax_position(query) if isinstance(exc, duckdb.ParserException) else None
+            )
+            raise _translate(exc, streams, query, where) from exc
         finally:
             cursor.close()
+
+    def _syntax_position(self, query: str) -> tuple[int, int] | None:
+        """Where DuckDB's parser fails on ``query``, as 1-based (line, column).
+
+        Its message shows the line with a caret under the place, but cuts long lines short
+        and gives a tab no width; parsed again with ``errors_as_json`` (on a cursor of its
+        own: the setting is the session's), it gives the byte offset itself.
+        """
+        with self._lock:
+            cursor = self._con.cursor()
+        try:
+            cursor.execute("SET errors_as_json = true")
+            cursor.extract_statements(query)
+        except duckdb.Error as exc:
+            try:
+                position = int(json.loads(str(exc).partition(": ")[2])["position"])
+            except (ValueError, KeyError, TypeError):
+                return None
+            return line_col(query, position)
+        finally:
+            cursor.close()
+        return None
 
     @staticmethod
     def _bounds(
@@ -312,19 +339,102 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _translate(exc: duckdb.Error, streams: Iterable[str]) -> RilletError:
+def line_col(text: str, position: int) -> tuple[int, int]:
+    r"""The 1-based line and column (in characters) of byte ``position`` of ``text``.
+
+    Examples:
+        >>> line_col("SELECT 'é',\n  x FRM t", 17)
+        (2, 5)
+    """
+    before = text.encode()[:position].decode(errors="ignore")
+    return before.count("\n") + 1, len(before) - (before.rfind("\n") + 1) + 1
+
+
+_KIND = re.compile(r"^[A-Za-z ]*Error: ")
+#: DuckDB's context: ``LINE n: <the line, maybe cut short by ...>`` and a caret line under it
+_CONTEXT = re.compile(r"\n\nLINE (\d+): (.*)\n( *)\^")
+_SUGGESTION = re.compile(r'(?:Did you mean|Candidate bindings:[ :]*) "([^"]+)"')
+_COLUMN = re.compile(r'Referenced column "([^"]+)" not found')
+_MISSING = re.compile(r'^(.+?) with name "?([^"]+?)"? does not exist')
+
+
+def _caret_position(message: str, query: str) -> tuple[int, int] | None:
+    """The (line, column) DuckDB's caret points at, found in ``query``: the caret line counts
+    display width (a tab is none, a wide character two) from where the shown text starts."""
+    context = _CONTEXT.search(message)
+    if context is None:
+        return None
+    line = int(context.group(1))
+    shown, width = context.group(2), len(context.group(3)) - len(f"LINE {line}: ")
+    lines = query.split("\n")
+    if not 0 < line <= len(lines):
+        return None
+    start = 0
+    if shown.startswith("..."):  # a long line, cut short on the left
+        shown, width = shown[3:], width - 3
+        start = lines[line - 1].find(shown.removesuffix("..."))
+        if start < 0:
+            return None
+    col = 0
+    while col < len(shown) and width > 0:
+        width -= _display_width(shown[col])
+        col += 1
+    return line, start + col + 1
+
+
+def _display_width(char: str) -> int:
+    if unicodedata.category(char) in ("Cc", "Mn", "Me", "Cf"):
+        return 0
+    return 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
+
+
+def _translate(
+    exc: duckdb.Error,
+    streams: Iterable[str],
+    query: str | None = None,
+    where: tuple[int, int] | None = None,
+) -> RilletError:
+    """DuckDB's error as rillet's: the class for its kind, the place in ``query`` (``where``
+    if known, else from DuckDB's caret) and the name DuckDB suggests, if it does."""
     message = str(exc)
+    if where is None and query is not None:
+        where = _caret_position(message, query)
+    line, col = where if where is not None else (None, None)
+    at = f" at {line}:{col}" if where is not None else ""
+    summary = _KIND.sub("", message, count=1).split("\n", 1)[0].rstrip("!")
+    hint = _SUGGESTION.search(message)
+    suggestion = hint.group(1) if hint is not None else None
+    did_you_mean = f"; did you mean {suggestion!r}?" if suggestion is not None else ""
     if isinstance(exc, duckdb.ParserException):
-        return ParseError(message, line=None, col=None, expected=None)
+        return ParseError(f"{summary}{at}{did_you_mean}", line=line, col=col, expected=None)
     if isinstance(exc, duckdb.CatalogException):
-        missing = re.search(r"Table with name (\S+) does not exist", message)
-        if missing:
-            return not_found("stream", missing.group(1).strip('"'), streams)
+        missing = _MISSING.search(summary)
+        if missing is not None and missing.group(1) == "Table":
+            return not_found("stream", missing.group(2), streams)
+        if missing is not None:
+            kind, name = missing.group(1).lower().removeprefix("scalar "), missing.group(2)
+            return NotFoundError(
+                f"unknown {kind} {name!r}{at}{did_you_mean}",
+                kind=kind,
+                name=name,
+                suggestion=suggestion,
+            )
         return NotFoundError(message, kind="table", name="", suggestion=None)
     if isinstance(exc, duckdb.IOException):
         return StorageError(message)
     if isinstance(exc, duckdb.BinderException):
-        return TypeCheckError(message)
+        column = _COLUMN.search(summary)
+        if column is not None:
+            return TypeCheckError(
+                f"unknown column {column.group(1)!r}{at}{did_you_mean}",
+                line=line,
+                col=col,
+                name=column.group(1),
+                suggestion=suggestion,
+            )
+        return TypeCheckError(
+            f"{summary}{at}{did_you_mean}", line=line, col=col, suggestion=suggestion
+        )
     if isinstance(
         exc, duckdb.ConversionException | duckdb.InvalidInputException | duckdb.OutOfRangeException
     ):

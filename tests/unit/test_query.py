@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import random
 import time
 from collections.abc import Iterator
@@ -18,7 +19,7 @@ import pytest
 
 import rillet
 from rillet import errors
-from rillet.query import Bounds, referenced
+from rillet.query import Bounds, _caret_position, _translate, line_col, referenced
 from tests.unit.support import (
     HOUR_US,
     MANUAL,
@@ -578,7 +579,7 @@ def test_sql_runs_in_utc_whatever_the_local_time_zone(new_york: None) -> None:
             errors.NotFoundError,
             ["unknown stream 'perf_lgo'", "did you mean 'perf_log'"],
         ),
-        ("SELECT nope FROM perf_log", errors.TypeCheckError, ['"nope" not found']),
+        ("SELECT nope FROM perf_log", errors.TypeCheckError, ["unknown column 'nope'"]),
         ("SELECT cpu_util + host FROM perf_log", errors.TypeCheckError, ["+(DOUBLE, VARCHAR)"]),
         ("SELECT cpu_util + 'x' FROM perf_log", errors.InputError, ["Could not convert", "'x'"]),
         ("SELECT sum(host) FROM perf_log", errors.TypeCheckError, ["sum"]),
@@ -606,3 +607,100 @@ def test_a_misspelt_stream_in_sql_is_named_with_a_suggestion(mem: rillet.Databas
     with pytest.raises(errors.NotFoundError) as info:
         mem.sql("SELECT * FROM perf_lgo")
     assert (info.value.name, info.value.suggestion) == ("perf_lgo", "perf_log")
+
+
+LONG = "SELECT " + ", ".join(f"cpu_util AS c{i}" for i in range(40)) + " FROM perf_log WHERE WHERE"
+
+
+@pytest.mark.parametrize(
+    ("query", "message", "line", "col"),
+    [
+        ("SELEC * FROM perf_log", 'syntax error at or near "SELEC" at 1:1', 1, 1),
+        ("SELECT 1,\n  2 +\nFROM perf_log", 'syntax error at or near "FROM" at 3:1', 3, 1),
+        ("SELECT *\nFROM perf_log\n  WHERE", 'syntax error at or near "WHERE" at 3:3', 3, 3),
+        ("SELECT 1;\nSELECT 2 FRM perf_log", 'syntax error at or near "perf_log" at 2:14', 2, 14),
+        # DuckDB's caret gives a tab no width and cuts long lines short; the column does not
+        ("SELECT\t1\tFRM perf_log", 'syntax error at or near "perf_log" at 1:14', 1, 14),
+        (LONG, 'syntax error at or near "WHERE" at 1:697', 1, 697),
+        # columns count characters, not bytes
+        ("SELECT '漢字', 'é' FRO perf_log", 'syntax error at or near "perf_log" at 1:22', 1, 22),
+        ("SELECT  'unterminated", "unterminated string literal at 1:9", 1, 9),
+    ],
+)
+def test_a_sql_syntax_error_has_its_line_and_column(
+    mem: rillet.Database, query: str, message: str, line: int, col: int
+) -> None:
+    mem.create_stream("perf_log", "ts TIMESTAMP, cpu_util DOUBLE, host STRING", time_column="ts")
+    with pytest.raises(errors.ParseError) as info:
+        mem.sql(query)
+    assert str(info.value) == message
+    assert info.value.detail == {"line": line, "col": col, "expected": None}
+    assert isinstance(info.value.__cause__, duckdb.ParserException)
+
+
+@pytest.mark.parametrize(
+    ("query", "kind", "message", "detail"),
+    [
+        (
+            "SELECT cpu_utl FROM perf_log",
+            errors.TypeCheckError,
+            "unknown column 'cpu_utl'; did you mean 'cpu_util'?",
+            {"line": None, "col": None, "name": "cpu_utl", "suggestion": "cpu_util"},
+        ),
+        (
+            "SELECT hst FROM perf_log",
+            errors.TypeCheckError,
+            "unknown column 'hst'; did you mean 'host'?",
+            {"line": None, "col": None, "name": "hst", "suggestion": "host"},
+        ),
+        (
+            "SELECT coun(*) FROM perf_log",
+            errors.NotFoundError,
+            "unknown function 'coun'; did you mean 'count'?",
+            {"kind": "function", "name": "coun", "suggestion": "count"},
+        ),
+        (
+            "SELECT * FROM perf_lgo",
+            errors.NotFoundError,
+            "unknown stream 'perf_lgo'; did you mean 'perf_log'?",
+            {"kind": "stream", "name": "perf_lgo", "suggestion": "perf_log"},
+        ),
+    ],
+)
+def test_duckdb_suggestions_come_through(
+    mem: rillet.Database,
+    query: str,
+    kind: type[errors.RilletError],
+    message: str,
+    detail: dict[str, Any],
+) -> None:
+    mem.create_stream("perf_log", "ts TIMESTAMP, cpu_util DOUBLE, host STRING", time_column="ts")
+    with pytest.raises(kind) as info:
+        mem.sql(query)
+    assert (str(info.value), info.value.detail) == (message, detail)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "SELEC 1",
+        "SELECT 1,\n  2 +\nFROM t",
+        "SELECT\t1\t\tFRM t",
+        "SELECT '漢字', 'é' FRO t",
+        LONG.replace("perf_log", "t"),
+        "SELECT 1;\n\n  SELECT 2 FRM t",
+    ],
+)
+def test_the_caret_of_duckdb_s_message_gives_the_same_place_as_its_offset(query: str) -> None:
+    """The fallback when DuckDB gives no offset: its caret line, read with display widths."""
+    con = duckdb.connect()
+    with pytest.raises(duckdb.ParserException) as plain:
+        con.sql(query)
+    con.execute("SET errors_as_json = true")
+    with pytest.raises(duckdb.ParserException) as structured:
+        con.sql(query)
+    offset = int(json.loads(str(structured.value).partition(": ")[2])["position"])
+    assert _caret_position(str(plain.value), query) == line_col(query, offset)
+    translated = _translate(plain.value, [], query)
+    assert isinstance(translated, errors.ParseError)
+    assert (translated.line, translated.col) == line_col(query, offset)
