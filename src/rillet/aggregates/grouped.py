@@ -484,8 +484,8 @@ class KllKind:
                 state = KllState(self.q)
                 state.sketch.update(x[ends[i] - n[i] : ends[i]])
                 sketches.append((i, state))
-            x = x[np.repeat(~big, n)]
             held = np.where(big, 0, n)
+            x = x[_ranges(ends - n, held)]
         columns = _shared(x, held)
         for i, state in sketches:
             columns["base"][i] = -1
