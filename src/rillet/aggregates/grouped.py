@@ -473,19 +473,19 @@ class KllKind:
         else:
             n = _sum_at(keep, starts, np.int64)
             x = x[keep]
+        if not x.flags.writeable:  # Arrow's memory, maybe a slice of more: not to be kept
+            x = x.copy()  # (and the sketch's binding takes writable arrays only)
         held = n  # the values kept exact, per group
         big = n > self.k
         sketches: list[tuple[int, KllState]] = []
         if big.any():  # sketched now; the values of the others are kept without them
-            if not x.flags.writeable:  # the sketch's binding takes writable arrays only
-                x = x.copy()
             ends = np.cumsum(n)
             for i in np.flatnonzero(big).tolist():
                 state = KllState(self.q)
                 state.sketch.update(x[ends[i] - n[i] : ends[i]])
                 sketches.append((i, state))
-            x = x[np.repeat(~big, n)]
             held = np.where(big, 0, n)
+            x = x[_ranges(ends - n, held)]
         columns = _shared(x, held)
         for i, state in sketches:
             columns["base"][i] = -1
