@@ -20,13 +20,14 @@ from typing import Any
 import numpy as np
 
 from rillet.aggregates import AGGREGATES, AggregateValue
-from rillet.aggregates.buckets import Buckets, Level, run_starts, spans
+from rillet.aggregates.buckets import Level, run_starts, spans
 from rillet.aggregates.grouped import Columns, kind_of
 from rillet.datatypes import DataType
 from rillet.errors import TypeCheckError
 from rillet.expressions.check import check
-from rillet.expressions.kernels import Context, compile, evaluate
+from rillet.expressions.kernels import compile, evaluate
 from rillet.expressions.nodes import Call, Cast, Literal, Node
+from rillet.monitors.observed import Observed
 
 # a second too: the buckets of a 10 ms aggregate (kept for a 10 ms trigger) still make a day
 # from a few slices, and a 1 s trigger over it reads seconds, not a hundred buckets each
@@ -114,13 +115,18 @@ class AggregateMonitor:
             coarse._changed(int(fine.keys[0]))  # the coarser levels are reduced when read
         return coarse
 
-    def observe(
-        self, ctx: Context, buckets: Buckets, offsets: np.ndarray, mask: np.ndarray | None
-    ) -> None:
-        """Fold the rows of a batch where ``mask`` holds (None: all) into their buckets."""
+    def observe(self, seen: Observed) -> None:
+        """Fold the rows of a batch its filter matches (all without one), from
+        ``from_offset`` on, into their buckets."""
+        offsets = seen.offsets
+        mask = seen.mask(self.filter_name) if self.filter_name else None
+        if offsets[0] < self.from_offset:
+            low = offsets >= self.from_offset
+            mask = low if mask is None else mask & low
         if mask is not None and not mask.any():
             return
-        values = evaluate(self.argument, ctx) if self.argument is not None else None
+        buckets = seen.buckets(self.resolution_us)
+        values = evaluate(self.argument, seen.ctx) if self.argument is not None else None
         kind = self.kind
         rows, positions = buckets.select(mask)
         starts, keys = buckets.held(positions)

@@ -7,14 +7,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from rillet.datatypes import DataType
 from rillet.errors import TypeCheckError
 from rillet.expressions.check import check
-from rillet.expressions.kernels import Context, compile, evaluate
+from rillet.expressions.kernels import compile
 from rillet.expressions.nodes import Node
+from rillet.monitors.observed import Observed
 
 
 def predicate(expression: str, columns: Mapping[str, DataType]) -> Node:
@@ -28,20 +27,6 @@ def predicate(expression: str, columns: Mapping[str, DataType]) -> Node:
             col=1,
         )
     return node
-
-
-def matches(kernel_result: pa.Array) -> np.ndarray:
-    """A kernel's BOOLEAN result as a numpy mask (NULL does not match)."""
-    filled = pc.fill_null(kernel_result, False)
-    if not isinstance(filled, pa.BooleanArray):  # e.g. NULL-typed
-        mask: np.ndarray = filled.to_numpy(zero_copy_only=False).astype(bool)
-        return mask
-    # unpacking the bitmap with numpy is ten times faster than to_numpy
-    bits = np.frombuffer(filled.buffers()[1], dtype=np.uint8)
-    start = filled.offset
-    unpacked = np.unpackbits(bits, count=start + len(filled), bitorder="little")
-    mask = unpacked[start:].view(bool)
-    return mask
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,13 +82,11 @@ class Filter:
         self.ordered = True  # every batch's offsets after the previous batch's
         self.errors = 0
 
-    def observe(
-        self, ctx: Context, times: np.ndarray, offsets: np.ndarray, span: tuple[int, int]
-    ) -> np.ndarray:
-        """Evaluate on a batch, remember its matches (from ``from_offset`` on); return where
-        the predicate holds, for aggregates over this filter (which may start earlier).
-        ``span`` is the batch's least and greatest time."""
-        mask = matches(evaluate(self.kernel, ctx))
+    def observe(self, seen: Observed) -> None:
+        """Evaluate on a batch and remember its matches (from ``from_offset`` on); the
+        aggregates over this filter (which may start earlier) read its mask from ``seen``."""
+        offsets, times, span = seen.offsets, seen.times, seen.span
+        mask = seen.mask(self.name)
         kept = mask & (offsets >= self.from_offset) if offsets[0] < self.from_offset else mask
         if kept.any():
             first, last = int(offsets[0]), int(offsets[-1])
@@ -117,7 +100,6 @@ class Filter:
                 )
                 self.ordered &= contiguous and first > end
             self.hits.append(hits)
-        return mask
 
     def offsets(self, start_us: int | None, end_us: int | None) -> np.ndarray:
         """Offsets of the matches with time in ``[start, end)``, ascending."""

@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 
 from rillet.datatypes import NUMERIC, DataType
 from rillet.errors import ConfigError
+from rillet.monitors.observed import Observed
 from rillet.time import group_by_key
 
 COMPARE = {
@@ -43,6 +44,8 @@ class Index:
         if self.numeric and (bucket_size is None or not bucket_size > 0):
             raise ConfigError(f"index on {column!r} needs a positive bucket_size", column=column)
         self.column = column
+        self.name = column
+        self.errors = 0
         self.bucket_size = float(bucket_size) if self.numeric and bucket_size else None
         self.from_offset = from_offset
         self.keys: dict[Any, list[np.ndarray]] = {}
@@ -64,8 +67,10 @@ class Index:
         keys: np.ndarray = np.nan_to_num(buckets, nan=0.0).astype(np.int64)
         return keys
 
-    def observe(self, batch: pa.RecordBatch, offsets: np.ndarray) -> None:
-        values = batch.column(self.column)
+    def observe(self, seen: Observed) -> None:
+        """Keep the offsets (and values) of the batch's rows, by bucket."""
+        offsets = seen.offsets
+        values = seen.batch.column(self.column)
         valid = values.is_valid().to_numpy(zero_copy_only=False)
         if self.numeric and pa.types.is_floating(values.type):
             valid &= ~np.isnan(values.fill_null(0).to_numpy())  # NaN satisfies no comparison

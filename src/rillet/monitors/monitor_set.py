@@ -12,14 +12,13 @@ import math
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
 
 from rillet.aggregates import AggregateValue
-from rillet.aggregates.buckets import Buckets
 from rillet.clock import Alarm
 from rillet.errors import ConfigError, ConflictError, NotFoundError, not_found
 from rillet.expressions.duckdb import quote, render
@@ -27,8 +26,9 @@ from rillet.expressions.kernels import Context, compile, evaluate
 from rillet.expressions.nodes import Node
 from rillet.monitors.aggregate import AggregateMonitor
 from rillet.monitors.alerts import Alert, Delivery, Webhook
-from rillet.monitors.filter import Filter, matches, predicate
+from rillet.monitors.filter import Filter, predicate
 from rillet.monitors.index import Index
+from rillet.monitors.observed import Monitor, Observed, matches
 from rillet.monitors.plan import candidates, exact
 from rillet.monitors.trigger import Trigger
 from rillet.query import QueryEngine
@@ -438,41 +438,30 @@ class MonitorSet:
         """
         self.stream.caught_up()
 
-    def _evaluate(self, batch: pa.RecordBatch, times: np.ndarray, monitors: list[Any]) -> None:
-        offsets = batch.column(batch.num_columns - 1).to_numpy()
-        ctx = Context(batch, self.stream.schema.time_column)
-        masks: dict[str, np.ndarray] = {}
-        buckets: dict[int, Buckets] = {}  # one grouping per batch and resolution
-        span = (int(times.min()), int(times.max()))
+    def _evaluate(
+        self, batch: pa.RecordBatch, times: np.ndarray, monitors: Sequence[Monitor]
+    ) -> None:
+        seen = Observed(
+            batch,
+            Context(batch, self.stream.schema.time_column),
+            times,
+            batch.column(batch.num_columns - 1).to_numpy(),
+            {name: each.kernel for name, each in self.filters.items()},
+        )
         for monitor in monitors:
             try:
-                if isinstance(monitor, Index):
-                    monitor.observe(batch, offsets)
-                elif isinstance(monitor, Filter):
-                    masks[monitor.name] = monitor.observe(ctx, times, offsets, span)
-                else:
-                    mask = masks.get(monitor.filter_name) if monitor.filter_name else None
-                    if mask is None and monitor.filter_name:
-                        mask = matches(evaluate(self.filters[monitor.filter_name].kernel, ctx))
-                    if offsets[0] < monitor.from_offset:
-                        low = offsets >= monitor.from_offset
-                        mask = low if mask is None else mask & low
-                    width = monitor.resolution_us
-                    grouped = buckets.get(width)
-                    if grouped is None:
-                        grouped = buckets[width] = Buckets.of(times, width)
-                    monitor.observe(ctx, grouped, offsets, mask)
+                monitor.observe(seen)
             except Exception as exc:
                 # e.g. an overflow in the expression: the batch is stored; the monitor skips it
-                monitor.errors = getattr(monitor, "errors", 0) + 1
+                monitor.errors += 1
                 log.warning(
                     "monitor %r on stream %r skipped a batch: %s",
-                    getattr(monitor, "name", monitor),
+                    monitor.name,
                     self.stream.name,
                     exc,
                 )
 
-    def _replay(self, monitors: list[Any], from_offset: int = 0) -> None:
+    def _replay(self, monitors: Sequence[Monitor], from_offset: int = 0) -> None:
         """Feed the stored records (offsets >= from_offset) to monitors just added."""
         for batch in self.stream.stored(from_offset):
             times = batch.column(self.stream.schema.time_index).cast(pa.int64()).to_numpy()

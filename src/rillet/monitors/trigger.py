@@ -14,7 +14,7 @@ from rillet.expressions.kernels import Context, compile, evaluate
 from rillet.expressions.nodes import Column, walk
 from rillet.monitors.aggregate import AggregateMonitor
 from rillet.monitors.alerts import Alert
-from rillet.monitors.filter import matches
+from rillet.monitors.observed import matches
 from rillet.time import us_to_datetime
 
 

@@ -11,7 +11,7 @@ import datetime as dt
 import random
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ import pytest
 import rillet
 from rillet import errors
 from rillet.monitors.monitor_set import MonitorSet
+from rillet.monitors.observed import Monitor
 from tests.unit.support import DAY, MANUAL, FakeClock, wait_until
 
 SCHEMA = "ts TIMESTAMP, host STRING, v DOUBLE"
@@ -490,7 +491,7 @@ def test_subsecond_triggers_after_restart(
     replay = MonitorSet._replay
     stored = rillet.Stream.stored
 
-    def counted(self: MonitorSet, monitors: list[object], from_offset: int = 0) -> None:
+    def counted(self: MonitorSet, monitors: Sequence[Monitor], from_offset: int = 0) -> None:
         replays.append(len(monitors))
         replay(self, monitors, from_offset)
 
