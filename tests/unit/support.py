@@ -15,6 +15,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
 import rillet
 from rillet.clock import Alarm
@@ -227,3 +228,21 @@ def number(value: object) -> float:
     """An aggregate's value that must be a number."""
     assert isinstance(value, int | float) and not isinstance(value, bool), value
     return value
+
+
+def hold_up_appends(
+    monkeypatch: pytest.MonkeyPatch, stream: str
+) -> tuple[threading.Event, threading.Event]:
+    """Make every ``append_many`` to ``stream`` wait for a gate: returns (entered, gate),
+    ``entered`` set once one is waiting, ``gate`` to set to let it go on."""
+    entered, gate = threading.Event(), threading.Event()
+    original = rillet.Stream.append_many
+
+    def held_up(self: rillet.Stream, data: Any) -> int:
+        if self.name == stream:
+            entered.set()
+            gate.wait()
+        return original(self, data)
+
+    monkeypatch.setattr(rillet.Stream, "append_many", held_up)
+    return entered, gate

@@ -17,7 +17,7 @@ import pytest
 
 import rillet
 from rillet import errors
-from tests.unit.support import DAY, Endpoint, wait_until, within
+from tests.unit.support import DAY, Endpoint, hold_up_appends, wait_until, within
 
 SCHEMA = "ts TIMESTAMP, host STRING, v DOUBLE"
 D = dt.timedelta
@@ -227,16 +227,8 @@ def test_alerts_are_stored_outside_the_monitors_lock(
     """While the monitors' thread stores a batch's alerts in ``m.alerts`` (held up here), it
     holds no lock of the monitors: another thread can change them meanwhile."""
     s = stream(db)
-    entered, gate = threading.Event(), threading.Event()
-    original = rillet.Stream.append_many
+    entered, gate = hold_up_appends(monkeypatch, "m.alerts")
 
-    def held_up(self: rillet.Stream, data: Any) -> int:
-        if self.name == "m.alerts":
-            entered.set()
-            gate.wait()
-        return original(self, data)
-
-    monkeypatch.setattr(rillet.Stream, "append_many", held_up)
     fire(s, 0, 20.0)
     try:
         assert entered.wait(timeout=10)

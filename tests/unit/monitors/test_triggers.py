@@ -10,10 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import random
 import sys
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
 
 import pyarrow as pa
 import pytest
@@ -22,7 +20,7 @@ import rillet
 from rillet import errors
 from rillet.monitors.monitor_set import MonitorSet
 from rillet.monitors.observed import Monitor
-from tests.unit.support import DAY, MANUAL, FakeClock, wait_until
+from tests.unit.support import DAY, MANUAL, FakeClock, hold_up_appends, wait_until
 
 SCHEMA = "ts TIMESTAMP, host STRING, v DOUBLE"
 D = dt.timedelta
@@ -123,14 +121,7 @@ def test_idle_triggers_are_judged_off_the_commit_thread(
     monitors, not by the committer: group commit goes on for every stream meanwhile."""
     s = stream(db)
     other = db.create_stream("o", "ts TIMESTAMP, v DOUBLE", time_column="ts")
-    entered, gate = threading.Event(), threading.Event()
-    original = rillet.Stream.append_many
-
-    def held_up(self: rillet.Stream, data: Any) -> int:
-        if self.name == "m.alerts":
-            entered.set()
-            gate.wait()
-        return original(self, data)
+    entered, gate = hold_up_appends(monkeypatch, "m.alerts")
 
     class Committed:
         def observe(self, batch: pa.RecordBatch, history: bool) -> None:
@@ -141,7 +132,6 @@ def test_idle_triggers_are_judged_off_the_commit_thread(
 
     committed: list[list[int]] = []
     other.subscribe(Committed(), "committed")  # handed each batch the stream ingests
-    monkeypatch.setattr(rillet.Stream, "append_many", held_up)
     s.append_many(rows((1, 50.0)))
     s.flush()
     clock.advance(10)  # idle for a whole period: [0 s, 10 s) closes, its alert is held up
