@@ -35,10 +35,10 @@ SHOW_TARGETS = ("STREAMS", "FLOWS", "FUNCTIONS")
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Located:
-    """Where the construct began in the statement text (1-based; not part of equality)."""
+    """Where the construct began in the statement text (1-based; not in equality or repr)."""
 
-    line: int = field(default=0, compare=False)
-    col: int = field(default=0, compare=False)
+    line: int = field(default=0, compare=False, repr=False)
+    col: int = field(default=0, compare=False, repr=False)
 
 
 # -- windows ---------------------------------------------------------------------------------
