@@ -40,6 +40,12 @@ class Located:
     line: int = field(default=0, compare=False, repr=False)
     col: int = field(default=0, compare=False, repr=False)
 
+    def __str__(self) -> str:
+        """rtsql text that parses back to an equal construct."""
+        from rillet.rtsql.printer import text
+
+        return text(self)
+
 
 # -- windows ---------------------------------------------------------------------------------
 
