@@ -64,12 +64,11 @@ def _literal(node: Literal) -> str:
         return "TRUE" if value else "FALSE"
     if isinstance(value, IntervalValue):
         return f"INTERVAL '{int(value)}us'"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if not math.isfinite(value):
+    if isinstance(value, int | float):
+        if isinstance(value, float) and not math.isfinite(value):
             raise ValueError(f"{value} has no rtsql literal")
-        return repr(value)
+        # a sign binds looser than IS NULL: -1 IS NULL is -(1 IS NULL)
+        return f"({value!r})" if math.copysign(1, value) < 0 else repr(value)
     if isinstance(value, str):
         return escape(value)
     raise ValueError(f"{value!r} has no rtsql literal")
