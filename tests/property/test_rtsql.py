@@ -143,9 +143,9 @@ def _statement(rnd: random.Random, explain: bool = True) -> ast.Statement:
     if kind == 4:
         return ast.CreateStreamAs(name=_stream(rnd), select=_select(rnd))
     if kind == 5:
-        return rnd.choice(
-            [ast.DropStream(name=_stream(rnd)), ast.DropFlow(flow_id=rnd.randint(0, 10**6))]
-        )
+        if _maybe(rnd, 0.5):
+            return ast.DropStream(name=_stream(rnd))
+        return ast.DropFlow(flow_id=rnd.randint(0, 10**6))
     if kind == 6:
         return ast.Show(what=rnd.choice(ast.SHOW_TARGETS))
     if kind == 7:
