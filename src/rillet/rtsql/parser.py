@@ -227,9 +227,10 @@ class Parser(ExpressionParser, TypeParser):
         return ast.SelectItem(expr=expr, alias=alias, **self.at(token))
 
     def group_column(self) -> Column:
+        start = self.token
         node = self.binary()
         if not isinstance(node, Column):
-            raise self.error("a column to group by", self.tokens[self.i - 1])
+            raise self.error("a column to group by", start)
         return node
 
     def source(self) -> ast.Source:
