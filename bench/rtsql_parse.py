@@ -17,10 +17,8 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the ``bench`` package importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import sqlglot  # noqa: E402
-
-from bench.figures import Target, figure, medians, peer, section  # noqa: E402
-from bench.parser import parses, sqlglot_name  # noqa: E402
+from bench.figures import section  # noqa: E402
+from bench.parser import compare  # noqa: E402
 from rillet.rtsql.parser import parse  # noqa: E402
 
 #: by name: the rtsql statement, and the closest SQL statement for sqlglot
@@ -55,25 +53,13 @@ STATEMENTS = {
         "null_sequence = '\\\\N')",
     ),
 }
-PARSES = 300
 #: aim: a statement parses at least as fast as sqlglot parses its SQL
 RATIO = 1.0
 
 
 def run() -> None:
     """Print, for each statement, the time of one parse in rillet and in sqlglot."""
-    peer_name = sqlglot_name()
-    for name, (rtsql, sql) in STATEMENTS.items():
-        (mine, _), (theirs, _) = medians([parses(parse, rtsql), parses(sqlglot.parse_one, sql)])
-        ratio = mine / theirs
-        figure(
-            f"parse statement, {name}",
-            mine / PARSES * 1e6,
-            "µs",
-            Target(RATIO, at_least=False, unit="", label="ratio rillet/sqlglot"),
-            judged=ratio,
-        )
-        peer(f"{peer_name} parse_one, {name}", theirs / PARSES * 1e6, "µs", ratio)
+    compare(STATEMENTS, parse, "statement, ", RATIO)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ shell prints them.  Everything is checked before anything changes.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -128,10 +129,13 @@ def create_stream(db: Database, statement: ast.CreateStream) -> None:
         create = _engine(
             "rillet.sources", "create_source_stream", f"CREATE STREAM ... FROM {spec.kind}"
         )
-        create(
+        made = create(
             db, statement.name, schema, spec.kind, spec.spec, local=spec.local,
             event_format=spec.event_format, properties=spec.property_map,
         )  # fmt: skip
+        # DESCRIBE finds it by the name it got (the sources keep a quoted name's case with
+        # Database._create_stream, as above)
+        statement = dataclasses.replace(statement, name=getattr(made, "name", statement.name))
     catalog.remember(db, statement)
 
 

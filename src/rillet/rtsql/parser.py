@@ -217,14 +217,17 @@ class Parser(ExpressionParser, TypeParser):
             self.advance()
             return ast.AllColumns(**self.at(token))
         expr = self.binary()
-        alias = None
-        if self.accept("AS"):
-            alias = self.identifier("an alias (a name)")
-        elif self.token.kind == "quoted" or (
-            self.token.kind == "word" and self.token.upper not in RESERVED
-        ):
-            alias = self.identifier("an alias")
-        return ast.SelectItem(expr=expr, alias=alias, **self.at(token))
+        return ast.SelectItem(expr=expr, alias=self.alias("an alias (a name)"), **self.at(token))
+
+    def alias(self, expected: str) -> str | None:
+        """``[AS] name`` after an expression or a stream, or None when there is none."""
+        if self.accept("AS") or self.is_name():
+            return self.identifier(expected)
+        return None
+
+    def is_name(self) -> bool:
+        token = self.token
+        return token.kind == "quoted" or (token.kind == "word" and token.upper not in RESERVED)
 
     def group_column(self) -> Column:
         start = self.token
@@ -243,14 +246,7 @@ class Parser(ExpressionParser, TypeParser):
             alias = self.identifier("a reference name for the nested SELECT (AS name)")
             return ast.SubSelect(select=select, alias=alias, **self.at(token))
         name = self.stream_name("a stream name or (SELECT ...)")
-        ref = None
-        if self.accept("AS"):
-            ref = self.identifier("a reference name")
-        elif self.token.kind == "quoted" or (
-            self.token.kind == "word" and self.token.upper not in RESERVED
-        ):
-            ref = self.identifier("a reference name")
-        return ast.StreamRef(name=name, alias=ref, **self.at(token))
+        return ast.StreamRef(name=name, alias=self.alias("a reference name"), **self.at(token))
 
     # -- windows ----------------------------------------------------------------------------
 
@@ -258,7 +254,7 @@ class Parser(ExpressionParser, TypeParser):
         token = self.token
         if self.is_word("RANGE", "BETWEEN"):
             return self.range()
-        if token.kind == "quoted" or (token.kind == "word" and token.upper not in RESERVED):
+        if self.is_name():
             return ast.WindowName(name=self.identifier("a window"), **self.at(token))
         raise self.error("RANGE INTERVAL ... or a window name")
 
