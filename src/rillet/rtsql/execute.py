@@ -24,8 +24,6 @@ from rillet.stream import StreamOptions
 if TYPE_CHECKING:
     from rillet.database import Database
 
-TIMESTAMP_COLUMN = "timestamp.col"
-
 
 def execute(db: Database, text: str) -> Any:
     """Run the statement in ``text`` on ``db`` (see the module's docstring)."""
@@ -98,16 +96,10 @@ def explain_lines(db: Database, statement: ast.Statement) -> list[str]:
 
 
 def schema_of(statement: ast.CreateStream) -> Schema:
-    """The stream's schema: its columns, and ``timestamp.col`` as the event-time column
-    (without it, records are stamped with their arrival time)."""
-    columns = [(c.name, c.type) for c in statement.columns]
-    time_column = None
-    if statement.source is not None:
-        time_column = statement.source.property_map.get(TIMESTAMP_COLUMN)
-        names = [c.name for c in statement.columns]
-        if time_column is not None and time_column not in names and time_column.lower() in names:
-            time_column = time_column.lower()  # the property names an unquoted column
-    return Schema.build(columns, time_column)
+    """The declared columns as a schema stamped with arrival time; a source with a
+    ``timestamp.col`` property makes that column the event time itself, and says what is
+    wrong with the property if anything is."""
+    return Schema.build([(c.name, c.type) for c in statement.columns], None)
 
 
 def create_stream(db: Database, statement: ast.CreateStream) -> None:

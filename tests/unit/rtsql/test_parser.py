@@ -319,3 +319,23 @@ def test_parse_errors_name_line_column_and_what_was_expected(
     if message is not None:
         assert str(error) == message
     assert isinstance(error, InputError)
+
+
+def test_every_registered_aggregate_parses_in_a_windowed_select() -> None:
+    from rillet.aggregates import AGGREGATES
+
+    for name, function in AGGREGATES.items():
+        args = (
+            ["*"]
+            if function.star
+            else ["x", *("0.5" if p == "q" else "3" for p in function.params)]
+        )
+        statement = parse(
+            f"SELECT k, {name.upper()}({', '.join(args)}) AS v FROM s GROUP BY k "
+            "OVER RANGE INTERVAL 1 MINUTE PRECEDING"
+        )
+        assert isinstance(statement, ast.Select)
+        value = statement.items[1]
+        assert isinstance(value, ast.SelectItem) and isinstance(value.expr, Call)
+        assert value.expr.name == name and value.alias == "v"
+        assert value.expr.star == function.star
