@@ -216,7 +216,7 @@ def conform(table: pa.Table, schema: Schema, stream: str, stamp: int | None = No
                 )
             arrays.append(pa.nulls(n, type=column.type.arrow))
             continue
-        values = table.column(given[column.name]).combine_chunks()
+        values = _one_array(table.column(given[column.name]))
         array = _cast(values, column.type, column.name, stream)
         if array.null_count:
             if i == schema.time_index:
