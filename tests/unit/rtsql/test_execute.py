@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import importlib.util
+from pathlib import Path
 
 import pytest
 
@@ -272,3 +273,30 @@ def test_without_the_sources_create_stream_from_says_so_and_creates_nothing(
 def test_create_stream_as_select_is_not_available_yet(mem: rillet.Database) -> None:
     with pytest.raises(errors.UnsupportedError, match="not available yet"):
         mem.execute("CREATE STREAM foo AS SELECT x FROM bar")
+
+
+@pytest.mark.skipif(not HAVE_SOURCES, reason="needs rillet.sources (CREATE STREAM ... FROM)")
+def test_a_stream_from_a_file_is_described_with_its_source(
+    mem: rillet.Database, tmp_path: Path
+) -> None:
+    path = tmp_path / "data.txt"
+    path.write_text("1|aaron\n2|bob\n")
+    text = (
+        f"CREATE STREAM data (id INT, name STRING) FROM LOCAL FILE '{path}' "
+        "EVENT FORMAT 'delimited' PROPERTIES ('delimiter' = '|')"
+    )
+    assert str(mem.execute(text)) == "CREATE STREAM"
+    assert str(mem.execute("DESCRIBE data")) == (
+        "data (STREAM(INT, STRING))\n"
+        "  type: File\n"
+        f"  source: {path}\n"
+        "  format: delimited\n"
+        "    format properties:\n"
+        "    'delimiter' = '|'\n"
+        "  local\n"
+        "  fields:\n"
+        "    id/id/(id) INT\n"
+        "    name/name/(name) STRING"
+    )
+    assert str(mem.execute("DROP STREAM data")) == "DROP STREAM"
+    assert mem.streams() == []
