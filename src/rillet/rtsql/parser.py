@@ -196,8 +196,9 @@ class Parser(ExpressionParser, TypeParser):
             windows.append(self.window_def())
             while self.accept(","):
                 windows.append(self.window_def())
-        if self.is_word(*(c.split()[0] for c in _SELECT_CLAUSES)):
-            raise self.error(self.clauses_after(where, group_by, over, having, windows))
+        if self.token.kind != "end" and self.token.text not in (";", ")"):
+            # a clause out of order, or something no clause starts with
+            raise self.error(self.clauses_after(joins, where, group_by, over, having, windows))
         return ast.Select(
             items=tuple(items), source=source, joins=tuple(joins), where=where,
             group_by=tuple(group_by), over=over, having=having, windows=tuple(windows),
@@ -207,7 +208,7 @@ class Parser(ExpressionParser, TypeParser):
     def clauses_after(self, *clauses: object) -> str:
         """What may still come after the clauses given so far (they have a fixed order)."""
         filled = [i for i, clause in enumerate(clauses) if clause]
-        rest = list(_SELECT_CLAUSES[(filled[-1] + 2) if filled else 0 :])
+        rest = list(_SELECT_CLAUSES[filled[-1] + (filled[-1] > 0) :] if filled else _SELECT_CLAUSES)
         rest.append("end of statement")
         return ", ".join(rest[:-1]) + " or " + rest[-1] if len(rest) > 1 else rest[0]
 
