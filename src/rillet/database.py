@@ -234,7 +234,7 @@ class Database:
         """Run one rtsql statement (a trailing ``;`` is optional).
 
         A SELECT starts a flow and returns it (a :class:`rillet.Flow`); any other statement
-        returns a :class:`rillet.rtsql.results.StatementResult` whose ``str()`` is what
+        returns a :class:`rillet.StatementResult` whose ``str()`` is what
         FlumeBase's shell prints for it.  A statement that fails changes nothing.
         """
         check("execute", text=(text, QUERY))
