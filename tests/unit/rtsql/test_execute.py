@@ -43,21 +43,21 @@ def test_show_streams_and_describe_print_flumebase_stream_symbols(mem: rillet.Da
         "data (STREAM(INT, STRING NOT NULL))\n"
         "  type: Memory\n"
         "  fields:\n"
-        "    id/id/(id) INT\n"
-        "    name/name/(name) STRING NOT NULL"
+        "    id INT\n"
+        "    name STRING NOT NULL"
     )
     assert mem.execute("SHOW STREAMS").lines == (
         "data (STREAM(INT, STRING NOT NULL))",
         "  type: Memory",
         "  fields:",
-        "    id/id/(id) INT",
-        "    name/name/(name) STRING NOT NULL",
+        "    id INT",
+        "    name STRING NOT NULL",
         "",
         "perf (STREAM(TIMESTAMP NOT NULL, DOUBLE))",  # a time column is never NULL in rillet
         "  type: Memory",
         "  fields:",
-        "    ts/ts/(ts) TIMESTAMP NOT NULL",
-        "    ms/ms/(ms) DOUBLE",
+        "    ts TIMESTAMP NOT NULL",
+        "    ms DOUBLE",
     )
     assert str(mem.execute("SHOW STREAMS;")).count("\n\n") == 1
 
@@ -82,8 +82,8 @@ def test_describe_shows_the_source_of_a_stream_created_from_one(mem: rillet.Data
         "    'timestamp.col' = 'ts'\n"
         "  local\n"
         "  fields:\n"
-        "    a/a/(a) INT\n"
-        "    ts/ts/(ts) TIMESTAMP"
+        "    a INT\n"
+        "    ts TIMESTAMP"
     )
 
 
@@ -295,8 +295,8 @@ def test_a_stream_from_a_file_is_described_with_its_source(
         "    'delimiter' = '|'\n"
         "  local\n"
         "  fields:\n"
-        "    id/id/(id) INT\n"
-        "    name/name/(name) STRING"
+        "    id INT\n"
+        "    name STRING"
     )
     assert str(mem.execute("DROP STREAM data")) == "DROP STREAM"
     assert mem.streams() == []
