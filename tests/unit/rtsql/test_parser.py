@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 
 from rillet.datatypes import parse_type
-from rillet.errors import InputError, ParseError
 from rillet.expressions.nodes import Attribute, Binary, Call, Column, IsNull, Literal, Node
 from rillet.rtsql import ast
 from rillet.rtsql.parser import parse
 from tests.property.test_rtsql import shape
+from tests.unit.support import assert_parse_error
 
 
 def col(name: str, qualifier: str | None = None) -> Column:
@@ -319,13 +319,7 @@ STATEMENTS = "a statement (SELECT, CREATE STREAM, DROP, SHOW, DESCRIBE or EXPLAI
 def test_parse_errors_name_line_column_and_what_was_expected(
     text: str, line: int, col: int, expected: str, message: str | None
 ) -> None:
-    with pytest.raises(ParseError) as info:
-        parse(text)
-    error = info.value
-    assert (error.line, error.col, error.expected) == (line, col, expected), str(error)
-    if message is not None:
-        assert str(error) == message
-    assert isinstance(error, InputError)
+    assert_parse_error(parse, text, (line, col), expected, message)
 
 
 def test_every_registered_aggregate_parses_in_a_windowed_select() -> None:
