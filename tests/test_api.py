@@ -11,6 +11,7 @@ def test_all_is_exact_and_sorted() -> None:
     modules |= {"query", "record", "clock", "calendar"}
     modules |= {"schema", "settings", "storage", "stream", "subscription", "time"}
     modules |= {"expressions", "aggregates", "monitors"}
+    modules |= {"rtsql"}
     assert public - modules == set(rillet.__all__) - {"errors"}
 
 
@@ -20,6 +21,7 @@ def test_every_error_is_a_rillet_error_with_a_json_shape() -> None:
         "RilletError", "InputError", "SchemaError", "RecordError", "ParseError", "TypeCheckError",
         "ConfigError", "NotFoundError", "ConflictError", "AccessError", "OverloadedError",
         "StorageError", "LockedError", "CorruptionError", "FlowError", "UnavailableError",
+        "UnsupportedError",
     }  # fmt: skip
     for cls in classes:
         assert issubclass(cls, errors.RilletError)

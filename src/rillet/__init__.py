@@ -20,6 +20,7 @@ from rillet.monitors import Alert, Matches
 from rillet.monitors.stream import MonitoredStream as Stream
 from rillet.query import Result
 from rillet.record import Record
+from rillet.rtsql.results import StatementResult
 from rillet.schema import Column, Schema
 from rillet.settings import Settings
 
@@ -34,6 +35,7 @@ __all__ = [
     "RilletError",
     "Schema",
     "Settings",
+    "StatementResult",
     "Stream",
     "connect",
     "errors",

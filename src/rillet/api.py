@@ -150,5 +150,8 @@ class DatabaseAPI(Protocol):
     def sql(self, query: str, params: Sequence[Any] | None = None) -> Result:
         """Run SQL over the streams."""
 
+    def execute(self, text: str) -> Any:
+        """Run one rtsql statement: a SELECT gives its flow, others a printable result."""
+
     def close(self) -> None:
         """Make everything durable and release the database."""

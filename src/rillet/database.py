@@ -146,9 +146,14 @@ class Database:
             durability=(durability, TEXT_OPTION),
             log_compression=(log_compression, TEXT_OPTION | None),
         )
-        key = _stream_name(name)
-        parsed = Schema.build(schema, time_column)
-        options = StreamOptions(partition, retention, max_bytes, durability, log_compression)
+        return self._create_stream(
+            _stream_name(name),
+            Schema.build(schema, time_column),
+            StreamOptions(partition, retention, max_bytes, durability, log_compression),
+        )
+
+    def _create_stream(self, key: str, parsed: Schema, options: StreamOptions) -> Stream:
+        """Create the stream ``key``, named exactly so (rtsql keeps a quoted name's case)."""
         entry = StreamEntry(
             key,
             str(parsed),
@@ -187,7 +192,10 @@ class Database:
     def stream(self, name: str) -> Stream:
         """The stream called ``name``; NotFoundError (with a suggestion) if there is none."""
         check("stream", name=(name, SCHEMA_NAME))
-        stream = self._streams.get(name.lower())
+        # a name created quoted in rtsql keeps its case and is found by it exactly
+        stream = self._streams.get(name)
+        if stream is None:
+            stream = self._streams.get(name.lower())
         if stream is None:
             raise not_found("stream", str(name), self._streams)
         return stream
@@ -221,6 +229,19 @@ class Database:
         for stream in list(self._streams.values()):
             stream.caught_up()  # the alerts of records appended before are in
         return self._query.run(query, self._streams, params)
+
+    def execute(self, text: str) -> Any:
+        """Run one rtsql statement (a trailing ``;`` is optional).
+
+        A SELECT starts a flow and returns it (a :class:`rillet.Flow`); any other statement
+        returns a :class:`rillet.StatementResult` whose ``str()`` is what
+        FlumeBase's shell prints for it.  A statement that fails changes nothing.
+        """
+        check("execute", text=(text, QUERY))
+        self._check_open()
+        from rillet.rtsql.execute import execute
+
+        return execute(self, text)
 
     # -- lifetime --------------------------------------------------------------------------
 

@@ -63,6 +63,10 @@ class ConfigError(InputError):
     """A setting or option has a wrong name or value."""
 
 
+class UnsupportedError(InputError):
+    """A statement, source or option rillet does not offer (yet); nothing was changed."""
+
+
 class NotFoundError(RilletError):
     """A named thing (stream, column, record, ...) does not exist."""
 

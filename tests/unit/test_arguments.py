@@ -78,6 +78,8 @@ CASES: list[tuple[str, str, str, Call, type[errors.InputError], str]] = [
      "sql(): query must be a str, not int (5)"),
     ("Database", "sql", "params", lambda db, s: db.sql("SELECT ?", 5), InputE,
      "sql(): params must be a sequence or mapping of parameters or None, not int (5)"),
+    ("Database", "execute", "text", lambda db, s: db.execute(5), InputE,
+     "execute(): text must be a str, not int (5)"),
     # -- Stream: records
     ("Stream", "append", "row", lambda db, s: s.append(5), RecordE,
      "row 0 of stream 'perf' must be a tuple, list or mapping, not int"),

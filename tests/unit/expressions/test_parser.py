@@ -11,7 +11,6 @@ import itertools
 
 import pytest
 
-from rillet.errors import InputError, ParseError
 from rillet.expressions.nodes import (
     Attribute,
     Binary,
@@ -24,6 +23,7 @@ from rillet.expressions.nodes import (
     walk,
 )
 from rillet.expressions.parser import Interval, parse
+from tests.unit.support import assert_parse_error
 
 # README's table, loosest level first, every spelling; the canonical name of each spelling
 LEVELS: tuple[tuple[str, ...], ...] = (
@@ -429,17 +429,21 @@ def test_interval_and_folded_literals_start_at_their_first_token() -> None:
          "a duration such as INTERVAL 5 SECONDS or INTERVAL '1h'", None),
         ("INTERVAL 0 SECONDS", 1, 10,
          "a duration such as INTERVAL 5 SECONDS or INTERVAL '1h'", None),
-        ("a $ b", 1, 3, "an expression", "unexpected '$' at 1:3; expected an expression"),
-        ("a ! b", 1, 3, "an expression", None),
+        ("a $ b", 1, 3, "an operator or end of input",
+         "unexpected '$' at 1:3; expected an operator or end of input"),
+        ("a ! b", 1, 3, "an operator or end of input", None),
+        ("a + $", 1, 5, "an expression", "unexpected '$' at 1:5; expected an expression"),
         ("AND b", 1, 1, "an expression", "expected an expression at 1:1, found 'AND'"),
         ("a AND OR b", 1, 7, "an expression", "expected an expression at 1:7, found 'OR'"),
         ("a LIKE", 1, 7, "an expression", None),
         ("NOT", 1, 4, "an expression", None),
-        ("a.b", 1, 2, "an operator or end of input", None),
+        ("a.+", 1, 3, "a column name after 'a'.", None),  # a.b is column b of a
+        ("a.b.c", 1, 4, "an operator or end of input", None),
         # several lines: the position is in the line where the problem is
         ("a +\n\n  * b", 3, 3, "an expression", "expected an expression at 3:3, found '*'"),
         ("x > 1 AND\n  y <\n", 3, 1, "an expression", None),
-        ("a\n  $", 2, 3, "an expression", "unexpected '$' at 2:3; expected an expression"),
+        ("a\n  $", 2, 3, "an operator or end of input",
+         "unexpected '$' at 2:3; expected an operator or end of input"),
         ("f(a,\n   b c)", 2, 6, "',' or ')'", None),
         ("a /* one\ntwo */ b", 2, 8, "an operator or end of input", None),
         ("a // x\n// y\n  (b", 3, 5, "',' or ')'", None),  # a call to a(b
@@ -449,11 +453,5 @@ def test_interval_and_folded_literals_start_at_their_first_token() -> None:
 def test_parse_errors_name_line_column_and_what_was_expected(
     text: str, line: int, col: int, expected: str, message: str | None
 ) -> None:
-    with pytest.raises(ParseError) as info:
-        parse(text)
-    error = info.value
-    assert (error.line, error.col, error.expected) == (line, col, expected)
-    if message is not None:
-        assert str(error) == message
-    assert isinstance(error, InputError)
+    error = assert_parse_error(parse, text, (line, col), expected, message)
     assert error.to_dict()["detail"] == {"line": line, "col": col, "expected": expected}
