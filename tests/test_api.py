@@ -20,6 +20,8 @@ def test_every_error_is_a_rillet_error_with_a_json_shape() -> None:
         "RilletError", "InputError", "SchemaError", "RecordError", "ParseError", "TypeCheckError",
         "ConfigError", "NotFoundError", "ConflictError", "AccessError", "OverloadedError",
         "StorageError", "LockedError", "CorruptionError", "FlowError", "UnavailableError",
+        "UnknownTypeError", "IntervalConfigError", "UnknownIntervalError", "ValueTypeError",
+        "BackendUnavailableError",
     }  # fmt: skip
     for cls in classes:
         assert issubclass(cls, errors.RilletError)

@@ -68,7 +68,7 @@ def stream_name(spec: StoreSpec) -> str:
         >>> stream_name(StoreSpec("count")), stream_name(StoreSpec("set", "web:"))
         ('kairos_count', 'kairos_web_set')
         >>> stream_name(StoreSpec("set", "Web:"))
-        'kairos_web_5d5d1cb2_set'
+        'kairos_web_2d847eb1_set'
     """
     prefix = spec.prefix[:-1] if spec.prefix.endswith(":") else spec.prefix
     if not prefix:
