@@ -242,8 +242,8 @@ class Timeseries:
             if self.store.value_type is None:  # a text store: values as Kairos' Redis kept them
                 values = [v if v is None else str(v) for v in values]
         try:
-            column = pa.array(values, type=target)
-        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError):
+            column = _strict(values, target)
+        except (pa.ArrowException, TypeError, ValueError, OverflowError):
             column = None
         if column is None or column.null_count:
             position, bad = _first_bad(values, target)
@@ -751,12 +751,29 @@ def _range(config: Interval, start: Any, end: Any, steps: int) -> tuple[int, int
     return first, last
 
 
+def _strict(values: list[Any], target: pa.DataType) -> pa.Array:
+    """The values as ``target``, inferred first and then cast safely, so that a float is
+    never cut to an int, nor text or a bool read as a number (pyarrow's typed conversion
+    does both quietly)."""
+    column = pa.array(values)
+    if column.type == target:
+        return column
+    textual = pa.types.is_string(column.type) or pa.types.is_binary(column.type)
+    if (
+        pa.types.is_boolean(column.type) != pa.types.is_boolean(target)
+        or textual != (pa.types.is_string(target) or pa.types.is_binary(target))
+        or pa.types.is_null(column.type)
+    ):
+        raise TypeError(f"{column.type} is not {target}")
+    return column.cast(target, safe=True)
+
+
 def _first_bad(values: list[Any], target: pa.DataType) -> tuple[int, Any]:
     for position, value in enumerate(values):
         try:
-            if value is None or pa.array([value], type=target).null_count:
+            if value is None or _strict([value], target).null_count:
                 return position, value
-        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError):
+        except (pa.ArrowException, TypeError, ValueError, OverflowError):
             return position, value
     return 0, values[0]
 
