@@ -286,7 +286,7 @@ class Timeseries:
                         "interval": np.full(len(take), number, dtype=np.int64),
                         "i_time": i_time,
                         "r_time": r_time,
-                        "value": values.take(pa.array(take)),
+                        "value": values if take is positions else values.take(pa.array(take)),
                         "count": np.ones(len(take), dtype=np.int64),
                         "expires": pa.array(expires, pa.int64())
                         if expires is not None
