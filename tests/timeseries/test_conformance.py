@@ -368,3 +368,26 @@ def test_arrow_output_of_every_type(make_timeseries: Make) -> None:
         if kind == "set":
             expected = [sorted(e) for e in expected]
         assert got == expected
+
+
+def test_gregorian_keys_ignore_the_local_zone(
+    make_timeseries: Make, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Buckets are UTC whatever TZ says (the original's keys moved with the local zone)."""
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        t = make_timeseries(
+            type="count", intervals={"d": {"step": "daily"}, "w": {"step": "weekly"}}
+        )
+        stamp = when("2024-01-07T02:00:00")  # Saturday 21:00 in New York, Sunday in UTC
+        t.insert("a", 1.0, timestamp=stamp)
+        assert t.get("a", "d", timestamp=stamp) == {when("2024-01-07T00:00:00"): 1.0}
+        assert t.get("a", "w", timestamp=stamp) == {when("2024-01-07T00:00:00"): 1.0}
+        assert t.properties("a")["w"] == {
+            "first": int(when("2024-01-07")),
+            "last": int(when("2024-01-07")),
+        }
+    finally:
+        monkeypatch.undo()
+        time.tzset()
