@@ -36,7 +36,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from rillet.database import Database, connect
-from rillet.errors import ConfigError, NotFoundError
+from rillet.errors import ConfigError, ConflictError, NotFoundError
 from rillet.timeseries.store import (
     CustomFetch,
     StoreSpec,
@@ -382,7 +382,7 @@ class EmbeddedStore:
                 partition=partition,
                 durability=self._durability,
             )
-        except Exception:  # made by another store meanwhile
+        except ConflictError:  # made by another store meanwhile
             return self.db.stream(name)
 
     def _open_index(self) -> _Index:

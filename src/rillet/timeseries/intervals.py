@@ -35,7 +35,7 @@ _WEEK = 7 * DAY
 _SUNDAY = -4 * DAY  # 1969-12-28 was a Sunday (the epoch, a Thursday)
 #: Kairos' simple times (``m`` is a 30-day month, ``y`` a 365-day year), and seconds
 UNITS = {"s": 1, "h": 3600, "d": DAY, "w": _WEEK, "m": 30 * DAY, "y": 365 * DAY}
-_SIMPLE = re.compile(r"^\s*(\d+)\s*([shdwmy])\s*$")
+_SIMPLE = re.compile(r"^\s*([0-9]+)\s*([shdwmy]?)\s*$")
 GREGORIAN = ("daily", "weekly", "monthly", "yearly")
 KEYS = ("step", "steps", "resolution")
 
@@ -55,11 +55,9 @@ class Width:
             if word in GREGORIAN:
                 unit = {"daily": None, "weekly": "week", "monthly": "month", "yearly": "year"}
                 return cls(DAY, unit[word]) if unit[word] else cls(DAY)
-            match = _SIMPLE.match(word)
+            match = _SIMPLE.match(word)  # "30d", or "60": whole seconds
             if match and int(match.group(1)) > 0:
-                return cls(int(match.group(1)) * UNITS[match.group(2)])
-            if word.isdigit() and int(word) > 0:
-                return cls(int(word))
+                return cls(int(match.group(1)) * UNITS[match.group(2) or "s"])
         elif isinstance(value, int | float) and not isinstance(value, bool):
             if value >= 1 and float(value).is_integer():
                 return cls(int(value))
