@@ -28,7 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from rillet.errors import IntervalConfigError
+from rillet.errors import InputError, IntervalConfigError
+from rillet.time import to_ns
 
 DAY = 86_400
 _WEEK = 7 * DAY
@@ -242,3 +243,25 @@ def parse_intervals(intervals: Any) -> dict[str, Interval]:
             key="intervals",
         )
     return {str(name): Interval.parse(name, config) for name, config in intervals.items()}
+
+
+def seconds(value: Any) -> float:
+    """A timestamp as epoch seconds: a number (Kairos' form), a datetime (naive is UTC), a
+    date or ISO-8601 text.
+
+    Examples:
+        >>> import datetime as dt
+        >>> seconds(90), seconds("1970-01-01T00:01:30Z"), seconds(dt.date(1970, 1, 2))
+        (90.0, 90.0, 86400.0)
+    """
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if not math.isfinite(value):
+            raise InputError(f"timestamp {value!r} is not a finite number of seconds")
+        return float(value)
+    try:
+        return to_ns(value) / 1e9
+    except (TypeError, ValueError) as exc:
+        raise InputError(
+            f"timestamp {value!r}: expected epoch seconds, a datetime or ISO-8601 text ({exc})",
+            value=repr(value),
+        ) from None
