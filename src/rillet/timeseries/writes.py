@@ -35,6 +35,7 @@ class Writer:
         self.store = store
         self.write_func = write_func
         self._schema = write_schema(kind.name, store.value_type)
+        self._rows_writer = store if isinstance(store, RowWriter) else None
 
     def bulk(self, inserts: Mapping[Any, Mapping[str, Any]], intervals: int) -> None:
         """Write ``{timestamp: {name: [value, ...]}}``, also into the ``intervals`` buckets
@@ -120,8 +121,8 @@ class Writer:
                 rows.append((name, label, i_time, r_time, value, expires))
         if not rows:
             return
-        if isinstance(self.store, RowWriter):
-            self.store.write_rows(rows)
+        if self._rows_writer is not None:
+            self._rows_writer.write_rows(rows)
             return
         columns = list(zip(*rows, strict=True))
         self.store.write(
