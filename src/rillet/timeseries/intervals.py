@@ -20,6 +20,7 @@ Examples:
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Mapping
@@ -101,11 +102,7 @@ class Width:
         """The start of the bucket ``steps`` buckets after (before, if negative) ``start``'s."""
         if self.calendar is None:
             return start + steps * self.seconds
-        for _ in range(steps):
-            start = self.next(start)
-        for _ in range(-steps):
-            start = self.start(start - 1)
-        return start
+        return _calendar_shift(self, start, steps)
 
     def nests_in(self, coarser: Width) -> bool:
         """Whether every bucket boundary of ``coarser`` is one of this width's."""
@@ -119,6 +116,21 @@ class Width:
         if self.calendar == "week":  # %U weeks restart each year, never each month
             return coarser.calendar in ("week", "year")
         return order.index(self.calendar) <= order.index(coarser.calendar)
+
+
+@functools.lru_cache(maxsize=4096)
+def _calendar_shift(width: Width, start: int, steps: int) -> int:
+    """Months and years by numpy's calendar arithmetic; %U weeks (clipped at each year's
+    ends) one at a time.  Cached: reads and writes ask for the same few shifts (TTL)."""
+    if width.calendar in ("month", "year"):
+        unit = "M" if width.calendar == "month" else "Y"
+        moved = np.datetime64(start, "s").astype(f"datetime64[{unit}]") + steps
+        return int(moved.astype("datetime64[s]").astype(np.int64))
+    for _ in range(steps):
+        start = width.next(start)
+    for _ in range(-steps):
+        start = width.start(start - 1)
+    return start
 
 
 def _floor_unit(seconds: np.ndarray, unit: str) -> np.ndarray:
