@@ -151,7 +151,7 @@ class Timeseries:
         at = time.time() if timestamp is None else seconds(timestamp)
         start = config.i_start(at)
         cells = self._read(names, config, start, start, fetch, process_row)
-        shaped = self._shaped(names, joined, cells, config, [start], join_rows)[start]
+        shaped = self._shaped(names, joined, cells, config, [start], join_rows, process_row)[start]
         width = config.step
         if config.coarse:
             rval: OrderedDict[int, Any] = OrderedDict([(start, shaped)])
@@ -203,7 +203,7 @@ class Timeseries:
         first, last = _range(config, start, end, count)
         buckets = config.buckets(first, last)
         cells = self._read(names, config, first, last, fetch, process_row)
-        rval = self._shaped(names, joined, cells, config, buckets, join_rows)
+        rval = self._shaped(names, joined, cells, config, buckets, join_rows, process_row)
         condense = condense or bool(collapse)
         nested = not config.coarse and not condense
         if not config.coarse and condense:
@@ -320,10 +320,14 @@ class Timeseries:
         config: Interval,
         buckets: list[int],
         join_rows: Callable[[list[Any]], Any] | None,
+        process_row: Callable[[Any], Any] | None,
     ) -> OrderedDict[int, Any]:
         """Each bucket's data, names joined: ``{i: data}``, or ``{i: {r: data}}`` with a
-        resolution (only the resolution buckets that hold data)."""
+        resolution (only the resolution buckets that hold data).  An interval bucket without
+        data holds the type's empty data, through a custom ``process_row`` as Kairos' did."""
         empty = self.kind.empty(joined)
+        if process_row is not None:
+            empty = process_row(self.kind.empty(True))
         if config.coarse:
             if not joined:
                 held = cells.get(names[0], {})
