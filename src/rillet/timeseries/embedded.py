@@ -37,7 +37,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from rillet.database import Database, connect
-from rillet.errors import ConfigError, ConflictError, NotFoundError
+from rillet.errors import (
+    BackendUnavailableError,
+    ConfigError,
+    ConflictError,
+    NotFoundError,
+    StorageError,
+)
 from rillet.timeseries.index import SMALL, Cell, Index
 from rillet.timeseries.store import (
     CustomFetch,
@@ -354,12 +360,22 @@ def open_store(target: Any, spec: StoreSpec) -> EmbeddedStore:
     config = dict(spec.options.get("client_config") or {})
     path = target[len("rillet://") :]
     if not path:
-        return EmbeddedStore(connect(**config), spec, True)
+        memory = connect(**config)
+        try:
+            return EmbeddedStore(memory, spec, True)
+        except BaseException:
+            memory.close()
+            raise
     folder = Path(path).resolve()
     with _INDEXES_LOCK:
         db, users = _OPENED.get(folder, (None, 0))
         if db is None:
-            db = connect(folder, **config)
+            try:
+                db = connect(folder, **config)
+            except StorageError as exc:  # cannot be made, or another process holds it
+                raise BackendUnavailableError(
+                    f"rillet back end {target!r} cannot be opened: {exc}", url=target
+                ) from exc
         _OPENED[folder] = (db, users + 1)
     try:
         return EmbeddedStore(db, spec, folder)
