@@ -15,6 +15,8 @@ import pyarrow.compute as pc
 
 #: a write of at most this many rows goes row by row (Stream.append, the index's lists)
 SMALL = 16
+#: rows written one at a time kept as tuples at most, before they become a chunk of arrays
+PENDING = 4096
 ROW_COLUMNS = {
     kind: (
         "name",
@@ -55,6 +57,8 @@ class Cell:
 
     def add_row(self, i_time: int, r_time: int, value: Any, count: int) -> None:
         self.pending.append((i_time, r_time, value, count))
+        if len(self.pending) >= PENDING:  # Python tuples cost ten times an array's bytes
+            self._settle()
 
     def _settle(self) -> None:
         """Make the rows written one at a time a chunk, after the chunks before them."""
