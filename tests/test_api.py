@@ -12,6 +12,7 @@ def test_all_is_exact_and_sorted() -> None:
     modules |= {"schema", "settings", "storage", "stream", "subscription", "time"}
     modules |= {"expressions", "aggregates", "monitors"}
     modules |= {"rtsql"}
+    modules |= {"timeseries"}
     assert public - modules == set(rillet.__all__) - {"errors"}
 
 
@@ -22,6 +23,8 @@ def test_every_error_is_a_rillet_error_with_a_json_shape() -> None:
         "ConfigError", "NotFoundError", "ConflictError", "AccessError", "OverloadedError",
         "StorageError", "LockedError", "CorruptionError", "FlowError", "UnavailableError",
         "UnsupportedError",
+        "UnknownTypeError", "IntervalConfigError", "UnknownIntervalError", "ValueTypeError",
+        "BackendUnavailableError",
     }  # fmt: skip
     for cls in classes:
         assert issubclass(cls, errors.RilletError)

@@ -120,3 +120,32 @@ def not_found(kind: str, name: str, candidates: Iterable[str], where: str = "") 
     if hint is not None:
         message += f"; did you mean {hint!r}?"
     return NotFoundError(message, kind=kind, name=name, suggestion=hint)
+
+
+# -- time series (rillet.timeseries, the Kairos API) ----------------------------------------
+
+
+class UnknownTypeError(ConfigError):
+    """A time series type that is not one of series, histogram, count, gauge, set (or none)."""
+
+
+class IntervalConfigError(ConfigError):
+    """A malformed interval configuration (step, steps, resolution)."""
+
+    interval: str | None
+    key: str | None
+
+
+class UnknownIntervalError(NotFoundError):
+    """A read names an interval the time series was not configured with."""
+
+
+class ValueTypeError(InputError):
+    """A value the time series (its type, or its back end's value type) cannot hold;
+    ``position`` counts the values of the insert from 0."""
+
+    position: int
+
+
+class BackendUnavailableError(UnavailableError):
+    """A time-series back end (PostgreSQL, Redis, ...) cannot be reached."""

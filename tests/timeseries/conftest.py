@@ -1,0 +1,5 @@
+"""Fixtures of the time-series tests: every back end in turn (see conformance.py)."""
+
+from tests.timeseries.conformance import make_store, make_timeseries, store_url
+
+__all__ = ["make_store", "make_timeseries", "store_url"]
