@@ -13,13 +13,14 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from rillet.arguments import (
     CALLBACK,
     FOLDER,
+    INT,
     INT_OPTION,
     PARAMS,
     QUERY,
@@ -29,6 +30,8 @@ from rillet.arguments import (
     check,
 )
 from rillet.errors import ConfigError, ConflictError, SchemaError, StorageError, not_found
+from rillet.flows.flow import Flow
+from rillet.flows.registry import FlowRegistry
 from rillet.monitors.alerts import ALERTS_SCHEMA
 from rillet.monitors.stream import MonitoredStream as Stream
 from rillet.query import QueryEngine, Result
@@ -86,6 +89,7 @@ class Database:
             if self._folder_lock is not None:
                 self._folder_lock.release()
             raise
+        self._flows = FlowRegistry()
         self._stop = threading.Event()
         self._threads = [
             self._start("rillet-commit", self.settings.commit_interval, Stream.commit),
@@ -222,6 +226,28 @@ class Database:
             stream.caught_up()  # the alerts of records appended before are in
         return self._query.run(query, self._streams, params)
 
+    # -- flows -----------------------------------------------------------------------------
+
+    def flows(self) -> list[Flow]:
+        """The running flows (continuous SELECTs), by id."""
+        return self._flows.running()
+
+    def flow(self, flow_id: int) -> Flow:
+        """The running flow numbered ``flow_id``; NotFoundError if there is none."""
+        check("flow", flow_id=(flow_id, INT))
+        return self._flows.get(int(flow_id))
+
+    def set(self, key: str, value: Any) -> None:
+        """Set a session setting (``rillet.aggregation.buckets``, ``rillet.slack.time``, ...);
+        the value is checked, and only flows submitted afterwards use it."""
+        check("set", key=(key, TEXT_OPTION))
+        self._flows.set(key, value)
+
+    @property
+    def config(self) -> Mapping[str, Any]:
+        """The session settings, read-only: every ``rillet.*`` key with its value."""
+        return self._flows.config
+
     # -- lifetime --------------------------------------------------------------------------
 
     def _check_open(self) -> None:
@@ -236,6 +262,7 @@ class Database:
         if self._closed:
             return
         atexit.unregister(self.close)
+        self._flows.cancel_all()
         self._stop.set()
         for thread in self._threads:
             thread.join()
