@@ -141,11 +141,17 @@ class Flow:
         assert self._ends is not None
         while not self._done:
             if self._ends():
-                for target in self._inputs:
-                    target.stream.caught_up()
-                self._end(finish=True)
+                self.finish()
                 return
             time.sleep(POLL)
+
+    def finish(self) -> None:
+        """End of input: every record appended to the flow's streams so far goes through,
+        the open windows close (their rows are emitted), and the flow ends.  A flow over
+        FILE sources does this by itself once they finished."""
+        for target in self._inputs:
+            target.stream.caught_up()
+        self._end(finish=True)
 
     def _push(self, operator: Operator, frame: pa.RecordBatch) -> None:
         with self._lock:
