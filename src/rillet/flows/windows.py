@@ -30,7 +30,7 @@ import pyarrow as pa
 
 from rillet.aggregates.base import AggregateFunction
 from rillet.aggregates.buckets import run_starts
-from rillet.aggregates.grouped import Columns, Kind, kind_of
+from rillet.aggregates.grouped import Columns, CountKind, ExtremeKind, Kind, SumKind, kind_of
 from rillet.datatypes import DataType
 from rillet.expressions.kernels import Context, Kernel, evaluate
 from rillet.flows.config import FlowConfig
@@ -179,10 +179,11 @@ class WindowAggregate:
             rows = rows[keep[low:high]]
         if not len(rows):
             return
-        size = self.encoder.size
         first = int(buckets[rows].min())
-        ids = (buckets[rows] - first) // self.step * size + groups[rows]
-        order = np.argsort(ids, kind="stable")
+        slots = (int(buckets[rows].max()) - first) // self.step + 1
+        # by group, then bucket: the order the state keeps, so merging them is cheap
+        ids = groups[rows] * slots + (buckets[rows] - first) // self.step
+        order = _stable_order(ids)
         ids = ids[order]
         starts = run_starts(ids)
         positions = rows[order]
@@ -191,7 +192,9 @@ class WindowAggregate:
             for kind, v in zip(self.kinds, values, strict=True)
         ]
         distinct = ids[starts]
-        self._chunks.append(_Chunk(distinct // size * self.step + first, distinct % size, states))
+        self._chunks.append(
+            _Chunk(distinct % slots * self.step + first, distinct // slots, states, tidy=True)
+        )
 
     # -- output ------------------------------------------------------------------------
 
@@ -202,7 +205,13 @@ class WindowAggregate:
         chunks = self._chunks
         buckets = np.concatenate([c.buckets for c in chunks])
         groups = np.concatenate([c.groups for c in chunks])
-        order = np.lexsort((buckets, groups))
+        low = int(buckets.min())
+        slots = (int(buckets.max()) - low) // self.step + 1
+        if (int(groups.max()) + 1) * slots < 2**62:
+            # each chunk is sorted already: timsort (numpy's stable sort of int64) merges runs
+            order = np.argsort(groups * slots + (buckets - low) // self.step, kind="stable")
+        else:
+            order = np.lexsort((buckets, groups))
         buckets, groups = buckets[order], groups[order]
         pair_starts = _pair_starts(groups, buckets)
         states = []
@@ -229,25 +238,26 @@ class WindowAggregate:
         state = self._state()
         pairs = self._pairs(state, before, through)
         if pairs is not None:
-            self._emit(state, *pairs)
+            self._emit(state, pairs)
         keep = state.buckets > through - self.width
         if not keep.all():
             kept = [{k: v[keep] for k, v in s.items()} for s in state.states]
             state = _Chunk(state.buckets[keep], state.groups[keep], kept, tidy=True)
             self._chunks = [state] if len(state.buckets) else []
 
-    def _pairs(
-        self, state: _Chunk, before: int, through: int
-    ) -> tuple[np.ndarray, np.ndarray] | None:
-        """The (closing time, group) of every output row, by time then group."""
+    def _pairs(self, state: _Chunk, before: int, through: int) -> _Pairs | None:
+        """Every output row: its closing time and group, and the range of state rows its
+        window merges; by time, then group."""
         b, g = state.buckets, state.groups
+        step = self.step
+        code, at = _codes(state, step)
         if not self.config.continuous:
-            chosen = (b > before) & (b <= through)
-            if not chosen.any():
+            rows = np.flatnonzero((b > before) & (b <= through))
+            if not len(rows):
                 return None
-            closes, groups = b[chosen], g[chosen]
+            closes, groups = b[rows], g[rows]
+            last = rows + 1  # the row of the closing bucket itself ends the window
         else:
-            step = self.step
             # each state row is in the windows closing at b, b + step, ... b + width - step
             low = np.maximum(b, before // step * step + step)
             high = np.minimum(b + self.width - step, through // step * step)
@@ -256,36 +266,121 @@ class WindowAggregate:
                 return None
             closes = np.repeat(low, counts) + _within(counts) * step
             groups = np.repeat(g, counts)
-            combined = np.unique(np.stack([closes, groups], axis=1), axis=0)
-            closes, groups = combined[:, 0], combined[:, 1]
+            if self.config.buckets > 1:  # a group in several buckets of a window: once
+                origin = int(closes.min())
+                slots = (int(closes.max()) - origin) // step + 1
+                pairs = np.unique(groups * slots + (closes - origin) // step)
+                groups, closes = pairs // slots, pairs % slots * step + origin
+            last = np.searchsorted(code, at(groups, closes, "right"))
+        first = np.searchsorted(code, at(groups, closes - self.width, "right"))
         order = np.lexsort((groups, closes))
-        return closes[order], groups[order]
+        return _Pairs(closes[order], groups[order], first[order], last[order])
 
-    def _emit(self, state: _Chunk, closes: np.ndarray, groups: np.ndarray) -> None:
-        distinct = np.unique(state.buckets)
-        rank = np.searchsorted(distinct, state.buckets)
-        span = len(distinct)
-        key = state.groups * span + rank  # ascending: the state is sorted by (group, bucket)
-        low = groups * span + np.searchsorted(distinct, closes - self.width, side="right")
-        high = groups * span + np.searchsorted(distinct, closes, side="right")
-        first = np.searchsorted(key, low, side="left")
-        last = np.searchsorted(key, high, side="left")
-        lengths = last - first
-        rows = _ranges(first, lengths)
-        starts = np.cumsum(lengths) - lengths
+    def _emit(self, state: _Chunk, pairs: _Pairs) -> None:
         columns: dict[str, pa.Array] = {}
-        for key_spec, values in zip(self.keys, self.encoder.values(groups), strict=True):
+        for key_spec, values in zip(self.keys, self.encoder.values(pairs.groups), strict=True):
             columns[key_spec.name] = values
         for call, kind, kept in zip(self.calls, self.kinds, state.states, strict=True):
-            gathered = {name: column[rows] for name, column in kept.items()}
-            if len(starts) < len(rows):
-                gathered = kind.reduce(gathered, starts)
-            columns[call.name] = results_array(kind, gathered, call.type)
-        count = len(closes)
+            merged = window_reduce(kind, kept, pairs.first, pairs.last)
+            columns[call.name] = results_array(kind, merged, call.type)
+        count = len(pairs.closes)
         seqs = pa.array(np.arange(self._seq, self._seq + count, dtype=np.int64))
         self._seq += count
         names = [*columns, TIME, SEQ]
-        self.emit(pa.record_batch([*columns.values(), time_array(closes), seqs], names=names))
+        times = time_array(pairs.closes)
+        self.emit(pa.record_batch([*columns.values(), times, seqs], names=names))
+
+
+@dataclass(frozen=True, slots=True)
+class _Pairs:
+    closes: np.ndarray
+    groups: np.ndarray
+    first: np.ndarray
+    last: np.ndarray
+
+
+Locate = Callable[[np.ndarray, np.ndarray, str], np.ndarray]
+
+
+def _codes(state: _Chunk, step: int) -> tuple[np.ndarray, Locate]:
+    """The state rows as ascending codes of (group, bucket), and how to make the code of
+    a (group, time) to search for: times after the time's bucket (``side`` "right") or
+    from it on ("left")."""
+    buckets, groups = state.buckets, state.groups
+    low = int(buckets.min())
+    slots = (int(buckets.max()) - low) // step + 1
+    if (int(groups.max()) + 1) * slots < 2**62:
+        code = groups * slots + (buckets - low) // step
+
+        def offset(g: np.ndarray, t: np.ndarray, side: str) -> np.ndarray:
+            slot = -(-(t - low) // step) if side == "left" else (t - low) // step + 1
+            position = np.clip(slot, 0, slots)
+            found: np.ndarray = g * slots + position
+            return found
+
+        return code, offset
+    distinct = np.unique(buckets)  # a huge gap in time: the buckets' ranks instead
+    slots = len(distinct)
+    code = groups * slots + np.searchsorted(distinct, buckets)
+
+    def ranked(g: np.ndarray, t: np.ndarray, side: str) -> np.ndarray:
+        found: np.ndarray = g * slots + np.searchsorted(distinct, t, side=side)
+        return found
+
+    return code, ranked
+
+
+def window_reduce(kind: Kind, columns: Columns, first: np.ndarray, last: np.ndarray) -> Columns:
+    """Each range ``[first[i], last[i])`` of rows of ``columns`` (none empty) merged into
+    one, as ``kind.reduce`` merges them.
+
+    A rolling window merges up to ``buckets`` rows a group and step; sums of integers (every
+    column of COUNT, of SUM of integers, the counts of MIN and MAX) are differences of
+    running sums instead, and MIN and MAX take the extreme of two overlapping power-of-two
+    spans of a sparse table: a few operations a window, however many buckets it has.
+    Other kinds (and float sums, which a difference of running sums would round) merge the
+    gathered rows.
+    """
+    if isinstance(kind, CountKind) or (isinstance(kind, SumKind) and kind.integer):
+        return {name: _range_sums(column, first, last) for name, column in columns.items()}
+    if isinstance(kind, ExtremeKind):
+        n = columns["n"]
+        values = np.where(n > 0, columns["v"], kind.identity)
+        return {
+            "n": _range_sums(n, first, last),
+            "v": _range_extremes(values, first, last, kind.ufunc),
+        }
+    lengths = last - first
+    rows = _ranges(first, lengths)
+    gathered = {name: column[rows] for name, column in columns.items()}
+    if len(rows) == len(first):
+        return gathered
+    return kind.reduce(gathered, np.cumsum(lengths) - lengths)
+
+
+def _range_sums(column: np.ndarray, first: np.ndarray, last: np.ndarray) -> np.ndarray:
+    running = np.concatenate([np.zeros(1, dtype=column.dtype), np.cumsum(column)])
+    sums: np.ndarray = running[last] - running[first]
+    return sums
+
+
+def _range_extremes(
+    values: np.ndarray, first: np.ndarray, last: np.ndarray, ufunc: np.ufunc
+) -> np.ndarray:
+    lengths = last - first
+    levels = [values]
+    span = 1
+    while span * 2 <= int(lengths.max(initial=1)):
+        below = levels[-1]
+        levels.append(ufunc(below[:-span], below[span:]))
+        span *= 2
+    level = np.frexp(lengths)[1].astype(np.int64) - 1  # floor(log2(length))
+    found = np.empty(len(first), dtype=values.dtype)
+    for k in np.unique(level).tolist():
+        at = level == k
+        table = levels[k]
+        found[at] = ufunc(table[first[at]], table[last[at] - (1 << k)])
+    return found
 
 
 def _pair_starts(groups: np.ndarray, buckets: np.ndarray) -> np.ndarray:
@@ -297,11 +392,41 @@ def _pair_starts(groups: np.ndarray, buckets: np.ndarray) -> np.ndarray:
     return starts
 
 
+def _stable_order(ids: np.ndarray) -> np.ndarray:
+    """The stable sort of non-negative ``ids``: numpy sorts 16-bit integers by radix, in
+    linear time, so small ranges (a batch's buckets times its groups) are sorted that way."""
+    if len(ids) and int(ids.max()) < 2**16:
+        order: np.ndarray = np.argsort(ids.astype(np.uint16), kind="stable")
+    else:
+        order = np.argsort(ids, kind="stable")
+    return order
+
+
 def _within(counts: np.ndarray) -> np.ndarray:
     """0, 1, ... counts[i] - 1 for each i, one after another."""
     return _ranges(np.zeros(len(counts), dtype=np.int64), counts)
 
 
 def results_array(kind: Kind, columns: Columns, dtype: DataType) -> pa.Array:
-    """The aggregate's values of each row of ``columns`` as an Arrow array of ``dtype``."""
-    return pa.array(kind.results(columns), type=dtype.arrow)
+    """The aggregate's values of each row of ``columns`` as an Arrow array of ``dtype``:
+    the kind's own results, read straight from its columns where they are plain numbers
+    (COUNT, SUM and AVG of numbers, MIN and MAX), as :meth:`Kind.results` gives them."""
+    arrow = dtype.arrow
+    if isinstance(kind, CountKind):
+        return pa.array(columns["n"]).cast(arrow)
+    if isinstance(kind, ExtremeKind):
+        return pa.array(columns["v"], mask=columns["n"] == 0).cast(arrow)
+    if isinstance(kind, SumKind):
+        empty = columns["n"] == 0
+        if not kind.integer:
+            totals = columns["s"]
+        else:
+            high = columns["hi"]
+            if len(high) and int(np.abs(high).max()) >= 2**20:  # past 2**52: Python ints
+                return pa.array(kind.results(columns), type=arrow)
+            totals = (high << 32) + columns["lo"]  # exact in int64, and in a double
+        if kind.average:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                totals = totals / columns["n"]  # one rounding, as int / int in Python
+        return pa.array(totals, mask=empty).cast(arrow)
+    return pa.array(kind.results(columns), type=arrow)
