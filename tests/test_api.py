@@ -11,6 +11,8 @@ def test_all_is_exact_and_sorted() -> None:
     modules |= {"query", "record", "clock"}
     modules |= {"schema", "settings", "storage", "stream", "subscription", "time"}
     modules |= {"expressions", "aggregates", "monitors"}
+    modules |= {"flows"}
+    modules |= {"rtsql"}
     assert public - modules == set(rillet.__all__) - {"errors"}
 
 
@@ -20,6 +22,8 @@ def test_every_error_is_a_rillet_error_with_a_json_shape() -> None:
         "RilletError", "InputError", "SchemaError", "RecordError", "ParseError", "TypeCheckError",
         "ConfigError", "NotFoundError", "ConflictError", "AccessError", "OverloadedError",
         "StorageError", "LockedError", "CorruptionError", "FlowError", "UnavailableError",
+        "QueryError", "UnknownColumnError", "AmbiguousColumnError",
+        "UnsupportedError",
     }  # fmt: skip
     for cls in classes:
         assert issubclass(cls, errors.RilletError)

@@ -27,6 +27,7 @@ from rillet.arguments import (
     SCHEMA,
     SCHEMA_NAME,
     TEXT_OPTION,
+    Kind,
     check,
 )
 from rillet.errors import ConfigError, ConflictError, SchemaError, StorageError, not_found
@@ -42,6 +43,7 @@ from rillet.storage.files import FolderLock
 from rillet.stream import StreamOptions
 
 log = logging.getLogger("rillet")
+SETTING_VALUE = Kind("a str, int or bool", lambda v: isinstance(v, str | int | bool), ConfigError)
 NAME = re.compile(r"^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)*$")
 
 
@@ -150,9 +152,14 @@ class Database:
             durability=(durability, TEXT_OPTION),
             log_compression=(log_compression, TEXT_OPTION | None),
         )
-        key = _stream_name(name)
-        parsed = Schema.build(schema, time_column)
-        options = StreamOptions(partition, retention, max_bytes, durability, log_compression)
+        return self._create_stream(
+            _stream_name(name),
+            Schema.build(schema, time_column),
+            StreamOptions(partition, retention, max_bytes, durability, log_compression),
+        )
+
+    def _create_stream(self, key: str, parsed: Schema, options: StreamOptions) -> Stream:
+        """Create the stream ``key``, named exactly so (rtsql keeps a quoted name's case)."""
         entry = StreamEntry(
             key,
             str(parsed),
@@ -191,7 +198,10 @@ class Database:
     def stream(self, name: str) -> Stream:
         """The stream called ``name``; NotFoundError (with a suggestion) if there is none."""
         check("stream", name=(name, SCHEMA_NAME))
-        stream = self._streams.get(name.lower())
+        # a name created quoted in rtsql keeps its case and is found by it exactly
+        stream = self._streams.get(name)
+        if stream is None:
+            stream = self._streams.get(name.lower())
         if stream is None:
             raise not_found("stream", str(name), self._streams)
         return stream
@@ -240,13 +250,26 @@ class Database:
     def set(self, key: str, value: Any) -> None:
         """Set a session setting (``rillet.aggregation.buckets``, ``rillet.slack.time``, ...);
         the value is checked, and only flows submitted afterwards use it."""
-        check("set", key=(key, TEXT_OPTION))
+        check("set", key=(key, TEXT_OPTION), value=(value, SETTING_VALUE))
         self._flows.set(key, value)
 
     @property
     def config(self) -> Mapping[str, Any]:
         """The session settings, read-only: every ``rillet.*`` key with its value."""
         return self._flows.config
+
+    def execute(self, text: str) -> Any:
+        """Run one rtsql statement (a trailing ``;`` is optional).
+
+        A SELECT starts a flow and returns it (a :class:`rillet.Flow`); any other statement
+        returns a :class:`rillet.rtsql.results.StatementResult` whose ``str()`` is what
+        FlumeBase's shell prints for it.  A statement that fails changes nothing.
+        """
+        check("execute", text=(text, QUERY))
+        self._check_open()
+        from rillet.rtsql.execute import execute
+
+        return execute(self, text)
 
     # -- lifetime --------------------------------------------------------------------------
 

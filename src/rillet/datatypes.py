@@ -9,7 +9,6 @@ converts to or from numbers.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
 from typing import Any
@@ -17,6 +16,7 @@ from typing import Any
 import pyarrow as pa
 
 from rillet.errors import ParseError
+from rillet.rtsql.lexer import TokenStream
 from rillet.time import to_ns, us_to_datetime
 
 SCALARS = ("BOOLEAN", "INT", "BIGINT", "FLOAT", "DOUBLE", "STRING", "BINARY", "TIMESTAMP")
@@ -215,71 +215,11 @@ def _to_decimal(value: Any, scale: int) -> Decimal:
 
 # -- parsing ---------------------------------------------------------------------------------
 
-_TOKEN = re.compile(
-    r'\s*(?:(?P<quoted>"(?:[^"]|"")*")|(?P<word>[A-Za-z_][A-Za-z0-9_]*)|(?P<number>\d+)'
-    r"|(?P<punct>[<>(),]))"
-)
 
+class TypeParser(TokenStream):
+    """A recursive-descent reader of rtsql types and column lists, over rtsql's one lexer."""
 
-@dataclass(frozen=True, slots=True)
-class Token:
-    kind: str  # quoted, word, number, punct, end
-    text: str
-    pos: int
-
-    @property
-    def upper(self) -> str:
-        return self.text.upper() if self.kind == "word" else self.text
-
-
-class TypeParser:
-    """A recursive-descent reader of rtsql types and column lists."""
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.tokens: list[Token] = []
-        pos = 0
-        while True:
-            match = _TOKEN.match(text, pos)
-            if match is None or match.end() == pos:
-                rest = text[pos:]
-                if rest.strip():
-                    at = pos + len(rest) - len(rest.lstrip())
-                    raise self.error_at(at, "a name, a type or one of < > ( ) ,")
-                break
-            kind = match.lastgroup or "punct"
-            self.tokens.append(Token(kind, match.group(kind), match.start(kind)))
-            pos = match.end()
-        self.tokens.append(Token("end", "", len(text)))
-        self.i = 0
-
-    @property
-    def token(self) -> Token:
-        return self.tokens[self.i]
-
-    def advance(self) -> Token:
-        token = self.tokens[self.i]
-        self.i += 1
-        return token
-
-    def error_at(self, pos: int, expected: str) -> ParseError:
-        line = self.text.count("\n", 0, pos) + 1
-        col = pos - (self.text.rfind("\n", 0, pos) + 1) + 1
-        found = self.text[pos : pos + 12].split() if pos < len(self.text) else []
-        got = repr(found[0]) if found else "end of text"
-        return ParseError(
-            f"expected {expected} at {line}:{col}, found {got}",
-            line=line,
-            col=col,
-            expected=expected,
-        )
-
-    def expect(self, text: str) -> Token:
-        if self.token.upper != text:
-            raise self.error_at(self.token.pos, repr(text))
-        return self.advance()
-
-    def name(self) -> str:
+    def name(self, expected: str = "a column name") -> str:
         """An identifier: lower-cased unless double-quoted."""
         token = self.token
         if token.kind == "quoted":
@@ -288,26 +228,22 @@ class TypeParser:
         if token.kind == "word":
             self.advance()
             return token.text.lower()
-        raise self.error_at(token.pos, "a column name")
+        raise self.error(expected)
 
     def datatype(self) -> DataType:
         token = self.token
         word = token.upper
         result: DataType
         if token.kind != "word" or word not in (*SCALARS, "PRECISE", "LIST"):
-            raise self.error_at(
-                token.pos, "a type (" + ", ".join((*SCALARS, "PRECISE(n)", "LIST<t>")) + ")"
-            )
+            raise self.error("a type (" + ", ".join((*SCALARS, "PRECISE(n)", "LIST<t>")) + ")")
         self.advance()
         if word == "PRECISE":
             self.expect("(")
-            if self.token.kind != "number":
-                raise self.error_at(self.token.pos, "the scale of PRECISE, an integer")
+            if self.token.kind != "number" or not self.token.text.isdigit():
+                raise self.error("the scale of PRECISE, an integer")
+            if int(self.token.text) > MAX_PRECISION:
+                raise self.error(f"a scale of at most {MAX_PRECISION}")
             scale = int(self.advance().text)
-            if scale > MAX_PRECISION:
-                raise self.error_at(
-                    self.tokens[self.i - 1].pos, f"a scale of at most {MAX_PRECISION}"
-                )
             self.expect(")")
             result = DataType("PRECISE", scale=scale)
         elif word == "LIST":
@@ -317,15 +253,14 @@ class TypeParser:
             result = DataType("LIST", item=item)
         else:
             result = DataType(word)
-        if self.token.upper == "NOT":
-            self.advance()
+        if self.accept("NOT"):
             self.expect("NULL")
             result = result.with_nullable(False)
         return result
 
     def end(self) -> None:
         if self.token.kind != "end":
-            raise self.error_at(self.token.pos, "end of text")
+            raise self.error("end of input")
 
 
 def parse_type(text: str) -> DataType:

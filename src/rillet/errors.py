@@ -63,6 +63,10 @@ class ConfigError(InputError):
     """A setting or option has a wrong name or value."""
 
 
+class UnsupportedError(InputError):
+    """A statement, source or option rillet does not offer (yet); nothing was changed."""
+
+
 class NotFoundError(RilletError):
     """A named thing (stream, column, record, ...) does not exist."""
 
@@ -101,6 +105,22 @@ class FlowError(RilletError):
 
 class UnavailableError(RilletError):
     """A service rillet depends on cannot be reached."""
+
+
+class QueryError(InputError):
+    """A continuous query (SELECT) that cannot run as written, found at submission before
+    anything runs; ``line`` and ``col`` are 1-based."""
+
+    line: int | None
+    col: int | None
+
+
+class UnknownColumnError(NotFoundError, TypeCheckError):
+    """A query names a column that none of its sources (or, in HAVING, its output) has."""
+
+
+class AmbiguousColumnError(QueryError):
+    """An unqualified column that more than one joined source has."""
 
 
 def suggest(name: str, candidates: Iterable[str]) -> str | None:

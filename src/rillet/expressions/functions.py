@@ -8,6 +8,7 @@ pyarrow/numpy calls; none loops over records.
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -327,6 +328,31 @@ _fn(
     lambda a, n, c: c.event_time,
     lambda s, n: "__event_time__",
     "the record's event time",
+)
+# Flume's event properties.  A rillet record comes from this host through append or a
+# source, and has no priority of its own: it reads as Flume's default, INFO (level 3 of
+# FATAL 0, ERROR 1, WARN 2, INFO 3, DEBUG 4, TRACE 5).
+HOST = socket.gethostname()
+_fn(
+    "host",
+    [((), t("STRING NOT NULL"))],
+    lambda a, n, c: pa.scalar(HOST, pa.string()),
+    lambda s, n: "'" + HOST.replace("'", "''") + "'",
+    "the host the event came from",
+)
+_fn(
+    "priority",
+    [((), t("STRING NOT NULL"))],
+    lambda a, n, c: pa.scalar("INFO", pa.string()),
+    lambda s, n: "'INFO'",
+    "the event's priority (FATAL, ERROR, WARN, INFO, DEBUG, TRACE)",
+)
+_fn(
+    "priority_level",
+    [((), t("INT NOT NULL"))],
+    lambda a, n, c: pa.scalar(3, pa.int32()),
+    lambda s, n: "CAST(3 AS INTEGER)",
+    "the event's priority as a number, the most urgent (FATAL) 0",
 )
 _fn(
     "abs",

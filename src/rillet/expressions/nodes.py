@@ -8,7 +8,7 @@ sqlglot's generator finds its ``TRANSFORMS``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, cast
 
 from rillet.datatypes import DataType
@@ -16,10 +16,13 @@ from rillet.datatypes import DataType
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Node:
-    """Every node knows where it began in the text and, once checked, its type."""
+    """Every node knows where it began in the text and, once checked, its type.
 
-    line: int = 0
-    col: int = 0
+    The position is left out of equality: the same expression written elsewhere is equal.
+    """
+
+    line: int = field(default=0, compare=False)
+    col: int = field(default=0, compare=False)
     type: DataType | None = None
 
     @property
@@ -39,7 +42,10 @@ class Literal(Node):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Column(Node):
+    """A column; ``qualifier`` is the stream or reference name of ``f.x`` (None for ``x``)."""
+
     name: str
+    qualifier: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -6,9 +6,8 @@ import re
 from typing import Any
 
 from rillet.datatypes import INT_RANGE
-from rillet.errors import ParseError
 from rillet.expressions.nodes import Attribute, Binary, Call, Column, IsNull, Literal, Node, Unary
-from rillet.expressions.tokens import Token, tokenize, unescape
+from rillet.rtsql.lexer import Token, TokenStream, unescape
 from rillet.time import parse_duration_us
 
 # Java's order for the operators rtsql has; `||`/`&&` are Confluo's OR/AND, `==`/`<>` aliases.
@@ -20,42 +19,23 @@ BINARY: tuple[dict[str, str], ...] = (
     {"+": "+", "-": "-"},
     {"*": "*", "/": "/", "%": "%"},
 )
-KEYWORDS = {"OR", "AND", "NOT", "IS", "NULL", "TRUE", "FALSE", "LIKE", "INTERVAL"}
+KEYWORDS = frozenset({"OR", "AND", "NOT", "IS", "NULL", "TRUE", "FALSE", "LIKE", "INTERVAL"})
 _UNITS = {
     "MICROSECOND": "us", "MILLISECOND": "ms", "SECOND": "s", "MINUTE": "m", "HOUR": "h",
     "DAY": "d", "WEEK": "w",
 }  # fmt: skip
 
 
-class Parser:
-    """Parses one expression; every error names its line, column and what was expected."""
+class Parser(TokenStream):
+    """Parses one expression; every error names its line, column and what was expected.
 
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.tokens = tokenize(text)
-        self.i = 0
+    ``reserved`` are the words that cannot be a column name unquoted (the statement parser
+    adds its keywords to the expression language's own).
+    """
 
-    @property
-    def token(self) -> Token:
-        return self.tokens[self.i]
-
-    def advance(self) -> Token:
-        token = self.tokens[self.i]
-        self.i += 1
-        return token
-
-    def error(self, expected: str, token: Token | None = None) -> ParseError:
-        token = token or self.token
-        found = "end of input" if token.kind == "end" else repr(token.text)
-        return ParseError(
-            f"expected {expected} at {token.line}:{token.col}, found {found}",
-            line=token.line, col=token.col, expected=expected,
-        )  # fmt: skip
-
-    def expect(self, text: str) -> Token:
-        if self.token.upper != text:
-            raise self.error(repr(text))
-        return self.advance()
+    def __init__(self, text: str, reserved: frozenset[str] = KEYWORDS) -> None:
+        super().__init__(text)
+        self.reserved = reserved
 
     def parse(self) -> Node:
         node = self.binary()
@@ -113,7 +93,7 @@ class Parser:
             return Attribute(name=token.text[1:].lower(), **at)
         if kind == "quoted":
             self.advance()
-            return Column(name=token.text[1:-1].replace('""', '"'), **at)
+            return self.column(unquote(token.text), at)
         if upper == "(":
             self.advance()
             node = self.binary()
@@ -131,15 +111,29 @@ class Parser:
             if upper == "LIKE" and self.tokens[self.i + 1].text == "(":
                 self.advance()
                 return self.call(token)  # the like(s, pattern) function
-            if upper in KEYWORDS:
+            if upper in self.reserved:
                 raise self.error("an expression")
             self.advance()
             if self.token.text == "(":
                 return self.call(token)
-            if upper in ("CURRENT_TIMESTAMP", "NOW"):
+            if upper in ("CURRENT_TIMESTAMP", "NOW") and self.token.text != ".":
                 return Call(name="current_timestamp", **at)
-            return Column(name=token.text.lower(), **at)
+            return self.column(token.text.lower(), at)
         raise self.error("an expression")
+
+    def column(self, name: str, at: dict[str, Any]) -> Column:
+        """``name``, or ``name.column`` where ``name`` qualifies it (a stream or reference)."""
+        if self.token.text != "." or self.token.kind != "op":
+            return Column(name=name, **at)
+        self.advance()
+        token = self.token
+        if token.kind == "word" and token.upper not in self.reserved:
+            self.advance()
+            return Column(name=token.text.lower(), qualifier=name, **at)
+        if token.kind == "quoted":
+            self.advance()
+            return Column(name=unquote(token.text), qualifier=name, **at)
+        raise self.error(f"a column name after {name!r}.")
 
     def call(self, name: Token) -> Node:
         self.expect("(")
@@ -191,6 +185,11 @@ Interval = _Interval
 
 def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool | _Interval)
+
+
+def unquote(text: str) -> str:
+    """The name in a double-quoted identifier (``""`` inside stands for one quote)."""
+    return text[1:-1].replace('""', '"')
 
 
 def parse(text: str) -> Node:

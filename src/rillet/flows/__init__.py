@@ -9,5 +9,6 @@ running flow and its output) and :mod:`~rillet.flows.config` (the ``rillet.*`` s
 """
 
 from rillet.flows.flow import Flow, FlowRecord
+from rillet.flows.planner import explain, submit
 
-__all__ = ["Flow", "FlowRecord"]
+__all__ = ["Flow", "FlowRecord", "explain", "submit"]

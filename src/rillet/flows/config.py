@@ -27,11 +27,11 @@ def _integer(key: str, value: Any, least: int) -> int:
             value = int(value.strip())
         except ValueError:
             raise ConfigError(
-                f"setting {key!r} must be an integer, got {value!r}", setting=key
+                f"setting {key!r}: value must be an integer, got {value!r}", setting=key
             ) from None
     if isinstance(value, bool) or not isinstance(value, int) or value < least:
         kind = "a positive integer" if least > 0 else "a non-negative integer"
-        raise ConfigError(f"setting {key!r} must be {kind}, got {value!r}", setting=key)
+        raise ConfigError(f"setting {key!r}: value must be {kind}, got {value!r}", setting=key)
     return value
 
 
@@ -39,7 +39,9 @@ def _boolean(key: str, value: Any) -> bool:
     if isinstance(value, str) and value.strip().lower() in ("true", "false"):
         return value.strip().lower() == "true"
     if not isinstance(value, bool):
-        raise ConfigError(f"setting {key!r} must be true or false, got {value!r}", setting=key)
+        raise ConfigError(
+            f"setting {key!r}: value must be true or false, got {value!r}", setting=key
+        )
     return value
 
 

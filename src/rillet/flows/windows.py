@@ -324,7 +324,10 @@ def _codes(state: _Chunk, step: int) -> tuple[np.ndarray, Locate]:
     code = groups * slots + np.searchsorted(distinct, buckets)
 
     def ranked(g: np.ndarray, t: np.ndarray, side: str) -> np.ndarray:
-        found: np.ndarray = g * slots + np.searchsorted(distinct, t, side=side)
+        after = side == "right"
+        found: np.ndarray = g * slots + np.searchsorted(
+            distinct, t, side="right" if after else "left"
+        )
         return found
 
     return code, ranked

@@ -14,6 +14,8 @@ from rillet.expressions.check import CHECK, check
 from rillet.expressions.duckdb import RENDER, render
 from rillet.expressions.kernels import COMPILE, compile
 from rillet.expressions.nodes import Cast, Column, Dispatch, Literal, Node
+from rillet.rtsql.explain import TREE
+from rillet.rtsql.printer import EXPRESSION
 
 NODE_CLASSES = {
     kind
@@ -21,7 +23,7 @@ NODE_CLASSES = {
     if isinstance(kind, type) and issubclass(kind, Node) and kind is not Node
 }
 #: the node classes each walk handles
-HANDLED = {walk.name: set(walk.handlers) for walk in (CHECK, COMPILE, RENDER)}
+HANDLED = {walk.name: set(walk.handlers) for walk in (CHECK, COMPILE, RENDER, EXPRESSION, TREE)}
 INT = DataType("INT")
 
 

@@ -1,0 +1,150 @@
+"""``db.execute(text)``: one rtsql statement, parsed and carried out.
+
+SELECT becomes a flow (:func:`rillet.flows.submit`); CREATE STREAM ... FROM hands the stream
+to its source (:func:`rillet.sources.create_source_stream`); the other statements are done
+here and return a :class:`~rillet.rtsql.results.StatementResult` printed as FlumeBase's
+shell prints them.  Everything is checked before anything changes.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from rillet.errors import ConflictError, UnsupportedError
+from rillet.expressions.functions import functions
+from rillet.rtsql import ast, catalog, describe, explain
+from rillet.rtsql.parser import parse
+from rillet.rtsql.results import StatementResult
+from rillet.schema import Schema
+from rillet.stream import StreamOptions
+
+if TYPE_CHECKING:
+    from rillet.database import Database
+
+TIMESTAMP_COLUMN = "timestamp.col"
+
+
+def execute(db: Database, text: str) -> Any:
+    """Run the statement in ``text`` on ``db`` (see the module's docstring)."""
+    statement = parse(text)
+    if isinstance(statement, ast.Select):
+        return _engine("rillet.flows", "submit", "SELECT")(db, statement, text)
+    return StatementResult(statement, tuple(run(db, statement)))
+
+
+def _engine(module: str, name: str, what: str) -> Callable[..., Any]:
+    """A function of the flow or source engine, or a clear error while it is not built in."""
+    try:
+        return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
+    except (ImportError, AttributeError):
+        raise UnsupportedError(
+            f"{what} needs {module}.{name}, which this build of rillet does not have yet",
+            statement=what,
+        ) from None
+
+
+def run(db: Database, statement: ast.Statement) -> list[str]:
+    """Carry out a statement other than SELECT; the lines the shell prints for it."""
+    if isinstance(statement, ast.CreateStream):
+        create_stream(db, statement)
+        return ["CREATE STREAM"]
+    if isinstance(statement, ast.CreateStreamAs):
+        raise UnsupportedError(
+            "CREATE STREAM ... AS SELECT (a named flow) is not available yet; "
+            "run the SELECT on its own",
+            statement="CREATE STREAM AS SELECT",
+        )
+    if isinstance(statement, ast.DropStream):
+        drop_stream(db, statement.name)
+        return ["DROP STREAM"]
+    if isinstance(statement, ast.DropFlow):
+        flow = _database_method(db, "flow", "DROP FLOW")(statement.flow_id)
+        flow.cancel()
+        return ["DROP FLOW"]
+    if isinstance(statement, ast.Show):
+        if statement.what == "STREAMS":
+            return describe.show_streams(db)
+        if statement.what == "FLOWS":
+            return describe.show_flows(list(_database_method(db, "flows", "SHOW FLOWS")()))
+        return functions()
+    if isinstance(statement, ast.Describe):
+        return describe.describe(db, statement)
+    if isinstance(statement, ast.Explain):
+        return explain_lines(db, statement.statement)
+    raise UnsupportedError(f"{type(statement).__name__} cannot be run here")
+
+
+def _database_method(db: Database, name: str, what: str) -> Callable[..., Any]:
+    method = getattr(db, name, None)
+    if method is None:
+        raise UnsupportedError(
+            f"{what} needs the flow engine (db.{name}), which this build of rillet does not "
+            "have yet",
+            statement=what,
+        )
+    return method  # type: ignore[no-any-return]
+
+
+def explain_lines(db: Database, statement: ast.Statement) -> list[str]:
+    """EXPLAIN: ``Parse tree:``, the tree, and for a SELECT the flow's operator graph."""
+    lines = ["Parse tree:", *explain.tree(statement), ""]
+    if isinstance(statement, ast.Select):
+        graph = _engine("rillet.flows", "explain", "EXPLAIN of a SELECT")(db, statement)
+        lines.extend(str(graph).rstrip("\n").split("\n"))
+    return lines
+
+
+def schema_of(statement: ast.CreateStream) -> Schema:
+    """The stream's schema: its columns, and ``timestamp.col`` as the event-time column
+    (without it, records are stamped with their arrival time)."""
+    columns = [(c.name, c.type) for c in statement.columns]
+    time_column = None
+    if statement.source is not None:
+        time_column = statement.source.property_map.get(TIMESTAMP_COLUMN)
+        names = [c.name for c in statement.columns]
+        if time_column is not None and time_column not in names and time_column.lower() in names:
+            time_column = time_column.lower()  # the property names an unquoted column
+    return Schema.build(columns, time_column)
+
+
+def create_stream(db: Database, statement: ast.CreateStream) -> None:
+    """CREATE STREAM: a stream fed by ``append``, or by its source when it has FROM."""
+    from rillet.database import _stream_name
+
+    _stream_name(statement.name)  # the same rule for names as create_stream's
+    if catalog.find(db, statement.name) is not None:
+        raise ConflictError(
+            f"Object already exists at top level: {statement.name}",
+            kind="stream",
+            name=statement.name,
+        )
+    schema = schema_of(statement)
+    spec = statement.source
+    if spec is None:
+        db._create_stream(statement.name, schema, StreamOptions())
+    else:
+        create = _engine(
+            "rillet.sources", "create_source_stream", f"CREATE STREAM ... FROM {spec.kind}"
+        )
+        create(
+            db, statement.name, schema, spec.kind, spec.spec, local=spec.local,
+            event_format=spec.event_format, properties=spec.property_map,
+        )  # fmt: skip
+    catalog.remember(db, statement)
+
+
+def drop_stream(db: Database, name: str) -> None:
+    """DROP STREAM: stop its source (if any), then delete the stream."""
+    stream = catalog.stream(db, name, "No such object at top level")
+    try:
+        source_of = importlib.import_module("rillet.sources").source_of
+    except (ImportError, AttributeError):
+        source_of = None
+    if source_of is not None:
+        source = source_of(db, stream.name)
+        if source is not None:
+            source.stop()
+    db.drop_stream(stream.name)
+    catalog.forget(db, stream.name)

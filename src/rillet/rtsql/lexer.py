@@ -1,0 +1,170 @@
+"""The one lexer of rtsql: types, expressions and statements are read from its tokens.
+
+Whitespace and comments (``// ...`` to the end of the line, ``/* ... */``) separate tokens.
+A character no token starts with becomes a ``bad`` token and ends the list: the parser
+meeting it reports it with what the parser expected there, so every error says what would
+have been valid at that point.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from rillet.errors import ParseError
+
+_SPEC = [
+    ("space", r"\s+|//[^\n]*|/\*[\s\S]*?\*/"),
+    ("number", r"\d+\.\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?|\d+[eE][+-]?\d+|\d+"),
+    ("string", r"'(?:[^'\\]|\\[\s\S]|'')*'"),
+    ("quoted", r'"(?:[^"]|"")*"'),
+    ("attr", r"#[A-Za-z_][A-Za-z0-9_]*"),
+    ("word", r"[A-Za-z_][A-Za-z0-9_]*"),
+    ("op", r"\|\||&&|==|!=|<>|<=|>=|[<>=+\-*/%(),.;]"),
+]
+_LEXER = re.compile("|".join(f"(?P<{name}>{pattern})" for name, pattern in _SPEC))
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "'": "'", '"': '"', "\\": "\\"}
+_ESCAPE = re.compile(r"\\(u+[0-9a-fA-F]{4}|[0-3][0-7]{0,2}|[4-7][0-7]?|[\s\S])|''")
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    """A token: ``kind`` is number, string, quoted, attr, word, op, bad or end.
+
+    ``upper`` is what keywords and operators compare by: a word upper-cased, else the text.
+    """
+
+    kind: str
+    text: str
+    line: int
+    col: int
+    upper: str
+
+
+def position(text: str, index: int) -> tuple[int, int]:
+    """The 1-based (line, column) of a character index."""
+    line = text.count("\n", 0, index) + 1
+    return line, index - (text.rfind("\n", 0, index) + 1) + 1
+
+
+def tokenize(text: str) -> list[Token]:
+    """The tokens of ``text``, ending with an ``end`` token (after a ``bad`` one, if any).
+
+    Examples:
+        >>> [t.text for t in tokenize("SELECT f.x /* c */ FROM f;")]
+        ['SELECT', 'f', '.', 'x', 'FROM', 'f', ';', '']
+        >>> tokenize("a\\n $")[1]
+        Token(kind='bad', text='$', line=2, col=2, upper='$')
+    """
+    tokens: list[Token] = []
+    append = tokens.append
+    match = _LEXER.match
+    pos, line, line_start, size = 0, 1, 0, len(text)
+    while pos < size:
+        found = match(text, pos)
+        if found is None:
+            append(Token("bad", text[pos], line, pos - line_start + 1, text[pos]))
+            break
+        kind = found.lastgroup or "op"
+        word = found.group()
+        if kind != "space":
+            append(
+                Token(
+                    kind, word, line, pos - line_start + 1, word.upper() if kind == "word" else word
+                )
+            )
+        end = found.end()
+        if "\n" in word:  # only spaces, comments and literals span lines
+            line += word.count("\n")
+            line_start = pos + word.rindex("\n") + 1
+        pos = end
+    append(Token("end", "", line, pos - line_start + 1, ""))
+    return tokens
+
+
+def _escape(found: re.Match[str]) -> str:
+    code = found.group(1)
+    if code is None:  # '' inside a literal
+        return "'"
+    if code[0] == "u" and len(code) > 1:  # Java allows \uuuu0041
+        return chr(int(code.lstrip("u"), 16))
+    if code[0] in "01234567":
+        return chr(int(code, 8))
+    return _ESCAPES.get(code, code)
+
+
+def unescape(literal: str) -> str:
+    """The value of a quoted string literal: Java's escapes, and '' for a quote.
+
+    Examples:
+        >>> unescape(r"'a\\tb\\u0041\\101\\''")
+        "a\\tbAA'"
+    """
+    return _ESCAPE.sub(_escape, literal[1:-1])
+
+
+def escape(value: str) -> str:
+    """``value`` as a single-quoted rtsql literal that :func:`unescape` reads back."""
+    out = []
+    for ch in value:
+        if ch in "\\'":
+            out.append("\\" + ch)
+        elif ch == "\n":
+            out.append("\\n")
+        elif ch == "\t":
+            out.append("\\t")
+        elif ch == "\r":
+            out.append("\\r")
+        elif ord(ch) < 32 or 0xD800 <= ord(ch) < 0xE000:
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(ch)
+    return "'" + "".join(out) + "'"
+
+
+class TokenStream:
+    """A cursor over the tokens of one text, shared by the type, expression and statement
+    parsers; every error names its line, column and what was expected there."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.tokens = tokenize(text)
+        self.i = 0
+
+    @property
+    def token(self) -> Token:
+        return self.tokens[self.i]
+
+    def peek(self, ahead: int = 1) -> Token:
+        """The token ``ahead`` places after the current one (the end token past the end)."""
+        return self.tokens[min(self.i + ahead, len(self.tokens) - 1)]
+
+    def advance(self) -> Token:
+        token = self.tokens[self.i]
+        if token.kind != "end":
+            self.i += 1
+        return token
+
+    def accept(self, upper: str) -> bool:
+        """Step over the current token if it is ``upper`` (a keyword or operator)."""
+        if self.tokens[self.i].upper == upper and self.tokens[self.i].kind in ("word", "op"):
+            self.i += 1
+            return True
+        return False
+
+    def expect(self, upper: str, expected: str | None = None) -> Token:
+        if self.token.upper != upper or self.token.kind not in ("word", "op"):
+            raise self.error(expected or repr(upper))
+        return self.advance()
+
+    def error(self, expected: str, token: Token | None = None) -> ParseError:
+        """A ParseError at ``token`` (the current one by default) that expected ``expected``."""
+        token = token or self.token
+        if token.kind == "bad":
+            if token.text == "'":
+                expected = "a closing quote (')"
+            message = f"unexpected {token.text!r} at {token.line}:{token.col}; expected {expected}"
+        else:
+            found = "end of input" if token.kind == "end" else repr(token.text)
+            message = f"expected {expected} at {token.line}:{token.col}, found {found}"
+        return ParseError(message, line=token.line, col=token.col, expected=expected)

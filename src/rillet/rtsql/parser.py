@@ -1,0 +1,330 @@
+"""The rtsql statement parser: text -> :mod:`rillet.rtsql.ast` statements.
+
+Statements are read from the one lexer's tokens; expressions with the expression parser
+(:class:`rillet.expressions.parser.Parser`, with the statement keywords reserved) and column
+types with :class:`rillet.datatypes.TypeParser`.  Every error is a ParseError with the line,
+column and what was expected there.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rillet.datatypes import TypeParser
+from rillet.expressions.nodes import Binary, Column, Literal, Node, Unary
+from rillet.expressions.parser import KEYWORDS as EXPRESSION_KEYWORDS
+from rillet.expressions.parser import Interval as IntervalValue
+from rillet.expressions.parser import Parser as ExpressionParser
+from rillet.expressions.parser import unquote
+from rillet.rtsql import ast
+from rillet.rtsql.lexer import Token, unescape
+
+#: words that cannot be names unquoted, because a clause could start there
+STATEMENT_KEYWORDS = frozenset(
+    {
+        "SELECT", "FROM", "WHERE", "GROUP", "BY", "HAVING", "OVER", "WINDOW", "JOIN", "ON",
+        "AS", "RANGE", "BETWEEN", "PRECEDING", "FOLLOWING", "CREATE", "DROP", "SHOW",
+        "DESCRIBE", "EXPLAIN",
+    }
+)  # fmt: skip
+RESERVED = EXPRESSION_KEYWORDS | STATEMENT_KEYWORDS
+#: unit words (singular or plural) -> the AST's plural unit
+UNITS = {**{u: u for u in ast.UNIT_MS}, **{u[:-1]: u for u in ast.UNIT_MS}}
+STATEMENTS = "a statement (SELECT, CREATE STREAM, DROP, SHOW, DESCRIBE or EXPLAIN)"
+_SELECT_CLAUSES = ("JOIN", "WHERE", "GROUP BY", "OVER", "HAVING", "WINDOW")
+
+
+class Parser(ExpressionParser, TypeParser):
+    """Reads one statement (a trailing ``;`` is optional)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text, RESERVED)
+
+    def statement_only(self) -> ast.Statement:
+        result = self.statement()
+        self.accept(";")
+        if self.token.kind != "end":
+            raise self.error("';' or end of input")
+        return result
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def at(self, token: Token | None = None) -> dict[str, Any]:
+        token = token or self.token
+        return {"line": token.line, "col": token.col}
+
+    def is_word(self, *words: str) -> bool:
+        return self.token.kind == "word" and self.token.upper in words
+
+    def identifier(self, expected: str) -> str:
+        """A name: a word that is not a keyword (lower-cased), or a double-quoted name."""
+        token = self.token
+        if token.kind == "quoted":
+            self.advance()
+            return unquote(token.text)
+        if token.kind == "word" and token.upper not in RESERVED:
+            self.advance()
+            return token.text.lower()
+        raise self.error(expected)
+
+    def stream_name(self, expected: str = "a stream name") -> str:
+        """A stream's name; unquoted names may have dotted parts (``perf.alerts``)."""
+        quoted = self.token.kind == "quoted"
+        name = self.identifier(expected)
+        while not quoted and self.token.text == "." and self.peek().kind == "word":
+            self.advance()
+            name += "." + self.identifier("a name after '.'")
+        return name
+
+    def string(self, expected: str) -> str:
+        if self.token.kind != "string":
+            raise self.error(expected)
+        return unescape(self.advance().text)
+
+    # -- statements -------------------------------------------------------------------------
+
+    def statement(self) -> ast.Statement:
+        token = self.token
+        word = token.upper if token.kind == "word" else ""
+        if word == "SELECT":
+            return self.select()
+        if word == "CREATE":
+            return self.create()
+        if word == "DROP":
+            self.advance()
+            if self.accept("STREAM"):
+                return ast.DropStream(name=self.stream_name(), **self.at(token))
+            if self.accept("FLOW"):
+                if self.token.kind != "number" or not self.token.text.isdigit():
+                    raise self.error("a flow id (a number)")
+                return ast.DropFlow(flow_id=int(self.advance().text), **self.at(token))
+            raise self.error("STREAM or FLOW")
+        if word == "SHOW":
+            self.advance()
+            if not self.is_word(*ast.SHOW_TARGETS):
+                raise self.error("STREAMS, FLOWS or FUNCTIONS")
+            return ast.Show(what=self.advance().upper, **self.at(token))
+        if word == "DESCRIBE":
+            self.advance()
+            return ast.Describe(
+                name=self.stream_name("a stream or function name"), **self.at(token)
+            )
+        if word == "EXPLAIN":
+            self.advance()
+            if self.is_word("EXPLAIN"):
+                raise self.error(STATEMENTS.replace(" or EXPLAIN", ""))
+            return ast.Explain(statement=self.statement(), **self.at(token))
+        raise self.error(STATEMENTS)
+
+    def create(self) -> ast.CreateStream | ast.CreateStreamAs:
+        start = self.advance()
+        self.expect("STREAM")
+        name = self.stream_name()
+        if self.accept("AS"):
+            if not self.is_word("SELECT"):
+                raise self.error("SELECT")
+            return ast.CreateStreamAs(name=name, select=self.select(), **self.at(start))
+        self.expect("(", "'(' and the columns, or AS SELECT")
+        columns = [self.column_def()]
+        while self.accept(","):
+            columns.append(self.column_def())
+        self.expect(")", "',' or ')'")
+        source = self.source_spec() if self.is_word("FROM") else None
+        return ast.CreateStream(name=name, columns=tuple(columns), source=source, **self.at(start))
+
+    def column_def(self) -> ast.ColumnDef:
+        token = self.token
+        name = self.identifier("a column name")
+        return ast.ColumnDef(name=name, type=self.datatype(), **self.at(token))
+
+    def source_spec(self) -> ast.SourceSpec:
+        start = self.advance()  # FROM
+        local = self.accept("LOCAL")
+        if not self.is_word(*ast.SOURCE_KINDS):
+            raise self.error("FILE, SOURCE or NODE" if local else "LOCAL, FILE, SOURCE or NODE")
+        kind = self.advance().upper
+        spec = self.string(f"the {kind.lower()} as a quoted string")
+        event_format = None
+        properties: list[tuple[str, str]] = []
+        if self.accept("EVENT"):
+            self.expect("FORMAT")
+            event_format = self.string("the event format as a quoted string ('delimited', ...)")
+            if self.accept("PROPERTIES"):
+                self.expect("(")
+                while True:
+                    key = self.string("a property name as a quoted string")
+                    self.expect("=")
+                    properties.append((key, self.string("a property value as a quoted string")))
+                    if not self.accept(","):
+                        break
+                self.expect(")", "',' or ')'")
+        return ast.SourceSpec(
+            kind=kind, spec=spec, local=local, event_format=event_format,
+            properties=tuple(properties), **self.at(start),
+        )  # fmt: skip
+
+    # -- SELECT -----------------------------------------------------------------------------
+
+    def select(self) -> ast.Select:
+        start = self.expect("SELECT")
+        items = [self.select_item()]
+        while self.accept(","):
+            items.append(self.select_item())
+        if not self.is_word("FROM"):
+            raise self.error("',', AS, an alias or FROM")
+        self.advance()
+        source = self.source()
+        joins = []
+        while self.is_word("JOIN"):
+            join = self.advance()
+            right = self.source()
+            self.expect("ON", "ON and the join condition")
+            on = self.binary()
+            self.expect("OVER", "OVER and the join's window")
+            joins.append(ast.Join(source=right, on=on, over=self.window(), **self.at(join)))
+        where = self.binary() if self.accept("WHERE") else None
+        group_by: list[Column] = []
+        if self.accept("GROUP"):
+            self.expect("BY")
+            group_by.append(self.group_column())
+            while self.accept(","):
+                group_by.append(self.group_column())
+        over = self.window() if self.accept("OVER") else None
+        having = self.binary() if self.accept("HAVING") else None
+        windows = []
+        if self.is_word("WINDOW"):
+            windows.append(self.window_def())
+            while self.accept(","):
+                windows.append(self.window_def())
+        if self.is_word(*(c.split()[0] for c in _SELECT_CLAUSES)):
+            raise self.error(self.clauses_after(where, group_by, over, having, windows))
+        return ast.Select(
+            items=tuple(items), source=source, joins=tuple(joins), where=where,
+            group_by=tuple(group_by), over=over, having=having, windows=tuple(windows),
+            **self.at(start),
+        )  # fmt: skip
+
+    def clauses_after(self, *clauses: object) -> str:
+        """What may still come after the clauses given so far (they have a fixed order)."""
+        filled = [i for i, clause in enumerate(clauses) if clause]
+        rest = list(_SELECT_CLAUSES[(filled[-1] + 2) if filled else 0 :])
+        rest.append("end of statement")
+        return ", ".join(rest[:-1]) + " or " + rest[-1] if len(rest) > 1 else rest[0]
+
+    def select_item(self) -> ast.SelectItem | ast.AllColumns:
+        token = self.token
+        if token.text == "*" and token.kind == "op":
+            self.advance()
+            return ast.AllColumns(**self.at(token))
+        expr = self.binary()
+        alias = None
+        if self.accept("AS"):
+            alias = self.identifier("an alias (a name)")
+        elif self.token.kind == "quoted" or (
+            self.token.kind == "word" and self.token.upper not in RESERVED
+        ):
+            alias = self.identifier("an alias")
+        return ast.SelectItem(expr=expr, alias=alias, **self.at(token))
+
+    def group_column(self) -> Column:
+        node = self.binary()
+        if not isinstance(node, Column):
+            raise self.error("a column to group by", self.tokens[self.i - 1])
+        return node
+
+    def source(self) -> ast.Source:
+        token = self.token
+        if token.text == "(" and token.kind == "op":
+            self.advance()
+            select = self.select()
+            self.expect(")", "')' closing the nested SELECT")
+            self.accept("AS")
+            alias = self.identifier("a reference name for the nested SELECT (AS name)")
+            return ast.SubSelect(select=select, alias=alias, **self.at(token))
+        name = self.stream_name("a stream name or (SELECT ...)")
+        ref = None
+        if self.accept("AS"):
+            ref = self.identifier("a reference name")
+        elif self.token.kind == "quoted" or (
+            self.token.kind == "word" and self.token.upper not in RESERVED
+        ):
+            ref = self.identifier("a reference name")
+        return ast.StreamRef(name=name, alias=ref, **self.at(token))
+
+    # -- windows ----------------------------------------------------------------------------
+
+    def window(self) -> ast.Window:
+        token = self.token
+        if self.is_word("RANGE", "BETWEEN"):
+            return self.range()
+        if token.kind == "quoted" or (token.kind == "word" and token.upper not in RESERVED):
+            return ast.WindowName(name=self.identifier("a window"), **self.at(token))
+        raise self.error("RANGE INTERVAL ... or a window name")
+
+    def window_def(self) -> ast.WindowDef:
+        start = self.expect("WINDOW")
+        name = self.identifier("a window name")
+        self.expect("AS")
+        self.expect("(")
+        if not self.is_word("RANGE", "BETWEEN"):
+            raise self.error("RANGE")
+        window = self.range()
+        self.expect(")")
+        return ast.WindowDef(name=name, range=window, **self.at(start))
+
+    def range(self) -> ast.Range:
+        start = self.token
+        if self.accept("RANGE") and not self.is_word("BETWEEN"):
+            if not self.is_word("INTERVAL"):
+                raise self.error("INTERVAL or BETWEEN")
+            preceding = self.interval_bound("PRECEDING")
+            return ast.Range(preceding=preceding, **self.at(start))
+        self.expect("BETWEEN")
+        preceding = self.interval_bound("PRECEDING")
+        self.expect("AND")
+        following = self.interval_bound("FOLLOWING")
+        return ast.Range(preceding=preceding, following=following, **self.at(start))
+
+    def interval_bound(self, direction: str) -> ast.Interval:
+        start = self.expect("INTERVAL")
+        amount_token = self.token
+        amount = _constant(self.binary(4))  # + - and tighter: the amount stops at its unit
+        if amount is None or amount < 0:
+            raise self.error("a whole number of time units (0 or more)", amount_token)
+        if not (self.token.kind == "word" and self.token.upper in UNITS):
+            raise self.error("a time unit (SECONDS, MINUTES, HOURS, DAYS, WEEKS, MONTHS, YEARS)")
+        unit = UNITS[self.advance().upper]
+        self.expect(direction)
+        return ast.Interval(amount=amount, unit=unit, **self.at(start))
+
+
+def _constant(node: Node) -> int | None:
+    """The value of a constant integer expression (``5``, ``2 * 30``), else None."""
+    if isinstance(node, Literal):
+        value = node.value
+        if isinstance(value, int) and not isinstance(value, bool | IntervalValue):
+            return value
+        return None
+    if isinstance(node, Unary) and node.op in "+-":
+        inner = _constant(node.operand)
+        return None if inner is None else (-inner if node.op == "-" else inner)
+    if isinstance(node, Binary) and node.op in ("+", "-", "*"):
+        left, right = _constant(node.left), _constant(node.right)
+        if left is None or right is None:
+            return None
+        return left + right if node.op == "+" else left - right if node.op == "-" else left * right
+    return None
+
+
+def parse(text: str) -> ast.Statement:
+    """The statement in ``text`` (a trailing ``;`` is optional).
+
+    Examples:
+        >>> parse("SELECT x FROM foo;").source
+        StreamRef(name='foo', alias=None)
+        >>> parse("SELECT * FROM select")
+        Traceback (most recent call last):
+        ...
+        rillet.errors.ParseError: expected a stream name or (SELECT ...) at 1:15, found 'select'
+    """
+    return Parser(text).statement_only()
