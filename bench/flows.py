@@ -105,9 +105,9 @@ def windows(table: pa.Table) -> None:
             "SELECT host, time_bucket(INTERVAL 1 second, ts) AS w, count(*) AS n, "
             "sum(v) AS total, max(v) AS top FROM t GROUP BY ALL"
         )
-        con.execute(query).to_arrow_table()  # warm
+        con.sql(query).to_arrow_table()  # warm
         began = time.perf_counter()
-        theirs: pa.Table = con.execute(query).to_arrow_table()
+        theirs: pa.Table = con.sql(query).to_arrow_table()
         duck = EVENTS / (time.perf_counter() - began)
         peer("DuckDB one GROUP BY (ceiling)", duck, "events/s", rate / duck)
         same = (
