@@ -365,8 +365,10 @@ def _items(select: ast.Select, fields: list[Field]) -> list[tuple[str, Node]]:
             name = item.alias
         elif isinstance(expr, Column):
             name = expr.name
-        else:
+        else:  # the expression's text, without the parentheses around a whole operation
             name = expression(expr)
+            if isinstance(expr, Binary) and name.startswith("(") and name.endswith(")"):
+                name = name[1:-1]
         out.append((name, expr))
     return out
 
