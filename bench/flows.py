@@ -151,7 +151,7 @@ def _bytewax(table: pa.Table, rate: float) -> None:
         )
     )
     flow = Dataflow("tumbling")
-    source = op.input("in", flow, TestingSource(items))
+    source = op.input("in", flow, TestingSource(items, batch_size=10_000))
     keyed = op.key_on("key", source, lambda item: item[0])
     clock: EventClock[Any] = EventClock(
         lambda item: item[1], wait_for_system_duration=dt.timedelta(0)

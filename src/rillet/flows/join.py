@@ -34,23 +34,40 @@ from rillet.flows.windows import Counters, Emit, _ranges
 
 @dataclass(slots=True)
 class _Run:
-    """Kept records of one side, sorted by (key, time): ``code`` is ``key * span + time -
-    low``, ascending."""
+    """Kept records of one side, sorted by (key, time).  ``distinct`` holds the run's keys
+    once each, ascending, and ``code`` is ``rank of the key * span + time - low``,
+    ascending: one binary search finds a key's records in a time range."""
 
     code: np.ndarray
     keys: np.ndarray
     times: np.ndarray
+    distinct: np.ndarray
     table: pa.Table
     low: int
     span: int
 
     @classmethod
-    def of(cls, keys: np.ndarray, times: np.ndarray, table: pa.Table) -> _Run:
+    def of(cls, keys: np.ndarray, times: np.ndarray, table: pa.Table, runs: int = 1) -> _Run:
+        """The records sorted; ``runs``: they are that many runs sorted by (key, time)
+        one after another, older first, which a stable sort by key merges in linear time
+        (timsort) when their times do not overlap within a key."""
         low = int(times.min())
         span = int(times.max()) - low + 1
-        order = np.lexsort((times, keys))
+        order = np.argsort(keys, kind="stable") if runs > 1 else None
+        if order is not None:
+            merged_keys, merged_times = keys[order], times[order]
+            same = merged_keys[1:] == merged_keys[:-1]
+            if (merged_times[1:][same] < merged_times[:-1][same]).any():
+                order = None  # late records interleave: sort by both
+        if order is None:
+            order = np.lexsort((times, keys))
         keys, times = keys[order], times[order]
-        return cls(keys * span + (times - low), keys, times, table.take(pa.array(order)), low, span)
+        new_key = np.empty(len(keys), dtype=bool)
+        new_key[:1] = True
+        np.not_equal(keys[1:], keys[:-1], out=new_key[1:])
+        rank = np.cumsum(new_key) - 1
+        code = rank * span + (times - low)
+        return cls(code, keys, times, keys[new_key], table.take(pa.array(order)), low, span)
 
     def __len__(self) -> int:
         return len(self.code)
@@ -58,10 +75,13 @@ class _Run:
     def find(
         self, keys: np.ndarray, start: np.ndarray, end: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
-        """For each probe (key, [start, end)), the first and past-last matching rows."""
-        base = keys * self.span
+        """For each probe (key, [start, end)), sorted by key then start, the first and
+        past-last matching rows."""
+        rank = np.searchsorted(self.distinct, keys)
+        held = self.distinct[np.minimum(rank, len(self.distinct) - 1)] == keys
+        base = rank * self.span
         low = base + np.clip(start - self.low, 0, self.span)
-        high = base + np.clip(end - self.low, 0, self.span)
+        high = np.where(held, base + np.clip(end - self.low, 0, self.span), low)
         return np.searchsorted(self.code, low), np.searchsorted(self.code, high)
 
 
@@ -70,6 +90,7 @@ def _merge(runs: Sequence[_Run]) -> _Run:
         np.concatenate([r.keys for r in runs]),
         np.concatenate([r.times for r in runs]),
         pa.concat_tables([r.table for r in runs]),
+        len(runs),
     )
 
 
@@ -121,7 +142,9 @@ class WindowJoin:
         counters: Counters,
     ) -> None:
         self.key_kernels = (left_key, right_key)
-        self.encoder = KeyEncoder([key_type.arrow])
+        arrow = key_type.arrow
+        self.integers = bool(pa.types.is_integer(arrow) or pa.types.is_timestamp(arrow))
+        self.encoder = KeyEncoder([arrow])  # other keys are numbered
         self.sides = (_Side(left_columns), _Side(right_columns))
         self.preceding = preceding_us
         self.following = following_us
@@ -151,19 +174,26 @@ class WindowJoin:
             times = times[rows]
         if not batch.num_rows:
             return
-        ids = self.encoder.encode([keys])
+        if self.integers:  # the values themselves order the runs: nothing to remember
+            ids = keys.cast(pa.int64()).to_numpy(zero_copy_only=False)
+        else:
+            ids = self.encoder.encode([keys])
         if left:  # right records with tl - preceding < tr <= tl + following
             start, end = times - self.preceding + 1, times + self.following + 1
         else:  # left records with tr - following <= tl < tr + preceding
             start, end = times - self.following, times + self.preceding
         table = pa.Table.from_batches([batch.select(own.columns)])
+        # probes in (key, time) order: the binary searches then walk the runs forward
+        order = np.lexsort((start, ids))
         for run in list(other.runs):
-            first, past = run.find(ids, start, end)
+            first, past = run.find(ids[order], start[order], end[order])
             counts = past - first
             if not counts.any():
                 continue
-            probe = np.repeat(np.arange(len(ids), dtype=np.int64), counts)
+            probe = np.repeat(order, counts)
             kept = _ranges(first, counts)
+            arrival = np.argsort(probe, kind="stable")  # the pairs in the probes' order
+            probe, kept = probe[arrival], kept[arrival]
             mine = table.take(pa.array(probe))
             theirs = run.table.take(pa.array(kept))
             pair = (mine, theirs) if left else (theirs, mine)
