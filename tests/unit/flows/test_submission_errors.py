@@ -22,7 +22,7 @@ def db() -> Iterator[rillet.Database]:
         yield database
 
 
-CASES: list[tuple[str, type[errors.RilletError], str]] = [
+CASES: list[tuple[str, type[errors.RilletError], str | None]] = [
     ("SELECT * FROM nope", errors.NotFoundError, "No such identifier: nope"),
     ("SELECT * FROM CaseSensitiveStream", errors.NotFoundError,
      "No such identifier: casesensitivestream; did you mean 'CaseSensitiveStream'?"),
