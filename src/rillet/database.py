@@ -215,6 +215,7 @@ class Database:
         check("drop_stream", name=(name, SCHEMA_NAME))
         with self._lock:
             stream = self.stream(name)
+        self._flows.cancel_reading(stream.name)
         stream.close_subscribers()  # before its alerts stream goes, or they would make it again
         with self._lock:
             gone = [

@@ -121,9 +121,10 @@ class Flow:
         self._failure: BaseException | None = None
         self._cancelled = False
         self._subscriptions: list[tuple[Stream, Subscription]] = []
-        names = {i.stream.name for i in self._inputs}
+        #: the streams the flow reads
+        self.streams = sorted({i.stream.name for i in self._inputs})
         #: the stream the flow reads, where it reads one
-        self.stream: str | None = next(iter(names)) if len(names) == 1 else None
+        self.stream: str | None = self.streams[0] if len(self.streams) == 1 else None
 
     # -- lifetime ----------------------------------------------------------------------
 

@@ -14,12 +14,10 @@ import pyarrow as pa
 
 from rillet.aggregates import AGGREGATES
 from rillet.datatypes import DataType
-from rillet.expressions.duckdb import render
 from rillet.expressions.kernels import compile
 from rillet.expressions.nodes import Call, Cast, Literal, Node
 from rillet.flows.config import FlowConfig
 from rillet.flows.flow import Input
-from rillet.flows.frames import TIME
 from rillet.flows.join import WindowJoin
 from rillet.flows.operators import Aggregate, Filter, JoinSide, Operator, Project
 from rillet.flows.windows import Aggregation, Counters, GroupKey, WindowAggregate
@@ -211,8 +209,10 @@ def explain(plan: PlanNode, indent: int = 0) -> str:
 
 
 def _text(node: Node) -> str:
-    """An expression as DuckDB-style SQL text, for EXPLAIN."""
+    """An expression as rtsql text, for EXPLAIN."""
+    from rillet.rtsql.printer import expression
+
     try:
-        return render(node, TIME)
+        return expression(node)
     except Exception:  # an rtsql-only node: its repr says enough
         return type(node).__name__

@@ -68,3 +68,9 @@ class FlowRegistry:
     def cancel_all(self) -> None:
         for flow in self.running():
             flow.cancel()
+
+    def cancel_reading(self, stream: str) -> None:
+        """Cancel the flows that read ``stream`` (it is being dropped)."""
+        for flow in self.running():
+            if stream in flow.streams:
+                flow.cancel()

@@ -268,3 +268,11 @@ def test_late_events_are_counted_and_visible(db: rillet.Database) -> None:
         (0, 1), (2_000, 1), (12_000, 1),
     ]  # fmt: skip
     assert (flow.late_events, flow.dropped_events) == (2, 2)
+
+
+def test_dropping_a_stream_cancels_the_flows_reading_it(
+    db: rillet.Database, foo: rillet.Stream
+) -> None:
+    flow = db.execute("SELECT a FROM foo")
+    db.drop_stream("foo")
+    assert flow.wait(5) and flow.cancelled and db.flows() == []
