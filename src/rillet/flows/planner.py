@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rillet.datatypes import DataType
 from rillet.errors import (
@@ -84,11 +84,11 @@ def plan_select(db: Database, select: ast.Select) -> tuple[p.PlanNode, list[str]
     if (calls or select.group_by) and select.over is None:
         what = calls[0] if calls else select.group_by[0]
         word = f"aggregate function {_name(what)}" if calls else "GROUP BY"
-        raise QueryError(
+        raise _error(
+            QueryError,
+            what,
             f"{word} at {what.line}:{what.col} needs an OVER clause (OVER RANGE INTERVAL n "
             "unit PRECEDING): rtsql aggregates over windows only",
-            line=what.line,
-            col=what.col,
         )
     if select.over is not None and (calls or select.group_by):
         node, outputs = _aggregate(select, node, fields, items, aliases)
@@ -135,21 +135,21 @@ def _join(
     if len(sides) != 2 or None in sides or sides[0][1] == sides[1][1]:  # type: ignore[index]
         from rillet.rtsql.printer import expression
 
-        raise QueryError(
+        raise _error(
+            QueryError,
+            condition,
             f"a join condition must be an equality of one column of each stream "
             f"(f.x = g.y), not {expression(condition)} at {condition.line}:{condition.col}",
-            line=condition.line,
-            col=condition.col,
         )
     (a, a_left), (b, _) = sides  # type: ignore[misc]
     left_field, right_field = (a, b) if a_left else (b, a)
     key_type = common_type(left_field.type, right_field.type)
     if key_type is None:
-        raise TypeCheckError(
+        raise _error(
+            TypeCheckError,
+            condition,
             f"a join compares {left_field.type} with {right_field.type} at "
             f"{condition.line}:{condition.col}",
-            line=condition.line,
-            col=condition.col,
         )
     window = _range(select, join.over)
     taken: set[str] = set()
@@ -190,18 +190,19 @@ def _range(select: ast.Select, over: ast.Window) -> ast.Range:
     try:
         window = select.window(over)
     except KeyError:
-        raise QueryError(
-            f"unknown window {over.name!r} at {over.line}:{over.col}: no WINDOW "  # type: ignore[union-attr]
-            f"{over.name} AS (...) clause defines it",  # type: ignore[union-attr]
-            line=over.line,
-            col=over.col,
+        name = getattr(over, "name", "")
+        raise _error(
+            QueryError,
+            over,
+            f"unknown window {name!r} at {over.line}:{over.col}: no WINDOW {name} AS (...) "
+            "clause defines it",
         ) from None
     if window.preceding_ms <= 0 and window.following_ms <= 0:
-        raise QueryError(
+        raise _error(
+            QueryError,
+            window,
             f"a window must have a width, not {window.preceding_ms} ms at "
             f"{window.line}:{window.col}",
-            line=window.line,
-            col=window.col,
         )
     return window
 
@@ -224,21 +225,26 @@ def _lookup(node: Column, fields: Sequence[Field], aliases: set[str]) -> Field:
     matches = [f for f in fields if f.name == name]
     if len(matches) > 1:
         refs = ", ".join(f"{f.ref}.{name}" for f in matches)
-        raise AmbiguousColumnError(
+        raise _error(
+            AmbiguousColumnError,
+            node,
             f"column {name!r} {where} is ambiguous: qualify it as one of {refs}",
-            line=node.line,
-            col=node.col,
         )
     if not matches:
         if name in aliases:
-            raise QueryError(
+            raise _error(
+                QueryError,
+                node,
                 f"{name!r} {where} is the alias of another selected expression; an alias "
                 "names its output column and is not visible to its sibling expressions",
-                line=node.line,
-                col=node.col,
             )
         raise _unknown(name, f"unknown column {name!r}", node, [f.name for f in fields])
     return matches[0]
+
+
+def _error(kind: type[QueryError] | type[TypeCheckError], node: Any, message: str) -> Exception:
+    """An error of ``kind`` about ``node`` (which has ``line`` and ``col``)."""
+    return kind(message, line=node.line, col=node.col)
 
 
 def _unknown(
@@ -311,10 +317,10 @@ def _check(node: Node, columns: p.Columns, aggregates: bool = False) -> Node:
 def _boolean(node: Node, clause: str) -> Node:
     assert node.type is not None
     if node.type.name not in ("BOOLEAN", "NULL"):
-        raise TypeCheckError(
+        raise _error(
+            TypeCheckError,
+            node,
             f"{clause} needs a BOOLEAN condition, got {node.type} at {node.line}:{node.col}",
-            line=node.line,
-            col=node.col,
         )
     return node
 
@@ -396,11 +402,11 @@ def _aggregate(
     assert select.over is not None
     window = _range(select, select.over)
     if window.following is not None:
-        raise QueryError(
+        raise _error(
+            QueryError,
+            window,
             f"an aggregate's window reaches back only (RANGE INTERVAL n unit PRECEDING), "
             f"not FOLLOWING at {window.line}:{window.col}",
-            line=window.line,
-            col=window.col,
         )
     columns = node.columns
     keys: list[tuple[str, Node]] = []
@@ -427,11 +433,11 @@ def _aggregate(
             found = _lookup(each, fields, aliases)
             key = key_of.get(found.frame)
             if key is None:
-                raise QueryError(
+                raise _error(
+                    QueryError,
+                    each,
                     f"column {each.name!r} at {each.line}:{each.col} must be in GROUP BY or "
                     "inside an aggregate function",
-                    line=each.line,
-                    col=each.col,
                 )
             return Column(name=key, line=each.line, col=each.col)
         return None
