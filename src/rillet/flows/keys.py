@@ -53,6 +53,12 @@ class KeyEncoder:
         if self._integers is not None:
             return self._integers.encode(columns[0])
         if len(columns) == 1:
+            if self._ids:  # the usual batch: only known keys, found by one hash look-up
+                known = self._known()[0]  # in the order of their numbers
+                at = pc.index_in(columns[0], value_set=known, skip_nulls=False)
+                if not at.null_count:
+                    numbers: np.ndarray = at.to_numpy(zero_copy_only=False).astype(np.int64)
+                    return numbers
             distinct = pc.unique(columns[0])
             positions = _positions(columns[0], distinct)
             rows = [(v,) for v in distinct.to_pylist()]
@@ -96,13 +102,17 @@ class KeyEncoder:
         """The key columns' values of key numbers ``ids``."""
         if self._integers is not None:
             return [self._integers.values(np.asarray(ids, dtype=np.int64))]
+        picks = pa.array(np.asarray(ids, dtype=np.int64))
+        return [column.take(picks) for column in self._known()]
+
+    def _known(self) -> list[pa.Array]:
+        """Each key column's values, in the order of the keys' numbers."""
         if self._combined is None:
             self._combined = [
                 pa.concat_arrays(chunks) if chunks else pa.array([], dtype)
                 for chunks, dtype in zip(self._chunks, self.types, strict=True)
             ]
-        picks = pa.array(np.asarray(ids, dtype=np.int64))
-        return [column.take(picks) for column in self._combined]
+        return self._combined
 
 
 def _positions(column: pa.Array, distinct: pa.Array) -> np.ndarray:
