@@ -88,6 +88,4 @@ def sealed_perf_log(tables: list[pa.Table]) -> Iterator[tuple[rillet.Database, r
 
 def sealed_paths(db: rillet.Database, stream: rillet.Stream) -> list[str]:
     """The absolute paths of the stream's sealed Parquet files."""
-    assert db.path is not None
-    files, _ = stream.snapshot()
-    return [str(db.path / info.path) for info in files]
+    return [p.parquet_path for p in stream.partitions() if p.parquet_path is not None]

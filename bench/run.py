@@ -19,7 +19,7 @@ if __package__ in (None, ""):  # run as a script: make the ``bench`` package imp
 import duckdb  # noqa: E402
 
 import rillet  # noqa: E402
-from bench import flows, ingest, monitors, parser, postgres, query, read  # noqa: E402
+from bench import flows, ingest, monitors, parser, postgres, query, read, rtsql_parse  # noqa: E402
 from bench.figures import section  # noqa: E402
 from bench.perflog import perf_tables, sealed_perf_log  # noqa: E402
 
@@ -36,6 +36,8 @@ def main() -> None:
     )
     section("parsing expressions, beside sqlglot")
     parser.run()  # first: it needs no records
+    section("parsing rtsql statements, beside sqlglot")
+    rtsql_parse.run()
     tables = perf_tables(ROWS)
     section("ingest")
     append_many_rate = ingest.run(tables)

@@ -8,7 +8,7 @@ def test_all_is_exact_and_sorted() -> None:
     assert rillet.__all__ == sorted(rillet.__all__)
     public = {name for name in dir(rillet) if not name.startswith("_")}
     modules = {"api", "arguments", "batches", "buffer", "cli", "database", "datatypes", "errors"}
-    modules |= {"query", "record", "clock"}
+    modules |= {"query", "record", "clock", "calendar"}
     modules |= {"schema", "settings", "storage", "stream", "subscription", "time"}
     modules |= {"expressions", "aggregates", "monitors"}
     modules |= {"flows"}
@@ -70,11 +70,9 @@ def test_layers_point_one_way() -> None:
 #: public names of the embedded classes that are engine plumbing, not part of the protocols
 #: the remote client implements (sealing and retention by hand, subscribers, background work)
 STREAM_ENGINE = {
-    "apply_retention", "caught_up", "close", "close_subscribers", "commit", "destroy",
-    "granularity", "ingest_buffer", "ingest_lock", "last_ingest", "log_bytes_written",
-    "maintain", "monitors", "options", "partitions", "records", "root", "seal", "snapshot",
-    "stored",
-    "subscribe", "take", "unsubscribe", "wait_subscribers", "watermark",
+    "apply_retention", "caught_up", "granularity", "log_bytes_written", "monitors", "options",
+    "partitions", "paused", "root", "seal", "stored", "subscribe", "take", "unsubscribe",
+    "wait_subscribers", "watermark",
 }  # fmt: skip
 DATABASE_ENGINE = {"clock", "path", "settings"}
 

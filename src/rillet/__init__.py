@@ -21,6 +21,7 @@ from rillet.monitors import Alert, Matches
 from rillet.monitors.stream import MonitoredStream as Stream
 from rillet.query import Result
 from rillet.record import Record
+from rillet.rtsql.results import StatementResult
 from rillet.schema import Column, Schema
 from rillet.settings import Settings
 
@@ -36,6 +37,7 @@ __all__ = [
     "RilletError",
     "Schema",
     "Settings",
+    "StatementResult",
     "Stream",
     "connect",
     "errors",

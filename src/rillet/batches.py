@@ -125,23 +125,27 @@ def _one_array(column: pa.ChunkedArray) -> pa.Array:
     return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
 
 
-def to_table(data: Any, schema: Schema, stream: str) -> pa.Table:
-    """``append_many``'s input as a table of exactly ``schema.arrow``, or a RecordError."""
+def to_table(data: Any, schema: Schema, stream: str, stamp: int | None = None) -> pa.Table:
+    """``append_many``'s input as a table of exactly ``schema.arrow``, or a RecordError.
+
+    Missing times become ``stamp`` (epoch ns; if not given, now)."""
     if isinstance(data, pa.RecordBatch):
-        return conform(pa.Table.from_batches([data]), schema, stream)
+        return conform(pa.Table.from_batches([data]), schema, stream, stamp)
     if isinstance(data, pa.Table):
-        return conform(data, schema, stream)
+        return conform(data, schema, stream, stamp)
     module = type(data).__module__.split(".")[0]
     if module == "pandas" and hasattr(data, "columns"):
         columns = {str(name): data[name] for name in data.columns}
-        return conform(_arrow(columns, pa.Array.from_pandas, stream), schema, stream)
+        return conform(_arrow(columns, pa.Array.from_pandas, stream), schema, stream, stamp)
     if module == "polars" and hasattr(data, "to_arrow"):
-        return conform(data.to_arrow(), schema, stream)
+        return conform(data.to_arrow(), schema, stream, stamp)
     if isinstance(data, Mapping):
-        return _from_column_dict(data, schema, stream)
+        return _from_column_dict(data, schema, stream, stamp)
     if isinstance(data, Sequence) and not isinstance(data, str | bytes):
         rows = [schema.normalize(row, stream, i) for i, row in enumerate(data)]
-        return pa.Table.from_batches([rows_to_batch(schema, rows, 0).drop_columns([OFFSET])])
+        return pa.Table.from_batches(
+            [rows_to_batch(schema, rows, 0, stamp=stamp).drop_columns([OFFSET])]
+        )
     raise RecordError(
         f"append_many(): data for stream {stream!r} must be rows, a dict of columns, an Arrow "
         f"table or batch, or a pandas or polars DataFrame, not {type(data).__name__}",
@@ -170,19 +174,21 @@ def _arrow(columns: Mapping[str, Any], convert: Callable[[Any], Any], stream: st
     return pa.table(arrays)
 
 
-def _from_column_dict(data: Mapping[str, Any], schema: Schema, stream: str) -> pa.Table:
+def _from_column_dict(
+    data: Mapping[str, Any], schema: Schema, stream: str, stamp: int | None
+) -> pa.Table:
     lengths = {name: len(values) for name, values in data.items()}
     if len(set(lengths.values())) > 1:
         raise SchemaError(f"columns for stream {stream!r} differ in length: {lengths}")
     if all(isinstance(v, pa.Array | pa.ChunkedArray | np.ndarray) for v in data.values()):
-        return conform(_arrow(data, pa.array, stream), schema, stream)
+        return conform(_arrow(data, pa.array, stream), schema, stream, stamp)
     # Python lists: the per-value promotion rules (and row numbers in errors) of single rows.
     names = list(data)
     rows = [dict(zip(names, values, strict=True)) for values in zip(*data.values(), strict=True)]
-    return to_table(rows, schema, stream)
+    return to_table(rows, schema, stream, stamp)
 
 
-def conform(table: pa.Table, schema: Schema, stream: str) -> pa.Table:
+def conform(table: pa.Table, schema: Schema, stream: str, stamp: int | None = None) -> pa.Table:
     """``table`` with the stream's columns, in order, cast along rtsql's promotions."""
     given = {name: i for i, name in enumerate(table.column_names)}
     for name in table.column_names:
@@ -195,13 +201,12 @@ def conform(table: pa.Table, schema: Schema, stream: str) -> pa.Table:
                 column=name,
             )
     n = table.num_rows
+    now_us = (time.time_ns() if stamp is None else stamp) // 1000
     arrays = []
     for i, column in enumerate(schema.columns):
         if column.name not in given:
             if i == schema.time_index:
-                arrays.append(
-                    pa.array(np.full(n, time.time_ns() // 1000, dtype=np.int64)).view(US_TZ)
-                )
+                arrays.append(pa.array(np.full(n, now_us, dtype=np.int64)).view(US_TZ))
                 continue
             if not column.type.nullable:
                 raise SchemaError(
@@ -211,11 +216,11 @@ def conform(table: pa.Table, schema: Schema, stream: str) -> pa.Table:
                 )
             arrays.append(pa.nulls(n, type=column.type.arrow))
             continue
-        values = table.column(given[column.name]).combine_chunks()
+        values = _one_array(table.column(given[column.name]))
         array = _cast(values, column.type, column.name, stream)
         if array.null_count:
             if i == schema.time_index:
-                array = array.fill_null(pa.scalar(time.time_ns() // 1000, pa.int64()).cast(US_TZ))
+                array = array.fill_null(pa.scalar(now_us, pa.int64()).cast(US_TZ))
             elif not column.type.nullable:
                 row = pc.index(array.is_null(), True).as_py()
                 raise RecordError(

@@ -11,6 +11,7 @@ the first of them arrived (a buffer lasts at most a commit interval, 5 ms by def
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,12 +33,14 @@ class Buffer:
     forms: list[int] = field(default_factory=lambda: [0] * 6)
     #: the ingest time (epoch ns) of the rows without a time; None until one arrives
     stamp: int | None = None
+    #: epoch ns now: the database's clock, so a test's fake clock stamps records too
+    now_ns: Callable[[], int] = time.time_ns
 
     def count(self, form: int) -> None:
         """Note the form of the time of the row just added to ``rows`` (not epoch ns)."""
         self.forms[form] += 1
         if form >= UNTIMED and self.stamp is None:
-            self.stamp = time.time_ns()
+            self.stamp = self.now_ns()
 
     def values(self, offset: int) -> tuple[Any, ...] | None:
         """The values of the record at ``offset``, its time stamped if it has none; None if

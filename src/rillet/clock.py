@@ -1,7 +1,7 @@
 """The one clock, and sleeping by it.
 
 A database has one clock (``rillet.connect(clock=...)``, ``time.time`` by default): a callable
-giving epoch seconds.  It says when a batch was ingested (``Stream.last_ingest``) and so how
+giving epoch seconds.  It says when a batch was ingested (``Stream._last_ingest``) and so how
 long a stream has been idle, which is what closes the windows of a quiet stream's triggers;
 everything else about time is event time, read from the records (docs/threads.md).
 

@@ -80,7 +80,7 @@ class Database:
             except OSError as exc:
                 raise StorageError(f"cannot create data folder {str(self.path)!r}: {exc}") from exc
             self._folder_lock = FolderLock(self.path)
-        self._query = QueryEngine(self.path)
+        self._query = QueryEngine()
         try:
             self._catalog = Catalog(self.path / "catalog.sqlite" if self.path is not None else None)
             self._streams: dict[str, Stream] = {}
@@ -94,8 +94,8 @@ class Database:
         self._flows = FlowRegistry()
         self._stop = threading.Event()
         self._threads = [
-            self._start("rillet-commit", self.settings.commit_interval, Stream.commit),
-            self._start("rillet-maintain", self.settings.maintenance_interval, Stream.maintain),
+            self._start("rillet-commit", self.settings.commit_interval, Stream._commit),
+            self._start("rillet-maintain", self.settings.maintenance_interval, Stream._maintain),
         ]
         self._closed = False
         atexit.register(self.close)
@@ -216,7 +216,7 @@ class Database:
         with self._lock:
             stream = self.stream(name)
         self._flows.cancel_reading(stream.name)
-        stream.close_subscribers()  # before its alerts stream goes, or they would make it again
+        stream._close_subscribers()  # before its alerts stream goes, or they would make it again
         with self._lock:
             gone = [
                 s for k, s in self._streams.items() if k in (stream.name, f"{stream.name}.alerts")
@@ -225,7 +225,7 @@ class Database:
                 self._catalog.drop_stream(each.name)
             self._streams = {k: v for k, v in self._streams.items() if v not in gone}
         for each in gone:
-            each.destroy()
+            each._destroy()
 
     # -- queries ---------------------------------------------------------------------------
 
@@ -263,7 +263,7 @@ class Database:
         """Run one rtsql statement (a trailing ``;`` is optional).
 
         A SELECT starts a flow and returns it (a :class:`rillet.Flow`); any other statement
-        returns a :class:`rillet.rtsql.results.StatementResult` whose ``str()`` is what
+        returns a :class:`rillet.StatementResult` whose ``str()`` is what
         FlumeBase's shell prints for it.  A statement that fails changes nothing.
         """
         check("execute", text=(text, QUERY))
@@ -292,13 +292,13 @@ class Database:
             thread.join()
         failures: list[StorageError] = []
         for stream in list(self._streams.values()):
-            _collect(stream.ingest_buffer, failures)
+            _collect(stream._ingest_buffer, failures)
         for stream in list(self._streams.values()):
             # the alerts of the last batches may still create and fill <stream>.alerts
-            stream.close_subscribers()
+            stream._close_subscribers()
         self._closed = True
         for stream in self._streams.values():
-            _collect(stream.close, failures)
+            _collect(stream._close, failures)
         self._query.close()
         self._catalog.close()
         if self._folder_lock is not None:

@@ -15,7 +15,6 @@ import threading
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import duckdb
@@ -108,8 +107,7 @@ class Bounds:
 class QueryEngine:
     """Runs DuckDB SQL over streams."""
 
-    def __init__(self, root: Path | None) -> None:
-        self._root = root
+    def __init__(self) -> None:
         self._con = duckdb.connect(":memory:")
         self._lock = threading.Lock()
 
@@ -184,7 +182,7 @@ class QueryEngine:
         stream: Stream,
         bounds: tuple[int | None, int | None],
     ) -> None:
-        stream.ingest_buffer()
+        stream._ingest_buffer()
         low, high = bounds  # inclusive: [low, high + 1) in whole microseconds
         partitions = overlapping(stream.partitions(), low, None if high is None else high + 1)
         files = [p.parquet_path for p in partitions if p.parquet_path is not None]
@@ -198,7 +196,7 @@ class QueryEngine:
             parts.insert(0, f"SELECT {columns} FROM read_parquet([{paths}])")
         cursor.execute(f"CREATE TEMP VIEW {_quote(stream.name)} AS {' UNION ALL '.join(parts)}")
 
-    def matching_offsets(self, paths: Sequence[Path], condition: str) -> np.ndarray:
+    def matching_offsets(self, paths: Sequence[str], condition: str) -> np.ndarray:
         """Offsets of the rows in Parquet ``paths`` where a DuckDB ``condition`` holds."""
         with self._lock:
             cursor = self._con.cursor()

@@ -16,6 +16,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
@@ -24,7 +25,7 @@ from typing import Any, overload
 import numpy as np
 import pyarrow as pa
 
-from rillet.arguments import FLAG, INT, OFFSETS, SUBSCRIBER, TABLE, TEXT_OPTION, TIME, Kind, check
+from rillet.arguments import FLAG, INT, OFFSETS, SUBSCRIBER, TEXT_OPTION, TIME, Kind, check
 from rillet.batches import to_table, with_offsets
 from rillet.buffer import Buffer
 from rillet.errors import ConfigError, NotFoundError, StorageError
@@ -189,10 +190,11 @@ class Stream:
                             next_offset, batch.column(batch.num_columns - 1)[-1].as_py() + 1
                         )
         self._next = next_offset
-        self._buffer = Buffer(self.schema, next_offset)
+        self._now_ns = time.time_ns if clock is time.time else lambda: int(clock() * 1e9)
+        self._buffer = Buffer(self.schema, next_offset, now_ns=self._now_ns)
         self._subscriptions: list[Subscription] = []
         self._clock = clock
-        self.last_ingest = clock()  # when a batch was last ingested (the injected clock)
+        self._last_ingest = clock()  # when a batch was last ingested (the injected clock)
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -243,7 +245,7 @@ class Stream:
         ``data``: a list of tuples or mappings, a dict of columns, a pyarrow Table or
         RecordBatch, or a pandas or polars DataFrame.
         """
-        table = to_table(data, self.schema, self.name)
+        table = to_table(data, self.schema, self.name, self._now_ns())
         count = table.num_rows
         with self._ingest_lock:
             with self._lock:
@@ -270,7 +272,7 @@ class Stream:
         buffer = self._buffer
         if not buffer.rows:
             return None
-        self._buffer = Buffer(self.schema, self._next)
+        self._buffer = Buffer(self.schema, self._next, now_ns=self._now_ns)
         self._recent.append(buffer)
         return buffer
 
@@ -295,7 +297,7 @@ class Stream:
         offset order."""
         position = self._log.append(batch) if self._log is not None else 0
         self._watermark = max(self._watermark, self._memory.add(batch))
-        self.last_ingest = self._clock()
+        self._last_ingest = self._clock()
         for subscription in self._subscriptions:
             subscription.hand(batch)
         return position
@@ -360,14 +362,18 @@ class Stream:
         check("stored", low=(low, INT), high=(high, INT | None))
         return between_offsets(self.partitions(), low, 2**63 - 1 if high is None else high)
 
-    def ingest_buffer(self) -> None:
+    def _ingest_buffer(self) -> None:
         """Move buffered single records into memory (and the log, and past the monitors)."""
         self._flush(sync=False)
 
-    @property
-    def ingest_lock(self) -> threading.Lock:
-        """Held while a batch goes to the log, memory and monitors (see the module docstring)."""
-        return self._ingest_lock
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """A span in which no batch is ingested and every subscriber has observed every batch
+        ingested before it: a subscriber changing what it keeps (a monitor replaying stored
+        records for ``backfill``) does it here, so no batch falls between replay and live."""
+        with self._ingest_lock:
+            self.wait_subscribers()
+            yield
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -420,20 +426,9 @@ class Stream:
     def partitions(self) -> list[Partition]:
         """The stored records, as partitions consistent with each other: the sealed files,
         then the memory partitions (readers needing an order sort them: by start, by offset).
-        Records still buffered are not among them (see :meth:`ingest_buffer`)."""
+        Records still buffered are not among them (see :meth:`_ingest_buffer`)."""
         with self._lock:
             return [*self._files, *self._memory.partitions.values()]
-
-    def snapshot(self, flush: bool = True) -> tuple[list[FileInfo], list[pa.RecordBatch]]:
-        """Sealed files and memory batches, consistent with each other (after a flush).
-
-        Kept for the monitors' filter push-down; other readers use :meth:`partitions`.
-        """
-        check("snapshot", flush=(flush, FLAG))
-        if flush:
-            self._flush(sync=False)
-        with self._lock:
-            return [f.info for f in self._files], self._memory.batches()
 
     def scan(self, start: TimeBound = None, end: TimeBound = None) -> Iterator[Record]:
         """The records with event time in ``[start, end)``, in event-time order (then offset).
@@ -454,14 +449,10 @@ class Stream:
                 continue
             table = pa.Table.from_batches(batches)
             table = table.sort_by([(tcol, "ascending"), (OFFSET, "ascending")])
-            yield from self.records(table)
-
-    def records(self, table: pa.Table) -> Iterator[Record]:
-        """Records from a table of this stream's storage columns (with ``_offset``)."""
-        check("records", table=(table, TABLE))
-        return self._records(table)  # a generator: checked above, when called
+            yield from self._records(table)
 
     def _records(self, table: pa.Table) -> Iterator[Record]:
+        """Records from a table of this stream's storage columns (with ``_offset``)."""
         index = self.schema.index
         for batch in table.to_batches(max_chunksize=4096):
             columns = [batch.column(i).to_pylist() for i in range(batch.num_columns)]
@@ -520,7 +511,7 @@ class Stream:
 
     # -- background: commit, seal, retention -------------------------------------------------
 
-    def commit(self) -> None:
+    def _commit(self) -> None:
         """Group commit: log the buffer and fsync (relaxed); called every commit_interval.
 
         A log that fails (disk full, I/O error) is logged once, when it fails; from then on
@@ -543,7 +534,7 @@ class Stream:
         self._failure = failure
         logger.error("%s", failure.message)
 
-    def maintain(self) -> None:
+    def _maintain(self) -> None:
         """Seal closed partitions, apply retention and trim the log."""
         self.seal()
         self.apply_retention()
@@ -671,7 +662,7 @@ class Stream:
         end = self._granularity.end(info.partition)
         return ParquetPartition.of(info, self._reader, end, self.schema.time_index)
 
-    def close(self) -> None:
+    def _close(self) -> None:
         """Make everything durable: log and fsync; a memory-durability stream seals all.
 
         After a log failure the buffered records cannot be stored: the stream closes all the
@@ -680,7 +671,7 @@ class Stream:
             if self._failure is None:
                 self._flush(sync=True)
         finally:
-            self.close_subscribers()
+            self._close_subscribers()
             if self.options.durability == "memory":
                 self.seal(everything=True)
             with self._lock:
@@ -688,13 +679,13 @@ class Stream:
             if self._log is not None:
                 self._log.close()
 
-    def destroy(self) -> None:
+    def _destroy(self) -> None:
         """Close and delete every file of this stream (the catalog entry is already gone).
 
         Waits for a seal or flush under way, and background work after it finds the stream
         closed, so nothing is written into the folder once it is removed.
         """
-        self.close_subscribers()
+        self._close_subscribers()
         with self._seal_lock, self._ingest_lock, self._lock:
             self._closed = True
         if self._log is not None:
@@ -702,7 +693,7 @@ class Stream:
         if self._folder is not None:
             shutil.rmtree(self._folder, ignore_errors=True)
 
-    def close_subscribers(self) -> None:
+    def _close_subscribers(self) -> None:
         """Let the subscribers see what was handed over, and stop their threads."""
         for subscription in self._subscriptions:
             subscription.close()

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from rillet.calendar import DAY_US, MONTH, WEEK, YEAR, Width, end_of, floor
 from rillet.errors import ConfigError, InputError
 
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -34,7 +35,8 @@ UNITS_US = {
     "w": 7 * 86400 * S,
 }
 WORDS = {"secondly": "1s", "minutely": "1m", "hourly": "1h", "daily": "1d", "weekly": "1w"}
-CALENDAR = {"monthly": "M", "yearly": "Y"}  # numpy datetime64 units: Gregorian, not fixed-width
+#: partitions cut by the calendar, not a fixed width (a duration of "1w" counts from the epoch)
+CALENDAR: dict[str, Width] = {"weekly": WEEK, "monthly": MONTH, "yearly": YEAR}
 _DURATION = re.compile(r"^\s*(\d+)\s*([a-z]+)\s*$")
 
 
@@ -128,7 +130,10 @@ def duration_text(us: int) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Granularity:
-    """A way to cut time into buckets: a fixed width, or Gregorian months or years.
+    """How a stream's time is cut into partitions: a fixed width (``1h``, ``1d``), or a
+    Gregorian unit in UTC (``weekly`` from Monday, ``monthly``, ``yearly``), the widths of
+    :mod:`rillet.calendar` that monitors and flows cut time with too (the epoch's week
+    began on Monday, 29 December 1969).
 
     Examples:
         >>> g = Granularity.parse("1h")
@@ -136,39 +141,38 @@ class Granularity:
         3600000000
         >>> Granularity.parse("monthly").end(0)  # February 1st, 1970
         2678400000000
+        >>> int(Granularity.parse("weekly").floor(np.array([0]))[0]) // 86_400_000_000
+        -3
     """
 
     text: str
-    width_us: int  # 0 for calendar granularities
-    calendar: str | None = None
+    width: Width
 
     @classmethod
     def parse(cls, text: str, what: str = "partition") -> Granularity:
         key = text.strip().lower()
         if key in CALENDAR:
-            return cls(key, 0, CALENDAR[key])
+            return cls(key, CALENDAR[key])
         return cls(text, parse_duration_us(text, what))
+
+    @property
+    def width_us(self) -> int:
+        """The fixed width; 0 for a Gregorian unit."""
+        return self.width if isinstance(self.width, int) else 0
 
     def floor(self, us: np.ndarray) -> np.ndarray:
         """The start of the bucket each epoch-microsecond value falls in."""
-        if self.calendar is not None:
-            unit = f"datetime64[{self.calendar}]"
-            return (
-                us.astype("datetime64[us]").astype(unit).astype("datetime64[us]").astype(np.int64)
-            )
-        return us // self.width_us * self.width_us
+        return floor(us, self.width)
 
     def end(self, start_us: int) -> int:
         """The end (exclusive) of the bucket that starts at ``start_us``."""
-        if self.calendar is not None:
-            unit = f"datetime64[{self.calendar}]"
-            start = np.datetime64(start_us, "us").astype(unit)
-            return int((start + 1).astype("datetime64[us]").astype(np.int64))
-        return start_us + self.width_us
+        return end_of(start_us, self.width)
 
     def nominal_us(self) -> int:
         """A typical bucket width, for grace periods."""
-        return self.width_us or {"M": 31, "Y": 366}[self.calendar or "M"] * 86400 * S
+        if isinstance(self.width, int):
+            return self.width
+        return {"week": 7, "month": 31, "year": 366}[self.width.unit] * DAY_US
 
 
 def group_by_key(keys: np.ndarray) -> list[tuple[int, np.ndarray]]:

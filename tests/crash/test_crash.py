@@ -22,11 +22,12 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
+from crc32c import crc32c
 
 import rillet
 from rillet.errors import CorruptionError, LockedError
 from rillet.settings import LOG_COMPRESSIONS
-from rillet.storage.log import HEADER, read_frames
+from rillet.storage.log import CRC32C, HEADER, read_frames, unpack_header
 from tests.crash.writer import PARTITION, SCHEMA, SETTINGS, STREAM, expected_read, expected_row
 from tests.unit.support import wait_until
 
@@ -272,7 +273,7 @@ def frame_ends(data: bytes) -> list[int]:
     """The byte position after each frame of a whole segment."""
     ends, pos = [], 0
     while pos < len(data):
-        length, _ = HEADER.unpack_from(data, pos)
+        length, _, _ = unpack_header(data, pos)
         pos += HEADER.size + length
         ends.append(pos)
     assert pos == len(data)
@@ -348,7 +349,9 @@ GARBAGE = [
     pytest.param(b"\xff" * 3, id="shorter-than-a-header"),
     pytest.param(HEADER.pack(10**6, 0) + b"abc", id="length-beyond-the-end"),
     pytest.param(HEADER.pack(5, zlib.crc32(b"hello")) + b"hello", id="right-crc-not-arrow"),
+    pytest.param(HEADER.pack(5 | CRC32C, crc32c(b"hello")) + b"hello", id="right-crc32c-not-arrow"),
     pytest.param(HEADER.pack(5, 0) + b"hello", id="wrong-crc"),
+    pytest.param(HEADER.pack(5 | CRC32C, zlib.crc32(b"hello")) + b"hello", id="crc32-as-crc32c"),
     *(pytest.param(random.Random(i).randbytes(1 + i * 37), id=f"random-{i}") for i in range(4)),
 ]
 

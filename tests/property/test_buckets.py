@@ -20,23 +20,21 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rillet.aggregates import aggregate
-from rillet.aggregates.buckets import (
+from rillet.aggregates.buckets import Buckets, Level, spans
+from rillet.aggregates.grouped import kind_of
+from rillet.calendar import (
     DAY_US,
     MONTH,
     WEEK,
     YEAR,
-    Buckets,
     Calendar,
-    Level,
     Width,
     ceil_of,
     end_of,
     floor,
     nests,
-    spans,
     start_of,
 )
-from rillet.aggregates.grouped import kind_of
 from rillet.expressions.signatures import t
 
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)

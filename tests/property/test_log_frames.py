@@ -1,4 +1,4 @@
-"""Write-ahead log frames: ``u32 length | u32 crc32 | Arrow IPC payload``, read back whole.
+"""Write-ahead log frames: ``u32 length | u32 checksum | Arrow IPC payload``, read back whole.
 
 ``read_frames`` must return exactly the whole frames before a cut or a damaged byte, and the
 byte length they cover: that is what opening a folder keeps of a torn log tail.  Each frame
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import zlib
 from typing import Any
 
 import pyarrow as pa
@@ -19,7 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rillet.settings import LOG_COMPRESSIONS
-from rillet.storage.log import HEADER, encode_frame, read_frames, write_options
+from rillet.storage.log import HEADER, encode_frame, read_frames, unpack_header, write_options
 
 SETTINGS = settings(max_examples=60, deadline=None)
 
@@ -87,7 +88,7 @@ def encode(batches: list[pa.RecordBatch], compressions: list[str]) -> tuple[byte
     for batch, compression in zip(batches, compressions, strict=True):
         header, payload = encode_frame(batch, write_options(compression))
         assert len(header) == HEADER.size
-        assert HEADER.unpack(header)[0] == payload.size
+        assert unpack_header(header, 0)[:3:2] == (payload.size, True)  # CRC-32C
         data += header + payload.to_pybytes()
         ends.append(len(data))
     return data, ends
@@ -108,6 +109,25 @@ def test_whole_log_reads_back(case: Frames) -> None:
     data, ends = encode(batches, compressions)
     got, length = read_frames(data, schema)
     assert length == len(data) == ends[-1]
+    assert_batches(got, batches)
+
+
+@SETTINGS
+@given(frames(), st.data())
+def test_frames_with_the_old_crc32_read_beside_new_ones(case: Frames, data: st.DataObject) -> None:
+    """Logs written before CRC-32C carry zlib's CRC-32 and a clear top bit: still read, in a
+    segment that goes on with new frames."""
+    schema, batches, compressions = case
+    old = data.draw(st.lists(st.booleans(), min_size=len(batches), max_size=len(batches)))
+    log = b""
+    for batch, compression, legacy in zip(batches, compressions, old, strict=True):
+        header, payload = encode_frame(batch, write_options(compression))
+        body = payload.to_pybytes()
+        if legacy:
+            header = HEADER.pack(len(body), zlib.crc32(body))
+        log += header + body
+    got, length = read_frames(log, schema)
+    assert length == len(log)
     assert_batches(got, batches)
 
 

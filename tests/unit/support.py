@@ -246,3 +246,22 @@ def hold_up_appends(
 
     monkeypatch.setattr(rillet.Stream, "append_many", held_up)
     return entered, gate
+
+
+def assert_parse_error(
+    parse: Callable[[str], object],
+    text: str,
+    at: tuple[int, int],
+    expected: str,
+    message: str | None = None,
+) -> rillet.errors.ParseError:
+    """``parse(text)`` raises a ParseError (an InputError) at ``at`` (line, col) that
+    expected ``expected`` and, if given, reads ``message``; the error, for further checks."""
+    with pytest.raises(rillet.errors.ParseError) as info:
+        parse(text)
+    error = info.value
+    assert (error.line, error.col, error.expected) == (*at, expected), str(error)
+    if message is not None:
+        assert str(error) == message
+    assert isinstance(error, rillet.errors.InputError)
+    return error

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 import rillet
 from rillet import errors
-from tests.unit.support import us
+from tests.unit.support import FakeClock, us
 
 PERF = (
     "timestamp TIMESTAMP, op_latency_ms DOUBLE, cpu_util DOUBLE, mem_avail DOUBLE, log_msg STRING"
@@ -125,6 +125,19 @@ def test_records_without_a_time_share_the_ingest_time_of_their_buffer(
     assert buffered == [buffered[0]] * 3  # stamped once, when the first arrived
     perf.flush()
     assert stored(perf, 3) == buffered  # what was read before is what was stored
+
+
+def test_missing_times_are_stamped_by_the_database_clock() -> None:
+    """A database given a clock stamps untimed records with it, single or bulk."""
+    clock = FakeClock(dt.datetime(2030, 1, 2, 3, 4, 5, tzinfo=dt.UTC))
+    with rillet.connect(clock=clock) as db:
+        s = db.create_stream("p", PERF, time_column="timestamp")
+        s.append((1.0, 0.5, 0.5, "one"))
+        s.append_many([{"op_latency_ms": 2.0, "log_msg": "two"}])
+        s.append_many({"op_latency_ms": [3.0], "timestamp": [None]})
+        s.flush()
+        want = expected_us(dt.datetime(2030, 1, 2, 3, 4, 5, tzinfo=dt.UTC))
+        assert stored(s, 3) == [want] * 3
 
 
 BAD = [

@@ -102,10 +102,6 @@ CASES: list[tuple[str, str, str, Call, type[errors.InputError], str]] = [
      f"scan(): end must be {TIME}, not str ('tomorrow')"),
     ("Stream", "take", "offsets", lambda db, s: s.take("0"), InputE,
      "take(): offsets must be a 1-d array or list of int offsets, not str ('0')"),
-    ("Stream", "records", "table", lambda db, s: s.records([]), InputE,
-     "records(): table must be a pyarrow Table, not list ([])"),
-    ("Stream", "snapshot", "flush", lambda db, s: s.snapshot("no"), ConfigE,
-     "snapshot(): flush must be a bool, not str ('no')"),
     ("Stream", "stored", "low", lambda db, s: s.stored("0"), InputE,
      "stored(): low must be an int, not str ('0')"),
     ("Stream", "stored", "high", lambda db, s: s.stored(0, 2.5), InputE,
@@ -216,13 +212,8 @@ NO_ARGUMENTS = {
     ("Stream", "caught_up"),
     ("Stream", "partitions"),
     ("Stream", "wait_subscribers"),
-    ("Stream", "ingest_buffer"),
-    ("Stream", "commit"),
-    ("Stream", "maintain"),
     ("Stream", "apply_retention"),
-    ("Stream", "close"),
-    ("Stream", "destroy"),
-    ("Stream", "close_subscribers"),
+    ("Stream", "paused"),
 }
 OWNERS: dict[str, Any] = {"rillet": rillet, "Database": rillet.Database, "Stream": rillet.Stream}
 

@@ -334,7 +334,7 @@ def test_a_maintenance_round_overlapping_drop_stream_leaves_nothing_behind(
     assert not (folder / "streams" / "gone").exists()
     # what a maintainer round that listed the streams just before the drop does next
     with contextlib.suppress(errors.RilletError):
-        s.maintain()
+        s._maintain()
     assert not (folder / "streams" / "gone").exists()
 
 

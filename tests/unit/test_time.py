@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from rillet import errors
+from rillet.calendar import MONTH
 from rillet.time import Granularity, parse_duration_us, to_ns, us_to_datetime
 
 S_US = 1_000_000
@@ -109,7 +110,7 @@ def test_parse_duration_us_rejects_bad_text(text: str) -> None:
 
 def test_fixed_granularity_floor_and_end() -> None:
     g = Granularity.parse("1h")
-    assert (g.width_us, g.calendar) == (H_US, None)
+    assert (g.width_us, g.width) == (H_US, H_US)
     values = np.array([-1, 0, 1, H_US - 1, H_US, 5 * H_US + 7], dtype=np.int64)
     assert g.floor(values).tolist() == [-H_US, 0, 0, 0, H_US, 5 * H_US]
     assert g.end(5 * H_US) == 6 * H_US
@@ -123,7 +124,7 @@ def test_fixed_granularity_floor_and_end() -> None:
 
 def test_monthly_granularity_follows_the_gregorian_calendar() -> None:
     g = Granularity.parse("Monthly")
-    assert (g.width_us, g.calendar) == (0, "M")
+    assert (g.width_us, g.width) == (0, MONTH)
     values = np.array(
         [_us(2024, 2, 29, 23, 59), _us(2024, 3, 1), _us(2023, 12, 31, 12), _us(1969, 12, 15)]
     )
@@ -138,6 +139,17 @@ def test_monthly_granularity_follows_the_gregorian_calendar() -> None:
     assert g.end(_us(2023, 12, 1)) == _us(2024, 1, 1)
     assert g.end(0) == _us(1970, 2, 1)
     assert g.nominal_us() == 31 * D_US
+
+
+def test_weekly_partitions_are_calendar_weeks_from_monday() -> None:
+    """As ``date_trunc('week', ...)`` and the monitors' weekly buckets: not 7 days from the
+    epoch (a Thursday)."""
+    g = Granularity.parse("weekly")
+    wednesday, monday = _us(2024, 5, 1, 13), _us(2024, 4, 29)
+    assert g.floor(np.array([wednesday])).tolist() == [monday]
+    assert g.end(monday) == _us(2024, 5, 6)
+    assert g.nominal_us() == 7 * D_US
+    assert Granularity.parse("7d").floor(np.array([wednesday])).tolist() == [_us(2024, 4, 25)]
 
 
 def test_yearly_granularity() -> None:

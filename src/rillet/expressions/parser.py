@@ -19,6 +19,10 @@ BINARY: tuple[dict[str, str], ...] = (
     {"+": "+", "-": "-"},
     {"*": "*", "/": "/", "%": "%"},
 )
+#: every spelling of a binary operator: (its level, the operator)
+OPERATORS = {
+    spelling: (level, op) for level, ops in enumerate(BINARY) for spelling, op in ops.items()
+}
 KEYWORDS = frozenset({"OR", "AND", "NOT", "IS", "NULL", "TRUE", "FALSE", "LIKE", "INTERVAL"})
 _UNITS = {
     "MICROSECOND": "us", "MILLISECOND": "ms", "SECOND": "s", "MINUTE": "m", "HOUR": "h",
@@ -44,13 +48,13 @@ class Parser(TokenStream):
         return node
 
     def binary(self, level: int = 0) -> Node:
-        if level == len(BINARY):
-            return self.unary()
-        left = self.binary(level + 1)
-        while (op := BINARY[level].get(self.token.upper)) is not None:
+        """Operators of ``level`` (an index of BINARY) and tighter, left to right: precedence
+        climbing, one call a level that actually has an operator."""
+        left = self.unary()
+        while (found := OPERATORS.get(self.token.upper)) is not None and found[0] >= level:
             token = self.advance()
-            right = self.binary(level + 1)
-            left = Binary(op=op, left=left, right=right, line=token.line, col=token.col)
+            right = self.binary(found[0] + 1)
+            left = Binary(op=found[1], left=left, right=right, line=token.line, col=token.col)
         return left
 
     def unary(self) -> Node:

@@ -34,7 +34,7 @@ from rillet.monitors.trigger import Trigger
 from rillet.query import QueryEngine
 from rillet.record import Record
 from rillet.storage.catalog import Catalog, MonitorEntry
-from rillet.storage.parquet import FileInfo
+from rillet.storage.partitions import overlapping
 from rillet.subscription import Subscription
 from rillet.time import bound_us, duration_text, parse_duration_us
 
@@ -70,7 +70,7 @@ class Matches:
 
     def __iter__(self) -> Iterator[Record]:
         for start in range(0, len(self.offsets), 65536):
-            yield from self._stream.records(self._stream.take(self.offsets[start : start + 65536]))
+            yield from self._stream._records(self._stream.take(self.offsets[start : start + 65536]))
 
     def __repr__(self) -> str:
         return f"Matches({len(self)} records)"
@@ -135,8 +135,8 @@ class MonitorSet:
         return bool(self.indexes or self.filters or self.aggregates)
 
     @property
-    def last_ingest(self) -> float:
-        return self.stream.last_ingest
+    def _last_ingest(self) -> float:
+        return self.stream._last_ingest
 
     @property
     def lag(self) -> int:
@@ -205,8 +205,7 @@ class MonitorSet:
                 # hands nothing to a thread); with none defined yet, they judge nothing
                 self._subscription = self.stream.subscribe(self, "monitors")
         self.caught_up()
-        with self.stream.ingest_lock:
-            self.stream.wait_subscribers()
+        with self.stream.paused():
             self._add(kind, name, spec, backfill)
 
     def _add(self, kind: str, name: str, spec: dict[str, Any], backfill: bool) -> None:
@@ -515,7 +514,7 @@ class MonitorSet:
         newest = self.watermark
         if newest <= -(2**62):
             return None  # no window holds records
-        last = self.last_ingest
+        last = self._last_ingest
         soonest: float | None = None
         for trigger in self.triggers.values():
             period = trigger.period_us
@@ -536,7 +535,7 @@ class MonitorSet:
         given, the stream has been idle for a whole period of that trigger.  The caller holds
         ``_lock``; the alerts wait in the outbox for :meth:`_publish`, called after it."""
         fired: list[Alert] = []
-        idle_us = (now - self.last_ingest) * 1e6 if now is not None else -1.0
+        idle_us = (now - self._last_ingest) * 1e6 if now is not None else -1.0
         for trigger in self.triggers.values():
             closed = self.watermark
             if now is not None:  # the idle thread's check: only idleness closes more windows
@@ -648,32 +647,29 @@ class MonitorSet:
         hits = []
         if covered:
             assert candidate is not None
-            tables = [self.stream.take(candidate)]
+            batches = self.stream.take(candidate).to_batches()
         else:
-            files, batches = self.stream.snapshot()
-            files = [f for f in files if _overlaps(f.min_time, f.max_time, low, high)]
+            parts = overlapping(self.stream.partitions(), low, high)
+            files = [p.parquet_path for p in parts if p.parquet_path is not None]
             if files:
                 hits.append(self._pushdown(files, _where(node, time_name, low, high)))
-            tables = [pa.Table.from_batches([b]) for b in batches]
-        for table in tables:
-            for batch in table.to_batches():
-                mask = matches(evaluate(kernel, Context(batch, time_name)))
-                times = batch.column(time_name).cast(pa.int64()).to_numpy()
-                if low is not None:
-                    mask &= times >= low
-                if high is not None:
-                    mask &= times < high
-                hits.append(batch.column(batch.num_columns - 1).to_numpy()[mask])
+            batches = [b for p in parts if p.parquet_path is None for b in p.scan(low, high)]
+        for batch in batches:
+            mask = matches(evaluate(kernel, Context(batch, time_name)))
+            times = batch.column(time_name).cast(pa.int64()).to_numpy()
+            if low is not None:
+                mask &= times >= low
+            if high is not None:
+                mask &= times < high
+            hits.append(batch.column(batch.num_columns - 1).to_numpy()[mask])
         offsets = np.sort(np.concatenate(hits)) if hits else np.empty(0, dtype=np.int64)
         return Matches(self.stream, offsets)
 
-    def _pushdown(self, files: list[FileInfo], condition: str) -> np.ndarray:
-        """Offsets of the rows of sealed ``files`` where a DuckDB ``condition`` holds."""
-        root = self.stream.root
-        assert root is not None
+    def _pushdown(self, files: list[str], condition: str) -> np.ndarray:
+        """Offsets of the rows of sealed Parquet ``files`` where a DuckDB ``condition`` holds."""
         if self._query is None:  # a stream opened outside a Database
-            self._query = QueryEngine(root)
-        return self._query.matching_offsets([root / f.path for f in files], condition)
+            self._query = QueryEngine()
+        return self._query.matching_offsets(files, condition)
 
     def get_alerts(self, start: Any, end: Any, trigger: str | None) -> list[Alert]:
         trigger = trigger.lower() if trigger is not None else None
@@ -736,10 +732,6 @@ def _earliest(holds: Callable[[float], bool], guess: float) -> float:
     while holds(before := math.nextafter(at, -math.inf)):
         at = before
     return at
-
-
-def _overlaps(first: int, last: int, low: int | None, high: int | None) -> bool:
-    return (low is None or last >= low) and (high is None or first < high)
 
 
 def _where(node: Node, time_column: str, low: int | None, high: int | None) -> str:

@@ -234,9 +234,9 @@ class MonitoredStream(stream.Stream):
             column=name,
         )
 
-    def close_subscribers(self) -> None:
+    def _close_subscribers(self) -> None:
         """Stop the subscribers, then deliver what alerts remain."""
-        super().close_subscribers()
+        super()._close_subscribers()
         self.monitors.close()
 
 

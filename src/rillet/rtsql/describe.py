@@ -8,11 +8,12 @@ A stream reads as FlumeBase's stream symbol prints::
       format: delimited
       local
       fields:
-        id/id/(id) INT
-        name/name/(name) STRING
+        id INT
+        name STRING
 
-(a field is ``label/alias/(display name) type``, the three names alike for a declared column),
-and a function as its name and signature: ``length ((STRING) -> INT)``.
+(FlumeBase prints a field as ``label/alias/(display name) type``, the three names alike for
+a declared column; rillet prints it as CREATE STREAM declares it), and a function as its name
+and signature: ``length ((STRING) -> INT)``.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from rillet.aggregates import AGGREGATES
 from rillet.datatypes import DataType
 from rillet.expressions import functions
-from rillet.rtsql import ast, catalog
+from rillet.rtsql import ast, catalog, printer
 from rillet.schema import IMPLICIT_TIME
 
 if TYPE_CHECKING:
@@ -61,7 +62,7 @@ def stream_lines(db: Database, stream: MonitoredStream) -> list[str]:
         if spec.local:
             lines.append("  local")
     lines.append("  fields:")
-    lines.extend(f"    {name}/{name}/({name}) {dtype}" for name, dtype in columns)
+    lines.extend(f"    {printer.name(name)} {dtype}" for name, dtype in columns)
     return lines
 
 

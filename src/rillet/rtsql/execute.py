@@ -8,6 +8,7 @@ shell prints them.  Everything is checked before anything changes.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -22,8 +23,6 @@ from rillet.stream import StreamOptions
 
 if TYPE_CHECKING:
     from rillet.database import Database
-
-TIMESTAMP_COLUMN = "timestamp.col"
 
 
 def execute(db: Database, text: str) -> Any:
@@ -97,16 +96,10 @@ def explain_lines(db: Database, statement: ast.Statement) -> list[str]:
 
 
 def schema_of(statement: ast.CreateStream) -> Schema:
-    """The stream's schema: its columns, and ``timestamp.col`` as the event-time column
-    (without it, records are stamped with their arrival time)."""
-    columns = [(c.name, c.type) for c in statement.columns]
-    time_column = None
-    if statement.source is not None:
-        time_column = statement.source.property_map.get(TIMESTAMP_COLUMN)
-        names = [c.name for c in statement.columns]
-        if time_column is not None and time_column not in names and time_column.lower() in names:
-            time_column = time_column.lower()  # the property names an unquoted column
-    return Schema.build(columns, time_column)
+    """The declared columns as a schema stamped with arrival time; a source with a
+    ``timestamp.col`` property makes that column the event time itself, and says what is
+    wrong with the property if anything is."""
+    return Schema.build([(c.name, c.type) for c in statement.columns], None)
 
 
 def create_stream(db: Database, statement: ast.CreateStream) -> None:
@@ -128,10 +121,13 @@ def create_stream(db: Database, statement: ast.CreateStream) -> None:
         create = _engine(
             "rillet.sources", "create_source_stream", f"CREATE STREAM ... FROM {spec.kind}"
         )
-        create(
+        made = create(
             db, statement.name, schema, spec.kind, spec.spec, local=spec.local,
             event_format=spec.event_format, properties=spec.property_map,
         )  # fmt: skip
+        # DESCRIBE finds it by the name it got (the sources keep a quoted name's case with
+        # Database._create_stream, as above)
+        statement = dataclasses.replace(statement, name=getattr(made, "name", statement.name))
     catalog.remember(db, statement)
 
 

@@ -9,7 +9,7 @@ have been valid at that point.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from rillet.errors import ParseError
 
@@ -22,16 +22,19 @@ _SPEC = [
     ("word", r"[A-Za-z_][A-Za-z0-9_]*"),
     ("op", r"\|\||&&|==|!=|<>|<=|>=|[<>=+\-*/%(),.;]"),
 ]
-_LEXER = re.compile("|".join(f"(?P<{name}>{pattern})" for name, pattern in _SPEC))
+# every character starts some token: one no rule takes is a "bad" token of its own
+_LEXER = re.compile(
+    "|".join(f"(?P<{name}>{pattern})" for name, pattern in _SPEC) + r"|(?P<bad>[\s\S])"
+)
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "'": "'", '"': '"', "\\": "\\"}
 _ESCAPE = re.compile(r"\\(u+[0-9a-fA-F]{4}|[0-3][0-7]{0,2}|[4-7][0-7]?|[\s\S])|''")
 
 
-@dataclass(frozen=True, slots=True)
-class Token:
+class Token(NamedTuple):
     """A token: ``kind`` is number, string, quoted, attr, word, op, bad or end.
 
     ``upper`` is what keywords and operators compare by: a word upper-cased, else the text.
+    (A named tuple: a statement makes dozens, and a tuple is the cheapest to make.)
     """
 
     kind: str
@@ -58,27 +61,22 @@ def tokenize(text: str) -> list[Token]:
     """
     tokens: list[Token] = []
     append = tokens.append
-    match = _LEXER.match
-    pos, line, line_start, size = 0, 1, 0, len(text)
-    while pos < size:
-        found = match(text, pos)
-        if found is None:
-            append(Token("bad", text[pos], line, pos - line_start + 1, text[pos]))
-            break
-        kind = found.lastgroup or "op"
+    line, line_start, end = 1, 0, len(text)
+    for found in _LEXER.finditer(text):
+        kind = found.lastgroup
         word = found.group()
+        start = found.start()
+        if kind == "bad":
+            append(Token("bad", word, line, start - line_start + 1, word))
+            end = start  # nothing after it is read
+            break
         if kind != "space":
-            append(
-                Token(
-                    kind, word, line, pos - line_start + 1, word.upper() if kind == "word" else word
-                )
-            )
-        end = found.end()
+            upper = word.upper() if kind == "word" else word
+            append(Token(kind or "op", word, line, start - line_start + 1, upper))
         if "\n" in word:  # only spaces, comments and literals span lines
             line += word.count("\n")
-            line_start = pos + word.rindex("\n") + 1
-        pos = end
-    append(Token("end", "", line, pos - line_start + 1, ""))
+            line_start = start + word.rindex("\n") + 1
+    append(Token("end", "", line, end - line_start + 1, ""))
     return tokens
 
 

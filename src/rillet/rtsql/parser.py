@@ -196,8 +196,9 @@ class Parser(ExpressionParser, TypeParser):
             windows.append(self.window_def())
             while self.accept(","):
                 windows.append(self.window_def())
-        if self.is_word(*(c.split()[0] for c in _SELECT_CLAUSES)):
-            raise self.error(self.clauses_after(where, group_by, over, having, windows))
+        if self.token.kind != "end" and self.token.text not in (";", ")"):
+            # a clause out of order, or something no clause starts with
+            raise self.error(self.clauses_after(joins, where, group_by, over, having, windows))
         return ast.Select(
             items=tuple(items), source=source, joins=tuple(joins), where=where,
             group_by=tuple(group_by), over=over, having=having, windows=tuple(windows),
@@ -207,7 +208,7 @@ class Parser(ExpressionParser, TypeParser):
     def clauses_after(self, *clauses: object) -> str:
         """What may still come after the clauses given so far (they have a fixed order)."""
         filled = [i for i, clause in enumerate(clauses) if clause]
-        rest = list(_SELECT_CLAUSES[(filled[-1] + 2) if filled else 0 :])
+        rest = list(_SELECT_CLAUSES[filled[-1] + (filled[-1] > 0) :] if filled else _SELECT_CLAUSES)
         rest.append("end of statement")
         return ", ".join(rest[:-1]) + " or " + rest[-1] if len(rest) > 1 else rest[0]
 
@@ -217,19 +218,23 @@ class Parser(ExpressionParser, TypeParser):
             self.advance()
             return ast.AllColumns(**self.at(token))
         expr = self.binary()
-        alias = None
-        if self.accept("AS"):
-            alias = self.identifier("an alias (a name)")
-        elif self.token.kind == "quoted" or (
-            self.token.kind == "word" and self.token.upper not in RESERVED
-        ):
-            alias = self.identifier("an alias")
-        return ast.SelectItem(expr=expr, alias=alias, **self.at(token))
+        return ast.SelectItem(expr=expr, alias=self.alias("an alias (a name)"), **self.at(token))
+
+    def alias(self, expected: str) -> str | None:
+        """``[AS] name`` after an expression or a stream, or None when there is none."""
+        if self.accept("AS") or self.is_name():
+            return self.identifier(expected)
+        return None
+
+    def is_name(self) -> bool:
+        token = self.token
+        return token.kind == "quoted" or (token.kind == "word" and token.upper not in RESERVED)
 
     def group_column(self) -> Column:
+        start = self.token
         node = self.binary()
         if not isinstance(node, Column):
-            raise self.error("a column to group by", self.tokens[self.i - 1])
+            raise self.error("a column to group by", start)
         return node
 
     def source(self) -> ast.Source:
@@ -242,14 +247,7 @@ class Parser(ExpressionParser, TypeParser):
             alias = self.identifier("a reference name for the nested SELECT (AS name)")
             return ast.SubSelect(select=select, alias=alias, **self.at(token))
         name = self.stream_name("a stream name or (SELECT ...)")
-        ref = None
-        if self.accept("AS"):
-            ref = self.identifier("a reference name")
-        elif self.token.kind == "quoted" or (
-            self.token.kind == "word" and self.token.upper not in RESERVED
-        ):
-            ref = self.identifier("a reference name")
-        return ast.StreamRef(name=name, alias=ref, **self.at(token))
+        return ast.StreamRef(name=name, alias=self.alias("a reference name"), **self.at(token))
 
     # -- windows ----------------------------------------------------------------------------
 
@@ -257,7 +255,7 @@ class Parser(ExpressionParser, TypeParser):
         token = self.token
         if self.is_word("RANGE", "BETWEEN"):
             return self.range()
-        if token.kind == "quoted" or (token.kind == "word" and token.upper not in RESERVED):
+        if self.is_name():
             return ast.WindowName(name=self.identifier("a window"), **self.at(token))
         raise self.error("RANGE INTERVAL ... or a window name")
 

@@ -1,12 +1,15 @@
 """The write-ahead log of one stream: framed Arrow batches in numbered segment files.
 
 Format (docs/format/log.md): a segment ``<first offset, 20 digits>.wal`` is a sequence of
-frames ``u32 length | u32 crc32 | payload`` (little-endian), the payload being one Arrow IPC
+frames ``u32 length | u32 checksum | payload`` (little-endian), the payload being one Arrow IPC
 record-batch message of the stream's storage schema (columns plus ``_offset``), its buffers
 compressed with IPC's own lz4 or zstd buffer compression or not at all.  The message's
 metadata says which, so frames of every kind read alike and logs written before compression
-still read.  A frame is written with one ``writev``; a crash can leave only the last frame of
-the last segment torn, and opening cuts it off.
+still read.  The checksum is CRC-32C (hardware-accelerated: 5-8 times zlib's CRC-32, which
+was a quarter of an append's time), flagged by the length's top bit; frames with the bit
+clear, written before, carry zlib's CRC-32 and still read.  A frame is written with one
+``writev``; a crash can leave only the last frame of the last segment torn, and opening cuts
+it off.
 
 A write or fsync that fails (disk full, I/O error) fails the log for good: the call raises a
 :class:`~rillet.errors.StorageError` naming the stream and the segment, every later append
@@ -30,11 +33,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
+from crc32c import crc32c
 
 from rillet.errors import CorruptionError, StorageError
 from rillet.storage.files import fsync_dir
 
 HEADER = struct.Struct("<II")
+#: set in a frame's length word when its checksum is CRC-32C rather than zlib's CRC-32
+CRC32C = 1 << 31
 SUFFIX = ".wal"
 #: the start of an encapsulated IPC message: continuation marker, metadata length
 MESSAGE_PREFIX = struct.Struct("<Ii")
@@ -68,7 +74,16 @@ def encode_frame(
     payload = _compressed(batch, options) if options is not None else None
     if payload is None or payload.size >= pa.ipc.get_record_batch_size(batch):
         payload = batch.serialize()
-    return HEADER.pack(payload.size, zlib.crc32(payload)), payload
+    if payload.size >= CRC32C:
+        raise StorageError(f"a log frame of {payload.size:,} bytes is over the 2 GiB limit")
+    return HEADER.pack(payload.size | CRC32C, crc32c(payload)), payload
+
+
+def unpack_header(data: bytes | memoryview, pos: int) -> tuple[int, int, bool]:
+    """The payload length and checksum of the frame at ``pos``, and whether the checksum is
+    CRC-32C (else zlib's CRC-32)."""
+    word, checksum = HEADER.unpack_from(data, pos)
+    return word & ~CRC32C, checksum, bool(word & CRC32C)
 
 
 def _compressed(batch: pa.RecordBatch, options: pa.ipc.IpcWriteOptions) -> pa.Buffer:
@@ -98,11 +113,13 @@ def read_frames(data: bytes | memoryview, schema: pa.Schema) -> tuple[list[pa.Re
     batches = []
     pos = 0
     while pos + HEADER.size <= len(view):
-        length, crc = HEADER.unpack_from(view, pos)
+        length, checksum, castagnoli = unpack_header(view, pos)
         start = pos + HEADER.size
         payload = view[start : start + length]
         # A frame is never empty: a zero header is a zero-filled tail (common after power loss).
-        if length == 0 or len(payload) < length or zlib.crc32(payload) != crc:
+        if length == 0 or len(payload) < length:
+            break
+        if (crc32c(payload) if castagnoli else zlib.crc32(payload)) != checksum:
             break
         try:
             batch = pa.ipc.read_record_batch(pa.py_buffer(payload), schema)

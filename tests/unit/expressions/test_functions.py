@@ -9,6 +9,7 @@ NULL list as empty) the expected values are worked out by hand.
 from __future__ import annotations
 
 import datetime as dt
+import socket
 
 import pyarrow as pa
 import pytest
@@ -56,6 +57,10 @@ CASES = [
     ("size(l)", "len(l)"),
     ("size(ls)", "len(ls)"),
     ("event_timestamp()", "ts"),
+    # Flume's event properties: a rillet record is this host's, at Flume's default priority
+    ("host()", "'" + socket.gethostname().replace("'", "''") + "'"),
+    ("priority()", "'INFO'"),
+    ("priority_level()", "CAST(3 AS INTEGER)"),
     ("abs(i)", "abs(i)"),
     ("abs(b)", "abs(b)"),
     ("abs(d)", "abs(d)"),
@@ -327,6 +332,7 @@ README_SCALARS = {
     "length", "square", "bin2str", "str2bin", "to_list", "concat", "contains", "index", "size",
     "current_timestamp", "event_timestamp", "abs", "round", "floor", "ceil", "lower", "upper",
     "substr", "trim", "like", "regexp_match", "coalesce", "date_trunc", "time_bucket",
+    "host", "priority", "priority_level",
 }  # fmt: skip
 README_AGGREGATES = {
     "count", "sum", "min", "max", "avg", "stddev", "variance", "first", "last",

@@ -11,7 +11,6 @@ import itertools
 
 import pytest
 
-from rillet.errors import InputError, ParseError
 from rillet.expressions.nodes import (
     Attribute,
     Binary,
@@ -24,6 +23,7 @@ from rillet.expressions.nodes import (
     walk,
 )
 from rillet.expressions.parser import Interval, parse
+from tests.unit.support import assert_parse_error
 
 # README's table, loosest level first, every spelling; the canonical name of each spelling
 LEVELS: tuple[tuple[str, ...], ...] = (
@@ -453,11 +453,5 @@ def test_interval_and_folded_literals_start_at_their_first_token() -> None:
 def test_parse_errors_name_line_column_and_what_was_expected(
     text: str, line: int, col: int, expected: str, message: str | None
 ) -> None:
-    with pytest.raises(ParseError) as info:
-        parse(text)
-    error = info.value
-    assert (error.line, error.col, error.expected) == (line, col, expected)
-    if message is not None:
-        assert str(error) == message
-    assert isinstance(error, InputError)
+    error = assert_parse_error(parse, text, (line, col), expected, message)
     assert error.to_dict()["detail"] == {"line": line, "col": col, "expected": expected}

@@ -17,14 +17,21 @@ import pytest
 import rillet
 from rillet import errors
 from rillet.settings import LOG_COMPRESSIONS
-from rillet.storage.log import HEADER, Log, encode_frame, read_frames, write_options
+from rillet.storage.log import (
+    HEADER,
+    Log,
+    encode_frame,
+    read_frames,
+    unpack_header,
+    write_options,
+)
 from tests.unit.support import MANUAL, at
 
 SCHEMA = "ts TIMESTAMP, host STRING, ms DOUBLE"
 STORAGE = rillet.Schema.build(SCHEMA, "ts").storage
 
 # Two frames written by rillet before log compression (commit b7f3200: ``batch.serialize()``
-# behind ``u32 length | u32 crc32``), of the storage schema of SCHEMA: offsets 0-2, then 3-4.
+# behind ``u32 length | u32 checksum``), of the storage schema of SCHEMA: offsets 0-2, then 3-4.
 OLD_SEGMENT = bytes.fromhex(
     "a0010000c9cb55eeffffffff2801000014000000000000000c0016000600050008000c000c00000000030400"
     "18000000700000000000000000000a0018000c00040008000a000000ac000000100000000300000000000000"
@@ -75,7 +82,7 @@ def segment_frames(folder: Path, stream: str = "t") -> list[tuple[bytes, pa.Reco
         assert length == len(data)
         pos = 0
         for batch in batches:
-            size, _ = HEADER.unpack_from(data, pos)
+            size, _, _ = unpack_header(data, pos)
             frames.append((data[pos + HEADER.size : pos + HEADER.size + size], batch))
             pos += HEADER.size + size
     return frames
@@ -99,9 +106,16 @@ def test_a_log_written_before_compression_reads_back() -> None:
     assert [b.num_rows for b in batches] == [3, 2]
     got = [tuple(r.values()) for b in batches for r in b.to_pylist()]
     assert got == [(*row, offset) for offset, row in enumerate(OLD_ROWS)]
-    # Uncompressed frames are still written exactly so.
-    again = b"".join(h + p.to_pybytes() for h, p in (encode_frame(b, None) for b in batches))
-    assert again == OLD_SEGMENT
+    # Uncompressed frames still hold exactly the same payload, now under a CRC-32C.
+    old, pos = [], 0
+    while pos < len(OLD_SEGMENT):
+        size, _, castagnoli = unpack_header(OLD_SEGMENT, pos)
+        assert not castagnoli  # zlib's CRC-32
+        old.append(OLD_SEGMENT[pos + HEADER.size : pos + HEADER.size + size])
+        pos += HEADER.size + size
+    frames = [encode_frame(b, None) for b in batches]
+    assert [p.to_pybytes() for _, p in frames] == old
+    assert [unpack_header(h, 0)[2] for h, _ in frames] == [True, True]
 
 
 def test_a_database_opens_a_log_written_before_compression(folder: Path) -> None:

@@ -188,13 +188,13 @@ def test_a_failed_fsync_of_the_committer_is_logged_once_and_refuses_later_append
     Its failure cannot be told to them, so it is logged, and every later append and flush
     raises it rather than going on without durability."""
     commits = []
-    commit = rillet.stream.Stream.commit
+    commit = rillet.stream.Stream._commit
 
     def counted(stream: rillet.stream.Stream) -> None:
         commits.append(stream.name)
         commit(stream)
 
-    monkeypatch.setattr(rillet.stream.Stream, "commit", counted)  # what the committer calls
+    monkeypatch.setattr(rillet.stream.Stream, "_commit", counted)  # what the committer calls
     acknowledged = rows(0, 6)
     caplog.set_level(logging.ERROR, logger="rillet")
     with rillet.connect(folder, **{**MANUAL, "commit_interval": 0.002}) as db:
