@@ -182,8 +182,9 @@ class WindowAggregate:
         first = int(buckets[rows].min())
         slots = (int(buckets[rows].max()) - first) // self.step + 1
         # by group, then bucket: the order the state keeps, so merging them is cheap
-        ids = groups[rows] * slots + (buckets[rows] - first) // self.step
-        order = _stable_order(ids)
+        slot = (buckets[rows] - first) // self.step
+        ids = groups[rows] * slots + slot
+        order = _order_by(groups[rows], slot)
         ids = ids[order]
         starts = run_starts(ids)
         positions = rows[order]
@@ -273,7 +274,7 @@ class WindowAggregate:
                 groups, closes = pairs // slots, pairs % slots * step + origin
             last = np.searchsorted(code, at(groups, closes, "right"))
         first = np.searchsorted(code, at(groups, closes - self.width, "right"))
-        order = np.lexsort((groups, closes))
+        order = _order_by((closes - closes.min()) // step, groups)
         return _Pairs(closes[order], groups[order], first[order], last[order])
 
     def _emit(self, state: _Chunk, pairs: _Pairs) -> None:
@@ -395,14 +396,20 @@ def _pair_starts(groups: np.ndarray, buckets: np.ndarray) -> np.ndarray:
     return starts
 
 
-def _stable_order(ids: np.ndarray) -> np.ndarray:
-    """The stable sort of non-negative ``ids``: numpy sorts 16-bit integers by radix, in
-    linear time, so small ranges (a batch's buckets times its groups) are sorted that way."""
-    if len(ids) and int(ids.max()) < 2**16:
-        order: np.ndarray = np.argsort(ids.astype(np.uint16), kind="stable")
-    else:
-        order = np.argsort(ids, kind="stable")
-    return order
+def _order_by(major: np.ndarray, minor: np.ndarray) -> np.ndarray:
+    """The stable order of rows by ``major`` then ``minor`` (non-negative integers).
+
+    numpy sorts 16-bit integers by radix, in linear time: where both fit, that is a sort by
+    ``minor`` (skipped when it is in order already, as times nearly always are) and then one
+    by ``major``."""
+    if len(major) and int(major.max()) < 2**16 and int(minor.max()) < 2**16:
+        if (minor[1:] >= minor[:-1]).all():
+            order: np.ndarray = np.argsort(major.astype(np.uint16), kind="stable")
+            return order
+        first = np.argsort(minor.astype(np.uint16), kind="stable")
+        then: np.ndarray = first[np.argsort(major[first].astype(np.uint16), kind="stable")]
+        return then
+    return np.lexsort((minor, major))
 
 
 def _within(counts: np.ndarray) -> np.ndarray:
