@@ -28,6 +28,7 @@ from rillet.flows.frames import SEQ, TIME
 from rillet.flows.operators import Operator
 from rillet.flows.windows import Counters
 from rillet.record import Record
+from rillet.schema import OFFSET
 
 if TYPE_CHECKING:
     from rillet.stream import Stream
@@ -64,20 +65,66 @@ class Input:
 
 
 class _Subscriber:
-    """The flow's subscriber of one stream: storage batches become frames."""
+    """The flow's subscriber of one stream: storage batches become frames, pushed in
+    offset order.
+
+    A stream's stored records come partition by partition (:meth:`rillet.Stream.stored`),
+    so records out of time order across a partition boundary come out of offset order.
+    From the first stored batch that goes back in offsets, the stored batches are held, and
+    put in offset order once the catch-up is read (or a live batch comes first): a replay
+    sees the records in the order they were appended, as a live run did.
+    """
 
     def __init__(self, flow: Flow, target: Input) -> None:
         self.flow = flow
         self.target = target
         self.time_column = target.stream.schema.time_column
+        self._order = threading.Lock()  # one batch at a time, held ones first
+        self._last = -1  # the greatest offset pushed
+        self._held: list[pa.RecordBatch] = []
 
     def observe(self, batch: pa.RecordBatch, history: bool) -> None:
+        with self._order:
+            if history and (self._held or not self._follows(batch)):
+                self._held.append(batch)
+                return
+            self._release()
+            self._push(batch)
+
+    def _follows(self, batch: pa.RecordBatch) -> bool:
+        """Whether the batch's offsets are the next ones, without a gap (the first batch
+        may start anywhere: retention may have dropped the records before it)."""
+        offsets = batch.column(batch.num_columns - 1)
+        if not len(offsets):
+            return True
+        first, last = offsets[0].as_py(), offsets[-1].as_py()
+        return bool(
+            last - first + 1 == len(offsets) and (self._last < 0 or first == self._last + 1)
+        )
+
+    def release(self) -> None:
+        """Push the held stored batches, in offset order."""
+        with self._order:
+            self._release()
+
+    def _release(self) -> None:
+        if not self._held:
+            return
+        table = pa.Table.from_batches(self._held).sort_by(OFFSET)
+        self._held = []
+        for batch in table.to_batches():
+            self._push(batch)
+
+    def _push(self, batch: pa.RecordBatch) -> None:
+        if not batch.num_rows:
+            return
         names = batch.schema.names
         arrays = [batch.column(i) for i in range(len(names) - 1)]  # the last is _offset
         frame = pa.record_batch(
             [*arrays, batch.column(self.time_column), batch.column(len(names) - 1)],
             names=[*names[:-1], TIME, SEQ],
         )
+        self._last = max(self._last, batch.column(len(names) - 1)[-1].as_py())
         self.flow._push(self.target.operator, frame)
 
     def forget_before(self, start_us: int) -> None:
@@ -121,6 +168,7 @@ class Flow:
         self._failure: BaseException | None = None
         self._cancelled = False
         self._subscriptions: list[tuple[Stream, Subscription]] = []
+        self._subscribers: list[_Subscriber] = []
         #: the streams the flow reads
         self.streams = sorted({i.stream.name for i in self._inputs})
         #: the stream the flow reads, where it reads one
@@ -130,10 +178,17 @@ class Flow:
 
     def start(self) -> None:
         for target in self._inputs:
-            subscription = target.stream.subscribe(
-                _Subscriber(self, target), f"flow-{self.id}", from_offset=0
-            )
+            subscriber = _Subscriber(self, target)
+            subscription = target.stream.subscribe(subscriber, f"flow-{self.id}", from_offset=0)
+            self._subscribers.append(subscriber)
             self._subscriptions.append((target.stream, subscription))
+            if subscription.catching_up:  # held stored batches go once the catch-up is read
+                threading.Thread(
+                    target=_release_after,
+                    args=(subscription, subscriber),
+                    name=f"rillet-flow-{self.id}-catch-up",
+                    daemon=True,
+                ).start()
         if self._ends is not None:
             threading.Thread(target=self._watch, name=f"rillet-flow-{self.id}", daemon=True).start()
 
@@ -152,6 +207,8 @@ class Flow:
         FILE sources does this by itself once they finished."""
         for target in self._inputs:
             target.stream.caught_up()
+        for subscriber in self._subscribers:
+            subscriber.release()
         self._end(finish=True)
 
     def _push(self, operator: Operator, frame: pa.RecordBatch) -> None:
@@ -260,6 +317,11 @@ class Flow:
     def __repr__(self) -> str:
         state = "running" if not self._done else "cancelled" if self._cancelled else "ended"
         return f"Flow(id={self.id}, {state}, query={self.query!r})"
+
+
+def _release_after(subscription: Subscription, subscriber: _Subscriber) -> None:
+    subscription.wait_history()
+    subscriber.release()
 
 
 def _output(batch: pa.RecordBatch, columns: Sequence[str]) -> pa.RecordBatch:

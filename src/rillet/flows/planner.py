@@ -376,7 +376,14 @@ def _items(select: ast.Select, fields: list[Field]) -> list[tuple[str, Node]]:
             if isinstance(expr, Binary) and name.startswith("(") and name.endswith(")"):
                 name = name[1:-1]
         out.append((name, expr))
-    return out
+    # a.h and b.h, selected as they are: named by their qualified names, not both "h"
+    taken = [name for name, _ in out]
+    return [
+        (f"{e.qualifier}.{e.name}", e)
+        if isinstance(e, Column) and e.qualifier and name == e.name and taken.count(name) > 1
+        else (name, e)
+        for name, e in out
+    ]
 
 
 def _is_aggregate(node: Node) -> bool:

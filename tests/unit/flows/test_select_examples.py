@@ -276,3 +276,25 @@ def test_dropping_a_stream_cancels_the_flows_reading_it(
     flow = db.execute("SELECT a FROM foo")
     db.drop_stream("foo")
     assert flow.wait(5) and flow.cancelled and db.flows() == []
+
+
+def test_nested_selects_joined_and_aggregated(db: rillet.Database) -> None:
+    s = db.create_stream("e", "ts TIMESTAMP, h STRING, z INT, v DOUBLE", time_column="ts")
+    s.append_many([(at(0), "a", 1, 1.5), (at(20), "b", 1, None), (at(30), "a", 1, 4.0)])
+    query = (
+        "SELECT a.h, b.h FROM (SELECT h, z FROM e) AS a JOIN (SELECT h, z FROM e WHERE v IS "
+        "NULL) AS b ON a.z = b.z OVER RANGE INTERVAL 1 SECONDS PRECEDING"
+    )
+    flow = db.execute(query)
+    flow.finish()
+    assert flow.columns == ["a.h", "b.h"]
+    assert sorted(r.values_tuple() for r in flow) == [("a", "b"), ("b", "b")]
+    db.set(config.BUCKETS, 1)
+    db.set(config.CONTINUOUS, True)
+    inner = (
+        "SELECT h, COUNT(*) AS n, AVG(v) AS mean FROM e GROUP BY h "
+        "OVER RANGE INTERVAL 1 SECONDS PRECEDING"
+    )
+    assert rows(db, f"SELECT h, n * 2 AS m, mean FROM ({inner}) AS q WHERE n > 1") == [
+        ("a", 4, 2.75)
+    ]
