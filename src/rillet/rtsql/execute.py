@@ -113,6 +113,16 @@ def create_stream(db: Database, statement: ast.CreateStream) -> None:
             kind="stream",
             name=statement.name,
         )
+    # SQL over the streams (db.sql) names them case-insensitively: "FOO" beside foo would
+    # read foo there
+    twin = next((s.name for s in db.streams() if s.name.lower() == statement.name.lower()), None)
+    if twin is not None:
+        raise ConflictError(
+            f"Object already exists at top level: {statement.name} (as {twin!r}; stream names "
+            "must differ in more than case)",
+            kind="stream",
+            name=statement.name,
+        )
     schema = schema_of(statement)
     spec = statement.source
     if spec is None:

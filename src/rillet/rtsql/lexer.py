@@ -155,8 +155,9 @@ class TokenStream:
             raise self.error(expected or repr(upper))
         return self.advance()
 
-    def error(self, expected: str, token: Token | None = None) -> ParseError:
-        """A ParseError at ``token`` (the current one by default) that expected ``expected``."""
+    def error(self, expected: str, token: Token | None = None, note: str = "") -> ParseError:
+        """A ParseError at ``token`` (the current one by default) that expected ``expected``;
+        ``note`` is added to the message in parentheses."""
         token = token or self.token
         if token.kind == "bad":
             if token.text == "'":
@@ -165,4 +166,6 @@ class TokenStream:
         else:
             found = "end of input" if token.kind == "end" else repr(token.text)
             message = f"expected {expected} at {token.line}:{token.col}, found {found}"
+        if note:
+            message += f" ({note})"
         return ParseError(message, line=token.line, col=token.col, expected=expected)

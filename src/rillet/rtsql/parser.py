@@ -30,6 +30,16 @@ STATEMENT_KEYWORDS = frozenset(
 RESERVED = EXPRESSION_KEYWORDS | STATEMENT_KEYWORDS
 #: unit words (singular or plural) -> the AST's plural unit
 UNITS = {**{u: u for u in ast.UNIT_MS}, **{u[:-1]: u for u in ast.UNIT_MS}}
+#: SQL words rtsql does not have, never read as an alias, each with what to say instead
+NOT_RTSQL = {
+    **dict.fromkeys(
+        ("INNER", "OUTER", "LEFT", "RIGHT", "FULL", "NATURAL", "CROSS"),
+        "rtsql has only inner joins, written JOIN",
+    ),
+    **dict.fromkeys(("ORDER", "LIMIT"), "rtsql has no ORDER BY or LIMIT"),
+    "UNION": "rtsql has no UNION",
+    **dict.fromkeys(("DISTINCT", "ALL"), "rtsql has no DISTINCT or ALL: every SELECT is ALL"),
+}
 STATEMENTS = "a statement (SELECT, CREATE STREAM, DROP, SHOW, DESCRIBE or EXPLAIN)"
 _SELECT_CLAUSES = ("JOIN", "WHERE", "GROUP BY", "OVER", "HAVING", "WINDOW")
 
@@ -167,6 +177,13 @@ class Parser(ExpressionParser, TypeParser):
 
     def select(self) -> ast.Select:
         start = self.expect("SELECT")
+        after = self.peek()
+        if self.is_word("DISTINCT", "ALL") and (
+            after.text == "*"
+            or (after.kind in ("word", "quoted", "number", "string", "attr"))
+            and after.upper not in ("FROM", "AS")
+        ):
+            raise self.error("a select expression or *", note=NOT_RTSQL[self.token.upper])
         items = [self.select_item()]
         while self.accept(","):
             items.append(self.select_item())
@@ -198,7 +215,9 @@ class Parser(ExpressionParser, TypeParser):
                 windows.append(self.window_def())
         if self.token.kind != "end" and self.token.text not in (";", ")"):
             # a clause out of order, or something no clause starts with
-            raise self.error(self.clauses_after(joins, where, group_by, over, having, windows))
+            expected = self.clauses_after(joins, where, group_by, over, having, windows)
+            note = NOT_RTSQL.get(self.token.upper, "") if self.token.kind == "word" else ""
+            raise self.error(expected, note=note)
         return ast.Select(
             items=tuple(items), source=source, joins=tuple(joins), where=where,
             group_by=tuple(group_by), over=over, having=having, windows=tuple(windows),
@@ -227,8 +246,11 @@ class Parser(ExpressionParser, TypeParser):
         return None
 
     def is_name(self) -> bool:
+        """Whether a name (an alias) is next; never a word of SQL that rtsql lacks."""
         token = self.token
-        return token.kind == "quoted" or (token.kind == "word" and token.upper not in RESERVED)
+        if token.kind == "quoted":
+            return True
+        return token.kind == "word" and token.upper not in RESERVED and token.upper not in NOT_RTSQL
 
     def group_column(self) -> Column:
         start = self.token

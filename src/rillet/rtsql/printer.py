@@ -31,10 +31,11 @@ _CALL_WORDS = {"CURRENT_TIMESTAMP", "NOW"}  # parse as calls even without parent
 
 def name(value: str) -> str:
     """An identifier as rtsql text: bare when it reads back the same, else double-quoted."""
-    from rillet.rtsql.parser import RESERVED
+    from rillet.rtsql.parser import NOT_RTSQL, RESERVED
 
     upper = value.upper()
-    if _PLAIN.fullmatch(value) and upper not in RESERVED and upper not in _CALL_WORDS:
+    plain = upper not in RESERVED and upper not in _CALL_WORDS and upper not in NOT_RTSQL
+    if plain and _PLAIN.fullmatch(value):
         return value
     return '"' + value.replace('"', '""') + '"'
 

@@ -116,6 +116,12 @@ def test_unquoted_names_are_lower_cased_quoted_ones_kept(mem: rillet.Database) -
     mem.execute('CREATE STREAM "CaseSensitiveStream" (a INT)')
     mem.execute("CREATE STREAM MixedCase (a INT)")
     assert [s.name for s in mem.streams()] == ["CaseSensitiveStream", "mixedcase"]
+    with pytest.raises(errors.ConflictError) as twin:
+        mem.execute('CREATE STREAM "MIXEDCASE" (b INT)')  # db.sql could not tell them apart
+    assert str(twin.value) == (
+        "Object already exists at top level: MIXEDCASE (as 'mixedcase'; stream names must "
+        "differ in more than case)"
+    )
     with pytest.raises(errors.NotFoundError) as info:
         mem.execute("DESCRIBE CaseSensitiveStream")
     assert str(info.value) == (

@@ -201,6 +201,14 @@ def test_other_statements_and_forms() -> None:
     assert many.window(ast.WindowName(name="w2")) == preceding(1)
 
 
+def test_sql_words_rtsql_lacks_are_still_names_where_nothing_else_fits() -> None:
+    statement = parse('SELECT distinct, all AS a, "left" FROM f AS "order"')
+    assert isinstance(statement, ast.Select)
+    assert statement.items == (item(col("distinct")), item(col("all"), "a"), item(col("left")))
+    assert statement.source == ref("f", "order")
+    assert str(statement) == 'SELECT "distinct", "all" AS a, "left" FROM f AS "order"'
+
+
 def test_properties_take_java_escapes_and_keep_their_order() -> None:
     statement = parse(
         r"CREATE STREAM t (a STRING, ts TIMESTAMP) FROM FILE 'C:\\logs\\a.tsv' EVENT FORMAT "
@@ -307,6 +315,21 @@ STATEMENTS = "a statement (SELECT, CREATE STREAM, DROP, SHOW, DESCRIBE or EXPLAI
         ("CREATE STREAM t (a INT) FROM FILE 'x' EVENT FORMAT 'delimited' PROPERTIES "
          "('delimiter' '|')", 1, 88, "'='", None),
         ("CREATE STREAM t AS FROM f", 1, 20, "SELECT", None),
+        # SQL that rtsql does not have: said so, never read as an alias (LEFT JOIN is not
+        # an inner join of f aliased "left")
+        ("SELECT DISTINCT a FROM f", 1, 8, "a select expression or *",
+         "expected a select expression or * at 1:8, found 'DISTINCT' (rtsql has no DISTINCT "
+         "or ALL: every SELECT is ALL)"),
+        ("SELECT ALL * FROM f", 1, 8, "a select expression or *", None),
+        ("SELECT a FROM f LEFT JOIN g ON f.a = g.b OVER RANGE INTERVAL 1 SECOND PRECEDING", 1,
+         17, "JOIN, WHERE, GROUP BY, OVER, HAVING, WINDOW or end of statement",
+         "expected JOIN, WHERE, GROUP BY, OVER, HAVING, WINDOW or end of statement at 1:17, "
+         "found 'LEFT' (rtsql has only inner joins, written JOIN)"),
+        ("SELECT a FROM f WHERE a > 1 ORDER BY a", 1, 29,
+         "GROUP BY, OVER, HAVING, WINDOW or end of statement",
+         "expected GROUP BY, OVER, HAVING, WINDOW or end of statement at 1:29, found 'ORDER' "
+         "(rtsql has no ORDER BY or LIMIT)"),
+        ("SELECT a limit FROM f", 1, 10, "',', AS, an alias or FROM", None),
         ("DROP TABLE x", 1, 6, "STREAM or FLOW", None),
         ("DROP FLOW x", 1, 11, "a flow id (a number)", None),
         ("DROP STREAM", 1, 12, "a stream name", None),
