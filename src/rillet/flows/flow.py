@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("rillet")
 POLL = 0.02  # seconds between looks at whether the sources of a flow have finished
+TICK = 0.05  # seconds between advances of arrival-time windows by the clock
 
 
 class FlowRecord(Record):
@@ -102,6 +103,11 @@ class _Subscriber:
             last - first + 1 == len(offsets) and (self._last < 0 or first == self._last + 1)
         )
 
+    @property
+    def holding(self) -> bool:
+        """Whether stored batches wait to be put in offset order."""
+        return bool(self._held)
+
     def release(self) -> None:
         """Push the held stored batches, in offset order."""
         with self._order:
@@ -150,6 +156,7 @@ class Flow:
         ends: Callable[[], bool] | None = None,
         on_end: Callable[[Flow], None] | None = None,
         graph: str = "",
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.id = flow_id
         self.query = query
@@ -159,6 +166,7 @@ class Flow:
         self._counters = counters
         self._ends = ends  # None: runs until cancelled; else true once the sources finished
         self._on_end = on_end
+        self._clock = clock  # the database's: the one that stamps arrival times
         self._index = {name: i for i, name in enumerate(self.columns)}
         self._lock = threading.Lock()  # around the operators
         self._out = threading.Condition()
@@ -191,6 +199,31 @@ class Flow:
                 ).start()
         if self._ends is not None:
             threading.Thread(target=self._watch, name=f"rillet-flow-{self.id}", daemon=True).start()
+        elif all(target.stream.schema.implicit_time for target in self._inputs):
+            threading.Thread(target=self._tick, name=f"rillet-flow-{self.id}", daemon=True).start()
+
+    def _tick(self) -> None:
+        """Records stamped with their arrival time: event time is the clock's, so windows
+        close as the clock passes them, without waiting for the next record.  Not during
+        the catch-up of stored records (their times are behind the clock)."""
+        while not self._done:
+            time.sleep(TICK)
+            if any(s.catching_up for _, s in self._subscriptions) or any(
+                s.holding for s in self._subscribers
+            ):
+                continue
+            now_us = int(self._clock() * 1_000_000)
+            with self._lock:
+                if self._done:
+                    return
+                try:
+                    for target in self._inputs:
+                        target.operator.tick(now_us)
+                except Exception as exc:
+                    log.exception("flow %d failed", self.id)
+                    self._failure = exc
+                    threading.Thread(target=self._end, args=(False,), daemon=True).start()
+                    return
 
     def _watch(self) -> None:
         """End the flow once its sources finished and their records went through."""
@@ -338,6 +371,9 @@ class Sink:
     def push(self, batch: pa.RecordBatch) -> None:
         assert self.flow is not None
         self.flow.emit(batch)
+
+    def tick(self, now_us: int) -> None:
+        """Nothing to do: output goes to the flow as it is made."""
 
     def finish(self) -> None:
         """Nothing to do: the flow ends after its operators finished."""

@@ -25,6 +25,10 @@ class Operator(Protocol):
 
     def push(self, batch: pa.RecordBatch) -> None: ...
 
+    def tick(self, now_us: int) -> None:
+        """The input's event time has reached ``now_us`` (streams stamped with their
+        arrival time: no record to come is older)."""
+
     def finish(self) -> None: ...
 
 
@@ -43,6 +47,9 @@ class Filter:
             self.downstream.push(batch)
         elif mask.true_count:
             self.downstream.push(batch.filter(mask))
+
+    def tick(self, now_us: int) -> None:
+        self.downstream.tick(now_us)
 
     def finish(self) -> None:
         self.downstream.finish()
@@ -63,6 +70,9 @@ class Project:
         arrays += [batch.column(TIME), batch.column(SEQ)]
         self.downstream.push(pa.record_batch(arrays, names=[*names, TIME, SEQ]))
 
+    def tick(self, now_us: int) -> None:
+        self.downstream.tick(now_us)
+
     def finish(self) -> None:
         self.downstream.finish()
 
@@ -77,6 +87,11 @@ class Aggregate:
 
     def push(self, batch: pa.RecordBatch) -> None:
         self.window.push(batch)
+
+    def tick(self, now_us: int) -> None:
+        """Windows close as if an event arrived now: output flows without more input."""
+        self.window.advance(now_us)
+        self.downstream.tick(now_us)
 
     def finish(self) -> None:
         self.window.finish()
@@ -96,6 +111,9 @@ class JoinSide:
 
     def push(self, batch: pa.RecordBatch) -> None:
         self.join.push(batch, self.left)
+
+    def tick(self, now_us: int) -> None:
+        self.downstream.tick(now_us)
 
     def finish(self) -> None:
         self._ended[0 if self.left else 1] = True

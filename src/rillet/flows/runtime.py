@@ -45,6 +45,7 @@ def start(db: Database, plan: PlanNode, query: str, columns: list[str]) -> Flow:
             ends=_finite(db, sorted(set(names))),
             on_end=registry.ended,
             graph=explain(plan),
+            clock=db.clock,
         )
         sink.flow = flow
         return flow

@@ -159,6 +159,11 @@ class WindowAggregate:
         self._insert(start, len(times), keep, buckets, groups, values, seqs)
         self._close(int(closed[-1]))
 
+    def advance(self, now_us: int) -> None:
+        """Close what an event at ``now_us`` would close (the input is stamped with its
+        arrival time, so nothing older than that is to come but within the slack)."""
+        self._close(now_us // self.step * self.step - self.config.slack_us - self.step)
+
     def finish(self) -> None:
         """End of input: every window up to the newest bucket seen closes."""
         if self.newest > NEVER:
