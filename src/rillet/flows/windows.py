@@ -179,20 +179,24 @@ class WindowAggregate:
         values: list[pa.Array | None],
         seqs: np.ndarray,
     ) -> None:
-        rows = np.arange(low, high, dtype=np.int64)
-        if not keep[low:high].all():
-            rows = rows[keep[low:high]]
-        if not len(rows):
+        kept = keep[low:high]
+        if kept.all():  # the usual case: slices, not copies
+            rows = None
+            times, keys = buckets[low:high], groups[low:high]
+        else:
+            rows = np.flatnonzero(kept) + low
+            times, keys = buckets[rows], groups[rows]
+        if not len(times):
             return
-        first = int(buckets[rows].min())
-        slots = (int(buckets[rows].max()) - first) // self.step + 1
+        first = int(times.min())
+        slots = (int(times.max()) - first) // self.step + 1
         # by group, then bucket: the order the state keeps, so merging them is cheap
-        slot = (buckets[rows] - first) // self.step
-        ids = groups[rows] * slots + slot
-        order = _order_by(groups[rows], slot)
+        slot = (times - first) // self.step
+        ids = keys * slots + slot
+        order = _order_by(keys, slot)
         ids = ids[order]
         starts = run_starts(ids)
-        positions = rows[order]
+        positions = order + low if rows is None else rows[order]
         states = [
             kind.partials(v, positions, seqs, starts)
             for kind, v in zip(self.kinds, values, strict=True)
