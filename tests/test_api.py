@@ -11,6 +11,7 @@ def test_all_is_exact_and_sorted() -> None:
     modules |= {"query", "record", "clock", "calendar"}
     modules |= {"schema", "settings", "storage", "stream", "subscription", "time"}
     modules |= {"expressions", "aggregates", "monitors"}
+    modules |= {"flows"}
     modules |= {"rtsql"}
     modules |= {"timeseries"}
     assert public - modules == set(rillet.__all__) - {"errors"}
@@ -22,6 +23,7 @@ def test_every_error_is_a_rillet_error_with_a_json_shape() -> None:
         "RilletError", "InputError", "SchemaError", "RecordError", "ParseError", "TypeCheckError",
         "ConfigError", "NotFoundError", "ConflictError", "AccessError", "OverloadedError",
         "StorageError", "LockedError", "CorruptionError", "FlowError", "UnavailableError",
+        "QueryError", "UnknownColumnError", "AmbiguousColumnError",
         "UnsupportedError",
         "UnknownTypeError", "IntervalConfigError", "UnknownIntervalError", "ValueTypeError",
         "BackendUnavailableError",

@@ -16,6 +16,7 @@ from rillet.database import Database, connect
 from rillet.datatypes import DataType
 from rillet.errors import RilletError
 from rillet.expressions.functions import functions
+from rillet.flows import Flow
 from rillet.monitors import Alert, Matches
 from rillet.monitors.stream import MonitoredStream as Stream
 from rillet.query import Result
@@ -29,6 +30,7 @@ __all__ = [
     "Column",
     "DataType",
     "Database",
+    "Flow",
     "Matches",
     "Record",
     "Result",

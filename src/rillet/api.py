@@ -7,8 +7,8 @@ either.  The engine's own methods (sealing, subscribers, locks) are not part of 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from typing import Any, Protocol, overload, runtime_checkable
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, overload, runtime_checkable
 
 from rillet.aggregates import AggregateValue
 from rillet.monitors.alerts import Alert
@@ -17,6 +17,9 @@ from rillet.query import Result
 from rillet.record import Record
 from rillet.schema import Schema, SchemaSpec
 from rillet.stream import TimeBound
+
+if TYPE_CHECKING:
+    from rillet.flows.flow import Flow
 
 
 @runtime_checkable
@@ -152,6 +155,19 @@ class DatabaseAPI(Protocol):
 
     def execute(self, text: str) -> Any:
         """Run one rtsql statement: a SELECT gives its flow, others a printable result."""
+
+    def flows(self) -> Sequence[Flow]:
+        """The running flows, by id."""
+
+    def flow(self, flow_id: int) -> Flow:
+        """The running flow numbered ``flow_id``."""
+
+    def set(self, key: str, value: Any) -> None:
+        """Set a session setting (``rillet.*``) for the flows submitted afterwards."""
+
+    @property
+    def config(self) -> Mapping[str, Any]:
+        """The session settings."""
 
     def close(self) -> None:
         """Make everything durable and release the database."""

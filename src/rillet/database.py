@@ -13,22 +13,26 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from rillet.arguments import (
     CALLBACK,
     FOLDER,
+    INT,
     INT_OPTION,
     PARAMS,
     QUERY,
     SCHEMA,
     SCHEMA_NAME,
     TEXT_OPTION,
+    Kind,
     check,
 )
 from rillet.errors import ConfigError, ConflictError, SchemaError, StorageError, not_found
+from rillet.flows.flow import Flow
+from rillet.flows.registry import FlowRegistry
 from rillet.monitors.alerts import ALERTS_SCHEMA
 from rillet.monitors.stream import MonitoredStream as Stream
 from rillet.query import QueryEngine, Result
@@ -39,6 +43,7 @@ from rillet.storage.files import FolderLock
 from rillet.stream import StreamOptions
 
 log = logging.getLogger("rillet")
+SETTING_VALUE = Kind("a str, int or bool", lambda v: isinstance(v, str | int | bool), ConfigError)
 NAME = re.compile(r"^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)*$")
 
 
@@ -86,6 +91,7 @@ class Database:
             if self._folder_lock is not None:
                 self._folder_lock.release()
             raise
+        self._flows = FlowRegistry()
         self._stop = threading.Event()
         self._threads = [
             self._start("rillet-commit", self.settings.commit_interval, Stream._commit),
@@ -209,6 +215,7 @@ class Database:
         check("drop_stream", name=(name, SCHEMA_NAME))
         with self._lock:
             stream = self.stream(name)
+        self._flows.cancel_reading(stream.name)
         stream._close_subscribers()  # before its alerts stream goes, or they would make it again
         with self._lock:
             gone = [
@@ -229,6 +236,28 @@ class Database:
         for stream in list(self._streams.values()):
             stream.caught_up()  # the alerts of records appended before are in
         return self._query.run(query, self._streams, params)
+
+    # -- flows -----------------------------------------------------------------------------
+
+    def flows(self) -> list[Flow]:
+        """The running flows (continuous SELECTs), by id."""
+        return self._flows.running()
+
+    def flow(self, flow_id: int) -> Flow:
+        """The running flow numbered ``flow_id``; NotFoundError if there is none."""
+        check("flow", flow_id=(flow_id, INT))
+        return self._flows.get(int(flow_id))
+
+    def set(self, key: str, value: Any) -> None:
+        """Set a session setting (``rillet.aggregation.buckets``, ``rillet.slack.time``, ...);
+        the value is checked, and only flows submitted afterwards use it."""
+        check("set", key=(key, TEXT_OPTION), value=(value, SETTING_VALUE))
+        self._flows.set(key, value)
+
+    @property
+    def config(self) -> Mapping[str, Any]:
+        """The session settings, read-only: every ``rillet.*`` key with its value."""
+        return self._flows.config
 
     def execute(self, text: str) -> Any:
         """Run one rtsql statement (a trailing ``;`` is optional).
@@ -257,6 +286,7 @@ class Database:
         if self._closed:
             return
         atexit.unregister(self.close)
+        self._flows.cancel_all()
         self._stop.set()
         for thread in self._threads:
             thread.join()

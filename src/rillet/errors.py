@@ -107,6 +107,22 @@ class UnavailableError(RilletError):
     """A service rillet depends on cannot be reached."""
 
 
+class QueryError(InputError):
+    """A continuous query (SELECT) that cannot run as written, found at submission before
+    anything runs; ``line`` and ``col`` are 1-based."""
+
+    line: int | None
+    col: int | None
+
+
+class UnknownColumnError(NotFoundError, TypeCheckError):
+    """A query names a column that none of its sources (or, in HAVING, its output) has."""
+
+
+class AmbiguousColumnError(QueryError):
+    """An unqualified column that more than one joined source has."""
+
+
 def suggest(name: str, candidates: Iterable[str]) -> str | None:
     """The candidate closest to ``name``, if one is close enough to be a likely typo."""
     matches = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)

@@ -80,6 +80,12 @@ CASES: list[tuple[str, str, str, Call, type[errors.InputError], str]] = [
      "sql(): params must be a sequence or mapping of parameters or None, not int (5)"),
     ("Database", "execute", "text", lambda db, s: db.execute(5), InputE,
      "execute(): text must be a str, not int (5)"),
+    ("Database", "flow", "flow_id", lambda db, s: db.flow("1"), InputE,
+     "flow(): flow_id must be an int, not str ('1')"),
+    ("Database", "set", "key", lambda db, s: db.set(5, 1), ConfigE,
+     "set(): key must be a str, not int (5)"),
+    ("Database", "set", "value", lambda db, s: db.set("rillet.slack.time", [1]), ConfigE,
+     "set(): value must be a str, int or bool, not list ([1])"),
     # -- Stream: records
     ("Stream", "append", "row", lambda db, s: s.append(5), RecordE,
      "row 0 of stream 'perf' must be a tuple, list or mapping, not int"),
@@ -200,6 +206,7 @@ CASES: list[tuple[str, str, str, Call, type[errors.InputError], str]] = [
 #: public methods that take no argument (besides self): there is nothing to check in them
 NO_ARGUMENTS = {
     ("Database", "streams"),
+    ("Database", "flows"),
     ("Database", "close"),
     ("Stream", "flush"),
     ("Stream", "caught_up"),

@@ -1,0 +1,379 @@
+"""rillet.Flow: a running continuous query, its inputs, and its output records.
+
+A flow subscribes to each stream it reads (:meth:`rillet.Stream.subscribe`, from the
+stream's first kept record: the stored ones, then the live ones) and pushes each batch
+through its operators under one lock (a join's two streams come on two threads).  Its
+output is kept in order until read: iterate the flow for :class:`FlowRecord`\\ s, or call
+:meth:`Flow.batches` for Arrow batches.
+
+A flow whose streams are all fed by sources that finish (FILE) ends once they have and
+every record they appended went through: the last windows are flushed and iteration
+stops.  Any other flow runs until :meth:`Flow.cancel`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+
+from rillet.errors import FlowError
+from rillet.flows.frames import SEQ, TIME
+from rillet.flows.operators import Operator
+from rillet.flows.windows import Counters
+from rillet.record import Record
+from rillet.schema import OFFSET
+
+if TYPE_CHECKING:
+    from rillet.stream import Stream
+    from rillet.subscription import Subscription
+
+log = logging.getLogger("rillet")
+POLL = 0.02  # seconds between looks at whether the sources of a flow have finished
+TICK = 0.05  # seconds between advances of arrival-time windows by the clock
+
+
+class FlowRecord(Record):
+    """An output record of a flow: a Record whose ``timestamp`` is its event time (the
+    window's closing bucket for aggregates, the later event's for joins, the input's
+    otherwise) and whose ``offset`` numbers the flow's output from 0."""
+
+    __slots__ = ("timestamp",)
+
+    def __init__(
+        self, index: dict[str, int], values: tuple[Any, ...], offset: int, timestamp: Any
+    ) -> None:
+        super().__init__(index, values, offset)
+        self.timestamp = timestamp
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={self[name]!r}" for name in self)
+        return f"FlowRecord(timestamp={self.timestamp!r}, {fields})"
+
+
+@dataclass(frozen=True, slots=True)
+class Input:
+    """A stream the flow reads and the operator its batches go to."""
+
+    stream: Stream
+    operator: Operator
+
+
+class _Subscriber:
+    """The flow's subscriber of one stream: storage batches become frames, pushed in
+    offset order.
+
+    A stream's stored records come partition by partition (:meth:`rillet.Stream.stored`),
+    so records out of time order across a partition boundary come out of offset order.
+    From the first stored batch that goes back in offsets, the stored batches are held, and
+    put in offset order once the catch-up is read (or a live batch comes first): a replay
+    sees the records in the order they were appended, as a live run did.
+    """
+
+    def __init__(self, flow: Flow, target: Input) -> None:
+        self.flow = flow
+        self.target = target
+        self.time_column = target.stream.schema.time_column
+        self._order = threading.Lock()  # one batch at a time, held ones first
+        self._last = -1  # the greatest offset pushed
+        self._held: list[pa.RecordBatch] = []
+
+    def observe(self, batch: pa.RecordBatch, history: bool) -> None:
+        with self._order:
+            if history and (self._held or not self._follows(batch)):
+                self._held.append(batch)
+                return
+            self._release()
+            self._push(batch)
+
+    def _follows(self, batch: pa.RecordBatch) -> bool:
+        """Whether the batch's offsets are the next ones, without a gap (the first batch
+        may start anywhere: retention may have dropped the records before it)."""
+        offsets = batch.column(batch.num_columns - 1)
+        if not len(offsets):
+            return True
+        first, last = offsets[0].as_py(), offsets[-1].as_py()
+        return bool(
+            last - first + 1 == len(offsets) and (self._last < 0 or first == self._last + 1)
+        )
+
+    @property
+    def holding(self) -> bool:
+        """Whether stored batches wait to be put in offset order."""
+        return bool(self._held)
+
+    def release(self) -> None:
+        """Push the held stored batches, in offset order."""
+        with self._order:
+            self._release()
+
+    def _release(self) -> None:
+        if not self._held:
+            return
+        table = pa.Table.from_batches(self._held).sort_by(OFFSET)
+        self._held = []
+        for batch in table.to_batches():
+            self._push(batch)
+
+    def _push(self, batch: pa.RecordBatch) -> None:
+        if not batch.num_rows:
+            return
+        names = batch.schema.names
+        arrays = [batch.column(i) for i in range(len(names) - 1)]  # the last is _offset
+        frame = pa.record_batch(
+            [*arrays, batch.column(self.time_column), batch.column(len(names) - 1)],
+            names=[*names[:-1], TIME, SEQ],
+        )
+        self._last = max(self._last, batch.column(len(names) - 1)[-1].as_py())
+        self.flow._push(self.target.operator, frame)
+
+    def forget_before(self, start_us: int) -> None:
+        """Retention is the stream's business: a flow keeps what its windows hold."""
+
+
+class Flow:
+    """A running continuous query (``db.execute("SELECT ...")`` returns one).
+
+    Iterate it to receive its output records as they are produced; ``cancel()`` stops it,
+    ``wait()`` waits for it to end.  ``late_events`` counts the input records that came
+    later than the slack (their window was already out), ``dropped_events`` those of them
+    too old to count in any window.
+    """
+
+    def __init__(
+        self,
+        flow_id: int,
+        query: str,
+        columns: Sequence[str],
+        inputs: Sequence[Input],
+        counters: Counters,
+        ends: Callable[[], bool] | None = None,
+        on_end: Callable[[Flow], None] | None = None,
+        graph: str = "",
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.id = flow_id
+        self.query = query
+        self.columns = list(columns)
+        self.graph = graph
+        self._inputs = list(inputs)
+        self._counters = counters
+        self._ends = ends  # None: runs until cancelled; else true once the sources finished
+        self._on_end = on_end
+        self._clock = clock  # the database's: the one that stamps arrival times
+        self._index = {name: i for i, name in enumerate(self.columns)}
+        self._lock = threading.Lock()  # around the operators
+        self._out = threading.Condition()
+        self._batches: deque[pa.RecordBatch] = deque()
+        self._produced = 0
+        self._done = False
+        self._failure: BaseException | None = None
+        self._cancelled = False
+        self._subscriptions: list[tuple[Stream, Subscription]] = []
+        self._subscribers: list[_Subscriber] = []
+        #: the streams the flow reads
+        self.streams = sorted({i.stream.name for i in self._inputs})
+        #: the stream the flow reads, where it reads one
+        self.stream: str | None = self.streams[0] if len(self.streams) == 1 else None
+
+    # -- lifetime ----------------------------------------------------------------------
+
+    def start(self) -> None:
+        for target in self._inputs:
+            subscriber = _Subscriber(self, target)
+            subscription = target.stream.subscribe(subscriber, f"flow-{self.id}", from_offset=0)
+            self._subscribers.append(subscriber)
+            self._subscriptions.append((target.stream, subscription))
+            if subscription.catching_up:  # held stored batches go once the catch-up is read
+                threading.Thread(
+                    target=_release_after,
+                    args=(subscription, subscriber),
+                    name=f"rillet-flow-{self.id}-catch-up",
+                    daemon=True,
+                ).start()
+        if self._ends is not None:
+            threading.Thread(target=self._watch, name=f"rillet-flow-{self.id}", daemon=True).start()
+        elif all(target.stream.schema.implicit_time for target in self._inputs):
+            threading.Thread(target=self._tick, name=f"rillet-flow-{self.id}", daemon=True).start()
+
+    def _tick(self) -> None:
+        """Records stamped with their arrival time: event time is the clock's, so windows
+        close as the clock passes them, without waiting for the next record.  Not during
+        the catch-up of stored records (their times are behind the clock)."""
+        while not self._done:
+            time.sleep(TICK)
+            if any(s.catching_up for _, s in self._subscriptions) or any(
+                s.holding for s in self._subscribers
+            ):
+                continue
+            now_us = int(self._clock() * 1_000_000)
+            with self._lock:
+                if self._done:
+                    return
+                try:
+                    for target in self._inputs:
+                        target.operator.tick(now_us)
+                except Exception as exc:
+                    log.exception("flow %d failed", self.id)
+                    self._failure = exc
+                    threading.Thread(target=self._end, args=(False,), daemon=True).start()
+                    return
+
+    def _watch(self) -> None:
+        """End the flow once its sources finished and their records went through."""
+        assert self._ends is not None
+        while not self._done:
+            if self._ends():
+                self.finish()
+                return
+            time.sleep(POLL)
+
+    def finish(self) -> None:
+        """End of input: every record appended to the flow's streams so far goes through,
+        the open windows close (their rows are emitted), and the flow ends.  A flow over
+        FILE sources does this by itself once they finished."""
+        for target in self._inputs:
+            target.stream.caught_up()
+        for subscriber in self._subscribers:
+            subscriber.release()
+        self._end(finish=True)
+
+    def _push(self, operator: Operator, frame: pa.RecordBatch) -> None:
+        with self._lock:
+            if self._done:
+                return
+            try:
+                operator.push(frame)
+            except Exception as exc:  # the flow fails, the stream goes on
+                log.exception("flow %d failed", self.id)
+                self._failure = exc
+                threading.Thread(target=self._end, args=(False,), daemon=True).start()
+
+    def _end(self, finish: bool) -> None:
+        for stream, subscription in self._subscriptions:
+            stream.unsubscribe(subscription)
+        with self._lock:
+            if self._done:
+                return
+            if finish and self._failure is None:
+                try:
+                    for target in self._inputs:
+                        target.operator.finish()
+                except Exception as exc:
+                    log.exception("flow %d failed at the end of its input", self.id)
+                    self._failure = exc
+            with self._out:
+                self._done = True
+                self._out.notify_all()
+        if self._on_end is not None:
+            self._on_end(self)
+
+    def cancel(self) -> None:
+        """Stop the flow: it reads no more input and emits nothing more (what it emitted
+        before can still be read)."""
+        with self._out:
+            if self._done:
+                return
+            self._cancelled = True
+        self._end(finish=False)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait until the flow has ended (its sources finished, or it was cancelled);
+        False if ``timeout`` seconds passed first."""
+        with self._out:
+            return self._out.wait_for(lambda: self._done, timeout)
+
+    @property
+    def running(self) -> bool:
+        return not self._done
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled
+
+    @property
+    def late_events(self) -> int:
+        """Input records that came later than the slack allows."""
+        return self._counters.late
+
+    @property
+    def dropped_events(self) -> int:
+        """Late records too old to count in any window still open (left out)."""
+        return self._counters.dropped
+
+    # -- output ------------------------------------------------------------------------
+
+    def emit(self, batch: pa.RecordBatch) -> None:
+        """The last operator's output (called under the flow's lock)."""
+        if not batch.num_rows:
+            return
+        with self._out:
+            self._batches.append(batch)
+            self._out.notify_all()
+
+    def batches(self, timeout: float | None = None) -> Iterator[pa.RecordBatch]:
+        """The output as Arrow batches of the output columns plus ``timestamp``, as they
+        are produced; ends when the flow ends (or after ``timeout`` seconds without
+        output)."""
+        while True:
+            with self._out:
+                if not self._out.wait_for(lambda: self._batches or self._done, timeout):
+                    return
+                if not self._batches:
+                    if self._failure is not None:
+                        raise FlowError(
+                            f"flow {self.id} failed: {self._failure}", flow=self.id
+                        ) from self._failure
+                    return
+                batch = self._batches.popleft()
+            yield _output(batch, self.columns)
+
+    def __iter__(self) -> Iterator[FlowRecord]:
+        for batch in self.batches():
+            yield from self._records(batch)
+
+    def _records(self, batch: pa.RecordBatch) -> Iterator[FlowRecord]:
+        columns = [batch.column(i).to_pylist() for i in range(len(self.columns))]
+        times = batch.column("timestamp").to_pylist()
+        first = self._produced
+        self._produced += len(times)
+        index = self._index
+        for n, (values, stamp) in enumerate(zip(zip(*columns, strict=True), times, strict=True)):
+            yield FlowRecord(index, values, first + n, stamp)
+
+    def __repr__(self) -> str:
+        state = "running" if not self._done else "cancelled" if self._cancelled else "ended"
+        return f"Flow(id={self.id}, {state}, query={self.query!r})"
+
+
+def _release_after(subscription: Subscription, subscriber: _Subscriber) -> None:
+    subscription.wait_history()
+    subscriber.release()
+
+
+def _output(batch: pa.RecordBatch, columns: Sequence[str]) -> pa.RecordBatch:
+    arrays = [batch.column(i) for i in range(len(columns))]
+    return pa.record_batch([*arrays, batch.column(TIME)], names=[*columns, "timestamp"])
+
+
+class Sink:
+    """The end of a flow's operators: hands output frames to the flow."""
+
+    def __init__(self) -> None:
+        self.flow: Flow | None = None
+
+    def push(self, batch: pa.RecordBatch) -> None:
+        assert self.flow is not None
+        self.flow.emit(batch)
+
+    def tick(self, now_us: int) -> None:
+        """Nothing to do: output goes to the flow as it is made."""
+
+    def finish(self) -> None:
+        """Nothing to do: the flow ends after its operators finished."""

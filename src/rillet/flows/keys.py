@@ -1,0 +1,205 @@
+"""Group keys as dense integers: the values of one or more key columns, numbered in the
+order they were first seen, and the values back again as Arrow arrays.
+
+Only a batch's distinct keys meet Python (one dictionary look-up each); rows find theirs
+with Arrow's ``index_in``.  NULL is a key like any other (SQL's GROUP BY keeps it); joins
+leave NULL keys out before they get here.
+
+Examples:
+    >>> import pyarrow as pa
+    >>> keys = KeyEncoder([pa.string()])
+    >>> keys.encode([pa.array(["b", "a", "b", None])]).tolist()
+    [0, 1, 0, 2]
+    >>> keys.values([2, 0])[0].to_pylist()
+    [None, 'b']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+
+def _hashable(value: Any) -> Any:
+    return tuple(_hashable(v) for v in value) if isinstance(value, list) else value
+
+
+class KeyEncoder:
+    """Numbers the distinct key tuples of columns of the given Arrow types."""
+
+    def __init__(self, types: Sequence[pa.DataType]) -> None:
+        self.types = list(types)
+        self._ids: dict[Any, int] = {}
+        self._chunks: list[list[pa.Array]] = [[] for _ in self.types]
+        self._combined: list[pa.Array] | None = None
+        # one integer-like column (integers, times, booleans): numbered with numpy alone
+        integer = len(self.types) == 1 and _integer_like(self.types[0])
+        self._integers = IntegerKeys(self.types[0]) if integer else None
+
+    @property
+    def size(self) -> int:
+        if self._integers is not None:
+            return max(self._integers.size, 1)
+        return max(len(self._ids), 1)
+
+    def encode(self, columns: Sequence[pa.Array]) -> np.ndarray:
+        """Each row's key number (no key columns: every row is group 0)."""
+        if not self.types:
+            return np.zeros(len(columns[0]) if columns else 0, dtype=np.int64)
+        if self._integers is not None:
+            return self._integers.encode(columns[0])
+        if len(columns) == 1:
+            if self._ids:  # the usual batch: only known keys, found by one hash look-up
+                known = self._known()[0]  # in the order of their numbers
+                at = pc.index_in(columns[0], value_set=known, skip_nulls=False)
+                if not at.null_count:
+                    numbers: np.ndarray = at.to_numpy(zero_copy_only=False).astype(np.int64)
+                    return numbers
+            distinct = pc.unique(columns[0])
+            positions = _positions(columns[0], distinct)
+            rows = [(v,) for v in distinct.to_pylist()]
+            ids = self._number(rows, [distinct])
+            found: np.ndarray = ids[positions]
+            return found
+        # several columns: each column's distinct values, then the distinct combinations
+        codes = []
+        uniques = []
+        for column in columns:
+            distinct = pc.unique(column)
+            uniques.append(distinct)
+            codes.append(_positions(column, distinct))
+        table = np.stack(codes, axis=1)
+        combos, inverse = np.unique(table, axis=0, return_inverse=True)
+        firsts = [u.take(pa.array(combos[:, i])) for i, u in enumerate(uniques)]
+        lists = [f.to_pylist() for f in firsts]
+        rows = list(zip(*lists, strict=True))
+        ids = self._number(rows, firsts)
+        numbered: np.ndarray = ids[inverse.reshape(-1)]
+        return numbered
+
+    def _number(self, rows: list[tuple[Any, ...]], arrays: Sequence[pa.Array]) -> np.ndarray:
+        ids = np.empty(len(rows), dtype=np.int64)
+        fresh = []
+        for i, row in enumerate(rows):
+            key = _hashable(row)
+            number = self._ids.get(key)
+            if number is None:
+                number = self._ids[key] = len(self._ids)
+                fresh.append(i)
+            ids[i] = number
+        if fresh:
+            picks = pa.array(fresh, pa.int64())
+            for chunks, array, dtype in zip(self._chunks, arrays, self.types, strict=True):
+                chunks.append(array.take(picks).cast(dtype))
+            self._combined = None
+        return ids
+
+    def values(self, ids: Sequence[int] | np.ndarray) -> list[pa.Array]:
+        """The key columns' values of key numbers ``ids``."""
+        if self._integers is not None:
+            return [self._integers.values(np.asarray(ids, dtype=np.int64))]
+        picks = pa.array(np.asarray(ids, dtype=np.int64))
+        return [column.take(picks) for column in self._known()]
+
+    def _known(self) -> list[pa.Array]:
+        """Each key column's values, in the order of the keys' numbers."""
+        if self._combined is None:
+            self._combined = [
+                pa.concat_arrays(chunks) if chunks else pa.array([], dtype)
+                for chunks, dtype in zip(self._chunks, self.types, strict=True)
+            ]
+        return self._combined
+
+
+def _positions(column: pa.Array, distinct: pa.Array) -> np.ndarray:
+    """Where each value of ``column`` is in ``distinct`` (NULL matching NULL)."""
+    found: np.ndarray = (
+        pc.index_in(column, value_set=distinct, skip_nulls=False)
+        .to_numpy(zero_copy_only=False)
+        .astype(np.int64)
+    )
+    return found
+
+
+def _integer_like(dtype: pa.DataType) -> bool:
+    return bool(
+        pa.types.is_integer(dtype) or pa.types.is_timestamp(dtype) or pa.types.is_boolean(dtype)
+    )
+
+
+class IntegerKeys:
+    """Numbers the values of one integer-like column with numpy alone: the known values are
+    kept sorted beside their numbers, a batch's values are found by binary search, and the
+    new ones are numbered in the order they first appear.  A join on a key with millions
+    of distinct values never meets Python a value.
+
+    Examples:
+        >>> keys = IntegerKeys(pa.int64())
+        >>> keys.encode(pa.array([7, 3, 7, None])).tolist(), keys.encode(pa.array([3, 9])).tolist()
+        ([0, 1, 0, 2], [1, 3])
+        >>> keys.values(np.array([3, 2, 0])).to_pylist()
+        [9, None, 7]
+    """
+
+    def __init__(self, dtype: pa.DataType) -> None:
+        self.dtype = dtype
+        self._known = np.empty(0, dtype=np.int64)  # sorted
+        self._numbers = np.empty(0, dtype=np.int64)  # of the known values, alike
+        self._by_number = np.empty(0, dtype=np.int64)  # each number's value
+        self._null: int | None = None  # the number of NULL, once seen
+        self.size = 0
+
+    def encode(self, column: pa.Array) -> np.ndarray:
+        valid = None
+        if column.null_count:
+            valid = column.is_valid().to_numpy(zero_copy_only=False)
+            column = column.fill_null(0)
+        values = column.cast(pa.int64()).to_numpy(zero_copy_only=False)
+        present = values if valid is None else values[valid]
+        if len(present):
+            self._learn(present)
+        if valid is not None and self._null is None:
+            self._null = self._add(np.zeros(0, dtype=np.int64), 1)
+        found = np.searchsorted(self._known, values)
+        numbers: np.ndarray = (
+            self._numbers[np.minimum(found, len(self._known) - 1)]
+            if len(self._known)
+            else np.zeros(len(values), dtype=np.int64)
+        )
+        if valid is not None:
+            assert self._null is not None
+            numbers = np.where(valid, numbers, self._null)
+        return numbers
+
+    def _learn(self, values: np.ndarray) -> None:
+        distinct, first = np.unique(values, return_index=True)
+        if len(self._known):
+            at = np.minimum(np.searchsorted(self._known, distinct), len(self._known) - 1)
+            fresh = self._known[at] != distinct
+            distinct, first = distinct[fresh], first[fresh]
+        if not len(distinct):
+            return
+        order = np.argsort(first, kind="stable")  # numbered in order of first appearance
+        numbers = np.empty(len(distinct), dtype=np.int64)
+        numbers[order] = np.arange(self.size, self.size + len(distinct))
+        self._add(distinct[order], 0)
+        merged = np.concatenate([self._known, distinct])
+        by = np.argsort(merged, kind="stable")
+        self._known = merged[by]
+        self._numbers = np.concatenate([self._numbers, numbers])[by]
+
+    def _add(self, values: np.ndarray, nulls: int) -> int:
+        """Give the next numbers to ``values`` (and ``nulls`` NULLs after them)."""
+        first = self.size
+        self._by_number = np.concatenate([self._by_number, values, np.zeros(nulls, np.int64)])
+        self.size += len(values) + nulls
+        return first + len(values)
+
+    def values(self, numbers: np.ndarray) -> pa.Array:
+        picked = self._by_number[numbers]
+        mask = numbers == self._null if self._null is not None else None
+        return pa.array(picked, pa.int64(), mask=mask).cast(self.dtype)

@@ -1,0 +1,218 @@
+"""A flow's plan: the operator graph as frozen data, checked before anything runs.
+
+The planner (:mod:`rillet.flows.planner`) turns a SELECT into these nodes, each holding
+checked expressions and knowing its output columns; :func:`build` makes the running
+operators of a plan, and :func:`explain` prints it (EXPLAIN's operator graph).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from rillet.aggregates import AGGREGATES
+from rillet.datatypes import DataType
+from rillet.expressions.kernels import compile
+from rillet.expressions.nodes import Call, Cast, Literal, Node
+from rillet.flows.config import FlowConfig
+from rillet.flows.flow import Input
+from rillet.flows.join import WindowJoin
+from rillet.flows.operators import Aggregate, Filter, JoinSide, Operator, Project
+from rillet.flows.windows import Aggregation, Counters, GroupKey, WindowAggregate
+
+Columns = Mapping[str, DataType]
+
+
+@dataclass(frozen=True, slots=True)
+class Scan:
+    """The records of a stream, from its first kept one, then live."""
+
+    stream: str
+    columns: Columns
+
+
+@dataclass(frozen=True, slots=True)
+class Select:
+    """Rows where ``predicate`` holds (WHERE, HAVING)."""
+
+    input: PlanNode
+    predicate: Node
+    label: str = "Filter"
+
+    @property
+    def columns(self) -> Columns:
+        return self.input.columns
+
+
+@dataclass(frozen=True, slots=True)
+class Compute:
+    """The output columns: each a name and an expression over the input's columns."""
+
+    input: PlanNode
+    outputs: tuple[tuple[str, Node], ...]
+
+    @property
+    def columns(self) -> Columns:
+        return {name: _typed(node) for name, node in self.outputs}
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """Rolling bucketed aggregation: group keys and aggregate calls over ``width_us``."""
+
+    input: PlanNode
+    keys: tuple[tuple[str, Node], ...]
+    calls: tuple[tuple[str, Call], ...]
+    width_us: int
+
+    @property
+    def columns(self) -> Columns:
+        return {name: _typed(node) for name, node in (*self.keys, *self.calls)}
+
+
+@dataclass(frozen=True, slots=True)
+class Join:
+    """Windowed inner equi-join; ``names`` renames each side's columns in the output."""
+
+    left: PlanNode
+    right: PlanNode
+    left_key: Node
+    right_key: Node
+    preceding_us: int
+    following_us: int
+    left_names: tuple[tuple[str, str], ...]  # (input column, output column)
+    right_names: tuple[tuple[str, str], ...]
+
+    @property
+    def columns(self) -> Columns:
+        left, right = self.left.columns, self.right.columns
+        out = {new: left[old] for old, new in self.left_names}
+        out.update({new: right[old] for old, new in self.right_names})
+        return out
+
+
+PlanNode = Scan | Select | Compute | Window | Join
+
+
+def _typed(node: Node) -> DataType:
+    assert node.type is not None, "plans hold checked expressions"
+    return node.type
+
+
+def _constant(node: Node) -> object:
+    while isinstance(node, Cast):
+        node = node.operand
+    assert isinstance(node, Literal)
+    return node.value
+
+
+def build(
+    plan: PlanNode,
+    downstream: Operator,
+    config: FlowConfig,
+    counters: Counters,
+    stream_of: Callable[[str], object],
+) -> list[Input]:
+    """The operators of ``plan`` feeding ``downstream``, as the flow's inputs."""
+    if isinstance(plan, Scan):
+        stream = stream_of(plan.stream)
+        return [Input(stream, downstream)]  # type: ignore[arg-type]
+    if isinstance(plan, Select):
+        operator: Operator = Filter(compile(plan.predicate), downstream)
+        return build(plan.input, operator, config, counters, stream_of)
+    if isinstance(plan, Compute):
+        operator = Project([(name, compile(node)) for name, node in plan.outputs], downstream)
+        return build(plan.input, operator, config, counters, stream_of)
+    if isinstance(plan, Window):
+        keys = [GroupKey(name, compile(node), _typed(node)) for name, node in plan.keys]
+        calls = [
+            Aggregation(
+                name,
+                AGGREGATES[node.name],
+                compile(node.args[0]) if node.args else None,
+                node.args[0].type if node.args else None,
+                tuple(_constant(a) for a in node.args[1:]),
+                _typed(node),
+            )
+            for name, node in plan.calls
+        ]
+        window = plan.width_us
+
+        def make(emit: Callable[..., None]) -> WindowAggregate:
+            return WindowAggregate(keys, calls, window, config, emit, counters)
+
+        operator = Aggregate(make, downstream)
+        return build(plan.input, operator, config, counters, stream_of)
+    join = WindowJoin(
+        compile(plan.left_key),
+        compile(plan.right_key),
+        _typed(plan.left_key),
+        [old for old, _ in plan.left_names],
+        [old for old, _ in plan.right_names],
+        plan.preceding_us,
+        plan.following_us,
+        config.slack_us,
+        _Renamed([new for _, new in (*plan.left_names, *plan.right_names)], downstream).push,
+        counters,
+    )
+    ended = [False, False]
+    left = build(plan.left, JoinSide(join, True, downstream, ended), config, counters, stream_of)
+    right = build(plan.right, JoinSide(join, False, downstream, ended), config, counters, stream_of)
+    return [*left, *right]
+
+
+class _Renamed:
+    """Gives a join's output columns their names in the plan."""
+
+    def __init__(self, names: Sequence[str], downstream: Operator) -> None:
+        self.names = list(names)
+        self.downstream = downstream
+
+    def push(self, batch: pa.RecordBatch) -> None:
+        names = [*self.names, *batch.schema.names[len(self.names) :]]
+        self.downstream.push(batch.rename_columns(names))
+
+
+def streams(plan: PlanNode) -> list[str]:
+    """The streams a plan reads, in the order it reads them."""
+    if isinstance(plan, Scan):
+        return [plan.stream]
+    if isinstance(plan, Join):
+        return [*streams(plan.left), *streams(plan.right)]
+    return streams(plan.input)
+
+
+def explain(plan: PlanNode, indent: int = 0) -> str:
+    """The operator graph, one operator a line, each above its inputs."""
+    pad = "  " * indent
+    if isinstance(plan, Scan):
+        columns = ", ".join(f"{k} {v}" for k, v in plan.columns.items())
+        return f"{pad}Scan {plan.stream} ({columns})"
+    if isinstance(plan, Select):
+        line = f"{pad}{plan.label} {_text(plan.predicate)}"
+        return line + "\n" + explain(plan.input, indent + 1)
+    if isinstance(plan, Compute):
+        outputs = ", ".join(f"{_text(node)} AS {name}" for name, node in plan.outputs)
+        return f"{pad}Project {outputs}\n" + explain(plan.input, indent + 1)
+    if isinstance(plan, Window):
+        keys = ", ".join(_text(node) for _, node in plan.keys) or "()"
+        calls = ", ".join(f"{_text(node)} AS {name}" for name, node in plan.calls)
+        line = f"{pad}WindowAggregate keys [{keys}] calls [{calls}] over {plan.width_us} us"
+        return line + "\n" + explain(plan.input, indent + 1)
+    line = (
+        f"{pad}WindowJoin {_text(plan.left_key)} = {_text(plan.right_key)} "
+        f"range ({plan.preceding_us} us preceding, {plan.following_us} us following]"
+    )
+    return "\n".join([line, explain(plan.left, indent + 1), explain(plan.right, indent + 1)])
+
+
+def _text(node: Node) -> str:
+    """An expression as rtsql text, for EXPLAIN."""
+    from rillet.rtsql.printer import expression
+
+    try:
+        return expression(node)
+    except Exception:  # an rtsql-only node: its repr says enough
+        return type(node).__name__
