@@ -1,0 +1,683 @@
+"""The SQL back end: a time series kept in one table per type, through SQLAlchemy 2.
+
+Targets: a ``sqlite:///path`` (or ``sqlite:///:memory:``) URL, a ``postgresql://`` URL
+(driven by psycopg 3), or a SQLAlchemy :class:`~sqlalchemy.engine.Engine` of either.
+
+Tables.  One table per type and value type, shared by every time series of that type on the
+database; ``prefix`` is a column, so two time series with different prefixes never see each
+other's rows and tests or tenants do not multiply tables.  The default table name is the
+type's (``series``, ``histogram``, ``count``, ``gauge``, ``set``), with the value type after
+it when that is not ``float`` (``series_str``), so a table's value column always has one
+type; ``table_name`` overrides it.  Columns (Kairos' names, so Kairos' custom ``fetch``
+functions keep working):
+
+=========  ==========================================================================
+prefix     VARCHAR(string_length), ``""`` without a prefix
+name       VARCHAR(string_length), the statistic
+interval   VARCHAR(string_length), the configured interval's name
+i_time     BIGINT, the interval bucket's start (epoch seconds, UTC)
+r_time     BIGINT, the resolution bucket's start (``== i_time`` without a resolution)
+value      the value type (not in ``count``)
+count      ``histogram``: BIGINT occurrences of ``value``; ``count``: FLOAT, the running sum
+id         ``series`` only: BIGINT identity, the write order within a bucket
+=========  ==========================================================================
+
+Keys: ``{table}_pkey`` is the primary key ``(prefix, name, interval, i_time, r_time)`` (with
+``value`` for histogram and set); ``series`` has ``{table}_key_idx`` on the same columns and
+``id`` instead.  Constraint and index names are made from the table's name (Kairos named
+them alike in every table, so a second table failed on PostgreSQL, where index names are
+unique per schema); names longer than PostgreSQL's 63 bytes end with a checksum.
+
+Writes.  :meth:`SqlStore.write` runs in one transaction: on PostgreSQL as set-based upserts,
+``INSERT ... SELECT FROM unnest(<arrays>) ON CONFLICT ... DO UPDATE`` (a few statements per
+write, whatever its size); on SQLite as one ``INSERT ... ON CONFLICT`` executed over the
+rows.  A failed write (a value the column cannot hold, a lost connection) rolls back whole.
+
+Options: ``table_name``, ``value_type`` (a name such as ``"float"``, ``"int"``, ``"str"``,
+``"text"``, ``"blob"``, ``"bool"``, ``"decimal"``, ``"date"``, ``"datetime"``, ``"time"``, a
+Python type, or a SQLAlchemy type class or instance; default float), ``string_length``
+(VARCHAR length, default 255), ``text_length`` (TEXT/BLOB length, default 32 KiB) and
+``client_config`` (keyword arguments of :func:`sqlalchemy.create_engine` for a URL).
+
+Examples:
+    >>> sql_value_type("str", 40, 100)
+    SqlValueType(name='str', column=String(length=40), arrow=DataType(string))
+    >>> constraint_name("series", "pkey"), len(constraint_name("t" * 80, "key_idx"))
+    ('series_pkey', 63)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import threading
+import zlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import sqlalchemy as sa
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.pool import StaticPool
+
+from rillet.errors import (
+    BackendUnavailableError,
+    ConfigError,
+    InputError,
+    StorageError,
+    ValueTypeError,
+)
+from rillet.timeseries.store import CustomFetch, StoreSpec, fetch_schema
+
+OPTIONS = ("table_name", "value_type", "string_length", "text_length", "client_config")
+#: PostgreSQL's identifier limit in bytes (longer names are cut, and so could collide)
+MAX_IDENTIFIER = 63
+#: rows per statement of a PostgreSQL write (one transaction holds them all)
+CHUNK = 100_000
+
+
+@dataclass(frozen=True)
+class SqlValueType:
+    """A ``value_type`` option resolved: its short name, the column type, the Arrow type."""
+
+    name: str
+    column: sa.types.TypeEngine[Any]
+    arrow: pa.DataType
+
+
+#: spellings of ``value_type`` (Kairos' list) -> short name
+_SPELLINGS: dict[Any, str] = {
+    "float": "float",
+    "double": "float",
+    float: "float",
+    "int": "int",
+    "int64": "int",
+    "integer": "int",
+    "long": "int",
+    int: "int",
+    "bool": "bool",
+    "boolean": "bool",
+    bool: "bool",
+    "str": "str",
+    "string": "str",
+    "unicode": "str",
+    str: "str",
+    "text": "text",
+    "clob": "text",
+    "blob": "blob",
+    "bytes": "blob",
+    bytes: "blob",
+    "decimal": "decimal",
+    decimal.Decimal: "decimal",
+    "date": "date",
+    dt.date: "date",
+    "datetime": "datetime",
+    dt.datetime: "datetime",
+    "time": "time",
+    dt.time: "time",
+}
+#: SQLAlchemy type classes -> short name; the first that matches wins (subclasses first)
+_SA_TYPES: list[tuple[type[sa.types.TypeEngine[Any]], str]] = [
+    (sa.Boolean, "bool"),
+    (sa.Integer, "int"),
+    (sa.Float, "float"),
+    (sa.Numeric, "decimal"),
+    (sa.Text, "text"),
+    (sa.String, "str"),
+    (sa.LargeBinary, "blob"),
+    (sa.DateTime, "datetime"),
+    (sa.Date, "date"),
+    (sa.Time, "time"),
+]
+_ARROW = {
+    "float": pa.float64(),
+    "int": pa.int64(),
+    "bool": pa.bool_(),
+    "str": pa.string(),
+    "text": pa.string(),
+    "blob": pa.binary(),
+    "decimal": pa.decimal128(38, 10),
+    "date": pa.date32(),
+    "datetime": pa.timestamp("us", tz="UTC"),
+    "time": pa.time64("us"),
+}
+
+
+def _column_type(name: str, string_length: int, text_length: int) -> sa.types.TypeEngine[Any]:
+    made: dict[str, Callable[[], sa.types.TypeEngine[Any]]] = {
+        "float": lambda: sa.Float(53),
+        "int": sa.BigInteger,
+        "bool": sa.Boolean,
+        "str": lambda: sa.String(string_length),
+        "text": lambda: sa.Text(text_length),
+        "blob": lambda: sa.LargeBinary(text_length),
+        "decimal": lambda: sa.Numeric(38, 10),
+        "date": sa.Date,
+        "datetime": lambda: sa.DateTime(timezone=True),
+        "time": sa.Time,
+    }
+    return made[name]()
+
+
+def sql_value_type(option: Any, string_length: int, text_length: int) -> SqlValueType:
+    """Resolve a ``value_type`` option (name, Python type, Arrow type, SQLAlchemy type class
+    or instance); a SQLAlchemy instance is used as the column type as given."""
+    if isinstance(option, sa.types.TypeEngine):
+        name = _sa_name(type(option), option)
+        return SqlValueType(name, option, _ARROW[name])
+    if isinstance(option, type) and issubclass(option, sa.types.TypeEngine):
+        name = _sa_name(option, option)
+        return SqlValueType(name, _column_type(name, string_length, text_length), _ARROW[name])
+    if isinstance(option, pa.DataType):
+        names = [n for n, t in _ARROW.items() if t == option]
+        if not names:
+            raise ConfigError(
+                f"value_type {option}: the SQL back end keeps "
+                + ", ".join(str(t) for t in dict.fromkeys(_ARROW.values())),
+                option="value_type",
+                value=str(option),
+            )
+        return sql_value_type(names[0], string_length, text_length)
+    key = option.lower() if isinstance(option, str) else option
+    try:
+        name = _SPELLINGS[key]
+    except (KeyError, TypeError):
+        spellings = sorted(k for k in _SPELLINGS if isinstance(k, str))
+        raise ConfigError(
+            f"value_type {option!r} is not one of {', '.join(spellings)} (or a Python, Arrow "
+            "or SQLAlchemy type)",
+            option="value_type",
+            value=repr(option),
+        ) from None
+    return SqlValueType(name, _column_type(name, string_length, text_length), _ARROW[name])
+
+
+def _sa_name(kind: type[Any], option: Any) -> str:
+    for base, name in _SA_TYPES:
+        if issubclass(kind, base):
+            return name
+    raise ConfigError(
+        f"value_type {option!r}: the SQL back end keeps "
+        + ", ".join(base.__name__ for base, _ in _SA_TYPES),
+        option="value_type",
+        value=repr(option),
+    )
+
+
+def constraint_name(table: str, suffix: str) -> str:
+    """``{table}_{suffix}``, cut to PostgreSQL's 63 bytes with a checksum of the whole name
+    when longer, so two tables never get the same constraint or index name."""
+    name = f"{table}_{suffix}"
+    if len(name.encode()) <= MAX_IDENTIFIER:
+        return name
+    checksum = f"{zlib.crc32(name.encode()):08x}"
+    keep = MAX_IDENTIFIER - len(suffix) - len(checksum) - 2
+    head = table.encode()[:keep].decode(errors="ignore")
+    return f"{head}_{checksum}_{suffix}"
+
+
+def make_table(
+    metadata: sa.MetaData, kind: str, name: str, value: SqlValueType, string_length: int
+) -> sa.Table:
+    """The table of a type (see the module docstring for the layout)."""
+
+    def text(column: str) -> sa.Column[str]:
+        return sa.Column(column, sa.String(string_length), nullable=False)
+
+    key: list[Any] = [
+        text("prefix"),
+        text("name"),
+        text("interval"),
+        sa.Column("i_time", sa.BigInteger, nullable=False),
+        sa.Column("r_time", sa.BigInteger, nullable=False),
+    ]
+    key_names = ["prefix", "name", "interval", "i_time", "r_time"]
+    columns: list[Any] = []
+    if kind == "series":
+        identity = sa.BigInteger().with_variant(sa.Integer, "sqlite")
+        columns.append(sa.Column("id", identity, primary_key=True, autoincrement=True))
+        columns += [*key, sa.Column("value", value.column, nullable=False)]
+        index = sa.Index(constraint_name(name, "key_idx"), *key_names, "id")
+        return sa.Table(name, metadata, *columns, index)
+    if kind == "count":
+        columns = [*key, sa.Column("count", sa.Float(53), nullable=False)]
+    else:
+        columns = [*key, sa.Column("value", value.column, nullable=False)]
+        if kind == "histogram":
+            columns.append(sa.Column("count", sa.BigInteger, nullable=False))
+        if kind in ("histogram", "set"):
+            key_names.append("value")
+    primary = sa.PrimaryKeyConstraint(*key_names, name=constraint_name(name, "pkey"))
+    return sa.Table(name, metadata, *columns, primary)
+
+
+def _engine(target: Any, config: Mapping[str, Any]) -> tuple[Engine, bool]:
+    """The engine for a URL (made here, owned) or an Engine (the caller's)."""
+    if isinstance(target, Engine):
+        return target, False
+    url = sa.engine.make_url(target)
+    options = dict(config)
+    if url.drivername in ("postgresql", "postgres"):  # psycopg 3, not SQLAlchemy's psycopg2
+        url = url.set(drivername="postgresql+psycopg")
+    if url.get_backend_name() == "postgresql":
+        connect_args = dict(options.get("connect_args", {}))
+        connect_args.setdefault("connect_timeout", 10)
+        options["connect_args"] = connect_args
+    elif url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
+        # one memory database for the store, not one per connection (SQLAlchemy's default)
+        options.setdefault("poolclass", StaticPool)
+        connect_args = dict(options.get("connect_args", {}))
+        connect_args.setdefault("check_same_thread", False)
+        options["connect_args"] = connect_args
+    try:
+        return sa.create_engine(url, **options), True
+    except (TypeError, sa.exc.ArgumentError, ImportError) as exc:
+        raise ConfigError(
+            f"SQL back end {url.render_as_string(hide_password=True)}: {exc}",
+            option="client_config",
+        ) from None
+
+
+class SqlStore:
+    """A time series' rows in a SQL table (see the module docstring)."""
+
+    def __init__(self, engine: Engine, owned: bool, spec: StoreSpec) -> None:
+        unknown = sorted(set(spec.options) - set(OPTIONS))
+        if unknown:
+            raise ConfigError(
+                f"unknown SQL back-end option {unknown[0]!r}; the options are "
+                + ", ".join(OPTIONS),
+                option=unknown[0],
+            )
+        self._engine, self._owned, self._spec = engine, owned, spec
+        self._dialect = engine.dialect.name
+        if self._dialect not in ("postgresql", "sqlite"):
+            raise ConfigError(
+                f"SQL back end: {self._dialect} is not supported; use SQLite or PostgreSQL",
+                option="client",
+                value=self._dialect,
+            )
+        options = spec.options
+        self._string_length = _positive(options, "string_length", 255)
+        text_length = _positive(options, "text_length", 32 * 1024)
+        if len(spec.prefix) > self._string_length:
+            raise ConfigError(
+                f"prefix {spec.prefix!r} is longer than string_length={self._string_length}",
+                option="prefix",
+            )
+        self._value = sql_value_type(
+            options.get("value_type", "float"), self._string_length, text_length
+        )
+        default = spec.type if self._value.name == "float" else f"{spec.type}_{self._value.name}"
+        table_name = options.get("table_name", default)
+        if not isinstance(table_name, str) or not table_name:
+            raise ConfigError(
+                f"table_name must be a non-empty string, not {table_name!r}", option="table_name"
+            )
+        self.table = make_table(
+            sa.MetaData(), spec.type, table_name, self._value, self._string_length
+        )
+        # one SQLite connection takes one writer at a time; a lock keeps threads in turn
+        self._lock = threading.Lock() if self._dialect == "sqlite" else None
+        self._create()
+
+    # -- set-up --------------------------------------------------------------------------
+
+    @contextmanager
+    def _connection(self, write: bool = False) -> Iterator[Connection]:
+        """A connection (in a transaction when ``write``), driver errors translated."""
+        lock = self._lock
+        if lock is not None:
+            lock.acquire()
+        try:
+            with self._translated():
+                with self._engine.begin() if write else self._engine.connect() as connection:
+                    yield connection
+        finally:
+            if lock is not None:
+                lock.release()
+
+    @contextmanager
+    def _translated(self) -> Iterator[None]:
+        where = self._engine.url.render_as_string(hide_password=True)
+        try:
+            yield
+        except sa.exc.DataError as exc:
+            raise ValueTypeError(
+                f"table {self.table.name!r} on {where} cannot hold a value of this write: "
+                f"{_first_line(exc)}",
+                table=self.table.name,
+            ) from exc
+        except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+            raise BackendUnavailableError(
+                f"SQL back end {where} cannot be reached: {_first_line(exc)}", url=where
+            ) from exc
+        except sa.exc.SQLAlchemyError as exc:
+            raise StorageError(
+                f"SQL back end {where}, table {self.table.name!r}: {_first_line(exc)}",
+                table=self.table.name,
+            ) from exc
+
+    def _create(self) -> None:
+        """Create the table unless it exists; check an existing one has this layout."""
+        with self._connection(write=True) as connection:
+            if not sa.inspect(connection).has_table(self.table.name):
+                try:
+                    with connection.begin_nested():
+                        self.table.create(connection)
+                except sa.exc.DBAPIError:  # another process created it meanwhile
+                    pass
+            found = {c["name"]: c for c in sa.inspect(connection).get_columns(self.table.name)}
+        missing = [c.name for c in self.table.columns if c.name not in found]
+        if missing:
+            raise ConfigError(
+                f"table {self.table.name!r} exists with another layout (no column "
+                f"{missing[0]!r}): it was not made by rillet's {self._spec.type} time series; "
+                "pass table_name= to use another table",
+                option="table_name",
+                value=self.table.name,
+            )
+        if self._spec.type != "count" and not _same_kind(found["value"]["type"], self._value):
+            raise ConfigError(
+                f"table {self.table.name!r} keeps values of type {found['value']['type']}, not "
+                f"{self._value.name}; pass table_name= to keep {self._value.name} values apart",
+                option="table_name",
+                value=self.table.name,
+            )
+
+    # -- the Store protocol --------------------------------------------------------------
+
+    @property
+    def value_type(self) -> pa.DataType:
+        """The Arrow type of the value column."""
+        return self._value.arrow
+
+    def write(self, rows: pa.Table) -> None:
+        """Keep ``rows`` in one transaction (set-based upserts; see the module docstring)."""
+        if rows.num_rows == 0:
+            return
+        self._check_lengths(rows)
+        with self._connection(write=True) as connection:
+            if self._dialect == "postgresql":
+                for start in range(0, rows.num_rows, CHUNK):
+                    chunk = rows.slice(start, CHUNK)
+                    connection.execute(self._unnest_insert(), self._arrays(chunk))
+            else:
+                connection.execute(self._sqlite_insert(), self._records(rows))
+
+    def _check_lengths(self, rows: pa.Table) -> None:
+        """Names, intervals and str values longer than ``string_length``: an error naming the
+        row (SQLite would keep them, PostgreSQL would fail the whole write)."""
+        columns = ["name", "interval"]
+        if self._value.name == "str" and self._spec.type != "count":
+            columns.append("value")
+        for column in columns:
+            too_long = pc.greater(pc.utf8_length(rows[column]), self._string_length)
+            if not pc.any(too_long).as_py():
+                continue
+            row = pc.index(too_long, True).as_py()
+            error = ValueTypeError if column == "value" else InputError
+            raise error(
+                f"{column} {rows[column][row].as_py()!r} (row {row}) is longer than "
+                f"string_length={self._string_length} of table {self.table.name!r}",
+                column=column,
+                row=row,
+            )
+
+    def _write_columns(self) -> list[str]:
+        columns = ["name", "interval", "i_time", "r_time"]
+        if self._spec.type == "count":
+            return [*columns, "count"]
+        return (
+            [*columns, "value", "count"]
+            if self._spec.type == "histogram"
+            else [
+                *columns,
+                "value",
+            ]
+        )
+
+    def _arrays(self, rows: pa.Table) -> dict[str, Any]:
+        params: dict[str, Any] = {"prefix": self._spec.prefix}
+        for column in self._write_columns():
+            source = "value" if column == "count" and self._spec.type == "count" else column
+            params[column] = rows[source].to_pylist()
+        return params
+
+    def _records(self, rows: pa.Table) -> list[dict[str, Any]]:
+        kept = [c for c in rows.column_names if c != "expires"]
+        records: list[dict[str, Any]] = rows.select(kept).to_pylist()
+        prefix = self._spec.prefix
+        if self._spec.type == "count":
+            for record in records:
+                record["prefix"] = prefix
+                record["count"] = record.pop("value")
+        else:
+            for record in records:
+                record["prefix"] = prefix
+        return records
+
+    def _conflict(self) -> tuple[list[str], dict[str, str]]:
+        """The key columns and, per column to update, how (``add`` or ``replace``)."""
+        key = ["prefix", "name", "interval", "i_time", "r_time"]
+        return {
+            "series": ([], {}),
+            "histogram": ([*key, "value"], {"count": "add"}),
+            "count": (key, {"count": "add"}),
+            "gauge": (key, {"value": "replace"}),
+            "set": ([*key, "value"], {}),
+        }[self._spec.type]
+
+    def _sqlite_insert(self) -> Any:
+        table = self.table
+        if self._spec.type == "series":
+            return table.insert()
+        statement = sqlite.insert(table)
+        key, updates = self._conflict()
+        if not updates:
+            return statement.on_conflict_do_nothing(index_elements=key)
+        return statement.on_conflict_do_update(
+            index_elements=key,
+            set_={
+                column: table.c[column] + statement.excluded[column]
+                if how == "add"
+                else statement.excluded[column]
+                for column, how in updates.items()
+            },
+        )
+
+    def _unnest_insert(self) -> sa.TextClause:
+        """``INSERT ... SELECT FROM unnest(...) [ON CONFLICT ...]`` of one chunk of arrays."""
+        dialect = self._engine.dialect
+        quote = dialect.identifier_preparer.quote
+        table = dialect.identifier_preparer.format_table(self.table)
+        columns = self._write_columns()
+        casts = ", ".join(
+            f"CAST(:{c} AS {self.table.c[c].type.compile(dialect=dialect)}[])" for c in columns
+        )
+        prefix_type = self.table.c.prefix.type.compile(dialect=dialect)
+        target = ", ".join(quote(c) for c in ["prefix", *columns])
+        picked = ", ".join(f"u.{quote(c)}" for c in columns)
+        names = ", ".join(quote(c) for c in columns)
+        source = f"unnest({casts}) WITH ORDINALITY AS u({names}, _ord)"
+        sql = (
+            f"INSERT INTO {table} ({target}) SELECT CAST(:prefix AS {prefix_type}), {picked} "
+            f"FROM {source}"
+        )
+        key, updates = self._conflict()
+        if self._spec.type == "series":
+            sql += " ORDER BY u._ord"  # ids in write order
+        elif not updates:
+            sql += f" ON CONFLICT ({', '.join(quote(c) for c in key)}) DO NOTHING"
+        else:
+            sets = ", ".join(
+                f"{quote(c)} = {table}.{quote(c)} + EXCLUDED.{quote(c)}"
+                if how == "add"
+                else f"{quote(c)} = EXCLUDED.{quote(c)}"
+                for c, how in updates.items()
+            )
+            sql += f" ON CONFLICT ({', '.join(quote(c) for c in key)}) DO UPDATE SET {sets}"
+        return sa.text(sql)
+
+    def _live(self, live_from: Mapping[str, int]) -> Any:
+        """Rows that TTL keeps: in an interval of ``live_from`` only from its bucket on."""
+        table = self.table
+        if not live_from:
+            return sa.true()
+        return sa.or_(
+            table.c.interval.not_in(list(live_from)),
+            *(
+                sa.and_(table.c.interval == interval, table.c.i_time >= first)
+                for interval, first in live_from.items()
+            ),
+        )
+
+    def fetch(self, names: Sequence[str], interval: str, start: int, end: int) -> pa.Table:
+        """The rows of ``names`` in ``interval`` with ``start <= i_time < end``."""
+        table = self.table
+        schema = fetch_schema(self._spec.type, self._value.arrow)
+        value = table.c.count if self._spec.type == "count" else table.c.value
+        columns: list[Any] = [table.c.name, table.c.i_time, table.c.r_time, value.label("value")]
+        order: list[Any] = [table.c.name, table.c.i_time, table.c.r_time]
+        if self._spec.type == "histogram":
+            columns.append(table.c.count)
+        order.append(table.c.id if self._spec.type == "series" else value)
+        query = (
+            sa.select(*columns)
+            .where(
+                table.c.prefix == self._spec.prefix,
+                table.c.name.in_(list(names)),
+                table.c.interval == interval,
+                table.c.i_time >= start,
+                table.c.i_time < end,
+            )
+            .order_by(*order)
+        )
+        with self._connection() as connection:
+            found = connection.execute(query).all()
+        data = list(zip(*found, strict=True)) if found else [() for _ in schema]
+        return pa.table(
+            {
+                field.name: pa.array(_arrow_values(list(column), field.type), field.type)
+                for field, column in zip(schema, data, strict=True)
+            },
+            schema=schema,
+        )
+
+    def fetch_with(
+        self, fetch: CustomFetch, name: str, interval: str, first: int, last: int
+    ) -> Mapping[int, Mapping[int, Any]]:
+        """Kairos' customized read: ``fetch(connection, table, name, interval, first, last)``
+        with a SQLAlchemy connection and this store's Table (rows of every prefix: a custom
+        fetch of a prefixed time series filters ``table.c.prefix`` itself)."""
+        with self._connection() as connection:
+            return fetch(connection, self.table, name, interval, first, last)
+
+    def names(self, live_from: Mapping[str, int]) -> list[str]:
+        """The names holding live rows, sorted."""
+        table = self.table
+        query = (
+            sa.select(table.c.name)
+            .where(table.c.prefix == self._spec.prefix, self._live(live_from))
+            .distinct()
+        )
+        with self._connection() as connection:
+            return sorted(connection.execute(query).scalars())
+
+    def bounds(self, name: str, live_from: Mapping[str, int]) -> dict[str, tuple[int, int]]:
+        """Per interval, the least and greatest live ``i_time`` of ``name``."""
+        table = self.table
+        query = (
+            sa.select(table.c.interval, sa.func.min(table.c.i_time), sa.func.max(table.c.i_time))
+            .where(table.c.prefix == self._spec.prefix, table.c.name == name)
+            .where(self._live(live_from))
+            .group_by(table.c.interval)
+        )
+        with self._connection() as connection:
+            return {row[0]: (row[1], row[2]) for row in connection.execute(query)}
+
+    def _delete(self, *where: Any) -> None:
+        statement = self.table.delete().where(self.table.c.prefix == self._spec.prefix, *where)
+        with self._connection(write=True) as connection:
+            connection.execute(statement)
+
+    def delete(self, name: str) -> None:
+        """Delete every row of ``name``."""
+        self._delete(self.table.c.name == name)
+
+    def delete_all(self) -> None:
+        """Delete every row of this prefix (the table stays)."""
+        self._delete()
+
+    def expire(self, name: str, live_from: Mapping[str, int]) -> None:
+        """Delete the rows of ``name`` that TTL no longer keeps."""
+        if not live_from:
+            return
+        table = self.table
+        self._delete(
+            table.c.name == name,
+            sa.or_(
+                *(
+                    sa.and_(table.c.interval == interval, table.c.i_time < first)
+                    for interval, first in live_from.items()
+                )
+            ),
+        )
+
+    def close(self) -> None:
+        """Dispose of the engine if the store made it from a URL."""
+        if self._owned:
+            self._engine.dispose()
+
+
+def _arrow_values(values: list[Any], kind: pa.DataType) -> list[Any]:
+    """Driver values as Arrow takes them (SQLite gives naive datetimes: they are UTC)."""
+    if pa.types.is_timestamp(kind):
+        return [v.replace(tzinfo=dt.UTC) if v.tzinfo is None else v for v in values]
+    return values
+
+
+def _same_kind(found: sa.types.TypeEngine[Any], wanted: SqlValueType) -> bool:
+    """Whether a reflected value column holds ``wanted`` values (SQLite reports REAL for a
+    float and so on: compare the Python types the columns give)."""
+    try:
+        return bool(found.python_type is wanted.column.python_type)
+    except NotImplementedError:
+        return True
+
+
+def _positive(options: Mapping[str, Any], name: str, default: int) -> int:
+    value = options.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ConfigError(f"{name} must be a positive int, not {value!r}", option=name)
+    return value
+
+
+def _first_line(exc: BaseException) -> str:
+    original = getattr(exc, "orig", None) or exc
+    return str(original).strip().splitlines()[0] if str(original).strip() else type(exc).__name__
+
+
+def open_store(target: Any, spec: StoreSpec) -> SqlStore:
+    """The SQL store of ``spec`` on a URL or Engine (a back end it cannot reach raises
+    :class:`~rillet.errors.BackendUnavailableError`)."""
+    config = spec.options.get("client_config") or {}
+    if not isinstance(config, Mapping):
+        raise ConfigError(
+            f"client_config must be a dict of create_engine() options, not {config!r}",
+            option="client_config",
+        )
+    engine, owned = _engine(target, config)
+    try:
+        return SqlStore(engine, owned, spec)
+    except BaseException:
+        if owned:
+            engine.dispose()
+        raise
+
+
+__all__ = ["SqlStore", "constraint_name", "make_table", "open_store", "sql_value_type"]
