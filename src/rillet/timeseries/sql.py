@@ -153,7 +153,8 @@ def _column_type(name: str, string_length: int, text_length: int) -> sa.types.Ty
         "int": sa.BigInteger,
         "bool": sa.Boolean,
         "str": lambda: sa.String(string_length),
-        "text": lambda: sa.Text(text_length),
+        # PostgreSQL's TEXT takes no length
+        "text": lambda: sa.Text(text_length).with_variant(sa.Text(), "postgresql"),
         "blob": lambda: sa.LargeBinary(text_length),
         "decimal": lambda: sa.Numeric(38, 10),
         "date": sa.Date,
@@ -369,8 +370,9 @@ class SqlStore:
                 try:
                     with connection.begin_nested():
                         self.table.create(connection)
-                except sa.exc.DBAPIError:  # another process created it meanwhile
-                    pass
+                except sa.exc.DBAPIError:
+                    if not sa.inspect(connection).has_table(self.table.name):
+                        raise  # not another process that made it meanwhile
             found = {c["name"]: c for c in sa.inspect(connection).get_columns(self.table.name)}
         missing = [c.name for c in self.table.columns if c.name not in found]
         if missing:
