@@ -11,6 +11,7 @@ def test_all_is_exact_and_sorted() -> None:
     modules |= {"query", "record", "clock"}
     modules |= {"schema", "settings", "storage", "stream", "subscription", "time"}
     modules |= {"expressions", "aggregates", "monitors"}
+    modules |= {"timeseries"}
     assert public - modules == set(rillet.__all__) - {"errors"}
 
 

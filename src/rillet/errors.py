@@ -128,13 +128,19 @@ class UnknownTypeError(ConfigError):
 class IntervalConfigError(ConfigError):
     """A malformed interval configuration (step, steps, resolution)."""
 
+    interval: str | None
+    key: str | None
+
 
 class UnknownIntervalError(NotFoundError):
     """A read names an interval the time series was not configured with."""
 
 
 class ValueTypeError(InputError):
-    """A value the time series (its type, or its back end's value type) cannot hold."""
+    """A value the time series (its type, or its back end's value type) cannot hold;
+    ``position`` counts the values of the insert from 0."""
+
+    position: int
 
 
 class BackendUnavailableError(UnavailableError):

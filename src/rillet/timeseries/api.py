@@ -11,6 +11,7 @@ import math
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from itertools import chain, repeat
 from typing import Any
 
 import numpy as np
@@ -28,8 +29,8 @@ from rillet.time import to_ns
 from rillet.timeseries import transforms
 from rillet.timeseries.backends import open_store
 from rillet.timeseries.intervals import Interval, parse_intervals
-from rillet.timeseries.kinds import KINDS, Key, Kind
-from rillet.timeseries.store import TYPES, Store, StoreSpec, write_schema
+from rillet.timeseries.kinds import KINDS, Kind
+from rillet.timeseries.store import TYPES, RowWriter, Store, StoreSpec, write_schema
 
 #: what ``series(..., format=...)`` returns: ordered dicts, an Arrow table, a pandas frame
 FORMATS = ("dict", "arrow", "pandas")
@@ -127,49 +128,35 @@ class Timeseries:
                 f"got {type(inserts).__name__}"
             )
         now = time.time()
-        codes: dict[str, int] = {}
-        pair_times: list[float] = []
-        pair_codes: list[int] = []
-        lengths: list[int] = []
-        values: list[Any] = []
-        for stamp, by_name in inserts.items():
-            at = now if stamp is None else seconds(stamp)
-            if not isinstance(by_name, Mapping):
-                raise InputError(
-                    f"bulk_insert(): at {stamp!r}, expected {{name: [value, ...]}}, "
-                    f"got {type(by_name).__name__}"
-                )
-            for name, held in by_name.items():
-                code = codes.get(name)
-                if code is None:
-                    if not isinstance(name, str):
-                        raise InputError(f"a time-series name must be text, got {name!r}")
-                    code = codes[name] = len(codes)
-                if isinstance(held, list | tuple):
-                    values.extend(held)
-                    lengths.append(len(held))
-                elif isinstance(held, set | frozenset):
-                    values.extend(held)
-                    lengths.append(len(held))
-                else:
-                    values.append(held)
-                    lengths.append(1)
-                pair_times.append(at)
-                pair_codes.append(code)
-        if not values:
+        if len(inserts) == 1 and not intervals:
+            ((stamp, by_name),) = inserts.items()
+            if isinstance(by_name, Mapping) and len(by_name) == 1:
+                ((name, held),) = by_name.items()
+                if isinstance(name, str) and (
+                    type(held) is not list or len(held) == 1  # noqa: E721 - exactly a list
+                ):
+                    one = held[0] if type(held) is list else held  # noqa: E721
+                    if not isinstance(one, list | tuple | set | frozenset | Mapping):
+                        at = now if stamp is None else seconds(stamp)
+                        self._one(name, one, at, now)
+                        return
+        flat = _flatten(inserts, now)
+        if flat is None:
             return
+        labels, codes, stamps, pairs, lengths, values = flat
         if self.write_func is not None:
             values = [self.write_func(v) for v in values]
         column = self._values(values)
-        times = np.repeat(np.array(pair_times, dtype=np.float64), lengths)
-        names = np.repeat(np.array(pair_codes, dtype=np.int64), lengths)
-        rows = self._rows(times, names, column, intervals, now)
+        times = np.repeat(np.repeat(stamps, pairs), lengths)
+        codes = np.repeat(codes, lengths)
+        rows = self._rows(times, codes, column, intervals, now)
         if rows is None:
             return
-        rows = self.kind.reduce_writes(rows)
+        if intervals or not self._distinct(stamps, pairs, lengths):
+            rows = self.kind.reduce_writes(rows)
         table = pa.table(
             {
-                "name": pa.array(list(codes), pa.string()).take(rows.column("name")),
+                "name": pa.array(labels, pa.string()).take(rows.column("name")),
                 "interval": pa.array(list(self.intervals), pa.string()).take(
                     rows.column("interval")
                 ),
@@ -183,6 +170,67 @@ class Timeseries:
         )
         self.store.write(table)
 
+    def _distinct(self, stamps: np.ndarray, pairs: np.ndarray, lengths: np.ndarray) -> bool:
+        """Whether no two values of a write share a bucket of a name, so that there is
+        nothing to reduce: one value a name a timestamp, and no two timestamps in one
+        resolution bucket of any interval (names are distinct within a timestamp)."""
+        if self.type == "series":
+            return True  # a series keeps every value: nothing is ever reduced
+        if not bool((lengths == 1).all()):
+            return False
+        held = stamps[pairs > 0]
+        for config in self.intervals.values():
+            starts = config.resolution.floor(held)
+            if len(np.unique(starts)) != len(starts):
+                return False
+        return True
+
+    def _one(self, name: str, value: Any, at: float, now: float) -> None:
+        """Write the rows of one value (one an interval; nothing to reduce), built directly."""
+        if self.write_func is not None:
+            value = self.write_func(value)
+        value = self._scalar(value)
+        rows: list[tuple[Any, ...]] = []
+        histogram = self.type == "histogram"
+        for label, config in self.intervals.items():
+            i_time = config.step.start(at)
+            r_time = i_time if config.coarse else config.resolution.start(at)
+            if config.steps is None:
+                expires = None
+            else:
+                live = config.live_from(now)
+                if live is not None and i_time < live:
+                    continue  # already past its TTL: never written
+                expires = config.shift(i_time, config.steps)
+            if histogram:
+                rows.append((name, label, i_time, r_time, value, 1, expires))
+            else:
+                rows.append((name, label, i_time, r_time, value, expires))
+        if not rows:
+            return
+        if isinstance(self.store, RowWriter):
+            self.store.write_rows(rows)
+            return
+        columns = list(zip(*rows, strict=True))
+        self.store.write(
+            pa.table(
+                {f.name: pa.array(c, f.type) for f, c in zip(self._schema, columns, strict=True)},
+                schema=self._schema,
+            )
+        )
+
+    def _scalar(self, value: Any) -> Any:
+        """One value as the store keeps it (a Python object), or a ValueTypeError."""
+        target = pa.float64() if self.type == "count" else self.store.value_type
+        kind = type(value)
+        if target == pa.float64() and (kind is float or kind is int):
+            return float(value)
+        if target == pa.int64() and kind is int:
+            return value
+        if (target == pa.string() and kind is str) or (target is None and value is not None):
+            return str(value)
+        return self._values([value])[0].as_py()
+
     def _values(self, values: list[Any]) -> pa.Array:
         """The values as the store's value column, or a ValueTypeError naming the first one
         the type cannot hold."""
@@ -194,8 +242,8 @@ class Timeseries:
             if self.store.value_type is None:  # a text store: values as Kairos' Redis kept them
                 values = [v if v is None else str(v) for v in values]
         try:
-            column = pa.array(values, type=target)
-        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError):
+            column = _strict(values, target)
+        except (pa.ArrowException, TypeError, ValueError, OverflowError):
             column = None
         if column is None or column.null_count:
             position, bad = _first_bad(values, target)
@@ -276,18 +324,16 @@ class Timeseries:
         start = config.i_start(at)
         cells = self._read(names, config, start, start, fetch, process_row)
         shaped = self._shaped(names, joined, cells, config, [start], join_rows)[start]
+        width = config.step
         if config.coarse:
             rval: OrderedDict[int, Any] = OrderedDict([(start, shaped)])
-            sizes = {start: _length(config.step, start)}
         elif condense:
             rval = OrderedDict([(start, self._condense(condense, shaped, joined))])
-            sizes = {start: _length(config.step, start)}
         else:
-            rval = shaped
-            sizes = {r: _length(config.resolution, r) for r in rval}
+            rval, width = shaped, config.resolution
         if transform is not None:
             for key, data in rval.items():
-                rval[key] = transforms.apply(self.type, data, transform, sizes[key])
+                rval[key] = transforms.apply(self.type, data, transform, _length(width, key))
         return rval
 
     def series(
@@ -335,12 +381,8 @@ class Timeseries:
         if not config.coarse and condense:
             for key in rval:
                 rval[key] = self._condense(condense, rval[key], joined)
-        if nested:
-            sizes: dict[int, float] = {}
-            for rows in rval.values():
-                sizes.update((r, _length(config.resolution, r)) for r in rows)
-        else:
-            sizes = {i: _length(config.step, i) for i in rval}
+        width = config.resolution if nested else config.step
+        whole: float | None = None  # the step of a collapsed series: all of it
         if collapse:
             data = (
                 collapse(rval)
@@ -350,16 +392,17 @@ class Timeseries:
                 else self.kind.condense(rval, joined)
             )
             rval = OrderedDict([(buckets[0], data)])
-            sizes = {buckets[0]: config.step.next(last) - first}
+            whole = float(config.step.next(last) - first)
         if transform is not None:
             for key, data in rval.items():
                 if nested:
                     rval[key] = OrderedDict(
-                        (r, transforms.apply(self.type, d, transform, sizes[r]))
+                        (r, transforms.apply(self.type, d, transform, _length(width, r)))
                         for r, d in data.items()
                     )
                 else:
-                    rval[key] = transforms.apply(self.type, data, transform, sizes[key])
+                    size = whole if whole is not None else _length(width, key)
+                    rval[key] = transforms.apply(self.type, data, transform, size)
         if format == "dict":
             return rval
         table = self._arrow(rval, nested, transform is not None)
@@ -410,7 +453,7 @@ class Timeseries:
         last: int,
         fetch: Callable[..., Any] | None,
         process_row: Callable[[Any], Any] | None,
-    ) -> dict[str, dict[Key, Any]]:
+    ) -> dict[str, dict[Any, Any]]:
         """The live data of ``names`` in the buckets ``first`` to ``last``, processed."""
         live = config.live_from(time.time())
         if live is not None:
@@ -422,14 +465,15 @@ class Timeseries:
             for name in names:
                 found = self.store.fetch_with(fetch, name, config.name, first, last)
                 cells[name] = {
-                    (int(i), int(i) if r is None or config.coarse else int(r)): data
+                    int(i) if config.coarse else (int(i), int(i) if r is None else int(r)): data
                     for i, rows in found.items()
                     if first <= int(i) <= last
                     for r, data in rows.items()
                 }
         else:
             table = self.store.fetch(names, config.name, first, config.step.next(last))
-            cells = self.kind.decode(table)
+            single = names[0] if len(names) == 1 else None
+            cells = self.kind.decode(table, single, config.coarse)
         if process_row is not None:
             return {n: {k: process_row(d) for k, d in c.items()} for n, c in cells.items()}
         if fetch is not None or self.read_func is not None:
@@ -444,7 +488,7 @@ class Timeseries:
         self,
         names: list[str],
         joined: bool,
-        cells: dict[str, dict[Key, Any]],
+        cells: dict[str, dict[Any, Any]],
         config: Interval,
         buckets: list[int],
         join_rows: Callable[[list[Any]], Any] | None,
@@ -455,10 +499,10 @@ class Timeseries:
         if config.coarse:
             if not joined:
                 held = cells.get(names[0], {})
-                return OrderedDict((i, held.get((i, i), empty)) for i in buckets)
+                return OrderedDict(zip(buckets, map(held.get, buckets, repeat(empty)), strict=True))
             join = join_rows or self.kind.join
             return OrderedDict(
-                (i, join([cells.get(n, {}).get((i, i), empty) for n in names])) for i in buckets
+                (i, join([cells.get(n, {}).get(i, empty) for n in names])) for i in buckets
             )
         per_name = []
         for name in names:
@@ -599,6 +643,66 @@ def seconds(value: Any) -> float:
         ) from None
 
 
+Flat = tuple[list[str], np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[Any]]
+
+
+def _flatten(inserts: Mapping[Any, Mapping[str, Any]], now: float) -> Flat | None:
+    """``{timestamp: {name: [value, ...]}}`` as flat columns: the names (labels), then per
+    (timestamp, name) pair its name's code, per timestamp its time and number of pairs, per
+    pair its number of values, and the values in order.  One pass of C-speed calls a
+    timestamp in the usual case (lists of values, names seen before)."""
+    labels: list[str] = []
+    codes: dict[str, int] = {}
+    pair_codes: list[int] = []
+    stamps: list[float] = []
+    pairs: list[int] = []
+    lengths: list[int] = []
+    values: list[Any] = []
+    lookup = codes.__getitem__
+    for stamp, by_name in inserts.items():
+        stamps.append(now if stamp is None else seconds(stamp))
+        if not isinstance(by_name, Mapping):
+            raise InputError(
+                f"bulk_insert(): at {stamp!r}, expected {{name: [value, ...]}}, "
+                f"got {type(by_name).__name__}"
+            )
+        pairs.append(len(by_name))
+        before = len(pair_codes)
+        try:
+            pair_codes.extend(map(lookup, by_name))
+        except KeyError:
+            for name in by_name:
+                if name not in codes:
+                    if not isinstance(name, str):
+                        raise InputError(f"a time-series name must be text, got {name!r}") from None
+                    codes[name] = len(labels)
+                    labels.append(name)
+            del pair_codes[before:]  # extend kept the codes before the new name
+            pair_codes.extend(map(lookup, by_name))
+        held = by_name.values()
+        if set(map(type, held)) <= {list, tuple}:
+            lengths.extend(map(len, held))
+            values.extend(chain.from_iterable(held))
+            continue
+        for each in held:
+            if isinstance(each, list | tuple | set | frozenset):
+                lengths.append(len(each))
+                values.extend(each)
+            else:
+                lengths.append(1)
+                values.append(each)
+    if not values:
+        return None
+    return (
+        labels,
+        np.array(pair_codes, dtype=np.int64),
+        np.array(stamps, dtype=np.float64),
+        np.array(pairs, dtype=np.int64),
+        np.array(lengths, dtype=np.int64),
+        values,
+    )
+
+
 def _names(name: Any) -> tuple[list[str], bool]:
     if isinstance(name, str):
         return [name], False
@@ -647,12 +751,29 @@ def _range(config: Interval, start: Any, end: Any, steps: int) -> tuple[int, int
     return first, last
 
 
+def _strict(values: list[Any], target: pa.DataType) -> pa.Array:
+    """The values as ``target``, inferred first and then cast safely, so that a float is
+    never cut to an int, nor text or a bool read as a number (pyarrow's typed conversion
+    does both quietly)."""
+    column = pa.array(values)
+    if column.type == target:
+        return column
+    textual = pa.types.is_string(column.type) or pa.types.is_binary(column.type)
+    if (
+        pa.types.is_boolean(column.type) != pa.types.is_boolean(target)
+        or textual != (pa.types.is_string(target) or pa.types.is_binary(target))
+        or pa.types.is_null(column.type)
+    ):
+        raise TypeError(f"{column.type} is not {target}")
+    return column.cast(target, safe=True)
+
+
 def _first_bad(values: list[Any], target: pa.DataType) -> tuple[int, Any]:
     for position, value in enumerate(values):
         try:
-            if value is None or pa.array([value], type=target).null_count:
+            if value is None or _strict([value], target).null_count:
                 return position, value
-        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError):
+        except (pa.ArrowException, TypeError, ValueError, OverflowError):
             return position, value
     return 0, values[0]
 

@@ -28,7 +28,6 @@ import threading
 import weakref
 import zlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +55,21 @@ RTSQL_TYPES = {
     pa.timestamp("us", tz="UTC"): "TIMESTAMP",
 }
 OPTIONS = ("value_type", "durability", "partition", "client_config")
+#: a write of at most this many rows goes row by row (Stream.append, the index's lists)
+SMALL = 16
+_ROW_COLUMNS = {
+    kind: (
+        "name",
+        "interval",
+        "i_time",
+        "r_time",
+        "value",
+        *(("count",) if kind == "histogram" else ()),
+    )
+    for kind in ("series", "histogram", "count", "gauge", "set")
+}
 _US = 1_000_000
+_NS = 1_000_000_000
 
 
 def stream_name(spec: StoreSpec) -> str:
@@ -82,32 +95,56 @@ def stream_name(spec: StoreSpec) -> str:
 # -- the index --------------------------------------------------------------------------------
 
 
-@dataclass(slots=True)
 class _Cell:
-    """The rows of one (name, interval): chunks as written, merged into one sorted by
-    i_time (stable: write order within a bucket) when read."""
+    """The rows of one (name, interval): chunks as written (single rows gathered in lists
+    first), merged into one sorted by i_time (stable: write order within a bucket) and
+    reduced to what the type keeps when read."""
 
-    i_time: list[np.ndarray] = field(default_factory=list)
-    r_time: list[np.ndarray] = field(default_factory=list)
-    value: list[pa.Array] = field(default_factory=list)
-    count: list[np.ndarray] = field(default_factory=list)
+    __slots__ = ("clean", "count", "i_time", "pending", "r_time", "value", "value_type")
+
+    def __init__(self, value_type: pa.DataType) -> None:
+        self.value_type = value_type
+        self.i_time: list[np.ndarray] = []
+        self.r_time: list[np.ndarray] = []
+        self.value: list[pa.Array] = []
+        self.count: list[np.ndarray] = []
+        self.pending: list[tuple[int, int, Any, int]] = []  # rows written one at a time
+        self.clean = True  # no chunks, or one that merged() made
 
     def add(self, i_time: np.ndarray, r_time: np.ndarray, value: pa.Array, count: Any) -> None:
+        self._settle()
+        self.clean = False
         self.i_time.append(i_time)
         self.r_time.append(r_time)
         self.value.append(value)
         if count is not None:
             self.count.append(count)
 
+    def add_row(self, i_time: int, r_time: int, value: Any, count: int) -> None:
+        self.pending.append((i_time, r_time, value, count))
+
+    def _settle(self) -> None:
+        """Make the rows written one at a time a chunk, after the chunks before them."""
+        if not self.pending:
+            return
+        i_time, r_time, value, count = zip(*self.pending, strict=True)
+        self.pending = []
+        self.clean = False
+        self.i_time.append(np.array(i_time, dtype=np.int64))
+        self.r_time.append(np.array(r_time, dtype=np.int64))
+        self.value.append(pa.array(value, self.value_type))
+        self.count.append(np.array(count, dtype=np.int64))
+
     def merged(self, kind: str) -> None:
         """Make the chunks one, sorted by i_time, and (but for series) reduced to what the
         type keeps: one row per bucket (per bucket and value for histogram and set)."""
-        if len(self.i_time) == 1 and _ascending(self.i_time[0]):
+        self._settle()
+        if self.clean:
             return
         i_time = np.concatenate(self.i_time)
         r_time = np.concatenate(self.r_time)
         value = pa.concat_arrays(self.value)
-        count = np.concatenate(self.count) if self.count else None
+        count = np.concatenate(self.count) if kind == "histogram" else None
         if kind != "series":
             i_time, r_time, value, count = _reduced(kind, i_time, r_time, value, count)
         elif not _ascending(i_time):
@@ -115,13 +152,14 @@ class _Cell:
             i_time, r_time, value = i_time[order], r_time[order], value.take(order)
         self.i_time, self.r_time, self.value = [i_time], [r_time], [value]
         self.count = [count] if count is not None else []
+        self.clean = True
 
     def between(self, kind: str, start: int, end: int) -> tuple[Any, ...]:
         self.merged(kind)
         if not self.i_time:
             return ()
         i_time = self.i_time[0]
-        low, high = np.searchsorted(i_time, [start, end])
+        low, high = int(i_time.searchsorted(start)), int(i_time.searchsorted(end))
         count = self.count[0][low:high] if self.count else None
         return i_time[low:high], self.r_time[0][low:high], self.value[0][low:high], count
 
@@ -137,7 +175,7 @@ class _Cell:
         self.count = [self.count[0][mask]] if self.count else []
 
     def __len__(self) -> int:
-        return sum(len(c) for c in self.i_time)
+        return sum(len(c) for c in self.i_time) + len(self.pending)
 
 
 def _ascending(keys: np.ndarray) -> bool:
@@ -175,14 +213,18 @@ def _reduced(
 class _Index:
     """The rows of one time series' stream, by name and interval (see the module)."""
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, value_type: pa.DataType) -> None:
         self.kind = kind
+        self.value_type = value_type
         self.lock = threading.Lock()
         self.cells: dict[str, dict[str, _Cell]] = {}
 
     def add(self, table: pa.Table) -> None:
         """Index written rows (``write_schema`` columns; the caller holds the lock)."""
         if table.num_rows == 0:
+            return
+        if table.num_rows <= SMALL:
+            self.add_rows(*(table.column(c).to_pylist() for c in _ROW_COLUMNS[self.kind]))
             return
         names = pc.dictionary_encode(table.column("name")).combine_chunks()
         intervals = pc.dictionary_encode(table.column("interval")).combine_chunks()
@@ -208,13 +250,28 @@ class _Index:
         for low, high in zip(starts, ends, strict=True):
             code = int(key[low])
             by_interval = self.cells.setdefault(name_list[code // n_intervals], {})
-            cell = by_interval.setdefault(interval_list[code % n_intervals], _Cell())
+            interval = interval_list[code % n_intervals]
+            cell = by_interval.get(interval)
+            if cell is None:
+                cell = by_interval[interval] = _Cell(self.value_type)
             cell.add(
                 i_time[low:high],
                 r_time[low:high],
                 value.slice(low, high - low),
                 count[low:high] if count is not None else None,
             )
+
+    def add_rows(self, *columns: Sequence[Any]) -> None:
+        """Index a few written rows: name, interval, i_time, r_time, value[, count]."""
+        counts = columns[5] if len(columns) > 5 else [1] * len(columns[0])
+        for name, interval, i_time, r_time, value, count in zip(*columns[:5], counts, strict=True):
+            by_interval = self.cells.get(name)
+            if by_interval is None:
+                by_interval = self.cells[name] = {}
+            cell = by_interval.get(interval)
+            if cell is None:
+                cell = by_interval[interval] = _Cell(self.value_type)
+            cell.add_row(i_time, r_time, value, count)
 
     def forget(self, name: str | None, interval: str | None, before: int | None) -> None:
         """Drop rows: of a name (all names: None), in an interval, before an i_time."""
@@ -325,7 +382,8 @@ class EmbeddedStore:
             indexes = _INDEXES.setdefault(self.db, {})
             index = indexes.get(self.name)
             if index is None:
-                index = indexes[self.name] = _Index(self.kind)
+                value_type = pa.float64() if self.kind == "count" else self._value_type
+                index = indexes[self.name] = _Index(self.kind, value_type)
                 with index.lock:
                     self._rebuild(index)
         return index
@@ -373,12 +431,25 @@ class EmbeddedStore:
     def write(self, rows: pa.Table) -> None:
         if rows.num_rows == 0:
             return
-        rows = rows.select(self._schema.names).cast(self._schema)
+        rows = rows.select(self._schema.names)
+        if rows.num_rows <= SMALL:
+            self.write_rows(list(zip(*(c.to_pylist() for c in rows.columns), strict=True)))
+            return
+        rows = rows.cast(self._schema)
         ts = pc.multiply(rows.column("r_time"), _US).cast(pa.timestamp("us", tz="UTC"))
-        record = rows.drop_columns(["expires"]).add_column(0, "ts", ts)
+        table = rows.drop_columns(["expires"]).add_column(0, "ts", ts)
         with self._index.lock:
-            self._stream(self.name, create=True).append_many(record)
+            self._stream(self.name, create=True).append_many(table)
             self._index.add(rows)
+
+    def write_rows(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        """A few rows: appended one by one (into the stream's buffer, a batch when full)."""
+        records = [(row[3] * _NS, *row[:-1]) for row in rows]  # ts first, less expires
+        with self._index.lock:
+            stream = self._stream(self.name, create=True)
+            for record in records:
+                stream.append(record)
+            self._index.add_rows(*zip(*(row[:-1] for row in rows), strict=True))
 
     def fetch(self, names: Sequence[str], interval: str, start: int, end: int) -> pa.Table:
         parts: list[pa.Table] = []

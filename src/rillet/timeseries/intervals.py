@@ -20,6 +20,7 @@ Examples:
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -83,6 +84,8 @@ class Width:
         return _floor_unit(seconds, "M" if self.calendar == "month" else "Y")
 
     def start(self, t: float) -> int:
+        if self.calendar is None:  # plain Python: a single insert's hot path
+            return math.floor(t) // self.seconds * self.seconds
         return int(self.floor(np.array([t]))[0])
 
     def next(self, start: int) -> int:

@@ -47,27 +47,46 @@ class Kind:
         """The data of one bucket from its fetched rows ``low:high``."""
         raise NotImplementedError
 
-    def decode(self, table: pa.Table) -> dict[str, dict[Key, Any]]:
-        """Fetched rows as {name: {(i_time, r_time): data}}."""
-        out: dict[str, dict[Key, Any]] = {}
+    def each(self, values: list[Any], counts: list[int] | None) -> list[Any]:
+        """The data of buckets of one row each."""
+        return [self.data(values, counts, k, k + 1) for k in range(len(values))]
+
+    def decode(
+        self, table: pa.Table, single: str | None = None, coarse: bool = False
+    ) -> dict[str, dict[Any, Any]]:
+        """Fetched rows as {name: {(i_time, r_time): data}} ({name: {i_time: data}} when
+        ``coarse``: an interval without resolution); ``single``: the one name the rows can be
+        of (no need to tell names apart)."""
         if table.num_rows == 0:
-            return out
-        names = pc.dictionary_encode(table.column("name")).combine_chunks()
-        code = names.indices.to_numpy().astype(np.int64)
+            return {}
         i_time = table.column("i_time").to_numpy()
         r_time = table.column("r_time").to_numpy()
+        if single is None:
+            names = pc.dictionary_encode(table.column("name")).combine_chunks()
+            name_list = names.dictionary.to_pylist()
+            code = names.indices.to_numpy().astype(np.int64)
+            order = np.lexsort((r_time, i_time, code))  # stable: write order within a bucket
+        else:
+            name_list, code = [single], np.zeros(len(i_time), dtype=np.int64)
+            order = np.lexsort((r_time, i_time))
         values = table.column("value").to_pylist()
         counts = table.column("count").to_pylist() if "count" in table.column_names else None
-        order = np.lexsort((r_time, i_time, code))  # stable: write order within a bucket
         if (order != np.arange(len(order))).any():
             code, i_time, r_time = code[order], i_time[order], r_time[order]
-            values = [values[k] for k in order.tolist()]
+            positions = order.tolist()
+            values = [values[k] for k in positions]
             if counts is not None:
-                counts = [counts[k] for k in order.tolist()]
+                counts = [counts[k] for k in positions]
         change = (code[1:] != code[:-1]) | (i_time[1:] != i_time[:-1]) | (r_time[1:] != r_time[:-1])
+        out: dict[str, dict[Any, Any]] = {}
+        if single is not None and bool(change.all()):  # a row a bucket: the usual case
+            keys: Any = (
+                i_time.tolist() if coarse else zip(i_time.tolist(), r_time.tolist(), strict=True)
+            )
+            out[single] = dict(zip(keys, self.each(values, counts), strict=True))
+            return out
         cuts = (np.flatnonzero(change) + 1).tolist()
         starts, ends = [0, *cuts], [*cuts, len(values)]
-        name_list = names.dictionary.to_pylist()
         codes, i_list, r_list = (
             code[starts].tolist(),
             i_time[starts].tolist(),
@@ -77,7 +96,7 @@ class Kind:
             cells = out.get(name_list[n])
             if cells is None:
                 cells = out[name_list[n]] = {}
-            cells[(i, r)] = self.data(values, counts, low, high)
+            cells[i if coarse else (i, r)] = self.data(values, counts, low, high)
         return out
 
     def empty(self, joined: bool) -> Any:
@@ -103,6 +122,9 @@ class Series(Kind):
 
     def data(self, values: list[Any], counts: list[int] | None, low: int, high: int) -> Any:
         return values[low:high]
+
+    def each(self, values: list[Any], counts: list[int] | None) -> list[Any]:
+        return [[v] for v in values]
 
     def empty(self, joined: bool) -> Any:
         return []
@@ -159,6 +181,9 @@ class Count(Kind):
     def data(self, values: list[Any], counts: list[int] | None, low: int, high: int) -> Any:
         return float(sum(values[low:high]))
 
+    def each(self, values: list[Any], counts: list[int] | None) -> list[Any]:
+        return values  # float64 column: floats already
+
     def empty(self, joined: bool) -> Any:
         return 0
 
@@ -178,6 +203,9 @@ class Gauge(Kind):
 
     def data(self, values: list[Any], counts: list[int] | None, low: int, high: int) -> Any:
         return values[high - 1]
+
+    def each(self, values: list[Any], counts: list[int] | None) -> list[Any]:
+        return values
 
     def empty(self, joined: bool) -> Any:
         return None if joined else 0  # settled: 0 alone, None inside a join
@@ -203,6 +231,9 @@ class Set(Kind):
 
     def data(self, values: list[Any], counts: list[int] | None, low: int, high: int) -> Any:
         return set(values[low:high])
+
+    def each(self, values: list[Any], counts: list[int] | None) -> list[Any]:
+        return [{v} for v in values]
 
     def empty(self, joined: bool) -> Any:
         return set()

@@ -248,3 +248,15 @@ class Store(Protocol):
 
     def close(self) -> None:
         """Release what the store opened itself (not a client or engine it was given)."""
+
+
+@runtime_checkable
+class RowWriter(Protocol):
+    """Optional, beside :class:`Store`: a store that also has ``write_rows`` gets single
+    inserts as tuples, sparing the Arrow round trip of a one-row table."""
+
+    def write_rows(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        """What :meth:`Store.write` does, for rows given as tuples in :func:`write_schema`
+        order (``name, interval, i_time, r_time, value[, count], expires``), values already
+        of the store's value type as Python objects (float for count).  Rows of one call
+        have distinct keys (they are one value's rows, one an interval)."""

@@ -1,0 +1,144 @@
+"""The rillet back end: kept as streams (queryable with db.sql), rebuilt on open with its
+deletions, shared by every Timeseries on one database, all or nothing."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import rillet
+from rillet.errors import ConfigError, ValueTypeError
+from rillet.timeseries import Timeseries
+from rillet.timeseries.embedded import stream_name
+from rillet.timeseries.store import StoreSpec
+from tests.unit.support import MANUAL
+
+T = 1_714_557_600  # 2024-05-01T10:00:00Z
+MINUTE = {"minute": {"step": 60}, "hour": {"step": 3600, "resolution": 60}}
+
+
+def fill(t: Timeseries) -> None:
+    t.bulk_insert({T: {"a": [1.5, 2.0], "b": [4.0]}, T + 60: {"a": [3.0]}})
+    t.insert("a", 0.5, timestamp=T + 5)
+
+
+def test_the_data_is_queryable_with_db_sql() -> None:
+    with rillet.connect(**MANUAL) as db:
+        t = Timeseries(db, type="count", intervals=MINUTE)
+        fill(t)
+        rows = db.sql(
+            "SELECT name, interval, i_time, r_time, sum(value) FROM kairos_count "
+            "GROUP BY ALL ORDER BY ALL"
+        ).fetchall()
+        assert rows == [
+            ("a", "hour", T, T, 4.0),
+            ("a", "hour", T, T + 60, 3.0),
+            ("a", "minute", T, T, 4.0),
+            ("a", "minute", T + 60, T + 60, 3.0),
+            ("b", "hour", T, T, 4.0),
+            ("b", "minute", T, T, 4.0),
+        ]
+        ts = db.sql("SELECT min(ts) FROM kairos_count").fetchall()[0][0]
+        assert int(ts.timestamp()) == T
+        assert stream_name(StoreSpec("count", "web:")) == "kairos_web_count"
+
+
+def test_reopen_rebuilds_the_index_with_deletions(tmp_path: Path) -> None:
+    url = f"rillet://{tmp_path}/data"
+    with Timeseries(url, type="series", intervals=MINUTE, prefix="app") as t:
+        fill(t)
+        t.delete("b")
+        t.insert("b", 7.0, timestamp=T)  # after the deletion: kept
+        t.insert("c", 1.0, timestamp=T)
+        expected = t.series(["a", "b", "c"], "hour", start=T, steps=1)
+        names = t.list()
+    assert names == ["a", "b", "c"]
+    with Timeseries(url, type="series", intervals=MINUTE, prefix="app") as again:
+        assert again.list() == names
+        assert again.series(["a", "b", "c"], "hour", start=T, steps=1) == expected
+        assert again.get("b", "minute", timestamp=T) == {T: [7.0]}
+        assert again.get("a", "minute", timestamp=T) == {T: [1.5, 2.0, 0.5]}
+        again.delete_all()
+    with Timeseries(url, type="series", intervals=MINUTE, prefix="app") as emptied:
+        assert emptied.list() == []
+
+
+def test_reopen_keeps_expiry_deletions(tmp_path: Path) -> None:
+    url = f"rillet://{tmp_path}/data"
+    now = time.time()
+    today = int(now // 86400 * 86400)
+    with rillet.connect(tmp_path / "data", **MANUAL) as db:
+        t = Timeseries(db, type="count", intervals={"d": {"step": 86400}})
+        t.insert("a", 1.0, timestamp=now - 3 * 86400)
+        t.insert("a", 2.0, timestamp=now)
+    # the same data read with steps=2: the old day is dead; expire deletes it for good
+    with Timeseries(url, type="count", intervals={"d": {"step": 86400, "steps": 2}}) as t:
+        t.expire("a")
+    with Timeseries(url, type="count", intervals={"d": {"step": 86400}}) as t:
+        if int(time.time() // 86400 * 86400) != today:
+            pytest.skip("the UTC day changed while the test ran")
+        assert t.properties("a") == {"d": {"first": today, "last": today}}
+
+
+def test_time_series_on_one_database_share_their_data() -> None:
+    with rillet.connect(**MANUAL) as db:
+        one = Timeseries(db, type="histogram", intervals=MINUTE)
+        two = Timeseries(db, type="histogram", intervals=MINUTE)
+        other = Timeseries(db, type="histogram", intervals=MINUTE, prefix="other")
+        one.insert("a", [1.0, 1.0, 2.0], timestamp=T)
+        assert two.get("a", "minute", timestamp=T) == {T: {1.0: 2, 2.0: 1}}
+        assert other.list() == []
+        assert sorted(s.name for s in db.streams()) == ["kairos_histogram"]
+
+
+def test_a_failed_bulk_insert_appends_nothing() -> None:
+    with rillet.connect(**MANUAL) as db:
+        t = Timeseries(db, type="gauge", intervals=MINUTE)
+        t.insert("a", 1.0, timestamp=T)
+        before = len(db.stream("kairos_gauge"))
+        with pytest.raises(ValueTypeError):
+            t.bulk_insert({T: {"a": [2.0]}, T + 60: {"a": ["x"]}})
+        assert len(db.stream("kairos_gauge")) == before
+        assert t.get("a", "minute", timestamp=T) == {T: 1.0}
+
+
+def test_a_custom_fetch_reads_with_db_sql() -> None:
+    with rillet.connect(**MANUAL) as db:
+        t = Timeseries(db, type="count", intervals=MINUTE)
+        fill(t)
+
+        def fetch(
+            database: Any, stream: str, name: str, interval: str, first: int, last: int
+        ) -> dict[int, dict[int, float]]:
+            rows = database.sql(
+                f"SELECT i_time, r_time, count(*) FROM {stream} WHERE name = ? "
+                "AND interval = ? AND i_time BETWEEN ? AND ? GROUP BY ALL",
+                [name, interval, first, last],
+            ).fetchall()
+            out: dict[int, dict[int, float]] = {}
+            for i, r, n in rows:
+                out.setdefault(i, {})[r] = float(n)
+            return out
+
+        # how many writes reached each bucket, not their sum
+        assert t.series("a", "minute", start=T, steps=2, fetch=fetch) == {T: 2.0, T + 60: 1.0}
+        assert t.get("a", "hour", timestamp=T, fetch=fetch) == {T: 2.0, T + 60: 1.0}
+
+
+@pytest.mark.parametrize("value_type", ["str", "int", "bool"])
+def test_value_types(value_type: str) -> None:
+    choices: dict[str, list[Any]] = {"str": ["x", "y"], "int": [3, -4], "bool": [True, False]}
+    values = choices[value_type]
+    with Timeseries("rillet://", type="set", intervals=MINUTE, value_type=value_type) as t:
+        t.insert("a", values, timestamp=T)
+        assert t.get("a", "minute", timestamp=T) == {T: set(values)}
+
+
+def test_a_value_type_the_streams_cannot_keep() -> None:
+    with pytest.raises(ConfigError, match="value_type 'decimal'"):
+        Timeseries("rillet://", type="set", intervals=MINUTE, value_type="decimal")
+    with pytest.raises(ConfigError, match="value_type 'complex'"):
+        Timeseries("rillet://", type="set", intervals=MINUTE, value_type="complex")
