@@ -105,6 +105,8 @@ def test_a_failure_inside_the_transaction_is_a_storage_error(client: redis.Redis
         client.set(f"{prefix}count:d:minute:{T0}:x", "not a hash")
         with pytest.raises(StorageError, match="WRONGTYPE"):
             store.write(rows("count", store.value_type, [("x", "minute", T0, T0, 1.0, None)]))
+        with pytest.raises(StorageError, match="WRONGTYPE"):  # a single insert's path
+            store.write_rows([("x", "minute", T0, T0, 1.0, None)])
         with pytest.raises(ValueTypeError, match="not a finite number"):
             store.write(
                 rows("count", store.value_type, [("y", "minute", T0, T0, float("inf"), None)])

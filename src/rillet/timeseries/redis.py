@@ -54,6 +54,7 @@ Examples:
 from __future__ import annotations
 
 import datetime as dt
+import math
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -258,6 +259,49 @@ class RedisStore:
                 f"Redis back end {_where(self._client)}: part of a write failed inside its "
                 f"transaction (Redis does not roll back): {failed[0]}"
             )
+
+    def write_rows(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        """What :meth:`write` does, for a few rows given as tuples (single inserts): one
+        MULTI/EXEC pipeline of plain commands."""
+        if not rows:
+            return
+        kind, keys = self._spec.type, self._keys
+        values = [row[4] for row in rows]
+        if kind == "count" and not all(math.isfinite(v) for v in values):
+            bad = next(i for i, v in enumerate(values) if not math.isfinite(v))
+            raise ValueTypeError(
+                f"count {values[bad]!r} (row {bad}) is not a finite number", column="value", row=bad
+            )
+        encoded = as_binary(pa.array(values, self._value_type)).to_pylist()
+        soonest = _soonest()
+        latest: dict[bytes, int] = {}
+        pipe = self._client.pipeline(transaction=True)
+        for row, value in zip(rows, encoded, strict=True):
+            name, interval, i_time, r_time = row[:4]
+            key, field = keys.data(interval, i_time, name), str(r_time).encode()
+            if kind == "series":
+                pipe.rpush(key, field + b":" + value)
+            elif kind == "set":
+                pipe.sadd(key, field + b":" + value)
+            elif kind == "histogram":
+                pipe.hincrby(key, field + b":" + value, row[5])
+            elif kind == "count":
+                pipe.hincrbyfloat(key, field, row[4])
+            else:
+                pipe.hset(key, field, value)
+            index = keys.index(interval, name)
+            pipe.zadd(index, {str(i_time): i_time})
+            if row[-1] is not None:
+                at = max(row[-1], soonest)
+                pipe.expireat(key, at)
+                latest[index] = max(at, latest.get(index, at))
+        for index, at in latest.items():
+            pipe.expireat(index, at, nx=True)
+            pipe.expireat(index, at, gt=True)
+        pipe.sadd(keys.names, *{row[0] for row in rows})
+        pipe.sadd(keys.intervals, *{row[1] for row in rows})
+        with self._translated():
+            pipe.execute()
 
     def _encoded(self, values: pa.ChunkedArray) -> pa.Array:
         """Values as the bytes kept (see the module docstring)."""

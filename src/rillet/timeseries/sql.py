@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import functools
 import threading
 import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -71,7 +72,7 @@ from rillet.errors import (
     StorageError,
     ValueTypeError,
 )
-from rillet.timeseries.store import CustomFetch, StoreSpec, fetch_schema
+from rillet.timeseries.store import CustomFetch, StoreSpec, fetch_schema, write_schema
 
 OPTIONS = ("table_name", "value_type", "string_length", "text_length", "client_config")
 #: PostgreSQL's identifier limit in bytes (longer names are cut, and so could collide)
@@ -407,9 +408,32 @@ class SqlStore:
             if self._dialect == "postgresql":
                 for start in range(0, rows.num_rows, CHUNK):
                     chunk = rows.slice(start, CHUNK)
-                    connection.execute(self._unnest_insert(), self._arrays(chunk))
+                    connection.execute(self._upsert, self._arrays(chunk))
             else:
-                connection.execute(self._sqlite_insert(), self._records(rows))
+                connection.execute(self._upsert, self._records(rows))
+
+    def write_rows(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        """What :meth:`write` does, for a few rows given as tuples (single inserts)."""
+        if not rows:
+            return
+        names = write_schema(self._spec.type, self._value.arrow).names
+        columns = dict(zip(names, map(list, zip(*rows, strict=True)), strict=True))
+        for column in ("name", "interval", "value"):
+            if column == "value" and (self._value.name != "str" or self._spec.type == "count"):
+                continue
+            for row, text in enumerate(columns[column]):
+                if len(text) > self._string_length:
+                    raise (ValueTypeError if column == "value" else InputError)(
+                        f"{column} {text!r} (row {row}) is longer than "
+                        f"string_length={self._string_length} of table {self.table.name!r}",
+                        column=column,
+                        row=row,
+                    )
+        with self._connection(write=True) as connection:
+            if self._dialect == "postgresql":
+                connection.execute(self._upsert, self._params(columns))
+            else:
+                connection.execute(self._upsert, self._dicts(columns))
 
     def _check_lengths(self, rows: pa.Table) -> None:
         """Names, intervals and str values longer than ``string_length``: an error naming the
@@ -444,24 +468,31 @@ class SqlStore:
         )
 
     def _arrays(self, rows: pa.Table) -> dict[str, Any]:
+        return self._params({c: rows[c].to_pylist() for c in rows.column_names})
+
+    def _params(self, columns: Mapping[str, list[Any]]) -> dict[str, Any]:
+        """The arrays of the PostgreSQL upsert, from write columns."""
         params: dict[str, Any] = {"prefix": self._spec.prefix}
         for column in self._write_columns():
             source = "value" if column == "count" and self._spec.type == "count" else column
-            params[column] = rows[source].to_pylist()
+            params[column] = columns[source]
         return params
 
     def _records(self, rows: pa.Table) -> list[dict[str, Any]]:
         kept = [c for c in rows.column_names if c != "expires"]
-        records: list[dict[str, Any]] = rows.select(kept).to_pylist()
-        prefix = self._spec.prefix
+        return self._dicts({c: rows[c].to_pylist() for c in kept})
+
+    def _dicts(self, columns: Mapping[str, list[Any]]) -> list[dict[str, Any]]:
+        """The rows of the SQLite upsert (one dict a row), from write columns."""
+        targets = {c: c for c in columns if c != "expires"}
         if self._spec.type == "count":
-            for record in records:
-                record["prefix"] = prefix
-                record["count"] = record.pop("value")
-        else:
-            for record in records:
-                record["prefix"] = prefix
-        return records
+            targets["value"] = "count"
+        lists = [columns[c] for c in targets]
+        prefix = self._spec.prefix
+        return [
+            {"prefix": prefix, **dict(zip(targets.values(), row, strict=True))}
+            for row in zip(*lists, strict=True)
+        ]
 
     def _conflict(self) -> tuple[list[str], dict[str, str]]:
         """The key columns and, per column to update, how (``add`` or ``replace``)."""
@@ -473,6 +504,11 @@ class SqlStore:
             "gauge": (key, {"value": "replace"}),
             "set": ([*key, "value"], {}),
         }[self._spec.type]
+
+    @functools.cached_property
+    def _upsert(self) -> Any:
+        """The statement of a write, made once."""
+        return self._unnest_insert() if self._dialect == "postgresql" else self._sqlite_insert()
 
     def _sqlite_insert(self) -> Any:
         table = self.table
