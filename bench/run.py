@@ -19,7 +19,7 @@ if __package__ in (None, ""):  # run as a script: make the ``bench`` package imp
 import duckdb  # noqa: E402
 
 import rillet  # noqa: E402
-from bench import ingest, monitors, parser, postgres, query, read  # noqa: E402
+from bench import ingest, monitors, parser, postgres, query, read, timeseries  # noqa: E402
 from bench.figures import section  # noqa: E402
 from bench.perflog import perf_tables, sealed_perf_log  # noqa: E402
 
@@ -48,6 +48,7 @@ def main() -> None:
         query.run(db, stream)
         section("PostgreSQL")
         postgres.run(tables, append_many_rate, db)
+    timeseries.main()  # its own data: 1,000 names x a day of minutes
     print(
         f"\nall benchmarks ran in {time.perf_counter() - began:.0f} s; load average "
         f"{os.getloadavg()[0]:.2f} (other work on the machine slows every figure)"

@@ -27,6 +27,7 @@ if __package__ in (None, ""):  # run as a script: make the ``bench`` package imp
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
+import pandas  # noqa: E402, F401 - pyarrow imports it on its first list conversion: not a figure
 
 from bench.figures import Target, figure, peer, section  # noqa: E402
 from rillet.errors import RilletError  # noqa: E402

@@ -24,6 +24,7 @@ import pyarrow as pa
 import pytest
 
 from rillet.errors import BackendUnavailableError
+from rillet.timeseries import Timeseries
 from rillet.timeseries.backends import module_for, open_store
 from rillet.timeseries.store import Store, StoreSpec
 
@@ -73,52 +74,51 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return url
 
 
-def _opened(open_it: Callable[[], Any], url: str) -> Any:
-    try:
-        return open_it()
-    except BackendUnavailableError as exc:
-        pytest.skip(f"back end {url} is not reachable here: {exc}")
+def _makes(url: str, open_one: Callable[..., Any]) -> Iterator[Callable[..., Any]]:
+    """A fixture's ``make``: opens with ``open_one`` (skipping the test when the back end is
+    not reachable); everything made is emptied and closed after the test."""
+    made: list[Any] = []
+
+    def make(*args: Any, **kwargs: Any) -> Any:
+        try:
+            thing = open_one(*args, **kwargs)
+        except BackendUnavailableError as exc:
+            pytest.skip(f"back end {url} is not reachable here: {exc}")
+        made.append(thing)
+        return thing
+
+    yield make
+    for thing in made:
+        thing.delete_all()
+        thing.close()
 
 
 @pytest.fixture
 def make_store(store_url: str) -> Iterator[Callable[..., Store]]:
-    """``make_store(type, value_type=None, **options)``: a raw Store with its own prefix
-    (``value_type`` is an option, as a user passes it)."""
-    made: list[Store] = []
+    """``make_store(type, intervals=("minute",), prefix=None, **options)``: a raw Store with
+    its own prefix (``value_type`` is an option, as a user passes it)."""
 
-    def make(
+    def open_one(
         kind: str,
         intervals: tuple[str, ...] = ("minute",),
         prefix: str | None = None,
         **options: Any,
     ) -> Store:
         spec = StoreSpec(kind, unique_prefix() if prefix is None else prefix, intervals, options)
-        store: Store = _opened(lambda: open_store(store_url, spec), store_url)
-        made.append(store)
-        return store
+        return open_store(store_url, spec)
 
-    yield make
-    for store in made:
-        store.delete_all()
-        store.close()
+    yield from _makes(store_url, open_one)
 
 
 @pytest.fixture
-def make_timeseries(store_url: str) -> Iterator[Callable[..., Any]]:
+def make_timeseries(store_url: str) -> Iterator[Callable[..., Timeseries]]:
     """``make_timeseries(type=..., intervals=..., **kw)``: a Timeseries with its own prefix."""
-    timeseries = importlib.import_module("rillet.timeseries").Timeseries
-    made: list[Any] = []
 
-    def make(**kwargs: Any) -> Any:
+    def open_one(**kwargs: Any) -> Timeseries:
         kwargs.setdefault("prefix", unique_prefix())
-        series = _opened(lambda: timeseries(store_url, **kwargs), store_url)
-        made.append(series)
-        return series
+        return Timeseries(store_url, **kwargs)
 
-    yield make
-    for series in made:
-        series.delete_all()
-        series.close()
+    yield from _makes(store_url, open_one)
 
 
 def rows(kind: str, value_type: pa.DataType | None, records: list[tuple[Any, ...]]) -> pa.Table:

@@ -354,3 +354,17 @@ def test_arrow_and_pandas_output(make_timeseries: Make) -> None:
     frame = t.series("a", "hour", start=T, steps=1, transform="max", format="pandas")
     assert list(frame.columns) == ["interval", "resolution", "value"]
     assert frame["value"].tolist() == [2.0, 2.5]
+
+
+def test_arrow_output_of_every_type(make_timeseries: Make) -> None:
+    m0 = bucket(T, 60)
+    for kind in TYPES:
+        t = make(make_timeseries, kind, minute=MINUTE)
+        table = t.series("a", "minute", start=T, steps=2, format="arrow")
+        got = table.column("value").to_pylist()
+        expected = [expect(kind, ["a"], m, m + 60) for m in (m0, m0 + 60)]
+        if kind == "histogram":
+            got = [dict(pairs) for pairs in got]
+        if kind == "set":
+            expected = [sorted(e) for e in expected]
+        assert got == expected

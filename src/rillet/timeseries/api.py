@@ -286,7 +286,7 @@ class Timeseries:
                         "interval": np.full(len(take), number, dtype=np.int64),
                         "i_time": i_time,
                         "r_time": r_time,
-                        "value": values.take(pa.array(take)),
+                        "value": values if take is positions else values.take(pa.array(take)),
                         "count": np.ones(len(take), dtype=np.int64),
                         "expires": pa.array(expires, pa.int64())
                         if expires is not None
@@ -405,7 +405,7 @@ class Timeseries:
                     rval[key] = transforms.apply(self.type, data, transform, size)
         if format == "dict":
             return rval
-        table = self._arrow(rval, nested, transform is not None)
+        table = self._arrow(rval, nested, isinstance(transform, Mapping | list | tuple | set))
         return table if format == "arrow" else table.to_pandas()
 
     def iterate(
@@ -529,9 +529,9 @@ class Timeseries:
             return condense(rows)
         return self.kind.condense(rows, joined)
 
-    def _arrow(self, rval: Mapping[int, Any], nested: bool, transformed: bool) -> pa.Table:
+    def _arrow(self, rval: Mapping[int, Any], nested: bool, several: bool) -> pa.Table:
         """A series as a table: ``interval`` (and ``resolution``) timestamps, then ``value``,
-        or a column per transform when the transform was a list or dict."""
+        or a column per transform when ``several`` (the transform was a list or dict)."""
         keys: list[tuple[int, ...]] = []
         data: list[Any] = []
         for i, row in rval.items():
@@ -546,17 +546,12 @@ class Timeseries:
         columns: dict[str, Any] = {"interval": pa.array([k[0] for k in keys], stamp)}
         if nested:
             columns["resolution"] = pa.array([k[1] for k in keys], stamp)
-        if (
-            transformed
-            and data
-            and all(isinstance(d, dict) for d in data)
-            and self.type != "histogram"
-        ):
+        if several and data:
             for key in data[0]:
                 label = key if isinstance(key, str) else getattr(key, "__name__", str(key))
-                columns[label] = _column([d.get(key) for d in data], None)
+                columns[label] = _column([d.get(key) for d in data])
         else:
-            columns["value"] = _column(data, None if transformed else self.type)
+            columns["value"] = _column(data)
         return pa.table(columns)
 
     # -- metadata and deleting ------------------------------------------------------------------
@@ -778,11 +773,15 @@ def _first_bad(values: list[Any], target: pa.DataType) -> tuple[int, Any]:
     return 0, values[0]
 
 
-def _column(data: list[Any], kind: str | None) -> pa.Array:
-    if kind == "histogram":
-        items = [list(d.items()) for d in data]
-        keys = pa.array([k for row in items for k, _ in row]).type if any(items) else pa.float64()
-        return pa.array(items, pa.map_(keys, pa.int64()))
-    if kind == "set":
-        return pa.array([sorted(d) for d in data])
+def _column(data: list[Any]) -> pa.Array:
+    """One column of a series table: dicts (histograms, their rates) as maps, sets as
+    sorted lists, the rest as Arrow infers them."""
+    if any(isinstance(d, Mapping) for d in data):
+        items = [list(d.items()) if d is not None else None for d in data]
+        pairs = [pair for row in items if row for pair in row]
+        keys = pa.array([k for k, _ in pairs]).type if pairs else pa.float64()
+        counts = pa.array([v for _, v in pairs]).type if pairs else pa.int64()
+        return pa.array(items, pa.map_(keys, counts))
+    if any(isinstance(d, set | frozenset) for d in data):
+        return pa.array([sorted(d) if d is not None else None for d in data])
     return pa.array(data)

@@ -186,21 +186,29 @@ def _reduced(
     kind: str, i_time: np.ndarray, r_time: np.ndarray, value: pa.Array, count: np.ndarray | None
 ) -> tuple[np.ndarray, np.ndarray, pa.Array, np.ndarray | None]:
     """Rows reduced to what the type keeps, sorted by (i_time, r_time[, value])."""
+    order = np.lexsort((r_time, i_time))  # stable: write order within a bucket
+    if (order[1:] < order[:-1]).any():
+        i_time, r_time, value = i_time[order], r_time[order], value.take(order)
+        count = count[order] if count is not None else None
+    same = (i_time[1:] == i_time[:-1]) & (r_time[1:] == r_time[:-1])
+    if not same.any():  # a row a bucket: nothing to reduce (the usual case)
+        return i_time, r_time, value, count
+    firsts = np.flatnonzero(np.concatenate([[True], ~same]))
+    if kind == "count":
+        sums = np.add.reduceat(value.to_numpy(zero_copy_only=False), firsts)
+        return i_time[firsts], r_time[firsts], pa.array(sums, pa.float64()), None
+    if kind == "gauge":
+        lasts = np.append(firsts[1:], len(i_time)) - 1
+        return i_time[lasts], r_time[lasts], value.take(pa.array(lasts)), None
     table = pa.table({"i_time": i_time, "r_time": r_time, "value": value})
-    keys = ["i_time", "r_time"]
+    keys = ["i_time", "r_time", "value"]
     if kind == "histogram":
         table = table.append_column("count", pa.array(count))
-        out = table.group_by([*keys, "value"], use_threads=False).aggregate([("count", "sum")])
+        out = table.group_by(keys, use_threads=False).aggregate([("count", "sum")])
         out = out.rename_columns({"count_sum": "count"})
-    elif kind == "set":
-        out = table.group_by([*keys, "value"], use_threads=False).aggregate([])
-    elif kind == "count":
-        out = table.group_by(keys, use_threads=False).aggregate([("value", "sum")])
-        out = out.rename_columns({"value_sum": "value"})
-    else:  # gauge: the last written (group_by keeps input order without threads)
-        out = table.group_by(keys, use_threads=False).aggregate([("value", "last")])
-        out = out.rename_columns({"value_last": "value"})
-    out = out.sort_by([(k, "ascending") for k in keys])
+    else:  # set: the distinct values
+        out = table.group_by(keys, use_threads=False).aggregate([])
+    out = out.sort_by([("i_time", "ascending"), ("r_time", "ascending")])
     counts = out.column("count").to_numpy() if kind == "histogram" else None
     return (
         out.column("i_time").to_numpy(),
