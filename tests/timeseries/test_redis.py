@@ -160,3 +160,18 @@ def test_url_options_and_unreachable_server() -> None:
         Timeseries(f"redis://127.0.0.1:{port}/3", type="count", intervals={"m": {"step": 60}})
     with pytest.raises(ConfigError, match="unknown Redis back-end option 'table_name'"):
         redis_module.open_store(REDIS_URL, StoreSpec("count", "", (), {"table_name": "x"}))
+
+
+def test_a_kairos_custom_fetch(client: redis.Redis) -> None:
+    """Kairos' ``fetch(handle, key)`` is called on a pipeline once per bucket key."""
+    series = Timeseries(
+        client, type="series", intervals={"minute": {"step": 60}}, prefix=unique_prefix()
+    )
+    try:
+        series.bulk_insert({T0: {"a": [5.0, 6.0]}, T0 + 60: {"a": [7.0]}})
+        got = series.series(
+            "a", "minute", start=T0, steps=2, fetch=lambda handle, key: handle.lrange(key, 0, 0)
+        )
+        assert dict(got) == {T0: [f"{T0}:5".encode()], T0 + 60: [f"{T0 + 60}:7".encode()]}
+    finally:
+        series.delete_all()

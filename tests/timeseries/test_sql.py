@@ -283,3 +283,29 @@ def test_unreachable_databases(tmp_path: Path) -> None:
             type="count",
             intervals={"m": {"step": 60}},
         )
+
+
+def test_a_kairos_custom_fetch(url: str) -> None:
+    """Kairos' ``fetch(connection, table, name, interval, i_start, i_end)`` gets a SQLAlchemy
+    connection and the Table, and returns ``{i_time: {r_time: data}}``."""
+    prefix = unique_prefix()
+    series = Timeseries(url, type="series", intervals={"minute": {"step": 60}}, prefix=prefix)
+
+    def fetch(
+        connection: sa.Connection, table: sa.Table, name: str, interval: str, first: int, last: int
+    ) -> dict[int, dict[int, float]]:
+        query = (
+            sa.select(table.c.i_time, table.c.r_time, sa.func.count())
+            .where(table.c.prefix == prefix, table.c.name == name, table.c.interval == interval)
+            .where(table.c.i_time.between(first, last))
+            .group_by(table.c.i_time, table.c.r_time)
+        )
+        return {i: {r: [float(n)]} for i, r, n in connection.execute(query)}
+
+    try:
+        series.bulk_insert({T0: {"a": [5.0, 6.0]}, T0 + 60: {"a": [7.0]}})
+        got = series.series("a", "minute", start=T0, steps=2, fetch=fetch)
+        assert dict(got) == {T0: [2.0], T0 + 60: [1.0]}  # how many values, not the values
+    finally:
+        series.delete_all()
+        series.close()

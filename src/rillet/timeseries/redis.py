@@ -96,24 +96,50 @@ end
 return out
 """
 #: a write's rows, run on the server: ARGV = the command, how many arguments it takes after
-#: the key ("1" or "2"), the soonest expiry, then six per row: data key, index key (only on
-#: the first row of a data key, else ""), i_time, field or member, value, expires (or "")
+#: the key ("1" or "2"), the soonest expiry, then six per row: data key, index key (on the
+#: first row of a data key and of a call, else ""), i_time, field or member, value, expires
+#: (or "").  A key's rows are together: RPUSH, SADD and HSET take all of them in one call,
+#: and each index gets one ZADD of all its buckets (a Redis call costs more than an argument)
 _WRITE_SCRIPT = b"""
 local cmd, two, soonest = ARGV[1], ARGV[2] == '2', tonumber(ARGV[3])
+local variadic = cmd == 'RPUSH' or cmd == 'SADD' or cmd == 'HSET'
+local index, key, args, expires = {}, nil, {}, ''
+local function flush()
+  if key == nil then return end
+  if variadic then
+    for j = 1, #args, 6000 do
+      redis.call(cmd, key, unpack(args, j, math.min(j + 5999, #args)))
+    end
+  end
+  if expires ~= '' then
+    redis.call('EXPIREAT', key, math.max(tonumber(expires), soonest))
+  end
+end
 for i = 4, #ARGV, 6 do
-  local key = ARGV[i]
-  if two then
+  if ARGV[i + 1] ~= '' then
+    flush()
+    key, args, expires = ARGV[i], {}, ARGV[i + 5]
+    local members = index[ARGV[i + 1]]
+    if members == nil then
+      members = {}
+      index[ARGV[i + 1]] = members
+    end
+    members[#members + 1] = ARGV[i + 2]
+    members[#members + 1] = ARGV[i + 2]
+  end
+  if variadic then
+    args[#args + 1] = ARGV[i + 3]
+    if two then args[#args + 1] = ARGV[i + 4] end
+  elseif two then
     redis.call(cmd, key, ARGV[i + 3], ARGV[i + 4])
   else
     redis.call(cmd, key, ARGV[i + 3])
   end
-  local index = ARGV[i + 1]
-  if index ~= '' then
-    redis.call('ZADD', index, ARGV[i + 2], ARGV[i + 2])
-    local expires = ARGV[i + 5]
-    if expires ~= '' then
-      redis.call('EXPIREAT', key, math.max(tonumber(expires), soonest))
-    end
+end
+flush()
+for k, members in pairs(index) do
+  for j = 1, #members, 6000 do
+    redis.call('ZADD', k, unpack(members, j, math.min(j + 5999, #members)))
   end
 end
 return (#ARGV - 3) / 6
@@ -217,6 +243,7 @@ class RedisStore:
         order = np.argsort(codes, kind="stable")
         first = np.ones(len(order), dtype=bool)
         first[1:] = codes[order][1:] != codes[order][:-1]
+        first[::CHUNK] = True  # each script call starts its first key afresh
         take = pa.array(order)
         first_row = pa.array(first)
         index_key = pc.binary_join_element_wise(
@@ -406,7 +433,8 @@ class RedisStore:
         """Kairos' customized read: ``fetch(handle, key)`` on a pipeline, once per bucket of
         ``name`` with ``first <= i_time <= last``; the replies are grouped as
         ``{i_time: {r_time: data}}`` with ``r_time`` the bucket's (Redis keeps a bucket's
-        resolution rows in one key, so a custom fetch sees the whole bucket)."""
+        resolution rows in one key, so a custom fetch sees the whole bucket, its raw
+        members and fields being ``r_time:value`` and ``r_time``; see the module docstring)."""
         with self._translated():
             found: list[Any] = self._client.zrangebyscore(
                 self._keys.index(interval, name), first, last
