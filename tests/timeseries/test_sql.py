@@ -293,7 +293,7 @@ def test_a_kairos_custom_fetch(url: str) -> None:
 
     def fetch(
         connection: sa.Connection, table: sa.Table, name: str, interval: str, first: int, last: int
-    ) -> dict[int, dict[int, float]]:
+    ) -> dict[int, dict[int, list[float]]]:
         query = (
             sa.select(table.c.i_time, table.c.r_time, sa.func.count())
             .where(table.c.prefix == prefix, table.c.name == name, table.c.interval == interval)
