@@ -69,7 +69,13 @@ from redis.retry import Retry
 
 from rillet.errors import BackendUnavailableError, ConfigError, StorageError, ValueTypeError
 from rillet.timeseries.resp import as_binary, command, head, rows_bytes, transaction
-from rillet.timeseries.store import CustomFetch, StoreSpec, arrow_value_type, fetch_schema
+from rillet.timeseries.store import (
+    CustomFetch,
+    StoreSpec,
+    arrow_value_type,
+    check_options,
+    fetch_schema,
+)
 
 OPTIONS = ("value_type", "client_config")
 #: seconds by which an EXPIREAT is kept from the present (see :func:`_soonest`)
@@ -185,13 +191,6 @@ class RedisStore:
     """A time series' rows in Redis keys (see the module docstring)."""
 
     def __init__(self, client: redis.Redis, owned: bool, spec: StoreSpec) -> None:
-        unknown = sorted(set(spec.options) - set(OPTIONS))
-        if unknown:
-            raise ConfigError(
-                f"unknown Redis back-end option {unknown[0]!r}; the options are "
-                + ", ".join(OPTIONS),
-                option=unknown[0],
-            )
         self._client, self._owned, self._spec = client, owned, spec
         self._value_type = arrow_value_type(spec.options.get("value_type", "float"))
         self._keys = Keys(spec.prefix, spec.type)
@@ -599,14 +598,9 @@ def _where(client: redis.Redis) -> str:
 def open_store(target: Any, spec: StoreSpec) -> RedisStore:
     """The Redis store of ``spec`` on a URL or client (a server it cannot reach raises
     :class:`~rillet.errors.BackendUnavailableError`)."""
+    config = check_options(spec, OPTIONS, "Redis")
     if isinstance(target, redis.Redis):
         return RedisStore(target, False, spec)
-    config = spec.options.get("client_config") or {}
-    if not isinstance(config, Mapping):
-        raise ConfigError(
-            f"client_config must be a dict of redis.Redis.from_url() options, not {config!r}",
-            option="client_config",
-        )
     # a big write is one EXEC that Redis may take long to run: no 5 s read timeout (redis-py's
     # default), and no retry (a resent MULTI/EXEC would count a write twice)
     options = {

@@ -72,7 +72,13 @@ from rillet.errors import (
     StorageError,
     ValueTypeError,
 )
-from rillet.timeseries.store import CustomFetch, StoreSpec, fetch_schema, write_schema
+from rillet.timeseries.store import (
+    CustomFetch,
+    StoreSpec,
+    check_options,
+    fetch_schema,
+    write_schema,
+)
 
 OPTIONS = ("table_name", "value_type", "string_length", "text_length", "client_config")
 #: PostgreSQL's identifier limit in bytes (longer names are cut, and so could collide)
@@ -288,13 +294,6 @@ class SqlStore:
     """A time series' rows in a SQL table (see the module docstring)."""
 
     def __init__(self, engine: Engine, owned: bool, spec: StoreSpec) -> None:
-        unknown = sorted(set(spec.options) - set(OPTIONS))
-        if unknown:
-            raise ConfigError(
-                f"unknown SQL back-end option {unknown[0]!r}; the options are "
-                + ", ".join(OPTIONS),
-                option=unknown[0],
-            )
         self._engine, self._owned, self._spec = engine, owned, spec
         self._dialect = engine.dialect.name
         if self._dialect not in ("postgresql", "sqlite"):
@@ -703,13 +702,7 @@ def _first_line(exc: BaseException) -> str:
 def open_store(target: Any, spec: StoreSpec) -> SqlStore:
     """The SQL store of ``spec`` on a URL or Engine (a back end it cannot reach raises
     :class:`~rillet.errors.BackendUnavailableError`)."""
-    config = spec.options.get("client_config") or {}
-    if not isinstance(config, Mapping):
-        raise ConfigError(
-            f"client_config must be a dict of create_engine() options, not {config!r}",
-            option="client_config",
-        )
-    engine, owned = _engine(target, config)
+    engine, owned = _engine(target, check_options(spec, OPTIONS, "SQL"))
     try:
         return SqlStore(engine, owned, spec)
     except BaseException:
