@@ -60,6 +60,7 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
 import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Connection, Engine
@@ -83,7 +84,7 @@ from rillet.timeseries.store import (
 OPTIONS = ("table_name", "value_type", "string_length", "text_length", "client_config")
 #: PostgreSQL's identifier limit in bytes (longer names are cut, and so could collide)
 MAX_IDENTIFIER = 63
-#: rows per statement of a PostgreSQL write (one transaction holds them all)
+#: rows per statement of a PostgreSQL write of arrays (one transaction holds them all)
 CHUNK = 100_000
 
 
@@ -404,12 +405,37 @@ class SqlStore:
             return
         self._check_lengths(rows)
         with self._connection(write=True) as connection:
-            if self._dialect == "postgresql":
+            if self._dialect == "sqlite":
+                connection.execute(self._upsert, self._records(rows))
+            elif self._value.name == "blob":  # CSV has no bytes: arrays of them instead
                 for start in range(0, rows.num_rows, CHUNK):
                     chunk = rows.slice(start, CHUNK)
                     connection.execute(self._upsert, self._arrays(chunk))
             else:
-                connection.execute(self._upsert, self._records(rows))
+                self._copy_upsert(connection, rows)
+
+    def _copy_upsert(self, connection: Connection, rows: pa.Table) -> None:
+        """PostgreSQL: COPY the rows as CSV (made by Arrow) into a temporary table, then one
+        set-based upsert from it, in the connection's transaction."""
+        dialect = self._engine.dialect
+        quote = dialect.identifier_preparer.quote
+        columns = self._write_columns()
+        source = ["value" if c == "count" and self._spec.type == "count" else c for c in columns]
+        sink = pa.BufferOutputStream()
+        pa_csv.write_csv(
+            rows.select(source), sink, pa_csv.WriteOptions(include_header=False, batch_size=65536)
+        )
+        loaded = ", ".join(quote(c) for c in columns)
+        load = quote(constraint_name(self.table.name, "load"))
+        raw: Any = connection.connection.driver_connection
+        try:
+            with raw.cursor() as cursor:
+                cursor.execute(self._load_table)
+                with cursor.copy(f"COPY {load} ({loaded}) FROM STDIN (FORMAT csv)") as copy:
+                    copy.write(sink.getvalue().to_pybytes())
+                cursor.execute(self._upsert_loaded, (self._spec.prefix,))
+        except dialect.loaded_dbapi.Error as exc:  # the driver's own: as SQLAlchemy's
+            raise sa.exc.DBAPIError.instance("COPY", None, exc, dialect.loaded_dbapi.Error) from exc
 
     def write_rows(self, rows: Sequence[tuple[Any, ...]]) -> None:
         """What :meth:`write` does, for a few rows given as tuples (single inserts)."""
@@ -505,6 +531,34 @@ class SqlStore:
         }[self._spec.type]
 
     @functools.cached_property
+    def _load_table(self) -> str:
+        """The temporary table (one a session, emptied at each commit) a COPY fills."""
+        dialect = self._engine.dialect
+        quote = dialect.identifier_preparer.quote
+        columns = ", ".join(
+            f"{quote(c)} {self.table.c[c].type.compile(dialect=dialect)}"
+            for c in self._write_columns()
+        )
+        load = quote(constraint_name(self.table.name, "load"))
+        return (
+            f"CREATE TEMPORARY TABLE IF NOT EXISTS {load} ({columns}, _ord BIGSERIAL) "
+            "ON COMMIT DELETE ROWS"
+        )
+
+    @functools.cached_property
+    def _upsert_loaded(self) -> str:
+        """The upsert from the COPY's temporary table (``%s``: the prefix)."""
+        dialect = self._engine.dialect
+        quote = dialect.identifier_preparer.quote
+        table = dialect.identifier_preparer.format_table(self.table)
+        columns = self._write_columns()
+        target = ", ".join(quote(c) for c in ["prefix", *columns])
+        picked = ", ".join(quote(c) for c in columns)
+        load = quote(constraint_name(self.table.name, "load"))
+        sql = f"INSERT INTO {table} ({target}) SELECT %s, {picked} FROM {load} ORDER BY _ord"
+        return sql + self._on_conflict()
+
+    @functools.cached_property
     def _upsert(self) -> Any:
         """The statement of a write, made once."""
         return self._unnest_insert() if self._dialect == "postgresql" else self._sqlite_insert()
@@ -545,20 +599,27 @@ class SqlStore:
             f"INSERT INTO {table} ({target}) SELECT CAST(:prefix AS {prefix_type}), {picked} "
             f"FROM {source}"
         )
-        key, updates = self._conflict()
         if self._spec.type == "series":
             sql += " ORDER BY u._ord"  # ids in write order
-        elif not updates:
-            sql += f" ON CONFLICT ({', '.join(quote(c) for c in key)}) DO NOTHING"
-        else:
-            sets = ", ".join(
-                f"{quote(c)} = {table}.{quote(c)} + EXCLUDED.{quote(c)}"
-                if how == "add"
-                else f"{quote(c)} = EXCLUDED.{quote(c)}"
-                for c, how in updates.items()
-            )
-            sql += f" ON CONFLICT ({', '.join(quote(c) for c in key)}) DO UPDATE SET {sets}"
-        return sa.text(sql)
+        return sa.text(sql + self._on_conflict())
+
+    def _on_conflict(self) -> str:
+        """The ``ON CONFLICT`` clause of a PostgreSQL upsert ("" for series)."""
+        quote = self._engine.dialect.identifier_preparer.quote
+        table = self._engine.dialect.identifier_preparer.format_table(self.table)
+        key, updates = self._conflict()
+        if self._spec.type == "series":
+            return ""
+        target = f" ON CONFLICT ({', '.join(quote(c) for c in key)})"
+        if not updates:
+            return target + " DO NOTHING"
+        sets = ", ".join(
+            f"{quote(c)} = {table}.{quote(c)} + EXCLUDED.{quote(c)}"
+            if how == "add"
+            else f"{quote(c)} = EXCLUDED.{quote(c)}"
+            for c, how in updates.items()
+        )
+        return f"{target} DO UPDATE SET {sets}"
 
     def _live(self, live_from: Mapping[str, int]) -> Any:
         """Rows that TTL keeps: in an interval of ``live_from`` only from its bucket on."""
