@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import pyarrow as pa
 import pytest
 import redis
 
@@ -71,8 +72,8 @@ def test_list_and_every_key_honour_the_prefix(client: redis.Redis) -> None:
 
 
 def test_ttl_is_expireat_and_counts_keep_floats(client: redis.Redis) -> None:
-    """A bucket's keys expire at the start of the bucket ``steps`` later; an interval
-    without ``steps`` keeps its keys."""
+    """A bucket's keys expire at the start of the bucket ``steps`` later (a hash holding a
+    day of buckets, at its latest bucket's); an interval without ``steps`` keeps its keys."""
     prefix = unique_prefix()
     series = Timeseries(
         client,
@@ -86,12 +87,13 @@ def test_ttl_is_expireat_and_counts_keep_floats(client: redis.Redis) -> None:
         series.insert("x", 1.5, timestamp=now)
         series.insert("x", 1.25, timestamp=now)
         assert dict(series.get("x", "minute", timestamp=now)) == {bucket: 2.75}
-        data = f"{prefix}count:d:minute:{bucket}:x"
+        day = bucket - bucket % redis_module.SPAN  # a count's hash holds a UTC day of buckets
+        data = f"{prefix}count:d:minute:{day}:x"
         index = f"{prefix}count:i:minute:x"
         expected = max(bucket + 5 * 60, int(now) + redis_module.SKEW)
         assert client.expiretime(data) in (expected, expected + 1)
         assert client.expiretime(index) in (expected, expected + 1)
-        assert client.ttl(f"{prefix}count:d:forever:{bucket}:x") == -1
+        assert client.ttl(f"{prefix}count:d:forever:{day}:x") == -1
     finally:
         series.delete_all()
 
@@ -175,3 +177,35 @@ def test_a_kairos_custom_fetch(client: redis.Redis) -> None:
         assert dict(got) == {T0: [f"{T0}:5".encode()], T0 + 60: [f"{T0 + 60}:7".encode()]}
     finally:
         series.delete_all()
+
+
+def test_a_day_hash_keeps_its_buckets_apart(client: redis.Redis) -> None:
+    """Counts, gauges and histograms keep a UTC day of buckets in one hash: reads take only
+    the buckets asked for, repeated fields of one write add up, and ``expire`` removes the
+    dead buckets' fields (and the hashes of wholly dead days)."""
+    prefix = unique_prefix()
+    store = redis_module.open_store(client, StoreSpec("count", prefix, ("m",), {}))
+    histogram = redis_module.open_store(
+        client, StoreSpec("histogram", prefix, ("m",), {"value_type": "str"})
+    )
+    try:
+        day = 86_400
+        written = [("a", "m", T0 + 60 * k, T0 + 60 * k, float(k + 1), None) for k in range(4)]
+        written += [("a", "m", T0 - day, T0 - day, 9.0, None), ("a", "m", T0, T0, 0.5, None)]
+        store.write(rows("count", store.value_type, written))
+        got = store.fetch(["a"], "m", T0 + 60, T0 + 180)
+        assert dict(zip(got["i_time"].to_pylist(), got["value"].to_pylist(), strict=True)) == {
+            T0 + 60: 2.0,
+            T0 + 120: 3.0,
+        }
+        assert store.fetch(["a"], "m", T0, T0 + 1)["value"].to_pylist() == [1.5]
+        store.expire("a", {"m": T0 + 120})
+        assert client.exists(f"{prefix}count:d:m:{T0 - day}:a") == 0
+        fields = sorted(client.hkeys(f"{prefix}count:d:m:{T0}:a"))
+        assert fields == [f"{T0 + 120}:{T0 + 120}".encode(), f"{T0 + 180}:{T0 + 180}".encode()]
+        histogram.write(rows("histogram", pa.string(), [("h", "m", T0, T0, "a:b", 2, None)]))
+        got = histogram.fetch(["h"], "m", T0, T0 + 60)
+        assert got.select(["value", "count"]).to_pylist() == [{"value": "a:b", "count": 2}]
+    finally:
+        store.delete_all()
+        histogram.delete_all()

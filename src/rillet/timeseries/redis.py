@@ -5,37 +5,43 @@ Targets: a ``redis://host:port/db`` URL (``rediss://``, ``unix://`` too) or a
 ending in ``":"``) and type, so two time series differing in either never touch each other's
 keys, and every call (``list()`` included) reads only its own:
 
-==========================================  =================================================
-``{prefix}{type}:n``                        SET of the names that were written
-``{prefix}{type}:v``                        SET of the intervals that were written
-``{prefix}{type}:i:{interval}:{name}``      ZSET of the interval buckets (``i_time``) holding
-                                            data, scored by ``i_time``: the index ranges use
-``{prefix}{type}:d:{interval}:{i_time}:{name}``  the data of one interval bucket, by type:
-==========================================  =================================================
+==============================================  =============================================
+``{prefix}{type}:n``                            SET of the names that were written
+``{prefix}{type}:v``                            SET of the intervals that were written
+``{prefix}{type}:i:{interval}:{name}``          ZSET of the interval buckets (``i_time``)
+                                                holding data, scored by ``i_time``
+``{prefix}{type}:d:{interval}:{time}:{name}``   the data: ``time`` is the bucket's
+                                                ``i_time`` (series, set), or the UTC day
+                                                holding it (count, gauge, histogram)
+==============================================  =============================================
 
-- ``series``: a LIST of ``"{r_time}:{value}"`` in write order (RPUSH);
-- ``histogram``: a HASH of ``"{r_time}:{value}"`` -> occurrences (HINCRBY);
-- ``count``: a HASH of ``"{r_time}"`` -> the running sum (HINCRBYFLOAT, so ``1.5`` stays);
-- ``gauge``: a HASH of ``"{r_time}"`` -> the last value (HSET);
-- ``set``: a SET of ``"{r_time}:{value}"`` (SADD).
+- ``series``: a LIST per bucket of ``"{r_time}:{value}"`` in write order (RPUSH);
+- ``set``: a SET per bucket of ``"{r_time}:{value}"`` (SADD);
+- ``count``: a HASH per day of ``"{i_time}:{r_time}"`` -> the running sum (a float:
+  ``1.5`` stays ``1.5``);
+- ``gauge``: a HASH per day of ``"{i_time}:{r_time}"`` -> the last value;
+- ``histogram``: a HASH per day of ``"{i_time}:{r_time}:{value}"`` -> occurrences.
 
+A day's hash takes a bulk insert's rows of that day in two calls (HMGET, then HSET of the
+sums), where a key per bucket would take a call per bucket.
 ``i_time`` and ``r_time`` are bucket starts in epoch seconds.  Values are text: ``str`` as
 UTF-8, numbers as their shortest round-trip text, ``bytes`` as they are.  ``value_type``
 says what they go out as: ``float`` by default, as on every back end (Kairos' Redis gave
 strings; ``value_type="str"`` keeps text as written, for ``read_func`` to cast).
 
-TTL.  Each data key gets ``EXPIREAT`` its bucket's expiry (the start of the bucket ``steps``
-later; at least a minute after the write), and the index of a name and interval the latest
-of its buckets' (``NX`` then ``GT``), so Redis drops dead data itself;
-:meth:`RedisStore.expire` trims the index and deletes what is left of the dead buckets.
+TTL.  Each data key gets ``EXPIREAT`` its (latest) bucket's expiry (the start of the bucket
+``steps`` later; at least a minute after the write), and the index of a name and interval
+the latest of its buckets' (``NX`` then ``GT``), so Redis drops dead data itself;
+:meth:`RedisStore.expire` trims the index and deletes what is left of the dead buckets
+(their fields, in a day's hash that still holds live ones).
 
-Writes and their guarantee.  One :meth:`RedisStore.write` (one ``insert`` or
-``bulk_insert``) is one pipeline sent as one MULTI/EXEC transaction: commands are grouped per
-key (one RPUSH, SADD or HSET of all a key's values), the index and expiries are set in the
-same transaction.  Other clients see all of the write or none of it, and if the connection
-fails before EXEC nothing is applied.  Redis does not roll back: a command failing inside
-EXEC (possible only if another program replaced one of these keys with a key of another
-kind) leaves the others applied; the store then raises
+Writes and their guarantee. One :meth:`RedisStore.write` (one ``insert`` or ``bulk_insert``)
+is one MULTI/EXEC transaction: a few Lua calls whose arguments are packed column by column
+(:mod:`rillet.timeseries.resp`) group the commands per key (one RPUSH, SADD or HSET of all a
+key's values) and set the index and expiries. Other clients see all of the write or none of
+it, and if the connection fails before EXEC nothing is applied. Redis does not roll back: a
+command failing inside EXEC (possible only if another program replaced one of these keys
+with a key of another kind) leaves the others applied; the store then raises
 :class:`~rillet.errors.StorageError` naming the error.
 
 Reads.  :meth:`RedisStore.fetch` is one round trip: a pipeline of one Lua script per name
@@ -47,8 +53,10 @@ Options: ``value_type`` and ``client_config`` (keyword arguments of
 
 Examples:
     >>> keys = Keys("web:", "count")
-    >>> keys.data("minute", 60, "cpu"), keys.index("minute", "cpu")
-    (b'web:count:d:minute:60:cpu', b'web:count:i:minute:cpu')
+    >>> keys.data("minute", 86_460, "cpu"), keys.index("minute", "cpu")
+    (b'web:count:d:minute:86400:cpu', b'web:count:i:minute:cpu')
+    >>> Keys("web:", "series").data("minute", 86_460, "cpu")
+    b'web:series:d:minute:86460:cpu'
 """
 
 from __future__ import annotations
@@ -85,46 +93,81 @@ SKEW = 60
 #: ``[i_time, contents, i_time, contents, ...]`` (contents as LRANGE, SMEMBERS or HGETALL)
 _FETCH = """
 local times = redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[1], '(' .. ARGV[2])
+local span, last = tonumber(ARGV[6]), nil
 local out = {}
 for _, t in ipairs(times) do
-  local key = ARGV[3] .. t .. ':' .. ARGV[4]
-  local data
-  if ARGV[5] == 'list' then
-    data = redis.call('LRANGE', key, 0, -1)
-  elseif ARGV[5] == 'set' then
-    data = redis.call('SMEMBERS', key)
-  else
-    data = redis.call('HGETALL', key)
+  local holder = t
+  if span > 0 then
+    local n = tonumber(t)
+    holder = string.format('%d', n - n % span)
   end
-  out[#out + 1] = t
-  out[#out + 1] = data
+  if holder ~= last then
+    last = holder
+    local key = ARGV[3] .. holder .. ':' .. ARGV[4]
+    local data
+    if ARGV[5] == 'list' then
+      data = redis.call('LRANGE', key, 0, -1)
+    elseif ARGV[5] == 'set' then
+      data = redis.call('SMEMBERS', key)
+    else
+      data = redis.call('HGETALL', key)
+    end
+    out[#out + 1] = holder
+    out[#out + 1] = data
+  end
 end
 return out
 """
-#: a write's rows, run on the server: ARGV = the command, how many arguments it takes after
-#: the key ("1" or "2"), the soonest expiry, then six per row: data key, index key (on the
-#: first row of a data key and of a call, else ""), i_time, field or member, value, expires
-#: (or "").  A key's rows are together: RPUSH, SADD and HSET take all of them in one call,
-#: and each index gets one ZADD of all its buckets (a Redis call costs more than an argument)
+#: a write's rows, run on the server.  ARGV = the command, the mode (``push``: one RPUSH or
+#: SADD of a key's members; ``set``: one HSET of its fields; ``addf``/``addi``: its fields
+#: summed with what the hash holds, one HMGET and one HSET), the soonest expiry, then six per
+#: row: data key (on the first row of a key, else ""), index key (on the first row of a
+#: bucket, else ""), i_time, field or member, value, expires (or "").  A key's rows are
+#: together and each index gets one ZADD of all its buckets: a Redis call costs far more
+#: than an argument, so a write makes few calls whatever its size.
 _WRITE_SCRIPT = b"""
-local cmd, two, soonest = ARGV[1], ARGV[2] == '2', tonumber(ARGV[3])
-local variadic = cmd == 'RPUSH' or cmd == 'SADD' or cmd == 'HSET'
-local index, key, args, expires = {}, nil, {}, ''
+local cmd, mode, soonest = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local adding = mode == 'addf' or mode == 'addi'
+local index, key, fields, values, seen, latest = {}, nil, {}, {}, {}, nil
 local function flush()
   if key == nil then return end
-  if variadic then
-    for j = 1, #args, 6000 do
-      redis.call(cmd, key, unpack(args, j, math.min(j + 5999, #args)))
+  local n = #fields
+  if mode == 'push' then
+    for j = 1, n, 6000 do
+      redis.call(cmd, key, unpack(fields, j, math.min(j + 5999, n)))
+    end
+  else
+    for j = 1, n, 3000 do
+      local k = math.min(j + 2999, n)
+      local old = {}
+      if adding then old = redis.call('HMGET', key, unpack(fields, j, k)) end
+      local args = {}
+      for x = j, k do
+        args[#args + 1] = fields[x]
+        if mode == 'set' then
+          args[#args + 1] = values[x]
+        else
+          local sum = (tonumber(old[x - j + 1]) or 0) + values[x]
+          if mode == 'addi' then
+            args[#args + 1] = string.format('%d', sum)
+          else
+            args[#args + 1] = string.format('%.17g', sum)
+          end
+        end
+      end
+      redis.call('HSET', key, unpack(args))
     end
   end
-  if expires ~= '' then
-    redis.call('EXPIREAT', key, math.max(tonumber(expires), soonest))
+  if latest ~= nil then
+    redis.call('EXPIREAT', key, math.max(latest, soonest))
   end
 end
 for i = 4, #ARGV, 6 do
-  if ARGV[i + 1] ~= '' then
+  if ARGV[i] ~= '' then
     flush()
-    key, args, expires = ARGV[i], {}, ARGV[i + 5]
+    key, fields, values, seen, latest = ARGV[i], {}, {}, {}, nil
+  end
+  if ARGV[i + 1] ~= '' then
     local members = index[ARGV[i + 1]]
     if members == nil then
       members = {}
@@ -132,14 +175,24 @@ for i = 4, #ARGV, 6 do
     end
     members[#members + 1] = ARGV[i + 2]
     members[#members + 1] = ARGV[i + 2]
+    if ARGV[i + 5] ~= '' then
+      local expires = tonumber(ARGV[i + 5])
+      if latest == nil or expires > latest then latest = expires end
+    end
   end
-  if variadic then
-    args[#args + 1] = ARGV[i + 3]
-    if two then args[#args + 1] = ARGV[i + 4] end
-  elseif two then
-    redis.call(cmd, key, ARGV[i + 3], ARGV[i + 4])
+  local field = ARGV[i + 3]
+  if adding then
+    local at = seen[field]
+    if at == nil then
+      fields[#fields + 1] = field
+      values[#fields] = tonumber(ARGV[i + 4])
+      seen[field] = #fields
+    else
+      values[at] = values[at] + tonumber(ARGV[i + 4])
+    end
   else
-    redis.call(cmd, key, ARGV[i + 3])
+    fields[#fields + 1] = field
+    values[#values + 1] = ARGV[i + 4]
   end
 end
 flush()
@@ -150,14 +203,17 @@ for k, members in pairs(index) do
 end
 return (#ARGV - 3) / 6
 """
-#: each type's command in the write script and how many arguments it takes after the key
+#: each type's command and mode in the write script
 _WRITE = {
-    "series": (b"RPUSH", b"1"),
-    "set": (b"SADD", b"1"),
-    "histogram": (b"HINCRBY", b"2"),
-    "count": (b"HINCRBYFLOAT", b"2"),
-    "gauge": (b"HSET", b"2"),
+    "series": (b"RPUSH", b"push"),
+    "set": (b"SADD", b"push"),
+    "histogram": (b"HSET", b"addi"),
+    "count": (b"HSET", b"addf"),
+    "gauge": (b"HSET", b"set"),
 }
+#: seconds of buckets one hash of a count, gauge or histogram holds (a UTC day): a bulk write
+#: of many buckets then makes a few calls a hash, not one a bucket
+SPAN = 86_400
 #: rows per script call (one transaction holds them all)
 CHUNK = 20_000
 _COLON = pa.scalar(b":", pa.binary())
@@ -171,6 +227,8 @@ class Keys:
 
     def __init__(self, prefix: str, kind: str) -> None:
         self.base = f"{prefix}{kind}:".encode()
+        #: seconds of buckets a data key holds (0: one bucket)
+        self.span = SPAN if _READ[kind] == "hash" else 0
         self.names = self.base + b"n"
         self.intervals = self.base + b"v"
 
@@ -182,9 +240,13 @@ class Keys:
         """What the data keys of ``interval`` start with (the i_time and name follow)."""
         return self.base + f"d:{interval}:".encode()
 
+    def holder(self, i_time: int) -> int:
+        """The time in the data key holding bucket ``i_time``: its UTC day for hashes."""
+        return i_time - i_time % self.span if self.span else i_time
+
     def data(self, interval: str, i_time: int, name: str) -> bytes:
-        """The data key of one bucket."""
-        return self.data_head(interval) + f"{i_time}:{name}".encode()
+        """The data key holding bucket ``i_time``."""
+        return self.data_head(interval) + f"{self.holder(i_time)}:{name}".encode()
 
 
 class RedisStore:
@@ -232,40 +294,55 @@ class RedisStore:
         keys = self._keys
         interval = rows["interval"].combine_chunks().cast(pa.binary())
         name = rows["name"].combine_chunks().cast(pa.binary())
-        i_text = as_binary(rows["i_time"])
+        i_time = rows["i_time"].combine_chunks()
+        i_numbers = i_time.to_numpy(zero_copy_only=False)
+        holder = i_numbers - i_numbers % keys.span if keys.span else i_numbers
         data_key = pc.binary_join_element_wise(
-            pa.scalar(keys.base + b"d:"), interval, _COLON, i_text, _COLON, name, _NOTHING
+            pa.scalar(keys.base + b"d:"),
+            interval,
+            _COLON,
+            as_binary(pa.array(holder)),
+            _COLON,
+            name,
+            _NOTHING,
         )
-        # each key's rows together, in write order; the first row of a key also adds the
-        # bucket to the index and sets the key's expiry
+        # each key's rows together, its buckets in order, each bucket's rows in write order:
+        # the first row of a key names it, the first of a bucket adds it to the index
         codes = data_key.dictionary_encode().indices.to_numpy(zero_copy_only=False)
-        order = np.argsort(codes, kind="stable")
-        first = np.ones(len(order), dtype=bool)
-        first[1:] = codes[order][1:] != codes[order][:-1]
-        first[::CHUNK] = True  # each script call starts its first key afresh
+        order = np.lexsort((i_numbers, codes))
+        sorted_codes, sorted_times = codes[order], i_numbers[order]
+        first_key = np.ones(len(order), dtype=bool)
+        first_key[1:] = sorted_codes[1:] != sorted_codes[:-1]
+        first_key[::CHUNK] = True  # each script call starts its first key afresh
+        first_bucket = first_key.copy()
+        first_bucket[1:] |= sorted_times[1:] != sorted_times[:-1]
         take = pa.array(order)
-        first_row = pa.array(first)
         index_key = pc.binary_join_element_wise(
             pa.scalar(keys.base + b"i:"), interval, _COLON, name, _NOTHING
         )
         expires = rows["expires"].combine_chunks()
+        i_text = as_binary(i_time)
         r_text = as_binary(rows["r_time"])
-        if kind in ("series", "set", "histogram"):
+        if kind in ("series", "set"):
             field = pc.binary_join_element_wise(r_text, self._encoded(rows["value"]), _COLON)
+        elif kind == "histogram":
+            encoded = self._encoded(rows["value"])
+            field = pc.binary_join_element_wise(i_text, r_text, encoded, _COLON)
         else:
-            field = r_text
+            field = pc.binary_join_element_wise(i_text, r_text, _COLON)
         value = {
             "histogram": lambda: as_binary(rows["count"]),
             "count": lambda: as_binary(rows["value"]),
             "gauge": lambda: self._encoded(rows["value"]),
         }.get(kind, lambda: pa.nulls(rows.num_rows, pa.binary()).fill_null(b""))()
+        on_key, on_bucket = pa.array(first_key), pa.array(first_bucket)
         columns = [
-            data_key.take(take),
-            pc.if_else(first_row, index_key.take(take), _NOTHING),
+            pc.if_else(on_key, data_key.take(take), _NOTHING),
+            pc.if_else(on_bucket, index_key.take(take), _NOTHING),
             i_text.take(take),
             field.take(take),
             value.take(take),
-            pc.if_else(first_row, as_binary(expires.take(take)).fill_null(b""), _NOTHING),
+            pc.if_else(on_bucket, as_binary(expires.take(take)).fill_null(b""), _NOTHING),
         ]
         buffer, offsets = rows_bytes(columns)
         leading = [b"EVAL", _WRITE_SCRIPT, b"0", *_WRITE[kind], str(_soonest()).encode()]
@@ -305,6 +382,8 @@ class RedisStore:
         for row, value in zip(rows, encoded, strict=True):
             name, interval, i_time, r_time = row[:4]
             key, field = keys.data(interval, i_time, name), str(r_time).encode()
+            if keys.span:  # a hash holds many buckets: its fields name theirs
+                field = str(i_time).encode() + b":" + field
             if kind == "series":
                 pipe.rpush(key, field + b":" + value)
             elif kind == "set":
@@ -370,7 +449,15 @@ class RedisStore:
         with self._translated():
             replies = self._scripted(
                 [
-                    (self._keys.index(interval, name), start, end, head, name.encode(), _READ[kind])
+                    (
+                        self._keys.index(interval, name),
+                        start,
+                        end,
+                        head,
+                        name.encode(),
+                        _READ[kind],
+                        self._keys.span,
+                    )
                     for name in names
                 ]
             )
@@ -379,16 +466,18 @@ class RedisStore:
         for name, reply in zip(names, replies, strict=True):
             for at in range(0, len(reply), 2):
                 i_time, data = int(reply[at]), reply[at + 1]
-                if _READ[kind] == "hash":
-                    pairs = zip(data[::2], data[1::2], strict=True)
-                    if kind == "histogram":
-                        for member, count in pairs:
-                            r_time, value = _split(member)
-                            _add_row(out, name, i_time, r_time, value)
-                            counts.append(int(count))
-                    else:
-                        for field, value in pairs:
-                            _add_row(out, name, i_time, int(field), value)
+                if _READ[kind] == "hash":  # a day of buckets: keep those in the range
+                    for field, value in zip(data[::2], data[1::2], strict=True):
+                        i_text, r_text, member = _bytes(field).split(b":", 2) + [b""] * (
+                            kind != "histogram"
+                        )
+                        bucket = int(i_text)
+                        if start <= bucket < end:
+                            if kind == "histogram":
+                                _add_row(out, name, bucket, int(r_text), member)
+                                counts.append(int(value))
+                            else:
+                                _add_row(out, name, bucket, int(r_text), value)
                 else:
                     for member in data:
                         r_time, value = _split(member)
@@ -499,12 +588,20 @@ class RedisStore:
                     pipe.zrangebyscore(self._keys.index(interval, name), "-inf", high)
             replies = iter(pipe.execute())
             pipe = self._client.pipeline(transaction=True)
+            partial: list[tuple[bytes, int]] = []  # hashes holding dead and live buckets
             for name in names:
                 for interval in intervals:
                     times = [int(t) for t in next(replies)]
                     index = self._keys.index(interval, name)
-                    if times:
-                        pipe.unlink(*(self._keys.data(interval, t, name) for t in times))
+                    dead = []
+                    for holder in sorted({self._keys.holder(t) for t in times}):
+                        key = self._keys.data(interval, holder, name)
+                        if before is None or holder + self._keys.span <= before[interval]:
+                            dead.append(key)
+                        else:
+                            partial.append((key, before[interval]))
+                    if dead:
+                        pipe.unlink(*dead)
                     if before is None:
                         pipe.unlink(index)
                     else:
@@ -512,6 +609,7 @@ class RedisStore:
             if before is None and names:
                 pipe.srem(self._keys.names, *names)
             pipe.execute()
+            self._drop_fields(partial)
             if before is not None:  # forget the names that kept no bucket at all
                 every = self._intervals()
                 counts = self._live_counts(names, every, {})
@@ -523,6 +621,22 @@ class RedisStore:
                 ]
                 if gone:
                     self._client.srem(self._keys.names, *gone)
+
+    def _drop_fields(self, partial: list[tuple[bytes, int]]) -> None:
+        """Delete the fields of buckets before ``before`` from hashes that also hold later
+        buckets (a field starts with its bucket's ``i_time``)."""
+        if not partial:
+            return
+        pipe = self._client.pipeline(transaction=False)
+        for key, _ in partial:
+            pipe.hkeys(key)
+        found = pipe.execute()
+        pipe = self._client.pipeline(transaction=True)
+        for (key, before), fields in zip(partial, found, strict=True):
+            dead = [f for f in fields if int(_bytes(f).split(b":", 1)[0]) < before]
+            if dead:
+                pipe.hdel(key, *dead)
+        pipe.execute()
 
     def delete(self, name: str) -> None:
         """Delete every bucket of ``name``."""

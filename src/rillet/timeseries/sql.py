@@ -28,10 +28,11 @@ Keys: ``{table}_pkey`` is the primary key ``(prefix, name, interval, i_time, r_t
 them alike in every table, so a second table failed on PostgreSQL, where index names are
 unique per schema); names longer than PostgreSQL's 63 bytes end with a checksum.
 
-Writes.  :meth:`SqlStore.write` runs in one transaction: on PostgreSQL a COPY of the rows
+Writes. :meth:`SqlStore.write` runs in one transaction: on PostgreSQL a COPY of the rows
 (CSV made by Arrow) into a temporary table, then one set-based upsert from it, ``INSERT ...
 SELECT ... ON CONFLICT ... DO UPDATE`` (``unnest`` of arrays for bytes values and single
-inserts); on SQLite one ``INSERT ... ON CONFLICT`` executed over the rows.  A failed write (a value the column cannot hold, a lost connection) rolls back whole.
+inserts); on SQLite one ``INSERT ... ON CONFLICT`` executed over the rows. A failed write (a
+value the column cannot hold, a lost connection) rolls back whole.
 
 Options: ``table_name``, ``value_type`` (a name such as ``"float"``, ``"int"``, ``"str"``,
 ``"text"``, ``"blob"``, ``"bool"``, ``"decimal"``, ``"date"``, ``"datetime"``, ``"time"``, a
