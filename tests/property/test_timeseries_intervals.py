@@ -106,3 +106,14 @@ def test_which_resolutions_nest(finer: object, coarser: object, nests: bool) -> 
     else:
         with pytest.raises(IntervalConfigError, match="does not divide"):
             Interval.parse("i", config)
+
+
+@given(INSTANTS, st.integers(-40, 40), st.sampled_from(["weekly", "monthly", "yearly"]))
+def test_shifts_walk_the_calendar(t: float, steps: int, word: str) -> None:
+    start = bucket(t, word)
+    walked = start
+    for _ in range(steps):
+        walked = bucket_end(walked, word)
+    for _ in range(-steps):
+        walked = bucket(walked - 1, word)
+    assert WORDS[word].shift(start, steps) == walked

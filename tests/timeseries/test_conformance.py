@@ -368,3 +368,41 @@ def test_arrow_output_of_every_type(make_timeseries: Make) -> None:
         if kind == "set":
             expected = [sorted(e) for e in expected]
         assert got == expected
+
+
+def test_gregorian_keys_ignore_the_local_zone(
+    make_timeseries: Make, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Buckets are UTC whatever TZ says (the original's keys moved with the local zone)."""
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        t = make_timeseries(
+            type="count", intervals={"d": {"step": "daily"}, "w": {"step": "weekly"}}
+        )
+        stamp = when("2024-01-07T02:00:00")  # Saturday 21:00 in New York, Sunday in UTC
+        t.insert("a", 1.0, timestamp=stamp)
+        assert t.get("a", "d", timestamp=stamp) == {when("2024-01-07T00:00:00"): 1.0}
+        assert t.get("a", "w", timestamp=stamp) == {when("2024-01-07T00:00:00"): 1.0}
+        assert t.properties("a")["w"] == {
+            "first": int(when("2024-01-07")),
+            "last": int(when("2024-01-07")),
+        }
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
+def test_a_custom_process_row_sees_every_bucket(make_timeseries: Make) -> None:
+    t = make(make_timeseries, "series", minute=MINUTE, hour=HOURLY)
+    m0, h0 = bucket(T, 60), bucket(T, 3600)
+    got = t.series("a", "minute", start=T, steps=3, process_row=lambda row: len(row))
+    assert got == {m0: 3, m0 + 60: 1, m0 + 120: 0}  # the empty minute too, as Kairos
+    assert t.get("a", "hour", timestamp=T, process_row=lambda row: sum(map(float, row))) == {
+        m0: 5.0,
+        m0 + 60: 2.5,
+    }
+    # rows no longer the type's: the join is the caller's too (as in Kairos)
+    joined = t.series(["a", "b"], "minute", start=T, steps=3, process_row=len, join_rows=sum)
+    assert joined == {m0: 4, m0 + 60: 1, m0 + 120: 1}
+    assert h0 == m0

@@ -7,30 +7,26 @@ Everything about time and meaning is here; where rows are kept is a
 
 from __future__ import annotations
 
-import math
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from itertools import chain, repeat
+from itertools import repeat
 from typing import Any
-
-import numpy as np
-import pyarrow as pa
 
 from rillet.errors import (
     ConfigError,
     InputError,
     UnknownIntervalError,
     UnknownTypeError,
-    ValueTypeError,
     suggest,
 )
-from rillet.time import to_ns
 from rillet.timeseries import transforms
 from rillet.timeseries.backends import open_store
-from rillet.timeseries.intervals import Interval, parse_intervals
+from rillet.timeseries.frames import to_table
+from rillet.timeseries.intervals import Interval, parse_intervals, seconds
 from rillet.timeseries.kinds import KINDS, Kind
-from rillet.timeseries.store import TYPES, RowWriter, Store, StoreSpec, write_schema
+from rillet.timeseries.store import TYPES, Store, StoreSpec
+from rillet.timeseries.writes import Writer
 
 #: what ``series(..., format=...)`` returns: ordered dicts, an Arrow table, a pandas frame
 FORMATS = ("dict", "arrow", "pandas")
@@ -95,7 +91,7 @@ class Timeseries:
         self.prefix = "" if not prefix else prefix if prefix.endswith(":") else prefix + ":"
         spec = StoreSpec(type, self.prefix, tuple(self.intervals), dict(backend_options))
         self.store: Store = open_store(client_or_url, spec)
-        self._schema = write_schema(type, self.store.value_type)
+        self._writer = Writer(self.kind, self.intervals, self.store, write_func)
 
     # -- writing --------------------------------------------------------------------------------
 
@@ -127,175 +123,7 @@ class Timeseries:
                 "bulk_insert(): inserts must be {timestamp: {name: [value, ...]}}, "
                 f"got {type(inserts).__name__}"
             )
-        now = time.time()
-        if len(inserts) == 1 and not intervals:
-            ((stamp, by_name),) = inserts.items()
-            if isinstance(by_name, Mapping) and len(by_name) == 1:
-                ((name, held),) = by_name.items()
-                if isinstance(name, str) and (
-                    type(held) is not list or len(held) == 1  # noqa: E721 - exactly a list
-                ):
-                    one = held[0] if type(held) is list else held  # noqa: E721
-                    if not isinstance(one, list | tuple | set | frozenset | Mapping):
-                        at = now if stamp is None else seconds(stamp)
-                        self._one(name, one, at, now)
-                        return
-        flat = _flatten(inserts, now)
-        if flat is None:
-            return
-        labels, codes, stamps, pairs, lengths, values = flat
-        if self.write_func is not None:
-            values = [self.write_func(v) for v in values]
-        column = self._values(values)
-        times = np.repeat(np.repeat(stamps, pairs), lengths)
-        codes = np.repeat(codes, lengths)
-        rows = self._rows(times, codes, column, intervals, now)
-        if rows is None:
-            return
-        if intervals or not self._distinct(stamps, pairs, lengths):
-            rows = self.kind.reduce_writes(rows)
-        table = pa.table(
-            {
-                "name": pa.array(labels, pa.string()).take(rows.column("name")),
-                "interval": pa.array(list(self.intervals), pa.string()).take(
-                    rows.column("interval")
-                ),
-                "i_time": rows.column("i_time"),
-                "r_time": rows.column("r_time"),
-                "value": rows.column("value"),
-                **({"count": rows.column("count")} if self.type == "histogram" else {}),
-                "expires": rows.column("expires"),
-            },
-            schema=self._schema,
-        )
-        self.store.write(table)
-
-    def _distinct(self, stamps: np.ndarray, pairs: np.ndarray, lengths: np.ndarray) -> bool:
-        """Whether no two values of a write share a bucket of a name, so that there is
-        nothing to reduce: one value a name a timestamp, and no two timestamps in one
-        resolution bucket of any interval (names are distinct within a timestamp)."""
-        if self.type == "series":
-            return True  # a series keeps every value: nothing is ever reduced
-        if not bool((lengths == 1).all()):
-            return False
-        held = stamps[pairs > 0]
-        for config in self.intervals.values():
-            starts = config.resolution.floor(held)
-            if len(np.unique(starts)) != len(starts):
-                return False
-        return True
-
-    def _one(self, name: str, value: Any, at: float, now: float) -> None:
-        """Write the rows of one value (one an interval; nothing to reduce), built directly."""
-        if self.write_func is not None:
-            value = self.write_func(value)
-        value = self._scalar(value)
-        rows: list[tuple[Any, ...]] = []
-        histogram = self.type == "histogram"
-        for label, config in self.intervals.items():
-            i_time = config.step.start(at)
-            r_time = i_time if config.coarse else config.resolution.start(at)
-            if config.steps is None:
-                expires = None
-            else:
-                live = config.live_from(now)
-                if live is not None and i_time < live:
-                    continue  # already past its TTL: never written
-                expires = config.shift(i_time, config.steps)
-            if histogram:
-                rows.append((name, label, i_time, r_time, value, 1, expires))
-            else:
-                rows.append((name, label, i_time, r_time, value, expires))
-        if not rows:
-            return
-        if isinstance(self.store, RowWriter):
-            self.store.write_rows(rows)
-            return
-        columns = list(zip(*rows, strict=True))
-        self.store.write(
-            pa.table(
-                {f.name: pa.array(c, f.type) for f, c in zip(self._schema, columns, strict=True)},
-                schema=self._schema,
-            )
-        )
-
-    def _scalar(self, value: Any) -> Any:
-        """One value as the store keeps it (a Python object), or a ValueTypeError."""
-        target = pa.float64() if self.type == "count" else self.store.value_type
-        kind = type(value)
-        if target == pa.float64() and (kind is float or kind is int):
-            return float(value)
-        if target == pa.int64() and kind is int:
-            return value
-        if (target == pa.string() and kind is str) or (target is None and value is not None):
-            return str(value)
-        return self._values([value])[0].as_py()
-
-    def _values(self, values: list[Any]) -> pa.Array:
-        """The values as the store's value column, or a ValueTypeError naming the first one
-        the type cannot hold."""
-        if self.type == "count":
-            target: pa.DataType = pa.float64()
-            values = [1 if v is None else v for v in values]
-        else:
-            target = self.store.value_type or pa.string()
-            if self.store.value_type is None:  # a text store: values as Kairos' Redis kept them
-                values = [v if v is None else str(v) for v in values]
-        try:
-            column = _strict(values, target)
-        except (pa.ArrowException, TypeError, ValueError, OverflowError):
-            column = None
-        if column is None or column.null_count:
-            position, bad = _first_bad(values, target)
-            what = "a count's increment" if self.type == "count" else f"a {self.type} value"
-            raise ValueTypeError(
-                f"{bad!r} (value {position} of the insert) cannot be {what} of type {target}",
-                position=position,
-                value=repr(bad),
-                type=str(target),
-            )
-        return column
-
-    def _rows(
-        self, times: np.ndarray, names: np.ndarray, values: pa.Array, copies: int, now: float
-    ) -> pa.Table | None:
-        """The rows of every interval, with their copies into the ``copies`` buckets
-        before or after (at those buckets' starts), less those already expired."""
-        parts = []
-        positions = np.arange(len(times))
-        for number, interval in enumerate(self.intervals.values()):
-            i_time = interval.step.floor(times)
-            r_time = i_time if interval.coarse else interval.resolution.floor(times)
-            take = positions
-            if copies:
-                sign = 1 if copies > 0 else -1
-                shifted = [_shift(interval, i_time, sign * k) for k in range(1, abs(copies) + 1)]
-                i_time = np.concatenate([i_time, *shifted])
-                r_time = np.concatenate([r_time, *shifted])
-                take = np.tile(positions, abs(copies) + 1)
-            expires = interval.expires(i_time)
-            live = interval.live_from(now)
-            if live is not None:
-                keep = i_time >= live
-                i_time, r_time, take = i_time[keep], r_time[keep], take[keep]
-                expires = expires[keep] if expires is not None else None
-            parts.append(
-                pa.table(
-                    {
-                        "name": names[take],
-                        "interval": np.full(len(take), number, dtype=np.int64),
-                        "i_time": i_time,
-                        "r_time": r_time,
-                        "value": values if take is positions else values.take(pa.array(take)),
-                        "count": np.ones(len(take), dtype=np.int64),
-                        "expires": pa.array(expires, pa.int64())
-                        if expires is not None
-                        else pa.nulls(len(take), pa.int64()),
-                    }
-                )
-            )
-        rows = pa.concat_tables(parts)
-        return rows if rows.num_rows else None
+        self._writer.bulk(inserts, intervals)
 
     # -- reading --------------------------------------------------------------------------------
 
@@ -323,7 +151,7 @@ class Timeseries:
         at = time.time() if timestamp is None else seconds(timestamp)
         start = config.i_start(at)
         cells = self._read(names, config, start, start, fetch, process_row)
-        shaped = self._shaped(names, joined, cells, config, [start], join_rows)[start]
+        shaped = self._shaped(names, joined, cells, config, [start], join_rows, process_row)[start]
         width = config.step
         if config.coarse:
             rval: OrderedDict[int, Any] = OrderedDict([(start, shaped)])
@@ -375,7 +203,7 @@ class Timeseries:
         first, last = _range(config, start, end, count)
         buckets = config.buckets(first, last)
         cells = self._read(names, config, first, last, fetch, process_row)
-        rval = self._shaped(names, joined, cells, config, buckets, join_rows)
+        rval = self._shaped(names, joined, cells, config, buckets, join_rows, process_row)
         condense = condense or bool(collapse)
         nested = not config.coarse and not condense
         if not config.coarse and condense:
@@ -405,7 +233,7 @@ class Timeseries:
                     rval[key] = transforms.apply(self.type, data, transform, size)
         if format == "dict":
             return rval
-        table = self._arrow(rval, nested, isinstance(transform, Mapping | list | tuple | set))
+        table = to_table(rval, nested, isinstance(transform, Mapping | list | tuple | set))
         return table if format == "arrow" else table.to_pandas()
 
     def iterate(
@@ -492,10 +320,14 @@ class Timeseries:
         config: Interval,
         buckets: list[int],
         join_rows: Callable[[list[Any]], Any] | None,
+        process_row: Callable[[Any], Any] | None,
     ) -> OrderedDict[int, Any]:
         """Each bucket's data, names joined: ``{i: data}``, or ``{i: {r: data}}`` with a
-        resolution (only the resolution buckets that hold data)."""
+        resolution (only the resolution buckets that hold data).  An interval bucket without
+        data holds the type's empty data, through a custom ``process_row`` as Kairos' did."""
         empty = self.kind.empty(joined)
+        if process_row is not None:
+            empty = process_row(self.kind.empty(True))
         if config.coarse:
             if not joined:
                 held = cells.get(names[0], {})
@@ -528,31 +360,6 @@ class Timeseries:
         if callable(condense):
             return condense(rows)
         return self.kind.condense(rows, joined)
-
-    def _arrow(self, rval: Mapping[int, Any], nested: bool, several: bool) -> pa.Table:
-        """A series as a table: ``interval`` (and ``resolution``) timestamps, then ``value``,
-        or a column per transform when ``several`` (the transform was a list or dict)."""
-        keys: list[tuple[int, ...]] = []
-        data: list[Any] = []
-        for i, row in rval.items():
-            if nested:
-                for r, d in row.items():
-                    keys.append((i, r))
-                    data.append(d)
-            else:
-                keys.append((i,))
-                data.append(row)
-        stamp = pa.timestamp("s", tz="UTC")
-        columns: dict[str, Any] = {"interval": pa.array([k[0] for k in keys], stamp)}
-        if nested:
-            columns["resolution"] = pa.array([k[1] for k in keys], stamp)
-        if several and data:
-            for key in data[0]:
-                label = key if isinstance(key, str) else getattr(key, "__name__", str(key))
-                columns[label] = _column([d.get(key) for d in data])
-        else:
-            columns["value"] = _column(data)
-        return pa.table(columns)
 
     # -- metadata and deleting ------------------------------------------------------------------
 
@@ -616,88 +423,6 @@ class Timeseries:
         )
 
 
-def seconds(value: Any) -> float:
-    """A timestamp as epoch seconds: a number (Kairos' form), a datetime (naive is UTC), a
-    date or ISO-8601 text.
-
-    Examples:
-        >>> import datetime as dt
-        >>> seconds(90), seconds("1970-01-01T00:01:30Z"), seconds(dt.date(1970, 1, 2))
-        (90.0, 90.0, 86400.0)
-    """
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        if not math.isfinite(value):
-            raise InputError(f"timestamp {value!r} is not a finite number of seconds")
-        return float(value)
-    try:
-        return to_ns(value) / 1e9
-    except (TypeError, ValueError) as exc:
-        raise InputError(
-            f"timestamp {value!r}: expected epoch seconds, a datetime or ISO-8601 text ({exc})",
-            value=repr(value),
-        ) from None
-
-
-Flat = tuple[list[str], np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[Any]]
-
-
-def _flatten(inserts: Mapping[Any, Mapping[str, Any]], now: float) -> Flat | None:
-    """``{timestamp: {name: [value, ...]}}`` as flat columns: the names (labels), then per
-    (timestamp, name) pair its name's code, per timestamp its time and number of pairs, per
-    pair its number of values, and the values in order.  One pass of C-speed calls a
-    timestamp in the usual case (lists of values, names seen before)."""
-    labels: list[str] = []
-    codes: dict[str, int] = {}
-    pair_codes: list[int] = []
-    stamps: list[float] = []
-    pairs: list[int] = []
-    lengths: list[int] = []
-    values: list[Any] = []
-    lookup = codes.__getitem__
-    for stamp, by_name in inserts.items():
-        stamps.append(now if stamp is None else seconds(stamp))
-        if not isinstance(by_name, Mapping):
-            raise InputError(
-                f"bulk_insert(): at {stamp!r}, expected {{name: [value, ...]}}, "
-                f"got {type(by_name).__name__}"
-            )
-        pairs.append(len(by_name))
-        before = len(pair_codes)
-        try:
-            pair_codes.extend(map(lookup, by_name))
-        except KeyError:
-            for name in by_name:
-                if name not in codes:
-                    if not isinstance(name, str):
-                        raise InputError(f"a time-series name must be text, got {name!r}") from None
-                    codes[name] = len(labels)
-                    labels.append(name)
-            del pair_codes[before:]  # extend kept the codes before the new name
-            pair_codes.extend(map(lookup, by_name))
-        held = by_name.values()
-        if set(map(type, held)) <= {list, tuple}:
-            lengths.extend(map(len, held))
-            values.extend(chain.from_iterable(held))
-            continue
-        for each in held:
-            if isinstance(each, list | tuple | set | frozenset):
-                lengths.append(len(each))
-                values.extend(each)
-            else:
-                lengths.append(1)
-                values.append(each)
-    if not values:
-        return None
-    return (
-        labels,
-        np.array(pair_codes, dtype=np.int64),
-        np.array(stamps, dtype=np.float64),
-        np.array(pairs, dtype=np.int64),
-        np.array(lengths, dtype=np.int64),
-        values,
-    )
-
-
 def _names(name: Any) -> tuple[list[str], bool]:
     if isinstance(name, str):
         return [name], False
@@ -712,17 +437,6 @@ def _no_options(method: str, kwargs: Mapping[str, Any]) -> None:
     if kwargs:
         key = next(iter(kwargs))
         raise ConfigError(f"{method}() got an unexpected keyword argument {key!r}", option=key)
-
-
-def _shift(interval: Interval, starts: np.ndarray, steps: int) -> np.ndarray:
-    """Bucket starts moved ``steps`` buckets."""
-    if interval.step.calendar is None:
-        out: np.ndarray = starts + steps * interval.step.seconds
-        return out
-    unique, inverse = np.unique(starts, return_inverse=True)
-    moved = np.array([interval.shift(int(s), steps) for s in unique], dtype=np.int64)
-    result: np.ndarray = moved[inverse]
-    return result
 
 
 def _length(width: Any, start: int) -> float:
@@ -744,44 +458,3 @@ def _range(config: Interval, start: Any, end: Any, steps: int) -> tuple[int, int
     if first > last:
         raise InputError(f"series(): start {start!r} is after end {end!r}")
     return first, last
-
-
-def _strict(values: list[Any], target: pa.DataType) -> pa.Array:
-    """The values as ``target``, inferred first and then cast safely, so that a float is
-    never cut to an int, nor text or a bool read as a number (pyarrow's typed conversion
-    does both quietly)."""
-    column = pa.array(values)
-    if column.type == target:
-        return column
-    textual = pa.types.is_string(column.type) or pa.types.is_binary(column.type)
-    if (
-        pa.types.is_boolean(column.type) != pa.types.is_boolean(target)
-        or textual != (pa.types.is_string(target) or pa.types.is_binary(target))
-        or pa.types.is_null(column.type)
-    ):
-        raise TypeError(f"{column.type} is not {target}")
-    return column.cast(target, safe=True)
-
-
-def _first_bad(values: list[Any], target: pa.DataType) -> tuple[int, Any]:
-    for position, value in enumerate(values):
-        try:
-            if value is None or _strict([value], target).null_count:
-                return position, value
-        except (pa.ArrowException, TypeError, ValueError, OverflowError):
-            return position, value
-    return 0, values[0]
-
-
-def _column(data: list[Any]) -> pa.Array:
-    """One column of a series table: dicts (histograms, their rates) as maps, sets as
-    sorted lists, the rest as Arrow infers them."""
-    if any(isinstance(d, Mapping) for d in data):
-        items = [list(d.items()) if d is not None else None for d in data]
-        pairs = [pair for row in items if row for pair in row]
-        keys = pa.array([k for k, _ in pairs]).type if pairs else pa.float64()
-        counts = pa.array([v for _, v in pairs]).type if pairs else pa.int64()
-        return pa.array(items, pa.map_(keys, counts))
-    if any(isinstance(d, set | frozenset) for d in data):
-        return pa.array([sorted(d) if d is not None else None for d in data])
-    return pa.array(data)

@@ -36,7 +36,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from rillet.database import Database, connect
-from rillet.errors import ConfigError, NotFoundError
+from rillet.errors import ConfigError, ConflictError, NotFoundError
 from rillet.timeseries.store import (
     CustomFetch,
     StoreSpec,
@@ -382,7 +382,7 @@ class EmbeddedStore:
                 partition=partition,
                 durability=self._durability,
             )
-        except Exception:  # made by another store meanwhile
+        except ConflictError:  # made by another store meanwhile
             return self.db.stream(name)
 
     def _open_index(self) -> _Index:
@@ -402,11 +402,11 @@ class EmbeddedStore:
         data = self._stream(self.name, create=False)
         if data is None:
             return
-        data.ingest_buffer()
+        data.caught_up()
         deletions: list[dict[str, Any]] = []
         deleted = self._stream(self.deleted_name, create=False)
         if deleted is not None:
-            deleted.ingest_buffer()
+            deleted.caught_up()
             for batch in deleted.stored():
                 deletions.extend(batch.to_pylist())
         deletions.sort(key=lambda d: int(d["upto"]))
@@ -487,10 +487,8 @@ class EmbeddedStore:
         self, fetch: CustomFetch, name: str, interval: str, first: int, last: int
     ) -> Mapping[int, Mapping[int, Any]]:
         """Calls ``fetch(db, stream, name, interval, first, last)``: the database, the data
-        stream's name (a table of ``db.sql``), and the bucket range, both ends included."""
-        stream = self._stream(self.name, create=False)
-        if stream is not None:
-            stream.ingest_buffer()
+        stream's name (a table of ``db.sql``, which sees every write before it), and the
+        bucket range, both ends included."""
         return fetch(self.db, self.name, name, interval, first, last)
 
     def names(self, live_from: Mapping[str, int]) -> list[str]:

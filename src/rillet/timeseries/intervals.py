@@ -20,6 +20,7 @@ Examples:
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Mapping
@@ -28,14 +29,15 @@ from typing import Any
 
 import numpy as np
 
-from rillet.errors import IntervalConfigError
+from rillet.errors import InputError, IntervalConfigError
+from rillet.time import to_ns
 
 DAY = 86_400
 _WEEK = 7 * DAY
 _SUNDAY = -4 * DAY  # 1969-12-28 was a Sunday (the epoch, a Thursday)
 #: Kairos' simple times (``m`` is a 30-day month, ``y`` a 365-day year), and seconds
 UNITS = {"s": 1, "h": 3600, "d": DAY, "w": _WEEK, "m": 30 * DAY, "y": 365 * DAY}
-_SIMPLE = re.compile(r"^\s*(\d+)\s*([shdwmy])\s*$")
+_SIMPLE = re.compile(r"^\s*([0-9]+)\s*([shdwmy]?)\s*$")
 GREGORIAN = ("daily", "weekly", "monthly", "yearly")
 KEYS = ("step", "steps", "resolution")
 
@@ -55,11 +57,9 @@ class Width:
             if word in GREGORIAN:
                 unit = {"daily": None, "weekly": "week", "monthly": "month", "yearly": "year"}
                 return cls(DAY, unit[word]) if unit[word] else cls(DAY)
-            match = _SIMPLE.match(word)
+            match = _SIMPLE.match(word)  # "30d", or "60": whole seconds
             if match and int(match.group(1)) > 0:
-                return cls(int(match.group(1)) * UNITS[match.group(2)])
-            if word.isdigit() and int(word) > 0:
-                return cls(int(word))
+                return cls(int(match.group(1)) * UNITS[match.group(2) or "s"])
         elif isinstance(value, int | float) and not isinstance(value, bool):
             if value >= 1 and float(value).is_integer():
                 return cls(int(value))
@@ -102,11 +102,7 @@ class Width:
         """The start of the bucket ``steps`` buckets after (before, if negative) ``start``'s."""
         if self.calendar is None:
             return start + steps * self.seconds
-        for _ in range(steps):
-            start = self.next(start)
-        for _ in range(-steps):
-            start = self.start(start - 1)
-        return start
+        return _calendar_shift(self, start, steps)
 
     def nests_in(self, coarser: Width) -> bool:
         """Whether every bucket boundary of ``coarser`` is one of this width's."""
@@ -120,6 +116,21 @@ class Width:
         if self.calendar == "week":  # %U weeks restart each year, never each month
             return coarser.calendar in ("week", "year")
         return order.index(self.calendar) <= order.index(coarser.calendar)
+
+
+@functools.lru_cache(maxsize=4096)
+def _calendar_shift(width: Width, start: int, steps: int) -> int:
+    """Months and years by numpy's calendar arithmetic; %U weeks (clipped at each year's
+    ends) one at a time.  Cached: reads and writes ask for the same few shifts (TTL)."""
+    if width.calendar in ("month", "year"):
+        unit = "M" if width.calendar == "month" else "Y"
+        moved = np.datetime64(start, "s").astype(f"datetime64[{unit}]") + steps
+        return int(moved.astype("datetime64[s]").astype(np.int64))
+    for _ in range(steps):
+        start = width.next(start)
+    for _ in range(-steps):
+        start = width.start(start - 1)
+    return start
 
 
 def _floor_unit(seconds: np.ndarray, unit: str) -> np.ndarray:
@@ -244,3 +255,25 @@ def parse_intervals(intervals: Any) -> dict[str, Interval]:
             key="intervals",
         )
     return {str(name): Interval.parse(name, config) for name, config in intervals.items()}
+
+
+def seconds(value: Any) -> float:
+    """A timestamp as epoch seconds: a number (Kairos' form), a datetime (naive is UTC), a
+    date or ISO-8601 text.
+
+    Examples:
+        >>> import datetime as dt
+        >>> seconds(90), seconds("1970-01-01T00:01:30Z"), seconds(dt.date(1970, 1, 2))
+        (90.0, 90.0, 86400.0)
+    """
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if not math.isfinite(value):
+            raise InputError(f"timestamp {value!r} is not a finite number of seconds")
+        return float(value)
+    try:
+        return to_ns(value) / 1e9
+    except (TypeError, ValueError) as exc:
+        raise InputError(
+            f"timestamp {value!r}: expected epoch seconds, a datetime or ISO-8601 text ({exc})",
+            value=repr(value),
+        ) from None
