@@ -519,10 +519,11 @@ class RedisStore:
         self, fetch: CustomFetch, name: str, interval: str, first: int, last: int
     ) -> Mapping[int, Mapping[int, Any]]:
         """Kairos' customized read: ``fetch(handle, key)`` on a pipeline, once per bucket of
-        ``name`` with ``first <= i_time <= last``; the replies are grouped as
-        ``{i_time: {r_time: data}}`` with ``r_time`` the bucket's (Redis keeps a bucket's
-        resolution rows in one key, so a custom fetch sees the whole bucket, its raw
-        members and fields being ``r_time:value`` and ``r_time``; see the module docstring)."""
+        ``name`` with ``first <= i_time <= last``, ``key`` being the key that holds the
+        bucket; the replies are grouped as ``{i_time: {i_time: data}}``.  Unlike Kairos',
+        a key holds all the bucket's resolution rows (series, set: members
+        ``r_time:value``) or, for count, gauge and histogram, a UTC day of buckets (fields
+        ``i_time:r_time[:value]``): see the module docstring."""
         with self._translated():
             found: list[Any] = self._client.zrangebyscore(
                 self._keys.index(interval, name), first, last
