@@ -9,6 +9,7 @@ import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pytest
@@ -23,6 +24,7 @@ from tests.timeseries.conformance import PG_URL, rows, unique_prefix
 
 T0 = 1_714_521_600  # 2024-05-01T00:00:00Z
 H = 3600
+MINUTE = {"minute": {"step": 60}}
 
 
 def _reachable(url: str) -> str | None:
@@ -308,3 +310,13 @@ def test_a_kairos_custom_fetch(url: str) -> None:
     finally:
         series.delete_all()
         series.close()
+
+
+def test_a_sqlite_file_keeps_a_write_ahead_log(tmp_path: Path) -> None:
+    """Single inserts do not wait for an fsync each: the file is in WAL mode."""
+    with Timeseries(f"sqlite:///{tmp_path}/w.sqlite", type="count", intervals=MINUTE) as series:
+        series.insert("x", 1.0, timestamp=T0)
+        store: Any = series.store
+        with store._engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
