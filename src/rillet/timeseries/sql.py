@@ -85,6 +85,8 @@ from rillet.timeseries.store import (
 OPTIONS = ("table_name", "value_type", "string_length", "text_length", "client_config")
 #: PostgreSQL's identifier limit in bytes (longer names are cut, and so could collide)
 MAX_IDENTIFIER = 63
+#: value types the sqlite3 driver takes as Python gives them
+_PLAIN = ("float", "int", "bool", "str", "text", "blob")
 #: rows per statement of a PostgreSQL write of arrays (one transaction holds them all)
 CHUNK = 100_000
 
@@ -419,7 +421,14 @@ class SqlStore:
             return
         self._check_lengths(rows)
         with self._connection(write=True) as connection:
-            if self._dialect == "sqlite":
+            if self._dialect == "sqlite" and self._value.name in _PLAIN:
+                sql, order = self._sqlite_plain
+                columns = {c: rows[c].to_pylist() for c in rows.column_names}
+                columns["count" if self._spec.type == "count" else "value"] = columns["value"]
+                columns["prefix"] = [self._spec.prefix] * rows.num_rows
+                params = list(zip(*(columns[c] for c in order), strict=True))
+                connection.exec_driver_sql(sql, params)  # sqlite3's executemany, in C
+            elif self._dialect == "sqlite":
                 connection.execute(self._upsert, self._records(rows))
             elif self._value.name == "blob":  # CSV has no bytes: arrays of them instead
                 for start in range(0, rows.num_rows, CHUNK):
@@ -571,6 +580,14 @@ class SqlStore:
         load = quote(constraint_name(self.table.name, "load"))
         sql = f"INSERT INTO {table} ({target}) SELECT %s, {picked} FROM {load} ORDER BY _ord"
         return sql + self._on_conflict()
+
+    @functools.cached_property
+    def _sqlite_plain(self) -> tuple[str, list[str]]:
+        """The SQLite upsert as the driver's SQL and its parameters' column order, for value
+        types sqlite3 takes as they are (no SQLAlchemy conversion to run row by row)."""
+        names = ["prefix", *self._write_columns()]
+        compiled = self._sqlite_insert().compile(dialect=self._engine.dialect, column_keys=names)
+        return str(compiled), list(compiled.positiontup or [])
 
     @functools.cached_property
     def _upsert(self) -> Any:
