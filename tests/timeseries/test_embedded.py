@@ -3,6 +3,8 @@ deletions, shared by every Timeseries on one database, all or nothing."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -10,7 +12,7 @@ from typing import Any
 import pytest
 
 import rillet
-from rillet.errors import ConfigError, ValueTypeError
+from rillet.errors import BackendUnavailableError, ConfigError, LockedError, ValueTypeError
 from rillet.timeseries import Timeseries
 from rillet.timeseries.embedded import stream_name
 from rillet.timeseries.store import StoreSpec
@@ -142,3 +144,23 @@ def test_a_value_type_the_streams_cannot_keep() -> None:
         Timeseries("rillet://", type="set", intervals=MINUTE, value_type="decimal")
     with pytest.raises(ConfigError, match="value_type 'complex'"):
         Timeseries("rillet://", type="set", intervals=MINUTE, value_type="complex")
+
+
+def test_a_folder_held_by_another_process_is_unavailable(tmp_path: Path) -> None:
+    script = (
+        "import sys, rillet; db = rillet.connect(sys.argv[1]); print('held', flush=True); "
+        "sys.stdin.read()"
+    )
+    holder = subprocess.Popen(
+        [sys.executable, "-c", script, str(tmp_path / "data")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        with pytest.raises(BackendUnavailableError, match="cannot be opened") as caught:
+            Timeseries(f"rillet://{tmp_path}/data", type="count", intervals=MINUTE)
+        assert isinstance(caught.value.__cause__, LockedError)
+    finally:
+        holder.communicate("")

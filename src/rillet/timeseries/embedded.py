@@ -15,8 +15,9 @@ queryable with ``db.sql``:
   name (and interval, with ``i_time < before``) at offsets below ``upto``.  ``delete_all``
   drops both streams.
 
-Reads never go to storage: an index in memory, kept per database and stream and shared by
-every ``Timeseries`` on it, holds each (name, interval)'s rows sorted by interval bucket.
+Reads never go to storage: an index in memory (:mod:`rillet.timeseries.index`), kept per
+database and stream and shared by every ``Timeseries`` on it, holds each (name, interval)'s
+rows sorted by interval bucket.
 It is rebuilt from the streams when a database is opened (derived state is rebuilt, never
 trusted) and updated by every write after the stream took it.
 """
@@ -36,7 +37,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from rillet.database import Database, connect
-from rillet.errors import ConfigError, ConflictError, NotFoundError
+from rillet.errors import (
+    BackendUnavailableError,
+    ConfigError,
+    ConflictError,
+    NotFoundError,
+    StorageError,
+)
+from rillet.timeseries.index import SMALL, Cell, Index
 from rillet.timeseries.store import (
     CustomFetch,
     StoreSpec,
@@ -55,19 +63,6 @@ RTSQL_TYPES = {
     pa.timestamp("us", tz="UTC"): "TIMESTAMP",
 }
 OPTIONS = ("value_type", "durability", "partition", "client_config")
-#: a write of at most this many rows goes row by row (Stream.append, the index's lists)
-SMALL = 16
-_ROW_COLUMNS = {
-    kind: (
-        "name",
-        "interval",
-        "i_time",
-        "r_time",
-        "value",
-        *(("count",) if kind == "histogram" else ()),
-    )
-    for kind in ("series", "histogram", "count", "gauge", "set")
-}
 _US = 1_000_000
 _NS = 1_000_000_000
 
@@ -92,218 +87,7 @@ def stream_name(spec: StoreSpec) -> str:
     return f"kairos_{clean}_{spec.type}"
 
 
-# -- the index --------------------------------------------------------------------------------
-
-
-class _Cell:
-    """The rows of one (name, interval): chunks as written (single rows gathered in lists
-    first), merged into one sorted by i_time (stable: write order within a bucket) and
-    reduced to what the type keeps when read."""
-
-    __slots__ = ("clean", "count", "i_time", "pending", "r_time", "value", "value_type")
-
-    def __init__(self, value_type: pa.DataType) -> None:
-        self.value_type = value_type
-        self.i_time: list[np.ndarray] = []
-        self.r_time: list[np.ndarray] = []
-        self.value: list[pa.Array] = []
-        self.count: list[np.ndarray] = []
-        self.pending: list[tuple[int, int, Any, int]] = []  # rows written one at a time
-        self.clean = True  # no chunks, or one that merged() made
-
-    def add(self, i_time: np.ndarray, r_time: np.ndarray, value: pa.Array, count: Any) -> None:
-        self._settle()
-        self.clean = False
-        self.i_time.append(i_time)
-        self.r_time.append(r_time)
-        self.value.append(value)
-        if count is not None:
-            self.count.append(count)
-
-    def add_row(self, i_time: int, r_time: int, value: Any, count: int) -> None:
-        self.pending.append((i_time, r_time, value, count))
-
-    def _settle(self) -> None:
-        """Make the rows written one at a time a chunk, after the chunks before them."""
-        if not self.pending:
-            return
-        i_time, r_time, value, count = zip(*self.pending, strict=True)
-        self.pending = []
-        self.clean = False
-        self.i_time.append(np.array(i_time, dtype=np.int64))
-        self.r_time.append(np.array(r_time, dtype=np.int64))
-        self.value.append(pa.array(value, self.value_type))
-        self.count.append(np.array(count, dtype=np.int64))
-
-    def merged(self, kind: str) -> None:
-        """Make the chunks one, sorted by i_time, and (but for series) reduced to what the
-        type keeps: one row per bucket (per bucket and value for histogram and set)."""
-        self._settle()
-        if self.clean:
-            return
-        i_time = np.concatenate(self.i_time)
-        r_time = np.concatenate(self.r_time)
-        value = pa.concat_arrays(self.value)
-        count = np.concatenate(self.count) if kind == "histogram" else None
-        if kind != "series":
-            i_time, r_time, value, count = _reduced(kind, i_time, r_time, value, count)
-        elif not _ascending(i_time):
-            order = np.argsort(i_time, kind="stable")
-            i_time, r_time, value = i_time[order], r_time[order], value.take(order)
-        self.i_time, self.r_time, self.value = [i_time], [r_time], [value]
-        self.count = [count] if count is not None else []
-        self.clean = True
-
-    def between(self, kind: str, start: int, end: int) -> tuple[Any, ...]:
-        self.merged(kind)
-        if not self.i_time:
-            return ()
-        i_time = self.i_time[0]
-        low, high = int(i_time.searchsorted(start)), int(i_time.searchsorted(end))
-        count = self.count[0][low:high] if self.count else None
-        return i_time[low:high], self.r_time[0][low:high], self.value[0][low:high], count
-
-    def keep(self, kind: str, mask_of: Any) -> None:
-        """Keep the rows where ``mask_of(i_time)`` holds."""
-        self.merged(kind)
-        if not self.i_time:
-            return
-        mask = mask_of(self.i_time[0])
-        self.i_time = [self.i_time[0][mask]]
-        self.r_time = [self.r_time[0][mask]]
-        self.value = [self.value[0].filter(pa.array(mask))]
-        self.count = [self.count[0][mask]] if self.count else []
-
-    def __len__(self) -> int:
-        return sum(len(c) for c in self.i_time) + len(self.pending)
-
-
-def _ascending(keys: np.ndarray) -> bool:
-    return len(keys) < 2 or not bool((keys[1:] < keys[:-1]).any())
-
-
-def _reduced(
-    kind: str, i_time: np.ndarray, r_time: np.ndarray, value: pa.Array, count: np.ndarray | None
-) -> tuple[np.ndarray, np.ndarray, pa.Array, np.ndarray | None]:
-    """Rows reduced to what the type keeps, sorted by (i_time, r_time[, value])."""
-    order = np.lexsort((r_time, i_time))  # stable: write order within a bucket
-    if (order[1:] < order[:-1]).any():
-        i_time, r_time, value = i_time[order], r_time[order], value.take(order)
-        count = count[order] if count is not None else None
-    same = (i_time[1:] == i_time[:-1]) & (r_time[1:] == r_time[:-1])
-    if not same.any():  # a row a bucket: nothing to reduce (the usual case)
-        return i_time, r_time, value, count
-    firsts = np.flatnonzero(np.concatenate([[True], ~same]))
-    if kind == "count":
-        sums = np.add.reduceat(value.to_numpy(zero_copy_only=False), firsts)
-        return i_time[firsts], r_time[firsts], pa.array(sums, pa.float64()), None
-    if kind == "gauge":
-        lasts = np.append(firsts[1:], len(i_time)) - 1
-        return i_time[lasts], r_time[lasts], value.take(pa.array(lasts)), None
-    table = pa.table({"i_time": i_time, "r_time": r_time, "value": value})
-    keys = ["i_time", "r_time", "value"]
-    if kind == "histogram":
-        table = table.append_column("count", pa.array(count))
-        out = table.group_by(keys, use_threads=False).aggregate([("count", "sum")])
-        out = out.rename_columns({"count_sum": "count"})
-    else:  # set: the distinct values
-        out = table.group_by(keys, use_threads=False).aggregate([])
-    out = out.sort_by([("i_time", "ascending"), ("r_time", "ascending")])
-    counts = out.column("count").to_numpy() if kind == "histogram" else None
-    return (
-        out.column("i_time").to_numpy(),
-        out.column("r_time").to_numpy(),
-        out.column("value").combine_chunks(),
-        counts,
-    )
-
-
-class _Index:
-    """The rows of one time series' stream, by name and interval (see the module)."""
-
-    def __init__(self, kind: str, value_type: pa.DataType) -> None:
-        self.kind = kind
-        self.value_type = value_type
-        self.lock = threading.Lock()
-        self.cells: dict[str, dict[str, _Cell]] = {}
-
-    def add(self, table: pa.Table) -> None:
-        """Index written rows (``write_schema`` columns; the caller holds the lock)."""
-        if table.num_rows == 0:
-            return
-        if table.num_rows <= SMALL:
-            self.add_rows(*(table.column(c).to_pylist() for c in _ROW_COLUMNS[self.kind]))
-            return
-        names = pc.dictionary_encode(table.column("name")).combine_chunks()
-        intervals = pc.dictionary_encode(table.column("interval")).combine_chunks()
-        n_intervals = len(intervals.dictionary)
-        key = names.indices.to_numpy().astype(
-            np.int64
-        ) * n_intervals + intervals.indices.to_numpy().astype(np.int64)
-        order = None if _ascending(key) else np.argsort(key, kind="stable")
-        if order is not None:
-            key = key[order]
-        cuts = np.flatnonzero(key[1:] != key[:-1]) + 1
-        starts = np.concatenate([[0], cuts]).tolist()
-        ends = [*cuts.tolist(), len(key)]
-        i_time = table.column("i_time").to_numpy()
-        r_time = table.column("r_time").to_numpy()
-        value = table.column("value").combine_chunks()
-        count = table.column("count").to_numpy() if self.kind == "histogram" else None
-        if order is not None:
-            i_time, r_time, value = i_time[order], r_time[order], value.take(order)
-            count = count[order] if count is not None else None
-        name_list = names.dictionary.to_pylist()
-        interval_list = intervals.dictionary.to_pylist()
-        for low, high in zip(starts, ends, strict=True):
-            code = int(key[low])
-            by_interval = self.cells.setdefault(name_list[code // n_intervals], {})
-            interval = interval_list[code % n_intervals]
-            cell = by_interval.get(interval)
-            if cell is None:
-                cell = by_interval[interval] = _Cell(self.value_type)
-            cell.add(
-                i_time[low:high],
-                r_time[low:high],
-                value.slice(low, high - low),
-                count[low:high] if count is not None else None,
-            )
-
-    def add_rows(self, *columns: Sequence[Any]) -> None:
-        """Index a few written rows: name, interval, i_time, r_time, value[, count]."""
-        counts = columns[5] if len(columns) > 5 else [1] * len(columns[0])
-        for name, interval, i_time, r_time, value, count in zip(*columns[:5], counts, strict=True):
-            by_interval = self.cells.get(name)
-            if by_interval is None:
-                by_interval = self.cells[name] = {}
-            cell = by_interval.get(interval)
-            if cell is None:
-                cell = by_interval[interval] = _Cell(self.value_type)
-            cell.add_row(i_time, r_time, value, count)
-
-    def forget(self, name: str | None, interval: str | None, before: int | None) -> None:
-        """Drop rows: of a name (all names: None), in an interval, before an i_time."""
-        names = list(self.cells) if name is None else [name]
-        for each in names:
-            cells = self.cells.get(each, {})
-            if interval is None and before is None:
-                self.cells.pop(each, None)
-                continue
-            for key, cell in list(cells.items()):
-                if interval is not None and key != interval:
-                    continue
-                if before is None:
-                    del cells[key]
-                else:
-                    limit = before
-                    cell.keep(self.kind, lambda t, limit=limit: t >= limit)
-                    if not len(cell):
-                        del cells[key]
-            if not cells:
-                self.cells.pop(each, None)
-
-
-_INDEXES: weakref.WeakKeyDictionary[Database, dict[str, _Index]] = weakref.WeakKeyDictionary()
+_INDEXES: weakref.WeakKeyDictionary[Database, dict[str, Index]] = weakref.WeakKeyDictionary()
 _INDEXES_LOCK = threading.Lock()
 
 # Databases opened from a rillet://path URL, shared by the stores on them (a folder is held
@@ -385,18 +169,18 @@ class EmbeddedStore:
         except ConflictError:  # made by another store meanwhile
             return self.db.stream(name)
 
-    def _open_index(self) -> _Index:
+    def _open_index(self) -> Index:
         with _INDEXES_LOCK:
             indexes = _INDEXES.setdefault(self.db, {})
             index = indexes.get(self.name)
             if index is None:
                 value_type = pa.float64() if self.kind == "count" else self._value_type
-                index = indexes[self.name] = _Index(self.kind, value_type)
+                index = indexes[self.name] = Index(self.kind, value_type)
                 with index.lock:
                     self._rebuild(index)
         return index
 
-    def _rebuild(self, index: _Index) -> None:
+    def _rebuild(self, index: Index) -> None:
         """Index the stored rows, less those deleted (each deletion hides the rows written
         before it, by offset)."""
         data = self._stream(self.name, create=False)
@@ -431,7 +215,7 @@ class EmbeddedStore:
         for deletion in deletions[position:]:
             self._forget(index, deletion)
 
-    def _forget(self, index: _Index, deletion: Mapping[str, Any]) -> None:
+    def _forget(self, index: Index, deletion: Mapping[str, Any]) -> None:
         index.forget(deletion["name"], deletion["interval"], deletion["before"])
 
     # -- Store -------------------------------------------------------------------------------
@@ -499,7 +283,7 @@ class EmbeddedStore:
                 if any(self._live(cell, i, live_from) for i, cell in cells.items())
             )
 
-    def _live(self, cell: _Cell, interval: str, live_from: Mapping[str, int]) -> bool:
+    def _live(self, cell: Cell, interval: str, live_from: Mapping[str, int]) -> bool:
         cell.merged(self.kind)
         if not cell.i_time or not len(cell.i_time[0]):
             return False
@@ -576,12 +360,22 @@ def open_store(target: Any, spec: StoreSpec) -> EmbeddedStore:
     config = dict(spec.options.get("client_config") or {})
     path = target[len("rillet://") :]
     if not path:
-        return EmbeddedStore(connect(**config), spec, True)
+        memory = connect(**config)
+        try:
+            return EmbeddedStore(memory, spec, True)
+        except BaseException:
+            memory.close()
+            raise
     folder = Path(path).resolve()
     with _INDEXES_LOCK:
         db, users = _OPENED.get(folder, (None, 0))
         if db is None:
-            db = connect(folder, **config)
+            try:
+                db = connect(folder, **config)
+            except StorageError as exc:  # cannot be made, or another process holds it
+                raise BackendUnavailableError(
+                    f"rillet back end {target!r} cannot be opened: {exc}", url=target
+                ) from exc
         _OPENED[folder] = (db, users + 1)
     try:
         return EmbeddedStore(db, spec, folder)
