@@ -29,6 +29,7 @@ from bench import (  # noqa: E402
     read,
     rtsql_parse,
     timeseries,
+    timeseries_stores,
 )
 from bench.figures import section  # noqa: E402
 from bench.perflog import perf_tables, sealed_perf_log  # noqa: E402
@@ -62,6 +63,7 @@ def main() -> None:
         postgres.run(tables, append_many_rate, db)
     timeseries.main()  # its own data: 1,000 names x a day of minutes
     flows.run()  # its own data: 5M events replayed from a stream, two streams joined
+    timeseries_stores.main()  # SQL and Redis beside Kairos' own methods, same run
     print(
         f"\nall benchmarks ran in {time.perf_counter() - began:.0f} s; load average "
         f"{os.getloadavg()[0]:.2f} (other work on the machine slows every figure)"

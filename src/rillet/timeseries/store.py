@@ -260,3 +260,32 @@ class RowWriter(Protocol):
         order (``name, interval, i_time, r_time, value[, count], expires``), values already
         of the store's value type as Python objects (float for count).  Rows of one call
         have distinct keys (they are one value's rows, one an interval)."""
+
+
+def check_options(spec: StoreSpec, known: Sequence[str], backend: str) -> dict[str, Any]:
+    """The ``client_config`` option of ``spec`` (a dict, ``{}`` without one), after checking
+    that every option is one of ``known``: a ConfigError names the first that is not.
+
+    Examples:
+        >>> check_options(StoreSpec("count", options={"client_config": {"a": 1}}),
+        ...               ("client_config",), "SQL")
+        {'a': 1}
+        >>> check_options(StoreSpec("count", options={"tabel": "x"}), ("table_name",), "SQL")
+        Traceback (most recent call last):
+        ...
+        rillet.errors.ConfigError: unknown SQL back-end option 'tabel'; the options are table_name
+    """
+    unknown = sorted(set(spec.options) - set(known))
+    if unknown:
+        raise ConfigError(
+            f"unknown {backend} back-end option {unknown[0]!r}; the options are "
+            + ", ".join(known),
+            option=unknown[0],
+        )
+    config = spec.options.get("client_config") or {}
+    if not isinstance(config, Mapping):
+        raise ConfigError(
+            f"client_config must be a dict of the {backend} client's options, not {config!r}",
+            option="client_config",
+        )
+    return dict(config)
