@@ -27,6 +27,7 @@ from rillet.monitors.adhoc import Matches as Matches  # its home before adhoc.py
 from rillet.monitors.aggregate import AggregateMonitor
 from rillet.monitors.alerts import Alert, Delivery, Webhook
 from rillet.monitors.filter import Filter, predicate
+from rillet.monitors.idle import next_idle_check
 from rillet.monitors.index import Index
 from rillet.monitors.observed import Monitor, Observed
 from rillet.monitors.plan import candidates, exact
@@ -463,7 +464,7 @@ class MonitorSet:
     def _judge_idle(self, alarm: Alarm) -> None:
         """The idle thread: sleeps until a trigger's whole period after the last ingest by
         the clock (or until records come when none is pending), then judges the windows
-        that idleness closed, as :meth:`_check_triggers` says."""
+        that idleness closed, as :meth:`_check_triggers` says (when: rillet.monitors.idle)."""
         until: float | None = None
         while alarm.sleep(until):
             try:
@@ -474,37 +475,17 @@ class MonitorSet:
                     now = self.clock()
                     if self.triggers:
                         self._check_triggers(now)
-                    until = self._idle_until = self._next_idle_check(now)
+                    until = self._idle_until = next_idle_check(
+                        [t.period_us for t in self.triggers.values()],
+                        self.watermark,
+                        self._last_ingest,
+                        now,
+                    )
                 self._publish()
             except Exception:  # keep judging; the next records wake it again
                 log.exception("idle triggers of stream %r failed", self.stream.name)
                 with self._lock:
                     until = self._idle_until = None
-
-    def _next_idle_check(self, now: float) -> float | None:
-        """When, by the clock, idleness may next close a window of a trigger: a whole period
-        after the last ingest or, once idle that long, when the clock reaches the end of the
-        next window holding records; None: not before more records (or triggers) come.  The
-        earliest float where :meth:`_check_triggers`'s own test holds, so a clock set to it
-        by hand wakes the thread."""
-        newest = self.watermark
-        if newest <= -(2**62):
-            return None  # no window holds records
-        last = self._last_ingest
-        soonest: float | None = None
-        for trigger in self.triggers.values():
-            period = trigger.period_us
-            at = _idle_at(last, period)
-            if now < at:
-                candidate = at
-            else:
-                closed = max(newest, min(int(now * 1e6), newest + period))
-                end = (closed // period + 1) * period
-                if end > (newest // period + 1) * period:
-                    continue  # the newest window with records is closed: nothing to wait for
-                candidate = _reaching(end)
-            soonest = candidate if soonest is None else min(soonest, candidate)
-        return soonest
 
     def _check_triggers(self, now: float | None = None) -> None:
         """Judge the windows that closed: event time passed their end or, when ``now`` is
@@ -662,28 +643,6 @@ class MonitorSet:
         if thread is not None:
             thread.join()
         self.delivery.close()
-
-
-def _idle_at(last: float, period_us: int) -> float:
-    """The earliest clock reading idle for ``period_us`` since ``last`` (as the triggers'
-    check computes it, in floats)."""
-    return _earliest(lambda t: (t - last) * 1e6 >= period_us, last + period_us / 1e6)
-
-
-def _reaching(us: int) -> float:
-    """The earliest clock reading whose whole microseconds reach ``us``."""
-    return _earliest(lambda t: int(t * 1e6) >= us, us / 1e6)
-
-
-def _earliest(holds: Callable[[float], bool], guess: float) -> float:
-    """The least float where ``holds`` (false, then true as the float grows) holds, found
-    from ``guess``, a few rounding steps from it."""
-    at = guess
-    while not holds(at):
-        at = math.nextafter(at, math.inf)
-    while holds(before := math.nextafter(at, -math.inf)):
-        at = before
-    return at
 
 
 def _given_resolution(entry: MonitorEntry) -> str | None:
