@@ -116,10 +116,10 @@ def kll_merge(lists: pa.Array) -> pa.Array:
 
 
 def _rank(q: Any) -> float:
-    q = float(q)
-    if not 0.0 <= q <= 1.0:
+    rank = float(q)
+    if not 0.0 <= rank <= 1.0:  # NaN too
         raise ValueError(f"a quantile's rank must be between 0 and 1, got {q}")
-    return q
+    return rank
 
 
 def kll_items(blobs: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -322,11 +322,11 @@ FUNCTIONS: dict[str, tuple[Callable[..., pa.Array], list[str], str]] = {
 def register(con: duckdb.DuckDBPyConnection) -> None:
     """Make the sketch functions callable in ``con``'s SQL (vectorized: Arrow in and out)."""
     for name, (function, params, result) in FUNCTIONS.items():
-        con.create_function(
+        con.create_function(  # type: ignore[call-overload]
             name,
             function,
-            params,  # type: ignore[arg-type]
-            result,  # type: ignore[arg-type]
+            params,
+            result,
             type="arrow",
             null_handling="special",
             side_effects=False,

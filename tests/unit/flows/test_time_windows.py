@@ -181,11 +181,10 @@ def test_windows_match_duckdb(
 ) -> None:
     db.set(config.LATENESS, f"{lateness_ms}ms" if form else lateness_ms)
     # both forms of an interval: INTERVAL 'n' UNIT and INTERVAL n UNITS
-    ival = (
-        (lambda ms: f"INTERVAL '{ms}' MILLISECOND")
-        if form
-        else (lambda ms: f"INTERVAL {ms} MILLISECONDS")
-    )
+
+    def ival(ms: int) -> str:
+        return f"INTERVAL '{ms}' MILLISECOND" if form else f"INTERVAL {ms} MILLISECONDS"
+
     if kind == "tumble":
         window, sizes = f"TUMBLE(ts, {ival(size_ms)})", (size_ms, size_ms)
     elif kind == "hop":
