@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rillet.aggregates import sqlfunctions
+from rillet.aggregates.kll_bytes import exact_states, kll_items
 from rillet.aggregates.sketches import HLL_LG_K, KLL_K
 
 # KLL's rank error for k=200 (single-sided, 99 % confidence) is about 1.65 %; checked at
@@ -135,3 +136,24 @@ def test_top_k_merges_find_the_heavy_hitters(con: duckdb.DuckDBPyConnection) -> 
             "SELECT top_k_merge_items(?, 3), top_k_items(top_k_merge(?), 3)", [blobs, blobs]
         ).fetchone()
         assert found == (expected, expected)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    counts=st.lists(st.integers(0, KLL_K), min_size=0, max_size=8),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_exact_states_are_the_sketches_own_bytes(counts: list[int], seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = np.array(counts, dtype=np.int64)
+    values = rng.normal(0, 100, int(n.sum()))
+    written = exact_states(values, n, KLL_K).to_pylist()
+    first = np.cumsum(n) - n
+    for i, count in enumerate(counts):
+        sketch = ds.kll_doubles_sketch(KLL_K)
+        for v in values[first[i] : first[i] + count][::-1].tolist():  # level 0 fills backwards
+            sketch.update(v)
+        assert written[i] == sketch.serialize()
+    owner, items, weights = kll_items(exact_states(values, n, KLL_K))
+    assert sorted(items.tolist()) == sorted(values.tolist()) and (weights == 1).all()
+    assert (np.bincount(owner, minlength=len(n)) == n).all()
