@@ -118,6 +118,14 @@ def _extremes(
 def kll_items(blobs: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The items of each KLL state: (state index, value, weight) of every retained item,
     read from the serialized bytes with numpy."""
+    retained, values, weights = state_items(blobs)
+    owner = np.repeat(np.arange(len(retained), dtype=np.int64), retained)
+    return owner, values, weights
+
+
+def state_items(blobs: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """How many items each KLL state retains, and the value and weight of every one of
+    them, state after state."""
     blobs = blobs.cast(pa.large_binary()) if pa.types.is_binary(blobs.type) else blobs
     count = len(blobs)
     if count == 0:
@@ -144,17 +152,22 @@ def kll_items(blobs: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     first = np.where(single, starts + 8, starts + _PREAMBLE + 4 * levels + 16)
     retained = np.where(single, 1, np.where(full, (lengths - (first - starts)) // 8, 0))
     retained = np.maximum(retained, 0)
-    owner = np.repeat(np.arange(count, dtype=np.int64), retained)
-    within = np.arange(int(retained.sum()), dtype=np.int64) - np.repeat(
-        np.cumsum(retained) - retained, retained
-    )
-    at = np.repeat(first, retained) + within * 8
-    values = np.empty(len(at), dtype=np.float64)
-    for shift in np.unique(at % 8).tolist():  # a float view of the bytes per alignment
-        chosen = at % 8 == shift
-        view = np.frombuffer(data_buffer, dtype="<f8", offset=shift, count=(len(data) - shift) // 8)
-        values[chosen] = view[(at[chosen] - shift) // 8]
-    weights = np.ones(len(at), dtype=np.int64)
+    shifts = first % 8  # each state's items as doubles of a view of the bytes at its shift
+    index = (first - shifts) // 8
+    kinds = np.unique(shifts[retained > 0])
+    if len(kinds) <= 1:  # the usual case: every state 8-byte aligned
+        shift = int(kinds[0]) if len(kinds) else 0
+        values = _view(data_buffer, len(data), shift)[_ranges(index, retained)]
+    else:
+        values = np.empty(int(retained.sum()), dtype=np.float64)
+        into = np.cumsum(retained) - retained
+        for shift in kinds.tolist():
+            chosen = shifts == shift
+            view = _view(data_buffer, len(data), shift)
+            values[_ranges(into[chosen], retained[chosen])] = view[
+                _ranges(index[chosen], retained[chosen])
+            ]
+    weights = np.ones(len(values), dtype=np.int64)
     ends = np.cumsum(retained)
     for i in np.flatnonzero(levels > 1).tolist():  # compacted states: items of level h weigh 2^h
         raw = data[starts[i] + _PREAMBLE : starts[i] + _PREAMBLE + 4 * levels[i]]
@@ -163,4 +176,19 @@ def kll_items(blobs: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         span = weights[ends[i] - retained[i] : ends[i]]
         for h in range(int(levels[i])):
             span[bounds[h] : bounds[h + 1]] = 1 << h
-    return owner, values, weights
+    return retained, values, weights
+
+
+def _view(buffer: pa.Buffer | None, size: int, shift: int) -> np.ndarray:
+    if buffer is None or size < 8 + shift:
+        return np.zeros(0)
+    view: np.ndarray = np.frombuffer(buffer, dtype="<f8", offset=shift, count=(size - shift) // 8)
+    return view
+
+
+def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """``starts[i], ..., starts[i] + counts[i] - 1`` for each i, one after another."""
+    total = int(counts.sum())
+    shift = np.repeat(starts - (np.cumsum(counts) - counts), counts)
+    found: np.ndarray = np.arange(total, dtype=np.int64) + shift
+    return found

@@ -51,7 +51,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from rillet.aggregates.kll_bytes import kll_items
+from rillet.aggregates.grouped import _exact_quantiles
+from rillet.aggregates.kll_bytes import state_items
 from rillet.aggregates.sketches import HLL_LG_K, KLL_K
 
 
@@ -123,7 +124,11 @@ def weighted_quantiles(
 ) -> np.ndarray:
     """For each group 0..count-1, the smallest value whose cumulative weight reaches
     ``q`` of the group's total (NaN for a group without values)."""
-    order = np.lexsort((values, groups))
+    order = np.argsort(values)  # then by group, stably: a radix sort where groups are few
+    keys = groups[order]
+    if count <= 2**16:
+        keys = keys.astype(np.uint16)
+    order = order[np.argsort(keys, kind="stable")]
     groups, values, weights = groups[order], values[order], weights[order]
     cumulative = np.cumsum(weights)
     totals = np.bincount(groups, weights=weights, minlength=count).astype(np.int64)
@@ -145,12 +150,22 @@ def kll_merge_quantile(lists: pa.Array, qs: pa.Array) -> pa.Array:
     count = len(lists)
     flat = pc.list_flatten(lists)
     parents = np.asarray(pc.list_parent_indices(lists), dtype=np.int64)
-    owner, values, weights = kll_items(flat)
+    retained, values, weights = state_items(flat)
     q = np.asarray(qs.fill_null(np.nan).to_numpy(zero_copy_only=False), dtype=np.float64)
     if ((q < 0) | (q > 1)).any():
         raise ValueError("a quantile's rank must be between 0 and 1")
-    groups = parents[owner]
-    found = weighted_quantiles(groups, values, weights, count, q)
+    if len(q) and (q == q[0]).all() and (weights == 1).all():
+        # no state was compacted: every item stands for one value, and the groups' items
+        # lie one group after another, so each group is a row of a sorted matrix
+        n = np.bincount(parents, weights=retained, minlength=count).astype(np.int64)
+        found = np.full(count, np.nan)
+        rows = np.flatnonzero(n)
+        if len(rows):
+            first = np.cumsum(n) - n
+            found[rows] = _exact_quantiles(values, first[rows], n[rows], float(q[0]))
+    else:
+        groups = np.repeat(parents, retained)
+        found = weighted_quantiles(groups, values, weights, count, q)
     missing = np.isnan(found) | np.isnan(q)
     if lists.null_count:
         missing |= np.asarray(lists.is_null())
