@@ -314,7 +314,19 @@ class EventWindows:
         self._chunks = [merged]
         return merged
 
+    def open_batch(self) -> pa.RecordBatch | None:
+        """The windows still open, each as its partial result now (the rows they would be
+        emitted as, if they closed now), or None when none is open; nothing changes."""
+        if not self._chunks:
+            return None
+        state = self._merged()
+        ends = state.ends + self.spec.gap if self.spec.kind == "session" else state.ends
+        return self._batch(state, ends, advance=False)
+
     def _emit(self, out: _Chunk, ends: np.ndarray) -> None:
+        self.emit(self._batch(out, ends))
+
+    def _batch(self, out: _Chunk, ends: np.ndarray, advance: bool = True) -> pa.RecordBatch:
         order = np.lexsort((out.groups, ends))
         out, ends = _take(out, order), ends[order]
         columns: dict[str, pa.Array] = {}
@@ -331,9 +343,10 @@ class EventWindows:
         columns[END] = time_array(ends)
         count = len(ends)
         seqs = pa.array(np.arange(self._seq, self._seq + count, dtype=np.int64))
-        self._seq += count
+        if advance:
+            self._seq += count
         names = [*columns, TIME, SEQ]
-        self.emit(pa.record_batch([*columns.values(), time_array(ends), seqs], names=names))
+        return pa.record_batch([*columns.values(), time_array(ends), seqs], names=names)
 
 
 def _session_runs(

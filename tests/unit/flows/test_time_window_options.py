@@ -180,3 +180,34 @@ def test_sketches_as_state_merge_in_sql(db: rillet.Database) -> None:
         ds.hll_sketch.deserialize(h).get_estimate() for h in out.column("hosts").to_pylist()
     ] == [1.0] * 5
     assert out.column("n").to_pylist() == [60] * 5
+
+
+def test_open_windows_give_their_partial_rows(db: rillet.Database) -> None:
+    text = "SELECT host, COUNT(*) AS n FROM perf GROUP BY host, TUMBLE(ts, INTERVAL '1' MINUTE)"
+    plan, names = plan_select(db, _select(text))
+    flow = start(db, plan, text, names)
+    db.stream("perf").append_many(
+        [
+            (BASE + 5 * S, "a", 1.0, None),
+            (BASE + 61 * S, "a", 1.0, None),
+            (BASE + 62 * S, "b", 1.0, None),
+        ]
+    )
+    db.stream("perf").caught_up()
+    windows = _event_windows(flow)
+    partial = windows.open_batch()
+    assert partial is not None
+    assert partial.column("__key0").to_pylist() == ["a", "b"]
+    assert partial.column("__agg0").to_pylist() == [1, 1]
+    assert windows.open_batch() is not None  # nothing changed
+    flow.finish()
+    assert _rows(flow) == [("a", 1, 60), ("a", 1, 120), ("b", 1, 120)]
+
+
+def _event_windows(flow: rillet.Flow) -> Any:
+    from rillet.flows.operators import EventAggregate
+
+    operator = flow._inputs[0].operator
+    while not isinstance(operator, EventAggregate):
+        operator = operator.downstream  # type: ignore[attr-defined]
+    return operator.windows
