@@ -8,7 +8,6 @@ down to its first bad row, so the error names column, row and value.
 from __future__ import annotations
 
 import functools
-import operator
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
@@ -21,7 +20,6 @@ from rillet.datatypes import FLOAT_MAX, DataType
 from rillet.errors import RecordError, SchemaError, suggest
 from rillet.schema import OFFSET, Schema
 from rillet.time import to_ns
-from rillet.zones import ignoring_time_zones, utc_only
 
 US_TZ = pa.timestamp("us", tz="UTC")
 TimeForm = Literal["epoch", "datetime", "text", "left out", "mixed"]
@@ -46,13 +44,7 @@ def rows_to_batch(
             raise pa.ArrowInvalid("times of several forms: converted value by value")
         # pyarrow transposes tuples into a struct's children in C++: several times faster than
         # zip(*rows) and one Python-list conversion per column
-        struct = _row_struct(schema, time_form)
-        if time_form == "datetime":  # the tz-offset call a value skipped where exact
-            ti = schema.time_index
-            with ignoring_time_zones(utc_only(map(operator.itemgetter(ti), rows))):
-                children = pa.array(rows, type=struct).flatten()
-        else:
-            children = pa.array(rows, type=struct).flatten()
+        children = pa.array(rows, type=_row_struct(schema, time_form)).flatten()
         if time_form == "left out":
             children.insert(schema.time_index, pa.nulls(len(rows), US_TZ))
         stamps = _timestamps(schema)

@@ -6,7 +6,6 @@ a batch; every bad time is refused at ``append`` and leaves nothing appended."""
 from __future__ import annotations
 
 import datetime as dt
-import os
 import time
 import zoneinfo
 from typing import Any
@@ -93,34 +92,6 @@ def test_a_buffer_may_mix_every_form(mem: rillet.Database, perf: rillet.Stream) 
         [len(values)],
     ).fetchall()
     assert [g[0] for g in got] == want
-
-
-DATETIMES = [v for v in FORMS.values() if isinstance(v, dt.datetime)]
-
-
-@pytest.mark.parametrize(
-    "times",
-    [
-        [WHEN, WHEN.replace(tzinfo=dt.UTC), dt.datetime(1, 1, 1)],  # noqa: DTZ001
-        DATETIMES,  # UTC and naive beside other zones: every offset asked for
-        [*DATETIMES, None],  # and a time to stamp
-    ],
-    ids=["utc and naive", "every zone", "with a missing time"],
-)
-def test_a_buffer_of_datetimes_stores_their_instants(
-    perf: rillet.Stream, times: list[dt.datetime | None]
-) -> None:
-    """A buffer of datetimes alone converts them in one call, reading naive and UTC ones'
-    fields as UTC without asking their offset (rillet.zones): the same instants either way,
-    and the option it sets for that call is gone afterwards."""
-    for i, when in enumerate(times):
-        perf.append((when, float(i), None, None, None))
-    perf.flush()
-    got = stored(perf, len(times))
-    assert [g for g, when in zip(got, times, strict=True) if when is not None] == [
-        expected_us(when) for when in times if when is not None
-    ]
-    assert "PYARROW_IGNORE_TIMEZONE" not in os.environ
 
 
 @pytest.mark.parametrize("first", list(FORMS))
