@@ -9,7 +9,7 @@ def test_all_is_exact_and_sorted() -> None:
     public = {name for name in dir(rillet) if not name.startswith("_")}
     modules = {"api", "arguments", "batches", "buffer", "cli", "database", "datatypes", "errors"}
     modules |= {"query", "record", "clock", "calendar"}
-    modules |= {"schema", "settings", "storage", "stream", "subscription", "time", "zones"}
+    modules |= {"schema", "settings", "storage", "stream", "subscription", "time"}
     modules |= {"expressions", "aggregates", "monitors"}
     modules |= {"flows"}
     modules |= {"rtsql"}
