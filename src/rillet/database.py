@@ -32,13 +32,14 @@ from rillet.arguments import (
 )
 from rillet.errors import ConfigError, ConflictError, SchemaError, StorageError, not_found
 from rillet.flows.flow import Flow
+from rillet.flows.named import NamedFlows
 from rillet.flows.registry import FlowRegistry
 from rillet.monitors.alerts import ALERTS_SCHEMA
 from rillet.monitors.stream import MonitoredStream as Stream
 from rillet.query import QueryEngine, Result
 from rillet.schema import Schema, SchemaSpec
 from rillet.settings import Settings
-from rillet.storage.catalog import Catalog, StreamEntry
+from rillet.storage.catalog import Catalog, NamedFlowEntry, StreamEntry
 from rillet.storage.files import FolderLock
 from rillet.stream import StreamOptions
 
@@ -92,6 +93,7 @@ class Database:
                 self._folder_lock.release()
             raise
         self._flows = FlowRegistry()
+        self._named = NamedFlows(self)
         self._stop = threading.Event()
         self._threads = [
             self._start("rillet-commit", self.settings.commit_interval, Stream._commit),
@@ -99,6 +101,11 @@ class Database:
         ]
         self._closed = False
         atexit.register(self.close)
+        try:
+            self._named.resume()
+        except BaseException:
+            self.close()
+            raise
 
     def _start(
         self, name: str, interval: float, work: Callable[[Stream], None]
@@ -158,8 +165,15 @@ class Database:
             StreamOptions(partition, retention, max_bytes, durability, log_compression),
         )
 
-    def _create_stream(self, key: str, parsed: Schema, options: StreamOptions) -> Stream:
-        """Create the stream ``key``, named exactly so (rtsql keeps a quoted name's case)."""
+    def _create_stream(
+        self,
+        key: str,
+        parsed: Schema,
+        options: StreamOptions,
+        flow: NamedFlowEntry | None = None,
+    ) -> Stream:
+        """Create the stream ``key``, named exactly so (rtsql keeps a quoted name's case);
+        ``flow``: the named flow that fills it, kept in the same catalog transaction."""
         entry = StreamEntry(
             key,
             str(parsed),
@@ -171,7 +185,7 @@ class Database:
             self._check_open()
             if key in self._streams:
                 raise ConflictError(f"stream {key!r} already exists", kind="stream", name=key)
-            self._catalog.create_stream(entry)
+            self._catalog.create_stream(entry, flow)
             stream = self._open(entry)
             self._streams = {**self._streams, key: stream}
         return stream
@@ -211,10 +225,15 @@ class Database:
         return [self._streams[k] for k in sorted(self._streams)]
 
     def drop_stream(self, name: str) -> None:
-        """Delete a stream, its alerts stream, and all their records and files."""
+        """Delete a stream, its alerts stream, and all their records and files; a named
+        flow's stream also stops the flow and takes its ``<name>.late`` stream along.
+        Refused (ConflictError naming the flow) while a named flow reads the stream."""
         check("drop_stream", name=(name, SCHEMA_NAME))
         with self._lock:
             stream = self.stream(name)
+        self._named.check_drop(stream.name)
+        named = stream.name in self._named.flows()
+        self._named.drop(stream.name)
         self._flows.cancel_reading(stream.name)
         stream._close_subscribers()  # before its alerts stream goes, or they would make it again
         with self._lock:
@@ -226,6 +245,9 @@ class Database:
             self._streams = {k: v for k, v in self._streams.items() if v not in gone}
         for each in gone:
             each._destroy()
+        late = self._streams.get(f"{stream.name}.late")
+        if named and late is not None:
+            self.drop_stream(late.name)
 
     # -- queries ---------------------------------------------------------------------------
 

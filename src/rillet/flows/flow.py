@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from rillet.errors import FlowError
 from rillet.flows.frames import SEQ, TIME
@@ -131,6 +132,11 @@ class _Subscriber:
             names=[*names[:-1], TIME, SEQ],
         )
         self._last = max(self._last, batch.column(len(names) - 1)[-1].as_py())
+        since = self.flow.since_us
+        if since is not None:  # a named flow's ``since`` time: the records from then on
+            frame = frame.filter(pc.greater_equal(frame.column(TIME).cast(pa.int64()), since))
+            if not frame.num_rows:
+                return
         self.flow._push(self.target.operator, frame)
 
     def forget_before(self, start_us: int) -> None:
@@ -183,13 +189,23 @@ class Flow:
         self.streams = sorted({i.stream.name for i in self._inputs})
         #: the stream the flow reads, where it reads one
         self.stream: str | None = self.streams[0] if len(self.streams) == 1 else None
+        #: a named flow's output stream (None for a flow of a SELECT)
+        self.name: str | None = None
+        #: the offset each input stream is read from (0 where not given)
+        self.start_offsets: dict[str, int] = {}
+        #: only input records at or after this event time (epoch microseconds) count
+        self.since_us: int | None = None
 
     # -- lifetime ----------------------------------------------------------------------
 
     def start(self) -> None:
         for target in self._inputs:
             subscriber = _Subscriber(self, target)
-            subscription = target.stream.subscribe(subscriber, f"flow-{self.id}", from_offset=0)
+            subscription = target.stream.subscribe(
+                subscriber,
+                f"flow-{self.id}",
+                from_offset=self.start_offsets.get(target.stream.name, 0),
+            )
             self._subscribers.append(subscriber)
             self._subscriptions.append((target.stream, subscription))
             if subscription.catching_up:  # held stored batches go once the catch-up is read

@@ -1,0 +1,295 @@
+"""Named flows: ``CREATE STREAM name [WITH (option = value, ...)] AS SELECT ...``.
+
+A named flow is a flow whose output is appended to the stream ``name`` (queryable with
+``db.sql``, readable by other flows), whose late records go to ``<name>.late``, and whose
+definition is kept in the catalog, in the same transaction that creates its stream.
+
+Durability is by deterministic replay (docs/format/named_flows.md): a flow's output depends
+only on the order of its input records, and a stream's log keeps a prefix of what was
+appended.  Every input batch a flow sees was written to its stream's log before the flow saw
+it, and the output it accounts for is written after; so after ``close()`` or a SIGKILL, the
+output stream holds a prefix of the flow's output and the inputs hold at least the records
+that prefix accounts for.  On reopen the flow runs again from its start offsets over the
+stored input (in bulk: whole Arrow batches of the sealed and memory partitions through the
+vectorized operators), skips the first ``next_offset`` rows it produces (already stored),
+and appends the rest: no window missing, none twice.  The late records stream is kept the
+same way.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+
+from rillet.errors import ConfigError, ConflictError, QueryError, UnsupportedError
+from rillet.flows import config as flow_config
+from rillet.flows.flow import Flow, Sink, _output
+from rillet.flows.frames import SEQ, TIME, TIME_TYPE
+from rillet.flows.plan import PlanNode, streams
+from rillet.flows.windows import Counters
+from rillet.rtsql import ast
+from rillet.schema import Schema
+from rillet.storage.catalog import NamedFlowEntry
+from rillet.stream import StreamOptions
+from rillet.time import bound_us
+
+if TYPE_CHECKING:
+    from rillet.database import Database
+    from rillet.stream import Stream
+
+#: the options of the output stream itself
+STREAM_OPTIONS = ("retention", "partition")
+#: every option CREATE STREAM ... WITH (...) AS SELECT takes
+OPTIONS = ("since", *STREAM_OPTIONS, *flow_config.OPTIONS)
+
+
+class _Appender:
+    """Appends batches to a stream, after skipping the first ``skip`` rows (those a run
+    before this one already stored)."""
+
+    def __init__(self, stream: Stream, skip: int) -> None:
+        self.stream = stream
+        self.skip = skip
+
+    def append(self, batch: pa.RecordBatch) -> None:
+        rows = batch.num_rows
+        if self.skip >= rows:
+            self.skip -= rows
+            return
+        if self.skip:
+            batch = batch.slice(self.skip)
+            self.skip = 0
+        self.stream.append_many(batch)
+
+
+class OutputSink(Sink):
+    """The end of a named flow: its output goes to its stream (not to the flow's queue)."""
+
+    def __init__(self, output: Stream, columns: list[str]) -> None:
+        super().__init__()
+        self.columns = columns
+        self.appender = _Appender(output, output.next_offset)
+
+    def push(self, batch: pa.RecordBatch) -> None:
+        if batch.num_rows:
+            self.appender.append(_output(batch, self.columns))
+
+
+class NamedFlows:
+    """The named flows of a database: created, resumed at open, dropped."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._lock = threading.Lock()
+        self._flows: dict[str, Flow] = {}
+
+    # -- lifetime ----------------------------------------------------------------------
+
+    def resume(self) -> None:
+        """Start every named flow of the catalog, in the order they were created (each
+        reads only streams made before it)."""
+        for entry in self._db._catalog.named_flows():
+            self._start(entry)
+
+    def flows(self) -> dict[str, Flow]:
+        with self._lock:
+            return dict(self._flows)
+
+    def readers(self, stream: str) -> list[str]:
+        """The named flows reading ``stream``."""
+        return sorted(n for n, f in self.flows().items() if stream in f.streams and n != stream)
+
+    # -- statements --------------------------------------------------------------------
+
+    def create(self, statement: ast.CreateStreamAs, text: str) -> Flow:
+        """CREATE STREAM name [WITH (...)] AS SELECT: check everything, then create the
+        stream and its definition together and start the flow."""
+        from rillet.database import _stream_name
+
+        db = self._db
+        name = _stream_name(statement.name)
+        options = _options(statement.options)
+        sources = _sources(statement.select)
+        if name in sources:
+            raise QueryError(
+                f"named flow {name!r} reads its own output: a cycle of named flows "
+                f"({name} -> {name})",
+                line=statement.line,
+                col=statement.col,
+            )
+        if name in {s.name for s in db.streams()}:
+            raise ConflictError(f"stream {name!r} already exists", kind="stream", name=name)
+        plan, columns = self._plan(statement.select, options)
+        inputs = [db.stream(s) for s in streams(plan)]
+        start_offsets, _ = _since(options.get("since", "earliest"), inputs)
+        stream_options = StreamOptions(
+            str(options.get("partition", "1h")),
+            None if options.get("retention") is None else str(options["retention"]),
+        )
+        schema = _schema(plan, columns)
+        entry = NamedFlowEntry(name, text.strip().rstrip(";"), options, start_offsets)
+        db._create_stream(name, schema, stream_options, flow=entry)
+        return self._start(entry)
+
+    def drop(self, name: str) -> None:
+        """Stop the named flow filling ``name`` (if one does) before its stream goes."""
+        with self._lock:
+            flow = self._flows.pop(name, None)
+        if flow is not None:
+            flow.cancel()
+
+    def check_drop(self, name: str) -> None:
+        """A stream read by a named flow cannot be dropped (ConflictError naming it)."""
+        readers = self.readers(name)
+        if readers:
+            raise ConflictError(
+                f"stream {name!r} is read by the named flow {readers[0]!r}: drop "
+                f"{', '.join(readers)} first",
+                kind="stream",
+                name=name,
+            )
+
+    # -- running -----------------------------------------------------------------------
+
+    def _plan(self, select: ast.Select, options: Mapping[str, Any]) -> tuple[PlanNode, list[str]]:
+        from rillet.flows.planner import plan_select
+
+        return plan_select(self._db, select, _flow_options(options))
+
+    def _start(self, entry: NamedFlowEntry) -> Flow:
+        from rillet.flows.runtime import start
+        from rillet.rtsql.parser import parse
+
+        db = self._db
+        statement = parse(entry.query)
+        assert isinstance(statement, ast.CreateStreamAs)
+        plan, columns = self._plan(statement.select, entry.options)
+        output = db.stream(entry.name)
+        sink = OutputSink(output, columns)
+        late = _LateKeeper(db, entry.name)
+        counters = Counters(on_late=late.keep)
+        _, since_us = _since(entry.options.get("since", "earliest"), [])
+
+        def setup(flow: Flow) -> None:
+            flow.name = entry.name
+            flow.start_offsets = dict(entry.start_offsets)
+            flow.since_us = since_us
+
+        flow = start(
+            db,
+            plan,
+            entry.query,
+            columns,
+            _flow_options(entry.options),
+            counters,
+            sink=sink,
+            setup=setup,
+        )
+        with self._lock:
+            self._flows[entry.name] = flow
+        return flow
+
+
+class _LateKeeper:
+    """Keeps a named flow's late records in ``<name>.late`` (made at the first one)."""
+
+    def __init__(self, db: Database, name: str) -> None:
+        self.db = db
+        self.name = f"{name}.late"
+        self.appender: _Appender | None = None
+
+    def keep(self, rows: pa.RecordBatch) -> None:
+        names = [n for n in rows.schema.names if n not in (SEQ, TIME)]
+        batch = pa.record_batch(
+            [*(rows.column(n) for n in names), rows.column(TIME)], names=[*names, "timestamp"]
+        )
+        if self.appender is None:
+            try:
+                stream = self.db.stream(self.name)
+            except Exception:
+                stream = self.db._create_stream(
+                    self.name, Schema.build(batch.schema, "timestamp"), StreamOptions()
+                )
+            self.appender = _Appender(stream, stream.next_offset)
+        self.appender.append(batch)
+
+
+def _options(given: tuple[tuple[str, Any], ...]) -> dict[str, Any]:
+    """The WITH options, checked: an unknown one is a ConfigError naming it."""
+    options: dict[str, Any] = {}
+    for key, value in given:
+        lowered = key.lower()
+        if lowered not in OPTIONS:
+            raise ConfigError(
+                f"unknown option {key!r} of CREATE STREAM ... AS SELECT (known: "
+                f"{', '.join(OPTIONS)})",
+                option=key,
+            )
+        options[lowered] = value
+    if "retention" in options or "partition" in options:
+        StreamOptions(
+            str(options.get("partition", "1h")),
+            None if options.get("retention") is None else str(options["retention"]),
+        )
+    return options
+
+
+def _flow_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """The window options of a named flow; sketches are stored as their state by default
+    (a roll-up's rows merge)."""
+    own = {k: v for k, v in options.items() if k in flow_config.OPTIONS}
+    own.setdefault("sketches", "state")
+    return own
+
+
+def _since(value: Any, inputs: list[Stream]) -> tuple[dict[str, int], int | None]:
+    """``since`` as start offsets of the inputs and a time filter (epoch microseconds)."""
+    text = str(value).lower() if isinstance(value, str) else None
+    if text == "earliest":
+        return {}, None
+    if text == "now":
+        return {s.name: s.next_offset for s in inputs}, None
+    try:
+        us = bound_us(value)
+    except Exception as exc:
+        raise ConfigError(
+            f"since must be 'earliest', 'now' or a time, not {value!r} ({exc})", option="since"
+        ) from None
+    assert us is not None
+    for stream in inputs:
+        if len(stream) and us > stream.watermark:
+            raise ConfigError(
+                f"since {value!r} is after the newest record of stream {stream.name!r}",
+                option="since",
+            )
+    return {}, us
+
+
+def _schema(plan: PlanNode, columns: list[str]) -> Schema:
+    """The output stream's schema: the SELECT's columns and ``timestamp`` (event time)."""
+    types = plan.columns
+    if "timestamp" in columns:
+        raise UnsupportedError(
+            "a named flow's output has a column 'timestamp' of its own (each window's end): "
+            "rename the SELECT's column 'timestamp'",
+            statement="CREATE STREAM AS SELECT",
+        )
+    return Schema.build([*((c, types[c]) for c in columns), ("timestamp", TIME_TYPE)], "timestamp")
+
+
+def _sources(select: ast.Select) -> set[str]:
+    """The stream names the FROM and JOINs of ``select`` name (lower-cased)."""
+    found: set[str] = set()
+    for source in (select.source, *(j.source for j in select.joins)):
+        if isinstance(source, ast.StreamRef):
+            found.add(source.name.lower())
+        elif isinstance(source, ast.Select):
+            found |= _sources(source)
+        else:
+            inner = getattr(source, "select", None)
+            if isinstance(inner, ast.Select):
+                found |= _sources(inner)
+    return found
