@@ -61,17 +61,22 @@ def test_sigkilled_named_flows_equal_an_uninterrupted_run(tmp_path: Path) -> Non
         # the reference: the same input, appended at once into a fresh database
         with rillet.connect() as reference:
             setup(reference).append_many(events)
-            expected_m = duckdb.sql(
+            expected_m = _duck(
                 "SELECT count(*) FROM (SELECT host, time_bucket(INTERVAL 1 MINUTE, ts) AS w "
                 "FROM events GROUP BY ALL) WHERE w + INTERVAL 1 MINUTE <= "
-                "(SELECT max(ts) FROM events)"
+                "(SELECT max(ts) FROM events)",
+                events=events,
             ).fetchall()[0]
             assert wait_until(lambda: len(reference.stream("m")) == expected_m[0], 30)
-            # h's minutes are all out once m is; its count settles right after
-            previous = -1
-            while len(reference.stream("h")) != previous:
-                previous = len(reference.stream("h"))
-                wait_until(lambda: len(reference.stream("h")) != previous, 1.0)
+            # h's hours close when a minute of a later hour comes out of m
+            minutes = reference.sql("SELECT host, window_start FROM m").arrow()
+            expected_h = _duck(
+                "SELECT count(*) FROM (SELECT host, time_bucket(INTERVAL 1 HOUR, window_start) "
+                "AS w FROM minutes GROUP BY ALL) WHERE w + INTERVAL 1 HOUR <= "
+                "(SELECT max(window_start) FROM minutes)",
+                minutes=minutes,
+            ).fetchall()[0]
+            assert wait_until(lambda: len(reference.stream("h")) == expected_h[0], 30)
             counts = {n: len(reference.stream(n)) for n in ("m", "h", "m.late")}
             assert counts["h"] > 0 and counts["m.late"] > 0
             assert wait_until(lambda: _settled(db, ["m", "h", "m.late"], counts), 30), {
@@ -84,3 +89,13 @@ def test_sigkilled_named_flows_equal_an_uninterrupted_run(tmp_path: Path) -> Non
         late = db.sql('SELECT count(*) FROM "m.late"').fetchone()
         assert late is not None
         assert sum(m.column("n").to_pylist()) + late[0] <= events.num_rows
+
+
+def _duck(query: str, **tables: pa.Table) -> duckdb.DuckDBPyRelation:
+    """A DuckDB query over the Arrow ``tables``, by their names."""
+    connection = duckdb.connect()
+    for name, table in tables.items():
+        connection.register(name, table)
+    relation = connection.sql(query)
+    assert relation is not None
+    return relation

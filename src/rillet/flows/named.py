@@ -19,7 +19,7 @@ same way.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -245,7 +245,7 @@ def _flow_options(options: Mapping[str, Any]) -> dict[str, Any]:
     return own
 
 
-def _since(value: Any, inputs: list[Stream]) -> tuple[dict[str, int], int | None]:
+def _since(value: Any, inputs: Sequence[Stream]) -> tuple[dict[str, int], int | None]:
     """``since`` as start offsets of the inputs and a time filter (epoch microseconds)."""
     text = str(value).lower() if isinstance(value, str) else None
     if text == "earliest":

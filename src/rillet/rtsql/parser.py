@@ -40,7 +40,7 @@ NOT_RTSQL = {
     "UNION": "rtsql has no UNION",
     **dict.fromkeys(("DISTINCT", "ALL"), "rtsql has no DISTINCT or ALL: every SELECT is ALL"),
 }
-STATEMENTS = "a statement (SELECT, CREATE STREAM, REFRESH STREAM, DROP, SHOW, DESCRIBE or EXPLAIN)"
+STATEMENTS = "a statement (SELECT, CREATE STREAM, DROP, SHOW, DESCRIBE or EXPLAIN)"
 #: the windows a GROUP BY may name beside its columns
 WINDOW_FUNCTIONS = ("tumble", "hop", "session")
 _SELECT_CLAUSES = ("JOIN", "WHERE", "GROUP BY", "OVER", "HAVING", "WINDOW")
@@ -146,7 +146,7 @@ class Parser(ExpressionParser, TypeParser):
             return ast.CreateStreamAs(
                 name=name, select=self.select(), options=options, **self.at(start)
             )
-        self.expect("(", "'(' and the columns, WITH (options) AS SELECT, or AS SELECT")
+        self.expect("(", "'(' and the columns, or AS SELECT")
         columns = [self.column_def()]
         while self.accept(","):
             columns.append(self.column_def())

@@ -46,15 +46,17 @@ def _stream(db: rillet.Database) -> rillet.Stream:
 
 def _expected_minutes(events: pa.Table) -> list[tuple[object, ...]]:
     """The closed 1-minute windows per host, by DuckDB over the same records."""
-    return duckdb.sql(
+    return _duck(
         "SELECT host, time_bucket(INTERVAL 1 MINUTE, ts) AS w, count(*), sum(v) FROM events "
         "GROUP BY ALL HAVING w + INTERVAL 1 MINUTE <= (SELECT max(ts) FROM events) "
-        "ORDER BY w, host"
+        "ORDER BY w, host",
+        events=events,
     ).fetchall()
 
 
 def _minutes(db: rillet.Database) -> list[tuple[object, ...]]:
-    return db.sql("SELECT host, window_start, n, total FROM m ORDER BY window_start, host").fetchall()
+    query = "SELECT host, window_start, n, total FROM m ORDER BY window_start, host"
+    return db.sql(query).fetchall()
 
 
 def test_history_then_live_without_gap_or_double_count() -> None:
@@ -90,11 +92,12 @@ def test_an_hourly_roll_up_over_a_minutely_one_has_all_its_minutes() -> None:
         events = _events(0, 6000)
         minutes = _expected_minutes(events)
         assert wait_until(lambda: len(db.stream("m")) == len(minutes), 20)
-        mins = db.sql("SELECT host, window_start, n, total FROM m").arrow()  # noqa: F841
-        expected = duckdb.sql(
+        mins = db.sql("SELECT host, window_start, n, total FROM m").arrow()
+        expected = _duck(
             "SELECT host, time_bucket(INTERVAL 1 HOUR, window_start) + INTERVAL 1 HOUR AS e, "
             "sum(n), sum(total) FROM mins GROUP BY ALL "
-            "HAVING e <= (SELECT max(window_start) FROM mins) ORDER BY e, host"
+            "HAVING e <= (SELECT max(window_start) FROM mins) ORDER BY e, host",
+            mins=mins,
         ).fetchall()
         assert expected
         assert wait_until(lambda: len(db.stream("h")) == len(expected), 20)
@@ -203,3 +206,13 @@ def test_late_records_are_kept_in_the_late_stream() -> None:
         stream.append_many(_events(0, 1))  # its minute is out: late
         assert wait_until(lambda: "m.late" in {s.name for s in db.streams()})
         assert db.sql('SELECT host, v FROM "m.late"').fetchall() == [("h0", 0.0)]
+
+
+def _duck(query: str, **tables: pa.Table) -> duckdb.DuckDBPyRelation:
+    """A DuckDB query over the Arrow ``tables``, by their names."""
+    connection = duckdb.connect()
+    for name, table in tables.items():
+        connection.register(name, table)
+    relation = connection.sql(query)
+    assert relation is not None
+    return relation
