@@ -65,6 +65,12 @@ def _duration(key: str, value: Any) -> int:
     return value * 1000
 
 
+def _checked_duration(key: str, value: Any) -> Any:
+    """``value`` as given, once it reads as a duration (flows read it when submitted)."""
+    _duration(key, value)
+    return value
+
+
 def _sketches(key: str, value: Any) -> str:
     if not isinstance(value, str) or value.strip().lower() not in ("value", "state"):
         raise ConfigError(
@@ -101,13 +107,13 @@ KNOWN: dict[str, tuple[Any, Callable[[str, Any], Any], str]] = {
     ),
     AUTOWATCH: (True, _boolean, "the shell watches every flow it submits"),
     LATENESS: (
-        0,
-        _duration,
+        "0s",
+        _checked_duration,
         "TUMBLE/HOP/SESSION windows: how far behind the newest event time the watermark is",
     ),
     IDLE_TIMEOUT: (
-        0,
-        _duration,
+        "0s",
+        _checked_duration,
         "TUMBLE/HOP/SESSION windows: after this long without input the watermark moves to "
         "the wall clock (0: never)",
     ),

@@ -33,8 +33,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from rillet.aggregates.grouped import Columns, Kind, KllKind, ObjectKind, kind_of
-from rillet.aggregates.sketches import KllState
+from rillet.aggregates.grouped import Columns, Kind, KllKind, ObjectKind, _gather, kind_of
+from rillet.aggregates.kll_bytes import exact_states
 from rillet.expressions.kernels import Context, Kernel, evaluate
 from rillet.flows.config import FlowConfig
 from rillet.flows.frames import SEQ, TIME, seqs_of, time_array
@@ -314,7 +314,19 @@ class EventWindows:
         self._chunks = [merged]
         return merged
 
+    def open_batch(self) -> pa.RecordBatch | None:
+        """The windows still open, each as its partial result now (the rows they would be
+        emitted as, if they closed now), or None when none is open; nothing changes."""
+        if not self._chunks:
+            return None
+        state = self._merged()
+        ends = state.ends + self.spec.gap if self.spec.kind == "session" else state.ends
+        return self._batch(state, ends, advance=False)
+
     def _emit(self, out: _Chunk, ends: np.ndarray) -> None:
+        self.emit(self._batch(out, ends))
+
+    def _batch(self, out: _Chunk, ends: np.ndarray, advance: bool = True) -> pa.RecordBatch:
         order = np.lexsort((out.groups, ends))
         out, ends = _take(out, order), ends[order]
         columns: dict[str, pa.Array] = {}
@@ -322,18 +334,19 @@ class EventWindows:
             columns[key.name] = values
         for call, kind, kept in zip(self.calls, self.kinds, out.states, strict=True):
             if self.sketch_state and call.function.name in SKETCHES:
-                columns[call.name] = pa.array(state_bytes(kind, kept), type=pa.binary())
-            elif call.function.name == "distribution":
-                columns[call.name] = pa.array(state_bytes(kind, kept), type=pa.binary())
+                columns[call.name] = state_bytes(kind, kept)
+            elif call.function.name == "distribution":  # BINARY: its bytes
+                columns[call.name] = state_bytes(kind, kept)
             else:
                 columns[call.name] = results_array(kind, kept, call.type)
         columns[START] = time_array(out.starts)
         columns[END] = time_array(ends)
         count = len(ends)
         seqs = pa.array(np.arange(self._seq, self._seq + count, dtype=np.int64))
-        self._seq += count
+        if advance:
+            self._seq += count
         names = [*columns, TIME, SEQ]
-        self.emit(pa.record_batch([*columns.values(), time_array(ends), seqs], names=names))
+        return pa.record_batch([*columns.values(), time_array(ends), seqs], names=names)
 
 
 def _session_runs(
@@ -360,20 +373,24 @@ def _session_runs(
     return starts
 
 
-def state_bytes(kind: Kind, columns: Columns) -> list[bytes]:
+def state_bytes(kind: Kind, columns: Columns) -> pa.Array:
     """Each row's partial state in DataSketches' own serialized form (KLL for quantiles and
-    distributions, HLL for distinct counts, frequent items for TOP_K)."""
+    distributions, HLL for distinct counts, frequent items for TOP_K), as BINARY."""
     if isinstance(kind, KllKind):
-        n, states = columns["n"], columns["state"]
-        out: list[bytes] = []
-        for i in range(len(n)):
-            if n[i] > kind.k:
-                out.append(states[i].to_bytes())
-            elif n[i] == 0:
-                out.append(KllState().to_bytes())
-            else:
-                out.append(kind._sketch(columns, i, i + 1).to_bytes())
-        return out
+        n, base = columns["n"], columns["base"]
+        exact = base >= 0  # values kept as they are: written as level 0 of a sketch at once
+        if exact.all():
+            return exact_states(_gather(columns), n, kind.k)
+        out: list[bytes] = [b""] * len(n)
+        rows = np.flatnonzero(exact)
+        if len(rows):
+            chosen = {name: column[rows] for name, column in columns.items()}
+            written = exact_states(_gather(chosen), n[rows], kind.k).to_pylist()
+            for i, data in zip(rows.tolist(), written, strict=True):
+                out[i] = data
+        for i in np.flatnonzero(~exact).tolist():
+            out[i] = columns["state"][i].to_bytes()
+        return pa.array(out, pa.binary())
     if isinstance(kind, ObjectKind):
-        return [state.to_bytes() for state in columns["state"]]
+        return pa.array([state.to_bytes() for state in columns["state"]], pa.binary())
     raise TypeError(f"{type(kind).__name__} keeps no sketch")
