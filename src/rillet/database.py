@@ -19,6 +19,7 @@ from typing import Any
 
 from rillet.arguments import (
     CALLBACK,
+    FLAG,
     FOLDER,
     INT,
     INT_OPTION,
@@ -251,13 +252,25 @@ class Database:
 
     # -- queries ---------------------------------------------------------------------------
 
-    def sql(self, query: str, params: Sequence[Any] | None = None) -> Result:
-        """Run DuckDB SQL; every stream is a table of its stored and in-memory records."""
-        check("sql", query=(query, QUERY), params=(params, PARAMS | None))
+    def sql(
+        self, query: str, params: Sequence[Any] | None = None, include_open: bool = False
+    ) -> Result:
+        """Run DuckDB SQL; every stream is a table of its stored and in-memory records.
+
+        A roll-up (a named flow with TUMBLE, HOP or SESSION windows) has a boolean column
+        ``is_open``: its stored rows are closed windows; with ``include_open=True`` the rows
+        of the windows still open are added, as their partial results now."""
+        check(
+            "sql",
+            query=(query, QUERY),
+            params=(params, PARAMS | None),
+            include_open=(include_open, FLAG),
+        )
         self._check_open()
         for stream in list(self._streams.values()):
             stream.caught_up()  # the alerts of records appended before are in
-        return self._query.run(query, self._streams, params)
+        extra = self._named.open_tables if include_open else None
+        return self._query.run(query, self._streams, params, extra)
 
     # -- flows -----------------------------------------------------------------------------
 

@@ -22,13 +22,16 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pyarrow as pa
 
+from rillet.datatypes import DataType
 from rillet.errors import ConfigError, ConflictError, QueryError, UnsupportedError
 from rillet.flows import config as flow_config
 from rillet.flows.flow import Flow, Sink, _output
 from rillet.flows.frames import SEQ, TIME, TIME_TYPE
-from rillet.flows.plan import PlanNode, streams
+from rillet.flows.operators import EventAggregate, Filter, Project
+from rillet.flows.plan import PlanNode, TimeWindow, streams
 from rillet.flows.windows import Counters
 from rillet.rtsql import ast
 from rillet.schema import Schema
@@ -66,16 +69,73 @@ class _Appender:
 
 
 class OutputSink(Sink):
-    """The end of a named flow: its output goes to its stream (not to the flow's queue)."""
+    """The end of a named flow: its output goes to its stream (not to the flow's queue);
+    a roll-up's rows get ``is_open`` false (they are closed windows)."""
 
-    def __init__(self, output: Stream, columns: list[str]) -> None:
+    def __init__(self, output: Stream, columns: list[str], windowed: bool) -> None:
         super().__init__()
         self.columns = columns
+        self.windowed = windowed
         self.appender = _Appender(output, output.next_offset)
+
+    def rows(self, batch: pa.RecordBatch, is_open: bool) -> pa.RecordBatch:
+        """The stream's columns of an output frame."""
+        out = _output(batch, self.columns)
+        if self.windowed:
+            flag = pa.array(np.full(out.num_rows, is_open), pa.bool_())
+            out = out.append_column("is_open", flag)
+        return out
 
     def push(self, batch: pa.RecordBatch) -> None:
         if batch.num_rows:
-            self.appender.append(_output(batch, self.columns))
+            self.appender.append(self.rows(batch, False))
+
+
+class _Collect:
+    """The end of a copy of a flow's operators after its windows: keeps what comes."""
+
+    def __init__(self) -> None:
+        self.batches: list[pa.RecordBatch] = []
+
+    def push(self, batch: pa.RecordBatch) -> None:
+        self.batches.append(batch)
+
+    def tick(self, now_us: int) -> None:
+        """Nothing: a copy is never ticked."""
+
+    def finish(self) -> None:
+        """Nothing: a copy is never finished."""
+
+
+def _after_windows(operator: Any, batch: pa.RecordBatch) -> list[pa.RecordBatch]:
+    """``batch`` through the stateless operators from ``operator`` to the output sink (the
+    running ones are not touched); the sink's rows with ``is_open`` true."""
+    if isinstance(operator, OutputSink):
+        return [operator.rows(batch, True)] if batch.num_rows else []
+    collect = _Collect()
+    if isinstance(operator, Filter):
+        Filter(operator.predicate, collect).push(batch)
+    elif isinstance(operator, Project):
+        Project(operator.outputs, collect).push(batch)
+    else:  # a second window after the first: its open rows are not this one's
+        return []
+    return [b for each in collect.batches for b in _after_windows(operator.downstream, each)]
+
+
+def open_rows(flow: Flow) -> list[pa.RecordBatch]:
+    """The rows of a named flow's windows still open, as their partial results now."""
+    found: list[pa.RecordBatch] = []
+    with flow._lock:
+        for target in flow._inputs:
+            operator: Any = target.operator
+            while operator is not None and not isinstance(operator, EventAggregate):
+                operator = getattr(operator, "downstream", None)
+            if operator is None:
+                continue
+            batch = operator.windows.open_batch()
+            if batch is not None:
+                found.extend(_after_windows(operator.downstream, batch))
+    return found
 
 
 class NamedFlows:
@@ -97,6 +157,19 @@ class NamedFlows:
     def flows(self) -> dict[str, Flow]:
         with self._lock:
             return dict(self._flows)
+
+    def open_tables(self, names: Sequence[str]) -> dict[str, pa.Table]:
+        """For the named flows among ``names``: their open windows' rows now."""
+        flows = self.flows()
+        found: dict[str, pa.Table] = {}
+        for name in names:
+            flow = flows.get(name)
+            if flow is None:
+                continue
+            rows = open_rows(flow)
+            if rows:
+                found[name] = pa.Table.from_batches(rows)
+        return found
 
     def readers(self, stream: str) -> list[str]:
         """The named flows reading ``stream``."""
@@ -168,7 +241,7 @@ class NamedFlows:
         assert isinstance(statement, ast.CreateStreamAs)
         plan, columns = self._plan(statement.select, entry.options)
         output = db.stream(entry.name)
-        sink = OutputSink(output, columns)
+        sink = OutputSink(output, columns, _windowed(plan))
         late = _LateKeeper(db, entry.name)
         counters = Counters(on_late=late.keep)
         _, since_us = _since(entry.options.get("since", "earliest"), [])
@@ -271,13 +344,24 @@ def _since(value: Any, inputs: Sequence[Stream]) -> tuple[dict[str, int], int | 
 def _schema(plan: PlanNode, columns: list[str]) -> Schema:
     """The output stream's schema: the SELECT's columns and ``timestamp`` (event time)."""
     types = plan.columns
-    if "timestamp" in columns:
+    if "timestamp" in columns or (_windowed(plan) and "is_open" in columns):
         raise UnsupportedError(
-            "a named flow's output has a column 'timestamp' of its own (each window's end): "
-            "rename the SELECT's column 'timestamp'",
+            "a named flow's output has columns 'timestamp' (each row's event time) and "
+            "'is_open' of its own: rename the SELECT's column",
             statement="CREATE STREAM AS SELECT",
         )
-    return Schema.build([*((c, types[c]) for c in columns), ("timestamp", TIME_TYPE)], "timestamp")
+    extra = [("is_open", DataType("BOOLEAN", nullable=False))] if _windowed(plan) else []
+    return Schema.build(
+        [*((c, types[c]) for c in columns), ("timestamp", TIME_TYPE), *extra], "timestamp"
+    )
+
+
+def _windowed(plan: PlanNode) -> bool:
+    """Whether a plan has TUMBLE, HOP or SESSION windows (a roll-up: rows get is_open)."""
+    if isinstance(plan, TimeWindow):
+        return True
+    inner = getattr(plan, "input", None)
+    return inner is not None and _windowed(inner)
 
 
 def _sources(select: ast.Select) -> set[str]:

@@ -216,3 +216,23 @@ def _duck(query: str, **tables: pa.Table) -> duckdb.DuckDBPyRelation:
     relation = connection.sql(query)
     assert relation is not None
     return relation
+
+
+def test_include_open_adds_the_open_windows_partial_rows() -> None:
+    with rillet.connect() as db:
+        stream = _stream(db)
+        db.execute(MINUTELY)
+        events = _events(0, 100)  # 700 s: minutes 0-10 closed, minute 11 open
+        stream.append_many(events)
+        closed = _expected_minutes(events)
+        assert wait_until(lambda: len(db.stream("m")) == len(closed))
+        query = "SELECT host, window_start, n, total, is_open FROM m ORDER BY window_start, host"
+        assert db.sql(query).fetchall() == [(*row, False) for row in closed]
+        everything = _duck(
+            "SELECT host, time_bucket(INTERVAL 1 MINUTE, ts) AS w, count(*), sum(v), "
+            "w + INTERVAL 1 MINUTE > (SELECT max(ts) FROM events) FROM events GROUP BY ALL "
+            "ORDER BY w, host",
+            events=events,
+        ).fetchall()
+        assert db.sql(query, include_open=True).fetchall() == everything
+        assert any(row[-1] for row in everything)
