@@ -145,6 +145,7 @@ class NamedFlows:
         self._db = db
         self._lock = threading.Lock()
         self._flows: dict[str, Flow] = {}
+        self._sinks: dict[str, OutputSink] = {}
 
     # -- lifetime ----------------------------------------------------------------------
 
@@ -170,6 +171,12 @@ class NamedFlows:
             if rows:
                 found[name] = pa.Table.from_batches(rows)
         return found
+
+    def replayed(self) -> bool:
+        """Whether every named flow has produced again the rows it had stored before the
+        database was opened (its replay reached its stored output's end)."""
+        with self._lock:
+            return all(s.appender.skip == 0 for s in self._sinks.values())
 
     def readers(self, stream: str) -> list[str]:
         """The named flows reading ``stream``."""
@@ -211,6 +218,7 @@ class NamedFlows:
         """Stop the named flow filling ``name`` (if one does) before its stream goes."""
         with self._lock:
             flow = self._flows.pop(name, None)
+            self._sinks.pop(name, None)
         if flow is not None:
             flow.cancel()
 
@@ -263,6 +271,7 @@ class NamedFlows:
         )
         with self._lock:
             self._flows[entry.name] = flow
+            self._sinks[entry.name] = sink
         return flow
 
 
