@@ -111,7 +111,7 @@ def backfill(table: pa.Table, folder: Path) -> None:
         )
         paths = ", ".join(f"'{p}'" for p in files)
         began = time.perf_counter()
-        groups = duckdb.sql(
+        groups = duckdb.connect().execute(
             f"SELECT {DIMENSIONS}, time_bucket(INTERVAL 1 MINUTE, ts) AS w, count(*), "
             f"sum(latency), max(latency) FROM read_parquet([{paths}]) GROUP BY ALL"
         ).fetchall()
@@ -135,7 +135,7 @@ def live(table: pa.Table) -> None:
             for start in range(0, table.num_rows, BATCH):
                 stream.append_many(table.slice(start, BATCH))
             _wait(db, targets)
-            return table.num_rows / (time.perf_counter() - began)
+            return float(table.num_rows / (time.perf_counter() - began))
 
     bare = run(False)
     fed = run(True)

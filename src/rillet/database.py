@@ -191,6 +191,27 @@ class Database:
             self._streams = {**self._streams, key: stream}
         return stream
 
+    def _reset_stream(self, name: str, flow: NamedFlowEntry) -> Stream:
+        """Empty a named flow's stream (REFRESH): a new, empty stream of the same schema
+        and options in the catalog with the flow's new definition, the old files removed."""
+        with self._lock:
+            self._check_open()
+            old = self._streams[name]
+            schema = old.schema
+            entry = StreamEntry(
+                name,
+                str(schema),
+                None if schema.implicit_time else schema.time_column,
+                old.options.to_dict(),
+                0,
+            )
+            self._catalog.reset_named_flow(entry, flow)
+        old._destroy()
+        stream = self._open(entry)
+        with self._lock:
+            self._streams = {**self._streams, name: stream}
+        return stream
+
     def _open(self, entry: StreamEntry) -> Stream:
         alerts = lambda: self._alerts_of(entry.name)  # noqa: E731
         return Stream(

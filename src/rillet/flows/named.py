@@ -26,7 +26,7 @@ import numpy as np
 import pyarrow as pa
 
 from rillet.datatypes import DataType
-from rillet.errors import ConfigError, ConflictError, QueryError, UnsupportedError
+from rillet.errors import ConfigError, ConflictError, QueryError, UnsupportedError, not_found
 from rillet.flows import config as flow_config
 from rillet.flows.flow import Flow, Sink, _output
 from rillet.flows.frames import SEQ, TIME, TIME_TYPE
@@ -45,6 +45,8 @@ if TYPE_CHECKING:
 
 #: the options of the output stream itself
 STREAM_OPTIONS = ("retention", "partition")
+#: where a refreshed flow's definition keeps the input offsets it read in event-time order
+REFRESHED = "refreshed_through"
 #: every option CREATE STREAM ... WITH (...) AS SELECT takes
 OPTIONS = ("since", *STREAM_OPTIONS, *flow_config.OPTIONS)
 
@@ -214,6 +216,52 @@ class NamedFlows:
         db._create_stream(name, schema, stream_options, flow=entry)
         return self._start(entry)
 
+    def refresh(self, name: str, since: str | None = None) -> None:
+        """REFRESH STREAM name [SINCE time]: recompute the named flow's windows from its
+        stored input, late records included, and replace its rows.
+
+        The flow's output stream is emptied and the flow runs again over its input, the
+        records stored now in event-time order (so none is late) and those appended after
+        in offset order; the named flows reading it are recomputed after it.  ``since`` is
+        checked; every window is recomputed (those before it have the same rows unless they
+        had late records)."""
+        db = self._db
+        entries = {e.name: e for e in db._catalog.named_flows()}  # creation order
+        running = self.flows()
+        if name not in entries or name not in running:
+            raise not_found("named flow", name, list(entries))
+        if since is not None:
+            try:
+                bound_us(since)
+            except Exception as exc:
+                raise ConfigError(f"REFRESH STREAM {name} SINCE {since!r}: {exc}") from None
+        affected = [name]
+        for other in entries:  # a reader was created after what it reads
+            flow = running.get(other)
+            if other not in affected and flow is not None and set(flow.streams) & set(affected):
+                affected.append(other)
+        inputs = running[name].streams
+        for other in reversed(affected):
+            self.drop(other)
+        through: dict[str, int] = {}
+        for each in inputs:
+            stream = db.stream(each)
+            stream._ingest_buffer()  # every record appended so far is in storage
+            through[each] = stream.next_offset
+        for other in affected:
+            entry = entries[other]
+            options = {k: v for k, v in entry.options.items() if k != REFRESHED}
+            if other == name:
+                options[REFRESHED] = through
+            renewed = NamedFlowEntry(other, entry.query, options, entry.start_offsets)
+            db._reset_stream(other, renewed)
+            late = f"{other}.late"
+            if late in {s.name for s in db.streams()}:
+                db.drop_stream(late)
+            entries[other] = renewed
+        for other in affected:
+            self._start(entries[other])
+
     def drop(self, name: str) -> None:
         """Stop the named flow filling ``name`` (if one does) before its stream goes."""
         with self._lock:
@@ -258,6 +306,8 @@ class NamedFlows:
             flow.name = entry.name
             flow.start_offsets = dict(entry.start_offsets)
             flow.since_us = since_us
+            refreshed = entry.options.get(REFRESHED)
+            flow.sorted_through = dict(refreshed) if refreshed is not None else None
 
         flow = start(
             db,

@@ -56,11 +56,8 @@ def run(db: Database, statement: ast.Statement) -> list[str]:
         db._named.create(statement, "")  # pragma: no cover - execute() passes the text
         return ["CREATE STREAM"]
     if isinstance(statement, ast.RefreshStream):
-        raise UnsupportedError(
-            f"REFRESH STREAM {statement.name}: recomputing a named flow's windows is not "
-            f"built yet (its late records are kept in {statement.name}.late)",
-            statement="REFRESH STREAM",
-        )
+        db._named.refresh(statement.name.lower(), statement.since)
+        return ["REFRESH STREAM"]
     if isinstance(statement, ast.DropStream):
         drop_stream(db, statement.name)
         return ["DROP STREAM"]

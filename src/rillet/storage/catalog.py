@@ -172,6 +172,36 @@ class Catalog:
             ]
         )
 
+    def reset_named_flow(self, entry: StreamEntry, flow: NamedFlowEntry) -> None:
+        """Empty a named flow's stream (its files, partitions and offsets start again) and
+        store its new definition, keeping its place in the creation order; one
+        transaction."""
+        self._run(
+            [
+                (
+                    "CREATE TEMP TABLE IF NOT EXISTS kept (created INTEGER)",
+                    (),
+                ),
+                ("DELETE FROM kept", ()),
+                ("INSERT INTO kept SELECT created FROM named_flows WHERE name = ?", (flow.name,)),
+                ("DELETE FROM named_flows WHERE name = ?", (flow.name,)),
+                ("DELETE FROM streams WHERE name = ?", (entry.name,)),
+                (
+                    "INSERT INTO streams VALUES (?, ?, ?, ?, 0)",
+                    (entry.name, entry.schema, entry.time_column, json.dumps(entry.options)),
+                ),
+                (
+                    "INSERT INTO named_flows SELECT ?, ?, ?, ?, created FROM kept",
+                    (
+                        flow.name,
+                        flow.query,
+                        json.dumps(flow.options),
+                        json.dumps(flow.start_offsets),
+                    ),
+                ),
+            ]
+        )
+
     def drop_stream(self, name: str) -> None:
         self._run([("DELETE FROM streams WHERE name = ?", (name,))])
 

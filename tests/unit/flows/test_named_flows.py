@@ -54,6 +54,11 @@ def _expected_minutes(events: pa.Table) -> list[tuple[object, ...]]:
     ).fetchall()
 
 
+def _count(db: rillet.Database, name: str) -> int:
+    """How many records stream ``name`` holds (0 while it does not exist)."""
+    return len(db.stream(name)) if name in {s.name for s in db.streams()} else 0
+
+
 def _minutes(db: rillet.Database) -> list[tuple[object, ...]]:
     query = "SELECT host, window_start, n, total FROM m ORDER BY window_start, host"
     return db.sql(query).fetchall()
@@ -236,3 +241,35 @@ def test_include_open_adds_the_open_windows_partial_rows() -> None:
         ).fetchall()
         assert db.sql(query, include_open=True).fetchall() == everything
         assert any(row[-1] for row in everything)
+
+
+def test_refresh_recomputes_the_windows_of_late_records(tmp_path: Path) -> None:
+    with rillet.connect(tmp_path) as db:
+        stream = _stream(db)
+        db.execute(MINUTELY)
+        db.execute(HOURLY)
+        early = _events(0, 100)
+        stream.append_many(_events(100, 900))
+        stream.append_many(early)  # every one of them late: their minutes are out
+        events = pa.concat_tables([_events(100, 900), early])
+        assert wait_until(lambda: _count(db, "m.late") == 100)
+        assert _minutes(db) != _expected_minutes(events)
+        db.execute("REFRESH STREAM m SINCE '2026-01-01'")
+        expected = _expected_minutes(events)
+        assert wait_until(lambda: len(db.stream("m")) == len(expected), 20)
+        assert _minutes(db) == expected
+        assert "m.late" not in {s.name for s in db.streams()}
+        hours = db.sql("SELECT host, sum(n) FROM h GROUP BY host ORDER BY host").fetchall()
+        assert (
+            hours
+            == _duck(
+                "SELECT host, count(*) FROM events WHERE ts < TIMESTAMPTZ '2026-01-01 01:00:00+00' "
+                "GROUP BY host ORDER BY host",
+                events=events,
+            ).fetchall()
+        )
+    with rillet.connect(tmp_path) as db:  # the refreshed definition replays the same rows
+        db.stream("ev").append_many(_events(1000, 100))
+        expected = _expected_minutes(pa.concat_tables([events, _events(1000, 100)]))
+        assert wait_until(lambda: len(db.stream("m")) == len(expected), 20)
+        assert _minutes(db) == expected
