@@ -111,10 +111,14 @@ def backfill(table: pa.Table, folder: Path) -> None:
         )
         paths = ", ".join(f"'{p}'" for p in files)
         began = time.perf_counter()
-        groups = duckdb.connect().execute(
-            f"SELECT {DIMENSIONS}, time_bucket(INTERVAL 1 MINUTE, ts) AS w, count(*), "
-            f"sum(latency), max(latency) FROM read_parquet([{paths}]) GROUP BY ALL"
-        ).fetchall()
+        groups = (
+            duckdb.connect()
+            .execute(
+                f"SELECT {DIMENSIONS}, time_bucket(INTERVAL 1 MINUTE, ts) AS w, count(*), "
+                f"sum(latency), max(latency) FROM read_parquet([{paths}]) GROUP BY ALL"
+            )
+            .fetchall()
+        )
         duck = table.num_rows / (time.perf_counter() - began)
         peer("DuckDB GROUP BY over the same Parquet files", duck, "records/s", rate / duck)
         stored = db.sql("SELECT sum(n) FROM r").fetchall()[0][0]
