@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from rillet.flows.config import FlowConfig
 from rillet.flows.flow import Flow, Sink
-from rillet.flows.plan import PlanNode, build, explain, streams
+from rillet.flows.plan import Join, PlanNode, TimeWindow, build, explain, streams
 from rillet.flows.windows import Counters
 
 if TYPE_CHECKING:
@@ -25,6 +25,15 @@ def _finite(db: Database, names: list[str]) -> Any:
     if not sources or any(s is None for s in sources):
         return None
     return lambda: all(s.finished() for s in sources)
+
+
+def _has_time_windows(plan: PlanNode) -> bool:
+    if isinstance(plan, TimeWindow):
+        return True
+    if isinstance(plan, Join):
+        return _has_time_windows(plan.left) or _has_time_windows(plan.right)
+    inner = getattr(plan, "input", None)
+    return inner is not None and _has_time_windows(inner)
 
 
 def start(
@@ -61,7 +70,9 @@ def start(
             on_end=registry.ended,
             graph=explain(plan),
             clock=db.clock,
-            ticking=config.idle_timeout_us > 0,
+            # an idle timeout moves TUMBLE/HOP/SESSION watermarks only: rolling windows over
+            # event time never close by the clock
+            ticking=config.idle_timeout_us > 0 and _has_time_windows(plan),
         )
         end.flow = flow
         if setup is not None:

@@ -211,3 +211,21 @@ def _event_windows(flow: rillet.Flow) -> Any:
     while not isinstance(operator, EventAggregate):
         operator = operator.downstream  # type: ignore[attr-defined]
     return operator.windows
+
+
+def test_arrival_time_windows_close_as_the_clock_passes(db: rillet.Database) -> None:
+    clicks = db.create_stream("clicks", "user STRING")  # stamped with its arrival time
+    text = (
+        "SELECT user, COUNT(*) AS n, window_end FROM clicks "
+        "GROUP BY user, TUMBLE(timestamp, INTERVAL '1' SECOND)"
+    )
+    flow = db.execute(text)
+    clicks.append_many([("a",), ("b",), ("a",)])
+    got: list[dict[str, Any]] = []
+    for batch in flow.batches(timeout=10):  # no end of input: the clock closes the window
+        got += batch.to_pylist()
+        if sum(row["n"] for row in got) == 3:
+            break
+    flow.cancel()
+    assert sorted((row["user"], row["n"]) for row in got) == [("a", 2), ("b", 1)]
+    assert all(row["timestamp"] == row["window_end"] for row in got)

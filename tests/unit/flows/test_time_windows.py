@@ -21,7 +21,7 @@ import rillet
 from rillet.flows import config
 
 SETTINGS = settings(
-    max_examples=40,
+    max_examples=60,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
@@ -72,7 +72,8 @@ def _arrived(data: list[tuple[int, Any, int | None]], lateness: int) -> list[int
 def _expected(
     data: list[tuple[int, Any, int | None]], kind: str, sizes: tuple[int, int], lateness: int
 ) -> tuple[list[tuple[Any, ...]], int, int]:
-    """(window_start, window_end, key, count, sum, max) rows by DuckDB, late and dropped."""
+    """(window_start, window_end, key, count, sum, max, min, avg) rows by DuckDB, late and
+    dropped."""
     con = duckdb.connect()
     con.execute("CREATE TABLE r (t BIGINT, k VARCHAR, v BIGINT, p BIGINT)")
     marks = _arrived(data, lateness)
@@ -91,7 +92,7 @@ def _expected(
             numbered AS (
                 SELECT *, sum(new) OVER (PARTITION BY k ORDER BY t, new DESC
                     ROWS UNBOUNDED PRECEDING) AS s FROM marked)
-            SELECT min(t), max(t) + {gap}, k, count(v), sum(v), max(v)
+            SELECT min(t), max(t) + {gap}, k, count(v), sum(v), max(v), min(v), avg(v)
             FROM numbered GROUP BY k, s
             """
         ).fetchall()
@@ -105,7 +106,7 @@ def _expected(
             SELECT *, unnest(generate_series(
                 (t // {slide}) * {slide} - {size} + {slide}, (t // {slide}) * {slide}, {slide}
             )) AS ws FROM r)
-        SELECT ws, ws + {size}, k, count(v), sum(v), max(v)
+        SELECT ws, ws + {size}, k, count(v), sum(v), max(v), min(v), avg(v)
         FROM pairs WHERE ws + {size} > p GROUP BY ws, k
         """
     ).fetchall()
@@ -124,7 +125,8 @@ def _flow_rows(
     stream = db.create_stream(name, "ts TIMESTAMP, k STRING, v BIGINT", time_column="ts")
     rows = [((BASE + t * MS) * 1000, k, v) for t, k, v in data]  # epoch ns
     query = (
-        f"SELECT window_start, window_end, k, COUNT(v) AS n, SUM(v) AS total, MAX(v) AS top "
+        f"SELECT window_start, window_end, k, COUNT(v) AS n, SUM(v) AS total, MAX(v) AS top, "
+        f"MIN(v) AS low, AVG(v) AS mean "
         f"FROM {name} GROUP BY k, {window}"
     )
 
@@ -146,7 +148,16 @@ def _flow_rows(
     for r in flow:
         assert r.timestamp == r["window_end"]
         out.append(
-            (_ms(r["window_start"]), _ms(r["window_end"]), r["k"], r["n"], r["total"], r["top"])
+            (
+                _ms(r["window_start"]),
+                _ms(r["window_end"]),
+                r["k"],
+                r["n"],
+                r["total"],
+                r["top"],
+                r["low"],
+                r["mean"],
+            )
         )
     return out, flow.late_events, flow.dropped_events
 
