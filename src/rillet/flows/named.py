@@ -214,7 +214,11 @@ class NamedFlows:
         schema = _schema(plan, columns)
         entry = NamedFlowEntry(name, text.strip().rstrip(";"), options, start_offsets)
         db._create_stream(name, schema, stream_options, flow=entry)
-        return self._start(entry)
+        try:
+            return self._start(entry)
+        except BaseException:  # a rejected request changes nothing
+            db.drop_stream(name)
+            raise
 
     def refresh(self, name: str, since: str | None = None) -> None:
         """REFRESH STREAM name [SINCE time]: recompute the named flow's windows from its

@@ -273,3 +273,25 @@ def test_refresh_recomputes_the_windows_of_late_records(tmp_path: Path) -> None:
         expected = _expected_minutes(pa.concat_tables([events, _events(1000, 100)]))
         assert wait_until(lambda: len(db.stream("m")) == len(expected), 20)
         assert _minutes(db) == expected
+
+
+def test_a_roll_up_keeps_its_own_retention_across_reopen(tmp_path: Path) -> None:
+    hours = 6 * 3600 // 7  # six hours of records
+    with rillet.connect(tmp_path, maintenance_interval=3600) as db:  # retention by hand
+        _stream(db).append_many(_events(0, hours))
+        db.execute(
+            MINUTELY.replace("AS SELECT", "WITH (retention = '2h', partition = '1h') AS SELECT")
+        )
+        expected = _expected_minutes(_events(0, hours))
+        assert wait_until(lambda: db.stream("m").next_offset == len(expected), 20)
+        assert db.stream("m").apply_retention()
+        kept = _minutes(db)
+        assert kept == expected[len(expected) - len(kept) :]
+        assert len(kept) < len(expected)
+        assert len(db.sql("SELECT * FROM ev").fetchall()) == hours  # the input keeps all
+    with rillet.connect(tmp_path, maintenance_interval=3600) as db:  # replay adds the new
+        more = _events(hours, 600)
+        db.stream("ev").append_many(more)
+        everything = _expected_minutes(_events(0, hours + 600))
+        assert wait_until(lambda: db.stream("m").next_offset == len(everything), 20)
+        assert _minutes(db) == everything[len(expected) - len(kept) :]
