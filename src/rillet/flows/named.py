@@ -59,6 +59,11 @@ class _Appender:
         self.stream = stream
         self.skip = skip
 
+    @property
+    def replayed(self) -> bool:
+        """Whether the rows stored before have all been produced again."""
+        return self.skip == 0
+
     def append(self, batch: pa.RecordBatch) -> None:
         rows = batch.num_rows
         if self.skip >= rows:
@@ -70,6 +75,52 @@ class _Appender:
         self.stream.append_many(batch)
 
 
+class _TimeAppender(_Appender):
+    """A roll-up's appender: its rows come in order of ``timestamp`` (a window is out only
+    once the watermark passed its end), so the rows stored before are those before the last
+    stored time, and the first ``skip`` at it.  Unlike a count, this holds when the input's
+    retention dropped records a replay can no longer see."""
+
+    def __init__(self, stream: Stream) -> None:
+        last, at_last = _tail(stream)
+        super().__init__(stream, at_last)
+        self.last = last
+
+    def append(self, batch: pa.RecordBatch) -> None:
+        start = 0
+        if self.last is not None:
+            times = batch.column("timestamp").cast(pa.int64()).to_numpy(zero_copy_only=False)
+            before = int(np.searchsorted(times, self.last, side="left"))
+            through = int(np.searchsorted(times, self.last, side="right"))
+            taken = min(self.skip, through - before)
+            self.skip -= taken
+            start = before + taken
+            if through < len(times):  # past the last stored time: the rest is new
+                self.skip = 0
+        if start >= batch.num_rows:
+            return
+        self.stream.append_many(batch.slice(start) if start else batch)
+
+
+def _tail(stream: Stream) -> tuple[int | None, int]:
+    """The greatest ``timestamp`` a stream holds (epoch microseconds), and how many of its
+    rows have it (the last ones appended); (None, 0) when it holds none."""
+    end = stream.next_offset
+    span = 1024
+    while True:
+        low = max(0, end - span)
+        batches = list(stream.stored(low, end))
+        if not batches or not sum(b.num_rows for b in batches):
+            return None, 0
+        times = np.concatenate(
+            [b.column("timestamp").cast(pa.int64()).to_numpy(zero_copy_only=False) for b in batches]
+        )
+        last = int(times.max())
+        if low == 0 or (times < last).any():
+            return last, int((times == last).sum())
+        span *= 4
+
+
 class OutputSink(Sink):
     """The end of a named flow: its output goes to its stream (not to the flow's queue);
     a roll-up's rows get ``is_open`` false (they are closed windows)."""
@@ -78,7 +129,7 @@ class OutputSink(Sink):
         super().__init__()
         self.columns = columns
         self.windowed = windowed
-        self.appender = _Appender(output, output.next_offset)
+        self.appender = _TimeAppender(output) if windowed else _Appender(output, output.next_offset)
 
     def rows(self, batch: pa.RecordBatch, is_open: bool) -> pa.RecordBatch:
         """The stream's columns of an output frame."""
@@ -178,7 +229,7 @@ class NamedFlows:
         """Whether every named flow has produced again the rows it had stored before the
         database was opened (its replay reached its stored output's end)."""
         with self._lock:
-            return all(s.appender.skip == 0 for s in self._sinks.values())
+            return all(s.appender.replayed for s in self._sinks.values())
 
     def readers(self, stream: str) -> list[str]:
         """The named flows reading ``stream``."""

@@ -295,3 +295,24 @@ def test_a_roll_up_keeps_its_own_retention_across_reopen(tmp_path: Path) -> None
         everything = _expected_minutes(_events(0, hours + 600))
         assert wait_until(lambda: db.stream("m").next_offset == len(everything), 20)
         assert _minutes(db) == everything[len(expected) - len(kept) :]
+
+
+def test_reopen_after_the_input_dropped_its_oldest_records(tmp_path: Path) -> None:
+    hours = 6 * 3600 // 7
+    with rillet.connect(tmp_path, maintenance_interval=3600) as db:
+        db.create_stream(
+            "ev",
+            "ts TIMESTAMP NOT NULL, host STRING, v DOUBLE",
+            time_column="ts",
+            partition="1h",
+            retention="2h",
+        ).append_many(_events(0, hours))
+        db.execute(MINUTELY)
+        before = _expected_minutes(_events(0, hours))
+        assert wait_until(lambda: len(db.stream("m")) == len(before), 20)
+        assert db.stream("ev").apply_retention()
+    with rillet.connect(tmp_path, maintenance_interval=3600) as db:
+        db.stream("ev").append_many(_events(hours, 600))
+        everything = _expected_minutes(_events(0, hours + 600))
+        assert wait_until(lambda: len(db.stream("m")) == len(everything), 20)
+        assert _minutes(db) == everything
