@@ -4,6 +4,7 @@ the same input (and the roll-up equals DuckDB's GROUP BY over it)."""
 
 from __future__ import annotations
 
+import os
 import random
 import signal
 import subprocess
@@ -51,7 +52,7 @@ def _settled(db: rillet.Database, names: list[str], counts: dict[str, int]) -> b
 
 
 def test_sigkilled_named_flows_equal_an_uninterrupted_run(tmp_path: Path) -> None:
-    rng = random.Random(14)
+    rng = random.Random(int(os.environ.get("RILLET_CRASH_SEED", "14")))
     folder = tmp_path / "data"
     for _ in range(4):
         _run_and_kill(folder, rng)
