@@ -63,6 +63,13 @@ def run(db: Database, statement: ast.Statement) -> list[str]:
         return ["DROP STREAM"]
     if isinstance(statement, ast.DropFlow):
         flow = _database_method(db, "flow", "DROP FLOW")(statement.flow_id)
+        if getattr(flow, "name", None) is not None:  # it would come back at the next open
+            raise ConflictError(
+                f"flow {statement.flow_id} is the named flow {flow.name!r}: "
+                f"DROP STREAM {flow.name} removes it",
+                kind="flow",
+                name=flow.name,
+            )
         flow.cancel()
         return ["DROP FLOW"]
     if isinstance(statement, ast.Show):

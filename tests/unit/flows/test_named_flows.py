@@ -174,6 +174,8 @@ def test_drop_stream_refused_while_a_named_flow_reads_it() -> None:
             db.execute("DROP STREAM m")
         with pytest.raises(ConflictError, match="named flow 'm'"):
             db.drop_stream("ev")
+        with pytest.raises(ConflictError, match="DROP STREAM h"):
+            db.execute(f"DROP FLOW {db.flows()[-1].id}")
         db.execute("DROP STREAM h")
         db.execute("DROP STREAM m")
         assert [s.name for s in db.streams()] == ["ev"]
