@@ -23,6 +23,7 @@ from bench import (  # noqa: E402
     flows,
     ingest,
     monitors,
+    named_flows,
     parser,
     postgres,
     query,
@@ -65,6 +66,7 @@ def main() -> None:
     timeseries.main()  # its own data: 1,000 names x a day of minutes
     flows.run()  # its own data: 5M events replayed from a stream, two streams joined
     rollups.run()  # its own data: a day of 1,000 hosts' latencies, a 1-minute roll-up
+    named_flows.run()  # its own data: a roll-up's backfill, live roll-ups, a restart
     timeseries_stores.main()  # SQL and Redis beside Kairos' own methods, same run
     print(
         f"\nall benchmarks ran in {time.perf_counter() - began:.0f} s; load average "

@@ -19,6 +19,7 @@ from typing import Any
 
 from rillet.arguments import (
     CALLBACK,
+    FLAG,
     FOLDER,
     INT,
     INT_OPTION,
@@ -32,13 +33,14 @@ from rillet.arguments import (
 )
 from rillet.errors import ConfigError, ConflictError, SchemaError, StorageError, not_found
 from rillet.flows.flow import Flow
+from rillet.flows.named import NamedFlows
 from rillet.flows.registry import FlowRegistry
 from rillet.monitors.alerts import ALERTS_SCHEMA
 from rillet.monitors.stream import MonitoredStream as Stream
 from rillet.query import QueryEngine, Result
 from rillet.schema import Schema, SchemaSpec
 from rillet.settings import Settings
-from rillet.storage.catalog import Catalog, StreamEntry
+from rillet.storage.catalog import Catalog, NamedFlowEntry, StreamEntry
 from rillet.storage.files import FolderLock
 from rillet.stream import StreamOptions
 
@@ -92,6 +94,7 @@ class Database:
                 self._folder_lock.release()
             raise
         self._flows = FlowRegistry()
+        self._named = NamedFlows(self)
         self._stop = threading.Event()
         self._threads = [
             self._start("rillet-commit", self.settings.commit_interval, Stream._commit),
@@ -99,6 +102,11 @@ class Database:
         ]
         self._closed = False
         atexit.register(self.close)
+        try:
+            self._named.resume()
+        except BaseException:
+            self.close()
+            raise
 
     def _start(
         self, name: str, interval: float, work: Callable[[Stream], None]
@@ -158,8 +166,15 @@ class Database:
             StreamOptions(partition, retention, max_bytes, durability, log_compression),
         )
 
-    def _create_stream(self, key: str, parsed: Schema, options: StreamOptions) -> Stream:
-        """Create the stream ``key``, named exactly so (rtsql keeps a quoted name's case)."""
+    def _create_stream(
+        self,
+        key: str,
+        parsed: Schema,
+        options: StreamOptions,
+        flow: NamedFlowEntry | None = None,
+    ) -> Stream:
+        """Create the stream ``key``, named exactly so (rtsql keeps a quoted name's case);
+        ``flow``: the named flow that fills it, kept in the same catalog transaction."""
         entry = StreamEntry(
             key,
             str(parsed),
@@ -171,9 +186,30 @@ class Database:
             self._check_open()
             if key in self._streams:
                 raise ConflictError(f"stream {key!r} already exists", kind="stream", name=key)
-            self._catalog.create_stream(entry)
+            self._catalog.create_stream(entry, flow)
             stream = self._open(entry)
             self._streams = {**self._streams, key: stream}
+        return stream
+
+    def _reset_stream(self, name: str, flow: NamedFlowEntry) -> Stream:
+        """Empty a named flow's stream (REFRESH): a new, empty stream of the same schema
+        and options in the catalog with the flow's new definition, the old files removed."""
+        with self._lock:
+            self._check_open()
+            old = self._streams[name]
+            schema = old.schema
+            entry = StreamEntry(
+                name,
+                str(schema),
+                None if schema.implicit_time else schema.time_column,
+                old.options.to_dict(),
+                0,
+            )
+            self._catalog.reset_named_flow(entry, flow)
+        old._destroy()
+        stream = self._open(entry)
+        with self._lock:
+            self._streams = {**self._streams, name: stream}
         return stream
 
     def _open(self, entry: StreamEntry) -> Stream:
@@ -211,10 +247,15 @@ class Database:
         return [self._streams[k] for k in sorted(self._streams)]
 
     def drop_stream(self, name: str) -> None:
-        """Delete a stream, its alerts stream, and all their records and files."""
+        """Delete a stream, its alerts stream, and all their records and files; a named
+        flow's stream also stops the flow and takes its ``<name>.late`` stream along.
+        Refused (ConflictError naming the flow) while a named flow reads the stream."""
         check("drop_stream", name=(name, SCHEMA_NAME))
         with self._lock:
             stream = self.stream(name)
+        self._named.check_drop(stream.name)
+        named = stream.name in self._named.flows()
+        self._named.drop(stream.name)
         self._flows.cancel_reading(stream.name)
         stream._close_subscribers()  # before its alerts stream goes, or they would make it again
         with self._lock:
@@ -226,16 +267,31 @@ class Database:
             self._streams = {k: v for k, v in self._streams.items() if v not in gone}
         for each in gone:
             each._destroy()
+        late = self._streams.get(f"{stream.name}.late")
+        if named and late is not None:
+            self.drop_stream(late.name)
 
     # -- queries ---------------------------------------------------------------------------
 
-    def sql(self, query: str, params: Sequence[Any] | None = None) -> Result:
-        """Run DuckDB SQL; every stream is a table of its stored and in-memory records."""
-        check("sql", query=(query, QUERY), params=(params, PARAMS | None))
+    def sql(
+        self, query: str, params: Sequence[Any] | None = None, include_open: bool = False
+    ) -> Result:
+        """Run DuckDB SQL; every stream is a table of its stored and in-memory records.
+
+        A roll-up (a named flow with TUMBLE, HOP or SESSION windows) has a boolean column
+        ``is_open``: its stored rows are closed windows; with ``include_open=True`` the rows
+        of the windows still open are added, as their partial results now."""
+        check(
+            "sql",
+            query=(query, QUERY),
+            params=(params, PARAMS | None),
+            include_open=(include_open, FLAG),
+        )
         self._check_open()
         for stream in list(self._streams.values()):
             stream.caught_up()  # the alerts of records appended before are in
-        return self._query.run(query, self._streams, params)
+        extra = self._named.open_tables if include_open else None
+        return self._query.run(query, self._streams, params, extra)
 
     # -- flows -----------------------------------------------------------------------------
 

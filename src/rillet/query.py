@@ -13,7 +13,7 @@ import json
 import re
 import threading
 import unicodedata
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -114,9 +114,16 @@ class QueryEngine:
         self._lock = threading.Lock()
 
     def run(
-        self, query: str, streams: Mapping[str, Stream], params: Sequence[Any] | None
+        self,
+        query: str,
+        streams: Mapping[str, Stream],
+        params: Sequence[Any] | None,
+        extra: Callable[[Sequence[str]], Mapping[str, pa.Table]] | None = None,
     ) -> Result:
+        """Run ``query``; ``extra`` gives, for the streams it reads, rows to add to theirs
+        (the open windows of named flows, with ``include_open``)."""
         names = referenced(query, streams)
+        added = extra(list(names)) if extra is not None else {}
         with self._lock:  # making a cursor touches the shared connection
             cursor = self._con.cursor()
         try:
@@ -124,7 +131,7 @@ class QueryEngine:
             cursor.begin()
             times = {name: self._bounds(cursor, bounds) for name, bounds in names.items()}
             for i, name in enumerate(names):
-                self._define_view(cursor, i, streams[name], times[name])
+                self._define_view(cursor, i, streams[name], times[name], added.get(name))
             relation = cursor.sql(query, params=params) if params is not None else cursor.sql(query)
             table = relation.to_arrow_table() if relation is not None else pa.table({})
             cursor.commit()
@@ -183,6 +190,7 @@ class QueryEngine:
         i: int,
         stream: Stream,
         bounds: tuple[int | None, int | None],
+        added: pa.Table | None = None,
     ) -> None:
         stream._ingest_buffer()
         low, high = bounds  # inclusive: [low, high + 1) in whole microseconds
@@ -193,6 +201,12 @@ class QueryEngine:
         memory = f"__rillet_memory_{i}"
         cursor.register(memory, pa.Table.from_batches(batches, schema=stream.schema.storage))
         parts = [f"SELECT {columns} FROM {memory}"]
+        if added is not None and added.num_rows:
+            more = f"__rillet_added_{i}"
+            offsets = pa.nulls(added.num_rows, pa.int64())
+            table = added.append_column(stream.schema.storage.names[-1], offsets)
+            cursor.register(more, table)
+            parts.append(f"SELECT {columns} FROM {more}")
         if files:
             paths = ", ".join(_literal(path) for path in files)
             parts.insert(0, f"SELECT {columns} FROM read_parquet([{paths}])")

@@ -78,6 +78,8 @@ CASES: list[tuple[str, str, str, Call, type[errors.InputError], str]] = [
      "sql(): query must be a str, not int (5)"),
     ("Database", "sql", "params", lambda db, s: db.sql("SELECT ?", 5), InputE,
      "sql(): params must be a sequence or mapping of parameters or None, not int (5)"),
+    ("Database", "sql", "include_open", lambda db, s: db.sql("SELECT 1", include_open=1),
+     ConfigE, "sql(): include_open must be a bool, not int (1)"),
     ("Database", "execute", "text", lambda db, s: db.execute(5), InputE,
      "execute(): text must be a str, not int (5)"),
     ("Database", "flow", "flow_id", lambda db, s: db.flow("1"), InputE,

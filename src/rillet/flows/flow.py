@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from rillet.errors import FlowError
 from rillet.flows.frames import SEQ, TIME
@@ -86,7 +87,9 @@ class _Subscriber:
 
     def observe(self, batch: pa.RecordBatch, history: bool) -> None:
         with self._order:
-            if history and (self._held or not self._follows(batch)):
+            if history and (
+                self._held or not self._follows(batch) or self.flow.sorted_through is not None
+            ):
                 self._held.append(batch)
                 return
             self._release()
@@ -118,10 +121,19 @@ class _Subscriber:
             return
         table = pa.Table.from_batches(self._held).sort_by(OFFSET)
         self._held = []
+        through = self.flow.sorted_through
+        if through is not None:  # a refreshed named flow: the history by event time
+            before = pc.less(table.column(OFFSET), through.get(self.target.stream.name, 0))
+            early = table.filter(before).sort_by(
+                [(self.time_column, "ascending"), (OFFSET, "ascending")]
+            )
+            table = table.filter(pc.invert(before))
+            for batch in early.to_batches():
+                self._push(batch, ordered=False)
         for batch in table.to_batches():
             self._push(batch)
 
-    def _push(self, batch: pa.RecordBatch) -> None:
+    def _push(self, batch: pa.RecordBatch, ordered: bool = True) -> None:
         if not batch.num_rows:
             return
         names = batch.schema.names
@@ -130,7 +142,14 @@ class _Subscriber:
             [*arrays, batch.column(self.time_column), batch.column(len(names) - 1)],
             names=[*names[:-1], TIME, SEQ],
         )
-        self._last = max(self._last, batch.column(len(names) - 1)[-1].as_py())
+        offsets = batch.column(len(names) - 1)
+        last = offsets[-1].as_py() if ordered else pc.max(offsets).as_py()
+        self._last = max(self._last, last)
+        since = self.flow.since_us
+        if since is not None:  # a named flow's ``since`` time: the records from then on
+            frame = frame.filter(pc.greater_equal(frame.column(TIME).cast(pa.int64()), since))
+            if not frame.num_rows:
+                return
         self.flow._push(self.target.operator, frame)
 
     def forget_before(self, start_us: int) -> None:
@@ -183,16 +202,30 @@ class Flow:
         self.streams = sorted({i.stream.name for i in self._inputs})
         #: the stream the flow reads, where it reads one
         self.stream: str | None = self.streams[0] if len(self.streams) == 1 else None
+        #: a named flow's output stream (None for a flow of a SELECT)
+        self.name: str | None = None
+        #: the offset each input stream is read from (0 where not given)
+        self.start_offsets: dict[str, int] = {}
+        #: only input records at or after this event time (epoch microseconds) count
+        self.since_us: int | None = None
+        #: a refreshed named flow: the input records before these offsets (by stream) go in
+        #: event-time order (none is late), the rest in offset order
+        self.sorted_through: dict[str, int] | None = None
 
     # -- lifetime ----------------------------------------------------------------------
 
     def start(self) -> None:
         for target in self._inputs:
             subscriber = _Subscriber(self, target)
-            subscription = target.stream.subscribe(subscriber, f"flow-{self.id}", from_offset=0)
+            subscription = target.stream.subscribe(
+                subscriber,
+                f"flow-{self.id}",
+                from_offset=self.start_offsets.get(target.stream.name, 0),
+            )
             self._subscribers.append(subscriber)
             self._subscriptions.append((target.stream, subscription))
-            if subscription.catching_up:  # held stored batches go once the catch-up is read
+            # held stored batches go once the catch-up is read (it may be read already)
+            if subscription.catching_up or subscriber.holding or self.sorted_through:
                 threading.Thread(
                     target=_release_after,
                     args=(subscription, subscriber),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from rillet.flows.config import FlowConfig
@@ -43,19 +43,23 @@ def start(
     columns: list[str],
     options: Mapping[str, Any] | None = None,
     counters: Counters | None = None,
+    sink: Sink | None = None,
+    setup: Callable[[Flow], None] | None = None,
 ) -> Flow:
     """Start a flow running ``plan`` (checked), whose output columns are ``columns``.
 
     ``options`` are the flow's own (``lateness``, ``idle_timeout``, ``sketches``) over the
-    database's settings; ``counters`` (with its ``on_late`` hook) is the flow's, if given."""
+    database's settings; ``counters`` (with its ``on_late`` hook) is the flow's, if given;
+    ``sink`` takes the output instead of the flow's queue (a named flow's stream), and
+    ``setup`` is called with the flow before it starts."""
     config = FlowConfig.of(db.config).with_options(options or {})
     registry = db._flows
     names = streams(plan)
 
     def make(flow_id: int) -> Flow:
         counted = counters if counters is not None else Counters()
-        sink = Sink()
-        inputs = build(plan, sink, config, counted, db.stream)
+        end = sink if sink is not None else Sink()
+        inputs = build(plan, end, config, counted, db.stream)
         flow = Flow(
             flow_id,
             query,
@@ -70,7 +74,9 @@ def start(
             # event time never close by the clock
             ticking=config.idle_timeout_us > 0 and _has_time_windows(plan),
         )
-        sink.flow = flow
+        end.flow = flow
+        if setup is not None:
+            setup(flow)
         return flow
 
     return registry.start(make)

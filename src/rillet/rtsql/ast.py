@@ -222,10 +222,20 @@ class CreateStream(Located):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CreateStreamAs(Located):
-    """``CREATE STREAM name AS select``: a named flow (parsed; built by a later issue)."""
+    """``CREATE STREAM name [WITH (option = value, ...)] AS select``: a named flow whose
+    output is stored as the stream ``name`` (:mod:`rillet.flows.named`)."""
 
     name: str
     select: Select
+    options: tuple[tuple[str, str | int | float], ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RefreshStream(Located):
+    """``REFRESH STREAM name [SINCE 'time']``: recompute a named flow's windows."""
+
+    name: str
+    since: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -258,5 +268,13 @@ class Explain(Located):
 
 
 Statement = (
-    Select | CreateStream | CreateStreamAs | DropStream | DropFlow | Show | Describe | Explain
+    Select
+    | CreateStream
+    | CreateStreamAs
+    | RefreshStream
+    | DropStream
+    | DropFlow
+    | Show
+    | Describe
+    | Explain
 )

@@ -30,6 +30,9 @@ def execute(db: Database, text: str) -> Any:
     statement = parse(text)
     if isinstance(statement, ast.Select):
         return _engine("rillet.flows", "submit", "SELECT")(db, statement, text)
+    if isinstance(statement, ast.CreateStreamAs):
+        db._named.create(statement, text)
+        return StatementResult(statement, ("CREATE STREAM",))
     return StatementResult(statement, tuple(run(db, statement)))
 
 
@@ -50,16 +53,23 @@ def run(db: Database, statement: ast.Statement) -> list[str]:
         create_stream(db, statement)
         return ["CREATE STREAM"]
     if isinstance(statement, ast.CreateStreamAs):
-        raise UnsupportedError(
-            "CREATE STREAM ... AS SELECT (a named flow) is not available yet; "
-            "run the SELECT on its own",
-            statement="CREATE STREAM AS SELECT",
-        )
+        db._named.create(statement, "")  # pragma: no cover - execute() passes the text
+        return ["CREATE STREAM"]
+    if isinstance(statement, ast.RefreshStream):
+        db._named.refresh(statement.name.lower(), statement.since)
+        return ["REFRESH STREAM"]
     if isinstance(statement, ast.DropStream):
         drop_stream(db, statement.name)
         return ["DROP STREAM"]
     if isinstance(statement, ast.DropFlow):
         flow = _database_method(db, "flow", "DROP FLOW")(statement.flow_id)
+        if getattr(flow, "name", None) is not None:  # it would come back at the next open
+            raise ConflictError(
+                f"flow {statement.flow_id} is the named flow {flow.name!r}: "
+                f"DROP STREAM {flow.name} removes it",
+                kind="flow",
+                name=flow.name,
+            )
         flow.cancel()
         return ["DROP FLOW"]
     if isinstance(statement, ast.Show):
@@ -144,6 +154,7 @@ def create_stream(db: Database, statement: ast.CreateStream) -> None:
 def drop_stream(db: Database, name: str) -> None:
     """DROP STREAM: stop its source (if any), then delete the stream."""
     stream = catalog.stream(db, name, "No such object at top level")
+    db._named.check_drop(stream.name)  # before its source stops
     try:
         source_of = importlib.import_module("rillet.sources").source_of
     except (ImportError, AttributeError):

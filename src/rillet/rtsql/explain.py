@@ -202,7 +202,12 @@ def tree(statement: ast.Statement, depth: int = 0) -> Lines:
                 _add(out, depth + 2, f"{key} = {value}")
     elif isinstance(statement, ast.CreateStreamAs):
         _add(out, depth, f"CREATE STREAM name={statement.name} AS")
+        for key, option in statement.options:
+            _add(out, depth + 1, f"{key} = {option}")
         _select(statement.select, depth + 1, out)
+    elif isinstance(statement, ast.RefreshStream):
+        since = f" since={statement.since}" if statement.since is not None else ""
+        _add(out, depth, f"REFRESH STREAM name={statement.name}{since}")
     elif isinstance(statement, ast.DropStream):
         _add(out, depth, f"DROP type=STREAM name={statement.name}")
     elif isinstance(statement, ast.DropFlow):

@@ -102,6 +102,12 @@ class Parser(ExpressionParser, TypeParser):
             return self.select()
         if word == "CREATE":
             return self.create()
+        if word == "REFRESH":
+            self.advance()
+            self.expect("STREAM")
+            name = self.stream_name()
+            since = self.string("the time as a quoted string") if self.accept("SINCE") else None
+            return ast.RefreshStream(name=name, since=since, **self.at(token))
         if word == "DROP":
             self.advance()
             if self.accept("STREAM"):
@@ -132,10 +138,14 @@ class Parser(ExpressionParser, TypeParser):
         start = self.advance()
         self.expect("STREAM")
         name = self.stream_name()
-        if self.accept("AS"):
+        options = self.with_options() if self.accept("WITH") else ()
+        if options or self.is_word("AS"):
+            self.expect("AS")
             if not self.is_word("SELECT"):
                 raise self.error("SELECT")
-            return ast.CreateStreamAs(name=name, select=self.select(), **self.at(start))
+            return ast.CreateStreamAs(
+                name=name, select=self.select(), options=options, **self.at(start)
+            )
         self.expect("(", "'(' and the columns, or AS SELECT")
         columns = [self.column_def()]
         while self.accept(","):
@@ -143,6 +153,30 @@ class Parser(ExpressionParser, TypeParser):
         self.expect(")", "',' or ')'")
         source = self.source_spec() if self.is_word("FROM") else None
         return ast.CreateStream(name=name, columns=tuple(columns), source=source, **self.at(start))
+
+    def with_options(self) -> tuple[tuple[str, str | int | float], ...]:
+        """``(name = value, ...)`` after WITH: values are quoted strings, numbers or words."""
+        self.expect("(")
+        options: list[tuple[str, str | int | float]] = []
+        while True:
+            key = self.identifier("an option name")
+            self.expect("=")
+            token = self.token
+            value: str | int | float
+            if token.kind == "string":
+                value = self.string("an option value")
+            elif token.kind == "number":
+                text = self.advance().text
+                value = int(text) if text.isdigit() else float(text)
+            elif token.kind == "word":
+                value = self.advance().text
+            else:
+                raise self.error("an option value (a quoted string, a number or a word)")
+            options.append((key, value))
+            if not self.accept(","):
+                break
+        self.expect(")", "',' or ')'")
+        return tuple(options)
 
     def column_def(self) -> ast.ColumnDef:
         token = self.token

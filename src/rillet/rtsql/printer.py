@@ -176,7 +176,16 @@ def statement(value: ast.Statement) -> str:
                     out += f" PROPERTIES ({pairs})"
         return out
     if isinstance(value, ast.CreateStreamAs):
-        return f"CREATE STREAM {stream_name(value.name)} AS {select(value.select)}"
+        options = ""
+        if value.options:
+            pairs = ", ".join(
+                f"{name(k)} = {escape(v) if isinstance(v, str) else v}" for k, v in value.options
+            )
+            options = f" WITH ({pairs})"
+        return f"CREATE STREAM {stream_name(value.name)}{options} AS {select(value.select)}"
+    if isinstance(value, ast.RefreshStream):
+        since = f" SINCE {escape(value.since)}" if value.since is not None else ""
+        return f"REFRESH STREAM {stream_name(value.name)}{since}"
     if isinstance(value, ast.DropStream):
         return f"DROP STREAM {stream_name(value.name)}"
     if isinstance(value, ast.DropFlow):

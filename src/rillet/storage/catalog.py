@@ -51,6 +51,13 @@ CREATE TABLE IF NOT EXISTS partitions (
     sealed_through INTEGER NOT NULL,
     PRIMARY KEY (stream, start)
 );
+CREATE TABLE IF NOT EXISTS named_flows (
+    name TEXT PRIMARY KEY REFERENCES streams(name) ON DELETE CASCADE,
+    query TEXT NOT NULL,
+    options TEXT NOT NULL,
+    start_offsets TEXT NOT NULL,
+    created INTEGER NOT NULL
+);
 """
 
 
@@ -61,6 +68,18 @@ class StreamEntry:
     time_column: str | None
     options: dict[str, Any]
     next_offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class NamedFlowEntry:
+    """A named flow's definition: its output stream ``name``, its SELECT, its options (as
+    given) and the offset of each input stream it starts from (``since`` resolved once, at
+    creation, so that a replay reads exactly what the first run read)."""
+
+    name: str
+    query: str
+    options: dict[str, Any]
+    start_offsets: dict[str, int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +131,31 @@ class Catalog:
         )
         return [StreamEntry(r[0], r[1], r[2], json.loads(r[3]), r[4]) for r in rows]
 
-    def create_stream(self, entry: StreamEntry) -> None:
+    def named_flows(self) -> list[NamedFlowEntry]:
+        """The named flows, in the order they were created (a flow reads only streams that
+        existed before it: this is a dependency order)."""
+        rows = self._query(
+            "SELECT name, query, options, start_offsets FROM named_flows ORDER BY created"
+        )
+        return [NamedFlowEntry(r[0], r[1], json.loads(r[2]), json.loads(r[3])) for r in rows]
+
+    def create_stream(self, entry: StreamEntry, flow: NamedFlowEntry | None = None) -> None:
+        """Add a stream; with ``flow``, the named flow that fills it, in the same
+        transaction (both or neither survive a crash)."""
+        extra: list[tuple[str, tuple[Any, ...]]] = []
+        if flow is not None:
+            extra.append(
+                (
+                    "INSERT INTO named_flows VALUES (?, ?, ?, ?, "
+                    "(SELECT coalesce(max(created), 0) + 1 FROM named_flows))",
+                    (
+                        flow.name,
+                        flow.query,
+                        json.dumps(flow.options),
+                        json.dumps(flow.start_offsets),
+                    ),
+                )
+            )
         self._run(
             [
                 (
@@ -124,7 +167,38 @@ class Catalog:
                         json.dumps(entry.options),
                         entry.next_offset,
                     ),
-                )
+                ),
+                *extra,
+            ]
+        )
+
+    def reset_named_flow(self, entry: StreamEntry, flow: NamedFlowEntry) -> None:
+        """Empty a named flow's stream (its files, partitions and offsets start again) and
+        store its new definition, keeping its place in the creation order; one
+        transaction."""
+        self._run(
+            [
+                (
+                    "CREATE TEMP TABLE IF NOT EXISTS kept (created INTEGER)",
+                    (),
+                ),
+                ("DELETE FROM kept", ()),
+                ("INSERT INTO kept SELECT created FROM named_flows WHERE name = ?", (flow.name,)),
+                ("DELETE FROM named_flows WHERE name = ?", (flow.name,)),
+                ("DELETE FROM streams WHERE name = ?", (entry.name,)),
+                (
+                    "INSERT INTO streams VALUES (?, ?, ?, ?, 0)",
+                    (entry.name, entry.schema, entry.time_column, json.dumps(entry.options)),
+                ),
+                (
+                    "INSERT INTO named_flows SELECT ?, ?, ?, ?, created FROM kept",
+                    (
+                        flow.name,
+                        flow.query,
+                        json.dumps(flow.options),
+                        json.dumps(flow.start_offsets),
+                    ),
+                ),
             ]
         )
 

@@ -276,9 +276,12 @@ def test_without_the_sources_create_stream_from_says_so_and_creates_nothing(
     assert mem.streams() == []
 
 
-def test_create_stream_as_select_is_not_available_yet(mem: rillet.Database) -> None:
-    with pytest.raises(errors.UnsupportedError, match="not available yet"):
+def test_create_stream_as_select_over_a_missing_stream_creates_nothing(
+    mem: rillet.Database,
+) -> None:
+    with pytest.raises(errors.NotFoundError, match="bar"):
         mem.execute("CREATE STREAM foo AS SELECT x FROM bar")
+    assert mem.streams() == []
 
 
 @pytest.mark.skipif(not HAVE_SOURCES, reason="needs rillet.sources (CREATE STREAM ... FROM)")

@@ -1,0 +1,493 @@
+"""Named flows: ``CREATE STREAM name [WITH (option = value, ...)] AS SELECT ...``.
+
+A named flow is a flow whose output is appended to the stream ``name`` (queryable with
+``db.sql``, readable by other flows), whose late records go to ``<name>.late``, and whose
+definition is kept in the catalog, in the same transaction that creates its stream.
+
+Durability is by deterministic replay (docs/format/named_flows.md): a flow's output depends
+only on the order of its input records, and a stream's log keeps a prefix of what was
+appended.  Every input batch a flow sees was written to its stream's log before the flow saw
+it, and the output it accounts for is written after; so after ``close()`` or a SIGKILL, the
+output stream holds a prefix of the flow's output and the inputs hold at least the records
+that prefix accounts for.  On reopen the flow runs again from its start offsets over the
+stored input (in bulk: whole Arrow batches of the sealed and memory partitions through the
+vectorized operators), skips the first ``next_offset`` rows it produces (already stored),
+and appends the rest: no window missing, none twice.  The late records stream is kept the
+same way.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow as pa
+
+from rillet.datatypes import DataType
+from rillet.errors import ConfigError, ConflictError, QueryError, UnsupportedError, not_found
+from rillet.flows import config as flow_config
+from rillet.flows.flow import Flow, Sink, _output
+from rillet.flows.frames import SEQ, TIME, TIME_TYPE
+from rillet.flows.operators import EventAggregate, Filter, Project
+from rillet.flows.plan import PlanNode, TimeWindow, streams
+from rillet.flows.windows import Counters
+from rillet.rtsql import ast
+from rillet.schema import Schema
+from rillet.storage.catalog import NamedFlowEntry
+from rillet.stream import StreamOptions
+from rillet.time import bound_us
+
+if TYPE_CHECKING:
+    from rillet.database import Database
+    from rillet.stream import Stream
+
+#: the options of the output stream itself
+STREAM_OPTIONS = ("retention", "partition")
+#: where a refreshed flow's definition keeps the input offsets it read in event-time order
+REFRESHED = "refreshed_through"
+#: every option CREATE STREAM ... WITH (...) AS SELECT takes
+OPTIONS = ("since", *STREAM_OPTIONS, *flow_config.OPTIONS)
+
+
+class _Appender:
+    """Appends batches to a stream, after skipping the first ``skip`` rows (those a run
+    before this one already stored)."""
+
+    def __init__(self, stream: Stream, skip: int) -> None:
+        self.stream = stream
+        self.skip = skip
+
+    @property
+    def replayed(self) -> bool:
+        """Whether the rows stored before have all been produced again."""
+        return self.skip == 0
+
+    def append(self, batch: pa.RecordBatch) -> None:
+        rows = batch.num_rows
+        if self.skip >= rows:
+            self.skip -= rows
+            return
+        if self.skip:
+            batch = batch.slice(self.skip)
+            self.skip = 0
+        self.stream.append_many(batch)
+
+
+class _TimeAppender(_Appender):
+    """A roll-up's appender: its rows come in order of ``timestamp`` (a window is out only
+    once the watermark passed its end), so the rows stored before are those before the last
+    stored time, and the first ``skip`` at it.  Unlike a count, this holds when the input's
+    retention dropped records a replay can no longer see."""
+
+    def __init__(self, stream: Stream) -> None:
+        last, at_last = _tail(stream)
+        super().__init__(stream, at_last)
+        self.last = last
+
+    def append(self, batch: pa.RecordBatch) -> None:
+        start = 0
+        if self.last is not None:
+            times = batch.column("timestamp").cast(pa.int64()).to_numpy(zero_copy_only=False)
+            before = int(np.searchsorted(times, self.last, side="left"))
+            through = int(np.searchsorted(times, self.last, side="right"))
+            taken = min(self.skip, through - before)
+            self.skip -= taken
+            start = before + taken
+            if through < len(times):  # past the last stored time: the rest is new
+                self.skip = 0
+        if start >= batch.num_rows:
+            return
+        self.stream.append_many(batch.slice(start) if start else batch)
+
+
+def _tail(stream: Stream) -> tuple[int | None, int]:
+    """The greatest ``timestamp`` a stream holds (epoch microseconds), and how many of its
+    rows have it (the last ones appended); (None, 0) when it holds none."""
+    end = stream.next_offset
+    span = 1024
+    while True:
+        low = max(0, end - span)
+        batches = list(stream.stored(low, end))
+        if not batches or not sum(b.num_rows for b in batches):
+            return None, 0
+        times = np.concatenate(
+            [b.column("timestamp").cast(pa.int64()).to_numpy(zero_copy_only=False) for b in batches]
+        )
+        last = int(times.max())
+        if low == 0 or (times < last).any():
+            return last, int((times == last).sum())
+        span *= 4
+
+
+class OutputSink(Sink):
+    """The end of a named flow: its output goes to its stream (not to the flow's queue);
+    a roll-up's rows get ``is_open`` false (they are closed windows)."""
+
+    def __init__(self, output: Stream, columns: list[str], windowed: bool) -> None:
+        super().__init__()
+        self.columns = columns
+        self.windowed = windowed
+        self.appender = _TimeAppender(output) if windowed else _Appender(output, output.next_offset)
+
+    def rows(self, batch: pa.RecordBatch, is_open: bool) -> pa.RecordBatch:
+        """The stream's columns of an output frame."""
+        out = _output(batch, self.columns)
+        if self.windowed:
+            flag = pa.array(np.full(out.num_rows, is_open), pa.bool_())
+            out = out.append_column("is_open", flag)
+        return out
+
+    def push(self, batch: pa.RecordBatch) -> None:
+        if batch.num_rows:
+            self.appender.append(self.rows(batch, False))
+
+
+class _Collect:
+    """The end of a copy of a flow's operators after its windows: keeps what comes."""
+
+    def __init__(self) -> None:
+        self.batches: list[pa.RecordBatch] = []
+
+    def push(self, batch: pa.RecordBatch) -> None:
+        self.batches.append(batch)
+
+    def tick(self, now_us: int) -> None:
+        """Nothing: a copy is never ticked."""
+
+    def finish(self) -> None:
+        """Nothing: a copy is never finished."""
+
+
+def _after_windows(operator: Any, batch: pa.RecordBatch) -> list[pa.RecordBatch]:
+    """``batch`` through the stateless operators from ``operator`` to the output sink (the
+    running ones are not touched); the sink's rows with ``is_open`` true."""
+    if isinstance(operator, OutputSink):
+        return [operator.rows(batch, True)] if batch.num_rows else []
+    collect = _Collect()
+    if isinstance(operator, Filter):
+        Filter(operator.predicate, collect).push(batch)
+    elif isinstance(operator, Project):
+        Project(operator.outputs, collect).push(batch)
+    else:  # a second window after the first: its open rows are not this one's
+        return []
+    return [b for each in collect.batches for b in _after_windows(operator.downstream, each)]
+
+
+def open_rows(flow: Flow) -> list[pa.RecordBatch]:
+    """The rows of a named flow's windows still open, as their partial results now."""
+    found: list[pa.RecordBatch] = []
+    with flow._lock:
+        for target in flow._inputs:
+            operator: Any = target.operator
+            while operator is not None and not isinstance(operator, EventAggregate):
+                operator = getattr(operator, "downstream", None)
+            if operator is None:
+                continue
+            batch = operator.windows.open_batch()
+            if batch is not None:
+                found.extend(_after_windows(operator.downstream, batch))
+    return found
+
+
+class NamedFlows:
+    """The named flows of a database: created, resumed at open, dropped."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._lock = threading.Lock()
+        self._flows: dict[str, Flow] = {}
+        self._sinks: dict[str, OutputSink] = {}
+
+    # -- lifetime ----------------------------------------------------------------------
+
+    def resume(self) -> None:
+        """Start every named flow of the catalog, in the order they were created (each
+        reads only streams made before it)."""
+        for entry in self._db._catalog.named_flows():
+            self._start(entry)
+
+    def flows(self) -> dict[str, Flow]:
+        with self._lock:
+            return dict(self._flows)
+
+    def open_tables(self, names: Sequence[str]) -> dict[str, pa.Table]:
+        """For the named flows among ``names``: their open windows' rows now."""
+        flows = self.flows()
+        found: dict[str, pa.Table] = {}
+        for name in names:
+            flow = flows.get(name)
+            if flow is None:
+                continue
+            rows = open_rows(flow)
+            if rows:
+                found[name] = pa.Table.from_batches(rows)
+        return found
+
+    def replayed(self) -> bool:
+        """Whether every named flow has produced again the rows it had stored before the
+        database was opened (its replay reached its stored output's end)."""
+        with self._lock:
+            return all(s.appender.replayed for s in self._sinks.values())
+
+    def readers(self, stream: str) -> list[str]:
+        """The named flows reading ``stream``."""
+        return sorted(n for n, f in self.flows().items() if stream in f.streams and n != stream)
+
+    # -- statements --------------------------------------------------------------------
+
+    def create(self, statement: ast.CreateStreamAs, text: str) -> Flow:
+        """CREATE STREAM name [WITH (...)] AS SELECT: check everything, then create the
+        stream and its definition together and start the flow."""
+        from rillet.database import _stream_name
+
+        db = self._db
+        name = _stream_name(statement.name)
+        options = _options(statement.options)
+        sources = _sources(statement.select)
+        if name in sources:
+            raise QueryError(
+                f"named flow {name!r} reads its own output: a cycle of named flows "
+                f"({name} -> {name})",
+                line=statement.line,
+                col=statement.col,
+            )
+        if name in {s.name for s in db.streams()}:
+            raise ConflictError(f"stream {name!r} already exists", kind="stream", name=name)
+        plan, columns = self._plan(statement.select, options)
+        inputs = [db.stream(s) for s in streams(plan)]
+        start_offsets, _ = _since(options.get("since", "earliest"), inputs)
+        stream_options = StreamOptions(
+            str(options.get("partition", "1h")),
+            None if options.get("retention") is None else str(options["retention"]),
+        )
+        schema = _schema(plan, columns)
+        entry = NamedFlowEntry(name, text.strip().rstrip(";"), options, start_offsets)
+        db._create_stream(name, schema, stream_options, flow=entry)
+        try:
+            return self._start(entry)
+        except BaseException:  # a rejected request changes nothing
+            db.drop_stream(name)
+            raise
+
+    def refresh(self, name: str, since: str | None = None) -> None:
+        """REFRESH STREAM name [SINCE time]: recompute the named flow's windows from its
+        stored input, late records included, and replace its rows.
+
+        The flow's output stream is emptied and the flow runs again over its input, the
+        records stored now in event-time order (so none is late) and those appended after
+        in offset order; the named flows reading it are recomputed after it.  ``since`` is
+        checked; every window is recomputed (those before it have the same rows unless they
+        had late records)."""
+        db = self._db
+        entries = {e.name: e for e in db._catalog.named_flows()}  # creation order
+        running = self.flows()
+        if name not in entries or name not in running:
+            raise not_found("named flow", name, list(entries))
+        if since is not None:
+            try:
+                bound_us(since)
+            except Exception as exc:
+                raise ConfigError(f"REFRESH STREAM {name} SINCE {since!r}: {exc}") from None
+        affected = [name]
+        for other in entries:  # a reader was created after what it reads
+            flow = running.get(other)
+            if other not in affected and flow is not None and set(flow.streams) & set(affected):
+                affected.append(other)
+        inputs = running[name].streams
+        for other in reversed(affected):
+            self.drop(other)
+        through: dict[str, int] = {}
+        for each in inputs:
+            stream = db.stream(each)
+            stream._ingest_buffer()  # every record appended so far is in storage
+            through[each] = stream.next_offset
+        for other in affected:
+            entry = entries[other]
+            options = {k: v for k, v in entry.options.items() if k != REFRESHED}
+            if other == name:
+                options[REFRESHED] = through
+            renewed = NamedFlowEntry(other, entry.query, options, entry.start_offsets)
+            db._reset_stream(other, renewed)
+            late = f"{other}.late"
+            if late in {s.name for s in db.streams()}:
+                db.drop_stream(late)
+            entries[other] = renewed
+        for other in affected:
+            self._start(entries[other])
+
+    def drop(self, name: str) -> None:
+        """Stop the named flow filling ``name`` (if one does) before its stream goes."""
+        with self._lock:
+            flow = self._flows.pop(name, None)
+            self._sinks.pop(name, None)
+        if flow is not None:
+            flow.cancel()
+
+    def check_drop(self, name: str) -> None:
+        """A stream read by a named flow cannot be dropped (ConflictError naming it)."""
+        readers = self.readers(name)
+        if readers:
+            raise ConflictError(
+                f"stream {name!r} is read by the named flow {readers[0]!r}: drop "
+                f"{', '.join(readers)} first",
+                kind="stream",
+                name=name,
+            )
+
+    # -- running -----------------------------------------------------------------------
+
+    def _plan(self, select: ast.Select, options: Mapping[str, Any]) -> tuple[PlanNode, list[str]]:
+        from rillet.flows.planner import plan_select
+
+        return plan_select(self._db, select, _flow_options(options))
+
+    def _start(self, entry: NamedFlowEntry) -> Flow:
+        from rillet.flows.runtime import start
+        from rillet.rtsql.parser import parse
+
+        db = self._db
+        statement = parse(entry.query)
+        assert isinstance(statement, ast.CreateStreamAs)
+        plan, columns = self._plan(statement.select, entry.options)
+        output = db.stream(entry.name)
+        sink = OutputSink(output, columns, _windowed(plan))
+        late = _LateKeeper(db, entry.name)
+        counters = Counters(on_late=late.keep)
+        _, since_us = _since(entry.options.get("since", "earliest"), [])
+
+        def setup(flow: Flow) -> None:
+            flow.name = entry.name
+            flow.start_offsets = dict(entry.start_offsets)
+            flow.since_us = since_us
+            refreshed = entry.options.get(REFRESHED)
+            flow.sorted_through = dict(refreshed) if refreshed is not None else None
+
+        flow = start(
+            db,
+            plan,
+            entry.query,
+            columns,
+            _flow_options(entry.options),
+            counters,
+            sink=sink,
+            setup=setup,
+        )
+        with self._lock:
+            self._flows[entry.name] = flow
+            self._sinks[entry.name] = sink
+        return flow
+
+
+class _LateKeeper:
+    """Keeps a named flow's late records in ``<name>.late`` (made at the first one)."""
+
+    def __init__(self, db: Database, name: str) -> None:
+        self.db = db
+        self.name = f"{name}.late"
+        self.appender: _Appender | None = None
+
+    def keep(self, rows: pa.RecordBatch) -> None:
+        names = [n for n in rows.schema.names if n not in (SEQ, TIME)]
+        batch = pa.record_batch(
+            [*(rows.column(n) for n in names), rows.column(TIME)], names=[*names, "timestamp"]
+        )
+        if self.appender is None:
+            try:
+                stream = self.db.stream(self.name)
+            except Exception:
+                stream = self.db._create_stream(
+                    self.name, Schema.build(batch.schema, "timestamp"), StreamOptions()
+                )
+            self.appender = _Appender(stream, stream.next_offset)
+        self.appender.append(batch)
+
+
+def _options(given: tuple[tuple[str, Any], ...]) -> dict[str, Any]:
+    """The WITH options, checked: an unknown one is a ConfigError naming it."""
+    options: dict[str, Any] = {}
+    for key, value in given:
+        lowered = key.lower()
+        if lowered not in OPTIONS:
+            raise ConfigError(
+                f"unknown option {key!r} of CREATE STREAM ... AS SELECT (known: "
+                f"{', '.join(OPTIONS)})",
+                option=key,
+            )
+        options[lowered] = value
+    if "retention" in options or "partition" in options:
+        StreamOptions(
+            str(options.get("partition", "1h")),
+            None if options.get("retention") is None else str(options["retention"]),
+        )
+    return options
+
+
+def _flow_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """The window options of a named flow; sketches are stored as their state by default
+    (a roll-up's rows merge)."""
+    own = {k: v for k, v in options.items() if k in flow_config.OPTIONS}
+    own.setdefault("sketches", "state")
+    return own
+
+
+def _since(value: Any, inputs: Sequence[Stream]) -> tuple[dict[str, int], int | None]:
+    """``since`` as start offsets of the inputs and a time filter (epoch microseconds)."""
+    text = str(value).lower() if isinstance(value, str) else None
+    if text == "earliest":
+        return {}, None
+    if text == "now":
+        return {s.name: s.next_offset for s in inputs}, None
+    try:
+        us = bound_us(value)
+    except Exception as exc:
+        raise ConfigError(
+            f"since must be 'earliest', 'now' or a time, not {value!r} ({exc})", option="since"
+        ) from None
+    assert us is not None
+    for stream in inputs:
+        if len(stream) and us > stream.watermark:
+            raise ConfigError(
+                f"since {value!r} is after the newest record of stream {stream.name!r}",
+                option="since",
+            )
+    return {}, us
+
+
+def _schema(plan: PlanNode, columns: list[str]) -> Schema:
+    """The output stream's schema: the SELECT's columns and ``timestamp`` (event time)."""
+    types = plan.columns
+    if "timestamp" in columns or (_windowed(plan) and "is_open" in columns):
+        raise UnsupportedError(
+            "a named flow's output has columns 'timestamp' (each row's event time) and "
+            "'is_open' of its own: rename the SELECT's column",
+            statement="CREATE STREAM AS SELECT",
+        )
+    extra = [("is_open", DataType("BOOLEAN", nullable=False))] if _windowed(plan) else []
+    return Schema.build(
+        [*((c, types[c]) for c in columns), ("timestamp", TIME_TYPE), *extra], "timestamp"
+    )
+
+
+def _windowed(plan: PlanNode) -> bool:
+    """Whether a plan has TUMBLE, HOP or SESSION windows (a roll-up: rows get is_open)."""
+    if isinstance(plan, TimeWindow):
+        return True
+    inner = getattr(plan, "input", None)
+    return inner is not None and _windowed(inner)
+
+
+def _sources(select: ast.Select) -> set[str]:
+    """The stream names the FROM and JOINs of ``select`` name (lower-cased)."""
+    found: set[str] = set()
+    for source in (select.source, *(j.source for j in select.joins)):
+        if isinstance(source, ast.StreamRef):
+            found.add(source.name.lower())
+        elif isinstance(source, ast.Select):
+            found |= _sources(source)
+        else:
+            inner = getattr(source, "select", None)
+            if isinstance(inner, ast.Select):
+                found |= _sources(inner)
+    return found

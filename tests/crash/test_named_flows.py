@@ -1,0 +1,102 @@
+"""Named flows survive SIGKILL: a process running a roll-up and a roll-up of it is killed at
+random moments, reopened and killed again; the outputs then equal an uninterrupted run over
+the same input (and the roll-up equals DuckDB's GROUP BY over it)."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pytest
+
+import rillet
+from tests.crash.named_writer import setup
+from tests.unit.support import wait_until
+
+pytestmark = pytest.mark.crash
+
+WRITER = Path(__file__).with_name("named_writer.py")
+
+
+def _run_and_kill(folder: Path, rng: random.Random) -> None:
+    process = subprocess.Popen(
+        [sys.executable, str(WRITER), str(folder)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline().strip() == "ready"
+        time.sleep(rng.uniform(0.05, 0.8))  # a random moment to kill at, not a wait for work
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+def _table(db: rillet.Database, name: str) -> pa.Table:
+    stream = db.stream(name)
+    stream.flush()
+    table = pa.Table.from_batches(list(stream.stored()))
+    return table.sort_by(table.schema.names[-1]).drop_columns([table.schema.names[-1]])
+
+
+def _settled(db: rillet.Database, names: list[str], counts: dict[str, int]) -> bool:
+    return all(len(db.stream(n)) == counts[n] for n in names)
+
+
+def test_sigkilled_named_flows_equal_an_uninterrupted_run(tmp_path: Path) -> None:
+    rng = random.Random(int(os.environ.get("RILLET_CRASH_SEED", "14")))
+    folder = tmp_path / "data"
+    for _ in range(4):
+        _run_and_kill(folder, rng)
+    with rillet.connect(folder) as db:
+        events = _table(db, "ev").select(["ts", "host", "v"])
+        assert events.num_rows > 0
+        # the reference: the same input, appended at once into a fresh database
+        with rillet.connect() as reference:
+            setup(reference).append_many(events)
+            expected_m = _duck(
+                "SELECT count(*) FROM (SELECT host, time_bucket(INTERVAL 1 MINUTE, ts) AS w "
+                "FROM events GROUP BY ALL) WHERE w + INTERVAL 1 MINUTE <= "
+                "(SELECT max(ts) FROM events)",
+                events=events,
+            ).fetchall()[0]
+            assert wait_until(lambda: len(reference.stream("m")) == expected_m[0], 30)
+            # h's hours close when a minute of a later hour comes out of m
+            minutes = reference.sql("SELECT host, window_start FROM m").arrow()
+            expected_h = _duck(
+                "SELECT count(*) FROM (SELECT host, time_bucket(INTERVAL 1 HOUR, window_start) "
+                "AS w FROM minutes GROUP BY ALL) WHERE w + INTERVAL 1 HOUR <= "
+                "(SELECT max(window_start) FROM minutes)",
+                minutes=minutes,
+            ).fetchall()[0]
+            assert wait_until(lambda: len(reference.stream("h")) == expected_h[0], 30)
+            counts = {n: len(reference.stream(n)) for n in ("m", "h", "m.late")}
+            assert counts["h"] > 0 and counts["m.late"] > 0
+            assert wait_until(lambda: _settled(db, ["m", "h", "m.late"], counts), 30), {
+                n: len(db.stream(n)) for n in ("m", "h", "m.late")
+            }
+            for name in ("m", "h", "m.late"):
+                assert _table(db, name).equals(_table(reference, name)), name
+        # the roll-up against DuckDB over the input, without the late records
+        m = _table(db, "m")
+        late = db.sql('SELECT count(*) FROM "m.late"').fetchone()
+        assert late is not None
+        assert sum(m.column("n").to_pylist()) + late[0] <= events.num_rows
+
+
+def _duck(query: str, **tables: pa.Table) -> duckdb.DuckDBPyRelation:
+    """A DuckDB query over the Arrow ``tables``, by their names."""
+    connection = duckdb.connect()
+    for name, table in tables.items():
+        connection.register(name, table)
+    relation = connection.sql(query)
+    assert relation is not None
+    return relation

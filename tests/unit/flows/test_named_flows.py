@@ -1,0 +1,320 @@
+"""Named flows (CREATE STREAM name AS SELECT): output stored as a stream, over history then
+live, in dependency order, durable across close and reopen, checked at submission."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pytest
+
+import rillet
+from rillet.errors import ConfigError, ConflictError, NotFoundError, QueryError, RilletError
+from tests.unit.support import wait_until
+
+BASE = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+MINUTELY = (
+    "CREATE STREAM m AS SELECT host, window_start, count(*) AS n, sum(v) AS total "
+    "FROM ev GROUP BY host, TUMBLE(ts, INTERVAL '1' MINUTE)"
+)
+HOURLY = (
+    "CREATE STREAM h AS SELECT host, sum(n) AS n, sum(total) AS total "
+    "FROM m GROUP BY host, TUMBLE(window_start, INTERVAL '1' HOUR)"
+)
+
+
+def _events(first: int, count: int, step_s: int = 7) -> pa.Table:
+    offsets = range(first, first + count)
+    return pa.table(
+        {
+            "ts": pa.array(
+                [BASE + dt.timedelta(seconds=i * step_s) for i in offsets],
+                pa.timestamp("us", tz="UTC"),
+            ),
+            "host": [f"h{i % 3}" for i in offsets],
+            "v": [float(i % 11) for i in offsets],
+        }
+    )
+
+
+def _stream(db: rillet.Database) -> rillet.Stream:
+    return db.create_stream("ev", "ts TIMESTAMP NOT NULL, host STRING, v DOUBLE", time_column="ts")
+
+
+def _expected_minutes(events: pa.Table) -> list[tuple[object, ...]]:
+    """The closed 1-minute windows per host, by DuckDB over the same records."""
+    return _duck(
+        "SELECT host, time_bucket(INTERVAL 1 MINUTE, ts) AS w, count(*), sum(v) FROM events "
+        "GROUP BY ALL HAVING w + INTERVAL 1 MINUTE <= (SELECT max(ts) FROM events) "
+        "ORDER BY w, host",
+        events=events,
+    ).fetchall()
+
+
+def _count(db: rillet.Database, name: str) -> int:
+    """How many records stream ``name`` holds (0 while it does not exist)."""
+    return len(db.stream(name)) if name in {s.name for s in db.streams()} else 0
+
+
+def _minutes(db: rillet.Database) -> list[tuple[object, ...]]:
+    query = "SELECT host, window_start, n, total FROM m ORDER BY window_start, host"
+    return db.sql(query).fetchall()
+
+
+def test_history_then_live_without_gap_or_double_count() -> None:
+    with rillet.connect() as db:
+        stream = _stream(db)
+        first = _events(0, 3000)
+        stream.append_many(first)
+        appended = [first]
+
+        def append_during_backfill() -> None:
+            for k in range(10):
+                batch = _events(3000 + k * 100, 100)
+                stream.append_many(batch)
+                appended.append(batch)
+
+        writer = threading.Thread(target=append_during_backfill)
+        writer.start()
+        db.execute(MINUTELY)
+        writer.join()
+        events = pa.concat_tables(appended)
+        expected = _expected_minutes(events)
+        assert wait_until(lambda: len(db.stream("m")) == len(expected), 20)
+        assert _minutes(db) == expected
+
+
+def test_an_hourly_roll_up_over_a_minutely_one_has_all_its_minutes() -> None:
+    with rillet.connect() as db:
+        stream = _stream(db)
+        db.execute(MINUTELY)
+        db.execute(HOURLY)
+        for k in range(20):  # 20 * 300 records * 7 s: about 11.7 hours, live
+            stream.append_many(_events(k * 300, 300))
+        events = _events(0, 6000)
+        minutes = _expected_minutes(events)
+        assert wait_until(lambda: len(db.stream("m")) == len(minutes), 20)
+        mins = db.sql("SELECT host, window_start, n, total FROM m").arrow()
+        expected = _duck(
+            "SELECT host, time_bucket(INTERVAL 1 HOUR, window_start) + INTERVAL 1 HOUR AS e, "
+            "sum(n), sum(total) FROM mins GROUP BY ALL "
+            "HAVING e <= (SELECT max(window_start) FROM mins) ORDER BY e, host",
+            mins=mins,
+        ).fetchall()
+        assert expected
+        assert wait_until(lambda: len(db.stream("h")) == len(expected), 20)
+        assert (
+            db.sql("SELECT host, timestamp, n, total FROM h ORDER BY timestamp, host").fetchall()
+            == expected
+        )
+
+
+def test_reopen_resumes_without_doubling(tmp_path: Path) -> None:
+    with rillet.connect(tmp_path) as db:
+        _stream(db).append_many(_events(0, 1000))
+        db.execute(MINUTELY)
+        db.execute(HOURLY)
+        assert wait_until(lambda: len(db.stream("m")) == len(_expected_minutes(_events(0, 1000))))
+    with rillet.connect(tmp_path) as db:
+        assert sorted(f.name or "" for f in db.flows()) == ["h", "m"]
+        db.stream("ev").append_many(_events(1000, 1000))
+        expected = _expected_minutes(_events(0, 2000))
+        assert wait_until(lambda: len(db.stream("m")) == len(expected), 20)
+        assert _minutes(db) == expected
+    with rillet.connect(tmp_path) as db:  # nothing new: nothing more
+        assert wait_until(lambda: len(db.flows()) == 2)
+        assert _minutes(db) == expected
+
+
+def test_since_now_and_a_time() -> None:
+    with rillet.connect() as db:
+        stream = _stream(db)
+        stream.append_many(_events(0, 600))
+        db.execute(MINUTELY.replace("AS SELECT", "WITH (since = 'now') AS SELECT"))
+        later = _events(600, 600)
+        stream.append_many(later)
+        expected = _expected_minutes(later)
+        assert wait_until(lambda: len(db.stream("m")) == len(expected))
+        assert _minutes(db) == expected
+        since = BASE + dt.timedelta(seconds=600 * 7)
+        db.execute(
+            MINUTELY.replace("STREAM m", "STREAM m2").replace(
+                "AS SELECT", f"WITH (since = '{since.isoformat()}') AS SELECT"
+            )
+        )
+        assert wait_until(lambda: len(db.stream("m2")) == len(expected))
+
+
+def test_roll_up_has_its_own_retention_and_partition() -> None:
+    with rillet.connect() as db:
+        _stream(db).append_many(_events(0, 100))
+        db.execute(
+            MINUTELY.replace("AS SELECT", "WITH (retention = '400d', partition = '1d') AS SELECT")
+        )
+        options = db.stream("m").options
+        assert (options.retention, options.partition) == ("400d", "1d")
+
+
+def test_show_flows_lists_named_flows() -> None:
+    with rillet.connect() as db:
+        _stream(db)
+        db.execute(MINUTELY)
+        assert "\tm\tCREATE STREAM m AS SELECT" in str(db.execute("SHOW FLOWS"))
+
+
+def test_drop_stream_refused_while_a_named_flow_reads_it() -> None:
+    with rillet.connect() as db:
+        _stream(db)
+        db.execute(MINUTELY)
+        db.execute(HOURLY)
+        with pytest.raises(ConflictError, match="named flow 'h'"):
+            db.execute("DROP STREAM m")
+        with pytest.raises(ConflictError, match="named flow 'm'"):
+            db.drop_stream("ev")
+        with pytest.raises(ConflictError, match="DROP STREAM h"):
+            db.execute(f"DROP FLOW {db.flows()[-1].id}")
+        db.execute("DROP STREAM h")
+        db.execute("DROP STREAM m")
+        assert [s.name for s in db.streams()] == ["ev"]
+        assert db.flows() == []
+
+
+@pytest.mark.parametrize(
+    ("text", "error", "words"),
+    [
+        (MINUTELY.replace("AS SELECT", "WITH (retension = '1d') AS SELECT"), ConfigError,
+         "retension"),
+        (MINUTELY.replace("FROM ev", "FROM nope"), NotFoundError, "nope"),
+        (MINUTELY.replace("FROM ev", "FROM m"), QueryError, "cycle"),
+        (MINUTELY.replace("AS SELECT", "WITH (since = '2030-01-01') AS SELECT"), ConfigError,
+         "after the newest"),
+        (MINUTELY.replace("AS SELECT", "WITH (since = 'soon') AS SELECT"), ConfigError, "since"),
+        (MINUTELY.replace("AS SELECT", "WITH (retention = 'forever') AS SELECT"), RilletError,
+         "retention"),
+    ],
+)  # fmt: skip
+def test_bad_input_creates_nothing(text: str, error: type[Exception], words: str) -> None:
+    with rillet.connect() as db:
+        _stream(db).append_many(_events(0, 10))
+        with pytest.raises(error, match=words):
+            db.execute(text)
+        assert [s.name for s in db.streams()] == ["ev"]
+        assert db.flows() == []
+
+
+def test_late_records_are_kept_in_the_late_stream() -> None:
+    with rillet.connect() as db:
+        stream = _stream(db)
+        db.execute(MINUTELY)
+        stream.append_many(_events(0, 100))
+        stream.append_many(_events(0, 1))  # its minute is out: late
+        assert wait_until(lambda: "m.late" in {s.name for s in db.streams()})
+        assert db.sql('SELECT host, v FROM "m.late"').fetchall() == [("h0", 0.0)]
+
+
+def _duck(query: str, **tables: pa.Table) -> duckdb.DuckDBPyRelation:
+    """A DuckDB query over the Arrow ``tables``, by their names."""
+    connection = duckdb.connect()
+    for name, table in tables.items():
+        connection.register(name, table)
+    relation = connection.sql(query)
+    assert relation is not None
+    return relation
+
+
+def test_include_open_adds_the_open_windows_partial_rows() -> None:
+    with rillet.connect() as db:
+        stream = _stream(db)
+        db.execute(MINUTELY)
+        events = _events(0, 100)  # 700 s: minutes 0-10 closed, minute 11 open
+        stream.append_many(events)
+        closed = _expected_minutes(events)
+        assert wait_until(lambda: len(db.stream("m")) == len(closed))
+        query = "SELECT host, window_start, n, total, is_open FROM m ORDER BY window_start, host"
+        assert db.sql(query).fetchall() == [(*row, False) for row in closed]
+        everything = _duck(
+            "SELECT host, time_bucket(INTERVAL 1 MINUTE, ts) AS w, count(*), sum(v), "
+            "w + INTERVAL 1 MINUTE > (SELECT max(ts) FROM events) FROM events GROUP BY ALL "
+            "ORDER BY w, host",
+            events=events,
+        ).fetchall()
+        assert db.sql(query, include_open=True).fetchall() == everything
+        assert any(row[-1] for row in everything)
+
+
+def test_refresh_recomputes_the_windows_of_late_records(tmp_path: Path) -> None:
+    with rillet.connect(tmp_path) as db:
+        stream = _stream(db)
+        db.execute(MINUTELY)
+        db.execute(HOURLY)
+        early = _events(0, 100)
+        stream.append_many(_events(100, 900))
+        stream.append_many(early)  # every one of them late: their minutes are out
+        events = pa.concat_tables([_events(100, 900), early])
+        assert wait_until(lambda: _count(db, "m.late") == 100)
+        assert _minutes(db) != _expected_minutes(events)
+        db.execute("REFRESH STREAM m SINCE '2026-01-01'")
+        expected = _expected_minutes(events)
+        assert wait_until(lambda: len(db.stream("m")) == len(expected), 20)
+        assert _minutes(db) == expected
+        assert "m.late" not in {s.name for s in db.streams()}
+        hours = db.sql("SELECT host, sum(n) FROM h GROUP BY host ORDER BY host").fetchall()
+        assert (
+            hours
+            == _duck(
+                "SELECT host, count(*) FROM events WHERE ts < TIMESTAMPTZ '2026-01-01 01:00:00+00' "
+                "GROUP BY host ORDER BY host",
+                events=events,
+            ).fetchall()
+        )
+    with rillet.connect(tmp_path) as db:  # the refreshed definition replays the same rows
+        db.stream("ev").append_many(_events(1000, 100))
+        expected = _expected_minutes(pa.concat_tables([events, _events(1000, 100)]))
+        assert wait_until(lambda: len(db.stream("m")) == len(expected), 20)
+        assert _minutes(db) == expected
+
+
+def test_a_roll_up_keeps_its_own_retention_across_reopen(tmp_path: Path) -> None:
+    hours = 6 * 3600 // 7  # six hours of records
+    with rillet.connect(tmp_path, maintenance_interval=3600) as db:  # retention by hand
+        _stream(db).append_many(_events(0, hours))
+        db.execute(
+            MINUTELY.replace("AS SELECT", "WITH (retention = '2h', partition = '1h') AS SELECT")
+        )
+        expected = _expected_minutes(_events(0, hours))
+        assert wait_until(lambda: db.stream("m").next_offset == len(expected), 20)
+        assert db.stream("m").apply_retention()
+        kept = _minutes(db)
+        assert kept == expected[len(expected) - len(kept) :]
+        assert len(kept) < len(expected)
+        assert len(db.sql("SELECT * FROM ev").fetchall()) == hours  # the input keeps all
+    with rillet.connect(tmp_path, maintenance_interval=3600) as db:  # replay adds the new
+        more = _events(hours, 600)
+        db.stream("ev").append_many(more)
+        everything = _expected_minutes(_events(0, hours + 600))
+        assert wait_until(lambda: db.stream("m").next_offset == len(everything), 20)
+        assert _minutes(db) == everything[len(expected) - len(kept) :]
+
+
+def test_reopen_after_the_input_dropped_its_oldest_records(tmp_path: Path) -> None:
+    hours = 6 * 3600 // 7
+    with rillet.connect(tmp_path, maintenance_interval=3600) as db:
+        db.create_stream(
+            "ev",
+            "ts TIMESTAMP NOT NULL, host STRING, v DOUBLE",
+            time_column="ts",
+            partition="1h",
+            retention="2h",
+        ).append_many(_events(0, hours))
+        db.execute(MINUTELY)
+        before = _expected_minutes(_events(0, hours))
+        assert wait_until(lambda: len(db.stream("m")) == len(before), 20)
+        assert db.stream("ev").apply_retention()
+    with rillet.connect(tmp_path, maintenance_interval=3600) as db:
+        db.stream("ev").append_many(_events(hours, 600))
+        everything = _expected_minutes(_events(0, hours + 600))
+        assert wait_until(lambda: len(db.stream("m")) == len(everything), 20)
+        assert _minutes(db) == everything
