@@ -92,6 +92,8 @@ class Database:
                 self._folder_lock.release()
             raise
         self._flows = FlowRegistry()
+        #: the sources feeding streams (rillet.sources), by stream name; stopped with them
+        self._sources: dict[str, Any] = {}
         self._stop = threading.Event()
         self._threads = [
             self._start("rillet-commit", self.settings.commit_interval, Stream._commit),
@@ -215,11 +217,17 @@ class Database:
         check("drop_stream", name=(name, SCHEMA_NAME))
         with self._lock:
             stream = self.stream(name)
+        source = self._sources.pop(stream.name, None)
+        if source is not None:  # it stops before its stream goes
+            source.stop()
         self._flows.cancel_reading(stream.name)
+        owned = (stream.name, f"{stream.name}.alerts") + (
+            (f"{stream.name}.rejected",) if source is not None else ()
+        )
         stream._close_subscribers()  # before its alerts stream goes, or they would make it again
         with self._lock:
             gone = [
-                s for k, s in self._streams.items() if k in (stream.name, f"{stream.name}.alerts")
+                s for k, s in self._streams.items() if k in owned
             ]
             for each in gone:
                 self._catalog.drop_stream(each.name)
@@ -286,6 +294,8 @@ class Database:
         if self._closed:
             return
         atexit.unregister(self.close)
+        for source in list(self._sources.values()):
+            source.stop()
         self._flows.cancel_all()
         self._stop.set()
         for thread in self._threads:
