@@ -75,10 +75,7 @@ def schema_of(statement: ast.CreateStream) -> Schema:
     """The declared columns as a schema stamped with arrival time; a source with a
     ``timestamp.col`` property makes that column the event time itself, and says what is
     wrong with the property if anything is."""
-    time_column = None
-    if statement.source is not None:
-        time_column = statement.source.property_map.get("timestamp.col")
-    return Schema.build([(c.name, c.type) for c in statement.columns], time_column)
+    return Schema.build([(c.name, c.type) for c in statement.columns], None)
 
 
 def create_stream(db: Database, statement: ast.CreateStream) -> None:

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rillet.errors import ConfigError, NotFoundError, UnsupportedError
+from rillet.errors import ConfigError, NotFoundError, UnsupportedError, suggest
 from rillet.formats import EventFormat, make_format
 from rillet.schema import Column, Schema
 from rillet.sources.base import Source
@@ -55,6 +55,28 @@ def tail_path(spec: str) -> Path:
             source=spec,
         )
     return local_path(match.group(1) if match.group(1) is not None else match.group(2), "tail")
+
+
+def _time_column(columns: list[Column], name: str | None) -> str | None:
+    """The column ``timestamp.col`` names (exactly, else case-insensitively), checked."""
+    if name is None:
+        return None
+    names = [c.name for c in columns]
+    found = name if name in names else next((n for n in names if n.lower() == name.lower()), None)
+    if found is None:
+        hint = suggest(name, names)
+        raise ConfigError(
+            f"property 'timestamp.col' names {name!r}, which is not a column"
+            + (f"; did you mean {hint!r}?" if hint else ""),
+            property="timestamp.col",
+        )
+    dtype = columns[names.index(found)].type
+    if dtype.name != "TIMESTAMP":
+        raise ConfigError(
+            f"property 'timestamp.col': column {found!r} is {dtype}; it must be a TIMESTAMP",
+            property="timestamp.col",
+        )
+    return found
 
 
 def create_source_stream(
@@ -99,7 +121,8 @@ def create_source_stream(
     # event is kept (FlumeBase's rule): the stored columns all take NULL
     stored = Schema(
         [Column(c.name, c.type.with_nullable(True)) for c in declared],
-        None if schema.implicit_time else schema.time_column,
+        _time_column(declared, properties.get("timestamp.col"))
+        or (None if schema.implicit_time else schema.time_column),
     )
     return _start(db, name, stored, fmt, path, policy, finite=kind == "FILE")
 
