@@ -17,7 +17,7 @@ TYPES = ["INT", "BIGINT", "STRING", "STRING NOT NULL", "BOOLEAN", "LIST<INT>", "
 INTEGER = re.compile(r"[+-]?[0-9]+")
 
 
-def reference(text: str, kind: str, null: str, list_delim: str) -> tuple[bool, Any]:
+def reference(text: str | None, kind: str, null: str, list_delim: str) -> tuple[bool, Any]:
     """(valid, value) of one field (None: the field is missing)."""
     if kind.startswith("STRING"):
         if text is None or (kind == "STRING" and text == null):
