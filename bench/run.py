@@ -28,6 +28,7 @@ from bench import (  # noqa: E402
     query,
     read,
     rtsql_parse,
+    sources,
     timeseries,
     timeseries_stores,
 )
@@ -63,6 +64,7 @@ def main() -> None:
         postgres.run(tables, append_many_rate, db)
     timeseries.main()  # its own data: 1,000 names x a day of minutes
     flows.run()  # its own data: 5M events replayed from a stream, two streams joined
+    sources.run()  # its own file: 20 MB of delimited text (RILLET_BENCH_SOURCES_MB)
     timeseries_stores.main()  # SQL and Redis beside Kairos' own methods, same run
     print(
         f"\nall benchmarks ran in {time.perf_counter() - began:.0f} s; load average "

@@ -226,9 +226,7 @@ class Database:
         )
         stream._close_subscribers()  # before its alerts stream goes, or they would make it again
         with self._lock:
-            gone = [
-                s for k, s in self._streams.items() if k in owned
-            ]
+            gone = [s for k, s in self._streams.items() if k in owned]
             for each in gone:
                 self._catalog.drop_stream(each.name)
             self._streams = {k: v for k, v in self._streams.items() if v not in gone}

@@ -21,8 +21,9 @@ from rillet.datatypes import INT_RANGE, DataType
 
 US_TZ = pa.timestamp("us", tz="UTC")
 _INTEGER = r"^[+-]?[0-9]+$"
-# java.lang.Double.valueOf's decimal forms (the hexadecimal ones are left out)
-_REAL = r"^[+-]?(([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?[fFdD]?|NaN|Infinity)$"
+# java.lang.Double.valueOf's decimal forms (the hexadecimal ones are left out), and NaN and
+# infinity in any case (as Arrow's cast reads them)
+_REAL = r"^[+-]?(([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?[fFdD]?|(?i:nan|inf|infinity))$"
 _DECIMAL = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$"
 
 
@@ -60,9 +61,13 @@ def convert(fields: pa.Array, dtype: DataType, rules: TextRules) -> Converted:
             values = values.cast(pa.binary())
         return Converted(values, np.zeros(n, dtype=bool))
     # any other type: an empty field or the null sequence is NULL, even for NOT NULL
-    empty = pc.or_kleene(pc.equal(fields, ""), pc.equal(fields, rules.null_sequence))
-    present = pc.and_not(pc.is_valid(fields), empty.fill_null(False))
-    text = pc.if_else(present, fields, None)
+    empty = pc.is_in(fields, pa.array(["", rules.null_sequence]))
+    text = pc.if_else(empty, None, fields) if pc.any(empty).as_py() else fields
+    if dtype.name in _FAST:  # the strict bulk cast reads a column without a bad value
+        try:
+            return _finished(text.cast(_FAST[dtype.name]), dtype, n)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass  # find the bad values
     if dtype.name == "LIST":
         return _list(text, dtype, rules)
     if dtype.name == "PRECISE":
@@ -87,6 +92,23 @@ def convert(fields: pa.Array, dtype: DataType, rules: TextRules) -> Converted:
         values = pa.array(ms * 1000 * fits, mask=~(_mask(pc.is_valid(values)) & fits)).cast(US_TZ)
         ok = pc.and_(ok, pa.array(fits))
     return _finish(values, text, ok)
+
+
+_FAST = {
+    "INT": pa.int32(),
+    "BIGINT": pa.int64(),
+    "FLOAT": pa.float32(),
+    "DOUBLE": pa.float64(),
+    "TIMESTAMP": pa.int64(),
+}
+
+
+def _finished(values: pa.Array, dtype: DataType, n: int) -> Converted:
+    """A column whose every value was read: TIMESTAMP milliseconds become microseconds."""
+    bad = np.zeros(n, dtype=bool)
+    if dtype.name == "TIMESTAMP":
+        values = pc.multiply_checked(values, 1000).cast(US_TZ)
+    return Converted(values, bad)
 
 
 def _finish(values: pa.Array, text: pa.Array, ok: pa.Array) -> Converted:
