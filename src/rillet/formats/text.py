@@ -56,7 +56,9 @@ def convert(fields: pa.Array, dtype: DataType, rules: TextRules) -> Converted:
         # a STRING NOT NULL keeps the null sequence literally; '' as the null sequence makes
         # an empty field NULL
         if dtype.nullable:
-            values = pc.if_else(pc.equal(fields, rules.null_sequence), None, fields)
+            null = pc.equal(fields, rules.null_sequence)
+            if pc.any(null).as_py():
+                values = pc.if_else(null, None, fields)
         if dtype.name == "BINARY":
             values = values.cast(pa.binary())
         return Converted(values, np.zeros(n, dtype=bool))
