@@ -23,6 +23,7 @@ import pyarrow as pa
 import sqlglot
 from sqlglot import exp
 
+from rillet.aggregates import sqlfunctions
 from rillet.errors import (
     ConfigError,
     InputError,
@@ -109,6 +110,7 @@ class QueryEngine:
 
     def __init__(self) -> None:
         self._con = duckdb.connect(":memory:")
+        sqlfunctions.register(self._con)  # kll_quantile, hll_merge_count, ... over roll-ups
         self._lock = threading.Lock()
 
     def run(

@@ -8,17 +8,29 @@ Keys outside ``rillet.`` are kept as given (the shell's ``\\set`` takes any key)
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from rillet.errors import ConfigError, suggest
+from rillet.time import parse_duration_us
+
+_ZERO = re.compile(r"0+\s*[a-z]*")
 
 BUCKETS = "rillet.aggregation.buckets"
 CONTINUOUS = "rillet.aggregation.continuous.output"
 SLACK = "rillet.slack.time"
 MAX_PRIOR = "rillet.aggregation.max.prior.interval"
 AUTOWATCH = "rillet.flow.autowatch"
+LATENESS = "rillet.window.lateness"
+IDLE_TIMEOUT = "rillet.window.idle_timeout"
+SKETCHES = "rillet.window.sketches"
+
+#: a flow's own options (``CREATE STREAM name WITH (option = value) AS SELECT``) that are
+#: settings too: the option's name and the setting's key
+OPTIONS = {"lateness": LATENESS, "idle_timeout": IDLE_TIMEOUT, "sketches": SKETCHES}
 
 
 def _integer(key: str, value: Any, least: int) -> int:
@@ -33,6 +45,40 @@ def _integer(key: str, value: Any, least: int) -> int:
         kind = "a positive integer" if least > 0 else "a non-negative integer"
         raise ConfigError(f"setting {key!r}: value must be {kind}, got {value!r}", setting=key)
     return value
+
+
+def _duration(key: str, value: Any) -> int:
+    """A duration in microseconds: a text such as ``'0s'``, ``'500ms'``, ``'1m'``, an
+    ``INTERVAL`` (microseconds), or a number of milliseconds."""
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in ("0", "off", "none") or _ZERO.fullmatch(text):
+            return 0
+        return parse_duration_us(text, key)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(
+            f"setting {key!r}: value must be a duration such as '0s', '30s' or '5m', got {value!r}",
+            setting=key,
+        )
+    if type(value) is not int:  # an INTERVAL literal: microseconds already
+        return int(value)
+    return value * 1000
+
+
+def _checked_duration(key: str, value: Any) -> Any:
+    """``value`` as given, once it reads as a duration (flows read it when submitted)."""
+    _duration(key, value)
+    return value
+
+
+def _sketches(key: str, value: Any) -> str:
+    if not isinstance(value, str) or value.strip().lower() not in ("value", "state"):
+        raise ConfigError(
+            f"setting {key!r}: value must be 'value' (sketch metrics finished) or 'state' "
+            f"(their mergeable DataSketches state, as BINARY), got {value!r}",
+            setting=key,
+        )
+    return value.strip().lower()
 
 
 def _boolean(key: str, value: Any) -> bool:
@@ -60,6 +106,22 @@ KNOWN: dict[str, tuple[Any, Callable[[str, Any], Any], str]] = {
         "ms past which a late event is dropped rather than counted in later windows",
     ),
     AUTOWATCH: (True, _boolean, "the shell watches every flow it submits"),
+    LATENESS: (
+        "0s",
+        _checked_duration,
+        "TUMBLE/HOP/SESSION windows: how far behind the newest event time the watermark is",
+    ),
+    IDLE_TIMEOUT: (
+        "0s",
+        _checked_duration,
+        "TUMBLE/HOP/SESSION windows: after this long without input the watermark moves to "
+        "the wall clock (0: never)",
+    ),
+    SKETCHES: (
+        "value",
+        _sketches,
+        "TUMBLE/HOP/SESSION windows: sketch metrics as values or as their mergeable state",
+    ),
 }
 
 
@@ -96,6 +158,9 @@ class FlowConfig:
     continuous: bool = False
     slack_us: int = 200_000
     max_prior_us: int = 5_000_000
+    lateness_us: int = 0
+    idle_timeout_us: int = 0  # 0: an idle input never moves the watermark
+    sketch_state: bool = False
 
     @classmethod
     def of(cls, config: Mapping[str, Any]) -> FlowConfig:
@@ -105,4 +170,33 @@ class FlowConfig:
             continuous=bool(values[CONTINUOUS]),
             slack_us=int(values[SLACK]) * 1000,
             max_prior_us=int(values[MAX_PRIOR]) * 1000,
+            lateness_us=_duration(LATENESS, values[LATENESS]),
+            idle_timeout_us=_duration(IDLE_TIMEOUT, values[IDLE_TIMEOUT]),
+            sketch_state=_sketches(SKETCHES, values[SKETCHES]) == "state",
         )
+
+    def with_options(self, options: Mapping[str, Any]) -> FlowConfig:
+        """This configuration with a flow's own options (``lateness``, ``idle_timeout``,
+        ``sketches``) applied; an option that does not exist is a ConfigError naming it.
+
+        Examples:
+            >>> c = FlowConfig().with_options({"lateness": "5s", "idle_timeout": "1m"})
+            >>> c.lateness_us, c.idle_timeout_us
+            (5000000, 60000000)
+        """
+        changes: dict[str, Any] = {}
+        for name, value in options.items():
+            key = OPTIONS.get(name.lower()) if isinstance(name, str) else None
+            if key is None:
+                hint = suggest(str(name), OPTIONS)
+                extra = f"; did you mean {hint!r}?" if hint else ""
+                raise ConfigError(
+                    f"unknown window option {name!r} (known: {', '.join(OPTIONS)}){extra}",
+                    setting=str(name),
+                )
+            if key == SKETCHES:
+                changes["sketch_state"] = _sketches(name, value) == "state"
+            else:
+                field = "lateness_us" if key == LATENESS else "idle_timeout_us"
+                changes[field] = _duration(name, value)
+        return dataclasses.replace(self, **changes)

@@ -157,6 +157,7 @@ class Flow:
         on_end: Callable[[Flow], None] | None = None,
         graph: str = "",
         clock: Callable[[], float] = time.time,
+        ticking: bool = False,
     ) -> None:
         self.id = flow_id
         self.query = query
@@ -167,6 +168,7 @@ class Flow:
         self._ends = ends  # None: runs until cancelled; else true once the sources finished
         self._on_end = on_end
         self._clock = clock  # the database's: the one that stamps arrival times
+        self._ticking = ticking  # ticks even over event-time streams (an idle timeout)
         self._index = {name: i for i, name in enumerate(self.columns)}
         self._lock = threading.Lock()  # around the operators
         self._out = threading.Condition()
@@ -199,7 +201,7 @@ class Flow:
                 ).start()
         if self._ends is not None:
             threading.Thread(target=self._watch, name=f"rillet-flow-{self.id}", daemon=True).start()
-        elif all(target.stream.schema.implicit_time for target in self._inputs):
+        elif self._ticking or all(target.stream.schema.implicit_time for target in self._inputs):
             threading.Thread(target=self._tick, name=f"rillet-flow-{self.id}", daemon=True).start()
 
     def _tick(self) -> None:

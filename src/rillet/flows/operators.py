@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 from rillet.expressions.kernels import Context, Kernel, evaluate
 from rillet.flows.frames import SEQ, TIME
 from rillet.flows.join import WindowJoin
+from rillet.flows.timewindows import EventWindows
 from rillet.flows.windows import WindowAggregate
 
 
@@ -95,6 +96,25 @@ class Aggregate:
 
     def finish(self) -> None:
         self.window.finish()
+        self.downstream.finish()
+
+
+class EventAggregate:
+    """TUMBLE, HOP and SESSION windows as an operator."""
+
+    def __init__(self, windows: EventWindows, downstream: Operator) -> None:
+        self.windows = windows
+        self.downstream = downstream
+
+    def push(self, batch: pa.RecordBatch) -> None:
+        self.windows.push(batch)
+
+    def tick(self, now_us: int) -> None:
+        self.windows.tick(now_us)
+        self.downstream.tick(now_us)
+
+    def finish(self) -> None:
+        self.windows.finish()
         self.downstream.finish()
 
 

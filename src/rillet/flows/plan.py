@@ -19,7 +19,8 @@ from rillet.expressions.nodes import Call, Cast, Literal, Node
 from rillet.flows.config import FlowConfig
 from rillet.flows.flow import Input
 from rillet.flows.join import WindowJoin
-from rillet.flows.operators import Aggregate, Filter, JoinSide, Operator, Project
+from rillet.flows.operators import Aggregate, EventAggregate, Filter, JoinSide, Operator, Project
+from rillet.flows.timewindows import END, SKETCHES, START, EventWindows, WindowSpec
 from rillet.flows.windows import Aggregation, Counters, GroupKey, WindowAggregate
 
 Columns = Mapping[str, DataType]
@@ -73,6 +74,35 @@ class Window:
 
 
 @dataclass(frozen=True, slots=True)
+class TimeWindow:
+    """TUMBLE, HOP or SESSION windows by ``time``: group keys and aggregate calls, and the
+    windows' bounds as ``__wstart`` and ``__wend`` (the output records' time)."""
+
+    input: PlanNode
+    keys: tuple[tuple[str, Node], ...]
+    calls: tuple[tuple[str, Call], ...]
+    spec: WindowSpec
+    time: Node
+    sketch_state: bool = False
+
+    @property
+    def columns(self) -> Columns:
+        out = {name: _typed(node) for name, node in self.keys}
+        for name, node in self.calls:
+            binary = self.sketch_state and functions_name(node) in SKETCHES
+            out[name] = DataType("BINARY") if binary else _typed(node)
+        out[START] = out[END] = DataType("TIMESTAMP", nullable=False)
+        return out
+
+
+def functions_name(node: Call) -> str:
+    """The canonical name of an aggregate call."""
+    from rillet.expressions import functions
+
+    return functions.canonical(node.name)
+
+
+@dataclass(frozen=True, slots=True)
 class Join:
     """Windowed inner equi-join; ``names`` renames each side's columns in the output."""
 
@@ -93,7 +123,7 @@ class Join:
         return out
 
 
-PlanNode = Scan | Select | Compute | Window | Join
+PlanNode = Scan | Select | Compute | Window | TimeWindow | Join
 
 
 def _typed(node: Node) -> DataType:
@@ -124,6 +154,22 @@ def build(
         return build(plan.input, operator, config, counters, stream_of)
     if isinstance(plan, Compute):
         operator = Project([(name, compile(node)) for name, node in plan.outputs], downstream)
+        return build(plan.input, operator, config, counters, stream_of)
+    if isinstance(plan, TimeWindow):
+        windows = EventWindows(
+            [GroupKey(name, compile(node), _typed(node)) for name, node in plan.keys],
+            _aggregations(plan.calls),
+            plan.spec,
+            compile(plan.time),
+            config,
+            downstream.push,
+            counters,
+            arrival_time=all(
+                stream_of(name).schema.implicit_time  # type: ignore[attr-defined]
+                for name in streams(plan.input)
+            ),
+        )
+        operator = EventAggregate(windows, downstream)
         return build(plan.input, operator, config, counters, stream_of)
     if isinstance(plan, Window):
         keys = [GroupKey(name, compile(node), _typed(node)) for name, node in plan.keys]
@@ -163,6 +209,20 @@ def build(
     return [*left, *right]
 
 
+def _aggregations(calls: tuple[tuple[str, Call], ...]) -> list[Aggregation]:
+    return [
+        Aggregation(
+            name,
+            AGGREGATES[node.name],
+            compile(node.args[0]) if node.args else None,
+            node.args[0].type if node.args else None,
+            tuple(_constant(a) for a in node.args[1:]),
+            _typed(node),
+        )
+        for name, node in calls
+    ]
+
+
 class _Renamed:
     """Gives a join's output columns their names in the plan."""
 
@@ -196,6 +256,20 @@ def explain(plan: PlanNode, indent: int = 0) -> str:
     if isinstance(plan, Compute):
         outputs = ", ".join(f"{_text(node)} AS {name}" for name, node in plan.outputs)
         return f"{pad}Project {outputs}\n" + explain(plan.input, indent + 1)
+    if isinstance(plan, TimeWindow):
+        keys = ", ".join(_text(node) for _, node in plan.keys) or "()"
+        calls = ", ".join(f"{_text(node)} AS {name}" for name, node in plan.calls)
+        spec = plan.spec
+        sizes = (
+            f"gap {spec.gap} us"
+            if spec.kind == "session"
+            else f"size {spec.size} us, slide {spec.slide} us"
+        )
+        line = (
+            f"{pad}{spec.kind.title()}Window by {_text(plan.time)} ({sizes}) keys [{keys}] "
+            f"calls [{calls}]"
+        )
+        return line + "\n" + explain(plan.input, indent + 1)
     if isinstance(plan, Window):
         keys = ", ".join(_text(node) for _, node in plan.keys) or "()"
         calls = ", ".join(f"{_text(node)} AS {name}" for name, node in plan.calls)

@@ -16,7 +16,7 @@ selected expressions are computed over them.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -30,11 +30,24 @@ from rillet.errors import (
 )
 from rillet.expressions import functions
 from rillet.expressions.check import Checker
-from rillet.expressions.nodes import Binary, Call, Cast, Column, IsNull, Node, Unary, walk
+from rillet.expressions.nodes import (
+    Binary,
+    Call,
+    Cast,
+    Column,
+    IsNull,
+    Literal,
+    Node,
+    Unary,
+    walk,
+)
 from rillet.expressions.signatures import common_type
 from rillet.flows import plan as p
+from rillet.flows.config import FlowConfig
 from rillet.flows.flow import Flow
+from rillet.flows.frames import TIME, TIME_TYPE
 from rillet.flows.runtime import start
+from rillet.flows.timewindows import END, START, WindowSpec
 from rillet.schema import IMPLICIT_TIME
 
 if TYPE_CHECKING:
@@ -53,13 +66,16 @@ class Field:
     type: DataType
 
 
-def submit(db: Database, select: ast.Select, text: str) -> Flow:
-    """Check ``select`` and start it as a flow (``text`` is the query as submitted)."""
-    plan, names = plan_select(db, select)
+def submit(
+    db: Database, select: ast.Select, text: str, options: Mapping[str, Any] | None = None
+) -> Flow:
+    """Check ``select`` and start it as a flow (``text`` is the query as submitted;
+    ``options`` the flow's own: ``lateness``, ``idle_timeout``, ``sketches``)."""
+    plan, names = plan_select(db, select, options)
     query = text.strip()
     if query.endswith(";"):
         query = query[:-1].rstrip()
-    return start(db, plan, query, names)
+    return start(db, plan, query, names, options)
 
 
 def explain(db: Database, select: ast.Select) -> str:
@@ -69,8 +85,15 @@ def explain(db: Database, select: ast.Select) -> str:
     return f"Flow: output columns {', '.join(names)}\n" + p.explain(plan)
 
 
-def plan_select(db: Database, select: ast.Select) -> tuple[p.PlanNode, list[str]]:
-    """The checked plan of ``select`` and its output columns' names (its frame's, too)."""
+def plan_select(
+    db: Database, select: ast.Select, options: Mapping[str, Any] | None = None
+) -> tuple[p.PlanNode, list[str]]:
+    """The checked plan of ``select`` and its output columns' names (its frame's, too).
+
+    ``options`` are the flow's own (:meth:`FlowConfig.with_options`); with ``sketches =
+    'state'`` (a roll-up's), sketch metrics of TUMBLE/HOP/SESSION windows are BINARY
+    DataSketches states."""
+    config = FlowConfig.of(db.config).with_options(options or {})
     node, fields = _source(db, select.source)
     for join in select.joins:
         node, fields = _join(db, select, node, fields, join)
@@ -81,7 +104,20 @@ def plan_select(db: Database, select: ast.Select) -> tuple[p.PlanNode, list[str]
         node = p.Select(node, predicate)
     items = _items(select, fields)
     calls = [c for _, expr in items for c in walk(expr) if _is_aggregate(c)]
-    if (calls or select.group_by) and select.over is None:
+    timed = [g for g in select.group_by if isinstance(g, Call)]
+    if timed:
+        if len(timed) > 1 or select.over is not None:
+            extra = timed[1] if len(timed) > 1 else select.over
+            raise _error(
+                QueryError,
+                extra,
+                f"a GROUP BY takes one window: TUMBLE, HOP or SESSION, or OVER, not both, "
+                f"at {extra.line}:{extra.col}",  # type: ignore[union-attr]
+            )
+        node, outputs = _time_window(
+            select, node, fields, items, aliases, timed[0], config.sketch_state
+        )
+    elif (calls or select.group_by) and select.over is None:
         what = calls[0] if calls else select.group_by[0]
         word = f"aggregate function {_name(what)}" if calls else "GROUP BY"
         raise _error(
@@ -90,7 +126,7 @@ def plan_select(db: Database, select: ast.Select) -> tuple[p.PlanNode, list[str]
             f"{word} at {what.line}:{what.col} needs an OVER clause (OVER RANGE INTERVAL n "
             "unit PRECEDING): rtsql aggregates over windows only",
         )
-    if select.over is not None and (calls or select.group_by):
+    elif select.over is not None and (calls or select.group_by):
         node, outputs = _aggregate(select, node, fields, items, aliases)
     else:
         outputs = [(name, _check(_resolve(expr, fields, aliases), columns)) for name, expr in items]
@@ -424,6 +460,22 @@ def _aggregate(
         if resolved.name not in key_of:
             key_of[resolved.name] = f"__key{len(keys)}"
             keys.append((key_of[resolved.name], _check(resolved, columns)))
+    rewritten, calls = _rewrite_items(items, fields, aliases, columns, key_of)
+    plan = p.Window(node, tuple(keys), tuple(calls), window.preceding_ms * 1000)
+    out = plan.columns
+    return plan, [(name, _check(expr, out)) for name, expr in rewritten]
+
+
+def _rewrite_items(
+    items: list[tuple[str, Node]],
+    fields: list[Field],
+    aliases: set[str],
+    columns: p.Columns,
+    key_of: dict[str, str],
+    bounds: dict[str, str] | None = None,
+) -> tuple[list[tuple[str, Node]], list[tuple[str, Call]]]:
+    """The selected expressions over a window's columns (``__key<i>``, ``__agg<i>`` and,
+    for TUMBLE/HOP/SESSION, ``bounds``: window_start and window_end), and the calls."""
     calls: list[tuple[str, Call]] = []
 
     def rewrite(each: Node) -> Node | None:
@@ -437,6 +489,9 @@ def _aggregate(
             calls.append((name, typed))
             return Column(name=name, line=each.line, col=each.col)
         if isinstance(each, Column):
+            if bounds and each.qualifier is None and each.name in bounds:
+                if not any(f.name == each.name for f in fields):
+                    return Column(name=bounds[each.name], line=each.line, col=each.col)
             found = _lookup(each, fields, aliases)
             key = key_of.get(found.frame)
             if key is None:
@@ -449,7 +504,112 @@ def _aggregate(
             return Column(name=key, line=each.line, col=each.col)
         return None
 
-    rewritten = [(name, _map(expr, rewrite)) for name, expr in items]
-    plan = p.Window(node, tuple(keys), tuple(calls), window.preceding_ms * 1000)
+    return [(name, _map(expr, rewrite)) for name, expr in items], calls
+
+
+# -- TUMBLE, HOP, SESSION ------------------------------------------------------------------------
+
+#: each window function's arguments after the time column
+_WINDOW_ARGS = {"tumble": ("size",), "hop": ("slide", "size"), "session": ("gap",)}
+_BOUNDS = {"window_start": START, "window_end": END}
+
+
+def _time_window(
+    select: ast.Select,
+    node: p.PlanNode,
+    fields: list[Field],
+    items: list[tuple[str, Node]],
+    aliases: set[str],
+    call: Call,
+    sketch_state: bool,
+) -> tuple[p.TimeWindow, list[tuple[str, Node]]]:
+    """The TUMBLE/HOP/SESSION window of an aggregating SELECT and its output expressions."""
+    kind = call.name.lower()
+    names = _WINDOW_ARGS[kind]
+    usage = f"{kind.upper()}(time column, " + ", ".join(f"INTERVAL <{n}>" for n in names) + ")"
+    where = f"at {call.line}:{call.col}"
+    if len(call.args) != 1 + len(names):
+        raise _error(QueryError, call, f"{kind.upper()} {where} takes {usage}")
+    columns = node.columns
+    time = _window_time(call.args[0], fields, aliases, columns, kind, usage)
+    sizes: dict[str, int] = {}
+    for name, arg in zip(names, call.args[1:], strict=True):
+        value = _constant_interval(arg)
+        if value is None:
+            raise _error(
+                QueryError,
+                arg,
+                f"{kind.upper()}'s {name} at {arg.line}:{arg.col} must be an interval such as "
+                f"INTERVAL '1' MINUTE; {usage}",
+            )
+        if value <= 0:
+            raise _error(
+                QueryError,
+                arg,
+                f"{kind.upper()}'s {name} at {arg.line}:{arg.col} must be positive, not {value} us",
+            )
+        sizes[name] = value
+    if kind == "hop" and sizes["size"] % sizes["slide"]:
+        raise _error(
+            QueryError,
+            call,
+            f"HOP {where}: the size ({sizes['size']} us) must be a whole number of slides "
+            f"({sizes['slide']} us)",
+        )
+    if kind == "tumble":
+        spec = WindowSpec("tumble", size=sizes["size"], slide=sizes["size"])
+    elif kind == "hop":
+        spec = WindowSpec("hop", size=sizes["size"], slide=sizes["slide"])
+    else:
+        spec = WindowSpec("session", gap=sizes["gap"])
+    keys: list[tuple[str, Node]] = []
+    key_of: dict[str, str] = {}
+    for column in select.group_by:
+        if isinstance(column, Call):
+            continue
+        resolved = _resolve(column, fields, aliases)
+        assert isinstance(resolved, Column)
+        if resolved.name not in key_of:
+            key_of[resolved.name] = f"__key{len(keys)}"
+            keys.append((key_of[resolved.name], _check(resolved, columns)))
+    rewritten, calls = _rewrite_items(items, fields, aliases, columns, key_of, _BOUNDS)
+    plan = p.TimeWindow(node, tuple(keys), tuple(calls), spec, time, sketch_state)
     out = plan.columns
     return plan, [(name, _check(expr, out)) for name, expr in rewritten]
+
+
+def _window_time(
+    arg: Node, fields: list[Field], aliases: set[str], columns: p.Columns, kind: str, usage: str
+) -> Node:
+    """The window's time column, checked: a TIMESTAMP column of the input (``timestamp``
+    names the records' own time where no column has that name)."""
+    where = f"at {arg.line}:{arg.col}"
+    if not isinstance(arg, Column):
+        raise _error(QueryError, arg, f"{kind.upper()} {where} needs a time column: {usage}")
+    if arg.qualifier is None and arg.name in ("timestamp", IMPLICIT_TIME):
+        if not any(f.name == arg.name for f in fields):
+            return _check(
+                Column(name=TIME, line=arg.line, col=arg.col), {**columns, TIME: TIME_TYPE}
+            )
+    resolved = _check(_resolve(arg, fields, aliases), columns)
+    assert resolved.type is not None
+    if resolved.type.name != "TIMESTAMP":
+        raise _error(
+            QueryError,
+            arg,
+            f"{kind.upper()} {where} needs a time column (TIMESTAMP), not {arg.name!r} of type "
+            f"{resolved.type}",
+        )
+    return resolved
+
+
+def _constant_interval(node: Node) -> int | None:
+    """Microseconds of an ``INTERVAL`` literal (either form), else None."""
+    while isinstance(node, Cast):
+        node = node.operand
+    if isinstance(node, Unary) and node.op == "-":
+        inner = _constant_interval(node.operand)
+        return None if inner is None else -inner
+    if isinstance(node, Literal) and type(node.value).__name__ == "_Interval":
+        return int(node.value)
+    return None

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from rillet.flows.config import FlowConfig
 from rillet.flows.flow import Flow, Sink
-from rillet.flows.plan import PlanNode, build, explain, streams
+from rillet.flows.plan import Join, PlanNode, TimeWindow, build, explain, streams
 from rillet.flows.windows import Counters
 from rillet.sources import source_of
 
@@ -25,26 +26,48 @@ def _finite(db: Database, names: list[str]) -> Any:
     return lambda: all(s.finished() for s in finite)
 
 
-def start(db: Database, plan: PlanNode, query: str, columns: list[str]) -> Flow:
-    """Start a flow running ``plan`` (checked), whose output columns are ``columns``."""
-    config = FlowConfig.of(db.config)
+def _has_time_windows(plan: PlanNode) -> bool:
+    if isinstance(plan, TimeWindow):
+        return True
+    if isinstance(plan, Join):
+        return _has_time_windows(plan.left) or _has_time_windows(plan.right)
+    inner = getattr(plan, "input", None)
+    return inner is not None and _has_time_windows(inner)
+
+
+def start(
+    db: Database,
+    plan: PlanNode,
+    query: str,
+    columns: list[str],
+    options: Mapping[str, Any] | None = None,
+    counters: Counters | None = None,
+) -> Flow:
+    """Start a flow running ``plan`` (checked), whose output columns are ``columns``.
+
+    ``options`` are the flow's own (``lateness``, ``idle_timeout``, ``sketches``) over the
+    database's settings; ``counters`` (with its ``on_late`` hook) is the flow's, if given."""
+    config = FlowConfig.of(db.config).with_options(options or {})
     registry = db._flows
     names = streams(plan)
 
     def make(flow_id: int) -> Flow:
-        counters = Counters()
+        counted = counters if counters is not None else Counters()
         sink = Sink()
-        inputs = build(plan, sink, config, counters, db.stream)
+        inputs = build(plan, sink, config, counted, db.stream)
         flow = Flow(
             flow_id,
             query,
             columns,
             inputs,
-            counters,
+            counted,
             ends=_finite(db, sorted(set(names))),
             on_end=registry.ended,
             graph=explain(plan),
             clock=db.clock,
+            # an idle timeout moves TUMBLE/HOP/SESSION watermarks only: rolling windows over
+            # event time never close by the clock
+            ticking=config.idle_timeout_us > 0 and _has_time_windows(plan),
         )
         sink.flow = flow
         return flow

@@ -49,6 +49,9 @@ class Counters:
     late: int = 0
     dropped: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    #: called with the late records (rows of the window's input) of TUMBLE, HOP and SESSION
+    #: windows: a named flow keeps them in ``<name>.late``
+    on_late: Callable[[pa.RecordBatch], None] | None = field(default=None, repr=False)
 
     def add(self, late: int, dropped: int) -> None:
         with self.lock:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from rillet.datatypes import DataType
-from rillet.expressions.nodes import Column, Node
+from rillet.expressions.nodes import Node
 
 #: milliseconds per time unit of a window range, as FlumeBase counts them (a month is 30
 #: days and a year 365: ranges are fixed widths)
@@ -163,7 +163,7 @@ class Select(Located):
     source: Source
     joins: tuple[Join, ...] = ()
     where: Node | None = None
-    group_by: tuple[Column, ...] = ()
+    group_by: tuple[Node, ...] = ()  # columns, and at most one TUMBLE/HOP/SESSION call
     over: Window | None = None
     having: Node | None = None
     windows: tuple[WindowDef, ...] = ()

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from rillet.datatypes import TypeParser
-from rillet.expressions.nodes import Binary, Column, Literal, Node, Unary
+from rillet.expressions.nodes import Binary, Call, Column, Literal, Node, Unary
 from rillet.expressions.parser import KEYWORDS as EXPRESSION_KEYWORDS
 from rillet.expressions.parser import Interval as IntervalValue
 from rillet.expressions.parser import Parser as ExpressionParser
@@ -41,6 +41,8 @@ NOT_RTSQL = {
     **dict.fromkeys(("DISTINCT", "ALL"), "rtsql has no DISTINCT or ALL: every SELECT is ALL"),
 }
 STATEMENTS = "a statement (SELECT, CREATE STREAM, DROP, SHOW, DESCRIBE or EXPLAIN)"
+#: the windows a GROUP BY may name beside its columns
+WINDOW_FUNCTIONS = ("tumble", "hop", "session")
 _SELECT_CLAUSES = ("JOIN", "WHERE", "GROUP BY", "OVER", "HAVING", "WINDOW")
 
 
@@ -200,7 +202,7 @@ class Parser(ExpressionParser, TypeParser):
             self.expect("OVER", "OVER and the join's window")
             joins.append(ast.Join(source=right, on=on, over=self.window(), **self.at(join)))
         where = self.binary() if self.accept("WHERE") else None
-        group_by: list[Column] = []
+        group_by: list[Node] = []
         if self.accept("GROUP"):
             self.expect("BY")
             group_by.append(self.group_column())
@@ -252,9 +254,11 @@ class Parser(ExpressionParser, TypeParser):
             return True
         return token.kind == "word" and token.upper not in RESERVED and token.upper not in NOT_RTSQL
 
-    def group_column(self) -> Column:
+    def group_column(self) -> Node:
         start = self.token
         node = self.binary()
+        if isinstance(node, Call) and node.name.lower() in WINDOW_FUNCTIONS:
+            return node  # TUMBLE(ts, ...), HOP(ts, ...), SESSION(ts, ...): checked by the planner
         if not isinstance(node, Column):
             raise self.error("a column to group by", start)
         return node

@@ -1,0 +1,194 @@
+"""KLL sketches' serialized form, read and written with numpy for many states at once.
+
+DataSketches' KLL (doubles) bytes, little-endian: an empty sketch is 8 bytes (preamble ints
+2, serial version 1, family 15, flags 1 = empty, k as u16, m = 8, 0); a sketch of one item
+is those 8 bytes (serial version 2, flags 4 = single item) and the item; any other is a
+20-byte preamble (preamble ints 5, serial version 1, family 15, flags, k, m, n as u64,
+min k as u16, the number of levels as u8, 0), then the levels' offsets (u32 each, into an
+array of the sketch's capacity: the items begin at the first), min, max, and the retained
+items, level 0 first.  An item of level h stands for 2^h values.
+
+A roll-up writes thousands of small states a window: while a group holds at most k values
+they are exactly level 0 of a sketch, so :func:`exact_states` writes them all in a few numpy
+calls rather than building a sketch each, and :func:`kll_items` reads any states back.
+
+Examples:
+    >>> import datasketches as ds
+    >>> blob = exact_states(np.array([1.0, 5.0, 2.0]), np.array([3]), 200)[0].as_py()
+    >>> ds.kll_doubles_sketch.deserialize(blob).get_quantile(0.5, True)
+    2.0
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+
+_FLAG_EMPTY = 1
+_FLAG_SINGLE = 4
+_PREAMBLE = 20  # bytes before the level offsets of a KLL state holding two or more items
+_FAMILY = 15
+_M = 8
+
+_FULL = np.dtype(
+    [
+        ("preamble", "u1"), ("version", "u1"), ("family", "u1"), ("flags", "u1"),
+        ("k", "<u2"), ("m", "u1"), ("unused", "u1"), ("n", "<u8"), ("min_k", "<u2"),
+        ("levels", "u1"), ("unused2", "u1"), ("level0", "<u4"), ("min", "<f8"), ("max", "<f8"),
+    ]
+)  # fmt: skip
+_SHORT = np.dtype(
+    [
+        ("preamble", "u1"), ("version", "u1"), ("family", "u1"), ("flags", "u1"),
+        ("k", "<u2"), ("m", "u1"), ("unused", "u1"),
+    ]
+)  # fmt: skip
+
+
+def exact_states(values: np.ndarray, n: np.ndarray, k: int) -> pa.Array:
+    """The serialized KLL sketch (of parameter ``k``) of each row of ``n`` values (each at
+    most k), the rows' values one row after another in ``values``: a BINARY array."""
+    n = np.asarray(n, dtype=np.int64)
+    if (n > k).any():
+        raise ValueError("exact_states writes sketches of at most k values")
+    values = np.ascontiguousarray(values, dtype=np.float64)
+    first = np.cumsum(n) - n
+    full = n >= 2
+    heads = np.where(full, _FULL.itemsize, _SHORT.itemsize)
+    sizes = heads + 8 * np.where(n == 1, 1, np.where(full, n, 0))
+    offsets = np.concatenate([np.zeros(1, dtype=np.int64), np.cumsum(sizes)])
+    out = np.zeros(int(offsets[-1]), dtype=np.uint8)
+    starts = offsets[:-1]
+
+    short = np.zeros(int((~full).sum()), dtype=_SHORT)
+    short["preamble"], short["family"], short["k"], short["m"] = 2, _FAMILY, k, _M
+    single = n[~full] == 1
+    short["version"] = np.where(single, 2, 1)
+    short["flags"] = np.where(single, _FLAG_SINGLE, _FLAG_EMPTY)
+    _place(out, starts[~full], short.view(np.uint8).reshape(len(short), _SHORT.itemsize))
+
+    rows = np.flatnonzero(full)
+    head = np.zeros(len(rows), dtype=_FULL)
+    head["preamble"], head["version"], head["family"] = 5, 1, _FAMILY
+    head["k"], head["m"], head["min_k"], head["levels"] = k, _M, k, 1
+    head["n"], head["level0"] = n[rows], k - n[rows]
+    if len(rows):
+        lows, highs = _extremes(values, first, n)
+        head["min"], head["max"] = lows[rows], highs[rows]
+    _place(out, starts[rows], head.view(np.uint8).reshape(len(head), _FULL.itemsize))
+
+    # the items: a row's values after its header (one value for a single-item sketch)
+    held = np.where(n == 1, 1, np.where(full, n, 0))
+    source = np.repeat(first, held) + _within(held)
+    target = np.repeat(starts + heads, held) + 8 * _within(held)
+    items = values[source].view(np.uint8).reshape(-1, 8)
+    _place(out, target, items)
+    return pa.Array.from_buffers(
+        pa.large_binary(), len(n), [None, pa.py_buffer(offsets), pa.py_buffer(out)]
+    ).cast(pa.binary())
+
+
+def _within(counts: np.ndarray) -> np.ndarray:
+    total = int(counts.sum())
+    found: np.ndarray = np.arange(total, dtype=np.int64) - np.repeat(
+        np.cumsum(counts) - counts, counts
+    )
+    return found
+
+
+def _place(out: np.ndarray, starts: np.ndarray, rows: np.ndarray) -> None:
+    """Write each row of the byte matrix ``rows`` at its start in ``out``."""
+    if len(starts):
+        out[starts[:, None] + np.arange(rows.shape[1])] = rows
+
+
+def _extremes(
+    values: np.ndarray, first: np.ndarray, n: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The least and greatest of each row (NaN for an empty one); the rows' values are one
+    row after another, filling ``values``."""
+    low, high = np.full(len(n), np.nan), np.full(len(n), np.nan)
+    rows = np.flatnonzero(n > 0)
+    if len(rows):  # non-empty rows have ascending starts, each ending where the next begins
+        low[rows] = np.minimum.reduceat(values[: int(n.sum())], first[rows])
+        high[rows] = np.maximum.reduceat(values[: int(n.sum())], first[rows])
+    return low, high
+
+
+def kll_items(blobs: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The items of each KLL state: (state index, value, weight) of every retained item,
+    read from the serialized bytes with numpy."""
+    retained, values, weights = state_items(blobs)
+    owner = np.repeat(np.arange(len(retained), dtype=np.int64), retained)
+    return owner, values, weights
+
+
+def state_items(blobs: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """How many items each KLL state retains, and the value and weight of every one of
+    them, state after state."""
+    blobs = blobs.cast(pa.large_binary()) if pa.types.is_binary(blobs.type) else blobs
+    count = len(blobs)
+    if count == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, np.zeros(0), empty
+    offsets = np.frombuffer(blobs.buffers()[1], dtype=np.int64)[
+        blobs.offset : blobs.offset + count + 1
+    ]
+    data_buffer = blobs.buffers()[2]
+    data = (
+        np.frombuffer(data_buffer, dtype=np.uint8)
+        if data_buffer is not None
+        else np.zeros(0, np.uint8)
+    )
+    starts, lengths = offsets[:-1], np.diff(offsets)
+    valid = np.ones(count, dtype=bool) if blobs.null_count == 0 else ~np.asarray(blobs.is_null())
+    valid &= lengths >= 8
+    flags = np.where(valid, data[np.where(valid, starts + 3, 0)] if len(data) else 0, _FLAG_EMPTY)
+    single = valid & ((flags & _FLAG_SINGLE) != 0) & ((flags & _FLAG_EMPTY) == 0)
+    full = valid & ((flags & (_FLAG_SINGLE | _FLAG_EMPTY)) == 0) & (lengths > _PREAMBLE)
+    levels = np.where(full, data[np.where(full, starts + 18, 0)] if len(data) else 0, 0).astype(
+        np.int64
+    )
+    first = np.where(single, starts + 8, starts + _PREAMBLE + 4 * levels + 16)
+    retained = np.where(single, 1, np.where(full, (lengths - (first - starts)) // 8, 0))
+    retained = np.maximum(retained, 0)
+    shifts = first % 8  # each state's items as doubles of a view of the bytes at its shift
+    index = (first - shifts) // 8
+    kinds = np.unique(shifts[retained > 0])
+    if len(kinds) <= 1:  # the usual case: every state 8-byte aligned
+        shift = int(kinds[0]) if len(kinds) else 0
+        values = _view(data_buffer, len(data), shift)[_ranges(index, retained)]
+    else:
+        values = np.empty(int(retained.sum()), dtype=np.float64)
+        into = np.cumsum(retained) - retained
+        for shift in kinds.tolist():
+            chosen = shifts == shift
+            view = _view(data_buffer, len(data), shift)
+            values[_ranges(into[chosen], retained[chosen])] = view[
+                _ranges(index[chosen], retained[chosen])
+            ]
+    weights = np.ones(len(values), dtype=np.int64)
+    ends = np.cumsum(retained)
+    for i in np.flatnonzero(levels > 1).tolist():  # compacted states: items of level h weigh 2^h
+        raw = data[starts[i] + _PREAMBLE : starts[i] + _PREAMBLE + 4 * levels[i]]
+        bounds = raw.view("<u4").astype(np.int64) - int(raw[:4].view("<u4")[0])
+        bounds = np.append(bounds, retained[i])
+        span = weights[ends[i] - retained[i] : ends[i]]
+        for h in range(int(levels[i])):
+            span[bounds[h] : bounds[h + 1]] = 1 << h
+    return retained, values, weights
+
+
+def _view(buffer: pa.Buffer | None, size: int, shift: int) -> np.ndarray:
+    if buffer is None or size < 8 + shift:
+        return np.zeros(0)
+    view: np.ndarray = np.frombuffer(buffer, dtype="<f8", offset=shift, count=(size - shift) // 8)
+    return view
+
+
+def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """``starts[i], ..., starts[i] + counts[i] - 1`` for each i, one after another."""
+    total = int(counts.sum())
+    shift = np.repeat(starts - (np.cumsum(counts) - counts), counts)
+    found: np.ndarray = np.arange(total, dtype=np.int64) + shift
+    return found

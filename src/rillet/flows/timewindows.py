@@ -1,0 +1,396 @@
+"""TUMBLE, HOP and SESSION windows over event time, closed by a watermark.
+
+A HOP window of ``size`` starts every ``slide``: a record at ``t`` is in the ``size / slide``
+windows ``[s, s + size)`` with ``s`` a multiple of ``slide`` and ``t - size < s <= t``; a
+TUMBLE is a HOP whose slide is its size.  A SESSION of a group is a run of its records each
+less than ``gap`` after the one before; it is the window ``[first, last + gap)``.
+
+The watermark is the greatest event time seen minus ``lateness`` (or the wall clock, once
+the input has been idle for ``idle_timeout``).  A window is emitted once, when the
+watermark reaches its end, or at end of input.  Everything is decided record by record from
+the records' order alone, whatever batches they came in:
+
+- a TUMBLE/HOP record counts in each of its windows that was not out when it arrived; it is
+  *late* if one of them was out, and *dropped* if all were;
+- a SESSION record is late (and dropped) if it is behind the watermark when it arrives: the
+  sessions it could join may be out already.  (No session still open can end before the
+  watermark, so a record at or after it never joins one that is out.)
+
+Late records are counted (:class:`~rillet.flows.windows.Counters`) and handed, as rows of
+the operator's input, to ``Counters.on_late`` when set (a named flow keeps them).
+
+The state is one partial aggregate per (window, group) and call, as the aggregates'
+mergeable columns (:mod:`rillet.aggregates.grouped`); sketch calls give their results or,
+with ``sketch_state``, their DataSketches serialized state (BINARY).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from rillet.aggregates.grouped import Columns, Kind, KllKind, ObjectKind, _gather, kind_of
+from rillet.aggregates.kll_bytes import exact_states
+from rillet.expressions.kernels import Context, Kernel, evaluate
+from rillet.flows.config import FlowConfig
+from rillet.flows.frames import SEQ, TIME, seqs_of, time_array
+from rillet.flows.keys import KeyEncoder
+from rillet.flows.watermark import NEVER, running_max
+from rillet.flows.windows import Aggregation, Counters, GroupKey, results_array
+
+Emit = Callable[[pa.RecordBatch], None]
+START = "__wstart"
+END = "__wend"
+_ALWAYS = 2**62  # a watermark past every time: end of input
+
+#: the functions whose state is a sketch (output as bytes with ``sketch_state``)
+SKETCHES = frozenset({"approx_count_distinct", "approx_quantile", "distribution", "top_k"})
+
+
+@dataclass(frozen=True, slots=True)
+class WindowSpec:
+    """Which windows: ``kind`` is "tumble", "hop" or "session"; times in microseconds
+    (``size`` and ``slide`` for TUMBLE and HOP, ``gap`` for SESSION).
+
+    Examples:
+        >>> WindowSpec("hop", size=60_000_000, slide=10_000_000).per_record
+        6
+    """
+
+    kind: str
+    size: int = 0
+    slide: int = 0
+    gap: int = 0
+
+    @property
+    def per_record(self) -> int:
+        """How many windows each record is in (TUMBLE and HOP)."""
+        return self.size // self.slide if self.slide else 1
+
+
+@dataclass(slots=True)
+class _Chunk:
+    starts: np.ndarray  # window start (TUMBLE, HOP) or first time (SESSION)
+    ends: np.ndarray  # window end (TUMBLE, HOP) or last time (SESSION)
+    groups: np.ndarray
+    states: list[Columns]
+
+
+def _concat(chunks: list[_Chunk]) -> _Chunk:
+    if len(chunks) == 1:
+        return chunks[0]
+    states = [
+        {name: np.concatenate([c.states[i][name] for c in chunks]) for name in chunks[0].states[i]}
+        for i in range(len(chunks[0].states))
+    ]
+    return _Chunk(
+        np.concatenate([c.starts for c in chunks]),
+        np.concatenate([c.ends for c in chunks]),
+        np.concatenate([c.groups for c in chunks]),
+        states,
+    )
+
+
+def _take(chunk: _Chunk, rows: np.ndarray) -> _Chunk:
+    return _Chunk(
+        chunk.starts[rows],
+        chunk.ends[rows],
+        chunk.groups[rows],
+        [{k: v[rows] for k, v in s.items()} for s in chunk.states],
+    )
+
+
+class EventWindows:
+    """The operator: takes frames, emits one frame per round of closed windows, each row
+    a group's window with its keys, its aggregates, ``__wstart`` and ``__wend`` (also its
+    time)."""
+
+    def __init__(
+        self,
+        keys: Sequence[GroupKey],
+        calls: Sequence[Aggregation],
+        spec: WindowSpec,
+        time: Kernel,
+        config: FlowConfig,
+        emit: Emit,
+        counters: Counters,
+        arrival_time: bool = False,
+    ) -> None:
+        self.keys = list(keys)
+        self.calls = list(calls)
+        self.spec = spec
+        self.time = time
+        self.lateness = config.lateness_us
+        self.idle_timeout = config.idle_timeout_us
+        self.sketch_state = config.sketch_state
+        self.arrival_time = arrival_time  # event time is the clock: ticks move it
+        self.emit = emit
+        self.counters = counters
+        self.kinds: list[Kind] = [kind_of(c.function, c.arg_type, c.params) for c in self.calls]
+        self.encoder = KeyEncoder([k.type.arrow for k in self.keys])
+        self.newest = NEVER  # the greatest event time seen
+        self.watermark = NEVER
+        self._chunks: list[_Chunk] = []
+        self._seq = 0
+        self._pushed = False
+        self._quiet_since: int | None = None
+
+    # -- input -------------------------------------------------------------------------
+
+    def push(self, batch: pa.RecordBatch) -> None:
+        if not batch.num_rows:
+            return
+        self._pushed = True
+        ctx = Context(batch, TIME)
+        stamps = evaluate(self.time, ctx)
+        valid = np.ones(batch.num_rows, dtype=bool)
+        if stamps.null_count:  # no time, no window: dropped and counted
+            valid = stamps.is_valid().to_numpy(zero_copy_only=False)
+            stamps = pc.fill_null(stamps.cast(pa.int64()), 0)
+        times: np.ndarray = stamps.cast(pa.int64()).to_numpy(zero_copy_only=False)
+        # the watermark each record arrived to: record by record, not batch by batch
+        seen = np.where(valid, times, NEVER)
+        arrived = np.maximum(running_max(seen, self.newest) - self.lateness, self.watermark)
+        if self.spec.kind == "session":
+            late = valid & (times < arrived)
+            dropped = late | ~valid
+            keep = ~dropped
+        else:
+            slide, size = self.spec.slide, self.spec.size
+            base = times // slide * slide
+            late = valid & (base + slide <= arrived)
+            dropped = (valid & (base + size <= arrived)) | ~valid
+        if late.any() or not valid.all():
+            self.counters.add(int(late.sum()), int((dropped & valid).sum()))
+            hook = self.counters.on_late
+            if hook is not None and late.any():
+                hook(batch.filter(pa.array(late)))
+        if valid.any():
+            self.newest = max(self.newest, int(times[valid].max()))
+        ctx_values = [
+            evaluate(c.argument, ctx) if c.argument is not None else None for c in self.calls
+        ]
+        groups = (
+            self.encoder.encode([evaluate(k.kernel, ctx) for k in self.keys])
+            if self.keys
+            else np.zeros(len(times), dtype=np.int64)
+        )
+        seqs = seqs_of(batch)
+        if self.spec.kind == "session":
+            rows = np.flatnonzero(keep)
+            if len(rows):
+                self._sessions(rows, times, groups, ctx_values, seqs)
+        else:
+            self._hops(times, arrived, dropped, groups, ctx_values, seqs)
+        self._advance(self.newest - self.lateness)
+
+    def _hops(
+        self,
+        times: np.ndarray,
+        arrived: np.ndarray,
+        dropped: np.ndarray,
+        groups: np.ndarray,
+        values: list[pa.Array | None],
+        seqs: np.ndarray,
+    ) -> None:
+        slide, size, per = self.spec.slide, self.spec.size, self.spec.per_record
+        rows = np.flatnonzero(~dropped)
+        if not len(rows):
+            return
+        last_start = times[rows] // slide * slide
+        if per > 1:  # every (record, window) pair whose window was not out yet
+            rows = np.repeat(rows, per)
+            starts = np.repeat(last_start, per) - np.tile(np.arange(per) * slide, len(last_start))
+            ok = starts + size > arrived[rows]
+            rows, starts = rows[ok], starts[ok]
+        else:
+            starts = last_start
+        self._add(rows, starts, starts + size, groups, values, seqs)
+
+    def _add(
+        self,
+        rows: np.ndarray,
+        starts: np.ndarray,
+        ends: np.ndarray,
+        groups: np.ndarray,
+        values: list[pa.Array | None],
+        seqs: np.ndarray,
+    ) -> None:
+        """Partial states of the records ``rows``, each for window ``starts``/``ends``."""
+        keys = groups[rows]
+        order = np.lexsort((keys, starts))
+        starts, ends, keys, rows = starts[order], ends[order], keys[order], rows[order]
+        change = (starts[1:] != starts[:-1]) | (keys[1:] != keys[:-1])
+        runs = np.concatenate([np.zeros(1, dtype=np.int64), np.flatnonzero(change) + 1])
+        states = [
+            kind.partials(v, rows, seqs, runs) for kind, v in zip(self.kinds, values, strict=True)
+        ]
+        self._chunks.append(_Chunk(starts[runs], ends[runs], keys[runs], states))
+
+    def _sessions(
+        self,
+        rows: np.ndarray,
+        times: np.ndarray,
+        groups: np.ndarray,
+        values: list[pa.Array | None],
+        seqs: np.ndarray,
+    ) -> None:
+        """The batch's kept records as sessions of their own, added to the state (merged
+        with the open ones when the windows next close)."""
+        keys, at = groups[rows], times[rows]
+        order = np.lexsort((at, keys))
+        rows, keys, at = rows[order], keys[order], at[order]
+        runs = _session_runs(keys, at, at, self.spec.gap)
+        states = [
+            kind.partials(v, rows, seqs, runs) for kind, v in zip(self.kinds, values, strict=True)
+        ]
+        ends = np.maximum.reduceat(at, runs)
+        self._chunks.append(_Chunk(at[runs], ends, keys[runs], states))
+
+    def tick(self, now_us: int) -> None:
+        """The clock reads ``now_us``: an input stamped with its arrival time has reached
+        it; an input idle for ``idle_timeout`` moves its watermark to it."""
+        if self.arrival_time:
+            self._advance(now_us - self.lateness)
+        if self.idle_timeout <= 0:
+            return
+        if self._pushed or self._quiet_since is None:
+            self._pushed = False
+            self._quiet_since = now_us
+        elif now_us - self._quiet_since >= self.idle_timeout:
+            self._advance(now_us)
+
+    def finish(self) -> None:
+        """End of input: every window still open is emitted."""
+        self._advance(_ALWAYS)
+
+    # -- output ------------------------------------------------------------------------
+
+    def _advance(self, watermark: int) -> None:
+        """Move the watermark to ``watermark`` (never back) and emit what it closes."""
+        if watermark > self.watermark:
+            self.watermark = watermark
+        if not self._chunks:
+            return
+        state = self._merged()
+        ends = state.ends + self.spec.gap if self.spec.kind == "session" else state.ends
+        done = ends <= self.watermark
+        if not done.any():
+            return
+        out = _take(state, np.flatnonzero(done))
+        rest = np.flatnonzero(~done)
+        self._chunks = [_take(state, rest)] if len(rest) else []
+        self._emit(out, ends[done])
+
+    def _merged(self) -> _Chunk:
+        """The state as one chunk, one row per window and group."""
+        chunk = _concat(self._chunks)
+        if self.spec.kind == "session":
+            order = np.lexsort((chunk.starts, chunk.groups))
+            chunk = _take(chunk, order)
+            runs = _session_runs(chunk.groups, chunk.starts, chunk.ends, self.spec.gap)
+            ends = np.maximum.reduceat(chunk.ends, runs)
+        else:
+            if len(self._chunks) == 1:
+                return chunk
+            order = np.lexsort((chunk.groups, chunk.starts))
+            chunk = _take(chunk, order)
+            change = (chunk.starts[1:] != chunk.starts[:-1]) | (
+                chunk.groups[1:] != chunk.groups[:-1]
+            )
+            runs = np.concatenate([np.zeros(1, dtype=np.int64), np.flatnonzero(change) + 1])
+            ends = chunk.ends[runs]
+        if len(runs) < len(chunk.starts):
+            states = [
+                kind.reduce(s, runs) for kind, s in zip(self.kinds, chunk.states, strict=True)
+            ]
+        else:
+            states = chunk.states
+        merged = _Chunk(chunk.starts[runs], ends, chunk.groups[runs], states)
+        self._chunks = [merged]
+        return merged
+
+    def open_batch(self) -> pa.RecordBatch | None:
+        """The windows still open, each as its partial result now (the rows they would be
+        emitted as, if they closed now), or None when none is open; nothing changes."""
+        if not self._chunks:
+            return None
+        state = self._merged()
+        ends = state.ends + self.spec.gap if self.spec.kind == "session" else state.ends
+        return self._batch(state, ends, advance=False)
+
+    def _emit(self, out: _Chunk, ends: np.ndarray) -> None:
+        self.emit(self._batch(out, ends))
+
+    def _batch(self, out: _Chunk, ends: np.ndarray, advance: bool = True) -> pa.RecordBatch:
+        order = np.lexsort((out.groups, ends))
+        out, ends = _take(out, order), ends[order]
+        columns: dict[str, pa.Array] = {}
+        for key, values in zip(self.keys, self.encoder.values(out.groups), strict=True):
+            columns[key.name] = values
+        for call, kind, kept in zip(self.calls, self.kinds, out.states, strict=True):
+            if self.sketch_state and call.function.name in SKETCHES:
+                columns[call.name] = state_bytes(kind, kept)
+            elif call.function.name == "distribution":  # BINARY: its bytes
+                columns[call.name] = state_bytes(kind, kept)
+            else:
+                columns[call.name] = results_array(kind, kept, call.type)
+        columns[START] = time_array(out.starts)
+        columns[END] = time_array(ends)
+        count = len(ends)
+        seqs = pa.array(np.arange(self._seq, self._seq + count, dtype=np.int64))
+        if advance:
+            self._seq += count
+        names = [*columns, TIME, SEQ]
+        return pa.record_batch([*columns.values(), time_array(ends), seqs], names=names)
+
+
+def _session_runs(
+    groups: np.ndarray, firsts: np.ndarray, lasts: np.ndarray, gap: int
+) -> np.ndarray:
+    """The first row of each session in rows sorted by (group, first): a row starts a new
+    one when its group changes or it begins ``gap`` or more after every earlier row of its
+    group ended."""
+    if not len(groups):
+        return np.zeros(0, dtype=np.int64)
+    low = int(lasts.min())
+    span = int(lasts.max()) - low + 1
+    ranks = np.concatenate([[0], np.cumsum(groups[1:] != groups[:-1])])
+    if (int(ranks[-1]) + 1) * span < 2**62:  # a running maximum that restarts at each group
+        reach = np.maximum.accumulate(ranks * span + (lasts - low)) - ranks * span + low
+    else:
+        reach = lasts.copy()
+        for i in range(1, len(reach)):
+            if ranks[i] == ranks[i - 1]:
+                reach[i] = max(reach[i], reach[i - 1])
+    new = np.ones(len(groups), dtype=bool)
+    new[1:] = (ranks[1:] != ranks[:-1]) | (firsts[1:] - reach[:-1] >= gap)
+    starts: np.ndarray = np.flatnonzero(new)
+    return starts
+
+
+def state_bytes(kind: Kind, columns: Columns) -> pa.Array:
+    """Each row's partial state in DataSketches' own serialized form (KLL for quantiles and
+    distributions, HLL for distinct counts, frequent items for TOP_K), as BINARY."""
+    if isinstance(kind, KllKind):
+        n, base = columns["n"], columns["base"]
+        exact = base >= 0  # values kept as they are: written as level 0 of a sketch at once
+        if exact.all():
+            return exact_states(_gather(columns), n, kind.k)
+        out: list[bytes] = [b""] * len(n)
+        rows = np.flatnonzero(exact)
+        if len(rows):
+            chosen = {name: column[rows] for name, column in columns.items()}
+            written = exact_states(_gather(chosen), n[rows], kind.k).to_pylist()
+            for i, data in zip(rows.tolist(), written, strict=True):
+                out[i] = data
+        for i in np.flatnonzero(~exact).tolist():
+            out[i] = columns["state"][i].to_bytes()
+        return pa.array(out, pa.binary())
+    if isinstance(kind, ObjectKind):
+        return pa.array([state.to_bytes() for state in columns["state"]], pa.binary())
+    raise TypeError(f"{type(kind).__name__} keeps no sketch")

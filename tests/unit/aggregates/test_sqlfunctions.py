@@ -1,0 +1,159 @@
+"""The sketch functions of db.sql: states split at random, merged in SQL, against the exact
+answer over all the values, within the sketches' documented error."""
+
+from __future__ import annotations
+
+import datasketches as ds
+import duckdb
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rillet.aggregates import sqlfunctions
+from rillet.aggregates.kll_bytes import exact_states, kll_items
+from rillet.aggregates.sketches import HLL_LG_K, KLL_K
+
+# KLL's rank error for k=200 (single-sided, 99 % confidence) is about 1.65 %; checked at
+# twice that so a rare unlucky compaction does not fail the test
+RANK_ERROR = 2 * ds.kll_doubles_sketch(KLL_K).normalized_rank_error(False)
+# HLL's relative standard error is 1.04 / sqrt(2^lg_k); checked at 4 of them
+HLL_ERROR = 4 * 1.04 / np.sqrt(2**HLL_LG_K)
+
+
+@pytest.fixture(scope="module")
+def con() -> duckdb.DuckDBPyConnection:
+    connection = duckdb.connect()
+    sqlfunctions.register(connection)
+    return connection
+
+
+def _rank_of(values: np.ndarray, found: float) -> tuple[float, float]:
+    """The range of normalized ranks ``found`` has among ``values``."""
+    ordered = np.sort(values)
+    return (
+        np.searchsorted(ordered, found, "left") / len(values),
+        np.searchsorted(ordered, found, "right") / len(values),
+    )
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    sizes=st.lists(st.integers(0, 900), min_size=1, max_size=12),
+    seed=st.integers(0, 2**32 - 1),
+    q=st.sampled_from([0.0, 0.01, 0.25, 0.5, 0.9, 0.99, 1.0]),
+)
+def test_kll_merges_match_the_exact_quantile(
+    con: duckdb.DuckDBPyConnection, sizes: list[int], seed: int, q: float
+) -> None:
+    rng = np.random.default_rng(seed)
+    parts = [rng.lognormal(3, 1, n) for n in sizes]
+    blobs = []
+    for part in parts:
+        sketch = ds.kll_doubles_sketch(KLL_K)
+        if len(part):
+            sketch.update(part)
+        blobs.append(sketch.serialize())
+    values = np.concatenate(parts)
+    fast, merged, count = con.execute(
+        "SELECT kll_merge_quantile(?, ?), kll_quantile(kll_merge(?), ?), kll_count(kll_merge(?))",
+        [blobs, q, blobs, q, blobs],
+    ).fetchone()  # type: ignore[misc]
+    assert count == len(values)
+    if not len(values):
+        assert fast is None and merged is None
+        return
+    for found in (fast, merged):
+        low, high = _rank_of(values, found)
+        assert low - RANK_ERROR <= q <= high + RANK_ERROR, (found, low, high)
+    if sum(sizes) <= KLL_K:  # no compaction anywhere: exact, as APPROX_QUANTILE's own rule
+        assert fast == merged
+
+
+def test_kll_merge_quantile_groups_and_nulls(con: duckdb.DuckDBPyConnection) -> None:
+    blobs = []
+    for values in ([1.0, 2.0, 3.0], [10.0], [], [4.0, 5.0]):
+        sketch = ds.kll_doubles_sketch(KLL_K)
+        for v in values:
+            sketch.update(v)
+        blobs.append(sketch.serialize())
+    con.execute("CREATE OR REPLACE TABLE r (g INT, s BLOB)")
+    con.executemany("INSERT INTO r VALUES (?, ?)", [(1, blobs[0]), (1, blobs[1]), (2, blobs[2]),
+                                                    (3, blobs[3]), (3, None)])  # fmt: skip
+    rows = con.execute(
+        "SELECT g, kll_merge_quantile(list(s), 0.5), kll_merge_quantile(list(s), 1.0) "
+        "FROM r GROUP BY g ORDER BY g"
+    ).fetchall()
+    assert rows == [(1, 2.0, 10.0), (2, None, None), (3, 4.0, 5.0)]
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    sizes=st.lists(st.integers(0, 3000), min_size=1, max_size=8),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_hll_merges_match_the_exact_distinct_count(
+    con: duckdb.DuckDBPyConnection, sizes: list[int], seed: int
+) -> None:
+    rng = np.random.default_rng(seed)
+    parts = [rng.integers(0, 5000, n) for n in sizes]
+    blobs = []
+    for part in parts:
+        sketch = ds.hll_sketch(HLL_LG_K)
+        for v in np.unique(part).tolist():
+            sketch.update(v)
+        blobs.append(sketch.serialize_compact())
+    exact = len(np.unique(np.concatenate(parts)))
+    merged, again = con.execute(
+        "SELECT hll_merge_count(?), hll_count(hll_merge(?))", [blobs, blobs]
+    ).fetchone()  # type: ignore[misc]
+    assert merged == again
+    assert abs(merged - exact) <= max(HLL_ERROR * exact, 1)
+
+
+def test_top_k_merges_find_the_heavy_hitters(con: duckdb.DuckDBPyConnection) -> None:
+    rng = np.random.default_rng(7)
+    for strings in (True, False):
+        blobs = []
+        everything = []
+        for _ in range(6):
+            values = rng.zipf(1.6, 2000)
+            everything.append(values)
+            if strings:
+                sketch = ds.frequent_strings_sketch(6)
+                for v, n in zip(*np.unique(values, return_counts=True), strict=True):
+                    sketch.update(f"u{v}", int(n))
+                blobs.append(sketch.serialize())
+            else:
+                items = ds.frequent_items_sketch(6)
+                for v, n in zip(*np.unique(values, return_counts=True), strict=True):
+                    items.update(int(v), int(n))
+                blobs.append(items.serialize(ds.PyLongsSerDe()))
+        values, counts = np.unique(np.concatenate(everything), return_counts=True)
+        top = values[np.argsort(-counts, kind="stable")][:3]
+        expected = [f"u{v}" if strings else str(v) for v in top.tolist()]
+        found = con.execute(
+            "SELECT top_k_merge_items(?, 3), top_k_items(top_k_merge(?), 3)", [blobs, blobs]
+        ).fetchone()
+        assert found == (expected, expected)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    counts=st.lists(st.integers(0, KLL_K), min_size=0, max_size=8),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_exact_states_are_the_sketches_own_bytes(counts: list[int], seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = np.array(counts, dtype=np.int64)
+    values = rng.normal(0, 100, int(n.sum()))
+    written = exact_states(values, n, KLL_K).to_pylist()
+    first = np.cumsum(n) - n
+    for i, count in enumerate(counts):
+        sketch = ds.kll_doubles_sketch(KLL_K)
+        for v in values[first[i] : first[i] + count][::-1].tolist():  # level 0 fills backwards
+            sketch.update(v)
+        assert written[i] == sketch.serialize()
+    owner, items, weights = kll_items(exact_states(values, n, KLL_K))
+    assert sorted(items.tolist()) == sorted(values.tolist()) and (weights == 1).all()
+    assert (np.bincount(owner, minlength=len(n)) == n).all()

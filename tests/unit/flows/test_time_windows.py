@@ -1,0 +1,213 @@
+"""TUMBLE, HOP and SESSION windows against DuckDB over the same records: random out-of-order
+records, random window sizes, late records within and beyond the lateness; a live run (the
+records appended in pieces while the flow runs) and a replay give the same rows.
+
+The only thing computed in Python is the watermark each record arrived to (a loop over the
+records: the newest time before it minus the lateness); DuckDB assigns the windows and
+aggregates, keeping a (record, window) pair when the window was still open."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from typing import Any
+
+import duckdb
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import rillet
+from rillet.flows import config
+
+SETTINGS = settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+MS = 1000
+BASE = 19675 * 86_400_000_000  # a day start, epoch microseconds: windows align with it
+
+
+@pytest.fixture
+def db() -> Iterator[rillet.Database]:
+    with rillet.connect() as database:
+        yield database
+
+
+def events() -> st.SearchStrategy[list[tuple[int, Any, int | None]]]:
+    """(time in ms, key, value): mostly forward, some a little late, some very late."""
+    move = st.tuples(
+        st.integers(0, 19),
+        st.integers(0, 700),
+        st.integers(0, 900),
+        st.integers(900, 6000),
+        st.sampled_from(["a", "b", "c", None]),
+        st.one_of(st.none(), st.integers(-50, 50)),
+    )
+
+    def times(moves: list[tuple[int, int, int, int, Any, int | None]]) -> list[Any]:
+        now, out = 10_000, []
+        for kind, forward, little, late, key, value in moves:
+            if kind < 14:
+                now += forward
+                at = now
+            else:
+                at = max(now - (little if kind < 18 else late), 0)
+            out.append((at, key, value))
+        return out
+
+    return st.lists(move, min_size=1, max_size=50).map(times)
+
+
+def _arrived(data: list[tuple[int, Any, int | None]], lateness: int) -> list[int]:
+    """The watermark each record arrived to (ms): the newest time before it minus lateness."""
+    out, newest = [], None
+    for t, _, _ in data:
+        out.append(-(10**12) if newest is None else newest - lateness)
+        newest = t if newest is None else max(newest, t)
+    return out
+
+
+def _expected(
+    data: list[tuple[int, Any, int | None]], kind: str, sizes: tuple[int, int], lateness: int
+) -> tuple[list[tuple[Any, ...]], int, int]:
+    """(window_start, window_end, key, count, sum, max, min, avg) rows by DuckDB, late and
+    dropped."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE r (t BIGINT, k VARCHAR, v BIGINT, p BIGINT)")
+    marks = _arrived(data, lateness)
+    con.executemany(
+        "INSERT INTO r VALUES (?, ?, ?, ?)", [(*row, p) for row, p in zip(data, marks, strict=True)]
+    )
+    if kind == "session":
+        gap = sizes[0]
+        rows = con.execute(
+            f"""
+            WITH kept AS (SELECT * FROM r WHERE t >= p),
+            marked AS (
+                SELECT *, CASE WHEN t - max(t) OVER (PARTITION BY k ORDER BY t ROWS BETWEEN
+                    UNBOUNDED PRECEDING AND 1 PRECEDING) < {gap} THEN 0 ELSE 1 END AS new
+                FROM kept),
+            numbered AS (
+                SELECT *, sum(new) OVER (PARTITION BY k ORDER BY t, new DESC
+                    ROWS UNBOUNDED PRECEDING) AS s FROM marked)
+            SELECT min(t), max(t) + {gap}, k, count(v), sum(v), max(v), min(v), avg(v)
+            FROM numbered GROUP BY k, s
+            """
+        ).fetchall()
+        late = con.execute("SELECT count(*) FROM r WHERE t < p").fetchone()
+        assert late is not None
+        return rows, late[0], late[0]
+    slide, size = sizes
+    rows = con.execute(
+        f"""
+        WITH pairs AS (
+            SELECT *, unnest(generate_series(
+                (t // {slide}) * {slide} - {size} + {slide}, (t // {slide}) * {slide}, {slide}
+            )) AS ws FROM r)
+        SELECT ws, ws + {size}, k, count(v), sum(v), max(v), min(v), avg(v)
+        FROM pairs WHERE ws + {size} > p GROUP BY ws, k
+        """
+    ).fetchall()
+    counts = con.execute(
+        f"""SELECT count(*) FILTER ((t // {slide}) * {slide} + {slide} <= p),
+                   count(*) FILTER ((t // {slide}) * {slide} + {size} <= p) FROM r"""
+    ).fetchone()
+    assert counts is not None
+    return rows, counts[0], counts[1]
+
+
+def _flow_rows(
+    db: rillet.Database, data: list[Any], window: str, live: bool, pieces: int
+) -> tuple[list[tuple[Any, ...]], int, int]:
+    name = f"s{len(db.streams())}"
+    stream = db.create_stream(name, "ts TIMESTAMP, k STRING, v BIGINT", time_column="ts")
+    rows = [((BASE + t * MS) * 1000, k, v) for t, k, v in data]  # epoch ns
+    query = (
+        f"SELECT window_start, window_end, k, COUNT(v) AS n, SUM(v) AS total, MAX(v) AS top, "
+        f"MIN(v) AS low, AVG(v) AS mean "
+        f"FROM {name} GROUP BY k, {window}"
+    )
+
+    def feed() -> None:
+        size = max(len(rows) // pieces, 1)
+        for i in range(0, len(rows), size):
+            stream.append_many(rows[i : i + size])
+            if live:
+                stream.caught_up()
+
+    if not live:
+        feed()
+    flow = db.execute(query)
+    assert isinstance(flow, rillet.Flow)
+    if live:
+        feed()
+    flow.finish()
+    out = []
+    for r in flow:
+        assert r.timestamp == r["window_end"]
+        out.append(
+            (
+                _ms(r["window_start"]),
+                _ms(r["window_end"]),
+                r["k"],
+                r["n"],
+                r["total"],
+                r["top"],
+                r["low"],
+                r["mean"],
+            )
+        )
+    return out, flow.late_events, flow.dropped_events
+
+
+def _ms(stamp: dt.datetime) -> int:
+    return round(stamp.timestamp() * 1_000_000 - BASE) // MS
+
+
+def _key(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    return tuple("" if v is None else v for v in row)
+
+
+@SETTINGS
+@given(
+    data=events(),
+    kind=st.sampled_from(["tumble", "hop", "session"]),
+    size_ms=st.sampled_from([100, 500, 1000, 3000]),
+    slides=st.sampled_from([1, 2, 5]),
+    lateness_ms=st.sampled_from([0, 300, 1500]),
+    pieces=st.integers(1, 6),
+    form=st.booleans(),
+)
+def test_windows_match_duckdb(
+    db: rillet.Database,
+    data: list[tuple[int, Any, int | None]],
+    kind: str,
+    size_ms: int,
+    slides: int,
+    lateness_ms: int,
+    pieces: int,
+    form: bool,
+) -> None:
+    db.set(config.LATENESS, f"{lateness_ms}ms" if form else lateness_ms)
+    # both forms of an interval: INTERVAL 'n' UNIT and INTERVAL n UNITS
+
+    def ival(ms: int) -> str:
+        return f"INTERVAL '{ms}' MILLISECOND" if form else f"INTERVAL {ms} MILLISECONDS"
+
+    if kind == "tumble":
+        window, sizes = f"TUMBLE(ts, {ival(size_ms)})", (size_ms, size_ms)
+    elif kind == "hop":
+        slide = max(size_ms // slides, 1)
+        size = slide * slides
+        window, sizes = f"HOP(ts, {ival(slide)}, {ival(size)})", (slide, size)
+    else:
+        window, sizes = f"SESSION(ts, {ival(size_ms)})", (size_ms, 0)
+    expected, late, dropped = _expected(data, kind, sizes, lateness_ms)
+    got, got_late, got_dropped = _flow_rows(db, data, window, True, pieces)
+    assert sorted(got, key=_key) == sorted(expected, key=_key)
+    assert (got_late, got_dropped) == (late, dropped)
+    replay, replay_late, replay_dropped = _flow_rows(db, data, window, False, pieces)
+    assert sorted(replay, key=_key) == sorted(got, key=_key)
+    assert (replay_late, replay_dropped) == (late, dropped)
