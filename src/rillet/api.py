@@ -11,8 +11,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, overload, runtime_checkable
 
 from rillet.aggregates import AggregateValue
+from rillet.monitors.adhoc import Matches
 from rillet.monitors.alerts import Alert
-from rillet.monitors.monitor_set import Matches
 from rillet.query import Result
 from rillet.record import Record
 from rillet.schema import Schema, SchemaSpec

@@ -30,7 +30,7 @@ from rillet.batches import to_table, with_offsets
 from rillet.buffer import Buffer
 from rillet.errors import ConfigError, NotFoundError, StorageError
 from rillet.record import Record
-from rillet.schema import EPOCH, OFFSET, TEXT, Schema
+from rillet.schema import EPOCH, OFFSET, TEXT, UNTIMED, Schema
 from rillet.settings import LOG_COMPRESSIONS, Settings
 from rillet.storage.catalog import Catalog, StreamEntry
 from rillet.storage.log import Log, refused
@@ -232,8 +232,10 @@ class Stream:
             buffer = self._buffer
             rows = buffer.rows
             rows.append(row)
-            if form != EPOCH:  # converted in bulk with the buffer
-                buffer.count(form)
+            if form != EPOCH:  # converted in bulk with the buffer (Buffer.count, inline)
+                buffer.forms[form] += 1
+                if form >= UNTIMED and buffer.stamp is None:
+                    buffer.stamp = buffer.now_ns()
             full = len(rows) >= self._buffer_rows
         if full or self._durable:
             self._flush(sync=self._durable)

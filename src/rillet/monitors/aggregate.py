@@ -18,10 +18,12 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from rillet.aggregates import AGGREGATES, AggregateValue
 from rillet.aggregates.buckets import Level, run_starts, spans
-from rillet.aggregates.grouped import Columns, kind_of
+from rillet.aggregates.grouped import Columns, kind_of, result_array
 from rillet.datatypes import DataType
 from rillet.errors import TypeCheckError
 from rillet.expressions.check import check
@@ -177,26 +179,52 @@ class AggregateMonitor:
     def window_values(self, starts: list[int], period_us: int) -> list[Any]:
         """The aggregate over each window ``[start, start + period)`` (aligned to the period),
         reduced from the coarsest level whose buckets tile the windows."""
-        tiling = [n for n, width in enumerate(self.widths) if period_us % width == 0]
-        if not tiling or not starts:
+        tiled = self._windows(starts, period_us)
+        if tiled is None:
             return [self.value(start, start + period_us) for start in starts]
-        self._refresh(tiling[-1])  # a 1 s trigger reads 1 s buckets: nothing to reduce
-        level = self.levels[tiling[-1]]
-        low, high = level.between(starts[0], starts[-1] + period_us)
-        if low == high:
+        columns, held = tiled
+        if not len(held):
             return [self._empty()] * len(starts)
-        columns = level.columns(low, high)
-        windows = level.keys[low:high] // period_us * period_us
-        first = run_starts(windows)
-        if len(first) < high - low:
-            columns = self.kind.reduce(columns, first)
         results = self.kind.results(columns)
-        held = windows[first]
         if len(held) == len(starts) and held[0] == starts[0] and held[-1] == starts[-1]:
             return results  # every window holds records (ascending, distinct: the same)
         found = dict(zip(held.tolist(), results, strict=True))
         empty = self._empty()
         return [found.get(start, empty) for start in starts]
+
+    def window_array(self, starts: list[int], period_us: int, arrow: pa.DataType) -> pa.Array:
+        """:meth:`window_values` as one Arrow array of type ``arrow``, made from the
+        buckets' columns without a Python value a window where the function allows."""
+        tiled = self._windows(starts, period_us)
+        if tiled is None or not len(tiled[1]):
+            return pa.array(self.window_values(starts, period_us), type=arrow)
+        columns, held = tiled
+        values = result_array(self.kind, columns, arrow)
+        if len(held) == len(starts) and held[0] == starts[0] and held[-1] == starts[-1]:
+            return values
+        wanted = np.asarray(starts, dtype=np.int64)
+        at = np.minimum(np.searchsorted(held, wanted), len(held) - 1)
+        hit = held[at] == wanted
+        empty = pa.scalar(self._empty(), type=arrow)
+        return pc.if_else(pa.array(hit), values.take(pa.array(at)), empty)
+
+    def _windows(self, starts: list[int], period_us: int) -> tuple[Columns, np.ndarray] | None:
+        """The states of the windows of ``period_us`` from ``starts[0]`` to ``starts[-1]``
+        that hold records, and their starts (ascending); None when no level tiles them."""
+        tiling = [n for n, width in enumerate(self.widths) if period_us % width == 0]
+        if not tiling or not starts:
+            return None
+        self._refresh(tiling[-1])  # a 1 s trigger reads 1 s buckets: nothing to reduce
+        level = self.levels[tiling[-1]]
+        low, high = level.between(starts[0], starts[-1] + period_us)
+        if low == high:
+            return {}, level.keys[low:high]
+        columns = level.columns(low, high)
+        windows = level.keys[low:high] // period_us * period_us
+        first = run_starts(windows)
+        if len(first) < high - low:
+            columns = self.kind.reduce(columns, first)
+        return columns, windows[first]
 
     def _empty(self) -> AggregateValue:
         """The value over no records (0 for the counts, else NULL), as the State gives it."""

@@ -12,7 +12,7 @@ import math
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -21,20 +21,19 @@ import pyarrow as pa
 from rillet.aggregates import AggregateValue
 from rillet.clock import Alarm
 from rillet.errors import ConfigError, ConflictError, NotFoundError, not_found
-from rillet.expressions.duckdb import quote, render
-from rillet.expressions.kernels import Context, compile, evaluate
-from rillet.expressions.nodes import Node
+from rillet.expressions.kernels import Context, compile
+from rillet.monitors.adhoc import AdHoc
+from rillet.monitors.adhoc import Matches as Matches  # its home before adhoc.py
 from rillet.monitors.aggregate import AggregateMonitor
 from rillet.monitors.alerts import Alert, Delivery, Webhook
 from rillet.monitors.filter import Filter, predicate
+from rillet.monitors.idle import next_idle_check
 from rillet.monitors.index import Index
-from rillet.monitors.observed import Monitor, Observed, matches
+from rillet.monitors.observed import Monitor, Observed
 from rillet.monitors.plan import candidates, exact
 from rillet.monitors.trigger import Trigger
 from rillet.query import QueryEngine
-from rillet.record import Record
 from rillet.storage.catalog import Catalog, MonitorEntry
-from rillet.storage.partitions import overlapping
 from rillet.subscription import Subscription
 from rillet.time import bound_us, duration_text, parse_duration_us
 
@@ -54,28 +53,6 @@ FINEST_AUTOMATIC_US = 1_000
 SPEC_VERSION = 2
 
 
-class Matches:
-    """Records a filter matched: ``offsets`` (numpy), ``arrow()``, or iterate for Records."""
-
-    def __init__(self, stream: Stream, offsets: np.ndarray) -> None:
-        self._stream = stream
-        self.offsets = offsets
-
-    def __len__(self) -> int:
-        return len(self.offsets)
-
-    def arrow(self) -> pa.Table:
-        """The matched records (with ``_offset``) as one table, in offset order."""
-        return self._stream.take(self.offsets)
-
-    def __iter__(self) -> Iterator[Record]:
-        for start in range(0, len(self.offsets), 65536):
-            yield from self._stream._records(self._stream.take(self.offsets[start : start + 65536]))
-
-    def __repr__(self) -> str:
-        return f"Matches({len(self)} records)"
-
-
 class MonitorSet:
     """Indexes, filters, aggregates and triggers of one stream, and where alerts go."""
 
@@ -88,7 +65,7 @@ class MonitorSet:
         query: QueryEngine | None = None,
     ) -> None:
         self.stream = stream
-        self._query = query  # pushes predicates down to DuckDB over sealed files
+        self._adhoc = AdHoc(stream, query)  # execute_filter's reading of stored records
         self.catalog = catalog
         self.clock = clock
         self.alerts_stream = alerts
@@ -487,7 +464,7 @@ class MonitorSet:
     def _judge_idle(self, alarm: Alarm) -> None:
         """The idle thread: sleeps until a trigger's whole period after the last ingest by
         the clock (or until records come when none is pending), then judges the windows
-        that idleness closed, as :meth:`_check_triggers` says."""
+        that idleness closed, as :meth:`_check_triggers` says (when: rillet.monitors.idle)."""
         until: float | None = None
         while alarm.sleep(until):
             try:
@@ -498,37 +475,17 @@ class MonitorSet:
                     now = self.clock()
                     if self.triggers:
                         self._check_triggers(now)
-                    until = self._idle_until = self._next_idle_check(now)
+                    until = self._idle_until = next_idle_check(
+                        [t.period_us for t in self.triggers.values()],
+                        self.watermark,
+                        self._last_ingest,
+                        now,
+                    )
                 self._publish()
             except Exception:  # keep judging; the next records wake it again
                 log.exception("idle triggers of stream %r failed", self.stream.name)
                 with self._lock:
                     until = self._idle_until = None
-
-    def _next_idle_check(self, now: float) -> float | None:
-        """When, by the clock, idleness may next close a window of a trigger: a whole period
-        after the last ingest or, once idle that long, when the clock reaches the end of the
-        next window holding records; None: not before more records (or triggers) come.  The
-        earliest float where :meth:`_check_triggers`'s own test holds, so a clock set to it
-        by hand wakes the thread."""
-        newest = self.watermark
-        if newest <= -(2**62):
-            return None  # no window holds records
-        last = self._last_ingest
-        soonest: float | None = None
-        for trigger in self.triggers.values():
-            period = trigger.period_us
-            at = _idle_at(last, period)
-            if now < at:
-                candidate = at
-            else:
-                closed = max(newest, min(int(now * 1e6), newest + period))
-                end = (closed // period + 1) * period
-                if end > (newest // period + 1) * period:
-                    continue  # the newest window with records is closed: nothing to wait for
-                candidate = _reaching(end)
-            soonest = candidate if soonest is None else min(soonest, candidate)
-        return soonest
 
     def _check_triggers(self, now: float | None = None) -> None:
         """Judge the windows that closed: event time passed their end or, when ``now`` is
@@ -622,13 +579,13 @@ class MonitorSet:
         predicate decides each; where the indexes answer the predicate exactly and no time
         range is given, no record is read.  Otherwise the predicate is pushed down: DuckDB
         evaluates its rendering over the sealed files of the time range (skipping row groups
-        by their statistics), and the Arrow kernel evaluates it over the records in memory.
+        by their statistics), and the Arrow kernel evaluates it over the records in memory
+        (:mod:`rillet.monitors.adhoc`, without this set's lock).
         """
         node = predicate(expression, self.columns)
         kernel = compile(node)
         low, high = _us(start), _us(end)
         self.caught_up()
-        time_name = self.stream.schema.time_column
         with self._lock:
             candidate = candidates(node, self.indexes)
             covered = candidate is not None and all(
@@ -644,32 +601,8 @@ class MonitorSet:
         if answered:
             assert candidate is not None
             return Matches(self.stream, candidate)
-        hits = []
-        if covered:
-            assert candidate is not None
-            batches = self.stream.take(candidate).to_batches()
-        else:
-            parts = overlapping(self.stream.partitions(), low, high)
-            files = [p.parquet_path for p in parts if p.parquet_path is not None]
-            if files:
-                hits.append(self._pushdown(files, _where(node, time_name, low, high)))
-            batches = [b for p in parts if p.parquet_path is None for b in p.scan(low, high)]
-        for batch in batches:
-            mask = matches(evaluate(kernel, Context(batch, time_name)))
-            times = batch.column(time_name).cast(pa.int64()).to_numpy()
-            if low is not None:
-                mask &= times >= low
-            if high is not None:
-                mask &= times < high
-            hits.append(batch.column(batch.num_columns - 1).to_numpy()[mask])
-        offsets = np.sort(np.concatenate(hits)) if hits else np.empty(0, dtype=np.int64)
-        return Matches(self.stream, offsets)
-
-    def _pushdown(self, files: list[str], condition: str) -> np.ndarray:
-        """Offsets of the rows of sealed Parquet ``files`` where a DuckDB ``condition`` holds."""
-        if self._query is None:  # a stream opened outside a Database
-            self._query = QueryEngine()
-        return self._query.matching_offsets(files, condition)
+        chosen = candidate if covered else None
+        return Matches(self.stream, self._adhoc.matching(node, kernel, low, high, chosen))
 
     def get_alerts(self, start: Any, end: Any, trigger: str | None) -> list[Alert]:
         trigger = trigger.lower() if trigger is not None else None
@@ -710,38 +643,6 @@ class MonitorSet:
         if thread is not None:
             thread.join()
         self.delivery.close()
-
-
-def _idle_at(last: float, period_us: int) -> float:
-    """The earliest clock reading idle for ``period_us`` since ``last`` (as the triggers'
-    check computes it, in floats)."""
-    return _earliest(lambda t: (t - last) * 1e6 >= period_us, last + period_us / 1e6)
-
-
-def _reaching(us: int) -> float:
-    """The earliest clock reading whose whole microseconds reach ``us``."""
-    return _earliest(lambda t: int(t * 1e6) >= us, us / 1e6)
-
-
-def _earliest(holds: Callable[[float], bool], guess: float) -> float:
-    """The least float where ``holds`` (false, then true as the float grows) holds, found
-    from ``guess``, a few rounding steps from it."""
-    at = guess
-    while not holds(at):
-        at = math.nextafter(at, math.inf)
-    while holds(before := math.nextafter(at, -math.inf)):
-        at = before
-    return at
-
-
-def _where(node: Node, time_column: str, low: int | None, high: int | None) -> str:
-    """The predicate and the time range as a DuckDB condition."""
-    parts = [render(node, time_column)]  # WHERE drops NULL; bare, DuckDB prunes row groups
-    if low is not None:
-        parts.append(f"epoch_us({quote(time_column)}) >= {low}")
-    if high is not None:
-        parts.append(f"epoch_us({quote(time_column)}) < {high}")
-    return " AND ".join(parts)
 
 
 def _given_resolution(entry: MonitorEntry) -> str | None:

@@ -23,8 +23,9 @@ from rillet.arguments import (
     check,
 )
 from rillet.errors import ConfigError, SchemaError, not_found, suggest
+from rillet.monitors.adhoc import Matches
 from rillet.monitors.alerts import Alert
-from rillet.monitors.monitor_set import Matches, MonitorSet
+from rillet.monitors.monitor_set import MonitorSet
 from rillet.query import QueryEngine
 from rillet.settings import Settings
 from rillet.storage.catalog import Catalog, StreamEntry

@@ -84,8 +84,7 @@ class Trigger:
         p = self.period_us
         columns = {}
         for name in self.aggregate_names:
-            values = aggregates[name].window_values(windows, p)
-            columns[name] = pa.array(values, type=self.columns[name].arrow)
+            columns[name] = aggregates[name].window_array(windows, p, self.columns[name].arrow)
         batch = pa.record_batch(columns)
         fired = matches(evaluate(self.kernel, Context(batch, self.aggregate_names[0])))
         first = self.aggregate_names[0]
