@@ -30,6 +30,7 @@ from bench import (  # noqa: E402
     read,
     rollups,
     rtsql_parse,
+    sources,
     timeseries,
     timeseries_stores,
 )
@@ -65,6 +66,7 @@ def main() -> None:
         postgres.run(tables, append_many_rate, db)
     timeseries.main()  # its own data: 1,000 names x a day of minutes
     flows.run()  # its own data: 5M events replayed from a stream, two streams joined
+    sources.run()  # its own file: 20 MB of delimited text (RILLET_BENCH_SOURCES_MB)
     rollups.run()  # its own data: a day of 1,000 hosts' latencies, a 1-minute roll-up
     named_flows.run()  # its own data: a roll-up's backfill, live roll-ups, a restart
     timeseries_stores.main()  # SQL and Redis beside Kairos' own methods, same run

@@ -14,6 +14,7 @@ def test_all_is_exact_and_sorted() -> None:
     modules |= {"flows"}
     modules |= {"rtsql"}
     modules |= {"timeseries"}
+    modules |= {"formats", "sources"}
     assert public - modules == set(rillet.__all__) - {"errors"}
 
 

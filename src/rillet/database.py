@@ -95,6 +95,8 @@ class Database:
             raise
         self._flows = FlowRegistry()
         self._named = NamedFlows(self)
+        #: the sources feeding streams (rillet.sources), by stream name; stopped with them
+        self._sources: dict[str, Any] = {}
         self._stop = threading.Event()
         self._threads = [
             self._start("rillet-commit", self.settings.commit_interval, Stream._commit),
@@ -256,12 +258,16 @@ class Database:
         self._named.check_drop(stream.name)
         named = stream.name in self._named.flows()
         self._named.drop(stream.name)
+        source = self._sources.pop(stream.name, None)
+        if source is not None:  # it stops before its stream goes
+            source.stop()
         self._flows.cancel_reading(stream.name)
+        owned = (stream.name, f"{stream.name}.alerts") + (
+            (f"{stream.name}.rejected",) if source is not None else ()
+        )
         stream._close_subscribers()  # before its alerts stream goes, or they would make it again
         with self._lock:
-            gone = [
-                s for k, s in self._streams.items() if k in (stream.name, f"{stream.name}.alerts")
-            ]
+            gone = [s for k, s in self._streams.items() if k in owned]
             for each in gone:
                 self._catalog.drop_stream(each.name)
             self._streams = {k: v for k, v in self._streams.items() if v not in gone}
@@ -342,6 +348,8 @@ class Database:
         if self._closed:
             return
         atexit.unregister(self.close)
+        for source in list(self._sources.values()):
+            source.stop()
         self._flows.cancel_all()
         self._stop.set()
         for thread in self._threads:

@@ -264,7 +264,18 @@ class Flow:
         """End the flow once its sources finished and their records went through."""
         assert self._ends is not None
         while not self._done:
-            if self._ends():
+            try:
+                ended = self._ends()
+            except Exception as exc:  # its source failed (a malformed line, policy fail)
+                log.error("flow %d failed: its source failed: %s", self.id, exc)
+                for target in self._inputs:  # what it read before goes through first
+                    target.stream.caught_up()
+                for subscriber in self._subscribers:
+                    subscriber.release()
+                self._failure = exc
+                self._end(finish=False)
+                return
+            if ended:
                 self.finish()
                 return
             time.sleep(POLL)

@@ -9,6 +9,7 @@ from rillet.flows.config import FlowConfig
 from rillet.flows.flow import Flow, Sink
 from rillet.flows.plan import Join, PlanNode, TimeWindow, build, explain, streams
 from rillet.flows.windows import Counters
+from rillet.sources import source_of
 
 if TYPE_CHECKING:
     from rillet.database import Database
@@ -17,14 +18,12 @@ if TYPE_CHECKING:
 def _finite(db: Database, names: list[str]) -> Any:
     """A test telling whether every stream's source has finished, or None when one of them
     is not fed by a finite source (API-fed streams, tails: the flow runs until cancelled)."""
-    try:
-        from rillet.sources import source_of  # type: ignore[attr-defined,import-not-found,unused-ignore]
-    except ImportError:  # the sources are not in this build
+    found = [source_of(db, name) for name in names]
+    finite = [s for s in found if s is not None and s.finite]
+    if not names or len(finite) < len(names):
         return None
-    sources = [source_of(db, name) for name in names]
-    if not sources or any(s is None for s in sources):
-        return None
-    return lambda: all(s.finished() for s in sources)
+    # a source that failed raises its error here: the flow fails with it
+    return lambda: all(s.finished() for s in finite)
 
 
 def _has_time_windows(plan: PlanNode) -> bool:

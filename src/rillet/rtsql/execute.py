@@ -9,10 +9,9 @@ shell prints them.  Everything is checked before anything changes.
 from __future__ import annotations
 
 import dataclasses
-import importlib
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from rillet import flows, sources
 from rillet.errors import ConflictError, UnsupportedError
 from rillet.expressions.functions import functions
 from rillet.rtsql import ast, catalog, describe, explain
@@ -29,22 +28,11 @@ def execute(db: Database, text: str) -> Any:
     """Run the statement in ``text`` on ``db`` (see the module's docstring)."""
     statement = parse(text)
     if isinstance(statement, ast.Select):
-        return _engine("rillet.flows", "submit", "SELECT")(db, statement, text)
+        return flows.submit(db, statement, text)
     if isinstance(statement, ast.CreateStreamAs):
         db._named.create(statement, text)
         return StatementResult(statement, ("CREATE STREAM",))
     return StatementResult(statement, tuple(run(db, statement)))
-
-
-def _engine(module: str, name: str, what: str) -> Callable[..., Any]:
-    """A function of the flow or source engine, or a clear error while it is not built in."""
-    try:
-        return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
-    except (ImportError, AttributeError):
-        raise UnsupportedError(
-            f"{what} needs {module}.{name}, which this build of rillet does not have yet",
-            statement=what,
-        ) from None
 
 
 def run(db: Database, statement: ast.Statement) -> list[str]:
@@ -62,7 +50,7 @@ def run(db: Database, statement: ast.Statement) -> list[str]:
         drop_stream(db, statement.name)
         return ["DROP STREAM"]
     if isinstance(statement, ast.DropFlow):
-        flow = _database_method(db, "flow", "DROP FLOW")(statement.flow_id)
+        flow = db.flow(statement.flow_id)
         if getattr(flow, "name", None) is not None:  # it would come back at the next open
             raise ConflictError(
                 f"flow {statement.flow_id} is the named flow {flow.name!r}: "
@@ -76,7 +64,7 @@ def run(db: Database, statement: ast.Statement) -> list[str]:
         if statement.what == "STREAMS":
             return describe.show_streams(db)
         if statement.what == "FLOWS":
-            return describe.show_flows(list(_database_method(db, "flows", "SHOW FLOWS")()))
+            return describe.show_flows(db.flows())
         return functions()
     if isinstance(statement, ast.Describe):
         return describe.describe(db, statement)
@@ -85,22 +73,11 @@ def run(db: Database, statement: ast.Statement) -> list[str]:
     raise UnsupportedError(f"{type(statement).__name__} cannot be run here")
 
 
-def _database_method(db: Database, name: str, what: str) -> Callable[..., Any]:
-    method = getattr(db, name, None)
-    if method is None:
-        raise UnsupportedError(
-            f"{what} needs the flow engine (db.{name}), which this build of rillet does not "
-            "have yet",
-            statement=what,
-        )
-    return method  # type: ignore[no-any-return]
-
-
 def explain_lines(db: Database, statement: ast.Statement) -> list[str]:
     """EXPLAIN: ``Parse tree:``, the tree, and for a SELECT the flow's operator graph."""
     lines = ["Parse tree:", *explain.tree(statement), ""]
     if isinstance(statement, ast.Select):
-        graph = _engine("rillet.flows", "explain", "EXPLAIN of a SELECT")(db, statement)
+        graph = flows.explain(db, statement)
         lines.extend(str(graph).rstrip("\n").split("\n"))
     return lines
 
@@ -138,10 +115,7 @@ def create_stream(db: Database, statement: ast.CreateStream) -> None:
     if spec is None:
         db._create_stream(statement.name, schema, StreamOptions())
     else:
-        create = _engine(
-            "rillet.sources", "create_source_stream", f"CREATE STREAM ... FROM {spec.kind}"
-        )
-        made = create(
+        made = sources.create_source_stream(
             db, statement.name, schema, spec.kind, spec.spec, local=spec.local,
             event_format=spec.event_format, properties=spec.property_map,
         )  # fmt: skip
@@ -152,16 +126,8 @@ def create_stream(db: Database, statement: ast.CreateStream) -> None:
 
 
 def drop_stream(db: Database, name: str) -> None:
-    """DROP STREAM: stop its source (if any), then delete the stream."""
+    """DROP STREAM: stop its source (if any), then delete the stream (and its rejects)."""
     stream = catalog.stream(db, name, "No such object at top level")
     db._named.check_drop(stream.name)  # before its source stops
-    try:
-        source_of = importlib.import_module("rillet.sources").source_of
-    except (ImportError, AttributeError):
-        source_of = None
-    if source_of is not None:
-        source = source_of(db, stream.name)
-        if source is not None:
-            source.stop()
-    db.drop_stream(stream.name)
+    db.drop_stream(stream.name)  # stops its source first
     catalog.forget(db, stream.name)

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
@@ -15,8 +14,6 @@ from rillet.rtsql.execute import schema_of
 from rillet.rtsql.parser import parse
 from rillet.rtsql.results import StatementResult
 
-HAVE_FLOWS = importlib.util.find_spec("rillet.flows") is not None
-HAVE_SOURCES = importlib.util.find_spec("rillet.sources") is not None
 SUM = "sum ((var('a, constraints={TYPECLASS_NUMERIC})) -> var('a, constraints={TYPECLASS_NUMERIC}))"
 TO_LIST = (
     "to_list ((var('a, constraints={TYPECLASS_ANY})...) -> "
@@ -256,26 +253,6 @@ def test_the_declared_columns_are_the_schema_the_source_gets() -> None:
     assert schema.implicit_time  # the source makes timestamp.col the event time
 
 
-@pytest.mark.skipif(HAVE_FLOWS, reason="the flow engine is built in: its own tests cover SELECT")
-def test_without_the_flow_engine_select_says_so(mem: rillet.Database) -> None:
-    mem.execute("CREATE STREAM foo (x INT)")
-    for text in ["SELECT x FROM foo", "EXPLAIN SELECT x FROM foo"]:
-        with pytest.raises(errors.UnsupportedError, match=r"needs rillet\.flows\.\w+"):
-            mem.execute(text)
-    for text in ["SHOW FLOWS", "DROP FLOW 1"]:
-        with pytest.raises(errors.UnsupportedError, match="needs the flow engine"):
-            mem.execute(text)
-
-
-@pytest.mark.skipif(HAVE_SOURCES, reason="the sources are built in: their own tests cover FROM")
-def test_without_the_sources_create_stream_from_says_so_and_creates_nothing(
-    mem: rillet.Database,
-) -> None:
-    with pytest.raises(errors.UnsupportedError, match=r"rillet\.sources\.create_source_stream"):
-        mem.execute("CREATE STREAM foo (x STRING) FROM LOCAL FILE '/tmp/foo.txt'")
-    assert mem.streams() == []
-
-
 def test_create_stream_as_select_over_a_missing_stream_creates_nothing(
     mem: rillet.Database,
 ) -> None:
@@ -284,7 +261,6 @@ def test_create_stream_as_select_over_a_missing_stream_creates_nothing(
     assert mem.streams() == []
 
 
-@pytest.mark.skipif(not HAVE_SOURCES, reason="needs rillet.sources (CREATE STREAM ... FROM)")
 def test_a_stream_from_a_file_is_described_with_its_source(
     mem: rillet.Database, tmp_path: Path
 ) -> None:

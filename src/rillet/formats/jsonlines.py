@@ -1,0 +1,98 @@
+"""The json event format: one JSON object per line, its keys the column names.
+
+Lines are read in bulk by Arrow's JSON reader against the columns' types; when a block
+holds a malformed line, the block is read again line by line to find which (and why), and
+the good lines are read in bulk once more.  TIMESTAMP values are epoch milliseconds, as in
+the delimited format; keys that are not columns are ignored, a missing key is NULL.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pj
+
+from rillet.datatypes import DataType
+from rillet.formats.base import EventFormat, Parsed, Rejected
+from rillet.formats.text import US_TZ
+
+
+def _read_type(dtype: DataType) -> pa.DataType:
+    """The type the JSON reader reads a column as (converted to the column's after)."""
+    if dtype.name in ("TIMESTAMP",):
+        return pa.int64()
+    if dtype.name in ("BINARY",):
+        return pa.string()
+    if dtype.name == "PRECISE":
+        return pa.float64()
+    if dtype.name == "LIST":
+        assert dtype.item is not None
+        return pa.list_(_read_type(dtype.item))
+    return dtype.arrow
+
+
+def _to_column(values: pa.Array, dtype: DataType) -> pa.Array:
+    if dtype.name == "TIMESTAMP":
+        return pc.multiply_checked(values, 1000).cast(US_TZ)
+    if dtype.name == "PRECISE":
+        return pc.round(values, dtype.scale or 0).cast(dtype.arrow)
+    if dtype.name == "LIST":
+        assert dtype.item is not None
+        inner = _to_column(values.flatten(), dtype.item)
+        return pa.ListArray.from_arrays(
+            values.offsets, inner, type=dtype.arrow, mask=values.is_null()
+        )
+    return values.cast(dtype.arrow)
+
+
+_FIELD = re.compile(r"Column\(/([^)/]*)")
+
+
+class JsonLines(EventFormat):
+    """``EVENT FORMAT 'json'``: JSON lines."""
+
+    name = "json"
+    keys = ()
+
+    def _options(self) -> pj.ParseOptions:
+        schema = pa.schema([pa.field(c.name, _read_type(c.type)) for c in self.columns])
+        return pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
+
+    def _read(self, data: bytes) -> pa.Table:
+        block = max(1 << 20, len(data) + 1)
+        table = pj.read_json(
+            io.BytesIO(data), read_options=pj.ReadOptions(block_size=block, use_threads=True),
+            parse_options=self._options(),
+        )  # fmt: skip
+        arrays = [
+            _to_column(pa.concat_arrays(table.column(c.name).chunks) if table.num_rows else
+                       pa.array([], _read_type(c.type)), c.type)
+            for c in self.columns
+        ]  # fmt: skip
+        return pa.Table.from_arrays(arrays, schema=self.arrow)
+
+    def parse(self, data: bytes, first_line: int) -> Parsed:
+        if not data.strip():
+            return Parsed(self.empty())
+        try:
+            return Parsed(self._read(data))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, UnicodeDecodeError):
+            pass
+        good: list[bytes] = []
+        rejected: list[Rejected] = []
+        for n, line in enumerate(data.split(b"\n"), start=first_line):
+            if not line.strip():
+                continue
+            try:
+                self._read(line)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+                match = _FIELD.search(str(exc))
+                text = line.decode("utf-8", "replace")
+                rejected.append(Rejected(n, match.group(1) if match else None, str(exc), text))
+                continue
+            good.append(line)
+        table = self._read(b"\n".join(good)) if good else self.empty()
+        return Parsed(table, rejected)
