@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
 
-from rillet.datatypes import DataType
+from rillet.datatypes import MAX_PRECISION, DataType
 from rillet.formats.base import EventFormat, Parsed, Rejected
 from rillet.formats.text import US_TZ
 
@@ -26,8 +26,8 @@ def _read_type(dtype: DataType) -> pa.DataType:
         return pa.int64()
     if dtype.name in ("BINARY",):
         return pa.string()
-    if dtype.name == "PRECISE":
-        return pa.float64()
+    if dtype.name == "PRECISE":  # read exactly from a JSON number or string, rounded after
+        return pa.decimal256(2 * MAX_PRECISION, MAX_PRECISION)
     if dtype.name == "LIST":
         assert dtype.item is not None
         return pa.list_(_read_type(dtype.item))
@@ -37,8 +37,9 @@ def _read_type(dtype: DataType) -> pa.DataType:
 def _to_column(values: pa.Array, dtype: DataType) -> pa.Array:
     if dtype.name == "TIMESTAMP":
         return pc.multiply_checked(values, 1000).cast(US_TZ)
-    if dtype.name == "PRECISE":
-        return pc.round(values, dtype.scale or 0).cast(dtype.arrow)
+    if dtype.name == "PRECISE":  # half away from zero, as rtsql (and the delimited format) round
+        rounded = pc.round(values, dtype.scale or 0, round_mode="half_towards_infinity")
+        return rounded.cast(dtype.arrow)
     if dtype.name == "LIST":
         assert dtype.item is not None
         inner = _to_column(values.flatten(), dtype.item)
@@ -49,6 +50,18 @@ def _to_column(values: pa.Array, dtype: DataType) -> pa.Array:
 
 
 _FIELD = re.compile(r"Column\(/([^)/]*)")
+_KINDS = re.compile(r"Column\(/[^)]*\) changed from (\w+) to (\w+)")
+
+
+def _reason(message: str, field: str | None, columns: dict[str, DataType]) -> str:
+    """Arrow's reason, said in the stream's terms when it is a value of the wrong JSON kind
+    (Arrow says "Column(/a) changed from number to string" for a string where the column's
+    type reads a number)."""
+    kinds = _KINDS.search(message)
+    if kinds is None or field not in columns:
+        return message
+    wanted, found = kinds.groups()
+    return f"the value of {field!r} is a JSON {found}; its column is {columns[field]} (a {wanted})"
 
 
 class JsonLines(EventFormat):
@@ -90,8 +103,10 @@ class JsonLines(EventFormat):
                 self._read(line)
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
                 match = _FIELD.search(str(exc))
+                name = match.group(1) if match else None
                 text = line.decode("utf-8", "replace")
-                rejected.append(Rejected(n, match.group(1) if match else None, str(exc), text))
+                reason = _reason(str(exc), name, {c.name: c.type for c in self.columns})
+                rejected.append(Rejected(n, name, reason, text))
                 continue
             good.append(line)
         table = self._read(b"\n".join(good)) if good else self.empty()
