@@ -79,6 +79,11 @@ class Avro(EventFormat):
                 raise ConfigError(
                     f"property 'schema' is not an Avro schema: {exc}", property="schema"
                 ) from None
+            except (KeyError, TypeError, AttributeError) as exc:  # fastavro's for a missing part
+                why = f"it has no {exc.args[0]!r}" if isinstance(exc, KeyError) else str(exc)
+                raise ConfigError(
+                    f"property 'schema' is not an Avro schema: {why}", property="schema"
+                ) from None
             if not isinstance(raw, dict) or raw.get("type") != "record":
                 raise ConfigError("property 'schema' must be one Avro record", property="schema")
             fields = {f["name"]: f["type"] for f in raw.get("fields", [])}

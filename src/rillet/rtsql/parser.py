@@ -198,7 +198,12 @@ class Parser(ExpressionParser, TypeParser):
             if self.accept("PROPERTIES"):
                 self.expect("(")
                 while True:
+                    at = self.token
                     key = self.string("a property name as a quoted string")
+                    if any(key == k for k, _ in properties):  # which one would count is unclear
+                        raise self.error(
+                            "a property not given before", at, f"{key!r} is given twice"
+                        )
                     self.expect("=")
                     properties.append((key, self.string("a property value as a quoted string")))
                     if not self.accept(","):

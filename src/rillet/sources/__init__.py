@@ -104,6 +104,10 @@ def create_source_stream(
     if kind not in KINDS:
         raise UnsupportedError(f"FROM {kind} is not a source kind ({', '.join(KINDS)})")
     path = local_path(spec, "FILE") if kind == "FILE" else tail_path(spec)
+    if path.is_dir():
+        raise ConfigError(
+            f"{kind} {spec!r} names a directory ({path}); a source reads a file", source=spec
+        )
     if kind == "FILE" and not path.is_file():
         raise NotFoundError(
             f"FILE {spec!r}: no such file ({path})", kind="file", name=str(path), suggestion=None
