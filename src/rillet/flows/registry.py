@@ -56,6 +56,7 @@ class FlowRegistry:
         return flow
 
     def set(self, key: str, value: Any) -> None:
+        key = settings.canonical(key)
         checked = settings.validate(key, value)
         with self._lock:
             self._config[key] = checked
