@@ -48,6 +48,11 @@ def local_path(text: str, kind: str) -> Path:
 def tail_path(spec: str) -> Path:
     """The path of a ``tail("path")`` source spec; UnsupportedError for any other spec."""
     match = _TAIL.fullmatch(spec)
+    if match is None and re.match(r"\s*tail\s*\(", spec):
+        raise ConfigError(
+            f'source {spec!r}: tail takes one path in quotes, as in tail("/var/log/app.log")',
+            source=spec,
+        )
     if match is None:
         raise UnsupportedError(
             f"source {spec!r} is not available yet: rillet's sources are "

@@ -107,6 +107,12 @@ def test_timestamp_col_is_the_event_time(mem: rillet.Database, tmp_path: Path) -
     [
         ("FROM NODE 'collector'", errors.UnsupportedError, "NODE 'collector'.*not available yet"),
         ("FROM SOURCE 'syslogTcp(5140)'", errors.UnsupportedError, "not available yet"),
+        (
+            "FROM SOURCE 'tail({path})'",
+            errors.ConfigError,
+            r"^source 'tail\(.*\)': tail takes one path in quotes, as in "
+            r'tail\("/var/log/app.log"\)$',
+        ),
         ("FROM FILE 'hdfs://nn/x.txt'", errors.UnsupportedError, "only local files"),
         ("FROM FILE '/no/such/file.txt'", errors.NotFoundError, "no such file"),
         (
