@@ -149,6 +149,7 @@ WINDOW r AS (PARTITION BY host ORDER BY w RANGE BETWEEN INTERVAL 990 millisecond
 
 def _rolling_duckdb(con: Any, mine: pa.Table, rate: float) -> None:
     """DuckDB's window functions over the same rows, one batch query: the ceiling."""
+    con.sql("SET enable_progress_bar = false")  # its bar would break the one-line figures
     con.sql(ROLLING).to_arrow_table()  # warm
     began = time.perf_counter()
     theirs: pa.Table = con.sql(ROLLING).to_arrow_table()
