@@ -18,6 +18,7 @@ import pyarrow.json as pj
 from rillet.datatypes import MAX_PRECISION, DataType
 from rillet.formats.base import EventFormat, Parsed, Rejected
 from rillet.formats.text import US_TZ
+from rillet.schema import Column
 
 
 def _read_type(dtype: DataType) -> pa.DataType:
@@ -70,22 +71,34 @@ class JsonLines(EventFormat):
     name = "json"
     keys = ()
 
-    def _options(self) -> pj.ParseOptions:
-        schema = pa.schema([pa.field(c.name, _read_type(c.type)) for c in self.columns])
-        return pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
-
-    def _read(self, data: bytes) -> pa.Table:
+    def _read(self, data: bytes, columns: list[Column] | None = None) -> pa.Table:
+        """The lines as a table of ``columns`` (all the stream's by default)."""
+        columns = self.columns if columns is None else columns
+        schema = pa.schema([pa.field(c.name, _read_type(c.type)) for c in columns])
+        options = pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
         block = max(1 << 20, len(data) + 1)
         table = pj.read_json(
             io.BytesIO(data), read_options=pj.ReadOptions(block_size=block, use_threads=True),
-            parse_options=self._options(),
+            parse_options=options,
         )  # fmt: skip
         arrays = [
             _to_column(pa.concat_arrays(table.column(c.name).chunks) if table.num_rows else
                        pa.array([], _read_type(c.type)), c.type)
-            for c in self.columns
+            for c in columns
         ]  # fmt: skip
-        return pa.Table.from_arrays(arrays, schema=self.arrow)
+        if columns is self.columns:
+            return pa.Table.from_arrays(arrays, schema=self.arrow)
+        return pa.Table.from_arrays(arrays, names=[c.name for c in columns])
+
+    def _field(self, line: bytes) -> str | None:
+        """The first column a bad line's value of does not read as (Arrow's reading of a
+        value, rather than of the JSON, does not name it)."""
+        for column in self.columns:
+            try:
+                self._read(line, [column])
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                return column.name
+        return None
 
     def parse(self, data: bytes, first_line: int) -> Parsed:
         if not data.strip():
@@ -104,8 +117,13 @@ class JsonLines(EventFormat):
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
                 match = _FIELD.search(str(exc))
                 name = match.group(1) if match else None
+                types = {c.name: c.type for c in self.columns}
+                reason = _reason(str(exc), name, types)
+                if name is None and not str(exc).startswith("JSON parse error"):
+                    name = self._field(line)
+                    if name is not None:
+                        reason = f"the value of {name!r} does not read as {types[name]}: {exc}"
                 text = line.decode("utf-8", "replace")
-                reason = _reason(str(exc), name, {c.name: c.type for c in self.columns})
                 rejected.append(Rejected(n, name, reason, text))
                 continue
             good.append(line)

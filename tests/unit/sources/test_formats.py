@@ -193,6 +193,16 @@ def test_precise_is_read_exactly_and_rounded_half_away_from_zero_in_every_format
     assert parsed.rejected == [Rejected(7, "p", reason, "'abc'")]
 
 
+def test_a_json_value_that_does_not_read_as_its_column_names_the_field() -> None:
+    data = b'{"a": 99999999999}\n{"p": "abc"}\n{"a": 1, "p": 2}\n{"p": 1e400}\n'
+    got, rejected = rows("json", "a INT, p PRECISE(1)", data)
+    assert got == [{"a": 1, "p": Decimal("2.0")}]
+    assert [(r.line, r.field) for r in rejected] == [(1, "a"), (2, "p"), (4, None)]
+    assert rejected[0].reason.startswith("the value of 'a' does not read as INT: ")
+    assert rejected[1].reason.startswith("the value of 'p' does not read as PRECISE(1): ")
+    assert rejected[2].reason.startswith("JSON parse error")  # the line itself, not a value
+
+
 def test_a_json_value_of_the_wrong_kind_is_rejected_naming_field_and_type() -> None:
     got, rejected = rows("json", "a INT, s STRING", b'{"a": "one"}\n{"s": 2}\n{"a": 3}\n')
     assert got == [{"a": 3, "s": None}]
