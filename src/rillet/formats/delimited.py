@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
+from rillet.datatypes import DataType
 from rillet.errors import ConfigError
 from rillet.formats.base import EventFormat, Parsed, split_rejected
 from rillet.formats.text import TextRules, convert, lines_of, not_valid
@@ -27,6 +28,10 @@ def text_rules(properties: Mapping[str, str]) -> TextRules:
     if not rules.list_delimiter:
         raise ConfigError("property 'list.delim' must not be empty", property="list.delim")
     return rules
+
+
+def _has_list(dtype: DataType) -> bool:
+    return dtype.name == "LIST"
 
 
 class Delimited(EventFormat):
@@ -45,6 +50,15 @@ class Delimited(EventFormat):
                 property="delimiter",
             )
         self.rules = text_rules(properties)
+        lists = [c.name for c in self.columns if _has_list(c.type)]
+        if lists and self.rules.list_delimiter == self.delimiter:
+            # the fields are split first: a list could never hold more than one item, and
+            # the rest of it would be read as the next columns
+            raise ConfigError(
+                f"property 'list.delim' is {self.delimiter!r}, the delimiter too: the LIST "
+                f"column {lists[0]!r} needs a list.delim of its own",
+                property="list.delim",
+            )
 
     def parse(self, data: bytes, first_line: int) -> Parsed:
         if len(self.delimiter) == 1 and b"\r" not in data:

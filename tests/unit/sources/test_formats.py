@@ -66,6 +66,20 @@ def test_delimited_properties() -> None:
     assert got == [{"s": "a"}, {"s": None}]
 
 
+def test_a_list_column_needs_a_list_delim_other_than_the_delimiter() -> None:
+    with pytest.raises(ConfigError) as info:
+        make_format("delimited", columns("a INT, l LIST<INT>"), {"delimiter": "|"})
+    assert str(info.value) == (
+        "property 'list.delim' is '|', the delimiter too: the LIST column 'l' needs a "
+        "list.delim of its own"
+    )
+    got, _ = rows("delimited", "a INT, l LIST<INT>", b"1|2;3\n", delimiter="|",
+                  **{"list.delim": ";"})  # fmt: skip
+    assert got == [{"a": 1, "l": [2, 3]}]
+    got, _ = rows("delimited", "a INT, b INT", b"1|2\n", delimiter="|")  # no LIST: fine
+    assert got == [{"a": 1, "b": 2}]
+
+
 def test_delimited_rejects_malformed_lines_naming_line_and_field() -> None:
     data = b"1,2\nx,2\n3,99999999999\n\n4,5\n6,2.5\n"
     got, rejected = rows("delimited", "a INT, b INT", data)
