@@ -71,7 +71,8 @@ class FlowRegistry:
             flow.cancel()
 
     def cancel_reading(self, stream: str) -> None:
-        """Cancel the flows that read ``stream`` (it is being dropped)."""
+        """Cancel the flows that read ``stream`` (it is being dropped), once the records
+        appended before the drop went through them."""
         for flow in self.running():
             if stream in flow.streams:
-                flow.cancel()
+                flow.cancel(drain=True)

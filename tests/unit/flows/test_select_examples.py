@@ -292,8 +292,10 @@ def test_dropping_a_stream_cancels_the_flows_reading_it(
     db: rillet.Database, foo: rillet.Stream
 ) -> None:
     flow = db.execute("SELECT a FROM foo")
-    db.drop_stream("foo")
+    foo.append((at(5), 7, "r", 2.5, "last"))
+    db.drop_stream("foo")  # at once: the records appended before go through first
     assert flow.wait(5) and flow.cancelled and db.flows() == []
+    assert [r["a"] for r in flow] == [1, 3, 7]
 
 
 def test_nested_selects_joined_and_aggregated(db: rillet.Database) -> None:
