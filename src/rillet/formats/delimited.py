@@ -15,7 +15,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
-from rillet.datatypes import DataType
 from rillet.errors import ConfigError
 from rillet.formats.base import EventFormat, Parsed, split_rejected
 from rillet.formats.text import TextRules, convert, lines_of, not_valid
@@ -28,10 +27,6 @@ def text_rules(properties: Mapping[str, str]) -> TextRules:
     if not rules.list_delimiter:
         raise ConfigError("property 'list.delim' must not be empty", property="list.delim")
     return rules
-
-
-def _has_list(dtype: DataType) -> bool:
-    return dtype.name == "LIST"
 
 
 class Delimited(EventFormat):
@@ -50,7 +45,7 @@ class Delimited(EventFormat):
                 property="delimiter",
             )
         self.rules = text_rules(properties)
-        lists = [c.name for c in self.columns if _has_list(c.type)]
+        lists = [c.name for c in self.columns if c.type.name == "LIST"]
         if lists and self.rules.list_delimiter == self.delimiter:
             # the fields are split first: a list could never hold more than one item, and
             # the rest of it would be read as the next columns
