@@ -25,7 +25,7 @@ from rillet.timeseries.backends import open_store
 from rillet.timeseries.frames import to_table
 from rillet.timeseries.intervals import Interval, parse_intervals, seconds
 from rillet.timeseries.kinds import KINDS, Kind
-from rillet.timeseries.store import TYPES, Store, StoreSpec
+from rillet.timeseries.store import TYPES, PipelineWriter, Store, StoreSpec
 from rillet.timeseries.writes import Writer
 
 #: what ``series(..., format=...)`` returns: ordered dicts, an Arrow table, a pandas frame
@@ -114,8 +114,17 @@ class Timeseries:
     ) -> None:
         """Insert ``{timestamp: {name: [value, ...]}}`` (timestamp None: now) in one write
         to the back end: all of it, or nothing (a value the type cannot hold is a
-        ValueTypeError naming it, and nothing is written)."""
+        ValueTypeError naming it, and nothing is written).  On Redis, ``pipeline=`` (a
+        redis-py pipeline) queues the write's commands on it without executing them, as
+        Kairos did: the caller calls ``execute()``."""
+        pipeline = kwargs.pop("pipeline", None)
         _no_options("bulk_insert", kwargs)
+        if pipeline is not None and not isinstance(self.store, PipelineWriter):
+            raise ConfigError(
+                "pipeline= is an option of the Redis back end only (this time series is kept "
+                f"by {type(self.store).__name__})",
+                option="pipeline",
+            )
         if isinstance(intervals, bool) or not isinstance(intervals, int):
             raise InputError(f"intervals must be a whole number, got {intervals!r}")
         if not isinstance(inserts, Mapping):
@@ -123,7 +132,7 @@ class Timeseries:
                 "bulk_insert(): inserts must be {timestamp: {name: [value, ...]}}, "
                 f"got {type(inserts).__name__}"
             )
-        self._writer.bulk(inserts, intervals)
+        self._writer.bulk(inserts, intervals, pipeline)
 
     # -- reading --------------------------------------------------------------------------------
 

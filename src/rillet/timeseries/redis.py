@@ -73,6 +73,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import redis
 from redis.backoff import NoBackoff
+from redis.client import Pipeline
 from redis.retry import Retry
 
 from rillet.errors import BackendUnavailableError, ConfigError, StorageError, ValueTypeError
@@ -368,6 +369,16 @@ class RedisStore:
         MULTI/EXEC pipeline of plain commands."""
         if not rows:
             return
+        pipe = self._client.pipeline(transaction=True)
+        self.queue_rows(pipe, rows)
+        with self._translated():
+            pipe.execute()
+
+    def queue_rows(self, pipe: Pipeline, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Queue the commands of ``rows`` (as :meth:`write_rows` takes them) on ``pipe``
+        without executing it: Kairos' ``pipeline=`` option, the caller runs ``execute()``."""
+        if not rows:
+            return
         kind, keys = self._spec.type, self._keys
         values = [row[4] for row in rows]
         if kind == "count" and not all(math.isfinite(v) for v in values):
@@ -378,7 +389,6 @@ class RedisStore:
         encoded = as_binary(pa.array(values, self._value_type)).to_pylist()
         soonest = _soonest()
         latest: dict[bytes, int] = {}
-        pipe = self._client.pipeline(transaction=True)
         for row, value in zip(rows, encoded, strict=True):
             name, interval, i_time, r_time = row[:4]
             key, field = keys.data(interval, i_time, name), str(r_time).encode()
@@ -405,8 +415,19 @@ class RedisStore:
             pipe.expireat(index, at, gt=True)
         pipe.sadd(keys.names, *{row[0] for row in rows})
         pipe.sadd(keys.intervals, *{row[1] for row in rows})
-        with self._translated():
-            pipe.execute()
+        ends = [row[-1] for row in rows]
+        for key in (keys.names, keys.intervals):
+            if any(end is None for end in ends):
+                pipe.persist(key)
+            else:
+                at = max(max(e for e in ends if e is not None), soonest)
+                pipe.expireat(key, at, nx=True)
+                pipe.expireat(key, at, gt=True)
+
+    def queue(self, pipe: Pipeline, rows: pa.Table) -> None:
+        """:meth:`queue_rows` for a table of :func:`write_schema` rows (a bulk insert)."""
+        columns = [rows.column(i).to_pylist() for i in range(rows.num_columns)]
+        self.queue_rows(pipe, list(zip(*columns, strict=True)))
 
     def _encoded(self, values: pa.ChunkedArray) -> pa.Array:
         """Values as the bytes kept (see the module docstring)."""
@@ -438,6 +459,15 @@ class RedisStore:
         intervals = pc.unique(rows["interval"]).to_pylist()
         parts.append(command(b"SADD", self._keys.names, *(n.encode() for n in names)))
         parts.append(command(b"SADD", self._keys.intervals, *(i.encode() for i in intervals)))
+        expires = rows["expires"]
+        for key in (self._keys.names, self._keys.intervals):
+            # the names stay listed as long as the data: for ever if a row is kept for ever
+            if expires.null_count:
+                parts.append(command(b"PERSIST", key))
+            else:
+                at = str(max(pc.max(expires).as_py(), _soonest())).encode()
+                parts.append(command(b"EXPIREAT", key, at, b"NX"))
+                parts.append(command(b"EXPIREAT", key, at, b"GT"))
         return parts
 
     def fetch(self, names: Sequence[str], interval: str, start: int, end: int) -> pa.Table:

@@ -13,10 +13,10 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from rillet.errors import InputError, ValueTypeError
+from rillet.errors import ConfigError, InputError, ValueTypeError
 from rillet.timeseries.intervals import Interval, seconds
 from rillet.timeseries.kinds import Kind
-from rillet.timeseries.store import RowWriter, Store, write_schema
+from rillet.timeseries.store import PipelineWriter, RowWriter, Store, write_schema
 
 
 class Writer:
@@ -36,11 +36,23 @@ class Writer:
         self.write_func = write_func
         self._schema = write_schema(kind.name, store.value_type)
         self._rows_writer = store if isinstance(store, RowWriter) else None
+        #: a Redis pipeline the write in progress queues its commands on (Kairos' option)
+        self._pipeline: Any = None
 
-    def bulk(self, inserts: Mapping[Any, Mapping[str, Any]], intervals: int) -> None:
+    def bulk(
+        self, inserts: Mapping[Any, Mapping[str, Any]], intervals: int, pipeline: Any = None
+    ) -> None:
         """Write ``{timestamp: {name: [value, ...]}}``, also into the ``intervals`` buckets
-        after (> 0) or before (< 0) each timestamp's."""
+        after (> 0) or before (< 0) each timestamp's.  ``pipeline`` (Redis only): queue the
+        commands on it, for the caller to execute."""
         now = time.time()
+        if pipeline is not None:
+            self._pipeline = pipeline
+            try:
+                self.bulk(inserts, intervals)
+            finally:
+                self._pipeline = None
+            return
         if len(inserts) == 1 and not intervals:
             ((stamp, by_name),) = inserts.items()
             if isinstance(by_name, Mapping) and len(by_name) == 1:
@@ -81,7 +93,17 @@ class Writer:
             },
             schema=self._schema,
         )
+        if self._pipeline is not None:
+            self._queuer().queue(self._pipeline, table)
+            return
         self.store.write(table)
+
+    def _queuer(self) -> PipelineWriter:
+        if not isinstance(self.store, PipelineWriter):  # checked by Timeseries.bulk_insert
+            raise ConfigError(
+                "pipeline= is an option of the Redis back end only", option="pipeline"
+            )
+        return self.store
 
     def _distinct(self, stamps: np.ndarray, pairs: np.ndarray, lengths: np.ndarray) -> bool:
         """Whether no two values of a write share a bucket of a name, so that there is
@@ -120,6 +142,9 @@ class Writer:
             else:
                 rows.append((name, label, i_time, r_time, value, expires))
         if not rows:
+            return
+        if self._pipeline is not None:
+            self._queuer().queue_rows(self._pipeline, rows)
             return
         if self._rows_writer is not None:
             self._rows_writer.write_rows(rows)
