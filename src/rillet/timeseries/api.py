@@ -221,12 +221,21 @@ class Timeseries:
         width = config.resolution if nested else config.step
         whole: float | None = None  # the step of a collapsed series: all of it
         if collapse:
+            basis = rval
+            if self.type == "gauge" and not callable(collapse) and not callable(condense):
+                # the last value written in the range: a bucket without data (read as 0
+                # alone) must not hide the buckets before it
+                join = join_rows if joined else None
+                basis = self._shaped(names, True, cells, config, buckets, join, process_row)
+                if not config.coarse:
+                    for key in basis:
+                        basis[key] = self.kind.condense(basis[key], True)
             data = (
                 collapse(rval)
                 if callable(collapse)
                 else condense(rval)
                 if callable(condense)
-                else self.kind.condense(rval, joined)
+                else self.kind.condense(basis, joined)
             )
             rval = OrderedDict([(buckets[0], data)])
             whole = float(config.step.next(last) - first)
