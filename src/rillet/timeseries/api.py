@@ -206,7 +206,7 @@ class Timeseries:
         config = self._interval(interval)
         transforms.check(transform)
         names, joined = _names(name)
-        count = steps or config.steps or 1
+        count = steps if steps is not None else config.steps or 1
         if isinstance(count, bool) or not isinstance(count, int) or count < 1:
             raise InputError(f"steps must be a whole number >= 1, got {steps!r}")
         first, last = _range(config, start, end, count)

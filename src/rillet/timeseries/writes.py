@@ -5,6 +5,7 @@ type cannot hold is a ValueTypeError naming it, before anything is written."""
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Mapping
 from itertools import chain
@@ -12,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from rillet.errors import ConfigError, InputError, ValueTypeError
 from rillet.timeseries.intervals import Interval, seconds
@@ -161,7 +163,7 @@ class Writer:
         """One value as the store keeps it (a Python object), or a ValueTypeError."""
         target = pa.float64() if self.type == "count" else self.store.value_type
         kind = type(value)
-        if target == pa.float64() and (kind is float or kind is int):
+        if target == pa.float64() and (kind is float or kind is int) and math.isfinite(value):
             return float(value)
         if target == pa.int64() and kind is int:
             return value
@@ -183,6 +185,20 @@ class Writer:
             column = _strict(values, target)
         except (pa.ArrowException, TypeError, ValueError, OverflowError):
             column = None
+        if column is not None and pa.types.is_floating(target) and column.null_count == 0:
+            finite = pc.is_finite(column)
+            if not pc.all(finite).as_py():
+                # NaN and infinities: SQLite keeps NaN as NULL and Redis' HINCRBYFLOAT
+                # refuses both, so no back end takes them (nor a histogram keys by NaN)
+                position = pc.index(finite, False).as_py()
+                what = "a count's increment" if self.type == "count" else f"a {self.type} value"
+                raise ValueTypeError(
+                    f"{values[position]!r} (value {position} of the insert) cannot be {what}: "
+                    "not a finite number",
+                    position=position,
+                    value=repr(values[position]),
+                    type=str(target),
+                )
         if column is None or column.null_count:
             position, bad = _first_bad(values, target)
             what = "a count's increment" if self.type == "count" else f"a {self.type} value"
