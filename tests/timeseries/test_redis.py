@@ -283,3 +283,35 @@ def test_every_key_expires_with_steps(client: redis.Redis, queued: bool) -> None
     finally:
         expiring.delete_all()
         kept.delete_all()
+
+
+@pytest.mark.parametrize("path", ["insert", "bulk_insert", "pipeline"])
+@pytest.mark.parametrize("kind", ["histogram", "count", "gauge"])
+def test_an_earlier_bucket_never_shortens_a_day_hash_s_expiry(
+    client: redis.Redis, kind: str, path: str
+) -> None:
+    """A day's hash holds many buckets: writing an earlier one after a later one keeps the
+    later one's expiry (it was cut to the earlier's, dropping live data early)."""
+    prefix = unique_prefix()
+    series = Timeseries(
+        client, type=kind, intervals={"minute": {"step": 60, "steps": 10}}, prefix=prefix
+    )
+    try:
+        now = time.time()
+        bucket = int(now) // 60 * 60
+        if bucket % redis_module.SPAN < 300:
+            pytest.skip("the earlier bucket would fall in the previous UTC day's hash")
+        for at in (now, now - 300):
+            if path == "bulk_insert":
+                series.bulk_insert({at: {"a": [1, 2]}})
+            elif path == "pipeline":
+                pipe = client.pipeline()
+                series.insert("a", 1, timestamp=at, pipeline=pipe)
+                pipe.execute()
+            else:
+                series.insert("a", 1, timestamp=at)
+        day = bucket - bucket % redis_module.SPAN
+        assert client.expiretime(f"{prefix}{kind}:d:minute:{day}:a") == bucket + 600
+        assert client.expiretime(f"{prefix}{kind}:i:minute:a") == bucket + 600
+    finally:
+        series.delete_all()

@@ -160,7 +160,10 @@ local function flush()
     end
   end
   if latest ~= nil then
-    redis.call('EXPIREAT', key, math.max(latest, soonest))
+    -- never sooner than it was: a day's hash may hold a later bucket written before
+    local at = math.max(latest, soonest)
+    redis.call('EXPIREAT', key, at, 'NX')
+    redis.call('EXPIREAT', key, at, 'GT')
   end
 end
 for i = 4, #ARGV, 6 do
@@ -411,7 +414,9 @@ class RedisStore:
             pipe.zadd(index, {str(i_time): i_time})
             if row[-1] is not None:
                 at = max(row[-1], soonest)
-                pipe.expireat(key, at)
+                # never sooner than it was: a day's hash may hold a later bucket already
+                pipe.expireat(key, at, nx=True)
+                pipe.expireat(key, at, gt=True)
                 latest[index] = max(at, latest.get(index, at))
         for index, at in latest.items():
             pipe.expireat(index, at, nx=True)
