@@ -35,8 +35,9 @@ the latest of its buckets' (``NX`` then ``GT``), so Redis drops dead data itself
 :meth:`RedisStore.expire` trims the index and deletes what is left of the dead buckets
 (their fields, in a day's hash that still holds live ones).
 
-Writes and their guarantee. One :meth:`RedisStore.write` (one ``insert`` or ``bulk_insert``)
-is one MULTI/EXEC transaction: a few Lua calls whose arguments are packed column by column
+Writes and their guarantee. One :meth:`RedisStore.write_rows` (a single ``insert``) is one
+call of a Lua script, atomic as scripts are.  One :meth:`RedisStore.write` (a
+``bulk_insert``) is one MULTI/EXEC transaction: a few Lua calls whose arguments are packed column by column
 (:mod:`rillet.timeseries.resp`) group the commands per key (one RPUSH, SADD or HSET of all a
 key's values) and set the index and expiries. Other clients see all of the write or none of
 it, and if the connection fails before EXEC nothing is applied. Redis does not roll back: a
