@@ -162,6 +162,13 @@ def test_url_options_and_unreachable_server() -> None:
         Timeseries(f"redis://127.0.0.1:{port}/3", type="count", intervals={"m": {"step": 60}})
     with pytest.raises(ConfigError, match="unknown Redis back-end option 'table_name'"):
         redis_module.open_store(REDIS_URL, StoreSpec("count", "", (), {"table_name": "x"}))
+    with pytest.raises(ConfigError, match="client_config: .*'socket_tiemout'"):
+        Timeseries(
+            REDIS_URL,
+            type="count",
+            intervals={"m": {"step": 60}},
+            client_config={"socket_tiemout": 5},
+        )
 
 
 def test_a_kairos_custom_fetch(client: redis.Redis) -> None:

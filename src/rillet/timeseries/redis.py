@@ -808,6 +808,11 @@ def open_store(target: Any, spec: StoreSpec) -> RedisStore:
         raise ConfigError(f"Redis back end {target!r}: {exc}", option="client") from None
     try:
         return RedisStore(client, True, spec)
+    except TypeError as exc:  # redis-py checks client_config only when it first connects
+        client.close()
+        raise ConfigError(
+            f"Redis back end {target!r}: client_config: {exc}", option="client_config"
+        ) from None
     except BaseException:
         client.close()
         raise
