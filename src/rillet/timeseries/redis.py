@@ -37,9 +37,9 @@ the latest of its buckets' (``NX`` then ``GT``), so Redis drops dead data itself
 
 Writes and their guarantee. One :meth:`RedisStore.write_rows` (a single ``insert``) is one
 call of a Lua script, atomic as scripts are.  One :meth:`RedisStore.write` (a
-``bulk_insert``) is one MULTI/EXEC transaction: a few Lua calls whose arguments are packed column by column
-(:mod:`rillet.timeseries.resp`) group the commands per key (one RPUSH, SADD or HSET of all a
-key's values) and set the index and expiries. Other clients see all of the write or none of
+``bulk_insert``) is one MULTI/EXEC transaction: a few Lua calls whose arguments are packed
+column by column (:mod:`rillet.timeseries.resp`) group the commands per key (one RPUSH,
+SADD or HSET of all a key's values) and set the index and expiries. Other clients see all of the write or none of
 it, and if the connection fails before EXEC nothing is applied. Redis does not roll back: a
 command failing inside EXEC (possible only if another program replaced one of these keys
 with a key of another kind) leaves the others applied; the store then raises
