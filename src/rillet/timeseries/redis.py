@@ -39,11 +39,11 @@ Writes and their guarantee. One :meth:`RedisStore.write_rows` (a single ``insert
 call of a Lua script, atomic as scripts are.  One :meth:`RedisStore.write` (a
 ``bulk_insert``) is one MULTI/EXEC transaction: a few Lua calls whose arguments are packed
 column by column (:mod:`rillet.timeseries.resp`) group the commands per key (one RPUSH,
-SADD or HSET of all a key's values) and set the index and expiries. Other clients see all of the write or none of
-it, and if the connection fails before EXEC nothing is applied. Redis does not roll back: a
-command failing inside EXEC (possible only if another program replaced one of these keys
-with a key of another kind) leaves the others applied; the store then raises
-:class:`~rillet.errors.StorageError` naming the error.
+SADD or HSET of all a key's values) and set the index and expiries. Other clients see all
+of the write or none of it, and if the connection fails before EXEC nothing is applied.
+Redis does not roll back: a command failing inside EXEC (possible only if another program
+replaced one of these keys with a key of another kind) leaves the others applied; the
+store then raises :class:`~rillet.errors.StorageError` naming the error.
 
 Reads.  :meth:`RedisStore.fetch` is one round trip: a pipeline of one Lua script per name
 that ranges the index and reads the buckets found (the script reads keys it derives from the
