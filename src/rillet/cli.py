@@ -6,6 +6,7 @@ import click
 
 import rillet
 from rillet.commands.demo import demo_command
+from rillet.commands.shell import shell_command
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -15,6 +16,7 @@ def main() -> None:
 
 
 main.add_command(demo_command)
+main.add_command(shell_command)
 
 if __name__ == "__main__":
     main()
