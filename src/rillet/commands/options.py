@@ -24,7 +24,7 @@ def database_options(command: F) -> F:
             click.option(
                 "--data",
                 type=click.Path(file_okay=False),
-                help="a local data folder (default: in memory, or ./data for ingest)",
+                help="a local data folder (default: ./data; for the shell, a database in memory)",
             ),
         ]
     ):
