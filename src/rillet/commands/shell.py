@@ -11,7 +11,6 @@ import rillet
 from rillet.commands.options import database_options
 from rillet.errors import RilletError
 from rillet.shell.output import Console
-from rillet.shell.repl import interactive, script
 from rillet.shell.session import Session
 
 
@@ -37,6 +36,9 @@ def shell_command(
     """The rtsql shell: TARGET is a server's URL or 'local' (the default, on --data or in
     memory).  Statements end with ';'; \\h lists the commands.  With -f or a pipe on stdin it
     runs the statements and exits, with status 1 if any failed."""
+    # prompt-toolkit's import is a quarter of a second: only the shell pays it
+    from rillet.shell.repl import interactive, script
+
     session = Session(
         Console(), lambda: rillet.connect(data) if data else rillet.connect(), token=token
     )
