@@ -4,9 +4,11 @@ exits with status 0."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import ipaddress
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import uvicorn
@@ -65,7 +67,7 @@ def serve(
         if not config.tokens:
             print("no tokens: anyone on this machine may read and write; bound to loopback only")
         sys.stdout.flush()
-        server = uvicorn.Server(
+        server = _Server(
             uvicorn.Config(
                 app,
                 host=host,
@@ -84,6 +86,18 @@ def serve(
         db.close()
     print("rillet: stopped; every acknowledged record is stored")
     return 0
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, except that SIGTERM ends it with status 0: after its graceful
+    shutdown uvicorn raises the caught signal again (the process would die of it before
+    the database is closed); here the database is closed and ``serve`` returns."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        with super().capture_signals():
+            yield
+            self._captured_signals.clear()
 
 
 def _dashboard() -> list:  # type: ignore[type-arg]

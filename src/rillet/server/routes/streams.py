@@ -197,8 +197,8 @@ class _Tail:
         self.next = last
         self.client.offer(sse.Event("records", json_bytes(data), last))
 
-    def caught_up(self) -> None:
-        pass
+    def forget_before(self, start_us: int) -> None:
+        """Retention dropped old records: a tail holds none."""
 
 
 async def events(request: Request) -> Response:
