@@ -39,6 +39,7 @@ QUERY = {
     "list_alerts": ["stream", "trigger", "start", "end"],
     "alert_events": ["stream", "trigger"],
     "events": ["offset"],
+    "execute_filter": ["expression", "start", "end"],
 }
 
 

@@ -163,3 +163,35 @@ async def filter_records(request: Request) -> Response:
         table = table.drop_columns([OFFSET])
     content, kind = wire.table_body(table, request.headers.get("accept"))
     return Response(content, media_type=kind)
+
+
+async def execute_filter(request: Request) -> Response:
+    """``execute_filter``: the records an ad-hoc ``expression`` matches in [start, end)."""
+    q = request.query_params
+    expression = q.get("expression")
+    if not expression:
+        raise InputError("query parameter 'expression' is required", parameter="expression")
+    start, end = _range(request)
+    stream = await blocking(_stream, request)
+    matches = await blocking(stream.execute_filter, expression, start, end)
+    table: pa.Table = await blocking(matches.arrow)
+    if OFFSET in table.column_names:
+        table = table.drop_columns([OFFSET])
+    content, kind = wire.table_body(table, request.headers.get("accept"))
+    return Response(content, media_type=kind)
+
+
+async def add_webhook(request: Request) -> Response:
+    data = await json_object(request)
+    url, trigger = field(data, "url", str), field(data, "trigger", str, required=False)
+    stream = await blocking(_stream, request)
+    await blocking(stream.add_webhook, url, trigger)
+    return answer({"url": url, "trigger": trigger}, 201)
+
+
+async def remove_webhook(request: Request) -> Response:
+    data = await json_object(request)
+    url, trigger = field(data, "url", str), field(data, "trigger", str, required=False)
+    stream = await blocking(_stream, request)
+    await blocking(stream.remove_webhook, url, trigger)
+    return Response(status_code=204)

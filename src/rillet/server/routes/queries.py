@@ -98,3 +98,18 @@ def flow_json(flow: Any, feed: Any = None) -> dict[str, Any]:
         "late_events": flow.late_events,
         "dropped_events": flow.dropped_events,
     }
+
+
+async def settings(request: Request) -> Response:
+    """The session settings (``rillet.*``): what ``db.config`` holds."""
+    return answer(dict(state(request).db.config))
+
+
+async def set_setting(request: Request) -> Response:
+    data = await json_object(request)
+    key = field(data, "key", str)
+    if "value" not in data:
+        raise InputError("field 'value' is required", field="value")
+    db = state(request).db
+    await blocking(db.set, key, data["value"])
+    return answer(dict(db.config))
