@@ -80,7 +80,7 @@ export function sparkline(values) {
   svg.setAttribute("viewBox", "0 0 100 24");
   svg.setAttribute("preserveAspectRatio", "none");
   if (values.length > 1) {
-    const max = Math.max(...values, 1e-9);
+    const max = Math.max(...values, 1e-9) * 1.15;
     const line = document.createElementNS("http://www.w3.org/2000/svg", "polyline");
     const step = 100 / (values.length - 1);
     line.setAttribute(
@@ -91,4 +91,9 @@ export function sparkline(values) {
     svg.append(line);
   }
   return h("span", { title: "ingest rate, last minutes" }, svg);
+}
+
+/** Seconds for a list of ISO strings or epoch numbers. */
+export function toSecondsList(values) {
+  return (values || []).map(toSeconds);
 }

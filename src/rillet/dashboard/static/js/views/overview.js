@@ -36,7 +36,7 @@ function schemaCell(schema, timeColumn) {
         h(
           "code",
           { title: c.name === timeColumn ? "time column" : "" },
-          `${c.name} ${c.type}${c.nullable === false ? " NOT NULL" : ""}${c.name === timeColumn ? " ⏱" : ""}`,
+          `${c.name} ${c.type}${c.nullable === false ? " NOT NULL" : ""}${c.name === timeColumn ? " · time" : ""}`,
         ),
       ),
     ),
