@@ -134,3 +134,13 @@ export function asTable(answer) {
   const columns = list.length ? Object.keys(list[0]) : [];
   return { columns, rows: list.map((record) => columns.map((c) => record[c])) };
 }
+
+/** Replace the children of `element` (arrays are flattened; null and false are skipped). */
+export function replace(element, ...children) {
+  clear(element);
+  for (const child of children.flat(Infinity)) {
+    if (child === undefined || child === null || child === false) continue;
+    element.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return element;
+}

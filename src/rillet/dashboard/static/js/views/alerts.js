@@ -1,7 +1,7 @@
 // Alerts: the recent alerts, then each new one as the server pushes it, filterable by stream
 // and trigger (the filter applies to what is listed, so changing it needs no new request).
 import { api, subscribe } from "../api.js";
-import { cell, clear, errorBox, h } from "../ui.js";
+import { cell, clear, replace, errorBox, h } from "../ui.js";
 
 const KEEP = 1000;
 
@@ -47,13 +47,13 @@ export function mount(container) {
     const t = trigger.value.trim();
     const shown = alerts.filter((a) => (!s || a.stream === s) && (!t || a.trigger === t));
     count.textContent = `${shown.length} of ${alerts.length}`;
-    clear(streams).append([...new Set(alerts.map((a) => a.stream))].map((v) => h("option", { value: v })));
-    clear(triggers).append([...new Set(alerts.map((a) => a.trigger))].map((v) => h("option", { value: v })));
+    replace(streams, [...new Set(alerts.map((a) => a.stream))].map((v) => h("option", { value: v })));
+    replace(triggers, [...new Set(alerts.map((a) => a.trigger))].map((v) => h("option", { value: v })));
     if (!shown.length) {
-      clear(list).append(h("p", { class: "muted" }, alerts.length ? "No alert matches." : "No alerts yet."));
+      replace(list, h("p", { class: "muted" }, alerts.length ? "No alert matches." : "No alerts yet."));
       return;
     }
-    clear(list).append(
+    replace(list, 
       h(
         "div",
         { class: "table-wrap tall" },
@@ -94,7 +94,7 @@ export function mount(container) {
   });
   api("/v1/alerts")
     .then((items) => add(items || [], false))
-    .catch((error) => clear(list).append(errorBox(error)));
+    .catch((error) => replace(list, errorBox(error)));
 
   return () => subscription.close();
 }

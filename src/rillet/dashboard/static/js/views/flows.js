@@ -1,6 +1,6 @@
 // Flows: the running flows (the shell's \f) with lag and throughput; cancel one.
 import { api, enc, every } from "../api.js";
-import { cell, clear, errorBox, formatNumber, h } from "../ui.js";
+import { cell, clear, replace, errorBox, formatNumber, h } from "../ui.js";
 
 export function mount(container) {
   const box = h("div", { id: "flows" }, "…");
@@ -12,14 +12,14 @@ export function mount(container) {
     try {
       flows = await api("/v1/flows");
     } catch (error) {
-      clear(box).append(errorBox(error));
+      replace(box, errorBox(error));
       return;
     }
     if (!flows.length) {
-      clear(box).append(h("p", { class: "muted" }, "No flows running."));
+      replace(box, h("p", { class: "muted" }, "No flows running."));
       return;
     }
-    clear(box).append(
+    replace(box, 
       h(
         "div",
         { class: "table-wrap" },

@@ -1,7 +1,7 @@
 // Overview: the server's health and every stream with schema, count, ingest rate, storage.
 import { api, every } from "../api.js";
 import { sparkline } from "../chart.js";
-import { clear, errorBox, formatBytes, formatDuration, formatNumber, h } from "../ui.js";
+import { clear, replace, errorBox, formatBytes, formatDuration, formatNumber, h } from "../ui.js";
 
 // record counts seen per stream, kept across visits so the sparkline has history
 const HISTORY_S = 300;
@@ -54,7 +54,7 @@ export function mount(container) {
   const stopHealth = every(2000, async () => {
     try {
       const status = await api("/healthz");
-      clear(health).append(
+      replace(health, 
         h(
           "span",
           {},
@@ -65,7 +65,7 @@ export function mount(container) {
         h("span", {}, "streams ", h("b", {}, status.streams)),
       );
     } catch (error) {
-      clear(health).append(h("span", { class: "badge bad", id: "health-status" }, "unreachable"), errorBox(error));
+      replace(health, h("span", { class: "badge bad", id: "health-status" }, "unreachable"), errorBox(error));
     }
   });
 
@@ -74,13 +74,13 @@ export function mount(container) {
     try {
       list = await api("/v1/streams");
     } catch (error) {
-      clear(streams).append(errorBox(error));
+      replace(streams, errorBox(error));
       return;
     }
     const now = Date.now() / 1000;
     for (const s of list) remember(s.name, s.records, now);
     if (!list.length) {
-      clear(streams).append(h("p", { class: "muted" }, "No streams yet."));
+      replace(streams, h("p", { class: "muted" }, "No streams yet."));
       return;
     }
     const rows = list.map((s) => {
@@ -98,7 +98,7 @@ export function mount(container) {
         h("td", {}, s.retention ? String(s.retention) : "keep all"),
       );
     });
-    clear(streams).append(
+    replace(streams, 
       h(
         "div",
         { class: "table-wrap" },

@@ -15,7 +15,7 @@ import {
 } from "../../vendor/codemirror.js";
 import { api, enc, subscribe } from "../api.js";
 import { chartData, chartableColumns, timeChart } from "../chart.js";
-import { clear, download, errorBox, h, table, toCSV } from "../ui.js";
+import { clear, replace, download, errorBox, h, table, toCSV } from "../ui.js";
 
 const MAX_ROWS = 5000;
 const DOC_KEY = "rillet.query";
@@ -93,7 +93,9 @@ export function mount(container) {
   function render() {
     pending = 0;
     const { columns, rows, types } = shown;
-    clear(results).append(table(columns, rows.slice(-1000).reverse(), { cls: "tall" }));
+    // a flow's newest rows first; a query's rows in the order it asked for
+    const visible = shown.live ? rows.slice(-1000).reverse() : rows.slice(0, 1000);
+    replace(results, table(columns, visible, { cls: "tall" }));
     results.dataset.rows = String(rows.length);
     csvButton.disabled = !columns.length;
     const plan = chartableColumns(columns, rows, types);
@@ -138,7 +140,7 @@ export function mount(container) {
       );
       view.dispatch({ selection: { anchor: from }, scrollIntoView: true });
     }
-    clear(errors).append(box);
+    replace(errors, box);
   }
 
   async function run() {
@@ -179,7 +181,7 @@ export function mount(container) {
   }
 
   function watch(answer) {
-    shown = { columns: answer.columns || [], rows: [], types: null };
+    shown = { columns: answer.columns || [], rows: [], types: null, live: true };
     render();
     const id = answer.flow;
     status.textContent = `flow ${id} running: rows arrive live`;

@@ -2,7 +2,7 @@
 // stream), a number column and a range, and see it charted against the stream's time column.
 import { api, enc, every } from "../api.js";
 import { timeChart } from "../chart.js";
-import { asTable, clear, errorBox, h, isNumericType, toSeconds } from "../ui.js";
+import { asTable, clear, replace, errorBox, h, isNumericType, toSeconds } from "../ui.js";
 
 const RANGES = { "5 minutes": 300, "1 hour": 3600, "6 hours": 21600, "1 day": 86400, "7 days": 604800 };
 const MAX_POINTS = 20000;
@@ -37,7 +37,7 @@ export function mount(container, initial) {
     const s = current();
     const keep = columnSelect.value;
     const numbers = s ? (s.schema || []).filter((c) => isNumericType(c.type) && c.name !== s.time_column) : [];
-    clear(columnSelect).append(numbers.map((c) => h("option", { value: c.name }, `${c.name} ${c.type}`)));
+    replace(columnSelect, numbers.map((c) => h("option", { value: c.name }, `${c.name} ${c.type}`)));
     if (numbers.some((c) => c.name === keep)) columnSelect.value = keep;
   }
 
@@ -47,13 +47,13 @@ export function mount(container, initial) {
         const [list, flows] = await Promise.all([api("/v1/streams"), api("/v1/flows").catch(() => [])]);
         const named = new Set(flows.filter((f) => f.name).map((f) => f.name));
         streams = list.sort((a, b) => (named.has(b.name) ? 1 : 0) - (named.has(a.name) ? 1 : 0));
-        clear(streamSelect).append(
+        replace(streamSelect, 
           streams.map((s) => h("option", { value: s.name }, named.has(s.name) ? `${s.name} (flow)` : s.name)),
         );
         if (initial && streams.some((s) => s.name === initial)) streamSelect.value = initial;
         fillColumns();
       } catch (error) {
-        clear(status).append(errorBox(error));
+        replace(status, errorBox(error));
         return;
       }
     }
@@ -76,7 +76,7 @@ export function mount(container, initial) {
         { accept: "application/json" },
       );
     } catch (error) {
-      clear(status).append(errorBox(error));
+      replace(status, errorBox(error));
       return;
     }
     const { columns, rows } = asTable(answer);

@@ -2,7 +2,7 @@
 // current values, an aggregate charted over time, and forms to add and remove monitors.
 import { api, enc, every, subscribe } from "../api.js";
 import { timeChart, toSecondsList } from "../chart.js";
-import { cell, clear, errorBox, formatBytes, formatNumber, h } from "../ui.js";
+import { asTable, cell, clear, replace, errorBox, formatBytes, formatNumber, h } from "../ui.js";
 
 const TAIL_ROWS = 50;
 const CHART_WINDOW_S = 300;
@@ -83,7 +83,7 @@ export function mount(container, name) {
   // --- description
   api(base)
     .then((s) => {
-      clear(info).append(
+      replace(info, 
         h("span", {}, "records ", h("b", { id: "stream-records" }, formatNumber(s.records ?? 0))),
         h("span", {}, "storage ", h("b", {}, formatBytes(s.bytes))),
         h("span", {}, "partitions ", h("b", {}, s.partitions ?? "")),
@@ -96,13 +96,13 @@ export function mount(container, name) {
         ),
       );
     })
-    .catch((error) => clear(info).append(errorBox(error)));
+    .catch((error) => replace(info, errorBox(error)));
 
   // --- live tail
   let tail = { columns: [], rows: [] };
   const drawTail = () => {
     if (!tail.rows.length) return;
-    clear(tailBox).append(
+    replace(tailBox, 
       h(
         "div",
         { class: "table-wrap tall" },
@@ -115,6 +115,17 @@ export function mount(container, name) {
       ),
     );
   };
+  // the newest records at once, then each new one as it comes
+  api(`${base}/records?tail=${TAIL_ROWS}`, { accept: "application/json" })
+    .then((answer) => {
+      const first = asTable(answer);
+      if (tail.rows.length || !first.rows.length) return;
+      tail = { columns: first.columns, rows: first.rows.slice().reverse() };
+      drawTail();
+    })
+    .catch(() => {
+      // no history to show: the live records still come
+    });
   const subscription = subscribe(`${base}/events`, {
     records(data) {
       if (data.columns) tail.columns = data.columns;
@@ -123,7 +134,7 @@ export function mount(container, name) {
       if (!pause.checked) drawTail();
     },
     error(error) {
-      clear(tailBox).append(errorBox(error));
+      replace(tailBox, errorBox(error));
     },
   });
   pause.addEventListener("change", drawTail);
@@ -176,7 +187,7 @@ export function mount(container, name) {
     try {
       m = await api(`${base}/monitors`);
     } catch (error) {
-      clear(monitorsBox).append(errorBox(error));
+      replace(monitorsBox, errorBox(error));
       return;
     }
     const now = Date.now() / 1000;
@@ -192,7 +203,7 @@ export function mount(container, name) {
     }
     const filters = m.filters || [];
     const current = filterSelect.value;
-    clear(filterSelect).append(
+    replace(filterSelect, 
       h("option", { value: "" }, "all records"),
       filters.map((f) => h("option", { value: f.name }, `filter ${f.name}`)),
     );
@@ -239,7 +250,7 @@ export function mount(container, name) {
         ? h("p", { class: "muted" }, "No monitors yet: add one below.")
         : null,
     ];
-    clear(monitorsBox).append(...parts.filter(Boolean));
+    replace(monitorsBox, ...parts.filter(Boolean));
   }
 
   // --- the chart of the selected aggregate: the server's series, else values polled here
@@ -247,7 +258,7 @@ export function mount(container, name) {
   let seriesMissing = false;
   async function drawChart() {
     if (selected === null) return;
-    clear(chartTitle).append(selected);
+    replace(chartTitle, selected);
     let times;
     let values;
     if (!seriesMissing) {
