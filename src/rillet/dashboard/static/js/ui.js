@@ -144,3 +144,13 @@ export function replace(element, ...children) {
   }
   return element;
 }
+
+/** Mark a table to show as one card per row at phone width, each cell labelled by its column. */
+export function stack(tableElement) {
+  const labels = [...tableElement.querySelectorAll("thead th")].map((th) => th.textContent);
+  for (const row of tableElement.querySelectorAll("tbody tr")) {
+    [...row.children].forEach((td, i) => td.setAttribute("data-label", labels[i] || ""));
+  }
+  tableElement.classList.add("stack");
+  return tableElement;
+}

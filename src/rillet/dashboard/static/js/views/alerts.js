@@ -1,7 +1,7 @@
 // Alerts: the recent alerts, then each new one as the server pushes it, filterable by stream
 // and trigger (the filter applies to what is listed, so changing it needs no new request).
 import { api, subscribe } from "../api.js";
-import { cell, clear, replace, errorBox, h } from "../ui.js";
+import { cell, clear, replace, errorBox, h, stack } from "../ui.js";
 
 const KEEP = 1000;
 
@@ -81,6 +81,7 @@ export function mount(container) {
         ),
       ),
     );
+    list.querySelectorAll("table").forEach(stack);
   }
 
   stream.addEventListener("input", draw);

@@ -1,6 +1,6 @@
 // Flows: the running flows (the shell's \f) with lag and throughput; cancel one.
 import { api, enc, every } from "../api.js";
-import { cell, clear, replace, errorBox, formatNumber, h } from "../ui.js";
+import { cell, clear, replace, errorBox, formatNumber, h, stack } from "../ui.js";
 
 export function mount(container) {
   const box = h("div", { id: "flows" }, "…");
@@ -73,6 +73,7 @@ export function mount(container) {
         ),
       ),
     );
+    box.querySelectorAll("table").forEach(stack);
   }
 
   return every(1000, refresh);

@@ -1,7 +1,7 @@
 // Overview: the server's health and every stream with schema, count, ingest rate, storage.
 import { api, every } from "../api.js";
 import { sparkline } from "../chart.js";
-import { clear, replace, errorBox, formatBytes, formatDuration, formatNumber, h } from "../ui.js";
+import { clear, replace, errorBox, formatBytes, formatDuration, formatNumber, h, stack } from "../ui.js";
 
 // record counts seen per stream, kept across visits so the sparkline has history
 const HISTORY_S = 300;
@@ -120,6 +120,7 @@ export function mount(container) {
         ),
       ),
     );
+    streams.querySelectorAll("table").forEach(stack);
   });
 
   return () => {

@@ -2,7 +2,7 @@
 // current values, an aggregate charted over time, and forms to add and remove monitors.
 import { api, enc, every, subscribe } from "../api.js";
 import { timeChart, toSecondsList } from "../chart.js";
-import { asTable, cell, clear, replace, errorBox, formatBytes, formatNumber, h } from "../ui.js";
+import { asTable, cell, clear, replace, errorBox, formatBytes, formatNumber, h, stack } from "../ui.js";
 
 const TAIL_ROWS = 50;
 const CHART_WINDOW_S = 300;
@@ -251,6 +251,7 @@ export function mount(container, name) {
         : null,
     ];
     replace(monitorsBox, ...parts.filter(Boolean));
+    monitorsBox.querySelectorAll("table").forEach(stack);
   }
 
   // --- the chart of the selected aggregate: the server's series, else values polled here
