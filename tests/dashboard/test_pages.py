@@ -34,6 +34,11 @@ def shown(value: float) -> str:
     return f"{value:.3f}"
 
 
+def plain(value: float) -> str:
+    """A number as JavaScript's String() writes it (the CSV export), for the values used here."""
+    return str(int(value)) if float(value).is_integer() else repr(value)
+
+
 @pytest.fixture(scope="module")
 def streams(server: Served) -> Iterator[None]:
     """``fixed`` (the rows above), ``live`` (fed every 100 ms while the module runs), and
@@ -229,6 +234,13 @@ def test_a_query_typed_into_the_console_returns_its_rows(
     assert [rows.nth(i).locator("td").all_inner_texts() for i in range(rows.count())] == table
     assert page.inner_text("#query-status").startswith(f"{len(table)} rows")
     page.screenshot(path=shots / "query.png", full_page=True)
+
+    with page.expect_download() as download:
+        page.click("#query-csv")
+    lines = Path(download.value.path()).read_text().splitlines()
+    assert lines == ["host,n,total"] + [
+        f"{host},{len(values)},{plain(sum(values))}" for host, values in sorted(expected.items())
+    ]
 
 
 def test_a_syntax_error_is_shown_at_its_position(page: Any, server: Served, shots: Path) -> None:
