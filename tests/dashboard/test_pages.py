@@ -40,13 +40,14 @@ def plain(value: float) -> str:
 
 
 @pytest.fixture(scope="module")
-def streams(server: Served) -> Iterator[None]:
+def streams(server: Served) -> Iterator[list[dict[str, Any]]]:
     """``fixed`` (the rows above), ``live`` (fed every 100 ms while the module runs), and
     ``watched``, ``alarm`` and ``shop``, empty: the tests append to them."""
     for name in ["fixed", "live", "watched", "alarm", "shop"]:
         call(server, "POST", "/v1/streams", {"name": name, "schema": SCHEMA, "time_column": "ts"})
     now = dt.datetime.now(dt.UTC)
-    call(server, "POST", "/v1/streams/fixed/records", rows_at(now, FIXED))
+    fixed = rows_at(now, FIXED)
+    call(server, "POST", "/v1/streams/fixed/records", fixed)
     stop = threading.Event()
     rng = random.Random(17)
 
@@ -63,13 +64,13 @@ def streams(server: Served) -> Iterator[None]:
 
     feeder = threading.Thread(target=feed, daemon=True)
     feeder.start()
-    yield
+    yield fixed
     stop.set()
     feeder.join(5)
 
 
 @pytest.fixture
-def page(browser: Any, server: Served, streams: None) -> Iterator[Any]:
+def page(browser: Any, server: Served, streams: list[dict[str, Any]]) -> Iterator[Any]:
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     tab = context.new_page()
     errors: list[str] = []
@@ -296,22 +297,31 @@ def test_a_watched_flow_adds_rows_live_and_is_cancelled_from_the_flows_view(
     assert all(str(f["id"]) != flow for f in call(server, "GET", "/v1/flows"))
 
 
-def test_the_series_view_charts_a_column_of_a_stream(
-    page: Any, server: Served, shots: Path
+def test_the_series_view_charts_a_column_of_a_stream_per_step(
+    page: Any, server: Served, streams: list[dict[str, Any]], shots: Path
 ) -> None:
     go(page, server, "series/fixed")
     page.select_option("#series-column", "ms")
+    page.select_option("#series-function", "max")
+    page.select_option("#series-step", "1")
+    # the rows' whole seconds, as the server's one-second buckets hold them
+    buckets: dict[int, float] = {}
+    for record in streams:
+        second = int(dt.datetime.fromisoformat(record["ts"]).timestamp())
+        buckets[second] = max(buckets.get(second, record["ms"]), record["ms"])
     page.wait_for_function(
         "text => document.getElementById('series-status').textContent === text",
-        arg=f"{len(FIXED)} points of fixed.ms",
+        arg=f"{len(buckets)} points of fixed.ms (max per 1 s)",
     )
     page.locator("#series-chart canvas").wait_for()
+    charted = page.evaluate("document.getElementById('series-chart').points")
+    assert [(int(t), v) for t, v in charted] == sorted(buckets.items())
     page.screenshot(path=shots / "series.png", full_page=True)
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_a_phone_sized_viewport_has_no_horizontal_scroll(
-    browser: Any, server: Served, streams: None, shots: Path, scheme: str
+    browser: Any, server: Served, streams: list[dict[str, Any]], shots: Path, scheme: str
 ) -> None:
     context = browser.new_context(viewport=PHONE, color_scheme=scheme, is_mobile=True)
     page = context.new_page()
