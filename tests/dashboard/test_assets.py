@@ -3,9 +3,12 @@ ships in the package."""
 
 from __future__ import annotations
 
+import fnmatch
 import re
+import tomllib
 import urllib.error
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from starlette.applications import Starlette
@@ -69,3 +72,16 @@ def test_vendored_libraries_keep_their_licences() -> None:
     for package in ["codemirror@6.", "@codemirror/view@", "@codemirror/lang-sql@", "@lezer/lr@"]:
         assert f"==== {package}" in licences
     assert (vendor / "codemirror.js").stat().st_size > 100_000
+
+
+def test_package_data_ships_every_static_file() -> None:
+    """The wheel carries what setuptools' package-data globs match: every file of static/."""
+    pyproject = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
+    globs = pyproject["tool"]["setuptools"]["package-data"]["rillet"]
+    package = STATIC_DIR.parents[1]
+    for path in STATIC_DIR.rglob("*"):
+        if path.is_file():
+            relative = path.relative_to(package).as_posix()
+            assert any(
+                fnmatch.fnmatch(relative, g) and g.count("/") == relative.count("/") for g in globs
+            ), relative
