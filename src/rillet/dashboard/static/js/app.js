@@ -17,7 +17,7 @@ let stop = null;
 let generation = 0;
 
 async function route() {
-  const [name, ...rest] = location.hash.replace(/^#\/?/, "").split("/");
+  const [name, ...rest] = location.hash.replace(/^#\/?/, "").split("?")[0].split("/");
   const view = VIEWS[name] ? name : "overview";
   const arg = rest.length ? decodeURIComponent(rest.join("/")) : undefined;
   const mine = ++generation;

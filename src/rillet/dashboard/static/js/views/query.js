@@ -35,7 +35,12 @@ export function mount(container) {
     h("option", { value: "rtsql" }, "rtsql (statements and flows)"),
   );
   mode.value = sessionStorage.getItem(MODE_KEY) || "sql";
-  const runButton = h("button", { class: "primary", id: "query-run", type: "button" }, "Run ⌘⏎");
+  const mac = /Mac|iPhone|iPad/.test(navigator.platform);
+  const runButton = h(
+    "button",
+    { class: "primary", id: "query-run", type: "button", title: mac ? "⌘ Enter" : "Ctrl+Enter" },
+    "Run",
+  );
   const stopButton = h("button", { id: "query-stop", type: "button", hidden: true }, "Cancel flow");
   const csvButton = h("button", { id: "query-csv", type: "button", disabled: true }, "Export CSV");
   const editorBox = h("div", { class: "editor", id: "query-editor" });

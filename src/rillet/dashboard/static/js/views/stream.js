@@ -55,7 +55,13 @@ export function mount(container, name) {
   );
 
   container.append(
-    h("h1", {}, name),
+    h(
+      "div",
+      { class: "row" },
+      h("h1", {}, name),
+      h("a", { href: `#/series/${encodeURIComponent(name)}` }, "chart a column"),
+      h("a", { href: `#/alerts?stream=${encodeURIComponent(name)}` }, "its alerts"),
+    ),
     h("div", { class: "card" }, info),
     h(
       "div",
