@@ -154,3 +154,13 @@ export function stack(tableElement) {
   tableElement.classList.add("stack");
   return tableElement;
 }
+
+/** A stream's retention as words: "keep all", "7d", or "max_age 7d, max_bytes 1 GiB". */
+export function retentionText(retention) {
+  if (retention === null || retention === undefined || retention === "") return "keep all";
+  if (typeof retention !== "object") return String(retention);
+  const parts = Object.entries(retention)
+    .filter(([, v]) => v !== null && v !== undefined)
+    .map(([k, v]) => `${k} ${/bytes/.test(k) && typeof v === "number" ? formatBytes(v) : v}`);
+  return parts.length ? parts.join(", ") : "keep all";
+}

@@ -1,7 +1,7 @@
 // Overview: the server's health and every stream with schema, count, ingest rate, storage.
 import { api, every } from "../api.js";
 import { sparkline } from "../chart.js";
-import { clear, replace, errorBox, formatBytes, formatDuration, formatNumber, h, stack } from "../ui.js";
+import { clear, replace, errorBox, formatBytes, formatDuration, formatNumber, h, retentionText, stack } from "../ui.js";
 
 // record counts seen per stream, kept across visits so the sparkline has history
 const HISTORY_S = 300;
@@ -95,7 +95,7 @@ export function mount(container) {
         h("td", { class: "rate" }, sparkline(r), ` ${formatNumber(Math.round(current))}/s`),
         h("td", { class: "num" }, formatBytes(s.bytes)),
         h("td", { class: "num" }, s.partitions ?? ""),
-        h("td", {}, s.retention ? String(s.retention) : "keep all"),
+        h("td", {}, retentionText(s.retention)),
       );
     });
     replace(streams, 

@@ -2,7 +2,7 @@
 // current values, an aggregate charted over time, and forms to add and remove monitors.
 import { api, enc, every, subscribe } from "../api.js";
 import { timeChart, toSecondsList } from "../chart.js";
-import { asTable, cell, clear, replace, errorBox, formatBytes, formatNumber, h, stack } from "../ui.js";
+import { asTable, cell, clear, replace, errorBox, formatBytes, formatNumber, h, retentionText, stack } from "../ui.js";
 
 const TAIL_ROWS = 50;
 const CHART_WINDOW_S = 300;
@@ -93,7 +93,7 @@ export function mount(container, name) {
         h("span", {}, "records ", h("b", { id: "stream-records" }, formatNumber(s.records ?? 0))),
         h("span", {}, "storage ", h("b", {}, formatBytes(s.bytes))),
         h("span", {}, "partitions ", h("b", {}, s.partitions ?? "")),
-        h("span", {}, "retention ", h("b", {}, s.retention || "keep all")),
+        h("span", {}, "retention ", h("b", {}, retentionText(s.retention))),
         h("span", {}, "time column ", h("b", {}, s.time_column || "(ingest time)")),
         h(
           "span",
