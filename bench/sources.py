@@ -13,17 +13,21 @@ from __future__ import annotations
 
 import os
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-import pyarrow as pa
-import pyarrow.csv as pcsv
+if __package__ in (None, ""):  # run as a script: make the ``bench`` package importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import rillet
-from bench.figures import Target, figure, peer, section
-from rillet.sources import source_of
+import numpy as np  # noqa: E402
+import pyarrow as pa  # noqa: E402
+import pyarrow.csv as pcsv  # noqa: E402
+
+import rillet  # noqa: E402
+from bench.figures import Target, figure, peer, section  # noqa: E402
+from rillet.sources import source_of  # noqa: E402
 
 MB = int(os.environ.get("RILLET_BENCH_SOURCES_MB", "20"))
 RUNS = 3

@@ -109,6 +109,8 @@ def _binary(node: Binary, dtype: DataType, time_column: str) -> str:
         return f"({left} LIKE {right} ESCAPE '\\')"
     if node.op in ("/", "%") and operand in ("INT", "BIGINT"):
         return f"({left} {'//' if node.op == '/' else '%'} NULLIF({right}, 0))"
+    if node.op in ("/", "%") and operand == "PRECISE":  # by zero is NULL here too
+        return f"({left} {node.op} NULLIF({right}, 0))"
     op = {"!=": "<>"}.get(node.op, node.op)
     return f"({left} {op} {right})"
 

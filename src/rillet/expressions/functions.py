@@ -57,6 +57,15 @@ class Function:
         for i in self.constant:
             if i < len(args) and not _is_literal(args[i]):
                 raise error(args[i], f"argument {i + 1} of {self.name} must be a constant")
+        if self.name == "regexp_match" and len(args) > 1:
+            pattern = _literal(args[1])
+            if isinstance(pattern, str):  # RE2's own reading: a bad one fails at submission
+                try:
+                    pc.match_substring_regex(pa.array([""], pa.string()), pattern)
+                except pa.ArrowInvalid as exc:
+                    raise error(
+                        args[1], f"regexp_match pattern {pattern!r} is not valid: {exc}"
+                    ) from None
         if self.name == "date_trunc":
             unit = _literal(args[0])
             if not isinstance(unit, str) or unit.lower() not in DATE_UNITS:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -79,7 +80,29 @@ def _divide(left: Value, right: Value) -> Value:
         safe = pc.if_else(zero, pa.scalar(1, right.type), right)
         # checked: INT_MIN / -1 overflows, as + - * do
         return pc.if_else(zero, pa.scalar(None, left.type), pc.divide_checked(left, safe))
+    if pa.types.is_decimal(right.type):
+        return _by_nonzero_decimal(pc.divide, left, right)
     return functions.decimal_op(pc.divide, left, right)
+
+
+def _decimal_remainder(a: pa.Array, b: pa.Array) -> pa.Array:
+    """PRECISE ``%``, exact: Python's Decimal remainder has the sign of the dividend, as C's
+    fmod (Arrow's decimal division would need more than 76 digits of precision).  By zero
+    is NULL."""
+    scale = max(a.type.scale, b.type.scale)
+    out = [
+        None if x is None or y is None or y == 0 else x % y
+        for x, y in zip(a.to_pylist(), b.to_pylist(), strict=True)
+    ]
+    return pa.array(out, pa.decimal128(38, scale))
+
+
+def _by_nonzero_decimal(op: Callable[[Value, Value], Value], left: Value, right: Value) -> Value:
+    """PRECISE ``/`` and ``%``: by zero is NULL, as for the integers (Arrow raises)."""
+    zero = pc.equal(right, pa.scalar(Decimal(0), right.type))
+    safe = pc.if_else(zero, pa.scalar(Decimal(1), right.type), right)
+    result = functions.decimal_op(op, left, safe)
+    return pc.if_else(zero, pa.scalar(None, result.type), result)
 
 
 def _remainder(left: Value, right: Value) -> Value:
@@ -91,9 +114,10 @@ def _remainder(left: Value, right: Value) -> Value:
     length = max(len(v) if isinstance(v, pa.Array | pa.ChunkedArray) else 1 for v in (left, right))
     a, b = functions.as_array(left, length), functions.as_array(right, length)
     if pa.types.is_decimal(a.type):
-        return functions.decimal_op(
-            lambda x, y: pc.subtract(x, pc.multiply(pc.trunc(pc.divide(x, y)), y)), a, b
-        )
+        result = _decimal_remainder(a, b)
+        if length > 1 or isinstance(left, pa.Array) or isinstance(right, pa.Array):
+            return result
+        return result[0]
     valid = pc.and_(a.is_valid(), b.is_valid()).to_numpy(zero_copy_only=False)
     x = a.fill_null(0).to_numpy(zero_copy_only=False)
     y = b.fill_null(1).to_numpy(zero_copy_only=False)

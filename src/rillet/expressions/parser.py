@@ -147,13 +147,21 @@ class Parser(TokenStream):
             self.expect(")")
             return Call(name=name.text.lower(), star=True, **at)
         args: list[Node] = []
+        if self.token.upper == "DISTINCT" and self.peek().text not in (",", ")", "."):
+            raise self.error(
+                "an argument",
+                note="rtsql has no COUNT(DISTINCT ...): approx_count_distinct(x) counts "
+                "distinct values",
+            )
         if self.token.text != ")":
             args.append(self.binary())
             while self.token.text == ",":
                 self.advance()
                 args.append(self.binary())
         if self.token.text != ")":
-            raise self.error("',' or ')'")
+            cast = name.upper == "CAST" and self.token.upper == "AS"
+            note = "rtsql has no CAST: values are promoted to wider types as needed" if cast else ""
+            raise self.error("',' or ')'", note=note)
         self.advance()
         return Call(name=name.text.lower(), args=tuple(args), **at)
 

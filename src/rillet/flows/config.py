@@ -3,7 +3,8 @@
 FlumeBase's session configuration, with ``rillet.`` in place of ``flumebase.``.  A change
 affects only flows submitted after it: each flow takes a :class:`FlowConfig` when submitted.
 Keys outside ``rillet.`` are kept as given (the shell's ``\\set`` takes any key); a key under
-``rillet.`` that is not known is refused, naming the closest known one.
+``rillet.`` that is not known is refused, naming the closest known one.  FlumeBase's own name
+of a known setting (``flumebase.slack.time``) sets the rillet one.
 """
 
 from __future__ import annotations
@@ -123,6 +124,21 @@ KNOWN: dict[str, tuple[Any, Callable[[str, Any], Any], str]] = {
         "TUMBLE/HOP/SESSION windows: sketch metrics as values or as their mergeable state",
     ),
 }
+
+
+def canonical(key: str) -> str:
+    """The setting's rillet key: FlumeBase's name of a known setting (``flumebase.slack.time``,
+    as the reference's examples write them) is the same setting.
+
+    Examples:
+        >>> canonical("flumebase.aggregation.buckets"), canonical("io.skip.checksum.errors")
+        ('rillet.aggregation.buckets', 'io.skip.checksum.errors')
+    """
+    if isinstance(key, str) and key.startswith("flumebase."):
+        ours = "rillet." + key[len("flumebase.") :]
+        if ours in KNOWN:
+            return ours
+    return key
 
 
 def validate(key: str, value: Any) -> Any:

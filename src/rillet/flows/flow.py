@@ -320,9 +320,16 @@ class Flow:
         if self._on_end is not None:
             self._on_end(self)
 
-    def cancel(self) -> None:
+    def cancel(self, drain: bool = False) -> None:
         """Stop the flow: it reads no more input and emits nothing more (what it emitted
-        before can still be read)."""
+        before can still be read).  ``drain``: the records appended to its streams so far
+        go through first (a dropped stream's last records are not lost); its open windows
+        are not closed."""
+        if drain and not self._done:
+            for target in self._inputs:
+                target.stream.caught_up()
+            for subscriber in self._subscribers:
+                subscriber.release()
         with self._out:
             if self._done:
                 return

@@ -173,17 +173,7 @@ def build(
         return build(plan.input, operator, config, counters, stream_of)
     if isinstance(plan, Window):
         keys = [GroupKey(name, compile(node), _typed(node)) for name, node in plan.keys]
-        calls = [
-            Aggregation(
-                name,
-                AGGREGATES[node.name],
-                compile(node.args[0]) if node.args else None,
-                node.args[0].type if node.args else None,
-                tuple(_constant(a) for a in node.args[1:]),
-                _typed(node),
-            )
-            for name, node in plan.calls
-        ]
+        calls = _aggregations(plan.calls)
         window = plan.width_us
 
         def make(emit: Callable[..., None]) -> WindowAggregate:

@@ -326,6 +326,15 @@ def _resolve_output(node: Node, columns: p.Columns) -> Node:
     """HAVING's columns: output columns only."""
 
     def column(each: Node) -> Node | None:
+        if isinstance(each, Call) and _is_aggregate(each):
+            raise QueryError(
+                f"HAVING calls the aggregate function {functions.canonical(each.name)} at "
+                f"{each.line}:{each.col}: HAVING sees the output columns only; name the "
+                "aggregate in the select list and use the name (SELECT COUNT(*) AS n ... "
+                "HAVING n > 1)",
+                line=each.line,
+                col=each.col,
+            )
         if not isinstance(each, Column):
             return None
         if each.qualifier is not None or each.name not in columns:

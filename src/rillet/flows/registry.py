@@ -56,6 +56,7 @@ class FlowRegistry:
         return flow
 
     def set(self, key: str, value: Any) -> None:
+        key = settings.canonical(key)
         checked = settings.validate(key, value)
         with self._lock:
             self._config[key] = checked
@@ -70,7 +71,8 @@ class FlowRegistry:
             flow.cancel()
 
     def cancel_reading(self, stream: str) -> None:
-        """Cancel the flows that read ``stream`` (it is being dropped)."""
+        """Cancel the flows that read ``stream`` (it is being dropped), once the records
+        appended before the drop went through them."""
         for flow in self.running():
             if stream in flow.streams:
-                flow.cancel()
+                flow.cancel(drain=True)

@@ -31,6 +31,7 @@ import pyarrow as pa
 from rillet.aggregates.base import AggregateFunction
 from rillet.aggregates.buckets import run_starts
 from rillet.aggregates.grouped import Columns, CountKind, ExtremeKind, Kind, SumKind, kind_of
+from rillet.aggregates.sketches import Distribution
 from rillet.datatypes import DataType
 from rillet.expressions.kernels import Context, Kernel, evaluate
 from rillet.flows.config import FlowConfig
@@ -451,4 +452,7 @@ def results_array(kind: Kind, columns: Columns, dtype: DataType) -> pa.Array:
             with np.errstate(invalid="ignore", divide="ignore"):
                 totals = totals / columns["n"]  # one rounding, as int / int in Python
         return pa.array(totals, mask=empty).cast(arrow)
-    return pa.array(kind.results(columns), type=arrow)
+    results = kind.results(columns)
+    if pa.types.is_binary(arrow):  # DISTRIBUTION: a flow's BINARY column holds its sketch's bytes
+        results = [r.to_bytes() if isinstance(r, Distribution) else r for r in results]
+    return pa.array(results, type=arrow)

@@ -13,10 +13,12 @@ import datetime as dt
 import io
 import json
 from collections.abc import Iterator, Mapping, Sequence
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
 import fastavro
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -77,6 +79,11 @@ class Avro(EventFormat):
                 raise ConfigError(
                     f"property 'schema' is not an Avro schema: {exc}", property="schema"
                 ) from None
+            except (KeyError, TypeError, AttributeError) as exc:  # fastavro's for a missing part
+                why = f"it has no {exc.args[0]!r}" if isinstance(exc, KeyError) else str(exc)
+                raise ConfigError(
+                    f"property 'schema' is not an Avro schema: {why}", property="schema"
+                ) from None
             if not isinstance(raw, dict) or raw.get("type") != "record":
                 raise ConfigError("property 'schema' must be one Avro record", property="schema")
             fields = {f["name"]: f["type"] for f in raw.get("fields", [])}
@@ -128,8 +135,46 @@ class Avro(EventFormat):
             yield fastavro.schemaless_reader(handle, self.schema, None)
 
     def _batch(self, records: list[dict[str, Any]], rejected: list[Rejected]) -> Parsed:
-        arrays = [_column([r.get(c.name) for r in records], c.type) for c in self.columns]
-        return Parsed(pa.Table.from_arrays(arrays, schema=self.arrow), rejected)
+        bad: dict[int, Rejected] = {}  # the first bad field of each bad record, by index
+        arrays = []
+        for c in self.columns:
+            values = [r.get(c.name) for r in records]
+            if c.type.name == "PRECISE":
+                values = _decimals(values, c, bad)
+            arrays.append(_column(values, c.type))
+        table = pa.Table.from_arrays(arrays, schema=self.arrow)
+        if bad:
+            keep = np.ones(len(records), dtype=bool)
+            keep[list(bad)] = False
+            table = table.filter(pa.array(keep))
+            rejected = [*(bad[i] for i in sorted(bad)), *rejected]
+        return Parsed(table, rejected)
+
+
+def _decimals(values: list[Any], column: Column, bad: dict[int, Rejected]) -> list[Any]:
+    """A PRECISE column's values (Avro strings or doubles) as Decimals of its scale; a value
+    that is not a number, or does not fit, rejects its record (numbered from 1)."""
+    dtype = column.type.with_nullable(True)
+    out: list[Any] = []
+    for i, value in enumerate(values):
+        try:
+            out.append(None if value is None else dtype.coerce(_number(value)))
+        except (ValueError, TypeError, InvalidOperation) as exc:
+            out.append(None)
+            why = "not a number" if isinstance(exc, InvalidOperation) else str(exc)
+            reason = f"{value!r} does not read as {column.type}: {why}"
+            bad.setdefault(i, Rejected(i + 1, column.name, reason, repr(value)))
+    return out
+
+
+def _number(value: Any) -> Any:
+    """An Avro string holding a decimal number as a Decimal (the text's own digits)."""
+    if isinstance(value, str):
+        number = Decimal(value.strip())
+        if not number.is_finite():
+            raise ValueError("not a finite number")
+        return number
+    return value
 
 
 def _column(values: list[Any], dtype: DataType) -> pa.Array:
@@ -137,6 +182,4 @@ def _column(values: list[Any], dtype: DataType) -> pa.Array:
         if any(isinstance(v, dt.datetime) for v in values):  # a timestamp-millis logical type
             return pa.array(values, US_TZ)
         return pc.multiply(pa.array(values, pa.int64()), 1000).cast(US_TZ)
-    if dtype.name == "PRECISE":
-        return pa.array([None if v is None else dtype.coerce(v) for v in values], dtype.arrow)
     return pa.array(values, dtype.arrow)

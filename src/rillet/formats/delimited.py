@@ -45,6 +45,15 @@ class Delimited(EventFormat):
                 property="delimiter",
             )
         self.rules = text_rules(properties)
+        lists = [c.name for c in self.columns if c.type.name == "LIST"]
+        if lists and self.rules.list_delimiter == self.delimiter:
+            # the fields are split first: a list could never hold more than one item, and
+            # the rest of it would be read as the next columns
+            raise ConfigError(
+                f"property 'list.delim' is {self.delimiter!r}, the delimiter too: the LIST "
+                f"column {lists[0]!r} needs a list.delim of its own",
+                property="list.delim",
+            )
 
     def parse(self, data: bytes, first_line: int) -> Parsed:
         if len(self.delimiter) == 1 and b"\r" not in data:

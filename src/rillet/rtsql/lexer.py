@@ -15,6 +15,7 @@ from rillet.errors import ParseError
 
 _SPEC = [
     ("space", r"\s+|//[^\n]*|/\*[\s\S]*?\*/"),
+    ("unclosed", r"/\*"),  # a comment that no */ ends: a bad token
     ("number", r"\d+\.\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?|\d+[eE][+-]?\d+|\d+"),
     ("string", r"'(?:[^'\\]|\\[\s\S]|'')*'"),
     ("quoted", r'"(?:[^"]|"")*"'),
@@ -22,6 +23,12 @@ _SPEC = [
     ("word", r"[A-Za-z_][A-Za-z0-9_]*"),
     ("op", r"\|\||&&|==|!=|<>|<=|>=|[<>=+\-*/%(),.;]"),
 ]
+# what is left open at the end of the text when a comment, string or quoted name has no end
+_UNCLOSED = {
+    "/*": "the comment's closing */",
+    "'": "a closing quote (')",
+    '"': 'a closing quote (")',
+}
 # every character starts some token: one no rule takes is a "bad" token of its own
 _LEXER = re.compile(
     "|".join(f"(?P<{name}>{pattern})" for name, pattern in _SPEC) + r"|(?P<bad>[\s\S])"
@@ -66,7 +73,7 @@ def tokenize(text: str) -> list[Token]:
         kind = found.lastgroup
         word = found.group()
         start = found.start()
-        if kind == "bad":
+        if kind in ("bad", "unclosed"):
             append(Token("bad", word, line, start - line_start + 1, word))
             end = start  # nothing after it is read
             break
@@ -160,8 +167,7 @@ class TokenStream:
         ``note`` is added to the message in parentheses."""
         token = token or self.token
         if token.kind == "bad":
-            if token.text == "'":
-                expected = "a closing quote (')"
+            expected = _UNCLOSED.get(token.text, expected)
             message = f"unexpected {token.text!r} at {token.line}:{token.col}; expected {expected}"
         else:
             found = "end of input" if token.kind == "end" else repr(token.text)

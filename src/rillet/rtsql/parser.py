@@ -38,6 +38,7 @@ NOT_RTSQL = {
     ),
     **dict.fromkeys(("ORDER", "LIMIT"), "rtsql has no ORDER BY or LIMIT"),
     "UNION": "rtsql has no UNION",
+    **dict.fromkeys(("IN", "EXISTS"), "rtsql has no IN, EXISTS or subqueries in WHERE"),
     **dict.fromkeys(("DISTINCT", "ALL"), "rtsql has no DISTINCT or ALL: every SELECT is ALL"),
 }
 STATEMENTS = "a statement (SELECT, CREATE STREAM, DROP, SHOW, DESCRIBE or EXPLAIN)"
@@ -198,7 +199,12 @@ class Parser(ExpressionParser, TypeParser):
             if self.accept("PROPERTIES"):
                 self.expect("(")
                 while True:
+                    at = self.token
                     key = self.string("a property name as a quoted string")
+                    if any(key == k for k, _ in properties):  # which one would count is unclear
+                        raise self.error(
+                            "a property not given before", at, f"{key!r} is given twice"
+                        )
                     self.expect("=")
                     properties.append((key, self.string("a property value as a quoted string")))
                     if not self.accept(","):
@@ -248,7 +254,14 @@ class Parser(ExpressionParser, TypeParser):
         if self.is_word("WINDOW"):
             windows.append(self.window_def())
             while self.accept(","):
+                at = self.peek()  # the name after WINDOW
                 windows.append(self.window_def())
+                if any(w.name == windows[-1].name for w in windows[:-1]):
+                    raise self.error(
+                        "a window name not defined before",
+                        at,
+                        f"{windows[-1].name!r} is defined twice",
+                    )
         if self.token.kind != "end" and self.token.text not in (";", ")"):
             # a clause out of order, or something no clause starts with
             expected = self.clauses_after(joins, where, group_by, over, having, windows)

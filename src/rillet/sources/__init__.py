@@ -48,6 +48,11 @@ def local_path(text: str, kind: str) -> Path:
 def tail_path(spec: str) -> Path:
     """The path of a ``tail("path")`` source spec; UnsupportedError for any other spec."""
     match = _TAIL.fullmatch(spec)
+    if match is None and re.match(r"\s*tail\s*\(", spec):
+        raise ConfigError(
+            f'source {spec!r}: tail takes one path in quotes, as in tail("/var/log/app.log")',
+            source=spec,
+        )
     if match is None:
         raise UnsupportedError(
             f"source {spec!r} is not available yet: rillet's sources are "
@@ -104,6 +109,10 @@ def create_source_stream(
     if kind not in KINDS:
         raise UnsupportedError(f"FROM {kind} is not a source kind ({', '.join(KINDS)})")
     path = local_path(spec, "FILE") if kind == "FILE" else tail_path(spec)
+    if path.is_dir():
+        raise ConfigError(
+            f"{kind} {spec!r} names a directory ({path}); a source reads a file", source=spec
+        )
     if kind == "FILE" and not path.is_file():
         raise NotFoundError(
             f"FILE {spec!r}: no such file ({path})", kind="file", name=str(path), suggestion=None

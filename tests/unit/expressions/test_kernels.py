@@ -17,7 +17,7 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from rillet.datatypes import DataType
+from rillet.datatypes import DataType, parse_type
 from rillet.errors import InputError, TypeCheckError
 from rillet.expressions.check import check
 from rillet.expressions.duckdb import render
@@ -488,6 +488,14 @@ def test_lists_are_not_comparable(expression: str, expected: list[Any]) -> None:
         ("p + p", [Decimal("4.4"), Decimal("-2.4"), None]),
         ("p + i", [Decimal("3.2"), Decimal("-1.2"), None]),
         ("p < 2.5", [True, True, None]),
+        # by zero is NULL, as for the integers; % is exact, its sign the dividend's
+        ("p / i", [Decimal("2.2"), None, None]),
+        ("p % i", [Decimal("0.2"), None, None]),
+        ("p / 0", [None, None, None]),
+        ("p % 0", [None, None, None]),
+        ("p % 2", [Decimal("0.2"), Decimal("-1.2"), None]),
+        ("p % p", [Decimal("0.0"), Decimal("0.0"), None]),
+        ("i % p", [Decimal("1.0"), Decimal("0.0"), None]),
     ],
 )
 def test_precise_arithmetic_keeps_the_scale(expression: str, expected: list[Any]) -> None:
@@ -588,3 +596,14 @@ def test_concat_of_no_lists_is_an_error_before_any_data() -> None:
 def test_times_are_what_the_batch_holds() -> None:
     assert run("ts")[0] == at(2024, 5, 1, 12, 34, 56, 789012)
     assert run("ts + INTERVAL 1 SECOND")[4] == dt.datetime(1970, 1, 1, 0, 0, 1, tzinfo=dt.UTC)
+
+
+def test_precise_division_by_zero_renders_as_null_too() -> None:
+    columns = {"p": parse_type("PRECISE(1)"), "q": parse_type("PRECISE(1)")}
+    sql = render(check("p / q", columns), "ts")
+    assert sql == '("p" / NULLIF("q", 0))'
+    assert render(check("p % q", columns), "ts") == '("p" % NULLIF("q", 0))'
+    con = duckdb.connect()
+    assert con.sql("SELECT (1.5::DECIMAL(38, 1) / NULLIF(0::DECIMAL(38, 1), 0))").fetchall() == [
+        (None,)
+    ]

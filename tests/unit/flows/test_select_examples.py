@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 import rillet
+from rillet.errors import ConfigError
 from rillet.flows import config
 
 T0 = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
@@ -183,6 +184,23 @@ def test_minute_by_minute_hits(db: rillet.Database) -> None:
     assert stamped(db, query) == [(0, 2), (60_000, 1), (120_000, 2)]
 
 
+def test_flumebase_setting_names_set_the_rillet_settings(db: rillet.Database) -> None:
+    # the reference writes \set flumebase.aggregation.buckets=1: the same setting
+    s = db.create_stream("httpd_log", "ts TIMESTAMP, path STRING", time_column="ts")
+    s.append_many([(at(ms), "/") for ms in (1_000, 59_999, 60_000, 150_000, 170_000)])
+    db.set("flumebase.aggregation.buckets", 1)
+    db.set("flumebase.aggregation.continuous.output", "true")
+    assert db.config["rillet.aggregation.buckets"] == 1
+    assert db.config["rillet.aggregation.continuous.output"] is True
+    assert "flumebase.aggregation.buckets" not in db.config
+    query = "SELECT COUNT(*) as hits FROM httpd_log OVER RANGE INTERVAL 1 MINUTES PRECEDING;"
+    assert stamped(db, query) == [(0, 2), (60_000, 1), (120_000, 2)]
+    with pytest.raises(ConfigError, match="rillet.slack.time"):
+        db.set("flumebase.slack.time", -5)  # validated as the rillet one
+    db.set("flumebase.flume.master.port", "12345")  # FlumeBase's other keys: kept as given
+    assert db.config["flumebase.flume.master.port"] == "12345"
+
+
 def test_event_properties(db: rillet.Database, foo: rillet.Stream) -> None:
     # rillet records have no Flume attributes (#x is NULL) and the default priority INFO
     assert rows(db, "SELECT * FROM foo WHERE #interesting IS NOT NULL;") == []
@@ -274,8 +292,10 @@ def test_dropping_a_stream_cancels_the_flows_reading_it(
     db: rillet.Database, foo: rillet.Stream
 ) -> None:
     flow = db.execute("SELECT a FROM foo")
-    db.drop_stream("foo")
+    foo.append((at(5), 7, "r", 2.5, "last"))
+    db.drop_stream("foo")  # at once: the records appended before go through first
     assert flow.wait(5) and flow.cancelled and db.flows() == []
+    assert [r["a"] for r in flow] == [1, 3, 7]
 
 
 def test_nested_selects_joined_and_aggregated(db: rillet.Database) -> None:

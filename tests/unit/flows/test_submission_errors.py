@@ -56,6 +56,12 @@ CASES: list[tuple[str, type[errors.RilletError], str | None]] = [
     ("SELECT COUNT(*) FROM foo OVER w", errors.QueryError, None),
     ("SELECT a FROM foo WHERE COUNT(*) > 1", errors.TypeCheckError, None),
     ("SELECT SUM(b) FROM foo " + W5, errors.TypeCheckError, None),
+    ("SELECT regexp_match(b, '[') FROM foo", errors.TypeCheckError,
+     "regexp_match pattern '[' is not valid: Invalid regular expression: missing ]: [ at 1:24"),
+    (f"SELECT COUNT(*) FROM foo {W5} HAVING COUNT(*) > 1", errors.QueryError,
+     "HAVING calls the aggregate function count at 1:73: HAVING sees the output columns only; "
+     "name the aggregate in the select list and use the name (SELECT COUNT(*) AS n ... "
+     "HAVING n > 1)"),
 ]  # fmt: skip
 
 

@@ -78,6 +78,12 @@ def test_a_property_tab_is_a_tab() -> None:
         ("SELECT $", parse, "unexpected '$' at 1:8; expected an expression"),
         ("SHOW $", parse, "unexpected '$' at 1:6; expected STREAMS, FLOWS or FUNCTIONS"),
         ("SELECT 'x", parse, "unexpected \"'\" at 1:8; expected a closing quote (')"),
+        ('SELECT "x FROM f', parse, "unexpected '\"' at 1:8; expected a closing quote (\")"),
+        (
+            "SELECT a\nFROM f /* never closed",
+            parse,
+            "unexpected '/*' at 2:8; expected the comment's closing */",
+        ),
         ("LIST<INT", parse_type, "expected '>' at 1:9, found end of input"),
     ],
 )

@@ -330,6 +330,22 @@ STATEMENTS = "a statement (SELECT, CREATE STREAM, DROP, SHOW, DESCRIBE or EXPLAI
          "expected GROUP BY, OVER, HAVING, WINDOW or end of statement at 1:29, found 'ORDER' "
          "(rtsql has no ORDER BY or LIMIT)"),
         ("SELECT a limit FROM f", 1, 10, "',', AS, an alias or FROM", None),
+        ("SELECT a FROM f WHERE a IN (1, 2)", 1, 25,
+         "GROUP BY, OVER, HAVING, WINDOW or end of statement",
+         "expected GROUP BY, OVER, HAVING, WINDOW or end of statement at 1:25, found 'IN' "
+         "(rtsql has no IN, EXISTS or subqueries in WHERE)"),
+        ("SELECT COUNT(DISTINCT a) FROM f OVER RANGE INTERVAL 1 SECONDS PRECEDING", 1, 14,
+         "an argument",
+         "expected an argument at 1:14, found 'DISTINCT' (rtsql has no COUNT(DISTINCT ...): "
+         "approx_count_distinct(x) counts distinct values)"),
+        ("SELECT CAST(a AS STRING) FROM f", 1, 15, "',' or ')'",
+         "expected ',' or ')' at 1:15, found 'AS' (rtsql has no CAST: values are promoted to "
+         "wider types as needed)"),
+        ("SELECT a FROM f WINDOW w AS (RANGE INTERVAL 1 SECONDS PRECEDING), "
+         "WINDOW w AS (RANGE INTERVAL 2 SECONDS PRECEDING)", 1, 74,
+         "a window name not defined before",
+         "expected a window name not defined before at 1:74, found 'w' ('w' is defined "
+         "twice)"),
         ("DROP TABLE x", 1, 6, "STREAM or FLOW", None),
         ("DROP FLOW x", 1, 11, "a flow id (a number)", None),
         ("DROP STREAM", 1, 12, "a stream name", None),

@@ -66,6 +66,20 @@ def test_delimited_properties() -> None:
     assert got == [{"s": "a"}, {"s": None}]
 
 
+def test_a_list_column_needs_a_list_delim_other_than_the_delimiter() -> None:
+    with pytest.raises(ConfigError) as info:
+        make_format("delimited", columns("a INT, l LIST<INT>"), {"delimiter": "|"})
+    assert str(info.value) == (
+        "property 'list.delim' is '|', the delimiter too: the LIST column 'l' needs a "
+        "list.delim of its own"
+    )
+    got, _ = rows("delimited", "a INT, l LIST<INT>", b"1|2;3\n", delimiter="|",
+                  **{"list.delim": ";"})  # fmt: skip
+    assert got == [{"a": 1, "l": [2, 3]}]
+    got, _ = rows("delimited", "a INT, b INT", b"1|2\n", delimiter="|")  # no LIST: fine
+    assert got == [{"a": 1, "b": 2}]
+
+
 def test_delimited_rejects_malformed_lines_naming_line_and_field() -> None:
     data = b"1,2\nx,2\n3,99999999999\n\n4,5\n6,2.5\n"
     got, rejected = rows("delimited", "a INT, b INT", data)
@@ -161,3 +175,54 @@ def test_unknown_formats_and_properties_are_config_errors() -> None:
         make_format("csv", columns("a INT"), {})
     with pytest.raises(ConfigError, match="no property 'delim'"):
         make_format("delimited", columns("a INT"), {"delim": ";"})
+
+
+PRECISE_TEXTS = ["3.35", "2.5", "-2.5", "0.125", "12345678901234567.89", "1e3"]
+
+
+@pytest.mark.parametrize("scale", [0, 1, 2])
+def test_precise_is_read_exactly_and_rounded_half_away_from_zero_in_every_format(
+    scale: int,
+) -> None:
+    # the reference: Python's decimal from the text itself, rounded as Java's HALF_UP
+    want = [
+        {"p": Decimal(t).quantize(Decimal(1).scaleb(-scale), rounding="ROUND_HALF_UP")}
+        for t in PRECISE_TEXTS
+    ]
+    cols = f"p PRECISE({scale})"
+    got, rejected = rows("delimited", cols, "\n".join(PRECISE_TEXTS).encode())
+    assert (got, rejected) == (want, [])
+    numbers = "\n".join(f'{{"p": {t}}}' for t in PRECISE_TEXTS).encode()
+    strings = "\n".join(f'{{"p": "{t}"}}' for t in PRECISE_TEXTS).encode()
+    assert rows("json", cols, numbers) == (want, [])
+    assert rows("json", cols, strings) == (want, [])
+    schema = {"type": "record", "name": "r", "fields": [{"name": "p", "type": "string"}]}
+    bare = io.BytesIO()
+    for text in [*PRECISE_TEXTS, "abc"]:
+        fastavro.schemaless_writer(bare, fastavro.parse_schema(schema), {"p": text})
+    fmt = make_format("avro", columns(cols + " NOT NULL"), {"schema": json.dumps(schema)})
+    parsed = fmt.parse(bare.getvalue(), 1)
+    assert parsed.table.to_pylist() == want
+    reason = f"'abc' does not read as PRECISE({scale}) NOT NULL: not a number"
+    assert parsed.rejected == [Rejected(7, "p", reason, "'abc'")]
+
+
+def test_a_json_value_that_does_not_read_as_its_column_names_the_field() -> None:
+    data = b'{"a": 99999999999}\n{"p": "abc"}\n{"a": 1, "p": 2}\n{"p": 1e400}\n'
+    got, rejected = rows("json", "a INT, p PRECISE(1)", data)
+    assert got == [{"a": 1, "p": Decimal("2.0")}]
+    assert [(r.line, r.field) for r in rejected] == [(1, "a"), (2, "p"), (4, None)]
+    assert rejected[0].reason.startswith("the value of 'a' does not read as INT: ")
+    assert rejected[1].reason.startswith("the value of 'p' does not read as PRECISE(1): ")
+    assert rejected[2].reason.startswith("JSON parse error")  # the line itself, not a value
+
+
+def test_a_json_value_of_the_wrong_kind_is_rejected_naming_field_and_type() -> None:
+    got, rejected = rows("json", "a INT, s STRING", b'{"a": "one"}\n{"s": 2}\n{"a": 3}\n')
+    assert got == [{"a": 3, "s": None}]
+    assert rejected == [
+        Rejected(1, "a", "the value of 'a' is a JSON string; its column is INT (a number)",
+                 '{"a": "one"}'),
+        Rejected(2, "s", "the value of 's' is a JSON number; its column is STRING (a string)",
+                 '{"s": 2}'),
+    ]  # fmt: skip

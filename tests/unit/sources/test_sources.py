@@ -107,6 +107,12 @@ def test_timestamp_col_is_the_event_time(mem: rillet.Database, tmp_path: Path) -
     [
         ("FROM NODE 'collector'", errors.UnsupportedError, "NODE 'collector'.*not available yet"),
         ("FROM SOURCE 'syslogTcp(5140)'", errors.UnsupportedError, "not available yet"),
+        (
+            "FROM SOURCE 'tail({path})'",
+            errors.ConfigError,
+            r"^source 'tail\(.*\)': tail takes one path in quotes, as in "
+            r'tail\("/var/log/app.log"\)$',
+        ),
         ("FROM FILE 'hdfs://nn/x.txt'", errors.UnsupportedError, "only local files"),
         ("FROM FILE '/no/such/file.txt'", errors.NotFoundError, "no such file"),
         (
@@ -125,6 +131,23 @@ def test_timestamp_col_is_the_event_time(mem: rillet.Database, tmp_path: Path) -
             "'skip'.*or 'fail'",
         ),
         ("FROM SOURCE 'tail(\"{path}\")' EVENT FORMAT 'avro'", errors.UnsupportedError, "tail"),
+        (
+            "FROM FILE '{dir}' EVENT FORMAT 'delimited'",
+            errors.ConfigError,
+            r"^FILE '.*' names a directory \(.*\); a source reads a file$",
+        ),
+        ("FROM SOURCE 'tail(\"{dir}\")'", errors.ConfigError, "names a directory"),
+        (
+            "FROM FILE '{path}' EVENT FORMAT 'avro' PROPERTIES ('schema' = '{{}}')",
+            errors.ConfigError,
+            "^property 'schema' is not an Avro schema: it has no 'type'$",
+        ),
+        (
+            "FROM FILE '{path}' EVENT FORMAT 'delimited' "
+            "PROPERTIES ('delimiter' = ',', 'delimiter' = '|')",
+            errors.ParseError,
+            "^expected a property not given before at 1:.*'delimiter' is given twice",
+        ),
     ],
 )
 def test_bad_sources_say_what_is_wrong_and_create_nothing(
@@ -132,7 +155,7 @@ def test_bad_sources_say_what_is_wrong_and_create_nothing(
 ) -> None:
     path = tmp_path / "data.txt"
     path.write_text("1\n")
-    statement = f"CREATE STREAM data (id INT) {text.format(path=path)}"
+    statement = f"CREATE STREAM data (id INT) {text.format(path=path, dir=tmp_path)}"
     with pytest.raises(error, match=match):
         mem.execute(statement)
     assert mem.streams() == []
