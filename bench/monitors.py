@@ -51,7 +51,7 @@ from bench.perflog import (
     sealed_paths,
     temporary_database,
 )
-from rillet.cli import PERF_LOG
+from rillet.commands.demo import PERF_LOG
 from rillet.monitors import Alert
 from rillet.monitors.filter import predicate
 from rillet.monitors.plan import candidates, exact

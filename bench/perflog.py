@@ -1,4 +1,4 @@
-"""The benchmarks' data: Confluo's performance log (``rillet.cli.perf_batch``), made once a run.
+"""The benchmarks' data: Confluo's performance log (``commands.demo.perf_batch``), made once a run.
 
 Every benchmark appends, reads and queries the same records, so its figures and its peers'
 compare.  Event time starts at 2024-05-01T00:00:00Z and advances 3.6 ms a record: a million
@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 import rillet
-from rillet.cli import PERF_LOG, perf_batch
+from rillet.commands.demo import PERF_LOG, perf_batch
 
 STREAM = "perf_log"
 BATCH_ROWS = 65_536
