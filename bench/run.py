@@ -20,6 +20,7 @@ import duckdb  # noqa: E402
 
 import rillet  # noqa: E402
 from bench import (  # noqa: E402
+    cli_ingest,
     flows,
     ingest,
     monitors,
@@ -70,6 +71,7 @@ def main() -> None:
     rollups.run()  # its own data: a day of 1,000 hosts' latencies, a 1-minute roll-up
     named_flows.run()  # its own data: a roll-up's backfill, live roll-ups, a restart
     timeseries_stores.main()  # SQL and Redis beside Kairos' own methods, same run
+    cli_ingest.run()  # its own file: a 1M-line CSV through rillet ingest, beside DuckDB
     print(
         f"\nall benchmarks ran in {time.perf_counter() - began:.0f} s; load average "
         f"{os.getloadavg()[0]:.2f} (other work on the machine slows every figure)"

@@ -14,7 +14,7 @@ def test_all_is_exact_and_sorted() -> None:
     modules |= {"flows"}
     modules |= {"rtsql"}
     modules |= {"timeseries"}
-    modules |= {"formats", "sources", "commands"}
+    modules |= {"formats", "sources", "commands", "shell", "server", "client", "dashboard"}
     assert public - modules == set(rillet.__all__) - {"errors"}
 
 

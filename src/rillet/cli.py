@@ -6,6 +6,10 @@ import click
 
 import rillet
 from rillet.commands.demo import demo_command
+from rillet.commands.ingest import ingest_command
+from rillet.commands.shell import shell_command
+from rillet.commands.sql import sql_command
+from rillet.commands.streams import streams_command
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -15,6 +19,10 @@ def main() -> None:
 
 
 main.add_command(demo_command)
+main.add_command(shell_command)
+main.add_command(sql_command)
+main.add_command(ingest_command)
+main.add_command(streams_command)
 
 if __name__ == "__main__":
-    main()
+    main(prog_name="rillet")

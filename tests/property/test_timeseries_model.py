@@ -91,3 +91,14 @@ def test_reads_are_the_models(kind: str, interval: str, events: Any, bulks: list
                     expected[start] = {r: kept(kind, fine[r]) for r in sorted(fine)}
                 start = end
             assert got == expected
+            # collapse: the whole range as one bucket (a gauge: the last value of its latest
+            # bucket holding data, however many empty buckets follow)
+            finest = resolution or step
+            ordered = sorted(
+                (bucket(s, finest), at, v) for at, (n, s, v) in enumerate(written) if n == name
+            )
+            values = [v for _, _, v in ordered]
+            collapsed = t.series(name, interval, start=min(stamps), end=max(stamps), collapse=True)
+            assert collapsed == {
+                bucket(min(stamps), step): kept(kind, values) if values else EMPTY[kind]
+            }

@@ -134,6 +134,29 @@ def test_gauge_without_data_reads_0_alone_and_none_in_a_join(make_timeseries: Ma
     assert t.series(["a", "b"], "minute", start=T, steps=1) == {m0: 5.0}
 
 
+def test_a_collapsed_gauge_is_the_last_value_written_in_the_range(make_timeseries: Make) -> None:
+    """Empty buckets read 0 alone, but a collapse skips them: the range's last write wins."""
+    t = make_timeseries(
+        type="gauge", intervals={"minute": MINUTE, "hour": {"step": "1h", "resolution": 60}}
+    )
+    h0 = bucket(T, 3600)
+    t.insert("a", 5.0, timestamp=h0 + 70)
+    t.insert("a", 7.0, timestamp=h0 + 130)
+    t.insert("a", 0.0, timestamp=h0 + 3600 + 10)
+    t.insert("b", 9.0, timestamp=h0 + 100)
+    t.insert("b", 4.0, timestamp=h0 + 190)
+    minutes = t.series("a", "minute", start=h0, steps=5)
+    assert minutes == {h0: 0, h0 + 60: 5.0, h0 + 120: 7.0, h0 + 180: 0, h0 + 240: 0}
+    assert t.series("a", "minute", start=h0, steps=5, collapse=True) == {h0: 7.0}
+    assert t.series("a", "minute", start=h0 + 180, steps=2, collapse=True) == {h0 + 180: 0}
+    assert t.series(["a", "b"], "minute", start=h0, steps=5, collapse=True) == {h0: 4.0}
+    assert t.series("a", "hour", start=h0, steps=3, collapse=True) == {h0: 0.0}
+    assert t.series("a", "hour", start=h0 - 3600, steps=2, collapse=True) == {h0 - 3600: 7.0}
+    assert t.series("b", "hour", start=h0, steps=3, collapse=True, transform="rate") == {
+        h0: 4.0 / (3 * 3600)
+    }
+
+
 def test_counts_keep_floats(make_timeseries: Make) -> None:
     t = make_timeseries(type="count", intervals={"minute": MINUTE})
     t.insert("a", 1.5, timestamp=T)

@@ -4,6 +4,7 @@ nothing half-written."""
 from __future__ import annotations
 
 import importlib
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -88,6 +89,11 @@ def test_an_unknown_interval_is_not_a_bare_key_error() -> None:
         ("gauge", {}, [1, 2]),
         ("histogram", {"value_type": "int"}, 1.5),
         ("set", {}, None),
+        ("count", {}, float("inf")),
+        ("gauge", {}, float("nan")),
+        ("series", {}, float("-inf")),
+        ("histogram", {}, float("nan")),
+        ("set", {}, float("nan")),
     ],
 )
 def test_a_value_the_type_cannot_hold_writes_nothing(
@@ -104,6 +110,10 @@ def test_a_value_the_type_cannot_hold_writes_nothing(
         T: t.kind.empty(False),
         T + 60: t.kind.empty(False),
     }
+    if isinstance(bad, float) and not math.isfinite(bad):  # a single insert's path, too
+        with pytest.raises(ValueTypeError, match="not a finite number"):
+            t.insert("a", bad, timestamp=T)
+        assert t.list() == []
 
 
 def test_an_unknown_transform_is_refused_before_reading() -> None:
@@ -127,6 +137,8 @@ def test_wrong_arguments_are_named() -> None:
         t.series("a", "minute", format="csv")
     with pytest.raises(InputError, match="steps must be"):
         t.series("a", "minute", steps=-1)
+    with pytest.raises(InputError, match="steps must be"):
+        t.series("a", "minute", steps=0)  # not "the default"
     assert t.list() == []
 
 

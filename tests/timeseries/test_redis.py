@@ -162,6 +162,13 @@ def test_url_options_and_unreachable_server() -> None:
         Timeseries(f"redis://127.0.0.1:{port}/3", type="count", intervals={"m": {"step": 60}})
     with pytest.raises(ConfigError, match="unknown Redis back-end option 'table_name'"):
         redis_module.open_store(REDIS_URL, StoreSpec("count", "", (), {"table_name": "x"}))
+    with pytest.raises(ConfigError, match="client_config: .*'socket_tiemout'"):
+        Timeseries(
+            REDIS_URL,
+            type="count",
+            intervals={"m": {"step": 60}},
+            client_config={"socket_tiemout": 5},
+        )
 
 
 def test_a_kairos_custom_fetch(client: redis.Redis) -> None:
@@ -209,3 +216,109 @@ def test_a_day_hash_keeps_its_buckets_apart(client: redis.Redis) -> None:
     finally:
         store.delete_all()
         histogram.delete_all()
+
+
+@pytest.mark.parametrize("kind", ["series", "histogram", "count", "gauge", "set"])
+def test_a_callers_pipeline_queues_the_write_for_it_to_execute(
+    client: redis.Redis, kind: str
+) -> None:
+    """Kairos' ``pipeline=`` of ``insert`` and ``bulk_insert``: the commands are queued on
+    the caller's pipeline and nothing is written until the caller executes it."""
+    intervals: dict[str, dict[str, Any]] = {"minute": {"step": 60}, "hour": {"step": "1h"}}
+    series = Timeseries(client, type=kind, intervals=intervals, prefix=unique_prefix())
+    try:
+        pipe = client.pipeline()
+        series.insert("x", 2, timestamp=T0 + 5, pipeline=pipe)
+        series.insert("x", [3, 2], timestamp=T0 + 65, pipeline=pipe)
+        series.bulk_insert({T0 + 10: {"x": [4], "y": [1]}}, pipeline=pipe)
+        assert series.list() == []  # queued, not yet sent
+        pipe.execute()
+        expected = {
+            "series": ([2.0, 4.0], [3.0, 2.0], [2.0, 3.0, 2.0, 4.0]),
+            "histogram": ({2.0: 1, 4.0: 1}, {3.0: 1, 2.0: 1}, {2.0: 2, 3.0: 1, 4.0: 1}),
+            "count": (6.0, 5.0, 11.0),
+            "gauge": (4.0, 2.0, 4.0),
+            "set": ({2.0, 4.0}, {2.0, 3.0}, {2.0, 3.0, 4.0}),
+        }[kind]
+        assert dict(series.series("x", "minute", start=T0, end=T0 + 60)) == {
+            T0: expected[0],
+            T0 + 60: expected[1],
+        }
+        assert dict(series.get("x", "hour", timestamp=T0)) == {T0: expected[2]}
+        assert series.list() == ["x", "y"]
+    finally:
+        series.delete_all()
+
+
+def test_pipeline_is_a_redis_option_only() -> None:
+    series = Timeseries("rillet://", type="count", intervals={"minute": {"step": 60}})
+    with pytest.raises(ConfigError, match="pipeline= is an option of the Redis back end"):
+        series.insert("x", 1, pipeline=object())
+    assert series.list() == []
+
+
+@pytest.mark.parametrize("queued", [False, True], ids=["write", "pipeline"])
+def test_every_key_expires_with_steps(client: redis.Redis, queued: bool) -> None:
+    """With ``steps`` on every interval, every key of the time series expires (the names
+    and intervals written, at the latest data's expiry); one interval without keeps them."""
+    prefix, other = unique_prefix(), unique_prefix()
+    expiring = Timeseries(
+        client, type="set", intervals={"minute": {"step": 60, "steps": 5}}, prefix=prefix
+    )
+    kept = Timeseries(
+        client,
+        type="set",
+        intervals={"minute": {"step": 60, "steps": 5}, "forever": {"step": 60}},
+        prefix=other,
+    )
+    try:
+        now = time.time()
+        bucket = int(now) // 60 * 60
+        for one in (expiring, kept):
+            pipe = client.pipeline() if queued else None
+            one.insert("a", [1, 2], timestamp=now - 60, pipeline=pipe)  # a bulk write
+            one.insert("b", 1, timestamp=now, pipeline=pipe)  # a single insert
+            if pipe is not None:
+                pipe.execute()
+        latest = max(bucket + 5 * 60, int(now) + redis_module.SKEW)
+        for key in _keys(client, prefix):
+            assert client.expiretime(key.decode()) in (latest - 60, latest, latest + 1), key
+        assert client.expiretime(f"{prefix}set:n") in (latest, latest + 1)
+        assert client.ttl(f"{other}set:n") == -1
+        assert client.ttl(f"{other}set:v") == -1
+        assert expiring.list() == kept.list() == ["a", "b"]
+    finally:
+        expiring.delete_all()
+        kept.delete_all()
+
+
+@pytest.mark.parametrize("path", ["insert", "bulk_insert", "pipeline"])
+@pytest.mark.parametrize("kind", ["histogram", "count", "gauge"])
+def test_an_earlier_bucket_never_shortens_a_day_hash_s_expiry(
+    client: redis.Redis, kind: str, path: str
+) -> None:
+    """A day's hash holds many buckets: writing an earlier one after a later one keeps the
+    later one's expiry (it was cut to the earlier's, dropping live data early)."""
+    prefix = unique_prefix()
+    series = Timeseries(
+        client, type=kind, intervals={"minute": {"step": 60, "steps": 10}}, prefix=prefix
+    )
+    try:
+        now = time.time()
+        bucket = int(now) // 60 * 60
+        if bucket % redis_module.SPAN < 300:
+            pytest.skip("the earlier bucket would fall in the previous UTC day's hash")
+        for at in (now, now - 300):
+            if path == "bulk_insert":
+                series.bulk_insert({at: {"a": [1, 2]}})
+            elif path == "pipeline":
+                pipe = client.pipeline()
+                series.insert("a", 1, timestamp=at, pipeline=pipe)
+                pipe.execute()
+            else:
+                series.insert("a", 1, timestamp=at)
+        day = bucket - bucket % redis_module.SPAN
+        assert client.expiretime(f"{prefix}{kind}:d:minute:{day}:a") == bucket + 600
+        assert client.expiretime(f"{prefix}{kind}:i:minute:a") == bucket + 600
+    finally:
+        series.delete_all()

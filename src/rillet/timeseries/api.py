@@ -25,7 +25,7 @@ from rillet.timeseries.backends import open_store
 from rillet.timeseries.frames import to_table
 from rillet.timeseries.intervals import Interval, parse_intervals, seconds
 from rillet.timeseries.kinds import KINDS, Kind
-from rillet.timeseries.store import TYPES, Store, StoreSpec
+from rillet.timeseries.store import TYPES, PipelineWriter, Store, StoreSpec
 from rillet.timeseries.writes import Writer
 
 #: what ``series(..., format=...)`` returns: ordered dicts, an Arrow table, a pandas frame
@@ -114,8 +114,17 @@ class Timeseries:
     ) -> None:
         """Insert ``{timestamp: {name: [value, ...]}}`` (timestamp None: now) in one write
         to the back end: all of it, or nothing (a value the type cannot hold is a
-        ValueTypeError naming it, and nothing is written)."""
+        ValueTypeError naming it, and nothing is written).  On Redis, ``pipeline=`` (a
+        redis-py pipeline) queues the write's commands on it without executing them, as
+        Kairos did: the caller calls ``execute()``."""
+        pipeline = kwargs.pop("pipeline", None)
         _no_options("bulk_insert", kwargs)
+        if pipeline is not None and not isinstance(self.store, PipelineWriter):
+            raise ConfigError(
+                "pipeline= is an option of the Redis back end only (this time series is kept "
+                f"by {type(self.store).__name__})",
+                option="pipeline",
+            )
         if isinstance(intervals, bool) or not isinstance(intervals, int):
             raise InputError(f"intervals must be a whole number, got {intervals!r}")
         if not isinstance(inserts, Mapping):
@@ -123,7 +132,7 @@ class Timeseries:
                 "bulk_insert(): inserts must be {timestamp: {name: [value, ...]}}, "
                 f"got {type(inserts).__name__}"
             )
-        self._writer.bulk(inserts, intervals)
+        self._writer.bulk(inserts, intervals, pipeline)
 
     # -- reading --------------------------------------------------------------------------------
 
@@ -197,7 +206,7 @@ class Timeseries:
         config = self._interval(interval)
         transforms.check(transform)
         names, joined = _names(name)
-        count = steps or config.steps or 1
+        count = steps if steps is not None else config.steps or 1
         if isinstance(count, bool) or not isinstance(count, int) or count < 1:
             raise InputError(f"steps must be a whole number >= 1, got {steps!r}")
         first, last = _range(config, start, end, count)
@@ -212,12 +221,21 @@ class Timeseries:
         width = config.resolution if nested else config.step
         whole: float | None = None  # the step of a collapsed series: all of it
         if collapse:
+            basis = rval
+            if self.type == "gauge" and not callable(collapse) and not callable(condense):
+                # the last value written in the range: a bucket without data (read as 0
+                # alone) must not hide the buckets before it
+                join = join_rows if joined else None
+                basis = self._shaped(names, True, cells, config, buckets, join, process_row)
+                if not config.coarse:
+                    for key in basis:
+                        basis[key] = self.kind.condense(basis[key], True)
             data = (
                 collapse(rval)
                 if callable(collapse)
                 else condense(rval)
                 if callable(condense)
-                else self.kind.condense(rval, joined)
+                else self.kind.condense(basis, joined)
             )
             rval = OrderedDict([(buckets[0], data)])
             whole = float(config.step.next(last) - first)

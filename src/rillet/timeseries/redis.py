@@ -35,14 +35,15 @@ the latest of its buckets' (``NX`` then ``GT``), so Redis drops dead data itself
 :meth:`RedisStore.expire` trims the index and deletes what is left of the dead buckets
 (their fields, in a day's hash that still holds live ones).
 
-Writes and their guarantee. One :meth:`RedisStore.write` (one ``insert`` or ``bulk_insert``)
-is one MULTI/EXEC transaction: a few Lua calls whose arguments are packed column by column
-(:mod:`rillet.timeseries.resp`) group the commands per key (one RPUSH, SADD or HSET of all a
-key's values) and set the index and expiries. Other clients see all of the write or none of
-it, and if the connection fails before EXEC nothing is applied. Redis does not roll back: a
-command failing inside EXEC (possible only if another program replaced one of these keys
-with a key of another kind) leaves the others applied; the store then raises
-:class:`~rillet.errors.StorageError` naming the error.
+Writes and their guarantee. One :meth:`RedisStore.write_rows` (a single ``insert``) is one
+call of a Lua script, atomic as scripts are.  One :meth:`RedisStore.write` (a
+``bulk_insert``) is one MULTI/EXEC transaction: a few Lua calls whose arguments are packed
+column by column (:mod:`rillet.timeseries.resp`) group the commands per key (one RPUSH,
+SADD or HSET of all a key's values) and set the index and expiries. Other clients see all
+of the write or none of it, and if the connection fails before EXEC nothing is applied.
+Redis does not roll back: a command failing inside EXEC (possible only if another program
+replaced one of these keys with a key of another kind) leaves the others applied; the
+store then raises :class:`~rillet.errors.StorageError` naming the error.
 
 Reads.  :meth:`RedisStore.fetch` is one round trip: a pipeline of one Lua script per name
 that ranges the index and reads the buckets found (the script reads keys it derives from the
@@ -73,6 +74,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import redis
 from redis.backoff import NoBackoff
+from redis.client import Pipeline
 from redis.retry import Retry
 
 from rillet.errors import BackendUnavailableError, ConfigError, StorageError, ValueTypeError
@@ -159,7 +161,10 @@ local function flush()
     end
   end
   if latest ~= nil then
-    redis.call('EXPIREAT', key, math.max(latest, soonest))
+    -- never sooner than it was: a day's hash may hold a later bucket written before
+    local at = math.max(latest, soonest)
+    redis.call('EXPIREAT', key, at, 'NX')
+    redis.call('EXPIREAT', key, at, 'GT')
   end
 end
 for i = 4, #ARGV, 6 do
@@ -203,6 +208,49 @@ for k, members in pairs(index) do
 end
 return (#ARGV - 3) / 6
 """
+#: a few rows (single inserts, a caller's pipeline) in one call, atomic as a script is.
+#: ARGV = the type's command, the names and intervals SETs, when they expire ("": never),
+#: then eight per row: data key, field or member, value ("" for a member), index key,
+#: i_time, interval, name, expires ("": never).  Expiries only ever grow (NX, then GT): a
+#: day's hash may hold a later bucket than the row's.
+_ROWS_SCRIPT = b"""
+local cmd, names, intervals, meta = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local function expire(key, at)
+  redis.call('EXPIREAT', key, at, 'NX')
+  redis.call('EXPIREAT', key, at, 'GT')
+end
+for i = 5, #ARGV, 8 do
+  local key, field, value, index = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+  if value == '' then
+    redis.call(cmd, key, field)
+  else
+    redis.call(cmd, key, field, value)
+  end
+  redis.call('ZADD', index, ARGV[i + 4], ARGV[i + 4])
+  redis.call('SADD', names, ARGV[i + 6])
+  redis.call('SADD', intervals, ARGV[i + 5])
+  if ARGV[i + 7] ~= '' then
+    expire(key, ARGV[i + 7])
+    expire(index, ARGV[i + 7])
+  end
+end
+for _, key in ipairs({names, intervals}) do
+  if meta == '' then
+    redis.call('PERSIST', key)
+  else
+    expire(key, meta)
+  end
+end
+return 1
+"""
+#: each type's command in :data:`_ROWS_SCRIPT`
+_ROWS_COMMAND = {
+    "series": b"RPUSH",
+    "set": b"SADD",
+    "histogram": b"HINCRBY",
+    "count": b"HINCRBYFLOAT",
+    "gauge": b"HSET",
+}
 #: each type's command and mode in the write script
 _WRITE = {
     "series": (b"RPUSH", b"push"),
@@ -257,6 +305,7 @@ class RedisStore:
         self._value_type = arrow_value_type(spec.options.get("value_type", "float"))
         self._keys = Keys(spec.prefix, spec.type)
         self._fetch_sha: str | None = None
+        self._rows_script = client.register_script(_ROWS_SCRIPT)
         with self._translated():
             client.ping()
 
@@ -365,9 +414,21 @@ class RedisStore:
 
     def write_rows(self, rows: Sequence[tuple[Any, ...]]) -> None:
         """What :meth:`write` does, for a few rows given as tuples (single inserts): one
-        MULTI/EXEC pipeline of plain commands."""
+        call of a script (atomic, as a MULTI/EXEC is; no rollback either)."""
         if not rows:
             return
+        args = self._rows_args(rows)
+        with self._translated():
+            self._rows_script(args=args)
+
+    def queue_rows(self, pipe: Pipeline, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Queue the write of ``rows`` (as :meth:`write_rows` takes them) on ``pipe``
+        without executing it: Kairos' ``pipeline=`` option, the caller runs ``execute()``."""
+        if rows:
+            self._rows_script(args=self._rows_args(rows), client=pipe)
+
+    def _rows_args(self, rows: Sequence[tuple[Any, ...]]) -> list[Any]:
+        """The arguments of :data:`_ROWS_SCRIPT` for ``rows``."""
         kind, keys = self._spec.type, self._keys
         values = [row[4] for row in rows]
         if kind == "count" and not all(math.isfinite(v) for v in values):
@@ -375,38 +436,46 @@ class RedisStore:
             raise ValueTypeError(
                 f"count {values[bad]!r} (row {bad}) is not a finite number", column="value", row=bad
             )
-        encoded = as_binary(pa.array(values, self._value_type)).to_pylist()
+        # a count's increment goes out as a float (HINCRBYFLOAT): no text to make for it
+        encoded = (
+            values if kind == "count" else as_binary(pa.array(values, self._value_type)).to_pylist()
+        )
         soonest = _soonest()
-        latest: dict[bytes, int] = {}
-        pipe = self._client.pipeline(transaction=True)
+        ends = [row[-1] for row in rows]
+        meta = (
+            b""
+            if any(end is None for end in ends)
+            else max(max(e for e in ends if e is not None), soonest)
+        )
+        args: list[Any] = [_ROWS_COMMAND[kind], keys.names, keys.intervals, meta]
         for row, value in zip(rows, encoded, strict=True):
             name, interval, i_time, r_time = row[:4]
-            key, field = keys.data(interval, i_time, name), str(r_time).encode()
+            field = str(r_time).encode()
             if keys.span:  # a hash holds many buckets: its fields name theirs
                 field = str(i_time).encode() + b":" + field
-            if kind == "series":
-                pipe.rpush(key, field + b":" + value)
-            elif kind == "set":
-                pipe.sadd(key, field + b":" + value)
+            if kind in ("series", "set"):
+                field, value = field + b":" + value, b""
             elif kind == "histogram":
-                pipe.hincrby(key, field + b":" + value, row[5])
+                field, value = field + b":" + value, row[5]
             elif kind == "count":
-                pipe.hincrbyfloat(key, field, row[4])
-            else:
-                pipe.hset(key, field, value)
-            index = keys.index(interval, name)
-            pipe.zadd(index, {str(i_time): i_time})
-            if row[-1] is not None:
-                at = max(row[-1], soonest)
-                pipe.expireat(key, at)
-                latest[index] = max(at, latest.get(index, at))
-        for index, at in latest.items():
-            pipe.expireat(index, at, nx=True)
-            pipe.expireat(index, at, gt=True)
-        pipe.sadd(keys.names, *{row[0] for row in rows})
-        pipe.sadd(keys.intervals, *{row[1] for row in rows})
-        with self._translated():
-            pipe.execute()
+                value = b"%.17g" % value
+            expires = b"" if row[-1] is None else max(row[-1], soonest)
+            args += [
+                keys.data(interval, i_time, name),
+                field,
+                value,
+                keys.index(interval, name),
+                i_time,
+                interval,
+                name,
+                expires,
+            ]
+        return args
+
+    def queue(self, pipe: Pipeline, rows: pa.Table) -> None:
+        """:meth:`queue_rows` for a table of :func:`write_schema` rows (a bulk insert)."""
+        columns = [rows.column(i).to_pylist() for i in range(rows.num_columns)]
+        self.queue_rows(pipe, list(zip(*columns, strict=True)))
 
     def _encoded(self, values: pa.ChunkedArray) -> pa.Array:
         """Values as the bytes kept (see the module docstring)."""
@@ -438,6 +507,15 @@ class RedisStore:
         intervals = pc.unique(rows["interval"]).to_pylist()
         parts.append(command(b"SADD", self._keys.names, *(n.encode() for n in names)))
         parts.append(command(b"SADD", self._keys.intervals, *(i.encode() for i in intervals)))
+        expires = rows["expires"]
+        for key in (self._keys.names, self._keys.intervals):
+            # the names stay listed as long as the data: for ever if a row is kept for ever
+            if expires.null_count:
+                parts.append(command(b"PERSIST", key))
+            else:
+                at = str(max(pc.max(expires).as_py(), _soonest())).encode()
+                parts.append(command(b"EXPIREAT", key, at, b"NX"))
+                parts.append(command(b"EXPIREAT", key, at, b"GT"))
         return parts
 
     def fetch(self, names: Sequence[str], interval: str, start: int, end: int) -> pa.Table:
@@ -730,6 +808,11 @@ def open_store(target: Any, spec: StoreSpec) -> RedisStore:
         raise ConfigError(f"Redis back end {target!r}: {exc}", option="client") from None
     try:
         return RedisStore(client, True, spec)
+    except TypeError as exc:  # redis-py checks client_config only when it first connects
+        client.close()
+        raise ConfigError(
+            f"Redis back end {target!r}: client_config: {exc}", option="client_config"
+        ) from None
     except BaseException:
         client.close()
         raise

@@ -262,6 +262,21 @@ class RowWriter(Protocol):
         have distinct keys (they are one value's rows, one an interval)."""
 
 
+@runtime_checkable
+class PipelineWriter(Protocol):
+    """Optional, beside :class:`Store`: a store whose client batches commands in a
+    pipeline the caller executes (Kairos' ``pipeline=`` option of ``insert`` and
+    ``bulk_insert`` on Redis).  Queued writes are applied when, and as, the caller's
+    pipeline runs: with ``transaction=True`` (redis-py's default) all or none."""
+
+    def queue_rows(self, pipe: Any, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Queue the commands of ``rows`` (as :meth:`RowWriter.write_rows` takes them, keys
+        not necessarily distinct) on ``pipe`` without executing it."""
+
+    def queue(self, pipe: Any, rows: pa.Table) -> None:
+        """:meth:`queue_rows` for a table of :func:`write_schema` rows."""
+
+
 def check_options(spec: StoreSpec, known: Sequence[str], backend: str) -> dict[str, Any]:
     """The ``client_config`` option of ``spec`` (a dict, ``{}`` without one), after checking
     that every option is one of ``known``: a ConfigError names the first that is not.

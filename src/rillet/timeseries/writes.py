@@ -5,6 +5,7 @@ type cannot hold is a ValueTypeError naming it, before anything is written."""
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Mapping
 from itertools import chain
@@ -12,11 +13,12 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from rillet.errors import InputError, ValueTypeError
+from rillet.errors import ConfigError, InputError, ValueTypeError
 from rillet.timeseries.intervals import Interval, seconds
 from rillet.timeseries.kinds import Kind
-from rillet.timeseries.store import RowWriter, Store, write_schema
+from rillet.timeseries.store import PipelineWriter, RowWriter, Store, write_schema
 
 
 class Writer:
@@ -36,11 +38,23 @@ class Writer:
         self.write_func = write_func
         self._schema = write_schema(kind.name, store.value_type)
         self._rows_writer = store if isinstance(store, RowWriter) else None
+        #: a Redis pipeline the write in progress queues its commands on (Kairos' option)
+        self._pipeline: Any = None
 
-    def bulk(self, inserts: Mapping[Any, Mapping[str, Any]], intervals: int) -> None:
+    def bulk(
+        self, inserts: Mapping[Any, Mapping[str, Any]], intervals: int, pipeline: Any = None
+    ) -> None:
         """Write ``{timestamp: {name: [value, ...]}}``, also into the ``intervals`` buckets
-        after (> 0) or before (< 0) each timestamp's."""
+        after (> 0) or before (< 0) each timestamp's.  ``pipeline`` (Redis only): queue the
+        commands on it, for the caller to execute."""
         now = time.time()
+        if pipeline is not None:
+            self._pipeline = pipeline
+            try:
+                self.bulk(inserts, intervals)
+            finally:
+                self._pipeline = None
+            return
         if len(inserts) == 1 and not intervals:
             ((stamp, by_name),) = inserts.items()
             if isinstance(by_name, Mapping) and len(by_name) == 1:
@@ -81,7 +95,17 @@ class Writer:
             },
             schema=self._schema,
         )
+        if self._pipeline is not None:
+            self._queuer().queue(self._pipeline, table)
+            return
         self.store.write(table)
+
+    def _queuer(self) -> PipelineWriter:
+        if not isinstance(self.store, PipelineWriter):  # checked by Timeseries.bulk_insert
+            raise ConfigError(
+                "pipeline= is an option of the Redis back end only", option="pipeline"
+            )
+        return self.store
 
     def _distinct(self, stamps: np.ndarray, pairs: np.ndarray, lengths: np.ndarray) -> bool:
         """Whether no two values of a write share a bucket of a name, so that there is
@@ -121,6 +145,9 @@ class Writer:
                 rows.append((name, label, i_time, r_time, value, expires))
         if not rows:
             return
+        if self._pipeline is not None:
+            self._queuer().queue_rows(self._pipeline, rows)
+            return
         if self._rows_writer is not None:
             self._rows_writer.write_rows(rows)
             return
@@ -136,7 +163,7 @@ class Writer:
         """One value as the store keeps it (a Python object), or a ValueTypeError."""
         target = pa.float64() if self.type == "count" else self.store.value_type
         kind = type(value)
-        if target == pa.float64() and (kind is float or kind is int):
+        if target == pa.float64() and (kind is float or kind is int) and math.isfinite(value):
             return float(value)
         if target == pa.int64() and kind is int:
             return value
@@ -158,6 +185,20 @@ class Writer:
             column = _strict(values, target)
         except (pa.ArrowException, TypeError, ValueError, OverflowError):
             column = None
+        if column is not None and pa.types.is_floating(target) and column.null_count == 0:
+            finite = pc.is_finite(column)
+            if not pc.all(finite).as_py():
+                # NaN and infinities: SQLite keeps NaN as NULL and Redis' HINCRBYFLOAT
+                # refuses both, so no back end takes them (nor a histogram keys by NaN)
+                position = pc.index(finite, False).as_py()
+                what = "a count's increment" if self.type == "count" else f"a {self.type} value"
+                raise ValueTypeError(
+                    f"{values[position]!r} (value {position} of the insert) cannot be {what}: "
+                    "not a finite number",
+                    position=position,
+                    value=repr(values[position]),
+                    type=str(target),
+                )
         if column is None or column.null_count:
             position, bad = _first_bad(values, target)
             what = "a count's increment" if self.type == "count" else f"a {self.type} value"

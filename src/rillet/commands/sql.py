@@ -1,0 +1,24 @@
+"""``rillet sql``: one ad-hoc SQL query, its result printed as a table, CSV or JSON."""
+
+from __future__ import annotations
+
+import click
+
+from rillet.commands.options import database_options, open_database
+from rillet.commands.output import FORMATS, write
+from rillet.errors import RilletError
+
+
+@click.command("sql")
+@click.argument("query")
+@click.option("--format", "form", type=click.Choice(FORMATS), default="table", show_default=True)
+@database_options
+def sql_command(
+    query: str, form: str, url: str | None, token: str | None, data: str | None
+) -> None:
+    """Run QUERY (DuckDB's SQL over the streams) and print its rows."""
+    try:
+        with open_database(url, token, data or "data") as db:
+            write(db.sql(query).arrow(), form)
+    except RilletError as exc:
+        raise click.ClickException(f"{type(exc).__name__}: {exc}") from exc

@@ -1,0 +1,159 @@
+"""``rillet sql``, ``rillet streams`` and ``rillet ingest`` as processes over a data folder,
+checked against DuckDB reading the same files."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.ipc as ipc
+import pyarrow.parquet as pq
+
+import rillet
+
+ROWS = [
+    ("2026-01-01T00:00:00Z", "a", 1.5),
+    ("2026-01-01T00:00:01Z", "b", 2.5),
+    ("2026-01-01T00:00:02Z", "a", 4.0),
+]
+
+
+def rillet_command(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "rillet.cli", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def write_csv(path: Path) -> Path:
+    with path.open("w", newline="") as f:
+        out = csv.writer(f)
+        out.writerow(["ts", "host", "lat"])
+        out.writerows(ROWS)
+    return path
+
+
+def test_ingest_creates_a_stream_from_a_csv_and_sql_reads_it_as_duckdb_does(
+    tmp_path: Path,
+) -> None:
+    data = str(tmp_path / "d")
+    source = write_csv(tmp_path / "r.csv")
+    done = rillet_command(
+        "ingest", "--data", data, "--stream", "reqs", "--create", "--time-column", "ts", str(source)
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "3 records appended to reqs (next offset 3)\n"
+    query = "SELECT host, sum(lat) AS s, count(*) AS n FROM {} GROUP BY host ORDER BY host"
+    done = rillet_command("sql", "--data", data, "--format", "json", query.format("reqs"))
+    assert done.returncode == 0, done.stderr
+    relation = duckdb.sql(query.format(f"read_csv('{source}')"))
+    assert relation is not None
+    expected = relation.fetchall()
+    got = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [(r["host"], r["s"], r["n"]) for r in got] == expected
+    done = rillet_command("sql", "--data", data, "--format", "csv", query.format("reqs"))
+    assert done.stdout.splitlines() == ['"host","s","n"', '"a",5.5,2', '"b",2.5,1']
+    done = rillet_command("sql", "--data", data, query.format("reqs"))
+    assert [line.split() for line in done.stdout.splitlines()[2:]] == [
+        ["a", "│", "5.5", "│", "2"],
+        ["b", "│", "2.5", "│", "1"],
+    ]
+
+
+def test_ingest_of_every_format_appends_to_an_existing_stream(tmp_path: Path) -> None:
+    data = tmp_path / "d"
+    with rillet.connect(data) as db:
+        db.create_stream("m", "host STRING, lat DOUBLE")
+    table = pa.table({"host": ["p", "q"], "lat": [1.0, 2.0]})
+    pq.write_table(table, tmp_path / "m.parquet")
+    with ipc.new_stream(tmp_path / "m.arrows", table.schema) as w:
+        w.write_table(table)
+    with ipc.new_file(tmp_path / "m.arrow", table.schema) as w:
+        w.write_table(table)
+    (tmp_path / "m.jsonl").write_text('{"host": "p", "lat": 1}\n{"host": "q", "lat": 2.0}\n')
+    (tmp_path / "m.csv").write_text("lat,host\n1,p\n2,q\n")  # by the header's names
+    for name in ("m.parquet", "m.arrows", "m.arrow", "m.jsonl", "m.csv"):
+        done = rillet_command("ingest", "--data", str(data), "--stream", "m", str(tmp_path / name))
+        assert done.returncode == 0, (name, done.stderr)
+    done = rillet_command(
+        "ingest", "--data", str(data), "--stream", "m", "--format", "csv", "-",
+        stdin="host,lat\nr,3\n",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    with rillet.connect(data) as db:
+        rows = db.sql("SELECT host, lat FROM m").fetchall()
+    assert rows == [("p", 1.0), ("q", 2.0)] * 5 + [("r", 3.0)]
+
+
+def test_a_bad_value_anywhere_appends_nothing(tmp_path: Path) -> None:
+    data = tmp_path / "d"
+    with rillet.connect(data) as db:
+        db.create_stream("m", "host STRING NOT NULL, lat DOUBLE")
+    (tmp_path / "bad.jsonl").write_text('{"host": "p", "lat": 1}\n{"host": null, "lat": 2}\n')
+    done = rillet_command(
+        "ingest", "--data", str(data), "--stream", "m", str(tmp_path / "bad.jsonl")
+    )
+    assert done.returncode == 1
+    assert "host" in done.stderr and "nothing appended" in done.stderr
+    (tmp_path / "bad.csv").write_text("host,lat\np,1\nq,x\n")
+    done = rillet_command("ingest", "--data", str(data), "--stream", "m", str(tmp_path / "bad.csv"))
+    assert done.returncode == 1
+    assert "'x'" in done.stderr and "Traceback" not in done.stderr
+    with rillet.connect(data) as db:
+        assert len(db.stream("m")) == 0
+
+
+def test_ingest_refuses_what_it_cannot_do_clearly(tmp_path: Path) -> None:
+    data = str(tmp_path / "d")
+    source = write_csv(tmp_path / "r.csv")
+    done = rillet_command("ingest", "--data", data, "--stream", "nope", str(source))
+    assert done.returncode == 1
+    assert "no stream 'nope': give --create" in done.stderr
+    (tmp_path / "r.txt").write_text("x")
+    done = rillet_command("ingest", "--data", data, "--stream", "s", str(tmp_path / "r.txt"))
+    assert done.returncode == 2 and "give --format" in done.stderr
+    done = rillet_command("ingest", "--data", data, "--stream", "s", str(tmp_path / "none.csv"))
+    assert done.returncode == 2 and "does not exist" in done.stderr
+
+
+def test_streams_lists_names_sizes_and_schemas(tmp_path: Path) -> None:
+    data = tmp_path / "d"
+    with rillet.connect(data) as db:
+        s = db.create_stream("m", "ts TIMESTAMP, host STRING", time_column="ts")
+        s.append_many([(1, "a"), (2, "b")])
+        db.create_stream("n", "x INT")
+    done = rillet_command("streams", "--data", str(data), "--format", "json")
+    assert done.returncode == 0, done.stderr
+    assert [json.loads(line) for line in done.stdout.splitlines()] == [
+        {
+            "name": "m",
+            "records": 2,
+            "time_column": "ts",
+            "columns": "ts TIMESTAMP NOT NULL, host STRING",
+        },
+        {
+            "name": "n",
+            "records": 0,
+            "time_column": "_time",
+            "columns": "x INT",
+        },
+    ]
+
+
+def test_sql_errors_are_one_line_and_every_command_has_help(tmp_path: Path) -> None:
+    done = rillet_command("sql", "--data", str(tmp_path / "d"), "SELEC 1")
+    assert done.returncode == 1
+    assert done.stderr.startswith("Error: ParseError: ") and "1:1" in done.stderr
+    for command in ("serve", "shell", "sql", "ingest", "streams", "demo"):
+        done = rillet_command(command, "--help")
+        if command == "serve" and done.returncode == 2:
+            continue  # rillet serve comes with the server
+        assert done.returncode == 0 and "Usage: rillet " + command in done.stdout

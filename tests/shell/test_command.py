@@ -1,0 +1,124 @@
+"""``rillet shell`` as a process: scripts by -f and stdin, and the prompt on a terminal."""
+
+from __future__ import annotations
+
+import os
+import pty
+import select
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+SHELL = [sys.executable, "-m", "rillet.cli", "shell"]
+
+TOUR = """\
+CREATE STREAM data(id int, name string, favcolor string,
+  luckynumber int) FROM LOCAL FILE '{path}';
+SELECT favcolor FROM data WHERE luckynumber = 42;
+"""
+
+
+def data_file(tmp_path: Path) -> Path:
+    path = tmp_path / "data.txt"
+    path.write_text("1,aaron,purple,42\n2,bob,blue,11\n3,cindy,green,312\n")
+    return path
+
+
+def run(args: list[str], stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*SHELL, *args], input=stdin, capture_output=True, text=True, timeout=120)
+
+
+def test_a_script_by_f_runs_the_tour_and_prints_the_flows_rows(tmp_path: Path) -> None:
+    script = tmp_path / "tour.sql"
+    script.write_text(TOUR.format(path=data_file(tmp_path)))
+    done = run(["-f", str(script)])
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[:2] == ["CREATE STREAM", "Started flow: flow[mId=1]"]
+    header, row = lines[2:]
+    assert header.split() == ["timestamp", "favcolor"]
+    assert row.split()[-1] == "purple"
+    assert row.index("purple") == header.index("favcolor")  # aligned under its name
+
+
+def test_statements_piped_on_stdin_and_a_failing_one_sets_the_status(tmp_path: Path) -> None:
+    done = run(["local"], stdin="SHOW FUNCTIONS;\nSELECT x FROM nowhere;\nDESCRIBE count;\n")
+    assert done.returncode == 1
+    assert done.stderr.splitlines()[0].startswith("error: NotFoundError: ")
+    assert "nowhere" in done.stderr
+    out = done.stdout.splitlines()
+    assert "count" in " ".join(out)  # SHOW FUNCTIONS ran, and DESCRIBE after the error too
+    assert out[-1].startswith("count (")
+
+
+def test_a_script_that_ends_inside_a_statement_fails(tmp_path: Path) -> None:
+    done = run([], stdin="SHOW STREAMS")
+    assert done.returncode == 1
+    assert "the input ended inside a statement" in done.stderr
+
+
+def test_a_data_folder_keeps_streams_between_shells(tmp_path: Path) -> None:
+    folder = str(tmp_path / "d")
+    make = f"CREATE STREAM s (id INT) FROM LOCAL FILE '{data_file(tmp_path)}';"
+    assert run(["--data", folder], stdin=make).returncode == 0
+    done = run(["--data", folder], stdin="SHOW STREAMS;")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[0].startswith("s (STREAM(INT))")
+
+
+def test_an_unreachable_server_is_a_clear_error() -> None:
+    done = run(["http://127.0.0.1:9"], stdin="SHOW STREAMS;")
+    assert done.returncode == 1
+    assert done.stderr.startswith("Error: ")
+    assert "Traceback" not in done.stderr
+
+
+def read_until(fd: int, text: str, timeout: float = 20.0) -> str:
+    seen = b""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.1)
+        if ready:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            seen += chunk
+            if text.encode() in seen:
+                return seen.decode(errors="replace")
+    raise AssertionError(f"{text!r} not seen; got {seen.decode(errors='replace')!r}")
+
+
+def test_the_prompt_on_a_terminal_watches_a_flow_and_quits(tmp_path: Path) -> None:
+    path = data_file(tmp_path)
+    main, child = pty.openpty()
+    env = {**os.environ, "RILLET_HISTORY": str(tmp_path / "history"), "TERM": "dumb"}
+    process = subprocess.Popen(SHELL, stdin=child, stdout=child, stderr=child, env=env)
+    os.close(child)
+    try:
+        read_until(main, "rtsql>")
+        os.write(main, b"CREATE STREAM data(id int, name string, favcolor string,\r")
+        read_until(main, "->")
+        source = f"""'tail("{path}")'"""
+        os.write(main, f"luckynumber int) FROM LOCAL SOURCE {source};\r".encode())
+        read_until(main, "CREATE STREAM")
+        os.write(main, b"SELECT name FROM data WHERE luckynumber > 100;\r")
+        read_until(main, "cindy")
+        with path.open("a") as grown:  # FlumeBase's tour: a line added shows up live
+            grown.write("4,dave,orange,611\n")
+        read_until(main, "dave")
+        os.write(main, b"\\f\r")
+        seen = read_until(main, "SELECT name FROM data")
+        assert "Watch?" in seen and "FlowId" in seen
+        os.write(main, b"\\d 1\r")
+        read_until(main, "Dropped flow 1")
+        os.write(main, b"\\q\r")
+        assert process.wait(timeout=20) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+        os.close(main)
+    assert "SELECT name FROM data" in (tmp_path / "history").read_text()
