@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 import rillet
+from rillet.dashboard import routes
 from tests.dashboard.served import Served
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -51,23 +52,31 @@ def browser() -> Iterator[Any]:
         launched.close()
 
 
-def build(db: rillet.Database) -> Any:
-    """The server's app, which mounts the dashboard's routes."""
-    app_module = pytest.importorskip(
-        "rillet.server.app", reason="the HTTP server (rillet.server) is not in this build"
+def build(db: rillet.Database, folder: Path) -> Any:
+    """The server's app with the dashboard's routes mounted, as ``rillet serve`` makes it."""
+    server = pytest.importorskip(
+        "rillet.server", reason="the HTTP server (rillet.server) is not in this build"
     )
-    return app_module.build_app(db, None)
+    config = server.ServerConfig(data=folder, heartbeat=1.0)
+    return server.build_app(db, config, extra=routes())
 
 
 @pytest.fixture(scope="module")
-def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[rillet.Database]:
-    with rillet.connect(tmp_path_factory.mktemp("dashboard") / "data") as db:
+def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("dashboard") / "data"
+
+
+@pytest.fixture(scope="module")
+def database(folder: Path) -> Iterator[rillet.Database]:
+    with rillet.connect(folder) as db:
         yield db
 
 
 @pytest.fixture(scope="module")
-def server(database: rillet.Database, browser: Any) -> Iterator[Served]:
-    with Served(build(database)) as served:
+def server(database: rillet.Database, folder: Path, browser: Any) -> Iterator[Served]:
+    # one app for the module: a restart test serves it again (the database stays open)
+    app = build(database, folder)
+    with Served(lambda: app) as served:
         yield served
 
 

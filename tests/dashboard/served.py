@@ -6,6 +6,7 @@ import socket
 import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
@@ -14,12 +15,14 @@ from starlette.types import ASGIApp
 
 
 class Served:
-    """``with Served(app) as s: s.url`` serves ``app`` on 127.0.0.1 until the block ends.
+    """``with Served(make) as s: s.url`` serves the app ``make()`` answers on 127.0.0.1
+    until the block ends.
 
-    ``stop()`` and ``start()`` restart it on the same port (the page must reconnect)."""
+    ``stop()`` and ``start()`` restart it on the same port with a new app, as a restarted
+    server process would be (the page must reconnect)."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+    def __init__(self, make: Callable[[], ASGIApp]) -> None:
+        self.make = make
         probe = socket.socket()
         probe.bind(("127.0.0.1", 0))
         self.port: int = probe.getsockname()[1]
@@ -30,7 +33,12 @@ class Served:
 
     def start(self) -> None:
         config = uvicorn.Config(
-            self.app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off"
+            self.make(),
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            lifespan="on",
+            timeout_graceful_shutdown=1,
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)

@@ -19,7 +19,7 @@ from tests.dashboard.served import Served
 
 @pytest.fixture(scope="module")
 def served() -> Iterator[Served]:
-    with Served(Starlette(routes=routes())) as server:
+    with Served(lambda: Starlette(routes=routes())) as server:
         yield server
 
 
