@@ -9,7 +9,7 @@ function cssVar(name) {
  * A time chart in `container`. setData(times, series) takes times in seconds and one array of
  * numbers per series name. Resizes with its container; destroy() when the view goes.
  */
-export function timeChart(container, names, { height = 220 } = {}) {
+export function timeChart(container, names, { height = 220, points = false } = {}) {
   const axis = { stroke: cssVar("--muted"), grid: { stroke: cssVar("--border"), width: 1 } };
   const palette = ["--series-1", "--series-2", "--series-3", "--series-4"].map(cssVar);
   const options = {
@@ -17,7 +17,14 @@ export function timeChart(container, names, { height = 220 } = {}) {
     height,
     series: [
       {},
-      ...names.map((name, i) => ({ label: name, stroke: palette[i % palette.length], width: 1.5 })),
+      ...names.map((name, i) => ({
+        label: name,
+        stroke: palette[i % palette.length],
+        width: 1.5,
+        spanGaps: points,
+        // sparse series (an aggregate's buckets, many empty) show their lone values as dots
+        points: points ? { show: true, size: 5, fill: palette[i % palette.length] } : {},
+      })),
     ],
     axes: [axis, axis],
     scales: { x: { time: true } },

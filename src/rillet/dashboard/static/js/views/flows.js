@@ -42,9 +42,9 @@ export function mount(container) {
                 h("td", {}, f.name ? h("a", { href: `#/stream/${encodeURIComponent(f.name)}` }, f.name) : ""),
                 h("td", { class: "wrap" }, h("code", {}, f.query)),
                 cell(f.stream),
-                cell(f.watched),
+                h("td", {}, f.watched ? "watched" : "no"),
                 cell(f.records_out),
-                cell(f.lag),
+                f.lag === null || f.lag === undefined ? h("td", { class: "muted" }, "–") : cell(f.lag),
                 h("td", { class: "num" }, typeof f.rate === "number" ? formatNumber(Math.round(f.rate * 10) / 10) : ""),
                 h(
                   "td",

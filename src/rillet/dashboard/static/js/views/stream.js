@@ -86,8 +86,8 @@ export function mount(container, name) {
     ),
   );
 
-  // --- description
-  api(base)
+  // --- description (its counts refreshed with the monitors)
+  const describe = () => api(base)
     .then((s) => {
       replace(info, 
         h("span", {}, "records ", h("b", { id: "stream-records" }, formatNumber(s.records ?? 0))),
@@ -103,6 +103,7 @@ export function mount(container, name) {
       );
     })
     .catch((error) => replace(info, errorBox(error)));
+  const stopInfo = every(2000, describe);
 
   // --- live tail
   let tail = { columns: [], rows: [] };
@@ -288,9 +289,9 @@ export function mount(container, name) {
     }
     if (!chart) {
       clear(chartBox);
-      chart = timeChart(chartBox, ["value"]);
+      chart = timeChart(chartBox, ["value"], { points: true });
     }
-    chart.setData(times, [values]);
+    chart.setData(times, [values.map((v) => (typeof v === "number" ? v : null))]);
   }
 
   const onSubmit = (form, kind, body) =>
@@ -317,6 +318,7 @@ export function mount(container, name) {
     subscription.close();
     stopMonitors();
     stopChart();
+    stopInfo();
     if (chart) chart.destroy();
   };
 }
