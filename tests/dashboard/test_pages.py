@@ -17,6 +17,8 @@ from typing import Any
 
 import pytest
 
+import rillet
+from rillet.dashboard import routes
 from tests.dashboard.conftest import call, rows_at
 from tests.dashboard.served import Served
 
@@ -363,3 +365,40 @@ def test_the_live_tail_reconnects_across_a_server_restart(
     page.wait_for_function(
         "before => document.querySelector('#tail-table tbody tr').innerText !== before", arg=newest
     )
+
+
+def test_the_page_asks_for_a_token_when_the_server_wants_one(
+    browser: Any, tmp_path: Path, shots: Path
+) -> None:
+    server_module = pytest.importorskip("rillet.server", reason="no rillet.server")
+    folder = tmp_path / "data"
+    with rillet.connect(folder) as db:
+        db.create_stream("guarded", SCHEMA, time_column="ts")
+        config = server_module.ServerConfig(tokens={"s3cret": "read"}, data=folder)
+        app = server_module.build_app(db, config, extra=routes())
+        with Served(lambda: app) as served:
+            context = browser.new_context()
+            page = context.new_page()
+            page.set_default_timeout(WAIT_MS)
+            try:
+                page.goto(f"{served.url}/#/overview")
+                page.locator("#token-dialog").wait_for(state="visible")
+                page.screenshot(path=shots / "token.png")
+                page.fill("#token-input", "wrong")
+                page.click("#token-form button")
+                page.wait_for_function(
+                    "document.getElementById('token-reason').textContent.includes('refused')"
+                )
+                page.fill("#token-input", "s3cret")
+                page.click("#token-form button")
+                page.locator('#streams-table tr[data-stream="guarded"]').wait_for()
+                assert page.evaluate("sessionStorage.getItem('rillet.token')") == "s3cret"
+                # the event streams carry it too: the tail shows a record appended now
+                go(page, served, "stream/guarded")
+                page.locator("#stream-info b").first.wait_for()
+                db.stream("guarded").append(
+                    {"ts": dt.datetime.now(dt.UTC), "host": "tok", "ms": 1.5}
+                )
+                page.locator("#tail-table td", has_text="tok").wait_for()
+            finally:
+                context.close()
