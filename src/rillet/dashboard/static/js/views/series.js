@@ -74,20 +74,25 @@ export function mount(container, initial) {
   }
 
   async function load() {
-    if (!streams.length) {
-      try {
-        const [list, flows] = await Promise.all([api("/v1/streams"), api("/v1/flows").catch(() => [])]);
-        const named = new Set(flows.filter((f) => f.name).map((f) => f.name));
-        streams = list.sort((a, b) => (named.has(b.name) ? 1 : 0) - (named.has(a.name) ? 1 : 0));
-        replace(streamSelect, 
+    // the list is read again each time: a named flow made meanwhile shows up
+    try {
+      const [list, flows] = await Promise.all([api("/v1/streams"), api("/v1/flows").catch(() => [])]);
+      const named = new Set(flows.filter((f) => f.name).map((f) => f.name));
+      const keep = streamSelect.value || initial;
+      const names = list.map((s) => s.name).join();
+      streams = list.sort((a, b) => (named.has(b.name) ? 1 : 0) - (named.has(a.name) ? 1 : 0));
+      if (names !== streamSelect.dataset.names) {
+        streamSelect.dataset.names = names;
+        replace(
+          streamSelect,
           streams.map((s) => h("option", { value: s.name }, named.has(s.name) ? `${s.name} (flow)` : s.name)),
         );
-        if (initial && streams.some((s) => s.name === initial)) streamSelect.value = initial;
+        if (keep && streams.some((s) => s.name === keep)) streamSelect.value = keep;
         fillColumns();
-      } catch (error) {
-        replace(status, errorBox(error));
-        return;
       }
+    } catch (error) {
+      replace(status, errorBox(error));
+      return;
     }
     await draw();
   }
