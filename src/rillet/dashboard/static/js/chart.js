@@ -5,6 +5,17 @@ function cssVar(name) {
   return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
 }
 
+function timeLabels(plot, splits) {
+  const span = splits.length > 1 ? splits[splits.length - 1] - splits[0] : 0;
+  return splits.map((seconds) => {
+    const d = new Date(seconds * 1000);
+    if (span > 2 * 86400) return d.toLocaleDateString([], { month: "short", day: "numeric" });
+    if (span > 600) return d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    if (span > 10) return d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+    return d.toLocaleTimeString([], { minute: "2-digit", second: "2-digit", fractionalSecondDigits: 3 });
+  });
+}
+
 /**
  * A time chart in `container`. setData(times, series) takes times in seconds and one array of
  * numbers per series name. Resizes with its container; destroy() when the view goes.
@@ -26,7 +37,8 @@ export function timeChart(container, names, { height = 220, points = false } = {
         points: points ? { show: true, size: 5, fill: palette[i % palette.length] } : {},
       })),
     ],
-    axes: [axis, axis],
+    // one line per tick label: uPlot's two-line default overlaps on a narrow chart
+    axes: [{ ...axis, space: 70, values: timeLabels }, axis],
     scales: { x: { time: true } },
     legend: { show: true },
   };
