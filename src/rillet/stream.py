@@ -222,7 +222,9 @@ class Stream:
                 form = 0  # prepare says what is wrong with it, or reads it another way
         if not form:  # a time left out of a mapping, a promotion, an error ...
             row, form = self._prepare(record, self.name, 0)
-        with self._lock:
+        lock = self._lock
+        lock.acquire()  # not ``with``: its two method calls cost a quarter of an append
+        try:
             if self._closed:
                 raise ConfigError(f"stream {self.name!r} is closed")
             if self._failure is not None:
@@ -237,6 +239,8 @@ class Stream:
                 if form >= UNTIMED and buffer.stamp is None:
                     buffer.stamp = buffer.now_ns()
             full = len(rows) >= self._buffer_rows
+        finally:
+            lock.release()
         if full or self._durable:
             self._flush(sync=self._durable)
         return offset
