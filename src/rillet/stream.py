@@ -71,6 +71,7 @@ class Stream(Upkeep):
         self._prepare = self.schema.prepare
         self._time_index = self.schema.time_index
         self._from_dict = self.schema.from_dict
+        self._from_dict_untimed = self.schema._from_dict_untimed
         self._width = len(self.schema.columns)
         self._buffer_rows = settings.buffer_rows
 

@@ -36,11 +36,18 @@ class Ingest(StreamState):
         record = row
         if type(row) is tuple:
             form = self._classify(row)
-        elif type(row) is dict and len(row) == self._width:  # the usual mapping: inline
+        elif type(row) is dict:  # the usual mappings, with their time or without: inline
+            size = len(row)
             try:
-                row = self._from_dict(row)
-                form = self._classify(row)
-            except KeyError:
+                if size == self._width:
+                    row = self._from_dict(row)
+                    form = self._classify(row)
+                elif size == self._width - 1:
+                    row = self._from_dict_untimed(row)
+                    form = self._classify(row)
+                else:
+                    form = 0
+            except KeyError:  # another column left out, or an unknown one: prepare says
                 form = 0
         else:
             form = 0

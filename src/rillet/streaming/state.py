@@ -44,6 +44,7 @@ class StreamState:
     _prepare: Callable[[Any, str, int], tuple[tuple[Any, ...], int]]
     _time_index: int
     _from_dict: Callable[[Any], tuple[Any, ...]]
+    _from_dict_untimed: Callable[[Any], tuple[Any, ...]]
     _width: int
     _buffer_rows: int
     #: the buffer, offsets and partitions lists (held briefly, also by every append)
