@@ -56,7 +56,7 @@ class Ingest(StreamState):
                 from_iso(row[self._time_index])
             except ValueError:
                 form = 0  # prepare says what is wrong with it, or reads it another way
-        if not form:  # a time left out of a mapping, a promotion, an error ...
+        if not form:  # a promotion, a column left out, a list, an error ...
             row, form = self._prepare(record, self.name, 0)
         lock = self._lock
         lock.acquire()  # not ``with``: its two method calls cost a quarter of an append
