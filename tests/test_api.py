@@ -78,7 +78,7 @@ STREAM_ENGINE = {
     "partitions", "paused", "root", "seal", "stored", "subscribe", "take", "unsubscribe",
     "wait_subscribers", "watermark",
 }  # fmt: skip
-DATABASE_ENGINE = {"clock", "path", "settings"}
+DATABASE_ENGINE = {"clock", "confine_sql", "path", "settings"}
 
 
 def test_the_embedded_classes_implement_the_protocols() -> None:

@@ -279,6 +279,13 @@ class Database:
 
     # -- queries ---------------------------------------------------------------------------
 
+    def confine_sql(self, directories: Sequence[Path | str]) -> None:
+        """Let :meth:`sql` read only files under ``directories`` from now on, and never
+        attach databases or install or load extensions (what the server does for SQL that
+        arrives over HTTP).  It cannot be undone while the database is open."""
+        self._check_open()
+        self._query.confine(directories)
+
     def sql(
         self, query: str, params: Sequence[Any] | None = None, include_open: bool = False
     ) -> Result:
