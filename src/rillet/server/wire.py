@@ -10,6 +10,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.ipc as ipc
+import pyarrow.json as pajson
 
 from rillet.errors import InputError
 from rillet.schema import Schema
@@ -44,6 +45,9 @@ def records(body: bytes, content_type: str | None, schema: Schema) -> tuple[Any,
         except (pa.ArrowInvalid, OSError) as exc:
             raise InputError(f"the CSV body cannot be read: {exc}") from None
     if kind in (NDJSON, "application/jsonl", "application/json-seq"):
+        table = _ndjson_table(body, schema)
+        if table is not None:
+            return table, False
         rows = []
         for number, line in enumerate(body.splitlines(), start=1):
             if line.strip():
@@ -64,6 +68,27 @@ def records(body: bytes, content_type: str | None, schema: Schema) -> tuple[Any,
         f"Content-Type {kind!r} is not one of {JSON}, {NDJSON}, {CSV}, {ARROW}",
         content_type=kind,
     )
+
+
+def _ndjson_table(body: bytes, schema: Schema) -> pa.Table | None:
+    """NDJSON read in bulk by pyarrow's JSON reader, typed as the stream's columns; None
+    when it cannot (a value of another type, an unknown field, a bad line): then each line
+    is read on its own, so the error names its line, column and value."""
+    fields = [pa.field(c.name, c.type.arrow) for c in schema.columns]
+    try:
+        table = pajson.read_json(
+            pa.BufferReader(body),
+            parse_options=pajson.ParseOptions(
+                explicit_schema=pa.schema(fields), unexpected_field_behavior="error"
+            ),
+        )
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError):
+        return None
+    # columns no line had are left out, so that a missing time is stamped, as for rows
+    present = [
+        name for name in table.column_names if table.column(name).null_count < table.num_rows
+    ]
+    return table.select(present)
 
 
 def _json(text: bytes, line: int | None) -> Any:
