@@ -283,6 +283,16 @@ class Database:
         """Let :meth:`sql` read only files under ``directories`` from now on, and never
         attach databases or install or load extensions (what the server does for SQL that
         arrives over HTTP).  It cannot be undone while the database is open."""
+        if isinstance(directories, str | Path) or not all(
+            isinstance(d, str | Path) for d in directories
+        ):
+            raise ConfigError(
+                "confine_sql(): directories must be a list of folders, not "
+                f"{type(directories).__name__} ({directories!r})",
+                method="confine_sql",
+                argument="directories",
+                expected="a list of folders",
+            )
         self._check_open()
         self._query.confine(directories)
 
