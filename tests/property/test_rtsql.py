@@ -123,10 +123,9 @@ def _create(rnd: random.Random) -> ast.CreateStream:
         fmt = rnd.choice([None, "delimited", "regex", "json", "avro", _text(rnd, SPEC_ALPHABET, 4)])
         properties: tuple[tuple[str, str], ...] = ()
         if fmt is not None and _maybe(rnd, 0.6):
-            properties = tuple(
-                (_text(rnd, SPEC_ALPHABET, 5), _text(rnd, SPEC_ALPHABET, 5))
-                for _ in range(rnd.randint(1, 3))
-            )
+            # each key once: a key given twice is a ParseError
+            keys = {_text(rnd, SPEC_ALPHABET, 5) for _ in range(rnd.randint(1, 3))}
+            properties = tuple((key, _text(rnd, SPEC_ALPHABET, 5)) for key in sorted(keys))
         source = ast.SourceSpec(
             kind=rnd.choice(ast.SOURCE_KINDS), spec=_text(rnd, SPEC_ALPHABET, 12),
             local=_maybe(rnd, 0.5), event_format=fmt, properties=properties,
