@@ -72,13 +72,12 @@ class KeyEncoder:
             distinct = pc.unique(column)
             uniques.append(distinct)
             codes.append(_positions(column, distinct))
-        table = np.stack(codes, axis=1)
-        combos, inverse = np.unique(table, axis=0, return_inverse=True)
+        combos, inverse = _combinations(codes, [len(u) for u in uniques])
         firsts = [u.take(pa.array(combos[:, i])) for i, u in enumerate(uniques)]
         lists = [f.to_pylist() for f in firsts]
         rows = list(zip(*lists, strict=True))
         ids = self._number(rows, firsts)
-        numbered: np.ndarray = ids[inverse.reshape(-1)]
+        numbered: np.ndarray = ids[inverse]
         return numbered
 
     def _number(self, rows: list[tuple[Any, ...]], arrays: Sequence[pa.Array]) -> np.ndarray:
@@ -123,6 +122,29 @@ def _positions(column: pa.Array, distinct: pa.Array) -> np.ndarray:
         .astype(np.int64)
     )
     return found
+
+
+def _combinations(codes: list[np.ndarray], sizes: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct rows of the columns ``codes`` (column ``i`` below ``sizes[i]``), one per
+    row of the result, and each input row's index among them.
+
+    The codes are packed into one int64 per row (mixed radix) when the product of the sizes
+    fits: sorting one integer column is many times faster than numpy's row-wise unique."""
+    if float(np.prod(np.asarray(sizes, dtype=np.float64))) < 2**62:
+        packed = np.zeros(len(codes[0]), dtype=np.int64)
+        for column, size in zip(codes, sizes, strict=True):
+            packed = packed * max(size, 1) + column
+        distinct, inverse = np.unique(packed, return_inverse=True)
+        combos = np.empty((len(distinct), len(codes)), dtype=np.int64)
+        rest = distinct
+        for i in range(len(codes) - 1, -1, -1):
+            size = max(sizes[i], 1)
+            combos[:, i] = rest % size
+            rest = rest // size
+        return combos, inverse.reshape(-1)
+    table = np.stack(codes, axis=1)
+    rows, inverse = np.unique(table, axis=0, return_inverse=True)
+    return rows, inverse.reshape(-1)
 
 
 def _integer_like(dtype: pa.DataType) -> bool:

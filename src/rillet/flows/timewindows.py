@@ -46,6 +46,7 @@ Emit = Callable[[pa.RecordBatch], None]
 START = "__wstart"
 END = "__wend"
 _ALWAYS = 2**62  # a watermark past every time: end of input
+_PILE = 64  # chunks of state kept apart before they are merged while no window closes
 
 #: the functions whose state is a sketch (output as bytes with ``sketch_state``)
 SKETCHES = frozenset({"approx_count_distinct", "approx_quantile", "distribution", "top_k"})
@@ -275,6 +276,15 @@ class EventWindows:
         if watermark > self.watermark:
             self.watermark = watermark
         if not self._chunks:
+            return
+        # merging the state costs a reduce of every sketch: done only when a window closes
+        # (merging only ever moves a window's end later, so the least end of the chunks is
+        # a bound), or when the chunks pile up
+        gap = self.spec.gap if self.spec.kind == "session" else 0
+        least = min((int(c.ends.min()) for c in self._chunks if len(c.ends)), default=_ALWAYS)
+        if least + gap > self.watermark:
+            if len(self._chunks) > _PILE:
+                self._merged()
             return
         state = self._merged()
         ends = state.ends + self.spec.gap if self.spec.kind == "session" else state.ends
