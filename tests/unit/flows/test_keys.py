@@ -4,6 +4,7 @@ whatever batches the rows came in, and the values back."""
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -11,7 +12,7 @@ import pyarrow as pa
 from rillet.flows.keys import KeyEncoder
 
 
-def _model(rows: list[tuple[object, ...]]) -> list[int]:
+def _model(rows: Sequence[tuple[object, ...]]) -> list[int]:
     numbers: dict[tuple[object, ...], int] = {}
     return [numbers.setdefault(row, len(numbers)) for row in rows]
 
