@@ -154,7 +154,15 @@ class IntegerKeys:
             column = column.fill_null(0)
         values = column.cast(pa.int64()).to_numpy(zero_copy_only=False)
         present = values if valid is None else values[valid]
-        if len(present):
+        if len(present) and len(self._known):  # the usual batch: every value known
+            at = np.minimum(np.searchsorted(self._known, present), len(self._known) - 1)
+            fresh = self._known[at] != present
+            if not fresh.any() and valid is None:
+                known: np.ndarray = self._numbers[at]
+                return known
+            if fresh.any():
+                self._learn(present[fresh])
+        elif len(present):
             self._learn(present)
         if valid is not None and self._null is None:
             self._null = self._add(np.zeros(0, dtype=np.int64), 1)
