@@ -230,7 +230,7 @@ class ColumnKeys:
         self.types = list(types)
         self._values: list[list[pa.Array]] = [[] for _ in self.types]  # per column, by code
         self._joined: list[pa.Array | None] = [None for _ in self.types]
-        self._levels = [IntegerKeys(pa.int64()) for _ in self.types[1:]]
+        self._levels = [PairKeys() for _ in self.types[1:]]
         self._codes = [np.empty(0, dtype=np.int64) for _ in self.types]  # each number's codes
         self.size = 0
 
@@ -261,7 +261,7 @@ class ColumnKeys:
         codes = [self._column_codes(i, c) for i, c in enumerate(columns)]
         numbers = codes[0]
         for level, code in zip(self._levels, codes[1:], strict=True):
-            numbers = level.encode(pa.array(numbers * _HALF + code))
+            numbers = level.encode(numbers, code)
         total = self._levels[-1].size
         if total >= _HALF:
             raise FlowError("more than 2**31 distinct group keys")
@@ -281,3 +281,65 @@ class ColumnKeys:
         return [
             self._known(i).take(pa.array(self._codes[i][numbers])) for i in range(len(self.types))
         ]
+
+
+_DENSE = 2**22  # the most cells of a pair table kept as a dense array
+
+
+class PairKeys:
+    """Numbers pairs of small non-negative integers (below 2**31) in order of first
+    appearance: :class:`IntegerKeys` over the packed pairs decides the numbers; while the
+    pairs fit a table of at most ``_DENSE`` cells, known pairs are looked up in it by
+    index (far cheaper than IntegerKeys' binary search over random values).
+
+    Examples:
+        >>> keys = PairKeys()
+        >>> keys.encode(np.array([3, 0, 3]), np.array([1, 1, 1])).tolist()
+        [0, 1, 0]
+        >>> keys.encode(np.array([0, 5]), np.array([1, 2])).tolist()
+        [1, 2]
+    """
+
+    def __init__(self) -> None:
+        self._keys = IntegerKeys(pa.int64())
+        self._table: np.ndarray | None = None  # number of (a, b) at a * width + b, or -1
+        self._height = 0
+        self._width = 0
+
+    @property
+    def size(self) -> int:
+        """How many pairs are numbered."""
+        return self._keys.size
+
+    def encode(self, first: np.ndarray, second: np.ndarray) -> np.ndarray:
+        """Each pair's number."""
+        table = self._table
+        if table is not None and len(first):
+            inside = (int(first.max()) < self._height) and (int(second.max()) < self._width)
+            if inside:
+                found = table[first * self._width + second]
+                if (found >= 0).all():
+                    known: np.ndarray = found.astype(np.int64)
+                    return known
+        numbers = self._keys.encode(pa.array(first * _HALF + second))
+        self._fill()
+        return numbers
+
+    def _fill(self) -> None:
+        """The dense table of every pair known, when it is small enough."""
+        packed = self._keys._by_number
+        if not len(packed):
+            return
+        first, second = packed // _HALF, packed % _HALF
+        height = 1 << int(first.max()).bit_length()
+        width = 1 << int(second.max()).bit_length()
+        if height * width > _DENSE:
+            self._table = None
+            return
+        if self._table is None or height > self._height or width > self._width:
+            self._height, self._width = max(height, self._height), max(width, self._width)
+            if self._height * self._width > _DENSE:
+                self._table = None
+                return
+            self._table = np.full(self._height * self._width, -1, dtype=np.int32)
+        self._table[first * self._width + second] = np.arange(len(packed), dtype=np.int32)
