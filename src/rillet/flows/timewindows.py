@@ -222,10 +222,22 @@ class EventWindows:
         seqs: np.ndarray,
     ) -> None:
         """Partial states of the records ``rows``, each for window ``starts``/``ends``."""
+        if not len(rows):
+            return
         keys = groups[rows]
-        order = np.lexsort((keys, starts))
-        starts, ends, keys, rows = starts[order], ends[order], keys[order], rows[order]
-        change = (starts[1:] != starts[:-1]) | (keys[1:] != keys[:-1])
+        slide = self.spec.slide
+        windows = (starts - int(starts.min())) // slide
+        width = int(keys.max()) + 1
+        if (int(windows.max()) + 1) * width < 2**62:  # one integer sorts faster than two
+            code = windows * width + keys
+            order = np.argsort(code, kind="stable")
+            code = code[order]
+            change = code[1:] != code[:-1]
+            starts, ends, keys, rows = starts[order], ends[order], keys[order], rows[order]
+        else:
+            order = np.lexsort((keys, starts))
+            starts, ends, keys, rows = starts[order], ends[order], keys[order], rows[order]
+            change = (starts[1:] != starts[:-1]) | (keys[1:] != keys[:-1])
         runs = np.concatenate([np.zeros(1, dtype=np.int64), np.flatnonzero(change) + 1])
         states = [
             kind.partials(v, rows, seqs, runs) for kind, v in zip(self.kinds, values, strict=True)
