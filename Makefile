@@ -11,7 +11,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(VENV)/bin/rillet demo --path data
+	$(VENV)/bin/rillet serve --data data --demo
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests bench

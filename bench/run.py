@@ -31,6 +31,7 @@ from bench import (  # noqa: E402
     read,
     rollups,
     rtsql_parse,
+    server,
     sources,
     timeseries,
     timeseries_stores,
@@ -72,6 +73,7 @@ def main() -> None:
     named_flows.run()  # its own data: a roll-up's backfill, live roll-ups, a restart
     timeseries_stores.main()  # SQL and Redis beside Kairos' own methods, same run
     cli_ingest.run()  # its own file: a 1M-line CSV through rillet ingest, beside DuckDB
+    server.run()  # a server on loopback, 8 client processes, PostgreSQL COPY beside
     print(
         f"\nall benchmarks ran in {time.perf_counter() - began:.0f} s; load average "
         f"{os.getloadavg()[0]:.2f} (other work on the machine slows every figure)"

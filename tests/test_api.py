@@ -9,7 +9,7 @@ def test_all_is_exact_and_sorted() -> None:
     public = {name for name in dir(rillet) if not name.startswith("_")}
     modules = {"api", "arguments", "batches", "buffer", "cli", "database", "datatypes", "errors"}
     modules |= {"query", "record", "clock", "calendar"}
-    modules |= {"schema", "settings", "storage", "stream", "subscription", "time"}
+    modules |= {"schema", "settings", "storage", "stream", "streaming", "subscription", "time"}
     modules |= {"expressions", "aggregates", "monitors"}
     modules |= {"flows"}
     modules |= {"rtsql"}
@@ -50,7 +50,7 @@ def test_input_errors_are_the_ones_that_promise_no_change() -> None:
 
 LOWER = ["arguments", "errors", "settings", "datatypes", "schema", "batches", "time", "clock"]
 LOWER += ["record", "buffer"]
-LOWER += ["subscription", "stream", "storage"]
+LOWER += ["subscription", "stream", "streaming", "storage"]
 UPPER = ("rillet.monitors", "rillet.query", "rillet.database", "rillet.flows", "rillet.server")
 
 
@@ -78,7 +78,7 @@ STREAM_ENGINE = {
     "partitions", "paused", "root", "seal", "stored", "subscribe", "take", "unsubscribe",
     "wait_subscribers", "watermark",
 }  # fmt: skip
-DATABASE_ENGINE = {"clock", "path", "settings"}
+DATABASE_ENGINE = {"clock", "confine_sql", "path", "settings"}
 
 
 def test_the_embedded_classes_implement_the_protocols() -> None:

@@ -8,8 +8,10 @@ down to its first bad row, so the error names column, row and value.
 from __future__ import annotations
 
 import functools
+import operator
 import time
 from collections.abc import Callable, Mapping, Sequence
+from itertools import repeat
 from typing import Any, Literal
 
 import numpy as np
@@ -19,11 +21,13 @@ import pyarrow.compute as pc
 from rillet.datatypes import FLOAT_MAX, DataType
 from rillet.errors import RecordError, SchemaError, suggest
 from rillet.schema import OFFSET, Schema
-from rillet.time import to_ns
+from rillet.time import EPOCH, to_ns
 
 US_TZ = pa.timestamp("us", tz="UTC")
 TimeForm = Literal["epoch", "datetime", "text", "left out", "mixed"]
 HALF_AWAY = "half_towards_infinity"  # Arrow's name for rounding half away from zero
+_NAIVE_EPOCH = EPOCH.replace(tzinfo=None)
+_DURATION_US = pa.duration("us")
 
 
 def rows_to_batch(
@@ -42,9 +46,14 @@ def rows_to_batch(
     try:
         if time_form == "mixed":
             raise pa.ArrowInvalid("times of several forms: converted value by value")
-        # pyarrow transposes tuples into a struct's children in C++: several times faster than
-        # zip(*rows) and one Python-list conversion per column
-        children = pa.array(rows, type=_row_struct(schema, time_form)).flatten()
+        if time_form == "datetime":
+            children = _others(schema, rows)
+            times = list(map(operator.itemgetter(schema.time_index), rows))
+            children.insert(schema.time_index, datetimes_to_us(times))
+        else:
+            # pyarrow transposes tuples into a struct's children in C++: several times faster
+            # than zip(*rows) and one Python-list conversion per column
+            children = pa.array(rows, type=_row_struct(schema, time_form)).flatten()
         if time_form == "left out":
             children.insert(schema.time_index, pa.nulls(len(rows), US_TZ))
         stamps = _timestamps(schema)
@@ -85,6 +94,45 @@ def _row_struct(schema: Schema, time_form: TimeForm) -> pa.DataType:
 
 
 _TIME_FIELD: dict[str, pa.DataType] = {"datetime": US_TZ, "text": pa.string()}
+
+
+def _others(schema: Schema, rows: Sequence[tuple[Any, ...]]) -> list[pa.Array[Any]]:
+    """The columns of full ``rows`` but their time, converted as a struct (see _row_struct)."""
+    ti = schema.time_index
+    others = [i for i in range(len(schema.columns)) if i != ti]
+    if not others:
+        return []
+    struct = _row_struct(schema, "left out")  # the struct of the columns but the time
+    if len(others) == 1:  # itemgetter of one index gives the values, not 1-tuples
+        return [pa.array(list(map(operator.itemgetter(others[0]), rows)), struct.field(0).type)]
+    rest = list(map(operator.itemgetter(*others), rows))
+    return list(pa.array(rest, type=struct).flatten())
+
+
+def datetimes_to_us(times: list[Any]) -> pa.Array[Any]:
+    """Datetimes (naive means UTC) as microsecond timestamps, in bulk.
+
+    Subtracting the epoch is one C call a value (an aware value's offset comes from its
+    tzinfo in C too), and pyarrow reads timedeltas' fields directly: three to five times
+    faster than pyarrow's datetime conversion, which asks every value for its nanoseconds
+    and its offset through Python.  Naive and aware values mixed, or None among them, go
+    through pyarrow.
+
+    Examples:
+        >>> import datetime as dt
+        >>> datetimes_to_us([dt.datetime(1970, 1, 1, 0, 0, 1)]).cast(pa.int64()).to_pylist()
+        [1000000]
+        >>> tz = dt.timezone(dt.timedelta(hours=2))
+        >>> datetimes_to_us([dt.datetime(1970, 1, 1, 2, tzinfo=tz), None]).null_count
+        1
+    """
+    for epoch in (_NAIVE_EPOCH, EPOCH):
+        try:
+            deltas = list(map(operator.sub, times, repeat(epoch)))
+        except TypeError:  # aware against naive (or the other way), or None
+            continue
+        return pa.array(deltas, _DURATION_US).view(US_TZ)
+    return pa.array(times, US_TZ)
 
 
 @functools.cache

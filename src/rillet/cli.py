@@ -7,6 +7,7 @@ import click
 import rillet
 from rillet.commands.demo import demo_command
 from rillet.commands.ingest import ingest_command
+from rillet.commands.serve import serve_command
 from rillet.commands.shell import shell_command
 from rillet.commands.sql import sql_command
 from rillet.commands.streams import streams_command
@@ -18,6 +19,7 @@ def main() -> None:
     """rillet: real-time monitoring and analysis of data streams."""
 
 
+main.add_command(serve_command)
 main.add_command(demo_command)
 main.add_command(shell_command)
 main.add_command(sql_command)

@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from rillet.arguments import (
     CALLBACK,
@@ -279,6 +279,23 @@ class Database:
 
     # -- queries ---------------------------------------------------------------------------
 
+    def confine_sql(self, directories: Sequence[Path | str]) -> None:
+        """Let :meth:`sql` read only files under ``directories`` from now on, and never
+        attach databases or install or load extensions (what the server does for SQL that
+        arrives over HTTP).  It cannot be undone while the database is open."""
+        if isinstance(directories, str | Path) or not all(
+            isinstance(d, str | Path) for d in directories
+        ):
+            raise ConfigError(
+                "confine_sql(): directories must be a list of folders, not "
+                f"{type(directories).__name__} ({directories!r})",
+                method="confine_sql",
+                argument="directories",
+                expected="a list of folders",
+            )
+        self._check_open()
+        self._query.confine(directories)
+
     def sql(
         self, query: str, params: Sequence[Any] | None = None, include_open: bool = False
     ) -> Result:
@@ -402,16 +419,26 @@ def _stream_name(name: Any) -> str:
 def connect(
     target: str | Path | None = None, *, clock: Callable[[], float] = time.time, **settings: Any
 ) -> Database:
-    """Open a database: in memory (no ``target``) or embedded in a data folder.
+    """Open a database: in memory (no ``target``), embedded in a data folder, or on a
+    server (``"http://host:port"``, with ``token=...``).
 
-    Keyword arguments set engine :class:`~rillet.settings.Settings`.  ``clock`` (seconds, like
+    The remote database has the same methods (:class:`rillet.api.DatabaseAPI`); what cannot
+    work remotely is listed in the README.  Keyword arguments set engine
+    :class:`~rillet.settings.Settings`.  ``clock`` (seconds, like
     ``time.time``) is what triggers consult when a stream has gone idle; tests inject one
     (see :mod:`rillet.clock` for one moved by hand).
     A folder is held by one process at a time (LockedError otherwise).
     """
     check("connect", target=(target, FOLDER | None), clock=(clock, CALLBACK))
     if isinstance(target, str) and target.startswith(("http://", "https://")):
-        raise ConfigError(
-            f"remote databases ({target}) are served by 'rillet serve', which is not built yet"
-        )
+        from rillet.client import RemoteDatabase
+
+        token = settings.pop("token", None)
+        if settings:
+            raise ConfigError(
+                "a remote database takes token= only; its settings are the server's: "
+                f"{sorted(settings)}"
+            )
+        # the same methods as Database (rillet.api.DatabaseAPI), over HTTP
+        return cast(Database, RemoteDatabase(target, token))
     return Database(target, Settings.from_kwargs(settings), clock)

@@ -15,6 +15,7 @@ import threading
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import duckdb
@@ -25,6 +26,7 @@ from sqlglot import exp
 
 from rillet.aggregates import sqlfunctions
 from rillet.errors import (
+    AccessError,
     ConfigError,
     InputError,
     NotFoundError,
@@ -227,6 +229,15 @@ class QueryEngine:
             raise _translate(exc, ()) from exc
         finally:
             cursor.close()
+
+    def confine(self, directories: Sequence[Path | str]) -> None:
+        """From now on, SQL reads no file outside ``directories`` (the streams' own), and
+        cannot attach databases or install or load extensions: DuckDB's
+        ``enable_external_access``, which cannot be turned back on."""
+        allowed = [str(Path(d).resolve()) + "/" for d in directories]
+        with self._lock:
+            self._con.execute("SET allowed_directories = ?", [allowed])
+            self._con.execute("SET enable_external_access = false")
 
     def close(self) -> None:
         self._con.close()
@@ -434,6 +445,8 @@ def _translate(
                 suggestion=suggestion,
             )
         return NotFoundError(message, kind="table", name="", suggestion=None)
+    if isinstance(exc, duckdb.PermissionException):
+        return AccessError(summary)
     if isinstance(exc, duckdb.IOException):
         return StorageError(message)
     if isinstance(exc, duckdb.BinderException):

@@ -226,3 +226,31 @@ def test_any_times_in_any_forms_store_their_instants(times: list[tuple[dt.dateti
         assert [us(r["ts"]) for r in s.read(0, len(times))] == want
         s.flush()
         assert [us(r["ts"]) for r in s.read(0, len(times))] == want
+
+
+FOLD = dt.datetime(2024, 10, 27, 2, 30, tzinfo=BERLIN)  # the hour Berlin lives twice
+DATETIME_BUFFERS = {
+    "naive": [WHEN, dt.datetime(1, 1, 1), dt.datetime(9999, 12, 31, 23, 59, 59, 999999)],  # noqa: DTZ001
+    "aware": [FORMS["UTC datetime"], FORMS["fixed offset datetime"], FOLD, FOLD.replace(fold=1)],
+    "naive and aware": [WHEN, FORMS["zoneinfo datetime"], WHEN],
+    "with None": [WHEN, None, FORMS["UTC datetime"]],
+}
+
+
+@pytest.mark.parametrize("name", list(DATETIME_BUFFERS))
+@pytest.mark.parametrize("time_first", [True, False])
+def test_a_buffer_of_datetimes_converts_in_bulk_to_their_instants(
+    mem: rillet.Database, name: str, time_first: bool
+) -> None:
+    schema = "ts TIMESTAMP, v INT, s STRING" if time_first else "v INT, s STRING, ts TIMESTAMP"
+    s = mem.create_stream("t", schema, time_column="ts")
+    times = DATETIME_BUFFERS[name]
+    for i, when in enumerate(times):
+        s.append((when, i, "x") if time_first else (i, "x", when))
+    s.flush()
+    rows = s.read(0, len(times))
+    stamped = us(rows[1]["ts"]) if name == "with None" else None
+    assert [us(r["ts"]) for r in rows] == [
+        stamped if when is None else expected_us(when) for when in times
+    ]
+    assert [(r["v"], r["s"]) for r in rows] == [(i, "x") for i in range(len(times))]

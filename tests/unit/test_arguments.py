@@ -80,6 +80,8 @@ CASES: list[tuple[str, str, str, Call, type[errors.InputError], str]] = [
      "sql(): params must be a sequence or mapping of parameters or None, not int (5)"),
     ("Database", "sql", "include_open", lambda db, s: db.sql("SELECT 1", include_open=1),
      ConfigE, "sql(): include_open must be a bool, not int (1)"),
+    ("Database", "confine_sql", "directories", lambda db, s: db.confine_sql("/tmp"), ConfigE,
+     "confine_sql(): directories must be a list of folders, not str ('/tmp')"),
     ("Database", "execute", "text", lambda db, s: db.execute(5), InputE,
      "execute(): text must be a str, not int (5)"),
     ("Database", "flow", "flow_id", lambda db, s: db.flow("1"), InputE,

@@ -90,9 +90,11 @@ def test_connect_accepts_every_documented_setting(folder: Path) -> None:
         assert database.settings == rillet.Settings(**settings)
 
 
-def test_connect_to_a_remote_url_is_a_config_error() -> None:
-    with pytest.raises(errors.ConfigError, match="rillet serve"):
+def test_connect_to_a_server_that_is_not_there_is_unavailable() -> None:
+    with pytest.raises(errors.UnavailableError, match="http://127.0.0.1:1 cannot be reached"):
         rillet.connect("http://127.0.0.1:1")
+    with pytest.raises(errors.ConfigError, match="token= only"):
+        rillet.connect("http://127.0.0.1:1", durability="durable")
 
 
 def test_connect_to_a_file_is_a_rillet_error(tmp_path: Path) -> None:

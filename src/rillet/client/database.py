@@ -1,0 +1,357 @@
+"""The remote database and its streams: :mod:`rillet.api`'s methods as HTTP requests."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from types import MappingProxyType
+from typing import Any, overload
+
+import httpx
+import pyarrow as pa
+
+from rillet.batches import to_table
+from rillet.client.flow import RemoteFlow
+from rillet.client.http import ARROW, Connection, arrow_body, time_text
+from rillet.errors import RecordError
+from rillet.monitors import Alert
+from rillet.query import Result
+from rillet.record import Record
+from rillet.rtsql.parser import parse
+from rillet.rtsql.results import StatementResult
+from rillet.schema import Schema
+
+
+class RemoteStream:
+    """A stream on a server (:class:`rillet.api.StreamAPI`)."""
+
+    def __init__(self, connection: Connection, info: dict[str, Any]) -> None:
+        self._connection = connection
+        self.name: str = info["name"]
+        self._path = f"/v1/streams/{_quoted(self.name)}"
+        columns = [
+            (c["name"], c["type"] + ("" if c["nullable"] else " NOT NULL")) for c in info["schema"]
+        ]
+        declared = (
+            info["time_column"] if any(n == info["time_column"] for n, _ in columns) else None
+        )
+        self.schema = Schema.build(columns, declared)
+        self.time_column: str = info["time_column"]
+        self._alert_threads: list[threading.Thread] = []
+
+    def _describe(self) -> dict[str, Any]:
+        found: dict[str, Any] = self._connection.json("GET", self._path)
+        return found
+
+    @property
+    def next_offset(self) -> int:
+        return int(self._describe()["next_offset"])
+
+    def __len__(self) -> int:
+        return int(self._describe()["records"])
+
+    # -- ingest ------------------------------------------------------------------------
+
+    def append(self, row: Any) -> int:
+        """Append one record (a tuple in schema order or a dict); its offset."""
+        names = [c.name for c in self.schema.columns if not c.name.startswith("_")]
+        if isinstance(row, Mapping):
+            record = dict(row)
+        else:
+            values = tuple(row)
+            given = (
+                names if len(values) == len(names) else [n for n in names if n != self.time_column]
+            )
+            if len(values) != len(given):
+                raise RecordError(
+                    f"a record of stream {self.name!r} has {len(names)} values, got {len(values)}",
+                    stream=self.name, column=None, row=0, value=row,
+                )  # fmt: skip
+            record = dict(zip(given, values, strict=True))
+        return self.append_many([record])
+
+    def append_many(self, data: Any) -> int:
+        """Append many records, all or nothing, sent as Arrow IPC; the first one's offset."""
+        table = to_table(data, self.schema, self.name)
+        names = [c.name for c in self.schema.columns]
+        table = table.select([n for n in table.column_names if n in names])
+        answer = self._connection.json(
+            "POST", f"{self._path}/records", content=arrow_body(table),
+            headers={"content-type": ARROW},
+        )  # fmt: skip
+        return int(answer["first_offset"])
+
+    def flush(self) -> None:
+        """Nothing to do: the server answered each append once it was stored."""
+
+    # -- reads -------------------------------------------------------------------------
+
+    @overload
+    def read(self, offset: int) -> Record: ...
+    @overload
+    def read(self, offset: int, count: int) -> list[Record]: ...
+
+    def read(self, offset: int, count: int | None = None) -> Record | list[Record]:
+        table = self._connection.table(
+            "GET", f"{self._path}/records", params={"offset": offset, "count": count or 1}
+        )
+        records = _records(table, offset)
+        if count is None:
+            if not records:
+                from rillet.errors import NotFoundError
+
+                raise NotFoundError(
+                    f"no record at offset {offset} in stream {self.name!r}",
+                    kind="record", name=str(offset), suggestion=None,
+                )  # fmt: skip
+            return records[0]
+        return records
+
+    def scan(self, start: Any = None, end: Any = None) -> Iterator[Record]:
+        params = {k: v for k, v in (("start", time_text(start)), ("end", time_text(end))) if v}
+        params.setdefault("start", "0")
+        table = self._connection.table("GET", f"{self._path}/records", params=params)
+        yield from _records(table, -1)
+
+    # -- monitors ----------------------------------------------------------------------
+
+    def _post(self, kind: str, body: dict[str, Any]) -> None:
+        self._connection.call("POST", f"{self._path}/{kind}", json=body)
+
+    def add_index(self, column: str, bucket_size: float = 1.0, *, backfill: bool = False) -> None:
+        self._post("indexes", {"column": column, "bucket_size": bucket_size, "backfill": backfill})
+
+    def remove_index(self, column: str) -> None:
+        self._connection.call("DELETE", f"{self._path}/indexes/{_quoted(column)}")
+
+    def add_filter(
+        self, name: str, expression: str, *, resolution: str | None = None, backfill: bool = False
+    ) -> None:
+        self._post(
+            "filters",
+            {
+                "name": name,
+                "expression": expression,
+                "resolution": resolution,
+                "backfill": backfill,
+            },
+        )
+
+    def remove_filter(self, name: str) -> None:
+        self._connection.call("DELETE", f"{self._path}/filters/{_quoted(name)}")
+
+    def add_aggregate(
+        self, name: str, filter: str | None, expression: str, *,
+        resolution: str | None = None, backfill: bool = False,
+    ) -> None:  # fmt: skip
+        self._post(
+            "aggregates",
+            {"name": name, "filter": filter, "expression": expression, "resolution": resolution,
+             "backfill": backfill},
+        )  # fmt: skip
+
+    def remove_aggregate(self, name: str) -> None:
+        self._connection.call("DELETE", f"{self._path}/aggregates/{_quoted(name)}")
+
+    def install_trigger(self, name: str, condition: str, period: str = "1s") -> None:
+        self._post("triggers", {"name": name, "condition": condition, "period": period})
+
+    def remove_trigger(self, name: str) -> None:
+        self._connection.call("DELETE", f"{self._path}/triggers/{_quoted(name)}")
+
+    def execute_filter(self, expression: str, start: Any = None, end: Any = None) -> list[Record]:
+        params = {"expression": expression, "start": time_text(start), "end": time_text(end)}
+        table = self._connection.table(
+            "GET", f"{self._path}/matches", params={k: v for k, v in params.items() if v}
+        )
+        return _records(table, -1)
+
+    def query_filter(self, name: str, start: Any = None, end: Any = None) -> list[Record]:
+        params = {"start": time_text(start), "end": time_text(end)}
+        table = self._connection.table(
+            "GET", f"{self._path}/filters/{_quoted(name)}/records",
+            params={k: v for k, v in params.items() if v},
+        )  # fmt: skip
+        return _records(table, -1)
+
+    def get_aggregate(self, name: str, start: Any = None, end: Any = None) -> Any:
+        params = {"start": time_text(start), "end": time_text(end)}
+        answer = self._connection.json(
+            "GET", f"{self._path}/aggregates/{_quoted(name)}",
+            params={k: v for k, v in params.items() if v},
+        )  # fmt: skip
+        return answer["value"]
+
+    def get_alerts(
+        self, start: Any = None, end: Any = None, trigger: str | None = None
+    ) -> list[Alert]:
+        params = {
+            "stream": self.name,
+            "trigger": trigger,
+            "start": time_text(start),
+            "end": time_text(end),
+        }
+        found = self._connection.json(
+            "GET", "/v1/alerts", params={k: v for k, v in params.items() if v}
+        )
+        return [_alert(a) for a in found]
+
+    def on_alert(self, callback: Callable[[Alert], None]) -> None:
+        """Call ``callback`` with each alert of this stream, read from the server's alert
+        events on a thread of the client's (reconnecting with ``Last-Event-ID``)."""
+        thread = threading.Thread(
+            target=_alerts, args=(self._connection, self.name, callback), daemon=True
+        )
+        thread.name = f"rillet-remote-alerts-{self.name}"
+        thread.start()
+        self._alert_threads.append(thread)
+
+    def add_webhook(self, url: str, trigger: str | None = None) -> None:
+        self._post("webhooks", {"url": url, "trigger": trigger})
+
+    def remove_webhook(self, url: str, trigger: str | None = None) -> None:
+        self._connection.call(
+            "DELETE", f"{self._path}/webhooks",
+            content=json.dumps({"url": url, "trigger": trigger}),
+            headers={"content-type": "application/json"},
+        )  # fmt: skip
+
+    def __repr__(self) -> str:
+        return f"RemoteStream({self.name!r} at {self._connection.url})"
+
+
+class RemoteDatabase:
+    """A database on a server (:class:`rillet.api.DatabaseAPI`)."""
+
+    def __init__(self, url: str, token: str | None = None) -> None:
+        self._connection = Connection(url, token)
+        self._connection.json("GET", "/healthz")  # fail now if the server is not there
+        self.url = self._connection.url
+
+    def create_stream(
+        self, name: str, schema: Any, *, time_column: str | None = None, **options: Any
+    ) -> RemoteStream:
+        if isinstance(schema, pa.Schema):
+            from rillet.datatypes import DataType
+
+            schema = [[f.name, str(DataType.from_arrow(f.type, f.nullable))] for f in schema]
+        elif isinstance(schema, list):
+            schema = [[str(n), str(t)] for n, t in schema]
+        body = {"name": name, "schema": schema, "time_column": time_column, **options}
+        return RemoteStream(
+            self._connection, self._connection.json("POST", "/v1/streams", json=body)
+        )
+
+    def stream(self, name: str) -> RemoteStream:
+        return RemoteStream(
+            self._connection, self._connection.json("GET", f"/v1/streams/{_quoted(name)}")
+        )
+
+    def streams(self) -> list[RemoteStream]:
+        return [
+            RemoteStream(self._connection, s) for s in self._connection.json("GET", "/v1/streams")
+        ]
+
+    def drop_stream(self, name: str) -> None:
+        self._connection.call("DELETE", f"/v1/streams/{_quoted(name)}")
+
+    def sql(
+        self, query: str, params: Sequence[Any] | None = None, include_open: bool = False
+    ) -> Result:
+        body: dict[str, Any] = {"sql": query, "include_open": include_open}
+        if params is not None:
+            body["params"] = [_jsonable(p) for p in params]
+        return Result(self._connection.table("POST", "/v1/sql", json=body))
+
+    def execute(self, text: str) -> Any:
+        answer = self._connection.json("POST", "/v1/rtsql", json={"statement": text})
+        if "flow" in answer:
+            return RemoteFlow(
+                self._connection, self._connection.json("GET", f"/v1/flows/{answer['flow']}")
+            )
+        return StatementResult(parse(text), tuple(answer["lines"]))
+
+    def flows(self) -> list[RemoteFlow]:
+        return [RemoteFlow(self._connection, f) for f in self._connection.json("GET", "/v1/flows")]
+
+    def flow(self, flow_id: int) -> RemoteFlow:
+        return RemoteFlow(
+            self._connection, self._connection.json("GET", f"/v1/flows/{int(flow_id)}")
+        )
+
+    def set(self, key: str, value: Any) -> None:
+        self._connection.call("POST", "/v1/settings", json={"key": key, "value": value})
+
+    @property
+    def config(self) -> Mapping[str, Any]:
+        return MappingProxyType(self._connection.json("GET", "/v1/settings"))
+
+    def close(self) -> None:
+        self._connection.close()
+
+    def __enter__(self) -> RemoteDatabase:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"RemoteDatabase({self.url!r})"
+
+
+def _quoted(name: str) -> str:
+    return httpx.URL(f"/{name}").raw_path.decode()[1:].replace("/", "%2F")
+
+
+def _records(table: pa.Table, first: int) -> list[Record]:
+    index = {name: i for i, name in enumerate(table.column_names)}
+    columns = [c.to_pylist() for c in table.columns]
+    return [
+        Record(index, values, first + i if first >= 0 else -1)
+        for i, values in enumerate(zip(*columns, strict=True))
+    ]
+
+
+def _alert(data: dict[str, Any]) -> Alert:
+    return Alert(
+        trigger=data["trigger"],
+        time=dt.datetime.fromisoformat(data["time"]),
+        value=data["value"],
+        condition=data["condition"],
+        aggregate=data.get("aggregate", ""),
+        stream=data.get("stream", ""),
+    )
+
+
+def _jsonable(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, dt.datetime | dt.date) else value
+
+
+def _alerts(connection: Connection, stream: str, callback: Callable[[Alert], None]) -> None:
+    last: str | None = None
+    while True:
+        headers = {"last-event-id": last} if last else {}
+        try:
+            with connection.http.stream(
+                "GET", "/v1/alerts/events", params={"stream": stream}, headers=headers, timeout=None
+            ) as answer:
+                event: dict[str, str] = {}
+                for line in answer.iter_lines():
+                    if line:
+                        key, _, value = line.partition(": ")
+                        event[key] = value
+                        continue
+                    last = event.get("id", last)
+                    if event.get("event") == "alert":
+                        callback(_alert(json.loads(event["data"])))
+                    elif event.get("event") == "end":
+                        return
+                    event = {}
+        except httpx.TransportError:
+            import time
+
+            time.sleep(0.5)
+        except RuntimeError:
+            return  # the client was closed

@@ -1,0 +1,168 @@
+"""A flow on a server: its output read from the flow's event stream, reconnecting with
+``Last-Event-ID`` when the connection drops, so no row is lost or repeated."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pyarrow as pa
+
+from rillet.client.http import Connection
+from rillet.errors import FlowError, NotFoundError, RilletError
+from rillet.flows.flow import FlowRecord
+
+
+class RemoteFlow:
+    """What ``execute("SELECT ...")`` returns remotely: iterate it for its records, or
+    ``batches()`` for Arrow batches; ``cancel()``, ``wait()``."""
+
+    def __init__(self, connection: Connection, info: dict[str, Any]) -> None:
+        self._connection = connection
+        self.id: int = info["id"]
+        self.query: str = info.get("query", "")
+        self.columns: list[str] = [c for c in info["columns"] if c != "timestamp"]
+        self.name: str | None = info.get("name")
+        self.stream: str | None = info.get("stream")
+        self.streams: list[str] = info.get("streams", [])
+        self._index = {name: i for i, name in enumerate(self.columns)}
+        self._out = threading.Condition()
+        self._batches: deque[pa.RecordBatch] = deque()
+        self._done = False
+        self._failure: RilletError | None = None
+        self._produced = 0
+        self._reader: threading.Thread | None = None
+
+    # -- state -------------------------------------------------------------------------
+
+    def _info(self) -> dict[str, Any] | None:
+        try:
+            found: dict[str, Any] = self._connection.json("GET", f"/v1/flows/{self.id}")
+            return found
+        except NotFoundError:
+            return None
+
+    @property
+    def running(self) -> bool:
+        info = self._info()
+        return info is not None and bool(info["running"])
+
+    @property
+    def late_events(self) -> int:
+        info = self._info()
+        return int(info["late_events"]) if info else 0
+
+    @property
+    def dropped_events(self) -> int:
+        info = self._info()
+        return int(info["dropped_events"]) if info else 0
+
+    def cancel(self, drain: bool = False) -> None:
+        try:
+            self._connection.call("DELETE", f"/v1/flows/{self.id}")
+        except NotFoundError:
+            pass  # it has ended already
+
+    def wait(self, timeout: float | None = None) -> bool:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self._info() is not None:
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            time.sleep(0.05)
+        return True
+
+    # -- output ------------------------------------------------------------------------
+
+    def _start(self) -> None:
+        if self._reader is None:
+            self._reader = threading.Thread(
+                target=self._read, name=f"rillet-remote-flow-{self.id}", daemon=True
+            )
+            self._reader.start()
+
+    def _read(self) -> None:
+        last = "0"  # from the flow's first kept event: rows may have come before we asked
+        while True:
+            try:
+                with self._connection.http.stream(
+                    "GET",
+                    f"/v1/flows/{self.id}/events",
+                    headers={"last-event-id": last},
+                    timeout=None,
+                ) as answer:
+                    if answer.status_code == 404:
+                        return self._finish(None)
+                    event: dict[str, str] = {}
+                    for line in answer.iter_lines():
+                        if line:
+                            key, _, value = line.partition(": ")
+                            event[key] = value
+                            continue
+                        if event.get("id"):
+                            last = event["id"]
+                        kind = event.get("event")
+                        if kind == "rows":
+                            self._take(json.loads(event["data"]))
+                        elif kind == "error":
+                            body = json.loads(event["data"])
+                            return self._finish(FlowError(body["message"], flow=self.id))
+                        elif kind == "end":
+                            return self._finish(None)
+                        event = {}
+            except httpx.TransportError:
+                time.sleep(0.5)  # the server restarts or the network drops: resume after `last`
+
+    def _take(self, data: dict[str, Any]) -> None:
+        names, rows = data["columns"], data["rows"]
+        columns = {name: [row[i] for row in rows] for i, name in enumerate(names)}
+        columns["timestamp"] = [_time(v) for v in columns["timestamp"]]
+        batch = pa.RecordBatch.from_pydict(
+            {**{n: columns[n] for n in self.columns}, "timestamp": columns["timestamp"]}
+        )
+        with self._out:
+            self._batches.append(batch)
+            self._out.notify_all()
+
+    def _finish(self, failure: RilletError | None) -> None:
+        with self._out:
+            self._done = True
+            self._failure = failure
+            self._out.notify_all()
+
+    def batches(self, timeout: float | None = None) -> Iterator[pa.RecordBatch]:
+        """The output as Arrow batches (the output columns, then ``timestamp``); ends when
+        the flow ends, or after ``timeout`` seconds without output."""
+        self._start()
+        while True:
+            with self._out:
+                if not self._out.wait_for(lambda: self._batches or self._done, timeout):
+                    return
+                if not self._batches:
+                    if self._failure is not None:
+                        raise self._failure
+                    return
+                batch = self._batches.popleft()
+            yield batch
+
+    def __iter__(self) -> Iterator[FlowRecord]:
+        for batch in self.batches():
+            columns = [batch.column(i).to_pylist() for i in range(len(self.columns))]
+            times = batch.column("timestamp").to_pylist()
+            for values, stamp in zip(zip(*columns, strict=True), times, strict=True):
+                yield FlowRecord(self._index, values, self._produced, stamp)
+                self._produced += 1
+
+    def __repr__(self) -> str:
+        return f"RemoteFlow(id={self.id}, query={self.query!r})"
+
+
+def _time(value: Any) -> Any:
+    if isinstance(value, str):
+        return dt.datetime.fromisoformat(value)
+    return value

@@ -1,0 +1,86 @@
+"""Requests to the server: one httpx client, errors rebuilt as the library's exceptions
+(the same class with the same attributes), Arrow IPC for records and results."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import httpx
+import pyarrow as pa
+import pyarrow.ipc as ipc
+
+from rillet import errors
+from rillet.errors import RilletError, UnavailableError
+
+ARROW = "application/vnd.apache.arrow.stream"
+
+#: every error class by name: what the server's ``error`` field says
+CLASSES: dict[str, type[RilletError]] = {
+    name: cls
+    for name, cls in vars(errors).items()
+    if isinstance(cls, type) and issubclass(cls, RilletError)
+}
+
+
+def rebuilt(answer: httpx.Response) -> RilletError:
+    """The exception an error answer describes (a RilletError where the name is unknown)."""
+    try:
+        body = answer.json()
+        name, message, detail = body["error"], body["message"], body.get("detail") or {}
+    except (ValueError, KeyError, TypeError):
+        return UnavailableError(
+            f"the server answered {answer.status_code}: {answer.text[:200]}",
+            status=answer.status_code,
+        )
+    cls = CLASSES.get(name, RilletError)
+    if name in ("AuthenticationError", "BodyTooLarge", "MethodNotAllowed", "InternalError"):
+        cls = errors.AccessError if answer.status_code in (401, 403) else RilletError
+    return cls(message, **detail)
+
+
+class Connection:
+    """The server at ``url``; ``token`` is sent as ``Authorization: Bearer``."""
+
+    def __init__(self, url: str, token: str | None = None, timeout: float = 60.0) -> None:
+        self.url = url.rstrip("/")
+        headers = {"authorization": f"Bearer {token}"} if token else {}
+        self.headers = headers
+        self.http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
+
+    def call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            answer = self.http.request(method, path, **kwargs)
+        except httpx.TransportError as exc:
+            raise UnavailableError(f"the server at {self.url} cannot be reached: {exc}") from exc
+        if answer.status_code >= 400:
+            raise rebuilt(answer)
+        return answer
+
+    def json(self, method: str, path: str, **kwargs: Any) -> Any:
+        return self.call(method, path, **kwargs).json()
+
+    def table(self, method: str, path: str, **kwargs: Any) -> pa.Table:
+        headers = {**kwargs.pop("headers", {}), "accept": ARROW}
+        answer = self.call(method, path, headers=headers, **kwargs)
+        return ipc.open_stream(answer.content).read_all()
+
+    def close(self) -> None:
+        self.http.close()
+
+
+def arrow_body(table: pa.Table) -> bytes:
+    sink = pa.BufferOutputStream()
+    with ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    data: bytes = sink.getvalue().to_pybytes()
+    return data
+
+
+def time_text(value: Any) -> str | None:
+    """A time bound as the server reads it: epoch nanoseconds or ISO-8601."""
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=dt.UTC)).isoformat()
+    return str(value)

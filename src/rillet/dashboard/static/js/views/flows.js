@@ -1,0 +1,80 @@
+// Flows: the running flows (the shell's \f) with lag and throughput; cancel one.
+import { api, enc, every } from "../api.js";
+import { cell, clear, replace, errorBox, formatNumber, h, stack } from "../ui.js";
+
+export function mount(container) {
+  const box = h("div", { id: "flows" }, "…");
+  const errors = h("div", { id: "flow-error" });
+  container.append(h("div", { class: "card" }, h("h2", {}, "Flows"), box, errors));
+
+  async function refresh() {
+    let flows;
+    try {
+      flows = await api("/v1/flows");
+    } catch (error) {
+      replace(box, errorBox(error));
+      return;
+    }
+    if (!flows.length) {
+      replace(box, h("p", { class: "muted" }, "No flows running."));
+      return;
+    }
+    replace(box, 
+      h(
+        "div",
+        { class: "table-wrap" },
+        h(
+          "table",
+          { id: "flows-table" },
+          h(
+            "thead",
+            {},
+            h("tr", {}, ["id", "name", "query", "input", "watchers", "rows out", "lag", "rows/s", ""].map((c) => h("th", {}, c))),
+          ),
+          h(
+            "tbody",
+            {},
+            flows.map((f) =>
+              h(
+                "tr",
+                { dataset: { flow: f.id } },
+                cell(f.id),
+                h("td", {}, f.name ? h("a", { href: `#/stream/${encodeURIComponent(f.name)}` }, f.name) : ""),
+                h("td", { class: "wrap" }, h("code", {}, f.query)),
+                cell(f.stream),
+                h("td", {}, f.watched ? "watched" : "no"),
+                cell(f.records_out),
+                f.lag === null || f.lag === undefined ? h("td", { class: "muted" }, "–") : cell(f.lag),
+                h("td", { class: "num" }, typeof f.rate === "number" ? formatNumber(Math.round(f.rate * 10) / 10) : ""),
+                h(
+                  "td",
+                  {},
+                  h(
+                    "button",
+                    {
+                      class: "danger",
+                      type: "button",
+                      onclick: async () => {
+                        clear(errors);
+                        try {
+                          await api(`/v1/flows/${enc(f.id)}`, { method: "DELETE" });
+                          await refresh();
+                        } catch (error) {
+                          errors.append(errorBox(error));
+                        }
+                      },
+                    },
+                    "cancel",
+                  ),
+                ),
+              ),
+            ),
+          ),
+        ),
+      ),
+    );
+    box.querySelectorAll("table").forEach(stack);
+  }
+
+  return every(1000, refresh);
+}

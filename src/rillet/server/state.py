@@ -1,0 +1,138 @@
+"""What a running server holds beside the database: its settings, metrics, the ingest
+limit, and the feeds that turn flows, alerts and streams into server-sent events."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from prometheus_client.core import GaugeMetricFamily
+
+from rillet.database import Database
+from rillet.errors import RilletError
+from rillet.monitors import Alert
+from rillet.server.config import ServerConfig
+from rillet.server.errors import json_bytes
+from rillet.server.metrics import Metrics
+from rillet.server.sse import Feed
+from rillet.server.wire import table_json
+
+
+class FlowFeed(Feed):
+    """A flow's output as ``rows`` events: a thread takes its batches (a flow's output has
+    one reader) and publishes them; ``end`` when the flow ends."""
+
+    def __init__(self, flow: Any) -> None:
+        super().__init__()
+        self.flow = flow
+        self.rows = 0
+        self.began = time.monotonic()
+        self.thread = threading.Thread(target=self._pump, name=f"rillet-server-flow-{flow.id}")
+        self.thread.daemon = True
+        self.thread.start()
+
+    def _pump(self) -> None:
+        try:
+            for batch in self.flow.batches():
+                names = ["timestamp", *(n for n in batch.schema.names if n != "timestamp")]
+                self.rows += batch.num_rows
+                self.publish("rows", json_bytes(table_json(batch.select(names))))
+        except RilletError as exc:
+            self.publish("error", json_bytes(exc.to_dict()))
+        self.end(json_bytes({"flow": self.flow.id, "rows": self.rows}))
+
+    @property
+    def rate(self) -> float:
+        return self.rows / max(time.monotonic() - self.began, 1e-9)
+
+
+class ServerState:
+    """The server's side of the database."""
+
+    def __init__(self, db: Database, config: ServerConfig) -> None:
+        self.db = db
+        self.config = config
+        self.started = time.time()
+        self.metrics = Metrics(self._gauges)
+        self.flows: dict[int, FlowFeed] = {}
+        self.alerts = Feed(keep=1000)
+        self._watched: set[str] = set()
+        self._lock = threading.Lock()
+        self.ingest: asyncio.Semaphore | None = None  # made on the event loop, at start
+        self.waiting = 0
+        self._stop = threading.Event()
+        self._watcher = threading.Thread(target=self._watch_alerts, daemon=True)
+        self._watcher.name = "rillet-server-alerts"
+        self._watcher.start()
+
+    def start(self) -> None:
+        self.ingest = asyncio.Semaphore(self.config.ingest_slots)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.alerts.end()
+        for feed in list(self.flows.values()):
+            feed.end()
+
+    def feed(self, flow: Any) -> FlowFeed:
+        """The feed of a flow's output (made, and its reader started, on first use)."""
+        with self._lock:
+            feed = self.flows.get(flow.id)
+            if feed is None:
+                feed = self.flows[flow.id] = FlowFeed(flow)
+            return feed
+
+    def _watch_alerts(self) -> None:
+        # streams made by rtsql or named flows appear without the server: look every 0.2 s
+        while not self._stop.wait(0.2):
+            self.watch_streams()
+
+    def watch_streams(self) -> None:
+        try:
+            streams = self.db.streams()
+        except RilletError:
+            return
+        for stream in streams:
+            if stream.name not in self._watched:
+                self._watched.add(stream.name)
+                stream.on_alert(self._alert)
+
+    def _alert(self, alert: Alert) -> None:
+        self.alerts.publish("alert", json_bytes(alert.to_dict()))
+
+    def _gauges(self) -> Iterator[GaugeMetricFamily]:
+        records = GaugeMetricFamily("rillet_stream_records", "Records stored", labels=["stream"])
+        logged = GaugeMetricFamily(
+            "rillet_stream_log_bytes", "Write-ahead log bytes written", labels=["stream"]
+        )
+        lag = GaugeMetricFamily(
+            "rillet_monitor_lag_batches", "Batches the monitors have not evaluated yet",
+            labels=["stream"],
+        )  # fmt: skip
+        try:
+            streams = self.db.streams()
+        except RilletError:
+            streams = []
+        for stream in streams:
+            records.add_metric([stream.name], len(stream))
+            logged.add_metric([stream.name], stream.log_bytes_written)
+            lag.add_metric([stream.name], stream.monitors.lag)
+        yield from (records, logged, lag)
+        out = GaugeMetricFamily("rillet_flow_output_rows", "Rows a flow has sent", labels=["flow"])
+        for flow_id, feed in list(self.flows.items()):
+            out.add_metric([str(flow_id)], feed.rows)
+        yield out
+        clients = GaugeMetricFamily("rillet_sse_clients", "Event-stream readers connected")
+        clients.add_metric(
+            [], self.alerts.clients + sum(f.clients for f in list(self.flows.values()))
+        )
+        yield clients
+        waiting = GaugeMetricFamily("rillet_ingest_waiting", "Appends waiting for a slot")
+        waiting.add_metric([], self.waiting)
+        yield waiting
+        running = GaugeMetricFamily("rillet_flows_running", "Flows running")
+        running.add_metric([], len(self.db.flows()) if not self._stop.is_set() else 0)
+        yield running

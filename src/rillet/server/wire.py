@@ -1,0 +1,165 @@
+"""Bodies on the wire: what an append may send (JSON, NDJSON, CSV, Arrow IPC) and what a
+result is sent as (JSON, NDJSON, CSV, Arrow IPC), chosen by Content-Type and Accept."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import orjson
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.ipc as ipc
+import pyarrow.json as pajson
+
+from rillet.errors import InputError
+from rillet.schema import Schema
+from rillet.server.errors import json_bytes
+
+ARROW = "application/vnd.apache.arrow.stream"
+NDJSON = "application/x-ndjson"
+CSV = "text/csv"
+JSON = "application/json"
+
+
+def media(header: str | None) -> str:
+    """The media type of a Content-Type or the first of an Accept, without parameters."""
+    return (header or "").split(",")[0].split(";")[0].strip().lower()
+
+
+def records(body: bytes, content_type: str | None, schema: Schema) -> tuple[Any, bool]:
+    """An append's records as ``(data, single)``: ``data`` for ``append_many`` (or one record
+    for ``append`` when ``single``).  A body that cannot be read is an InputError saying where."""
+    kind = media(content_type) or JSON
+    if kind == ARROW:
+        try:
+            return ipc.open_stream(pa.py_buffer(body)).read_all(), False
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise InputError(f"the body is not an Arrow IPC stream: {exc}") from None
+    if kind == CSV:
+        types = {c.name: c.type.arrow for c in schema.columns}
+        try:
+            return pacsv.read_csv(
+                pa.py_buffer(body), convert_options=pacsv.ConvertOptions(column_types=types)
+            ), False
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise InputError(f"the CSV body cannot be read: {exc}") from None
+    if kind in (NDJSON, "application/jsonl", "application/json-seq"):
+        table = _ndjson_table(body, schema)
+        if table is not None:
+            return table, False
+        rows = []
+        for number, line in enumerate(body.splitlines(), start=1):
+            if line.strip():
+                rows.append(_json(line, number))
+        return rows, False
+    # curl sends form-urlencoded unless told: a body that is not a form is read as JSON
+    if kind in (JSON, "text/json", "", "application/x-www-form-urlencoded"):
+        value = _json(body, None)
+        if isinstance(value, dict):
+            return value, True
+        if isinstance(value, list):
+            return value, False
+        raise InputError(
+            "a JSON body is a record (an object) or an array of records, "
+            f"not {type(value).__name__}"
+        )
+    raise InputError(
+        f"Content-Type {kind!r} is not one of {JSON}, {NDJSON}, {CSV}, {ARROW}",
+        content_type=kind,
+    )
+
+
+def _ndjson_table(body: bytes, schema: Schema) -> pa.Table | None:
+    """NDJSON read in bulk by pyarrow's JSON reader, typed as the stream's columns; None
+    when it cannot (a value of another type, an unknown field, a bad line): then each line
+    is read on its own, so the error names its line, column and value."""
+    fields = [pa.field(c.name, c.type.arrow) for c in schema.columns]
+    try:
+        table = pajson.read_json(
+            pa.BufferReader(body),
+            parse_options=pajson.ParseOptions(
+                explicit_schema=pa.schema(fields), unexpected_field_behavior="error"
+            ),
+        )
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError):
+        return None
+    # columns no line had are left out, so that a missing time is stamped, as for rows
+    present = [
+        name for name in table.column_names if table.column(name).null_count < table.num_rows
+    ]
+    return table.select(present)
+
+
+def _json(text: bytes, line: int | None) -> Any:
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        where = f"line {line}" if line is not None else f"line {exc.lineno}, column {exc.colno}"
+        raise InputError(
+            f"the body is not valid JSON at {where}: {exc.msg}",
+            line=line if line is not None else exc.lineno,
+            col=None if line is not None else exc.colno,
+        ) from None
+
+
+def table_body(table: pa.Table, accept: str | None) -> tuple[bytes, str]:
+    """A result table as the client asked (JSON unless Accept says otherwise)."""
+    kind = media(accept)
+    if kind == ARROW:
+        sink = pa.BufferOutputStream()
+        with ipc.new_stream(sink, table.schema) as writer:
+            writer.write_table(table)
+        return sink.getvalue().to_pybytes(), ARROW
+    if kind == CSV:
+        sink = pa.BufferOutputStream()
+        pacsv.write_csv(table, sink)
+        return sink.getvalue().to_pybytes(), CSV
+    if kind == NDJSON:
+        lines = [json_bytes(row) for row in table.to_pylist()]
+        return b"\n".join(lines) + (b"\n" if lines else b""), NDJSON
+    return json_bytes(table_json(table)), JSON
+
+
+def table_json(table: pa.Table) -> dict[str, Any]:
+    """``{"columns", "types", "rows"}``: rows as lists, times as ISO text."""
+    columns = [c.to_pylist() for c in table.columns]
+    return {
+        "columns": table.column_names,
+        "types": [str(t) for t in table.schema.types],
+        "rows": [list(row) for row in zip(*columns, strict=True)] if columns else [],
+    }
+
+
+def time_param(value: str | None, name: str) -> Any:
+    """A time bound from a query string: epoch nanoseconds or ISO-8601 text (None: open)."""
+    if value is None or value == "":
+        return None
+    text = value.strip()
+    if text.lstrip("-").isdigit():
+        return int(text)
+    try:
+        parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise InputError(
+            f"query parameter {name!r} must be epoch nanoseconds or ISO-8601 time, got {value!r}",
+            parameter=name,
+            value=value,
+        ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+def int_param(value: str | None, name: str, default: int | None, least: int = 0) -> int | None:
+    if value is None or value == "":
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        number = least - 1
+    if number < least:
+        raise InputError(
+            f"query parameter {name!r} must be a whole number ≥ {least}, got {value!r}",
+            parameter=name,
+            value=value,
+        )
+    return number

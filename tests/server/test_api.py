@@ -1,0 +1,285 @@
+"""The HTTP API against a real server: what each endpoint answers, checked against the
+library (DuckDB's answer for SQL), and that a refused request changes nothing."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import duckdb
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.ipc as ipc
+import pytest
+
+from tests.server.conftest import Running
+
+SCHEMA = "ts TIMESTAMP, host STRING NOT NULL, ms DOUBLE"
+ROWS = [
+    {"ts": "2026-01-01T00:00:00Z", "host": "a", "ms": 1.5},
+    {"ts": "2026-01-01T00:00:01Z", "host": "b", "ms": 2.5},
+    {"ts": "2026-01-01T00:00:02Z", "host": "a", "ms": 4.0},
+]
+
+
+def make(server: Running, name: str = "req") -> None:
+    answer = server.http.post(
+        "/v1/streams", json={"name": name, "schema": SCHEMA, "time_column": "ts"}
+    )
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["schema"] == [
+        {"name": "ts", "type": "TIMESTAMP", "nullable": False},
+        {"name": "host", "type": "STRING", "nullable": False},
+        {"name": "ms", "type": "DOUBLE", "nullable": True},
+    ]
+
+
+def arrow_body(table: pa.Table) -> bytes:
+    sink = pa.BufferOutputStream()
+    with ipc.new_stream(sink, table.schema) as w:
+        w.write_table(table)
+    data: bytes = sink.getvalue().to_pybytes()
+    return data
+
+
+def test_streams_are_made_listed_described_and_dropped(server: Running) -> None:
+    make(server)
+    names = [s["name"] for s in server.http.get("/v1/streams").json()]
+    assert names == ["req"]
+    described = server.http.get("/v1/streams/req").json()
+    assert (described["records"], described["time_column"], described["partition"]) == (
+        0, "ts", "1h",
+    )  # fmt: skip
+    again = server.http.post("/v1/streams", json={"name": "req", "schema": SCHEMA})
+    assert again.status_code == 409 and again.json()["error"] == "ConflictError"
+    assert server.http.delete("/v1/streams/req").status_code == 204
+    missing = server.http.get("/v1/streams/req")
+    assert missing.status_code == 404
+    assert missing.json()["error"] == "NotFoundError"
+    assert missing.json()["detail"]["name"] == "req"
+
+
+def test_every_body_format_appends_and_reads_back_in_every_format(server: Running) -> None:
+    make(server)
+    post = server.http.post
+    assert post("/v1/streams/req/records", json=ROWS[0]).json() == {
+        "appended": 1, "first_offset": 0, "next_offset": 1,
+    }  # fmt: skip
+    assert post("/v1/streams/req/records", json=ROWS[1:]).json()["next_offset"] == 3
+    ndjson = "\n".join(
+        f'{{"ts": "2026-01-01T00:00:03Z", "host": "c", "ms": {i}}}' for i in range(2)
+    )
+    answer = post(
+        "/v1/streams/req/records", content=ndjson, headers={"content-type": "application/x-ndjson"}
+    )
+    assert answer.json()["next_offset"] == 5
+    csv = "host,ts,ms\nd,2026-01-01T00:00:04Z,7\n"
+    answer = post("/v1/streams/req/records", content=csv, headers={"content-type": "text/csv"})
+    assert answer.json()["next_offset"] == 6, answer.text
+    table = pa.table(
+        {
+            "ts": pa.array([dt.datetime(2026, 1, 1, 0, 0, 5, tzinfo=dt.UTC)]),
+            "host": ["e"],
+            "ms": [8.0],
+        }
+    )
+    answer = post(
+        "/v1/streams/req/records",
+        content=arrow_body(table),
+        headers={"content-type": "application/vnd.apache.arrow.stream"},
+    )
+    assert answer.json() == {"appended": 1, "first_offset": 6, "next_offset": 7}
+    hosts = ["a", "b", "a", "c", "c", "d", "e"]
+    got = server.http.get("/v1/streams/req/records", params={"offset": 0, "count": 10}).json()
+    assert got["columns"] == ["ts", "host", "ms"]
+    assert [r[1] for r in got["rows"]] == hosts
+    assert got["rows"][0] == ["2026-01-01T00:00:00+00:00", "a", 1.5]
+    tail = server.http.get("/v1/streams/req/records", params={"tail": 2}).json()
+    assert [r[1] for r in tail["rows"]] == ["d", "e"]
+    scan = server.http.get(
+        "/v1/streams/req/records",
+        params={"start": "2026-01-01T00:00:01Z", "end": "2026-01-01T00:00:04Z"},
+    ).json()
+    assert [r[1] for r in scan["rows"]] == ["b", "a", "c", "c"]
+    arrow = server.http.get(
+        "/v1/streams/req/records",
+        params={"offset": 2, "count": 2},
+        headers={"accept": "application/vnd.apache.arrow.stream"},
+    )
+    assert ipc.open_stream(arrow.content).read_all().column("host").to_pylist() == ["a", "c"]
+
+
+def test_sql_answers_as_duckdb_does_in_each_format(server: Running) -> None:
+    make(server)
+    server.http.post("/v1/streams/req/records", json=ROWS)
+    query = "SELECT host, sum(ms) AS total, count(*) AS n FROM req GROUP BY host ORDER BY host"
+    frame = pa.Table.from_pylist([{"host": r["host"], "ms": r["ms"]} for r in ROWS])
+    con = duckdb.connect()
+    con.register("frame", frame)
+    expected = con.sql(query.replace("FROM req", "FROM frame")).fetchall()
+    got = server.http.post("/v1/sql", json={"sql": query}).json()
+    assert got["columns"] == ["host", "total", "n"]
+    assert [tuple(r) for r in got["rows"]] == expected
+    nd = server.http.post(
+        "/v1/sql", json={"sql": query}, headers={"accept": "application/x-ndjson"}
+    )
+    assert [
+        tuple(line.values()) for line in map(__import__("json").loads, nd.text.splitlines())
+    ] == expected
+    csv = server.http.post("/v1/sql", json={"sql": query}, headers={"accept": "text/csv"})
+    assert pacsv.read_csv(pa.py_buffer(csv.content)).to_pylist()[0]["total"] == expected[0][1]
+    arrow = server.http.post(
+        "/v1/sql",
+        json={"sql": "SELECT ms FROM req WHERE host = ?", "params": ["b"]},
+        headers={"accept": "application/vnd.apache.arrow.stream"},
+    )
+    assert ipc.open_stream(arrow.content).read_all().to_pylist() == [{"ms": 2.5}]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "SELECT * FROM read_csv('/etc/passwd')",
+        "COPY (SELECT 1) TO '/tmp/rillet-should-not-exist.csv'",
+        "ATTACH '/tmp/rillet-attached.duckdb' AS other",
+        "INSTALL httpfs",
+        "LOAD httpfs",
+        "SET enable_external_access = true",
+        "CREATE TABLE x AS SELECT 1",
+        "SELECT 1; SELECT 2",
+    ],
+)
+def test_sql_over_http_only_reads_the_streams(server: Running, query: str) -> None:
+    answer = server.http.post("/v1/sql", json={"sql": query})
+    assert answer.status_code in (400, 403), answer.text
+    assert answer.json()["error"] in ("AccessError", "InputError")
+
+
+def test_bad_input_is_a_4xx_naming_it_and_appends_nothing(server: Running) -> None:
+    make(server)
+    post = server.http.post
+    bad_value = post("/v1/streams/req/records", json=[ROWS[0], {**ROWS[1], "ms": "slow"}])
+    assert bad_value.status_code == 400
+    body = bad_value.json()
+    assert body["error"] == "RecordError"
+    assert (body["detail"]["column"], body["detail"]["row"], body["detail"]["value"]) == (
+        "ms", 1, "slow",
+    )  # fmt: skip
+    unknown = post("/v1/streams/req/records", json=[{**ROWS[0], "nope": 1}])
+    assert unknown.status_code == 400 and unknown.json()["error"] in ("SchemaError", "RecordError")
+    assert "nope" in unknown.json()["message"]
+    broken = post(
+        "/v1/streams/req/records", content=b'[{"ts": 1,\n "host": }]',
+        headers={"content-type": "application/json"},
+    )  # fmt: skip
+    assert broken.status_code == 400
+    assert broken.json()["detail"]["line"] == 2
+    not_utf8 = post(
+        "/v1/streams/req/records",
+        content=b"\xff\xfe\x00",
+        headers={"content-type": "application/json"},
+    )
+    assert not_utf8.status_code == 400
+    kind = post("/v1/streams/req/records", content=b"x", headers={"content-type": "image/png"})
+    assert kind.status_code == 400 and "image/png" in kind.json()["message"]
+    parse = post("/v1/sql", json={"sql": "SELECT 1 FROM\n WHERE"})
+    assert parse.status_code == 400 and parse.json()["error"] == "ParseError"
+    assert parse.json()["detail"]["line"] == 2
+    rtsql = post("/v1/rtsql", json={"statement": "SELECT x FROM"})
+    assert rtsql.status_code == 400 and rtsql.json()["detail"]["line"] == 1
+    field = post("/v1/streams", json={"name": 7, "schema": SCHEMA})
+    assert field.status_code == 400 and field.json()["detail"] == {"field": "name"}
+    assert server.http.get("/v1/nowhere").status_code == 404
+    assert server.http.get("/v1/nowhere").json()["error"] == "NotFoundError"
+    assert len(server.db.stream("req")) == 0
+
+
+def test_a_body_past_the_limit_is_413(start: object) -> None:
+    running = start(max_body=1000)  # type: ignore[operator]
+    make(running)
+    answer = running.http.post("/v1/streams/req/records", json=ROWS * 100)
+    assert answer.status_code == 413 and answer.json()["error"] == "BodyTooLarge"
+    assert len(running.db.stream("req")) == 0
+
+
+def test_tokens_and_roles(start: object) -> None:
+    running = start(tokens={"r": "read", "w": "write", "a": "admin"})  # type: ignore[operator]
+    http = running.http
+
+    def as_(token: str | None) -> dict[str, str]:
+        return {"authorization": f"Bearer {token}"} if token else {}
+
+    assert http.get("/healthz").status_code == 200
+    assert http.get("/v1/streams").status_code == 401
+    assert http.get("/v1/streams", headers=as_("wrong")).status_code == 401
+    assert http.get("/v1/streams", headers=as_("r")).status_code == 200
+    made = http.post("/v1/streams", json={"name": "s", "schema": "x INT"}, headers=as_("r"))
+    assert made.status_code == 403 and made.json()["detail"] == {"role": "read", "needed": "write"}
+    assert (
+        http.post(
+            "/v1/streams", json={"name": "s", "schema": "x INT"}, headers=as_("w")
+        ).status_code
+        == 201
+    )
+    assert (
+        http.post("/v1/rtsql", json={"statement": "DROP STREAM s"}, headers=as_("r")).status_code
+        == 403
+    )
+    assert (
+        http.post("/v1/rtsql", json={"statement": "SHOW STREAMS"}, headers=as_("r")).status_code
+        == 200
+    )
+    assert http.delete("/v1/streams/s", headers=as_("w")).status_code == 403
+    assert http.delete("/v1/streams/s", headers=as_("a")).status_code == 204
+
+
+def test_monitors_over_http(server: Running) -> None:
+    make(server)
+    http = server.http
+    assert (
+        http.post(
+            "/v1/streams/req/filters", json={"name": "slow", "expression": "ms > 2"}
+        ).status_code
+        == 201
+    )
+    made = http.post(
+        "/v1/streams/req/aggregates",
+        json={"name": "worst", "filter": "slow", "expression": "MAX(ms)"},
+    )
+    assert made.status_code == 201, made.text
+    assert (
+        http.post(
+            "/v1/streams/req/triggers",
+            json={"name": "bad", "condition": "worst > 3", "period": "1s"},
+        ).status_code
+        == 201
+    )
+    http.post("/v1/streams/req/records", json=ROWS)
+    value = http.get("/v1/streams/req/aggregates/worst").json()
+    assert value == {"name": "worst", "value": 4.0}
+    listed = http.get("/v1/streams/req/monitors").json()
+    assert [f["name"] for f in listed["filters"]] == ["slow"]
+    assert listed["aggregates"][0]["value"] == 4.0
+    matched = http.get("/v1/streams/req/filters/slow/records").json()
+    assert [r[1] for r in matched["rows"]] == ["b", "a"]
+    series = http.get(
+        "/v1/streams/req/aggregates/worst/series",
+        params={"start": "2026-01-01T00:00:00Z", "end": "2026-01-01T00:00:03Z", "step": "1s"},
+    ).json()
+    assert series["values"] == [None, 2.5, 4.0]
+    assert http.delete("/v1/streams/req/triggers/bad").status_code == 204
+    assert http.delete("/v1/streams/req/wheels/bad").status_code == 400
+    assert http.get("/v1/streams/req/monitors").json()["triggers"] == []
+
+
+def test_metrics_health_and_openapi(server: Running) -> None:
+    make(server)
+    server.http.post("/v1/streams/req/records", json=ROWS)
+    text = server.http.get("/metrics").text
+    assert 'rillet_ingested_records_total{stream="req"} 3.0' in text
+    assert 'rillet_stream_records{stream="req"} 3.0' in text
+    assert "rillet_request_seconds_bucket" in text
+    health = server.http.get("/healthz").json()
+    assert health["status"] == "ok" and health["streams"] == 1
+    spec = server.http.get("/v1/openapi.json").json()
+    assert spec["openapi"] == "3.1.0"
+    assert "post" in spec["paths"]["/v1/streams/{stream}/records"]
