@@ -509,11 +509,42 @@ class KllKind:
             merged["n"] = totals
             for name, column in columns.items():  # kept as they are: nothing changes them
                 merged[name][single] = column[starts[single]]
-        ends = starts + sizes
-        for i in np.flatnonzero(~single & ~joined).tolist():
-            merged["at"][i], merged["base"][i] = 0, -1
-            merged["state"][i] = self._sketch(columns, starts[i], ends[i])
+        sketched = np.flatnonzero(~single & ~joined)
+        if len(sketched):
+            for i, state in zip(
+                sketched.tolist(), self._sketches(columns, starts, sizes, sketched), strict=True
+            ):
+                merged["at"][i], merged["base"][i] = 0, -1
+                merged["state"][i] = state
         return merged
+
+    def _sketches(
+        self, columns: Columns, starts: np.ndarray, sizes: np.ndarray, groups: np.ndarray
+    ) -> list[KllState]:
+        """A new sketch for each of ``groups`` (rows ``starts[g]`` on, ``sizes[g]`` of them),
+        of its rows' values and sketches, as :meth:`_sketch` makes one: the exact values of
+        every group gathered at once (one take a batch they came from, not one a group)."""
+        chosen = np.zeros(len(sizes), dtype=bool)
+        chosen[groups] = True
+        rows = {name: column[np.repeat(chosen, sizes)] for name, column in columns.items()}
+        exact = rows["base"] >= 0
+        values = _gather({k: v[exact] for k, v in rows.items()})
+        counts = np.where(exact, rows["n"], 0)
+        value_ends = np.cumsum(counts)
+        row_ends = np.cumsum(sizes[groups])
+        out: list[KllState] = []
+        row_start = 0
+        for row_end in row_ends.tolist():
+            total = KllState(self.q)
+            for state in rows["state"][row_start:row_end][~exact[row_start:row_end]].tolist():
+                total.sketch.merge(state.sketch)
+            first = int(value_ends[row_start - 1]) if row_start else 0
+            last = int(value_ends[row_end - 1])
+            if last > first:  # a slice of a new array: writable, as the binding wants
+                total.sketch.update(values[first:last])
+            out.append(total)
+            row_start = row_end
+        return out
 
     def _sketch(self, columns: Columns, start: int, end: int) -> KllState:
         """A new sketch of the values and sketches of rows ``[start, end)``."""

@@ -23,6 +23,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from rillet.errors import FlowError
+
 
 def _hashable(value: Any) -> Any:
     return tuple(_hashable(v) for v in value) if isinstance(value, list) else value
@@ -39,11 +41,15 @@ class KeyEncoder:
         # one integer-like column (integers, times, booleans): numbered with numpy alone
         integer = len(self.types) == 1 and _integer_like(self.types[0])
         self._integers = IntegerKeys(self.types[0]) if integer else None
+        # several columns: numbered with Arrow's hash look-ups and numpy alone
+        self._combined_keys = ColumnKeys(self.types) if len(self.types) > 1 else None
 
     @property
     def size(self) -> int:
         if self._integers is not None:
             return max(self._integers.size, 1)
+        if self._combined_keys is not None:
+            return max(self._combined_keys.size, 1)
         return max(len(self._ids), 1)
 
     def encode(self, columns: Sequence[pa.Array]) -> np.ndarray:
@@ -52,34 +58,20 @@ class KeyEncoder:
             return np.zeros(len(columns[0]) if columns else 0, dtype=np.int64)
         if self._integers is not None:
             return self._integers.encode(columns[0])
-        if len(columns) == 1:
-            if self._ids:  # the usual batch: only known keys, found by one hash look-up
-                known = self._known()[0]  # in the order of their numbers
-                at = pc.index_in(columns[0], value_set=known, skip_nulls=False)
-                if not at.null_count:
-                    numbers: np.ndarray = at.to_numpy(zero_copy_only=False).astype(np.int64)
-                    return numbers
-            distinct = pc.unique(columns[0])
-            positions = _positions(columns[0], distinct)
-            rows = [(v,) for v in distinct.to_pylist()]
-            ids = self._number(rows, [distinct])
-            found: np.ndarray = ids[positions]
-            return found
-        # several columns: each column's distinct values, then the distinct combinations
-        codes = []
-        uniques = []
-        for column in columns:
-            distinct = pc.unique(column)
-            uniques.append(distinct)
-            codes.append(_positions(column, distinct))
-        table = np.stack(codes, axis=1)
-        combos, inverse = np.unique(table, axis=0, return_inverse=True)
-        firsts = [u.take(pa.array(combos[:, i])) for i, u in enumerate(uniques)]
-        lists = [f.to_pylist() for f in firsts]
-        rows = list(zip(*lists, strict=True))
-        ids = self._number(rows, firsts)
-        numbered: np.ndarray = ids[inverse.reshape(-1)]
-        return numbered
+        if self._combined_keys is not None:
+            return self._combined_keys.encode(columns)
+        if self._ids:  # the usual batch: only known keys, found by one hash look-up
+            known = self._known()[0]  # in the order of their numbers
+            at = pc.index_in(columns[0], value_set=known, skip_nulls=False)
+            if not at.null_count:
+                numbers: np.ndarray = at.to_numpy(zero_copy_only=False).astype(np.int64)
+                return numbers
+        distinct = pc.unique(columns[0])
+        positions = _positions(columns[0], distinct)
+        rows = [(v,) for v in distinct.to_pylist()]
+        ids = self._number(rows, [distinct])
+        found: np.ndarray = ids[positions]
+        return found
 
     def _number(self, rows: list[tuple[Any, ...]], arrays: Sequence[pa.Array]) -> np.ndarray:
         ids = np.empty(len(rows), dtype=np.int64)
@@ -102,6 +94,8 @@ class KeyEncoder:
         """The key columns' values of key numbers ``ids``."""
         if self._integers is not None:
             return [self._integers.values(np.asarray(ids, dtype=np.int64))]
+        if self._combined_keys is not None:
+            return self._combined_keys.values(np.asarray(ids, dtype=np.int64))
         picks = pa.array(np.asarray(ids, dtype=np.int64))
         return [column.take(picks) for column in self._known()]
 
@@ -160,7 +154,15 @@ class IntegerKeys:
             column = column.fill_null(0)
         values = column.cast(pa.int64()).to_numpy(zero_copy_only=False)
         present = values if valid is None else values[valid]
-        if len(present):
+        if len(present) and len(self._known):  # the usual batch: every value known
+            at = np.minimum(np.searchsorted(self._known, present), len(self._known) - 1)
+            fresh = self._known[at] != present
+            if not fresh.any() and valid is None:
+                known: np.ndarray = self._numbers[at]
+                return known
+            if fresh.any():
+                self._learn(present[fresh])
+        elif len(present):
             self._learn(present)
         if valid is not None and self._null is None:
             self._null = self._add(np.zeros(0, dtype=np.int64), 1)
@@ -203,3 +205,141 @@ class IntegerKeys:
         picked = self._by_number[numbers]
         mask = numbers == self._null if self._null is not None else None
         return pa.array(picked, pa.int64(), mask=mask).cast(self.dtype)
+
+
+_HALF = 2**31  # packed (number, code) pairs: both below this
+
+
+class ColumnKeys:
+    """Numbers the distinct combinations of several key columns without a Python loop:
+    each column's values get stable codes (one Arrow hash look-up against the values known;
+    only a batch's new values are learnt), then the codes are folded left to right, each
+    (number so far, next code) pair packed into one int64 and numbered by
+    :class:`IntegerKeys`.  Keys are numbered in the order they first appear, whatever
+    batches they came in.
+
+    Examples:
+        >>> keys = ColumnKeys([pa.string(), pa.int64()])
+        >>> keys.encode([pa.array(["b", "a", "b", None]), pa.array([1, 1, 1, 2])]).tolist()
+        [0, 1, 0, 2]
+        >>> [c.to_pylist() for c in keys.values(np.array([2, 0]))]
+        [[None, 'b'], [2, 1]]
+    """
+
+    def __init__(self, types: Sequence[pa.DataType]) -> None:
+        self.types = list(types)
+        self._values: list[list[pa.Array]] = [[] for _ in self.types]  # per column, by code
+        self._joined: list[pa.Array | None] = [None for _ in self.types]
+        self._levels = [PairKeys() for _ in self.types[1:]]
+        self._codes = [np.empty(0, dtype=np.int64) for _ in self.types]  # each number's codes
+        self.size = 0
+
+    def _known(self, i: int) -> pa.Array:
+        joined = self._joined[i]
+        if joined is None:
+            chunks = self._values[i]
+            joined = pa.concat_arrays(chunks) if chunks else pa.array([], self.types[i])
+            self._joined[i] = joined
+        return joined
+
+    def _column_codes(self, i: int, column: pa.Array) -> np.ndarray:
+        known = self._known(i)
+        at = pc.index_in(column, value_set=known, skip_nulls=False)
+        if at.null_count:  # values not seen before: learnt, in order of first appearance
+            fresh = pc.unique(column.filter(at.is_null()))
+            self._values[i].append(fresh.cast(self.types[i]))
+            self._joined[i] = None
+            known = self._known(i)
+            if len(known) >= _HALF:
+                raise FlowError("more than 2**31 distinct values of a group key column")
+            at = pc.index_in(column, value_set=known, skip_nulls=False)
+        found: np.ndarray = at.to_numpy(zero_copy_only=False).astype(np.int64)
+        return found
+
+    def encode(self, columns: Sequence[pa.Array]) -> np.ndarray:
+        """Each row's key number."""
+        codes = [self._column_codes(i, c) for i, c in enumerate(columns)]
+        numbers = codes[0]
+        for level, code in zip(self._levels, codes[1:], strict=True):
+            numbers = level.encode(numbers, code)
+        total = self._levels[-1].size
+        if total >= _HALF:
+            raise FlowError("more than 2**31 distinct group keys")
+        if total > self.size:  # new keys: their codes, from the row each first appears in
+            fresh = np.flatnonzero(numbers >= self.size)
+            _, first = np.unique(numbers[fresh], return_index=True)
+            rows = fresh[first]
+            self._codes = [
+                np.concatenate([known, code[rows]])
+                for known, code in zip(self._codes, codes, strict=True)
+            ]
+            self.size = total
+        return numbers
+
+    def values(self, numbers: np.ndarray) -> list[pa.Array]:
+        """The key columns' values of key numbers ``numbers``."""
+        return [
+            self._known(i).take(pa.array(self._codes[i][numbers])) for i in range(len(self.types))
+        ]
+
+
+_DENSE = 2**22  # the most cells of a pair table kept as a dense array
+
+
+class PairKeys:
+    """Numbers pairs of small non-negative integers (below 2**31) in order of first
+    appearance: :class:`IntegerKeys` over the packed pairs decides the numbers; while the
+    pairs fit a table of at most ``_DENSE`` cells, known pairs are looked up in it by
+    index (far cheaper than IntegerKeys' binary search over random values).
+
+    Examples:
+        >>> keys = PairKeys()
+        >>> keys.encode(np.array([3, 0, 3]), np.array([1, 1, 1])).tolist()
+        [0, 1, 0]
+        >>> keys.encode(np.array([0, 5]), np.array([1, 2])).tolist()
+        [1, 2]
+    """
+
+    def __init__(self) -> None:
+        self._keys = IntegerKeys(pa.int64())
+        self._table: np.ndarray | None = None  # number of (a, b) at a * width + b, or -1
+        self._height = 0
+        self._width = 0
+
+    @property
+    def size(self) -> int:
+        """How many pairs are numbered."""
+        return self._keys.size
+
+    def encode(self, first: np.ndarray, second: np.ndarray) -> np.ndarray:
+        """Each pair's number."""
+        table = self._table
+        if table is not None and len(first):
+            inside = (int(first.max()) < self._height) and (int(second.max()) < self._width)
+            if inside:
+                found = table[first * self._width + second]
+                if (found >= 0).all():
+                    known: np.ndarray = found.astype(np.int64)
+                    return known
+        numbers = self._keys.encode(pa.array(first * _HALF + second))
+        self._fill()
+        return numbers
+
+    def _fill(self) -> None:
+        """The dense table of every pair known, when it is small enough."""
+        packed = self._keys._by_number
+        if not len(packed):
+            return
+        first, second = packed // _HALF, packed % _HALF
+        height = 1 << int(first.max()).bit_length()
+        width = 1 << int(second.max()).bit_length()
+        if height * width > _DENSE:
+            self._table = None
+            return
+        if self._table is None or height > self._height or width > self._width:
+            self._height, self._width = max(height, self._height), max(width, self._width)
+            if self._height * self._width > _DENSE:
+                self._table = None
+                return
+            self._table = np.full(self._height * self._width, -1, dtype=np.int32)
+        self._table[first * self._width + second] = np.arange(len(packed), dtype=np.int32)

@@ -46,6 +46,7 @@ Emit = Callable[[pa.RecordBatch], None]
 START = "__wstart"
 END = "__wend"
 _ALWAYS = 2**62  # a watermark past every time: end of input
+_PILE = 64  # chunks of state kept apart before they are merged while no window closes
 
 #: the functions whose state is a sketch (output as bytes with ``sketch_state``)
 SKETCHES = frozenset({"approx_count_distinct", "approx_quantile", "distribution", "top_k"})
@@ -221,10 +222,22 @@ class EventWindows:
         seqs: np.ndarray,
     ) -> None:
         """Partial states of the records ``rows``, each for window ``starts``/``ends``."""
+        if not len(rows):
+            return
         keys = groups[rows]
-        order = np.lexsort((keys, starts))
-        starts, ends, keys, rows = starts[order], ends[order], keys[order], rows[order]
-        change = (starts[1:] != starts[:-1]) | (keys[1:] != keys[:-1])
+        slide = self.spec.slide
+        windows = (starts - int(starts.min())) // slide
+        width = int(keys.max()) + 1
+        if (int(windows.max()) + 1) * width < 2**62:  # one integer sorts faster than two
+            code = windows * width + keys
+            order = np.argsort(code, kind="stable")
+            code = code[order]
+            change = code[1:] != code[:-1]
+            starts, ends, keys, rows = starts[order], ends[order], keys[order], rows[order]
+        else:
+            order = np.lexsort((keys, starts))
+            starts, ends, keys, rows = starts[order], ends[order], keys[order], rows[order]
+            change = (starts[1:] != starts[:-1]) | (keys[1:] != keys[:-1])
         runs = np.concatenate([np.zeros(1, dtype=np.int64), np.flatnonzero(change) + 1])
         states = [
             kind.partials(v, rows, seqs, runs) for kind, v in zip(self.kinds, values, strict=True)
@@ -275,6 +288,15 @@ class EventWindows:
         if watermark > self.watermark:
             self.watermark = watermark
         if not self._chunks:
+            return
+        # merging the state costs a reduce of every sketch: done only when a window closes
+        # (merging only ever moves a window's end later, so the least end of the chunks is
+        # a bound), or when the chunks pile up
+        gap = self.spec.gap if self.spec.kind == "session" else 0
+        least = min((int(c.ends.min()) for c in self._chunks if len(c.ends)), default=_ALWAYS)
+        if least + gap > self.watermark:
+            if len(self._chunks) > _PILE:
+                self._merged()
             return
         state = self._merged()
         ends = state.ends + self.spec.gap if self.spec.kind == "session" else state.ends
