@@ -14,7 +14,7 @@ import pyarrow as pa
 
 from rillet.batches import to_table
 from rillet.client.flow import RemoteFlow
-from rillet.client.http import ARROW, Connection, arrow_body, time_text
+from rillet.client.http import ARROW, Connection, arrow_body, events, time_text
 from rillet.errors import RecordError
 from rillet.monitors import Alert
 from rillet.query import Result
@@ -330,28 +330,6 @@ def _jsonable(value: Any) -> Any:
 
 
 def _alerts(connection: Connection, stream: str, callback: Callable[[Alert], None]) -> None:
-    last: str | None = None
-    while True:
-        headers = {"last-event-id": last} if last else {}
-        try:
-            with connection.http.stream(
-                "GET", "/v1/alerts/events", params={"stream": stream}, headers=headers, timeout=None
-            ) as answer:
-                event: dict[str, str] = {}
-                for line in answer.iter_lines():
-                    if line:
-                        key, _, value = line.partition(": ")
-                        event[key] = value
-                        continue
-                    last = event.get("id", last)
-                    if event.get("event") == "alert":
-                        callback(_alert(json.loads(event["data"])))
-                    elif event.get("event") == "end":
-                        return
-                    event = {}
-        except httpx.TransportError:
-            import time
-
-            time.sleep(0.5)
-        except RuntimeError:
-            return  # the client was closed
+    for kind, data in events(connection, "/v1/alerts/events", params={"stream": stream}):
+        if kind == "alert":
+            callback(_alert(data))

@@ -4,17 +4,15 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import threading
 import time
 from collections import deque
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pyarrow as pa
 
-from rillet.client.http import Connection
+from rillet.client.http import Connection, events
 from rillet.errors import FlowError, NotFoundError, RilletError
 from rillet.flows.flow import FlowRecord
 
@@ -87,36 +85,13 @@ class RemoteFlow:
             self._reader.start()
 
     def _read(self) -> None:
-        last = "0"  # from the flow's first kept event: rows may have come before we asked
-        while True:
-            try:
-                with self._connection.http.stream(
-                    "GET",
-                    f"/v1/flows/{self.id}/events",
-                    headers={"last-event-id": last},
-                    timeout=None,
-                ) as answer:
-                    if answer.status_code == 404:
-                        return self._finish(None)
-                    event: dict[str, str] = {}
-                    for line in answer.iter_lines():
-                        if line:
-                            key, _, value = line.partition(": ")
-                            event[key] = value
-                            continue
-                        if event.get("id"):
-                            last = event["id"]
-                        kind = event.get("event")
-                        if kind == "rows":
-                            self._take(json.loads(event["data"]))
-                        elif kind == "error":
-                            body = json.loads(event["data"])
-                            return self._finish(FlowError(body["message"], flow=self.id))
-                        elif kind == "end":
-                            return self._finish(None)
-                        event = {}
-            except httpx.TransportError:
-                time.sleep(0.5)  # the server restarts or the network drops: resume after `last`
+        # from the flow's first kept event ("0"): rows may have come before we asked
+        for kind, data in events(self._connection, f"/v1/flows/{self.id}/events", last="0"):
+            if kind == "rows":
+                self._take(data)
+            elif kind == "error":
+                return self._finish(FlowError(data["message"], flow=self.id))
+        self._finish(None)
 
     def _take(self, data: dict[str, Any]) -> None:
         names, rows = data["columns"], data["rows"]

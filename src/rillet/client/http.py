@@ -4,6 +4,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+import time
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -84,3 +87,35 @@ def time_text(value: Any) -> str | None:
     if isinstance(value, dt.datetime):
         return (value if value.tzinfo else value.replace(tzinfo=dt.UTC)).isoformat()
     return str(value)
+
+
+def events(
+    connection: Connection, path: str, params: dict[str, str] | None = None, last: str = ""
+) -> Iterator[tuple[str, Any]]:
+    """The ``(event, data)`` pairs of a server's event stream at ``path``, for as long as
+    it lasts: a dropped connection (a server restart) is opened again with ``Last-Event-ID``,
+    so nothing is missed or seen twice; ends at an ``end`` event or a 404."""
+    while True:
+        headers = {"last-event-id": last} if last else {}
+        try:
+            with connection.http.stream(
+                "GET", path, params=params, headers=headers, timeout=None
+            ) as answer:
+                if answer.status_code == 404:
+                    return
+                event: dict[str, str] = {}
+                for line in answer.iter_lines():
+                    if line:
+                        key, _, value = line.partition(": ")
+                        event[key] = value
+                        continue
+                    last = event.get("id", last)
+                    if "event" in event:
+                        yield event["event"], json.loads(event.get("data", "null"))
+                        if event["event"] == "end":
+                            return
+                    event = {}
+        except httpx.TransportError:
+            time.sleep(0.5)
+        except RuntimeError:
+            return  # the client was closed
