@@ -23,10 +23,14 @@ ROWS = [
 ]
 
 
-def rillet_command(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+def rillet_command(
+    *args: str, stdin: str | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``rillet ARGS`` as a process of its own, as the installed command would run."""
     return subprocess.run(
         [sys.executable, "-m", "rillet.cli", *args],
         input=stdin,
+        cwd=cwd,
         capture_output=True,
         text=True,
         timeout=120,

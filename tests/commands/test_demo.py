@@ -1,20 +1,9 @@
 """``rillet demo`` and the group's help, run as the installed command would be."""
 
-import subprocess
-import sys
 from pathlib import Path
 
 import rillet
-
-
-def rillet_command(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "rillet.cli", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+from tests.commands.test_commands import rillet_command
 
 
 def test_help_lists_the_commands(tmp_path: Path) -> None:

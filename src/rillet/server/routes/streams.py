@@ -24,6 +24,7 @@ OPTIONS = ("partition", "retention", "durability", "log_compression")
 def describe(stream: Any) -> dict[str, Any]:
     """A stream as the API shows it."""
     options = stream.options
+    partitions = stream.partitions()
     return {
         "name": stream.name,
         "schema": [
@@ -33,8 +34,8 @@ def describe(stream: Any) -> dict[str, Any]:
         "time_column": stream.time_column,
         "records": len(stream),
         "next_offset": stream.next_offset,
-        "bytes": sum(p.nbytes for p in stream.partitions()),
-        "partitions": len(stream.partitions()),
+        "bytes": sum(p.nbytes for p in partitions),
+        "partitions": len(partitions),
         "partition": options.partition,
         "retention": options.retention,
         "max_bytes": options.max_bytes,
