@@ -189,7 +189,6 @@ def build_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        state.start()
         try:
             yield
         finally:

@@ -61,15 +61,13 @@ class ServerState:
         self.alerts = Feed(keep=1000)
         self._watched: set[str] = set()
         self._lock = threading.Lock()
-        self.ingest: asyncio.Semaphore | None = None  # made on the event loop, at start
+        # bound to the event loop on first use (Python 3.10+), whichever loop serves
+        self.ingest = asyncio.Semaphore(config.ingest_slots)
         self.waiting = 0
         self._stop = threading.Event()
         self._watcher = threading.Thread(target=self._watch_alerts, daemon=True)
         self._watcher.name = "rillet-server-alerts"
         self._watcher.start()
-
-    def start(self) -> None:
-        self.ingest = asyncio.Semaphore(self.config.ingest_slots)
 
     def stop(self) -> None:
         self._stop.set()

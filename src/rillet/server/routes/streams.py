@@ -98,7 +98,6 @@ async def append(request: Request) -> Response:
     stream = await blocking(st.db.stream, request.path_params["stream"])
     raw = await body(request)
     data, single = wire.records(raw, request.headers.get("content-type"), stream.schema)
-    assert st.ingest is not None
     st.waiting += 1
     try:
         await asyncio.wait_for(st.ingest.acquire(), st.config.ingest_wait)
