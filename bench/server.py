@@ -24,9 +24,9 @@ if __package__ in (None, ""):  # run as a script: make the ``bench`` package imp
 import httpx  # noqa: E402
 import numpy as np  # noqa: E402
 import pyarrow as pa  # noqa: E402
-import pyarrow.ipc as ipc  # noqa: E402
 
 from bench.figures import Target, figure, peer, section  # noqa: E402
+from rillet.client.http import arrow_body  # noqa: E402
 
 SECONDS = float(os.environ.get("RILLET_BENCH_SERVER_SECONDS", "3"))
 CLIENTS = 8
@@ -49,13 +49,6 @@ def rows(n: int, seed: int) -> pa.Table:
     )
 
 
-def arrow_bytes(table: pa.Table) -> bytes:
-    sink = pa.BufferOutputStream()
-    with ipc.new_stream(sink, table.schema) as w:
-        w.write_table(table)
-    return bytes(sink.getvalue().to_pybytes())
-
-
 def ndjson_bytes(table: pa.Table) -> bytes:
     return "\n".join(
         json.dumps({**r, "ts": r["ts"].isoformat()}) for r in table.to_pylist()
@@ -64,7 +57,7 @@ def ndjson_bytes(table: pa.Table) -> bytes:
 
 def client(url: str, kind: str, seconds: float, seed: int, done: mp.Queue) -> None:  # type: ignore[type-arg]
     table = rows(BATCH if kind == "arrow" else 2_000, seed)
-    body = arrow_bytes(table) if kind == "arrow" else ndjson_bytes(table)
+    body = arrow_body(table) if kind == "arrow" else ndjson_bytes(table)
     media = "application/vnd.apache.arrow.stream" if kind == "arrow" else "application/x-ndjson"
     sent = 0
     with httpx.Client(base_url=url, timeout=60) as http:

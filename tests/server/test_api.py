@@ -11,6 +11,7 @@ import pyarrow.csv as pacsv
 import pyarrow.ipc as ipc
 import pytest
 
+from rillet.client.http import arrow_body
 from tests.server.conftest import Running
 
 SCHEMA = "ts TIMESTAMP, host STRING NOT NULL, ms DOUBLE"
@@ -31,14 +32,6 @@ def make(server: Running, name: str = "req") -> None:
         {"name": "host", "type": "STRING", "nullable": False},
         {"name": "ms", "type": "DOUBLE", "nullable": True},
     ]
-
-
-def arrow_body(table: pa.Table) -> bytes:
-    sink = pa.BufferOutputStream()
-    with ipc.new_stream(sink, table.schema) as w:
-        w.write_table(table)
-    data: bytes = sink.getvalue().to_pybytes()
-    return data
 
 
 def test_streams_are_made_listed_described_and_dropped(server: Running) -> None:

@@ -11,9 +11,10 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.ipc as ipc
 import pyarrow.json as pajson
+from starlette.responses import Response
 
 from rillet.errors import InputError
-from rillet.schema import Schema
+from rillet.schema import OFFSET, Schema
 from rillet.server.errors import json_bytes
 
 ARROW = "application/vnd.apache.arrow.stream"
@@ -103,6 +104,16 @@ def _json(text: bytes, line: int | None) -> Any:
         ) from None
 
 
+def records_response(table: pa.Table | pa.RecordBatch, accept: str | None) -> Response:
+    """Stored records as the client asked, without the engine's ``_offset`` column."""
+    if OFFSET in table.schema.names:
+        table = table.drop_columns([OFFSET])
+    if isinstance(table, pa.RecordBatch):
+        table = pa.Table.from_batches([table])
+    content, kind = table_body(table, accept)
+    return Response(content, media_type=kind)
+
+
 def table_body(table: pa.Table, accept: str | None) -> tuple[bytes, str]:
     """A result table as the client asked (JSON unless Accept says otherwise)."""
     kind = media(accept)
@@ -131,13 +142,13 @@ def table_json(table: pa.Table) -> dict[str, Any]:
     }
 
 
-def time_param(value: str | None, name: str) -> Any:
+def time_param(value: str | None, name: str) -> dt.datetime | None:
     """A time bound from a query string: epoch nanoseconds or ISO-8601 text (None: open)."""
     if value is None or value == "":
         return None
     text = value.strip()
-    if text.lstrip("-").isdigit():
-        return int(text)
+    if text.lstrip("-").isdigit():  # epoch nanoseconds; times are kept to the microsecond
+        return dt.datetime.fromtimestamp(int(text) // 1000 / 1e6, dt.UTC)
     try:
         parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:

@@ -6,12 +6,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-import pyarrow as pa
 from starlette.requests import Request
 from starlette.responses import Response
 
 from rillet.errors import InputError
-from rillet.schema import OFFSET
 from rillet.server import wire
 from rillet.server.routes.common import answer, blocking, field, json_object, state
 from rillet.time import parse_duration_us
@@ -122,8 +120,8 @@ async def aggregate_series(request: Request) -> Response:
     step_us = parse_duration_us(q.get("step") or "1s", "step")
     now = dt.datetime.now(dt.UTC)
     start, end = _range(request)
-    end_t = _as_time(end) or now
-    start_t = _as_time(start) or end_t - dt.timedelta(minutes=1)
+    end_t = end or now
+    start_t = start or end_t - dt.timedelta(minutes=1)
     step = dt.timedelta(microseconds=step_us)
     points = int((end_t - start_t) / step) if step_us > 0 else 0
     if not 0 < points <= 2000:
@@ -145,24 +143,11 @@ async def aggregate_series(request: Request) -> Response:
     return answer(await blocking(values))
 
 
-def _as_time(value: Any) -> dt.datetime | None:
-    if value is None:
-        return None
-    if isinstance(value, int):
-        return dt.datetime.fromtimestamp(value / 1e9, dt.UTC)
-    assert isinstance(value, dt.datetime)
-    return value
-
-
 async def filter_records(request: Request) -> Response:
     start, end = _range(request)
     stream = await blocking(_stream, request)
     matches = await blocking(stream.query_filter, request.path_params["name"], start, end)
-    table: pa.Table = await blocking(matches.arrow)
-    if OFFSET in table.column_names:
-        table = table.drop_columns([OFFSET])
-    content, kind = wire.table_body(table, request.headers.get("accept"))
-    return Response(content, media_type=kind)
+    return wire.records_response(await blocking(matches.arrow), request.headers.get("accept"))
 
 
 async def execute_filter(request: Request) -> Response:
@@ -174,11 +159,7 @@ async def execute_filter(request: Request) -> Response:
     start, end = _range(request)
     stream = await blocking(_stream, request)
     matches = await blocking(stream.execute_filter, expression, start, end)
-    table: pa.Table = await blocking(matches.arrow)
-    if OFFSET in table.column_names:
-        table = table.drop_columns([OFFSET])
-    content, kind = wire.table_body(table, request.headers.get("accept"))
-    return Response(content, media_type=kind)
+    return wire.records_response(await blocking(matches.arrow), request.headers.get("accept"))
 
 
 async def add_webhook(request: Request) -> Response:

@@ -147,15 +147,13 @@ async def read(request: Request) -> Response:
             offset = wire.int_param(q.get("offset"), "offset", 0, least=0) or 0
             count = wire.int_param(q.get("count"), "count", 100, least=0) or 0
         table = await blocking(_take, stream, offset, count)
-    content, kind = wire.table_body(table, request.headers.get("accept"))
-    return Response(content, media_type=kind)
+    return wire.records_response(table, request.headers.get("accept"))
 
 
 def _take(stream: Any, offset: int, count: int) -> pa.Table:
     end = min(offset + count, stream.next_offset)
     offsets = np.arange(offset, max(end, offset), dtype=np.int64)
-    table = stream.take(offsets)
-    return table.drop_columns([OFFSET]) if OFFSET in table.column_names else table
+    return stream.take(offsets)
 
 
 def _scan(db: Any, stream: Any, start: Any, end: Any, limit: int | None) -> pa.Table:
@@ -163,22 +161,14 @@ def _scan(db: Any, stream: Any, start: Any, end: Any, limit: int | None) -> pa.T
     where, params = [], []
     if start is not None:
         where.append(f'"{column}" >= ?')
-        params.append(_bound(start))
+        params.append(start)
     if end is not None:
         where.append(f'"{column}" < ?')
-        params.append(_bound(end))
+        params.append(end)
     name = stream.name.replace('"', '""')
     query = f'SELECT * FROM "{name}"' + (" WHERE " + " AND ".join(where) if where else "")
     query += f' ORDER BY "{column}"' + (f" LIMIT {int(limit)}" if limit is not None else "")
     return db.sql(query, params).arrow()
-
-
-def _bound(value: Any) -> Any:
-    import datetime as dt
-
-    if isinstance(value, int):
-        return dt.datetime.fromtimestamp(value / 1e9, dt.UTC)
-    return value
 
 
 class _Tail:
