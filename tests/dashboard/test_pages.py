@@ -116,6 +116,12 @@ def test_overview_lists_a_fed_stream_with_a_rising_count(
         arg=first,
     )
     assert records_shown(page) > first
+    # the rate comes from the server's samples, a second apart: a fed stream's is above 0
+    page.wait_for_function(
+        """() => /[1-9][0-9,]*\\/s/.test(document.querySelector(
+            '#streams-table tr[data-stream="live"] td.rate').textContent)"""
+    )
+    assert page.locator('#streams-table tr[data-stream="live"] td.rate svg').count() == 1
     fixed = page.inner_text('#streams-table tr[data-stream="fixed"] td.records')
     assert fixed == str(len(FIXED))
     assert page.inner_text("#health-status") == "ok"

@@ -13,6 +13,7 @@ import pytest
 
 from rillet.client.http import arrow_body
 from tests.server.conftest import Running
+from tests.unit.support import wait_until
 
 SCHEMA = "ts TIMESTAMP, host STRING NOT NULL, ms DOUBLE"
 ROWS = [
@@ -49,6 +50,26 @@ def test_streams_are_made_listed_described_and_dropped(server: Running) -> None:
     assert missing.status_code == 404
     assert missing.json()["error"] == "NotFoundError"
     assert missing.json()["detail"]["name"] == "req"
+
+
+def test_a_stream_carries_its_ingest_rates_sampled_every_second(server: Running) -> None:
+    make(server, "rated")
+
+    def rates() -> list[float]:
+        return list(server.http.get("/v1/streams/rated").json()["ingest_rates"])
+
+    assert wait_until(lambda: len(rates()) >= 1)  # sampled twice: records from now count
+    assert set(rates()) == {0.0}
+    appended = server.http.post("/v1/streams/rated/records", json=ROWS)
+    assert appended.status_code == 200, appended.text
+    # the 3 records fall between two samples a second apart: one rate of about 3/s, the
+    # rest 0; they are sampled by the server, whoever looked meanwhile
+    assert wait_until(lambda: sum(rates()) > 0)
+    history = rates()
+    assert all(r >= 0 for r in history)
+    assert 0 < max(history) <= 3  # samples are at least a second apart
+    listed = {s["name"]: s for s in server.http.get("/v1/streams").json()}
+    assert listed["rated"]["ingest_rates"][: len(history)] == history
 
 
 def test_every_body_format_appends_and_reads_back_in_every_format(server: Running) -> None:

@@ -17,6 +17,7 @@ from rillet.monitors import Alert
 from rillet.server.config import ServerConfig
 from rillet.server.errors import json_bytes
 from rillet.server.metrics import Metrics
+from rillet.server.rates import Rates
 from rillet.server.sse import Feed
 from rillet.server.wire import table_json
 
@@ -64,6 +65,7 @@ class ServerState:
         # bound to the event loop on first use (Python 3.10+), whichever loop serves
         self.ingest = asyncio.Semaphore(config.ingest_slots)
         self.waiting = 0
+        self.rates = Rates()
         self._stop = threading.Event()
         self._watcher = threading.Thread(target=self._watch_alerts, daemon=True)
         self._watcher.name = "rillet-server-alerts"
@@ -84,9 +86,25 @@ class ServerState:
             return feed
 
     def _watch_alerts(self) -> None:
-        # streams made by rtsql or named flows appear without the server: look every 0.2 s
+        # streams made by rtsql or named flows appear without the server: look every 0.2 s;
+        # sample the ingest rates every second
+        sampled = 0.0
         while not self._stop.wait(0.2):
             self.watch_streams()
+            now = time.monotonic()
+            if now - sampled >= 1.0:
+                sampled = now
+                self.sample_rates(now)
+
+    def sample_rates(self, now: float) -> None:
+        """Note every stream's next offset (for :attr:`rates`)."""
+        try:
+            streams = self.db.streams()
+        except RilletError:
+            return
+        for stream in streams:
+            self.rates.sample(stream.name, stream.next_offset, now)
+        self.rates.keep_only({stream.name for stream in streams})
 
     def watch_streams(self) -> None:
         try:

@@ -16,13 +16,15 @@ from rillet.errors import OverloadedError
 from rillet.schema import OFFSET
 from rillet.server import sse, wire
 from rillet.server.errors import json_bytes
+from rillet.server.rates import Rates
 from rillet.server.routes.common import answer, blocking, body, field, json_object, state
 
 OPTIONS = ("partition", "retention", "durability", "log_compression")
 
 
-def describe(stream: Any) -> dict[str, Any]:
-    """A stream as the API shows it."""
+def describe(stream: Any, rates: Rates) -> dict[str, Any]:
+    """A stream as the API shows it; ``ingest_rates`` are its records/s, a second apart,
+    over the last minutes (oldest first)."""
     options = stream.options
     partitions = stream.partitions()
     return {
@@ -40,12 +42,13 @@ def describe(stream: Any) -> dict[str, Any]:
         "retention": options.retention,
         "max_bytes": options.max_bytes,
         "durability": options.durability,
+        "ingest_rates": rates.history(stream.name),
     }
 
 
 async def list_streams(request: Request) -> Response:
-    db = state(request).db
-    return answer(await blocking(lambda: [describe(s) for s in db.streams()]))
+    st = state(request)
+    return answer(await blocking(lambda: [describe(s, st.rates) for s in st.db.streams()]))
 
 
 async def create_stream(request: Request) -> Response:
@@ -61,7 +64,7 @@ async def create_stream(request: Request) -> Response:
     st = state(request)
     stream = await blocking(st.db.create_stream, name, schema, time_column=time_column, **options)
     st.watch_streams()
-    return answer(describe(stream), 201)
+    return answer(describe(stream, st.rates), 201)
 
 
 def _column(column: Any, index: int) -> tuple[str, str]:
@@ -82,9 +85,9 @@ def _column(column: Any, index: int) -> tuple[str, str]:
 
 
 async def get_stream(request: Request) -> Response:
-    db = state(request).db
+    st = state(request)
     name = request.path_params["stream"]
-    return answer(await blocking(lambda: describe(db.stream(name))))
+    return answer(await blocking(lambda: describe(st.db.stream(name), st.rates)))
 
 
 async def drop_stream(request: Request) -> Response:

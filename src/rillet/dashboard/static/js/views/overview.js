@@ -3,28 +3,6 @@ import { api, every } from "../api.js";
 import { sparkline } from "../chart.js";
 import { clear, replace, errorBox, formatBytes, formatDuration, formatNumber, h, retentionText, stack } from "../ui.js";
 
-// record counts seen per stream, kept across visits so the sparkline has history
-const HISTORY_S = 300;
-const samples = new Map();
-
-function remember(name, records, now) {
-  const list = samples.get(name) || [];
-  list.push([now, records]);
-  while (list.length && list[0][0] < now - HISTORY_S) list.shift();
-  samples.set(name, list);
-}
-
-/** Rates in records/s between successive samples. */
-function rates(name) {
-  const list = samples.get(name) || [];
-  const out = [];
-  for (let i = 1; i < list.length; i++) {
-    const dt = list[i][0] - list[i - 1][0];
-    out.push(dt > 0 ? Math.max(0, (list[i][1] - list[i - 1][1]) / dt) : 0);
-  }
-  return out;
-}
-
 function schemaCell(schema, timeColumn) {
   return h(
     "td",
@@ -77,14 +55,13 @@ export function mount(container) {
       replace(streams, errorBox(error));
       return;
     }
-    const now = Date.now() / 1000;
-    for (const s of list) remember(s.name, s.records, now);
     if (!list.length) {
       replace(streams, h("p", { class: "muted" }, "No streams yet."));
       return;
     }
     const rows = list.map((s) => {
-      const r = rates(s.name);
+      // records/s a second apart over the last minutes, sampled by the server
+      const r = s.ingest_rates || [];
       const current = r.length ? r[r.length - 1] : 0;
       return h(
         "tr",
