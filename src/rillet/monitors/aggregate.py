@@ -197,15 +197,18 @@ class AggregateMonitor:
         buckets' columns without a Python value a window where the function allows."""
         tiled = self._windows(starts, period_us)
         if tiled is None or not len(tiled[1]):
-            return pa.array(self.window_values(starts, period_us), type=arrow)
+            return _judged(self.window_values(starts, period_us), arrow)
         columns, held = tiled
-        values = result_array(self.kind, columns, arrow)
+        try:
+            values = result_array(self.kind, columns, arrow)
+        except (OverflowError, pa.ArrowInvalid):
+            values = _judged(self.kind.results(columns), arrow)
         if len(held) == len(starts) and held[0] == starts[0] and held[-1] == starts[-1]:
             return values
         wanted = np.asarray(starts, dtype=np.int64)
         at = np.minimum(np.searchsorted(held, wanted), len(held) - 1)
         hit = held[at] == wanted
-        empty = pa.scalar(self._empty(), type=arrow)
+        empty = pa.scalar(self._empty(), type=values.type)
         return pc.if_else(pa.array(hit), values.take(pa.array(at)), empty)
 
     def _windows(self, starts: list[int], period_us: int) -> tuple[Columns, np.ndarray] | None:
@@ -242,3 +245,15 @@ class AggregateMonitor:
             level.drop_before(start_us)
         # a coarser bucket that straddles start_us was dropped whole: made again when read
         self._changed(start_us)
+
+
+def _judged(values: list[Any], arrow: pa.DataType) -> pa.Array:
+    """Window values as an Arrow array of type ``arrow``; an integer SUM past int64 (exact
+    in Python, a HUGEINT in DuckDB) as DOUBLE instead, so that a trigger still judges it
+    rather than failing on every batch from then on."""
+    try:
+        return pa.array(values, type=arrow)
+    except (OverflowError, pa.ArrowInvalid):
+        if not pa.types.is_integer(arrow):
+            raise
+        return pa.array([None if v is None else float(v) for v in values], type=pa.float64())

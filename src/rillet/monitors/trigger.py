@@ -10,7 +10,7 @@ import pyarrow as pa
 from rillet.datatypes import DataType
 from rillet.errors import TypeCheckError
 from rillet.expressions.check import check
-from rillet.expressions.kernels import Context, compile, evaluate
+from rillet.expressions.kernels import Context, Kernel, compile, evaluate
 from rillet.expressions.nodes import Column, walk
 from rillet.monitors.aggregate import AggregateMonitor
 from rillet.monitors.alerts import Alert
@@ -55,6 +55,8 @@ class Trigger:
         self.period_us = period_us
         self.aggregate_names = names
         self.kernel = compile(node)
+        # kernels for windows whose integer SUM left int64: those aggregates judged as DOUBLE
+        self._widened_kernels: dict[frozenset[str], Kernel] = {}
         self.checked_through = checked_through
         self.columns = columns
         self.errors = 0
@@ -86,13 +88,16 @@ class Trigger:
         for name in self.aggregate_names:
             columns[name] = aggregates[name].window_array(windows, p, self.columns[name].arrow)
         batch = pa.record_batch(columns)
-        fired = matches(evaluate(self.kernel, Context(batch, self.aggregate_names[0])))
+        doubled = self._doubled(columns)
+        kernel = self._kernel(doubled) if doubled else self.kernel
+        fired = matches(evaluate(kernel, Context(batch, self.aggregate_names[0])))
         first = self.aggregate_names[0]
+        column = columns[first]
         alerts = [
             Alert(
                 self.name,
                 us_to_datetime(windows[i]),
-                columns[first][i].as_py(),
+                column[i].as_py(),
                 self.condition,
                 first,
                 stream,
@@ -101,3 +106,24 @@ class Trigger:
         ]
         self.checked_through = max(self.checked_through, windows[-1] + p)
         return alerts
+
+    def _doubled(self, columns: Mapping[str, pa.Array]) -> frozenset[str]:
+        """The integer aggregates that came as DOUBLE: a SUM past int64 in one of the windows
+        (see ``AggregateMonitor.window_array``)."""
+        return frozenset(
+            name
+            for name, array in columns.items()
+            if array.type != self.columns[name].arrow and pa.types.is_floating(array.type)
+        )
+
+    def _kernel(self, doubled: frozenset[str]) -> Kernel:
+        """The condition checked with the ``doubled`` aggregates as DOUBLE, so that arithmetic
+        on them is not cast back into int64 (made once for each such set)."""
+        found = self._widened_kernels.get(doubled)
+        if found is None:
+            types = {
+                name: DataType("DOUBLE", dtype.nullable) if name in doubled else dtype
+                for name, dtype in self.columns.items()
+            }
+            found = self._widened_kernels[doubled] = compile(check(self.condition, types))
+        return found

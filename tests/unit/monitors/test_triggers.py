@@ -266,6 +266,28 @@ def test_trigger_over_a_large_integer_sum(db: rillet.Database) -> None:
     ]
 
 
+def test_a_bigint_sum_past_int64_is_judged_as_double_window_by_window(
+    db: rillet.Database,
+) -> None:
+    s = db.create_stream("m", "ts TIMESTAMP, i BIGINT", time_column="ts")
+    s.add_aggregate("total", None, "SUM(i)")
+    s.add_aggregate("n", None, "COUNT(*)")
+    s.install_trigger("huge", "total > 1e19", period="1s")
+    s.install_trigger("odd", "total % 2 = 1 AND total + 1 > n", period="1s")
+    big = 2**62
+    s.append_many(
+        [(DAY + D(seconds=k / 10), big) for k in range(5)]  # second 0: 5 * 2**62 > 2**63
+        + [(DAY + D(seconds=1), 3), (DAY + D(seconds=3), 1)]  # second 1: 3
+    )
+    assert s.get_aggregate("total", DAY, DAY + D(seconds=1)) == 5 * big  # exact, as DuckDB
+    alerts = {(a.trigger, a.time): a.value for a in s.get_alerts()}
+    assert alerts == {
+        ("huge", DAY): float(5 * big),
+        ("odd", DAY + D(seconds=1)): 3.0,
+    }
+    assert [t.errors for t in s.monitors.triggers.values()] == [0, 0]
+
+
 # -- sub-second periods: automatic aggregates take buckets as fine as their triggers need ---
 
 MS = 1_000  # microseconds
