@@ -10,29 +10,40 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 
 import rillet
 from tests.server.conftest import Running, free_port
+from tests.unit.support import wait_until
 
 SCHEMA = "ts TIMESTAMP, host STRING, ms DOUBLE"
 
 
 def events(
-    http: httpx.Client, path: str, count: int, headers: dict[str, str] | None = None
+    http: httpx.Client,
+    path: str,
+    count: int,
+    headers: dict[str, str] | None = None,
+    then: Callable[[int], object] | None = None,
 ) -> list[dict[str, object]]:
-    """The first ``count`` events (not comments) of an event stream, parsed."""
+    """The first ``count`` events (not comments) of an event stream, parsed; ``then(n)`` is
+    called once connected (n = 0: the server has subscribed before it answers) and after
+    each event received (n = events so far), to feed the next one without a fixed sleep."""
     got: list[dict[str, object]] = []
     with http.stream("GET", path, headers=headers or {}, timeout=20) as answer:
         assert answer.status_code == 200
         assert answer.headers["content-type"].startswith("text/event-stream")
+        if then is not None:
+            then(0)
         for event in frames(answer.iter_lines()):
             got.append(event)
             if len(got) == count:
                 break
+            if then is not None:
+                then(len(got))
     return got
 
 
@@ -59,16 +70,13 @@ def test_a_flow_streams_its_rows_and_resumes_after_the_last_event(server: Runnin
     flow = started.json()["flow"]
     assert started.json()["columns"] == ["timestamp", "host", "ms"]
 
-    def feed() -> None:
-        for i in range(3):
-            time.sleep(0.2)
-            server.http.post(
-                "/v1/streams/s/records",
-                json=[{"ts": f"2026-01-01T00:00:0{i}Z", "host": f"h{i}", "ms": 1.5 + i}],
-            )
+    def feed(i: int) -> None:  # one record an event, each once the one before is out
+        server.http.post(
+            "/v1/streams/s/records",
+            json=[{"ts": f"2026-01-01T00:00:0{i}Z", "host": f"h{i}", "ms": 1.5 + i}],
+        )
 
-    threading.Thread(target=feed).start()
-    got = events(server.http, f"/v1/flows/{flow}/events", 3)
+    got = events(server.http, f"/v1/flows/{flow}/events", 3, then=feed)
     rows = [e["data"]["rows"] for e in got]  # type: ignore[index]
     assert [r[0][1:] for r in rows] == [["h0", 1.5], ["h1", 2.5], ["h2", 3.5]]
     assert [e["id"] for e in got] == ["1", "2", "3"]
@@ -86,8 +94,9 @@ def test_alerts_are_pushed_as_they_fire(server: Running) -> None:
     http.post("/v1/streams/s/aggregates", json={"name": "worst", "expression": "MAX(ms)"})
     http.post("/v1/streams/s/triggers", json={"name": "slow", "condition": "worst > 10"})
 
-    def feed() -> None:
-        time.sleep(0.3)
+    def feed(received: int) -> None:
+        if received:
+            return
         http.post(
             "/v1/streams/s/records", json=[{"ts": "2026-01-01T00:00:00Z", "host": "a", "ms": 50}]
         )
@@ -95,9 +104,8 @@ def test_alerts_are_pushed_as_they_fire(server: Running) -> None:
             "/v1/streams/s/records", json=[{"ts": "2026-01-01T00:00:02Z", "host": "a", "ms": 1}]
         )
 
-    threading.Thread(target=feed).start()
     began = time.monotonic()
-    got = events(http, "/v1/alerts/events?stream=s&trigger=slow", 1)
+    got = events(http, "/v1/alerts/events?stream=s&trigger=slow", 1, then=feed)
     assert time.monotonic() - began < 10
     alert = got[0]["data"]
     assert (alert["stream"], alert["trigger"], alert["value"]) == ("s", "slow", 50.0)  # type: ignore[index]
@@ -112,14 +120,14 @@ def test_a_stream_tail_sends_new_records(server: Running) -> None:
         "/v1/streams/s/records", json=[{"ts": "2026-01-01T00:00:00Z", "host": "old", "ms": 1}]
     )
 
-    def feed() -> None:
-        time.sleep(0.3)
-        http.post(
-            "/v1/streams/s/records", json=[{"ts": "2026-01-01T00:00:01Z", "host": "new", "ms": 2}]
-        )
+    def feed(received: int) -> None:  # once connected: the tail sends only what is new
+        if not received:
+            http.post(
+                "/v1/streams/s/records",
+                json=[{"ts": "2026-01-01T00:00:01Z", "host": "new", "ms": 2}],
+            )
 
-    threading.Thread(target=feed).start()
-    got = events(http, "/v1/streams/s/events", 1)
+    got = events(http, "/v1/streams/s/events", 1, then=feed)
     assert got[0]["event"] == "records"
     assert [r[1] for r in got[0]["data"]["rows"]] == ["new"]  # type: ignore[index]
     assert got[0]["id"] == "2"
@@ -190,7 +198,7 @@ def test_sigterm_drains_and_loses_nothing_acknowledged(tmp_path: Path) -> None:
     senders = [threading.Thread(target=send, args=(n * 1_000_000,)) for n in range(4)]
     for t in senders:
         t.start()
-    time.sleep(1.0)
+    assert wait_until(lambda: len(acked) >= 20)  # appends in flight
     os.kill(process.pid, signal.SIGTERM)
     out, err = process.communicate(timeout=30)
     assert process.returncode == 0, err
