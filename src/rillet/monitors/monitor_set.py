@@ -2,60 +2,46 @@
 
 Definitions live in the catalog; the history of indexes, filters and aggregates is derived
 from the stored records, so opening a database rebuilds it from files and log (from each
-monitor's first offset on, or from offset 0 with ``backfill=True``).  Here are the monitors
-by kind, their definition and removal, and the evaluation of each batch; how they are made
-from the catalog (:mod:`~rillet.monitors.build`), their resolutions
-(:mod:`~rillet.monitors.resolution`), the judging of triggers
-(:mod:`~rillet.monitors.judging`), where alerts go (:mod:`~rillet.monitors.publishing`) and
-the queries (:mod:`~rillet.monitors.queries`) have modules of their own.
+monitor's first offset on, or from offset 0 with ``backfill=True``).
+
+Here are the monitors' lifecycle, their addition and removal, and each batch observed; their
+parts are layers of their own: the shared state (:mod:`~rillet.monitors.tables`), evaluation
+(:mod:`~rillet.monitors.evaluation`), definitions (:mod:`~rillet.monitors.definitions`, made
+by :mod:`~rillet.monitors.build`, with :mod:`~rillet.monitors.resolution`), the judging of
+triggers (:mod:`~rillet.monitors.judging`), where alerts go
+(:mod:`~rillet.monitors.publishing`) and the queries (:mod:`~rillet.monitors.queries`).
 """
 
 from __future__ import annotations
 
-import logging
 import threading
-from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, TypeVar
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
-import numpy as np
 import pyarrow as pa
 
 from rillet.errors import ConflictError, not_found
-from rillet.expressions.kernels import Context
-from rillet.monitors import build
 from rillet.monitors.adhoc import AdHoc
 from rillet.monitors.adhoc import Matches as Matches  # its home before adhoc.py
-from rillet.monitors.aggregate import AggregateMonitor
-from rillet.monitors.alerts import Alert, Delivery, Webhook
-from rillet.monitors.filter import Filter
+from rillet.monitors.alerts import Alert, Webhook
+from rillet.monitors.definitions import Definitions
 from rillet.monitors.idle import next_idle_check
-from rillet.monitors.index import Index
 from rillet.monitors.judging import IdleJudge, judge_triggers
-from rillet.monitors.observed import Monitor, Observed
+from rillet.monitors.observed import Monitor
 from rillet.monitors.publishing import Publisher, webhook_name
 from rillet.monitors.queries import Queries
-from rillet.monitors.resolution import (
-    automatic_base,
-    automatic_resolution,
-    check_period,
-    check_resolution,
-    finer_aggregates,
-)
-from rillet.monitors.trigger import Trigger
+from rillet.monitors.resolution import automatic_base, automatic_resolution
 from rillet.query import QueryEngine
-from rillet.storage.catalog import Catalog, MonitorEntry
+from rillet.storage.catalog import Catalog
 from rillet.subscription import Subscription
 
 if TYPE_CHECKING:
     from rillet.stream import Stream
 
-log = logging.getLogger("rillet")
 Clock = Callable[[], float]
-M = TypeVar("M", Index, Filter, AggregateMonitor, Trigger)
-Table = dict[str, Index] | dict[str, Filter] | dict[str, AggregateMonitor] | dict[str, Trigger]
 
 
-class MonitorSet(Queries):
+class MonitorSet(Definitions, Queries):
     """Indexes, filters, aggregates and triggers of one stream, and where alerts go."""
 
     def __init__(
@@ -104,41 +90,11 @@ class MonitorSet(Queries):
             self._idle.start()
 
     @property
-    def active(self) -> bool:
-        return bool(self.indexes or self.filters or self.aggregates)
-
-    @property
-    def delivery(self) -> Delivery:
-        """The callbacks and webhooks alerts go to."""
-        return self.publisher.delivery
-
-    @property
     def lag(self) -> int:
         """Batches ingested that the monitors have not evaluated yet."""
         return self._subscription.lag if self._subscription is not None else 0
 
     # -- definitions ------------------------------------------------------------------------
-
-    def _load(self, entry: MonitorEntry) -> None:
-        """Make a monitor of the catalog (checked there already) and keep it."""
-        if entry.kind == "index":
-            self.indexes[entry.name] = build.index_of(entry, self.columns)
-        elif entry.kind == "filter":
-            self.filters[entry.name] = build.filter_of(entry, self.columns)
-        elif entry.kind == "aggregate":
-            self.aggregates[entry.name] = self._aggregate_of(entry)
-        elif entry.kind == "trigger":
-            self.triggers[entry.name] = self._trigger_of(entry)
-        else:
-            self.delivery.webhooks.append(build.webhook_of(entry))
-
-    def _aggregate_of(self, entry: MonitorEntry) -> AggregateMonitor:
-        base = automatic_base(self.stream)  # made finer when a trigger over it needs it
-        return build.aggregate_of(entry, self.columns, self.filters, base)
-
-    def _trigger_of(self, entry: MonitorEntry) -> Trigger:
-        newest = max(self.watermark, self.stream.watermark)
-        return build.trigger_of(entry, self.aggregates, newest)
 
     def add(self, kind: str, name: str, spec: Mapping[str, object], backfill: bool = False) -> None:
         """Define a monitor; on any error nothing is defined.  Past data with ``backfill``.
@@ -155,92 +111,8 @@ class MonitorSet(Queries):
         with self.stream.paused():
             with self._lock:
                 self._add(kind, name, spec, backfill)
-
-    def _add(self, kind: str, name: str, spec: Mapping[str, object], backfill: bool) -> None:
-        if kind in ("filter", "aggregate"):
-            spec = {**spec, "version": build.SPEC_VERSION}
-        offset = 0 if backfill else self.stream.next_offset
-        entry = MonitorEntry(kind, name, dict(spec), offset, {})
-        if kind == "webhook":
-            self._add_webhook(entry)
-            return
-        if name in self._table(kind):
-            raise ConflictError(
-                f"{kind} {name!r} already exists on stream {self.stream.name!r}",
-                kind=kind,
-                name=name,
-            )
-        # each is checked whole before the catalog sees it
-        if kind == "index":
-            index = build.index_of(entry, self.columns)
-            self._define(self.indexes, entry, index)
-            self._replay([index], offset)
-        elif kind == "filter":
-            filter = build.filter_of(entry, self.columns)
-            self._define(self.filters, entry, filter)
-            self._replay([filter], offset)
-        elif kind == "aggregate":
-            aggregate = self._aggregate_of(entry)
-            self._define(
-                self.aggregates, entry, aggregate, lambda: check_resolution(aggregate, self.stream)
-            )
-            self._replay([aggregate], offset)
-        else:
-            self._add_trigger(entry)
-
-    def _add_trigger(self, entry: MonitorEntry) -> None:
-        """Its automatic aggregates whose buckets do not tile its period are rebuilt finer
-        from the stored records (each from its first offset on); they replace the kept ones
-        once the trigger is in the catalog."""
-        trigger = self._trigger_of(entry)
-        entry.state["checked_through"] = trigger.checked_through
-        finer: dict[str, AggregateMonitor] = {}
-
-        def refine() -> None:
-            check_period(trigger, self.aggregates)
-            finer.update(finer_aggregates(trigger, self.aggregates, self.triggers, self.stream))
-            for each in finer.values():
-                self._replay([each], each.from_offset)
-
-        self._define(self.triggers, entry, trigger, refine)
-        self.aggregates.update(finer)
-        self._idle.start().poke()  # its period may be shorter than the others'
-
-    def _add_webhook(self, entry: MonitorEntry) -> None:
-        hook = build.webhook_of(entry)
-        self.publisher.add_webhook(hook)
-        try:
-            self.catalog.add_monitor(self.stream.name, entry)
-        except Exception:
-            self.delivery.webhooks.remove(hook)
-            raise
-
-    def _define(
-        self,
-        table: dict[str, M],
-        entry: MonitorEntry,
-        monitor: M,
-        check: Callable[[], None] | None = None,
-    ) -> None:
-        """Keep ``monitor`` in ``table`` and in the catalog or, when ``check`` (which may
-        read stored records) or the catalog refuses it, in neither."""
-        table[entry.name] = monitor
-        try:
-            if check is not None:
-                check()
-            self.catalog.add_monitor(self.stream.name, entry)
-        except Exception:
-            table.pop(entry.name, None)
-            raise
-
-    def _table(self, kind: str) -> Table:
-        tables: dict[str, Table] = {
-            "index": self.indexes,
-            "filter": self.filters,
-            "aggregate": self.aggregates,
-            "trigger": self.triggers,
-        }
-        return tables[kind]
+                if kind == "trigger":  # its period may be shorter than the others'
+                    self._idle.start().poke()
 
     def remove(self, kind: str, name: str) -> None:
         name = name.lower() if kind != "index" else name
@@ -263,17 +135,6 @@ class MonitorSet(Queries):
             self.catalog.remove_monitor(self.stream.name, kind, name)
             table.pop(name)
             self._coarsen(names)
-
-    def _coarsen(self, names: list[str]) -> None:
-        """The automatic aggregates of a trigger removed go back to the buckets the other
-        triggers need, as a restart would make them (the states are merged: nothing is read
-        again)."""
-        base = automatic_base(self.stream)
-        for name in names:
-            aggregate = self.aggregates[name]
-            wanted = automatic_resolution(aggregate, self.triggers, base)
-            if wanted != aggregate.resolution_us:
-                self.aggregates[name] = aggregate.coarsened(wanted)
 
     def remove_webhook(self, url: str, trigger: str | None) -> None:
         with self._lock:
@@ -319,36 +180,6 @@ class MonitorSet(Queries):
             self.stream._last_ingest,
             now,
         )
-
-    def _evaluate(
-        self, batch: pa.RecordBatch, times: np.ndarray, monitors: Sequence[Monitor]
-    ) -> None:
-        seen = Observed(
-            batch,
-            Context(batch, self.stream.schema.time_column),
-            times,
-            batch.column(batch.num_columns - 1).to_numpy(),
-            {name: each.kernel for name, each in self.filters.items()},
-        )
-        for monitor in monitors:
-            try:
-                monitor.observe(seen)
-            except Exception as exc:
-                # e.g. an overflow in the expression: the batch is stored; the monitor skips it
-                monitor.errors += 1
-                log.warning(
-                    "monitor %r on stream %r skipped a batch: %s",
-                    monitor.name,
-                    self.stream.name,
-                    exc,
-                )
-
-    def _replay(self, monitors: Sequence[Monitor], from_offset: int = 0) -> None:
-        """Feed the stored records (offsets >= from_offset) to monitors just added."""
-        for batch in self.stream.stored(from_offset):
-            times = batch.column(self.stream.schema.time_index).cast(pa.int64()).to_numpy()
-            self.watermark = max(self.watermark, int(times.max()))
-            self._evaluate(batch, times, monitors)
 
     def forget_before(self, start_us: int) -> None:
         """Forget the matches and states of records before ``start_us``, which retention

@@ -7,48 +7,20 @@ Each first waits until the monitors have seen every record appended before the c
 
 from __future__ import annotations
 
-import threading
-from typing import TYPE_CHECKING
-
 from rillet.aggregates import AggregateValue
-from rillet.datatypes import DataType
 from rillet.errors import not_found
 from rillet.expressions.kernels import compile
-from rillet.monitors.adhoc import AdHoc, Matches
-from rillet.monitors.aggregate import AggregateMonitor
+from rillet.monitors.adhoc import Matches
 from rillet.monitors.alerts import Alert
-from rillet.monitors.filter import Filter, predicate
-from rillet.monitors.index import Index
+from rillet.monitors.filter import predicate
 from rillet.monitors.plan import candidates, exact
-from rillet.monitors.publishing import Publisher
-from rillet.monitors.trigger import Trigger
+from rillet.monitors.tables import MonitorTables
 from rillet.streaming.reads import TimeBound
 from rillet.time import bound_us
 
-if TYPE_CHECKING:
-    from rillet.stream import Stream
 
-
-class Queries:
-    """The queries of :class:`rillet.monitors.monitor_set.MonitorSet`, over its state."""
-
-    stream: Stream
-    columns: dict[str, DataType]
-    indexes: dict[str, Index]
-    filters: dict[str, Filter]
-    aggregates: dict[str, AggregateMonitor]
-    triggers: dict[str, Trigger]
-    publisher: Publisher
-    trimmed: bool  # retention dropped records since open
-    _adhoc: AdHoc
-    _lock: threading.RLock
-
-    def caught_up(self) -> None:
-        """Wait until the monitors have seen every record appended so far.
-
-        Never call it holding the monitors' lock: the subscription's thread needs it.
-        """
-        self.stream.caught_up()
+class Queries(MonitorTables):
+    """The queries of a stream's monitors, over their state."""
 
     def query_filter(self, name: str, start: TimeBound, end: TimeBound) -> Matches:
         name = name.lower()
