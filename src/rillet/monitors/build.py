@@ -8,6 +8,7 @@ these functions are the one place that reads its fields.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TypedDict
 
 from rillet.datatypes import DataType
 from rillet.monitors.aggregate import AggregateMonitor
@@ -21,6 +22,36 @@ from rillet.time import parse_duration_us
 # the catalog spec of a filter or aggregate since resolutions became automatic: "resolution"
 # holds what was given, None when nothing was (see given_resolution)
 SPEC_VERSION = 2
+
+
+class IndexSpec(TypedDict):
+    bucket_size: float
+
+
+class FilterSpec(TypedDict):
+    expression: str
+    resolution: str | None  # None: the aggregates over it choose (automatic)
+
+
+class AggregateSpec(TypedDict):
+    filter: str | None  # None: every record
+    expression: str
+    resolution: str | None  # None: its filter's, else automatic
+
+
+class TriggerSpec(TypedDict):
+    condition: str
+    period: str
+
+
+class WebhookSpec(TypedDict):
+    url: str
+    trigger: str | None  # None: every trigger's alerts
+
+
+#: a definition as ``MonitorSet.add`` takes it (the catalog adds "version" to filters' and
+#: aggregates')
+Spec = IndexSpec | FilterSpec | AggregateSpec | TriggerSpec | WebhookSpec
 
 
 def index_of(entry: MonitorEntry, columns: Mapping[str, DataType]) -> Index:

@@ -7,7 +7,7 @@ its removal makes them coarser again.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import TypeVar
 
 from rillet.errors import ConflictError
@@ -53,11 +53,12 @@ class Definitions(Evaluation):
         newest = max(self.watermark, self.stream.watermark)
         return build.trigger_of(entry, self.aggregates, newest)
 
-    def _add(self, kind: str, name: str, spec: Mapping[str, object], backfill: bool) -> None:
+    def _add(self, kind: str, name: str, spec: build.Spec, backfill: bool) -> None:
+        stored: dict[str, object] = dict(spec)
         if kind in ("filter", "aggregate"):
-            spec = {**spec, "version": build.SPEC_VERSION}
+            stored["version"] = build.SPEC_VERSION
         offset = 0 if backfill else self.stream.next_offset
-        entry = MonitorEntry(kind, name, dict(spec), offset, {})
+        entry = MonitorEntry(kind, name, stored, offset, {})
         if kind == "webhook":
             self._add_webhook(entry)
             return

@@ -15,7 +15,7 @@ triggers (:mod:`~rillet.monitors.judging`), where alerts go
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
@@ -24,6 +24,7 @@ from rillet.errors import ConflictError, not_found
 from rillet.monitors.adhoc import AdHoc
 from rillet.monitors.adhoc import Matches as Matches  # its home before adhoc.py
 from rillet.monitors.alerts import Alert, Webhook
+from rillet.monitors.build import Spec
 from rillet.monitors.definitions import Definitions
 from rillet.monitors.idle import next_idle_check
 from rillet.monitors.judging import IdleJudge, judge_triggers
@@ -96,7 +97,7 @@ class MonitorSet(Definitions, Queries):
 
     # -- definitions ------------------------------------------------------------------------
 
-    def add(self, kind: str, name: str, spec: Mapping[str, object], backfill: bool = False) -> None:
+    def add(self, kind: str, name: str, spec: Spec, backfill: bool = False) -> None:
         """Define a monitor; on any error nothing is defined.  Past data with ``backfill``.
 
         Holds the stream's ingest lock, then this set's, the order ingestion takes them in:
