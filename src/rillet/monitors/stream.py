@@ -25,6 +25,7 @@ from rillet.arguments import (
 from rillet.errors import ConfigError, SchemaError, not_found, suggest
 from rillet.monitors.adhoc import Matches
 from rillet.monitors.alerts import Alert
+from rillet.monitors.build import AggregateSpec
 from rillet.monitors.monitor_set import MonitorSet
 from rillet.query import QueryEngine
 from rillet.settings import Settings
@@ -134,7 +135,7 @@ class MonitoredStream(stream.Stream):
             raise not_found("filter", filter, self.monitors.filters, f" on stream {self.name!r}")
         if resolution is not None:
             parse_duration_us(resolution, "resolution")
-        spec = {"filter": filter, "expression": expression, "resolution": resolution}
+        spec: AggregateSpec = {"filter": filter, "expression": expression, "resolution": resolution}
         self.monitors.add("aggregate", _monitor_name(name), spec, backfill)
 
     def remove_aggregate(self, name: str) -> None:
