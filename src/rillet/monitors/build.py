@@ -8,6 +8,7 @@ these functions are the one place that reads its fields.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TypedDict
 
 from rillet.datatypes import DataType
@@ -52,6 +53,15 @@ class WebhookSpec(TypedDict):
 #: a definition as ``MonitorSet.add`` takes it (the catalog adds "version" to filters' and
 #: aggregates')
 Spec = IndexSpec | FilterSpec | AggregateSpec | TriggerSpec | WebhookSpec
+
+
+@dataclass(frozen=True, slots=True)
+class Definition:
+    """A monitor as defined: its kind, name and spec (as stored, with its version)."""
+
+    kind: str
+    name: str
+    spec: dict[str, object]
 
 
 def index_of(entry: MonitorEntry, columns: Mapping[str, DataType]) -> Index:

@@ -106,7 +106,7 @@ class Definitions(Evaluation):
         hook = build.webhook_of(entry)
         self.publisher.add_webhook(hook)  # refused if it is there already
         try:
-            self.catalog.add_monitor(self.stream.name, entry)
+            self._catalog.add_monitor(self.stream.name, entry)
         except Exception:
             self.delivery.webhooks.remove(hook)
             raise
@@ -124,7 +124,7 @@ class Definitions(Evaluation):
         try:
             if check is not None:
                 check()
-            self.catalog.add_monitor(self.stream.name, entry)
+            self._catalog.add_monitor(self.stream.name, entry)
         except Exception:
             table.pop(entry.name, None)
             raise

@@ -24,7 +24,7 @@ from rillet.errors import ConflictError, not_found
 from rillet.monitors.adhoc import AdHoc
 from rillet.monitors.adhoc import Matches as Matches  # its home before adhoc.py
 from rillet.monitors.alerts import Alert, Webhook
-from rillet.monitors.build import Spec
+from rillet.monitors.build import Definition, Spec
 from rillet.monitors.definitions import Definitions
 from rillet.monitors.idle import next_idle_check
 from rillet.monitors.judging import IdleJudge, judge_triggers
@@ -55,7 +55,7 @@ class MonitorSet(Definitions, Queries):
     ) -> None:
         self.stream = stream
         self._adhoc = AdHoc(stream, query)  # execute_filter's reading of stored records
-        self.catalog = catalog
+        self._catalog = catalog
         self.clock = clock
         self.columns = {c.name: c.type for c in stream.schema.columns}
         self.indexes = {}
@@ -115,6 +115,15 @@ class MonitorSet(Definitions, Queries):
                 if kind == "trigger":  # its period may be shorter than the others'
                     self._idle.start().poke()
 
+    def definitions(self) -> list[Definition]:
+        """The stream's indexes, filters, aggregates and triggers as defined (webhooks are
+        left out: their URLs may carry secrets), in the order they were made."""
+        return [
+            Definition(entry.kind, entry.name, dict(entry.spec))
+            for entry in self._catalog.monitors(self.stream.name)
+            if entry.kind != "webhook"
+        ]
+
     def remove(self, kind: str, name: str) -> None:
         name = name.lower() if kind != "index" else name
         with self._lock:
@@ -133,7 +142,7 @@ class MonitorSet(Definitions, Queries):
                     name=name,
                 )
             names = self.triggers[name].aggregate_names if kind == "trigger" else []
-            self.catalog.remove_monitor(self.stream.name, kind, name)
+            self._catalog.remove_monitor(self.stream.name, kind, name)
             table.pop(name)
             self._coarsen(names)
 
@@ -141,7 +150,7 @@ class MonitorSet(Definitions, Queries):
         with self._lock:
             hook = Webhook(url, trigger)
             self.publisher.check_webhook(hook)
-            self.catalog.remove_monitor(self.stream.name, "webhook", webhook_name(hook))
+            self._catalog.remove_monitor(self.stream.name, "webhook", webhook_name(hook))
             self.delivery.webhooks.remove(hook)
 
     # -- evaluation ---------------------------------------------------------------------------
@@ -167,7 +176,7 @@ class MonitorSet(Definitions, Queries):
         (the caller holds ``_lock``)."""
         idle = (now, self.stream._last_ingest) if now is not None else None
         return judge_triggers(
-            self.triggers, self.aggregates, self.watermark, idle, self.stream.name, self.catalog
+            self.triggers, self.aggregates, self.watermark, idle, self.stream.name, self._catalog
         )
 
     def _judge_idle(self, now: float) -> float | None:

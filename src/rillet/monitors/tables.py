@@ -32,7 +32,7 @@ class MonitorTables:
     """The monitors of one stream by kind, and what their parts read and change."""
 
     stream: Stream
-    catalog: Catalog
+    _catalog: Catalog
     columns: dict[str, DataType]
     indexes: dict[str, Index]
     filters: dict[str, Filter]
@@ -65,7 +65,8 @@ class MonitorTables:
             "aggregate": self.aggregates,
             "trigger": self.triggers,
         }
-        return tables[kind]
+        empty: dict[str, Filter] = {}  # an unknown kind holds nothing: "not found"
+        return tables.get(kind, empty)
 
     def caught_up(self) -> None:
         """Wait until the monitors have seen every record appended so far.

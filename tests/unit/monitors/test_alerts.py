@@ -202,7 +202,7 @@ def test_a_failing_alert_store_neither_fails_ingestion_nor_loses_the_callback(
     def full_disk(*args: object, **kwargs: object) -> None:
         raise errors.StorageError("no space left on device")
 
-    monkeypatch.setattr(s.monitors.catalog, "set_monitor_state", full_disk)
+    monkeypatch.setattr(s.monitors._catalog, "set_monitor_state", full_disk)
     monkeypatch.setattr(rillet.Stream, "append_many", _failing_for("m.alerts"))
     fire(s, 0, 20.0)  # must not raise
     assert len(s) == 2

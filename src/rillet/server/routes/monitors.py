@@ -23,10 +23,8 @@ def _definitions(stream: Any) -> dict[str, Any]:
     found: dict[str, list[dict[str, Any]]] = {
         "indexes": [], "filters": [], "aggregates": [], "triggers": [],
     }  # fmt: skip
-    for entry in stream.monitors.catalog.monitors(stream.name):
+    for entry in stream.monitors.definitions():  # webhooks are not: URLs may carry secrets
         kind = {"index": "indexes", "filter": "filters"}.get(entry.kind, entry.kind + "s")
-        if kind not in found:
-            continue  # webhooks are not shown: their URLs may carry secrets
         item = {"name": entry.name, **entry.spec}
         if entry.kind == "aggregate":
             try:
