@@ -75,6 +75,14 @@ def test_append_read_and_scan(db: Any) -> None:
     assert str(db.stream("req").schema) == str(s.schema)
 
 
+def test_a_stream_without_a_time_column(db: Any) -> None:
+    s = db.create_stream("events", "host STRING NOT NULL, n BIGINT")
+    assert s.time_column == "_time" and s.append_many([("a", 1), ("b", 2)]) == 0
+    again = db.stream("events")
+    assert str(again.schema) == str(s.schema) == "host STRING NOT NULL, n BIGINT"
+    assert [(r["host"], r["n"]) for r in again.read(0, 2)] == [("a", 1), ("b", 2)]
+
+
 def test_sql_results(db: Any) -> None:
     s = db.create_stream("req", SCHEMA, time_column="ts")
     s.append_many(rows(10))

@@ -1,9 +1,11 @@
 """The back ends every time-series conformance test runs over, and the fixtures that open them.
 
-Each back end is a URL; a test parametrized by ``store_url`` runs once per back end, and is
-skipped with the reason when the back end's module is not built yet or its service (the
-PostgreSQL and Redis of this machine) cannot be reached.  A new back end plugs in by adding
-its row to :data:`BACKENDS` (nothing else): ``make_store`` opens a raw :class:`Store` on it
+Each back end is a URL (or, for ``rillet-remote``, a remote database on a rillet server the
+tests start once, a new connection a test); a test parametrized by ``store_url`` runs once
+per back end, and is skipped with the reason when the back end's module is not built yet or
+its service (the PostgreSQL and Redis of this machine) cannot be reached.  A new back end
+plugs in by adding its row to :data:`BACKENDS` (nothing else): ``make_store`` opens a raw
+:class:`Store` on it
 (tests/timeseries/test_store.py), ``make_timeseries`` a ``Timeseries``
 (tests/timeseries/test_conformance.py).  Every store or time series gets a prefix of its own
 and is emptied (``delete_all``) after the test, so tests never see each other's rows.
@@ -14,6 +16,8 @@ from __future__ import annotations
 import importlib
 import itertools
 import os
+import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -22,11 +26,16 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
+import uvicorn
 
+import rillet
+from rillet.database import Database
 from rillet.errors import BackendUnavailableError
+from rillet.server import ServerConfig, build_app
 from rillet.timeseries import Timeseries
 from rillet.timeseries.backends import module_for, open_store
 from rillet.timeseries.store import Store, StoreSpec
+from tests.server.conftest import free_port
 
 PG_URL = os.environ.get("RILLET_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("RILLET_TEST_REDIS", "redis://127.0.0.1:6379/3")
@@ -34,10 +43,13 @@ REDIS_URL = os.environ.get("RILLET_TEST_REDIS", "redis://127.0.0.1:6379/3")
 
 @dataclass(frozen=True)
 class Backend:
-    """One back end: its test id and the URL to open (``{tmp}`` is the test's tmp_path)."""
+    """One back end: its test id and the URL to open (``{tmp}`` is the test's tmp_path);
+    ``remote``: open the URL of the test server (:func:`rillet_server`) with
+    ``rillet.connect`` and keep the time series in that remote database object."""
 
     id: str
     url: str
+    remote: bool = False
 
     def target(self, tmp_path: Path) -> str:
         return self.url.replace("{tmp}", str(tmp_path))
@@ -49,6 +61,7 @@ BACKENDS = [
     Backend("sqlite", "sqlite:///{tmp}/ts.sqlite"),
     Backend("postgresql", PG_URL),
     Backend("redis", REDIS_URL),
+    Backend("rillet-remote", "", remote=True),
 ]
 
 _unique = itertools.count()
@@ -59,10 +72,50 @@ def unique_prefix() -> str:
     return f"t{uuid.uuid4().hex[:8]}{next(_unique)}:"
 
 
+@dataclass
+class Served:
+    """The test server: its URL and the database it serves."""
+
+    url: str
+    db: Database
+
+
+@pytest.fixture(scope="session")
+def rillet_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """A rillet server (uvicorn on 127.0.0.1, a free port) over a folder, for the session."""
+    folder = tmp_path_factory.mktemp("served")
+    db = rillet.connect(folder)
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            build_app(db, ServerConfig(data=folder, heartbeat=0.5)), host="127.0.0.1",
+            port=port, log_level="warning", timeout_graceful_shutdown=1,
+        )
+    )  # fmt: skip
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.02)
+    try:
+        yield Served(f"http://127.0.0.1:{port}", db)
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        db.close()
+
+
 @pytest.fixture(params=BACKENDS, ids=[b.id for b in BACKENDS])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """The URL of each back end in turn; skipped when that back end is not built."""
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
+    """The URL of each back end in turn (the remote database object for a remote one);
+    skipped when that back end is not built."""
     backend: Backend = request.param
+    if backend.remote:
+        served: Served = request.getfixturevalue("rillet_server")
+        remote = rillet.connect(served.url)
+        request.addfinalizer(remote.close)
+        return remote
     url = backend.target(tmp_path)
     module = module_for(url)
     try:
@@ -74,7 +127,7 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return url
 
 
-def _makes(url: str, open_one: Callable[..., Any]) -> Iterator[Callable[..., Any]]:
+def _makes(url: Any, open_one: Callable[..., Any]) -> Iterator[Callable[..., Any]]:
     """A fixture's ``make``: opens with ``open_one`` (skipping the test when the back end is
     not reachable); everything made is emptied and closed after the test."""
     made: list[Any] = []
@@ -94,7 +147,7 @@ def _makes(url: str, open_one: Callable[..., Any]) -> Iterator[Callable[..., Any
 
 
 @pytest.fixture
-def make_store(store_url: str) -> Iterator[Callable[..., Store]]:
+def make_store(store_url: Any) -> Iterator[Callable[..., Store]]:
     """``make_store(type, intervals=("minute",), prefix=None, **options)``: a raw Store with
     its own prefix (``value_type`` is an option, as a user passes it)."""
 
@@ -111,7 +164,7 @@ def make_store(store_url: str) -> Iterator[Callable[..., Store]]:
 
 
 @pytest.fixture
-def make_timeseries(store_url: str) -> Iterator[Callable[..., Timeseries]]:
+def make_timeseries(store_url: Any) -> Iterator[Callable[..., Timeseries]]:
     """``make_timeseries(type=..., intervals=..., **kw)``: a Timeseries with its own prefix."""
 
     def open_one(**kwargs: Any) -> Timeseries:

@@ -21,7 +21,7 @@ from rillet.query import Result
 from rillet.record import Record
 from rillet.rtsql.parser import parse
 from rillet.rtsql.results import StatementResult
-from rillet.schema import Schema
+from rillet.schema import IMPLICIT_TIME, Schema
 
 
 class RemoteStream:
@@ -31,8 +31,11 @@ class RemoteStream:
         self._connection = connection
         self.name: str = info["name"]
         self._path = f"/v1/streams/{_quoted(self.name)}"
+        implicit = info["time_column"] == IMPLICIT_TIME  # added again by Schema.build
         columns = [
-            (c["name"], c["type"] + ("" if c["nullable"] else " NOT NULL")) for c in info["schema"]
+            (c["name"], c["type"] + ("" if c["nullable"] else " NOT NULL"))
+            for c in info["schema"]
+            if not (implicit and c["name"] == IMPLICIT_TIME)
         ]
         declared = (
             info["time_column"] if any(n == info["time_column"] for n, _ in columns) else None

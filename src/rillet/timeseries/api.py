@@ -37,12 +37,13 @@ class Timeseries:
     with ``get``, ``series`` and ``iterate``, and ``list``, ``properties``, ``delete``,
     ``delete_all``, ``expire``.
 
-    ``client_or_url``: a rillet Database, ``rillet://path`` or ``rillet://`` (memory);
-    ``sqlite:///...``, ``postgresql://...`` or a SQLAlchemy engine; ``redis://host/db`` or a
-    redis.Redis client.  ``type``: series, histogram, count, gauge or set (required).
-    ``intervals``: {name: {step, steps, resolution}}.  ``read_func``/``write_func`` map
-    values read/written; ``prefix`` separates time series on one back end; the other keyword
-    arguments configure the back end (``value_type``, ``table_name``, ``client_config``, ...).
+    ``client_or_url``: a rillet Database (embedded or remote), ``rillet://path`` or
+    ``rillet://`` (memory); ``sqlite:///...``, ``postgresql://...`` or a SQLAlchemy engine;
+    ``redis://host/db`` or a redis.Redis client.  ``type``: series, histogram, count, gauge
+    or set (required).  ``intervals``: {name: {step, steps, resolution}}.
+    ``read_func``/``write_func`` map values read/written; ``prefix`` separates time series on
+    one back end; the other keyword arguments configure the back end (``value_type``,
+    ``table_name``, ``client_config``, ...).
 
     Examples:
         >>> t = Timeseries("rillet://", type="count", intervals={"minute": {"step": 60}})

@@ -20,6 +20,12 @@ database and stream and shared by every ``Timeseries`` on it, holds each (name, 
 rows sorted by interval bucket.
 It is rebuilt from the streams when a database is opened (derived state is rebuilt, never
 trusted) and updated by every write after the stream took it.
+
+On a remote database (``rillet.connect("http://...")``) the streams are the server's and the
+index is this process's: it is built from the server's records (read by offset, a page a
+request) when the first store on that database object opens, and kept by the writes made
+through that object (one Arrow append a write, however few its rows); what another client
+writes afterwards is seen once the time series is opened again on a new connection.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from rillet.client.database import RemoteDatabase
 from rillet.database import Database, connect
 from rillet.errors import (
     BackendUnavailableError,
@@ -63,8 +70,15 @@ RTSQL_TYPES = {
     pa.timestamp("us", tz="UTC"): "TIMESTAMP",
 }
 OPTIONS = ("value_type", "durability", "partition", "client_config")
+#: the columns of a ``_deleted`` stream
+DELETED_SCHEMA = pa.schema(
+    [("name", pa.string()), ("interval", pa.string()), ("before", pa.int64()),
+     ("upto", pa.int64())]
+)  # fmt: skip
 _US = 1_000_000
 _NS = 1_000_000_000
+#: records a request when a remote store reads a stream to rebuild its index
+PAGE = 100_000
 
 
 def stream_name(spec: StoreSpec) -> str:
@@ -87,7 +101,9 @@ def stream_name(spec: StoreSpec) -> str:
     return f"kairos_{clean}_{spec.type}"
 
 
-_INDEXES: weakref.WeakKeyDictionary[Database, dict[str, Index]] = weakref.WeakKeyDictionary()
+_INDEXES: weakref.WeakKeyDictionary[Database | RemoteDatabase, dict[str, Index]] = (
+    weakref.WeakKeyDictionary()
+)
 _INDEXES_LOCK = threading.Lock()
 
 # Databases opened from a rillet://path URL, shared by the stores on them (a folder is held
@@ -101,7 +117,7 @@ _OPENED: dict[Path, tuple[Database, int]] = {}
 class EmbeddedStore:
     """A :class:`~rillet.timeseries.store.Store` on a rillet database (see the module)."""
 
-    def __init__(self, db: Database, spec: StoreSpec, owned: Path | bool) -> None:
+    def __init__(self, db: Database | RemoteDatabase, spec: StoreSpec, owned: Path | bool) -> None:
         unknown = sorted(set(spec.options) - set(OPTIONS))
         if unknown:
             raise ConfigError(
@@ -111,6 +127,8 @@ class EmbeddedStore:
             )
         self.db = db
         self.spec = spec
+        # an embedded stream buffers single appends; a remote append is a request
+        self._buffered = isinstance(db, Database)
         self._owned = owned
         option = spec.options.get("value_type", "float")
         self._value_type = arrow_value_type(option)
@@ -186,15 +204,16 @@ class EmbeddedStore:
         data = self._stream(self.name, create=False)
         if data is None:
             return
-        data.caught_up()
         deletions: list[dict[str, Any]] = []
         deleted = self._stream(self.deleted_name, create=False)
         if deleted is not None:
-            deleted.caught_up()
-            for batch in deleted.stored():
+            for batch in self._stored(deleted, DELETED_SCHEMA):
                 deletions.extend(batch.to_pylist())
         deletions.sort(key=lambda d: int(d["upto"]))
-        batches = sorted(data.stored(), key=lambda b: b.column("_offset")[0].as_py())
+        stored_schema = self._schema.remove(self._schema.get_field_index("expires"))
+        batches = sorted(
+            self._stored(data, stored_schema), key=lambda b: b.column("_offset")[0].as_py()
+        )
         position = 0
         for batch in batches:
             offsets = batch.column("_offset").to_numpy()
@@ -215,6 +234,24 @@ class EmbeddedStore:
         for deletion in deletions[position:]:
             self._forget(index, deletion)
 
+    def _stored(self, stream: Any, schema: pa.Schema) -> list[pa.RecordBatch]:
+        """Every stored record of ``stream`` with its ``_offset`` (at least ``schema``'s
+        columns): the engine's batches embedded; remotely, pages of the public ``read``
+        (the server sends no offsets with anything else)."""
+        if self._buffered:
+            stream.caught_up()
+            return list(stream.stored())
+        pages: list[pa.RecordBatch] = []
+        end = stream.next_offset
+        for first in range(0, end, PAGE):
+            records = stream.read(first, min(PAGE, end - first))
+            if not records:
+                continue
+            columns = {f.name: pa.array([r[f.name] for r in records], f.type) for f in schema}
+            columns["_offset"] = pa.array([r.offset for r in records], pa.int64())
+            pages.append(pa.RecordBatch.from_pydict(columns))
+        return pages
+
     def _forget(self, index: Index, deletion: Mapping[str, Any]) -> None:
         index.forget(deletion["name"], deletion["interval"], deletion["before"])
 
@@ -224,7 +261,7 @@ class EmbeddedStore:
         if rows.num_rows == 0:
             return
         rows = rows.select(self._schema.names)
-        if rows.num_rows <= SMALL:
+        if rows.num_rows <= SMALL and self._buffered:
             self.write_rows(list(zip(*(c.to_pylist() for c in rows.columns), strict=True)))
             return
         rows = rows.cast(self._schema)
@@ -235,7 +272,20 @@ class EmbeddedStore:
             self._index.add(rows)
 
     def write_rows(self, rows: Sequence[tuple[Any, ...]]) -> None:
-        """A few rows: appended one by one (into the stream's buffer, a batch when full)."""
+        """A few rows: appended one by one (into the stream's buffer, a batch when full);
+        remotely, as one table (one request)."""
+        if not self._buffered:
+            columns = zip(*rows, strict=True)
+            self.write(
+                pa.table(
+                    {
+                        f.name: pa.array(c, f.type)
+                        for f, c in zip(self._schema, columns, strict=True)
+                    },
+                    schema=self._schema,
+                )
+            )
+            return
         records = [(row[3] * _NS, *row[:-1]) for row in rows]  # ts first, less expires
         with self._index.lock:
             stream = self._stream(self.name, create=True)
@@ -348,12 +398,13 @@ class EmbeddedStore:
 
 
 def open_store(target: Any, spec: StoreSpec) -> EmbeddedStore:
-    """A store on a rillet Database, or on ``rillet://path`` (a data folder, opened once a
-    process however many stores use it) or ``rillet://`` (a database in memory of its own).
+    """A store on a rillet Database (embedded, or remote: ``rillet.connect("http://...")``),
+    or on ``rillet://path`` (a data folder, opened once a process however many stores use
+    it) or ``rillet://`` (a database in memory of its own).
 
     Option ``client_config``: settings for :func:`rillet.connect` when opening a URL.
     """
-    if isinstance(target, Database):
+    if isinstance(target, Database | RemoteDatabase):
         return EmbeddedStore(target, spec, False)
     if not isinstance(target, str) or not target.startswith("rillet://"):
         raise ConfigError(f"not a rillet database or rillet:// URL: {target!r}", value=target)
