@@ -252,7 +252,8 @@ class Database:
 
     def drop_stream(self, name: str) -> None:
         """Delete a stream, its alerts stream, and all their records and files; a named
-        flow's stream also stops the flow and takes its ``<name>.late`` stream along.
+        flow's stream also stops the flow and takes its ``<name>.late`` stream along; a stream
+        attached to a running flow (:meth:`name_flow`) is detached, the flow goes on.
         Refused (ConflictError naming the flow) while a named flow reads the stream."""
         check("drop_stream", name=(name, SCHEMA_NAME))
         with self._lock:

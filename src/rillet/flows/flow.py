@@ -207,7 +207,7 @@ class Flow:
         #: the stream the flow reads, where it reads one
         self.stream: str | None = self.streams[0] if len(self.streams) == 1 else None
         #: a named flow's output stream, or the stream name attached to a flow of a SELECT
-        #: (``\\name``, :mod:`rillet.flows.naming`); None otherwise
+        #: (``\name``, :mod:`rillet.flows.naming`); None otherwise
         self.name: str | None = None
         #: whether ``name`` was attached to a running flow of a SELECT (not a named flow)
         self.attached = False
