@@ -5,6 +5,8 @@ the name stops the feeding and drops the stream, and every refusal changes nothi
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -226,3 +228,39 @@ def test_the_stream_outlives_a_reopen_as_an_ordinary_stream(tmp_path: Path) -> N
     with rillet.connect(tmp_path) as db:
         assert db.flows() == []
         assert _stored(db, "baz") == _expected(events)
+
+
+def test_naming_while_records_arrive_cuts_the_output_between_two_batches(
+    db: rillet.Database,
+) -> None:
+    """Named while another thread appends: the stream holds a suffix of the flow's output,
+    from one output batch on, with nothing missing or doubled, and at least the output of
+    every record appended after the name was attached."""
+    ev = _stream(db)
+    flow = db.execute(QUERY)
+    batches = [_events(i * 20, 20) for i in range(100)]
+    named = threading.Event()
+    appended_after: list[pa.Table] = []
+
+    def appender() -> None:
+        for i, batch in enumerate(batches):
+            if i == 50:
+                named.wait(10)
+            after = named.is_set()
+            ev.append_many(batch)
+            if after:
+                appended_after.append(batch)
+
+    thread = threading.Thread(target=appender)
+    thread.start()
+    while ev.next_offset < 20 * 30:  # named after 30 batches at least, before 50
+        time.sleep(0.001)
+    db.name_flow(flow.id, "baz")
+    named.set()
+    thread.join(30)
+    everything = _expected(pa.concat_tables(batches))
+    assert _output(flow, len(everything)) == everything
+    stored = _stored(db, "baz")
+    assert 0 < len(stored) < len(everything)
+    assert stored == everything[len(everything) - len(stored) :]
+    assert len(stored) >= len(_expected(pa.concat_tables(appended_after)))
