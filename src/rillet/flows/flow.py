@@ -211,7 +211,7 @@ class Flow:
         self.name: str | None = None
         #: whether ``name`` was attached to a running flow of a SELECT (not a named flow)
         self.attached = False
-        self._tee: Callable[[pa.RecordBatch], None] | None = None
+        self._tee: Callable[[pa.RecordBatch], object] | None = None
         #: the offset each input stream is read from (0 where not given)
         self.start_offsets: dict[str, int] = {}
         #: only input records at or after this event time (epoch microseconds) count
@@ -380,7 +380,7 @@ class Flow:
             self._batches.append(batch)
             self._out.notify_all()
 
-    def tee(self, to: Callable[[pa.RecordBatch], None] | None, name: str | None = None) -> None:
+    def _feed(self, to: Callable[[pa.RecordBatch], object] | None, name: str | None = None) -> None:
         """Hand every output batch from now on (the output columns plus ``timestamp``) to
         ``to`` as well, and show ``name`` as the flow's stream; ``None`` stops it.  Under the
         flow's lock: a batch goes to ``to`` entirely or not at all."""

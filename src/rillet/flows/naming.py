@@ -5,7 +5,9 @@
 time column, as a named flow's output has), to which every output batch of the flow from
 then on is appended whole (one ``append_many`` of an Arrow batch, never record by record).
 The flow's own output goes on as before (watchers still see it); ``db.sql`` and other flows
-read the stream like any other.  A flow has at most one name at a time.
+read the stream like any other.  A flow has at most one name at a time.  The stream has
+the default options (1h partitions, relaxed durability, no retention); the name is not in
+the catalog (the stream is).
 
 :meth:`FlowNames.detach` removes the name without stopping the flow: the feeding stops and
 the stream is dropped, as FlumeBase removes the logical node it made.  It is refused
@@ -25,8 +27,6 @@ from __future__ import annotations
 
 import threading
 from typing import TYPE_CHECKING
-
-import pyarrow as pa
 
 from rillet.errors import ConflictError, NotFoundError, UnsupportedError
 from rillet.flows.frames import TIME_TYPE
@@ -78,7 +78,7 @@ class FlowNames:
             for each in flow.streams:  # what was appended before goes through first
                 db.stream(each).caught_up()
             stream = db._create_stream(key, schema, StreamOptions())
-            flow.tee(_Feed(stream), key)
+            flow._feed(stream.append_many, key)  # each output batch in one call
         return stream
 
     def detach(self, flow_id: int) -> None:
@@ -97,7 +97,7 @@ class FlowNames:
                     suggestion=None,
                 )
             db._named.check_drop(name)  # a named flow reads it: refused, nothing changed
-            flow.tee(None)
+            flow._feed(None)
         db.drop_stream(name)
 
     def forget(self, stream: str) -> None:
@@ -106,7 +106,7 @@ class FlowNames:
         with self._lock:
             for flow in self._db._flows.running():
                 if flow.attached and flow.name == stream:
-                    flow.tee(None)
+                    flow._feed(None)
 
 
 def _check_not_named_flow(flow: Flow, command: str) -> None:
@@ -118,16 +118,6 @@ def _check_not_named_flow(flow: Flow, command: str) -> None:
             kind="flow",
             name=str(flow.id),
         )
-
-
-class _Feed:
-    """Appends a flow's output batches to its attached stream, each in one call."""
-
-    def __init__(self, stream: Stream) -> None:
-        self.stream = stream
-
-    def __call__(self, batch: pa.RecordBatch) -> None:
-        self.stream.append_many(batch)
 
 
 def output_schema(flow: Flow) -> Schema:
