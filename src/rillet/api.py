@@ -162,6 +162,12 @@ class DatabaseAPI(Protocol):
     def flow(self, flow_id: int) -> Flow:
         """The running flow numbered ``flow_id``."""
 
+    def name_flow(self, flow_id: int, name: str) -> StreamAPI:
+        """Attach a stream name to a running flow: a new stream gets its output from now on."""
+
+    def unname_flow(self, flow_id: int) -> None:
+        """Remove a running flow's attached stream name; the flow goes on, the stream goes."""
+
     def set(self, key: str, value: Any) -> None:
         """Set a session setting (``rillet.*``) for the flows submitted afterwards."""
 

@@ -34,6 +34,7 @@ from rillet.arguments import (
 from rillet.errors import ConfigError, ConflictError, SchemaError, StorageError, not_found
 from rillet.flows.flow import Flow
 from rillet.flows.named import NamedFlows
+from rillet.flows.naming import FlowNames
 from rillet.flows.registry import FlowRegistry
 from rillet.monitors.alerts import ALERTS_SCHEMA
 from rillet.monitors.stream import MonitoredStream as Stream
@@ -95,6 +96,7 @@ class Database:
             raise
         self._flows = FlowRegistry()
         self._named = NamedFlows(self)
+        self._names = FlowNames(self)
         #: the sources feeding streams (rillet.sources), by stream name; stopped with them
         self._sources: dict[str, Any] = {}
         self._stop = threading.Event()
@@ -250,7 +252,8 @@ class Database:
 
     def drop_stream(self, name: str) -> None:
         """Delete a stream, its alerts stream, and all their records and files; a named
-        flow's stream also stops the flow and takes its ``<name>.late`` stream along.
+        flow's stream also stops the flow and takes its ``<name>.late`` stream along; a stream
+        attached to a running flow (:meth:`name_flow`) is detached, the flow goes on.
         Refused (ConflictError naming the flow) while a named flow reads the stream."""
         check("drop_stream", name=(name, SCHEMA_NAME))
         with self._lock:
@@ -258,6 +261,7 @@ class Database:
         self._named.check_drop(stream.name)
         named = stream.name in self._named.flows()
         self._named.drop(stream.name)
+        self._names.forget(stream.name)  # a flow it was attached to goes on without it
         source = self._sources.pop(stream.name, None)
         if source is not None:  # it stops before its stream goes
             source.stop()
@@ -326,6 +330,39 @@ class Database:
         """The running flow numbered ``flow_id``; NotFoundError if there is none."""
         check("flow", flow_id=(flow_id, INT))
         return self._flows.get(int(flow_id))
+
+    def name_flow(self, flow_id: int, name: str) -> Stream:
+        """Attach the stream name ``name`` to the running flow ``flow_id`` (FlumeBase's
+        ``\\name``): a new stream of the flow's output columns and ``timestamp`` (its time
+        column) gets every output batch of the flow from now on; return it.
+
+        ConflictError if the flow has a name already (a flow has at most one; a named flow's
+        is its stream's) or the stream exists; NotFoundError if no such flow runs.
+
+        Examples:
+            >>> import rillet
+            >>> with rillet.connect() as db:
+            ...     s = db.create_stream("t", "v INT")
+            ...     flow = db.execute("SELECT v * 2 AS w FROM t")
+            ...     _ = db.name_flow(flow.id, "doubled")
+            ...     _ = s.append_many([(1,), (2,)])
+            ...     db.sql("SELECT w FROM doubled ORDER BY w").fetchall()
+            [(2,), (4,)]
+        """
+        check("name_flow", flow_id=(flow_id, INT), name=(name, SCHEMA_NAME))
+        self._check_open()
+        return cast(Stream, self._names.attach(int(flow_id), name))
+
+    def unname_flow(self, flow_id: int) -> None:
+        """Remove the stream name attached to the running flow ``flow_id`` (FlumeBase's
+        ``\\dname``): the flow goes on, its stream stops being fed and is dropped.
+
+        NotFoundError if the flow has no name; ConflictError for a named flow (``DROP
+        STREAM`` removes it with its stored output) or while a named flow reads the stream.
+        """
+        check("unname_flow", flow_id=(flow_id, INT))
+        self._check_open()
+        self._names.detach(int(flow_id))
 
     def set(self, key: str, value: Any) -> None:
         """Set a session setting (``rillet.aggregation.buckets``, ``rillet.slack.time``, ...);

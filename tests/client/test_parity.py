@@ -137,6 +137,33 @@ def test_rtsql_and_flows(db: Any, tmp_path: Path) -> None:
     assert db.flows() == [] or all(not f.running for f in db.flows())
 
 
+def test_a_stream_name_attached_to_a_running_flow(db: Any) -> None:
+    req = db.create_stream("req", SCHEMA, time_column="ts")
+    flow = db.execute("SELECT host, ms FROM req WHERE ms >= 3")
+    req.append_many(rows(5))  # before the name: not in its stream
+    stream = db.name_flow(flow.id, "slow")
+    assert (stream.name, str(stream.schema), stream.time_column) == (
+        "slow", "host STRING NOT NULL, ms DOUBLE, timestamp TIMESTAMP NOT NULL", "timestamp",
+    )  # fmt: skip
+    assert [(f.id, f.name, f.attached) for f in db.flows()] == [(flow.id, "slow", True)]
+    assert db.execute("SHOW FLOWS").lines[1].split("\t")[1:3] == [str(flow.id), "slow"]
+    later = [(T0 + dt.timedelta(seconds=i), "ab"[i % 2], float(i)) for i in range(5, 12)]
+    req.append_many(later)
+    expected = [(host, ms, ts) for ts, host, ms in later if ms >= 3]
+    assert db.sql("SELECT host, ms, timestamp FROM slow ORDER BY timestamp").fetchall() == expected
+    with pytest.raises(errors.ConflictError, match=f"flow {flow.id} already has the stream name"):
+        db.name_flow(flow.id, "other")
+    db.unname_flow(flow.id)
+    assert [s.name for s in db.streams()] == ["req"]
+    assert [(f.id, f.name) for f in db.flows()] == [(flow.id, None)]
+    with pytest.raises(errors.NotFoundError, match=f"flow {flow.id} has no stream name"):
+        db.unname_flow(flow.id)
+    with pytest.raises(errors.ConflictError, match="stream 'req' already exists"):
+        db.name_flow(flow.id, "req")
+    with pytest.raises(errors.NotFoundError, match="no running flow 99"):
+        db.name_flow(99, "x")
+
+
 ERRORS: list[tuple[type[errors.RilletError], Callable[[Any], object], dict[str, object]]] = [
     (errors.NotFoundError, lambda db: db.stream("nope"), {"kind": "stream", "name": "nope"}),
     (errors.ConflictError, lambda db: db.create_stream("req", "x INT"), {}),

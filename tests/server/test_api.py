@@ -246,6 +246,40 @@ def test_tokens_and_roles(start: object) -> None:
     assert http.delete("/v1/streams/s", headers=as_("a")).status_code == 204
 
 
+def test_a_flow_is_named_and_unnamed_over_http(start: object) -> None:
+    running = start(tokens={"r": "read", "w": "write"})  # type: ignore[operator]
+    http = running.http
+    w = {"authorization": "Bearer w"}
+    r = {"authorization": "Bearer r"}
+    made = http.post(
+        "/v1/streams", json={"name": "req", "schema": SCHEMA, "time_column": "ts"}, headers=w
+    )
+    assert made.status_code == 201
+    flow = http.post("/v1/rtsql", json={"statement": "SELECT host, ms FROM req"}, headers=r)
+    flow_id = flow.json()["flow"]
+    assert http.put(f"/v1/flows/{flow_id}/name", json={"stream": "x"}, headers=r).status_code == 403
+    named = http.put(f"/v1/flows/{flow_id}/name", json={"stream": "x"}, headers=w)
+    assert named.status_code == 201, named.text
+    assert (named.json()["name"], named.json()["time_column"]) == ("x", "timestamp")
+    shown = http.get(f"/v1/flows/{flow_id}", headers=r).json()
+    assert (shown["name"], shown["attached"]) == ("x", True)
+    http.post("/v1/streams/req/records", json=ROWS, headers=w)
+    got = http.post("/v1/sql", json={"sql": "SELECT host, ms FROM x ORDER BY ms"}, headers=r)
+    assert got.json()["rows"] == [["a", 1.5], ["b", 2.5], ["a", 4.0]]
+    again = http.put(f"/v1/flows/{flow_id}/name", json={"stream": "y"}, headers=w)
+    assert again.status_code == 409 and again.json()["error"] == "ConflictError"
+    bad = http.put(f"/v1/flows/{flow_id}/name", json={"stream": 5}, headers=w)
+    assert bad.status_code == 400
+    assert http.put("/v1/flows/99/name", json={"stream": "y"}, headers=w).status_code == 404
+    assert http.delete(f"/v1/flows/{flow_id}/name", headers=r).status_code == 403
+    assert http.delete(f"/v1/flows/{flow_id}/name", headers=w).status_code == 204
+    assert [s["name"] for s in http.get("/v1/streams", headers=r).json()] == ["req"]
+    gone = http.delete(f"/v1/flows/{flow_id}/name", headers=w)
+    assert gone.status_code == 404 and gone.json()["error"] == "NotFoundError"
+    spec = http.get("/v1/openapi.json").json()["paths"]["/v1/flows/{flow}/name"]
+    assert (spec["put"]["x-role"], spec["delete"]["x-role"]) == ("write", "write")
+
+
 def test_monitors_over_http(server: Running) -> None:
     make(server)
     http = server.http

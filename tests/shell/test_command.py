@@ -122,3 +122,53 @@ def test_the_prompt_on_a_terminal_watches_a_flow_and_quits(tmp_path: Path) -> No
             process.kill()
         os.close(main)
     assert "SELECT name FROM data" in (tmp_path / "history").read_text()
+
+
+def test_name_and_dname_through_stdin_against_a_server(tmp_path: Path) -> None:
+    import threading
+
+    import uvicorn
+
+    import rillet
+    from rillet.server import ServerConfig, build_app
+    from tests.server.conftest import free_port
+
+    served = rillet.connect(tmp_path / "served")
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            build_app(served, ServerConfig(data=tmp_path / "served")),
+            host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=1,
+        )
+    )  # fmt: skip
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    try:
+        while not server.started:
+            time.sleep(0.02)
+        nums = served.create_stream("nums", "n INT")
+        script = "\\set rillet.flow.autowatch=false\nSELECT n * 10 AS tens FROM nums;\n"
+        done = run([url], stdin=script + "\\name 1 baz\n\\f\n")
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.splitlines()[-4:] == [
+            "Created stream 'baz' on flow 1",
+            "Watch?  FlowId  Stream  Query",
+            "------  ------  ------  " + "-" * len("SELECT n * 10 AS tens FROM nums"),
+            "        1       baz     SELECT n * 10 AS tens FROM nums",
+        ]
+        nums.append_many([(1,), (2,), (3,)])  # the flow outlives the shell; it feeds baz
+        assert served.sql("SELECT tens FROM baz ORDER BY tens").fetchall() == [(10,), (20,), (30,)]
+        done = run([url], stdin="\\dname 1\n\\dname 1\n")
+        assert done.returncode == 1
+        assert done.stdout.splitlines() == ["Removed stream name from flow 1"]
+        assert done.stderr.splitlines() == [
+            "error: NotFoundError: flow 1 has no stream name to remove (\\name 1 stream attaches "
+            "one)"
+        ]
+        assert [s.name for s in served.streams()] == ["nums"]
+        assert [f.id for f in served.flows()] == [1]
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        served.close()

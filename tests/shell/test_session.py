@@ -146,8 +146,53 @@ def test_errors_name_their_position_and_are_counted(shell: Shell) -> None:
     lines = take(err)
     assert lines[0].startswith("error: NotFoundError: no running flow 9")
     assert lines[1] == "error: unknown command \\nonesuch: \\h lists the commands"
-    assert lines[2].startswith("error: UnsupportedError: \\name is not available")
+    assert lines[2] == "error: NotFoundError: no running flow 1 (running: none)"
     assert session.errors == 4
+
+
+def test_name_attaches_a_stream_to_a_flow_and_dname_removes_it(shell: Shell) -> None:
+    session, out, err = shell
+    live = session.db.create_stream("live", "ts TIMESTAMP, x INT", time_column="ts")
+    session.line("\\set rillet.flow.autowatch=false")
+    session.line("SELECT x * 2 AS y FROM live;")
+    take(out)
+    session.line("\\name 1 baz")
+    assert take(out) == ["Created stream 'baz' on flow 1"]
+    session.line("\\f")
+    assert take(out)[2] == "        1       baz     SELECT x * 2 AS y FROM live"
+    live.append_many([(None, 1), (None, 2), (None, 5)])
+    assert session.db.sql("SELECT y FROM baz ORDER BY y").fetchall() == [(2,), (4,), (10,)]
+    for line in ("\\name 1 other", "\\name 1", "\\name 7 x", "\\name 1 live"):
+        session.line(line)
+    assert take(err) == [
+        "error: ConflictError: flow 1 already has the stream name 'baz': a flow has at most one "
+        "(\\dname 1 removes it)",
+        "error: ConfigError: \\name takes a flow id and a stream name (\\name 5 baz), got '1'",
+        "error: NotFoundError: no running flow 7 (running: 1)",
+        "error: ConflictError: flow 1 already has the stream name 'baz': a flow has at most one "
+        "(\\dname 1 removes it)",
+    ]
+    session.line("\\dname 1")
+    assert take(out) == ["Removed stream name from flow 1"]
+    assert [s.name for s in session.db.streams()] == ["live"] and session.db.flow(1).running
+    session.line("\\dname 1")
+    session.line("\\name 1 live")
+    assert take(err) == [
+        "error: NotFoundError: flow 1 has no stream name to remove (\\name 1 stream attaches one)",
+        "error: ConflictError: stream 'live' already exists: \\name 1 needs a new stream name",
+    ]
+    session.line("CREATE STREAM big AS SELECT x FROM live WHERE x > 1;")
+    take(out)
+    session.line("\\dname 2")
+    session.line("\\name 2 other")
+    lines = take(err)
+    assert lines[0] == (
+        "error: ConflictError: flow 2 is the named flow of stream 'big' (CREATE STREAM big AS "
+        "SELECT): \\dname cannot change its name; DROP STREAM big removes the flow and its stream"
+    )
+    assert lines[1].startswith("error: ConflictError: flow 2 is the named flow of stream 'big'")
+    assert session.db.sql("SELECT x FROM big ORDER BY x").fetchall() == [(2,), (5,)]
+    assert session.errors == 8
 
 
 def test_help_quit_disconnect_and_open(shell: Shell) -> None:

@@ -284,6 +284,15 @@ class RemoteDatabase:
             self._connection, self._connection.json("GET", f"/v1/flows/{int(flow_id)}")
         )
 
+    def name_flow(self, flow_id: int, name: str) -> RemoteStream:
+        return RemoteStream(
+            self._connection,
+            self._connection.json("PUT", f"/v1/flows/{int(flow_id)}/name", json={"stream": name}),
+        )
+
+    def unname_flow(self, flow_id: int) -> None:
+        self._connection.call("DELETE", f"/v1/flows/{int(flow_id)}/name")
+
     def set(self, key: str, value: Any) -> None:
         self._connection.call("POST", "/v1/settings", json={"key": key, "value": value})
 

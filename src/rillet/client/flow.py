@@ -27,6 +27,7 @@ class RemoteFlow:
         self.query: str = info.get("query", "")
         self.columns: list[str] = [c for c in info["columns"] if c != "timestamp"]
         self.name: str | None = info.get("name")
+        self.attached: bool = bool(info.get("attached", False))
         self.stream: str | None = info.get("stream")
         self.streams: list[str] = info.get("streams", [])
         self._index = {name: i for i, name in enumerate(self.columns)}

@@ -17,13 +17,14 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from rillet.datatypes import DataType
 from rillet.errors import FlowError
 from rillet.flows.frames import SEQ, TIME
 from rillet.flows.operators import Operator
@@ -177,10 +178,13 @@ class Flow:
         graph: str = "",
         clock: Callable[[], float] = time.time,
         ticking: bool = False,
+        types: Mapping[str, DataType] | None = None,
     ) -> None:
         self.id = flow_id
         self.query = query
         self.columns = list(columns)
+        #: the output columns' types (those of its plan), where known
+        self.types: dict[str, DataType] = dict(types or {})
         self.graph = graph
         self._inputs = list(inputs)
         self._counters = counters
@@ -202,8 +206,12 @@ class Flow:
         self.streams = sorted({i.stream.name for i in self._inputs})
         #: the stream the flow reads, where it reads one
         self.stream: str | None = self.streams[0] if len(self.streams) == 1 else None
-        #: a named flow's output stream (None for a flow of a SELECT)
+        #: a named flow's output stream, or the stream name attached to a flow of a SELECT
+        #: (``\name``, :mod:`rillet.flows.naming`); None otherwise
         self.name: str | None = None
+        #: whether ``name`` was attached to a running flow of a SELECT (not a named flow)
+        self.attached = False
+        self._tee: Callable[[pa.RecordBatch], object] | None = None
         #: the offset each input stream is read from (0 where not given)
         self.start_offsets: dict[str, int] = {}
         #: only input records at or after this event time (epoch microseconds) count
@@ -366,9 +374,20 @@ class Flow:
         """The last operator's output (called under the flow's lock)."""
         if not batch.num_rows:
             return
+        if self._tee is not None:  # an attached stream name: its stream gets the batch too
+            self._tee(_output(batch, self.columns))
         with self._out:
             self._batches.append(batch)
             self._out.notify_all()
+
+    def _feed(self, to: Callable[[pa.RecordBatch], object] | None, name: str | None = None) -> None:
+        """Hand every output batch from now on (the output columns plus ``timestamp``) to
+        ``to`` as well, and show ``name`` as the flow's stream; ``None`` stops it.  Under the
+        flow's lock: a batch goes to ``to`` entirely or not at all."""
+        with self._lock:
+            self._tee = to
+            self.name = name
+            self.attached = to is not None
 
     def batches(self, timeout: float | None = None) -> Iterator[pa.RecordBatch]:
         """The output as Arrow batches of the output columns plus ``timestamp``, as they

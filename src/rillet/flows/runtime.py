@@ -72,6 +72,7 @@ def start(
             # an idle timeout moves TUMBLE/HOP/SESSION watermarks only: rolling windows over
             # event time never close by the clock
             ticking=config.idle_timeout_us > 0 and _has_time_windows(plan),
+            types={c: plan.columns[c] for c in columns},
         )
         end.flow = flow
         if setup is not None:

@@ -51,7 +51,8 @@ def run(db: Database, statement: ast.Statement) -> list[str]:
         return ["DROP STREAM"]
     if isinstance(statement, ast.DropFlow):
         flow = db.flow(statement.flow_id)
-        if getattr(flow, "name", None) is not None:  # it would come back at the next open
+        named = getattr(flow, "name", None) is not None and not getattr(flow, "attached", False)
+        if named:  # it would come back at the next open
             raise ConflictError(
                 f"flow {statement.flow_id} is the named flow {flow.name!r}: "
                 f"DROP STREAM {flow.name} removes it",

@@ -109,6 +109,14 @@ OPERATIONS = [
     Operation("GET", "/v1/flows", live.list_flows, "read", "Running flows"),
     Operation("GET", "/v1/flows/{flow}", live.get_flow, "read", "One flow"),
     Operation("DELETE", "/v1/flows/{flow}", live.cancel_flow, "write", "Cancel a flow"),
+    Operation(
+        "PUT", "/v1/flows/{flow}/name", live.name_flow, "write",
+        "Attach a stream name to a running flow: a new stream gets its output", "json",
+    ),
+    Operation(
+        "DELETE", "/v1/flows/{flow}/name", live.unname_flow, "write",
+        "Remove a flow's attached stream name (the flow goes on, its stream is dropped)",
+    ),
     Operation("GET", "/v1/flows/{flow}/events", live.flow_events, "read", "A flow's rows (SSE)"),
 ]  # fmt: skip
 

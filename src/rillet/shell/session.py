@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import rillet
-from rillet.errors import ConfigError, NotFoundError, RilletError, UnsupportedError
+from rillet.errors import ConfigError, NotFoundError, RilletError
 from rillet.shell.buffer import StatementBuffer
 from rillet.shell.output import Console, Rows, describe_error, table
 
@@ -29,11 +29,13 @@ Session control commands:
   \\c                   Cancel the current input statement.
   \\d flowId            Drop the specified flow.
   \\D flowId            Drop a flow and wait for it to stop.
-  \\dname flowId        Remove the stream name from a flow (not available: see below).
+  \\dname flowId        Remove the stream name from a flow (the flow goes on; the
+                       stream is dropped).
   \\disconnect          Disconnect from the database.
   \\f                   List running flows.
   \\h, help;            Show this help.
-  \\name flowId stream  Name a flow's output stream (not available: see below).
+  \\name flowId stream  Attach a new stream to a running flow: it gets the flow's
+                       output from now on.
   \\open server [port]  Connect to a rillet server (default port 9470), or a URL.
   \\open local          Connect to the local database.
   \\q, exit;            Quit the shell.
@@ -42,7 +44,8 @@ Session control commands:
   \\shutdown!           Stop the local database and every flow in it.
   \\u flowId            Stop watching a flow (also \\unwatch).
   \\w flowId            Watch a flow's output (also \\watch).
-A flow's output goes to a stream of its own with CREATE STREAM name AS SELECT ...;"""
+A flow's output is kept in a stream of its own with \\name, or from its start and across
+restarts with CREATE STREAM name AS SELECT ...; (DROP STREAM name removes it)."""
 
 
 class Quit(Exception):
@@ -276,10 +279,18 @@ class Session:
         self.console.print(f"Dropped flow {flow.id}")
 
     def _name(self, args: list[str]) -> None:
-        raise _not_available("\\name", "CREATE STREAM name AS SELECT ... names a flow's output")
+        if len(args) != 2 or not args[0].isdigit():
+            raise ConfigError(
+                f"\\name takes a flow id and a stream name (\\name 5 baz), got {' '.join(args)!r}"
+            )
+        flow_id = int(args[0])
+        stream = self._db().name_flow(flow_id, args[1])
+        self.console.print(f"Created stream '{stream.name}' on flow {flow_id}")
 
     def _dname(self, args: list[str]) -> None:
-        raise _not_available("\\dname", "DROP STREAM name ends a named flow and its stream")
+        flow_id = _flow_id(args, "\\dname")
+        self._db().unname_flow(flow_id)
+        self.console.print(f"Removed stream name from flow {flow_id}")
 
     def _set(self, args: list[str]) -> None:
         db = self._db()
@@ -382,9 +393,3 @@ def _setting_text(value: Any) -> str:
 
 def _true(value: Any) -> bool:
     return value is True or str(value).lower() == "true"
-
-
-def _not_available(command: str, instead: str) -> RilletError:
-    return UnsupportedError(
-        f"{command} is not available in this version: {instead}", statement=command
-    )

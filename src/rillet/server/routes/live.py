@@ -1,4 +1,4 @@
-"""Flows (list, one, cancel, watch) and alerts (list, watch): the live parts, with their
+"""Flows (list, one, cancel, name, watch) and alerts (list, watch): the live parts, with their
 output as server-sent events."""
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ from starlette.responses import Response
 
 from rillet.errors import InputError
 from rillet.server import sse, wire
-from rillet.server.routes.common import answer, blocking, state
+from rillet.server.routes.common import answer, blocking, field, json_object, state
 from rillet.server.routes.queries import flow_json
+from rillet.server.routes.streams import describe
 
 
 def _flow_id(request: Request) -> int:
@@ -38,6 +39,25 @@ async def cancel_flow(request: Request) -> Response:
     st = state(request)
     flow = st.db.flow(_flow_id(request))
     await blocking(flow.cancel)
+    return Response(status_code=204)
+
+
+async def name_flow(request: Request) -> Response:
+    """Attach a stream name to a running flow (``{"stream": name}``, FlumeBase's ``\\name``):
+    the new stream, described, gets the flow's output from now on."""
+    data = await json_object(request)
+    name = field(data, "stream", str)
+    st = state(request)
+    flow_id = _flow_id(request)
+    stream = await blocking(st.db.name_flow, flow_id, name)
+    st.watch_streams()
+    return answer(describe(stream), 201)
+
+
+async def unname_flow(request: Request) -> Response:
+    """Remove the stream name attached to a running flow (``\\dname``); its stream goes."""
+    st = state(request)
+    await blocking(st.db.unname_flow, _flow_id(request))
     return Response(status_code=204)
 
 

@@ -87,6 +87,7 @@ def flow_json(flow: Any, feed: Any = None) -> dict[str, Any]:
     return {
         "id": flow.id,
         "name": flow.name,
+        "attached": flow.attached,
         "query": flow.query,
         "stream": flow.stream,
         "streams": flow.streams,
