@@ -51,7 +51,7 @@ async def name_flow(request: Request) -> Response:
     flow_id = _flow_id(request)
     stream = await blocking(st.db.name_flow, flow_id, name)
     st.watch_streams()
-    return answer(describe(stream), 201)
+    return answer(describe(stream, st.rates), 201)
 
 
 async def unname_flow(request: Request) -> Response:
