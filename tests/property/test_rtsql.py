@@ -102,9 +102,8 @@ def _select(rnd: random.Random, depth: int = 2) -> ast.Select:
         Column(name=_ident(rnd), qualifier=_ident(rnd) if _maybe(rnd, 0.3) else None)
         for _ in range(rnd.choice([0, 0, 1, 2]))
     )
-    windows = tuple(
-        ast.WindowDef(name=_ident(rnd), range=_range(rnd)) for _ in range(rnd.choice([0, 0, 1, 2]))
-    )
+    names = dict.fromkeys(_ident(rnd) for _ in range(rnd.choice([0, 0, 1, 2])))  # distinct
+    windows = tuple(ast.WindowDef(name=name, range=_range(rnd)) for name in names)
     return ast.Select(
         items=tuple(items), source=_source(rnd, depth), joins=joins,
         where=_expr(rnd) if _maybe(rnd) else None, group_by=group,
