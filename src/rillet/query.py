@@ -124,7 +124,7 @@ class QueryEngine:
     ) -> Result:
         """Run ``query``; ``extra`` gives, for the streams it reads, rows to add to theirs
         (the open windows of named flows, with ``include_open``)."""
-        names = referenced(query, streams)
+        names = _streams_read(query, streams)
         added = extra(list(names)) if extra is not None else {}
         with self._lock:  # making a cursor touches the shared connection
             cursor = self._con.cursor()
@@ -241,6 +241,20 @@ class QueryEngine:
 
     def close(self) -> None:
         self._con.close()
+
+
+def _streams_read(query: str, streams: Mapping[str, Stream]) -> dict[str, Bounds | None]:
+    """:func:`referenced`, without its sqlglot parse (a millisecond, a small query's
+    third) when no stream the query reads has a partition for time bounds to skip: the
+    names then come from DuckDB's own parser (50 us)."""
+    try:
+        named = {name.lower() for name in duckdb.get_table_names(query)}
+    except duckdb.Error:
+        return referenced(query, streams)
+    used = [name for name in sorted(named) if name in streams]
+    if all(len(streams[name].partitions()) <= 1 for name in used):
+        return dict.fromkeys(used)
+    return referenced(query, streams)
 
 
 def referenced(query: str, streams: Mapping[str, Stream]) -> dict[str, Bounds | None]:
