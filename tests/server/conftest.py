@@ -25,6 +25,30 @@ def free_port() -> int:
         return port
 
 
+def serve_in_thread(db: Database, config: ServerConfig) -> tuple[str, Callable[[], None]]:
+    """Serve ``db`` with uvicorn on 127.0.0.1 and a free port, on a daemon thread: its URL,
+    once it answers, and a function that stops it."""
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            build_app(db, config), host="127.0.0.1", port=port, log_level="warning",
+            lifespan="on", timeout_graceful_shutdown=1,
+        )
+    )  # fmt: skip
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.02)
+
+    def stop() -> None:
+        server.should_exit = True
+        thread.join(10)
+
+    return f"http://127.0.0.1:{port}", stop
+
+
 @dataclass
 class Running:
     url: str
@@ -41,26 +65,12 @@ def start(tmp_path: Path) -> Iterator[Callable[..., Running]]:
         folder = tmp_path / f"data{len(stops)}"
         db = rillet.connect(folder)
         config = ServerConfig(data=folder, heartbeat=0.5, **options)  # type: ignore[arg-type]
-        port = free_port()
-        server = uvicorn.Server(
-            uvicorn.Config(
-                build_app(db, config), host="127.0.0.1", port=port, log_level="warning",
-                lifespan="on", timeout_graceful_shutdown=1,
-            )
-        )  # fmt: skip
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 20
-        while not server.started:
-            assert time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.02)
-        url = f"http://127.0.0.1:{port}"
+        url, stop_serving = serve_in_thread(db, config)
         client = httpx.Client(base_url=url, timeout=20)
 
         def stop() -> None:
             client.close()
-            server.should_exit = True
-            thread.join(10)
+            stop_serving()
             db.close()
 
         stops.append(stop)

@@ -16,8 +16,6 @@ from __future__ import annotations
 import importlib
 import itertools
 import os
-import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -26,16 +24,15 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
-import uvicorn
 
 import rillet
 from rillet.database import Database
 from rillet.errors import BackendUnavailableError
-from rillet.server import ServerConfig, build_app
+from rillet.server import ServerConfig
 from rillet.timeseries import Timeseries
 from rillet.timeseries.backends import module_for, open_store
 from rillet.timeseries.store import Store, StoreSpec
-from tests.server.conftest import free_port
+from tests.server.conftest import serve_in_thread
 
 PG_URL = os.environ.get("RILLET_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("RILLET_TEST_REDIS", "redis://127.0.0.1:6379/3")
@@ -85,24 +82,11 @@ def rillet_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     """A rillet server (uvicorn on 127.0.0.1, a free port) over a folder, for the session."""
     folder = tmp_path_factory.mktemp("served")
     db = rillet.connect(folder)
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            build_app(db, ServerConfig(data=folder, heartbeat=0.5)), host="127.0.0.1",
-            port=port, log_level="warning", timeout_graceful_shutdown=1,
-        )
-    )  # fmt: skip
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.02)
+    url, stop = serve_in_thread(db, ServerConfig(data=folder, heartbeat=0.5))
     try:
-        yield Served(f"http://127.0.0.1:{port}", db)
+        yield Served(url, db)
     finally:
-        server.should_exit = True
-        thread.join(10)
+        stop()
         db.close()
 
 
@@ -184,3 +168,19 @@ def rows(kind: str, value_type: pa.DataType | None, records: list[tuple[Any, ...
         {f.name: pa.array(list(c), f.type) for f, c in zip(schema, columns, strict=True)},
         schema=schema,
     )
+
+
+def count_writes(
+    database: Any, stream: str, name: str, interval: str, first: int, last: int
+) -> dict[int, dict[int, float]]:
+    """A custom ``fetch=`` over ``db.sql``: how many writes reached each bucket of ``name``
+    (not their sum), by interval and resolution bucket."""
+    rows = database.sql(
+        f"SELECT i_time, r_time, count(*) FROM {stream} WHERE name = ? "
+        "AND interval = ? AND i_time BETWEEN ? AND ? GROUP BY ALL",
+        [name, interval, first, last],
+    ).fetchall()
+    out: dict[int, dict[int, float]] = {}
+    for i, r, n in rows:
+        out.setdefault(i, {})[r] = float(n)
+    return out

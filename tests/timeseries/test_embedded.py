@@ -16,6 +16,7 @@ from rillet.errors import BackendUnavailableError, ConfigError, LockedError, Val
 from rillet.timeseries import Timeseries
 from rillet.timeseries.embedded import stream_name
 from rillet.timeseries.store import StoreSpec
+from tests.timeseries.conformance import count_writes
 from tests.unit.support import MANUAL
 
 T = 1_714_557_600  # 2024-05-01T10:00:00Z
@@ -112,22 +113,12 @@ def test_a_custom_fetch_reads_with_db_sql() -> None:
         t = Timeseries(db, type="count", intervals=MINUTE)
         fill(t)
 
-        def fetch(
-            database: Any, stream: str, name: str, interval: str, first: int, last: int
-        ) -> dict[int, dict[int, float]]:
-            rows = database.sql(
-                f"SELECT i_time, r_time, count(*) FROM {stream} WHERE name = ? "
-                "AND interval = ? AND i_time BETWEEN ? AND ? GROUP BY ALL",
-                [name, interval, first, last],
-            ).fetchall()
-            out: dict[int, dict[int, float]] = {}
-            for i, r, n in rows:
-                out.setdefault(i, {})[r] = float(n)
-            return out
-
         # how many writes reached each bucket, not their sum
-        assert t.series("a", "minute", start=T, steps=2, fetch=fetch) == {T: 2.0, T + 60: 1.0}
-        assert t.get("a", "hour", timestamp=T, fetch=fetch) == {T: 2.0, T + 60: 1.0}
+        assert t.series("a", "minute", start=T, steps=2, fetch=count_writes) == {
+            T: 2.0,
+            T + 60: 1.0,
+        }
+        assert t.get("a", "hour", timestamp=T, fetch=count_writes) == {T: 2.0, T + 60: 1.0}
 
 
 @pytest.mark.parametrize("value_type", ["str", "int", "bool"])

@@ -15,7 +15,7 @@ import pytest
 import rillet
 from rillet.timeseries import Timeseries, embedded
 from rillet.timeseries.store import StoreSpec
-from tests.timeseries.conformance import Served, unique_prefix
+from tests.timeseries.conformance import Served, count_writes, unique_prefix
 from tests.timeseries.test_embedded import MINUTE, T, fill
 
 
@@ -96,18 +96,8 @@ def test_a_custom_fetch_gets_the_remote_database(connect: Any) -> None:
     with Timeseries(connect(), type="count", intervals=MINUTE, prefix=unique_prefix()) as t:
         fill(t)
 
-        def fetch(
-            database: Any, stream: str, name: str, interval: str, first: int, last: int
-        ) -> dict[int, dict[int, float]]:
-            rows = database.sql(
-                f"SELECT i_time, r_time, count(*) FROM {stream} WHERE name = ? "
-                "AND interval = ? AND i_time BETWEEN ? AND ? GROUP BY ALL",
-                [name, interval, first, last],
-            ).fetchall()
-            out: dict[int, dict[int, float]] = {}
-            for i, r, n in rows:
-                out.setdefault(i, {})[r] = float(n)
-            return out
-
-        assert t.series("a", "minute", start=T, steps=2, fetch=fetch) == {T: 2.0, T + 60: 1.0}
+        assert t.series("a", "minute", start=T, steps=2, fetch=count_writes) == {
+            T: 2.0,
+            T + 60: 1.0,
+        }
         t.delete_all()
