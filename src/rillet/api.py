@@ -27,16 +27,20 @@ class StreamAPI(Protocol):
     """A stream: typed records with dense offsets, and Confluo's monitors over them."""
 
     @property
-    def name(self) -> str: ...
+    def name(self) -> str:
+        """The stream's name."""
 
     @property
-    def schema(self) -> Schema: ...
+    def schema(self) -> Schema:
+        """The columns, without the offset."""
 
     @property
-    def time_column(self) -> str: ...
+    def time_column(self) -> str:
+        """The column of event time."""
 
     @property
-    def next_offset(self) -> int: ...
+    def next_offset(self) -> int:
+        """The offset the next appended record will get."""
 
     def __len__(self) -> int: ...
 
