@@ -99,10 +99,12 @@ def test_the_embedded_classes_implement_the_protocols() -> None:
 def test_every_public_method_and_property_has_its_own_docstring() -> None:
     import inspect
 
-    from rillet.api import DatabaseAPI, StreamAPI
+    from rillet.api import DatabaseAPI, FlowAPI, StreamAPI
+    from rillet.client.database import RemoteDatabase, RemoteStream
 
     missing = []
-    for cls in (rillet.Database, rillet.Stream, DatabaseAPI, StreamAPI):
+    classes = (rillet.Database, rillet.Stream, DatabaseAPI, StreamAPI, FlowAPI)
+    for cls in (*classes, RemoteDatabase, RemoteStream):
         for name, member in inspect.getmembers(cls):
             if name.startswith("_"):
                 continue

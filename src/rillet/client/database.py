@@ -50,6 +50,7 @@ class RemoteStream:
 
     @property
     def next_offset(self) -> int:
+        """The offset the next appended record will get."""
         return int(self._describe()["next_offset"])
 
     def __len__(self) -> int:
@@ -97,6 +98,7 @@ class RemoteStream:
     def read(self, offset: int, count: int) -> list[Record]: ...
 
     def read(self, offset: int, count: int | None = None) -> Record | list[Record]:
+        """The record at ``offset``, or the records of ``offset .. offset + count - 1``."""
         table = self._connection.table(
             "GET", f"{self._path}/records", params={"offset": offset, "count": count or 1}
         )
@@ -113,6 +115,7 @@ class RemoteStream:
         return records
 
     def scan(self, start: Any = None, end: Any = None) -> Iterator[Record]:
+        """The records with event time in ``[start, end)``, in event-time order."""
         params = {k: v for k, v in (("start", time_text(start)), ("end", time_text(end))) if v}
         params.setdefault("start", "0")
         table = self._connection.table("GET", f"{self._path}/records", params=params)
@@ -124,14 +127,17 @@ class RemoteStream:
         self._connection.call("POST", f"{self._path}/{kind}", json=body)
 
     def add_index(self, column: str, bucket_size: float = 1.0, *, backfill: bool = False) -> None:
+        """Index a column for execute_filter."""
         self._post("indexes", {"column": column, "bucket_size": bucket_size, "backfill": backfill})
 
     def remove_index(self, column: str) -> None:
+        """Drop an index."""
         self._connection.call("DELETE", f"{self._path}/indexes/{_quoted(column)}")
 
     def add_filter(
         self, name: str, expression: str, *, resolution: str | None = None, backfill: bool = False
     ) -> None:
+        """A named predicate evaluated on every record."""
         self._post(
             "filters",
             {
@@ -143,12 +149,14 @@ class RemoteStream:
         )
 
     def remove_filter(self, name: str) -> None:
+        """Drop a filter (no aggregate may use it)."""
         self._connection.call("DELETE", f"{self._path}/filters/{_quoted(name)}")
 
     def add_aggregate(
         self, name: str, filter: str | None, expression: str, *,
         resolution: str | None = None, backfill: bool = False,
     ) -> None:  # fmt: skip
+        """A named aggregate over the records a filter matches, kept per time bucket."""
         self._post(
             "aggregates",
             {"name": name, "filter": filter, "expression": expression, "resolution": resolution,
@@ -156,15 +164,19 @@ class RemoteStream:
         )  # fmt: skip
 
     def remove_aggregate(self, name: str) -> None:
+        """Drop an aggregate (no trigger may use it)."""
         self._connection.call("DELETE", f"{self._path}/aggregates/{_quoted(name)}")
 
     def install_trigger(self, name: str, condition: str, period: str = "1s") -> None:
+        """A condition over aggregates judged every ``period``; each firing is an Alert."""
         self._post("triggers", {"name": name, "condition": condition, "period": period})
 
     def remove_trigger(self, name: str) -> None:
+        """Drop a trigger."""
         self._connection.call("DELETE", f"{self._path}/triggers/{_quoted(name)}")
 
     def execute_filter(self, expression: str, start: Any = None, end: Any = None) -> list[Record]:
+        """The records matching an ad-hoc predicate."""
         params = {"expression": expression, "start": time_text(start), "end": time_text(end)}
         table = self._connection.table(
             "GET", f"{self._path}/matches", params={k: v for k, v in params.items() if v}
@@ -172,6 +184,7 @@ class RemoteStream:
         return _records(table, -1)
 
     def query_filter(self, name: str, start: Any = None, end: Any = None) -> list[Record]:
+        """The records a named filter matched in ``[start, end)``."""
         params = {"start": time_text(start), "end": time_text(end)}
         table = self._connection.table(
             "GET", f"{self._path}/filters/{_quoted(name)}/records",
@@ -180,6 +193,7 @@ class RemoteStream:
         return _records(table, -1)
 
     def get_aggregate(self, name: str, start: Any = None, end: Any = None) -> Any:
+        """A named aggregate over ``[start, end)``."""
         params = {"start": time_text(start), "end": time_text(end)}
         answer = self._connection.json(
             "GET", f"{self._path}/aggregates/{_quoted(name)}",
@@ -190,6 +204,7 @@ class RemoteStream:
     def get_alerts(
         self, start: Any = None, end: Any = None, trigger: str | None = None
     ) -> list[Alert]:
+        """The alerts raised in ``[start, end)``, of one trigger or all."""
         params = {
             "stream": self.name,
             "trigger": trigger,
@@ -212,9 +227,11 @@ class RemoteStream:
         self._alert_threads.append(thread)
 
     def add_webhook(self, url: str, trigger: str | None = None) -> None:
+        """POST every alert (of ``trigger``, or all) as JSON to ``url``."""
         self._post("webhooks", {"url": url, "trigger": trigger})
 
     def remove_webhook(self, url: str, trigger: str | None = None) -> None:
+        """Stop POSTing alerts to ``url``."""
         self._connection.call(
             "DELETE", f"{self._path}/webhooks",
             content=json.dumps({"url": url, "trigger": trigger}),
@@ -236,6 +253,7 @@ class RemoteDatabase:
     def create_stream(
         self, name: str, schema: Any, *, time_column: str | None = None, **options: Any
     ) -> RemoteStream:
+        """Create a stream and return it."""
         if isinstance(schema, pa.Schema):
             from rillet.datatypes import DataType
 
@@ -248,27 +266,32 @@ class RemoteDatabase:
         )
 
     def stream(self, name: str) -> RemoteStream:
+        """The stream called ``name``."""
         return RemoteStream(
             self._connection, self._connection.json("GET", f"/v1/streams/{_quoted(name)}")
         )
 
     def streams(self) -> list[RemoteStream]:
+        """All streams, by name."""
         return [
             RemoteStream(self._connection, s) for s in self._connection.json("GET", "/v1/streams")
         ]
 
     def drop_stream(self, name: str) -> None:
+        """Delete a stream and everything it holds."""
         self._connection.call("DELETE", f"/v1/streams/{_quoted(name)}")
 
     def sql(
         self, query: str, params: Sequence[Any] | None = None, include_open: bool = False
     ) -> Result:
+        """Run SQL over the streams."""
         body: dict[str, Any] = {"sql": query, "include_open": include_open}
         if params is not None:
             body["params"] = [_jsonable(p) for p in params]
         return Result(self._connection.table("POST", "/v1/sql", json=body))
 
     def execute(self, text: str) -> Any:
+        """Run one rtsql statement: a SELECT gives its flow, others a printable result."""
         answer = self._connection.json("POST", "/v1/rtsql", json={"statement": text})
         if "flow" in answer:
             return RemoteFlow(
@@ -277,30 +300,37 @@ class RemoteDatabase:
         return StatementResult(parse(text), tuple(answer["lines"]))
 
     def flows(self) -> list[RemoteFlow]:
+        """The running flows, by id."""
         return [RemoteFlow(self._connection, f) for f in self._connection.json("GET", "/v1/flows")]
 
     def flow(self, flow_id: int) -> RemoteFlow:
+        """The running flow numbered ``flow_id``."""
         return RemoteFlow(
             self._connection, self._connection.json("GET", f"/v1/flows/{int(flow_id)}")
         )
 
     def name_flow(self, flow_id: int, name: str) -> RemoteStream:
+        """Attach a stream name to a running flow: a new stream gets its output from now on."""
         return RemoteStream(
             self._connection,
             self._connection.json("PUT", f"/v1/flows/{int(flow_id)}/name", json={"stream": name}),
         )
 
     def unname_flow(self, flow_id: int) -> None:
+        """Remove a running flow's attached stream name; the flow goes on, the stream goes."""
         self._connection.call("DELETE", f"/v1/flows/{int(flow_id)}/name")
 
     def set(self, key: str, value: Any) -> None:
+        """Set a session setting (``rillet.*``) for the flows submitted afterwards."""
         self._connection.call("POST", "/v1/settings", json={"key": key, "value": value})
 
     @property
     def config(self) -> Mapping[str, Any]:
+        """The session settings."""
         return MappingProxyType(self._connection.json("GET", "/v1/settings"))
 
     def close(self) -> None:
+        """Make everything durable and release the database."""
         self._connection.close()
 
     def __enter__(self) -> RemoteDatabase:
