@@ -219,3 +219,24 @@ def test_both_implement_the_protocols_of_the_public_surface(db: Any) -> None:
         assert (len(adhoc), [r["ms"] for r in adhoc]) == (2, [0.0, 1.0])
     finally:
         flow.cancel()
+
+
+def test_a_wrong_type_is_the_same_precise_error_remotely(db: Any) -> None:
+    """The table of tests/unit/test_arguments.py, over the protocols' methods, on both."""
+    from rillet.api import DatabaseAPI, StreamAPI
+    from tests.unit.test_arguments import CASES
+
+    s = db.create_stream("perf", "ts TIMESTAMP, host STRING, ms DOUBLE", time_column="ts")
+    s.append_many(rows(3))
+    protocols = {"Database": DatabaseAPI, "Stream": StreamAPI}
+    checked = 0
+    for owner, method, argument, call, kind, message in CASES:
+        if owner not in protocols or not hasattr(protocols[owner], method):
+            continue  # connect() and the engine's plumbing are not remote
+        with pytest.raises(errors.RilletError) as info:
+            call(db, s)
+        assert (type(info.value), str(info.value)) == (kind, message), (method, argument)
+        checked += 1
+    assert checked == 62
+    assert [r["ms"] for r in s.scan()] == [0.0, 1.0, 2.0]
+    assert db.streams()[0].name == "perf"
