@@ -24,7 +24,6 @@ from typing import Any, TypeAlias
 
 from rillet.aggregates import basic, sketches
 from rillet.aggregates.base import AGGREGATES, AggregateFunction, State, aggregate, register
-from rillet.aggregates.buckets import Buckets, Level, spans
 from rillet.aggregates.sketches import Distribution
 
 #: what an aggregate gives: a number, a time, a value of its column (FIRST/LAST), the most
@@ -37,13 +36,10 @@ __all__ = [
     "AGGREGATES",
     "AggregateFunction",
     "AggregateValue",
-    "Buckets",
     "Distribution",
-    "Level",
     "State",
     "aggregate",
     "register",
-    "spans",
 ]
 
 del basic, sketches

@@ -182,15 +182,3 @@ def test_a_month_level_is_folded_from_its_days() -> None:
     months.fold(days, kind, since=us("2024-02-29"))
     assert kind.results(months.columns(0, 3)) == [496, 1334 + 1000, 2356]
     assert sum(range(32, 61)) == 1334
-
-
-def test_the_bucketed_state_part_is_named_by_the_aggregates_package() -> None:
-    import rillet.aggregates as package
-    from rillet.aggregates import buckets
-
-    assert (package.Buckets, package.Level, package.spans) == (
-        buckets.Buckets,
-        buckets.Level,
-        buckets.spans,
-    )
-    assert {"Buckets", "Level", "spans"} <= set(package.__all__)
