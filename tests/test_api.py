@@ -94,3 +94,21 @@ def test_the_embedded_classes_implement_the_protocols() -> None:
         # a new public method is in the protocol, or listed here as plumbing
         assert public(stream) - public(StreamAPI) == STREAM_ENGINE
         assert public(db) - public(DatabaseAPI) == DATABASE_ENGINE
+
+
+def test_every_public_method_and_property_has_its_own_docstring() -> None:
+    import inspect
+
+    from rillet.api import DatabaseAPI, FlowAPI, StreamAPI
+    from rillet.client.database import RemoteDatabase, RemoteStream
+
+    missing = []
+    classes = (rillet.Database, rillet.Stream, DatabaseAPI, StreamAPI, FlowAPI)
+    for cls in (*classes, RemoteDatabase, RemoteStream):
+        for name, member in inspect.getmembers(cls):
+            if name.startswith("_"):
+                continue
+            function = member.fget if isinstance(member, property) else member
+            if callable(function) and not (function.__doc__ or "").strip():
+                missing.append(f"{cls.__name__}.{name}")
+    assert missing == []

@@ -11,7 +11,6 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, overload, runtime_checkable
 
 from rillet.aggregates import AggregateValue
-from rillet.monitors.adhoc import Matches
 from rillet.monitors.alerts import Alert
 from rillet.query import Result
 from rillet.record import Record
@@ -19,7 +18,55 @@ from rillet.schema import Schema, SchemaSpec
 from rillet.stream import TimeBound
 
 if TYPE_CHECKING:
-    from rillet.flows.flow import Flow
+    import pyarrow as pa
+
+    from rillet.flows.flow import FlowRecord
+
+
+class MatchesAPI(Protocol):
+    """The records a filter matched (:class:`rillet.monitors.adhoc.Matches` embedded, a list
+    of them remotely)."""
+
+    def __len__(self) -> int:
+        """How many records matched."""
+
+    def __iter__(self) -> Iterator[Record]:
+        """The matched records, in offset order."""
+
+
+@runtime_checkable
+class FlowAPI(Protocol):
+    """A running continuous SELECT (:class:`rillet.flows.flow.Flow` embedded)."""
+
+    id: int
+    query: str
+    columns: list[str]
+    name: str | None
+
+    @property
+    def running(self) -> bool:
+        """Whether the flow still runs."""
+
+    @property
+    def late_events(self) -> int:
+        """Input records that came later than the slack allows."""
+
+    @property
+    def dropped_events(self) -> int:
+        """Late records too old to count in any window still open (left out)."""
+
+    def cancel(self, drain: bool = False) -> None:
+        """Stop the flow (``drain``: first flush the windows still open)."""
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait until the flow ends; False if ``timeout`` seconds passed first."""
+
+    def batches(self, timeout: float | None = None) -> Iterator[pa.RecordBatch]:
+        """The output as Arrow batches, until the flow ends or ``timeout`` seconds pass
+        without output."""
+
+    def __iter__(self) -> Iterator[FlowRecord]:
+        """The output, record by record."""
 
 
 @runtime_checkable
@@ -27,16 +74,20 @@ class StreamAPI(Protocol):
     """A stream: typed records with dense offsets, and Confluo's monitors over them."""
 
     @property
-    def name(self) -> str: ...
+    def name(self) -> str:
+        """The stream's name."""
 
     @property
-    def schema(self) -> Schema: ...
+    def schema(self) -> Schema:
+        """The columns, without the offset."""
 
     @property
-    def time_column(self) -> str: ...
+    def time_column(self) -> str:
+        """The column of event time."""
 
     @property
-    def next_offset(self) -> int: ...
+    def next_offset(self) -> int:
+        """The offset the next appended record will get."""
 
     def __len__(self) -> int: ...
 
@@ -97,10 +148,10 @@ class StreamAPI(Protocol):
 
     def execute_filter(
         self, expression: str, start: TimeBound = None, end: TimeBound = None
-    ) -> Matches:
+    ) -> MatchesAPI:
         """The records matching an ad-hoc predicate."""
 
-    def query_filter(self, name: str, start: TimeBound = None, end: TimeBound = None) -> Matches:
+    def query_filter(self, name: str, start: TimeBound = None, end: TimeBound = None) -> MatchesAPI:
         """The records a named filter matched in ``[start, end)``."""
 
     def get_aggregate(
@@ -156,10 +207,10 @@ class DatabaseAPI(Protocol):
     def execute(self, text: str) -> Any:
         """Run one rtsql statement: a SELECT gives its flow, others a printable result."""
 
-    def flows(self) -> Sequence[Flow]:
+    def flows(self) -> Sequence[FlowAPI]:
         """The running flows, by id."""
 
-    def flow(self, flow_id: int) -> Flow:
+    def flow(self, flow_id: int) -> FlowAPI:
         """The running flow numbered ``flow_id``."""
 
     def name_flow(self, flow_id: int, name: str) -> StreamAPI:

@@ -153,6 +153,7 @@ TEXT_OPTION = Kind("a str", _is_str, ConfigError)
 INT_OPTION = Kind("an int", _is_int, ConfigError)
 NUMBER_OPTION = Kind("a number", _is_number, ConfigError)
 FLAG = Kind("a bool", _is_bool, ConfigError)
+SETTING_VALUE = Kind("a str, int or bool", lambda v: isinstance(v, str | int | bool), ConfigError)
 CALLBACK = Kind("callable", callable, ConfigError)
 SUBSCRIBER = Kind(
     "a subscriber (with observe and forget_before methods)", _is_subscriber, ConfigError

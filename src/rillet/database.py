@@ -27,8 +27,8 @@ from rillet.arguments import (
     QUERY,
     SCHEMA,
     SCHEMA_NAME,
+    SETTING_VALUE,
     TEXT_OPTION,
-    Kind,
     check,
 )
 from rillet.errors import ConfigError, ConflictError, SchemaError, StorageError, not_found
@@ -46,7 +46,6 @@ from rillet.storage.files import FolderLock
 from rillet.stream import StreamOptions
 
 log = logging.getLogger("rillet")
-SETTING_VALUE = Kind("a str, int or bool", lambda v: isinstance(v, str | int | bool), ConfigError)
 NAME = re.compile(r"^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)*$")
 
 

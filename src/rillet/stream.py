@@ -146,6 +146,7 @@ class Stream(Upkeep):
 
     @property
     def time_column(self) -> str:
+        """The column of event time (``_time``, the arrival time, for a stream without one)."""
         return self.schema.time_column
 
     def __repr__(self) -> str:

@@ -17,6 +17,9 @@ import uvicorn
 
 import rillet
 from rillet import errors
+from rillet.api import DatabaseAPI, FlowAPI, StreamAPI
+from rillet.client.database import RemoteDatabase, RemoteStream
+from rillet.client.flow import RemoteFlow
 from rillet.server import ServerConfig, build_app
 from tests.server.conftest import free_port
 
@@ -191,3 +194,49 @@ def test_every_error_class_round_trips(
     for key, value in detail.items():
         assert getattr(caught.value, key) == value
     assert len(db.stream("req")) == 0
+
+
+def as_protocols(
+    db: RemoteDatabase, stream: RemoteStream, flow: RemoteFlow
+) -> tuple[DatabaseAPI, StreamAPI, FlowAPI]:
+    """Type-checked only: mypy holds the remote classes to the protocols' signatures."""
+    return db, stream, flow
+
+
+def test_both_implement_the_protocols_of_the_public_surface(db: Any) -> None:
+    s = db.create_stream("req", SCHEMA, time_column="ts")
+    s.add_filter("slow", "ms > 6")
+    s.append_many(rows(10))
+    flow = db.execute("SELECT host, ms FROM req WHERE ms > 100")
+    try:
+        assert isinstance(db, DatabaseAPI)
+        assert isinstance(s, StreamAPI)
+        assert isinstance(flow, FlowAPI) and isinstance(db.flow(flow.id), FlowAPI)
+        matched = s.query_filter("slow")
+        assert len(matched) == 3
+        assert [r["ms"] for r in matched] == [7.0, 8.0, 9.0]
+        adhoc = s.execute_filter("ms < 2")
+        assert (len(adhoc), [r["ms"] for r in adhoc]) == (2, [0.0, 1.0])
+    finally:
+        flow.cancel()
+
+
+def test_a_wrong_type_is_the_same_precise_error_remotely(db: Any) -> None:
+    """The table of tests/unit/test_arguments.py, over the protocols' methods, on both."""
+    from rillet.api import DatabaseAPI, StreamAPI
+    from tests.unit.test_arguments import CASES
+
+    s = db.create_stream("perf", "ts TIMESTAMP, host STRING, ms DOUBLE", time_column="ts")
+    s.append_many(rows(3))
+    protocols = {"Database": DatabaseAPI, "Stream": StreamAPI}
+    checked = 0
+    for owner, method, argument, call, kind, message in CASES:
+        if owner not in protocols or not hasattr(protocols[owner], method):
+            continue  # connect() and the engine's plumbing are not remote
+        with pytest.raises(errors.RilletError) as info:
+            call(db, s)
+        assert (type(info.value), str(info.value)) == (kind, message), (method, argument)
+        checked += 1
+    assert checked == 62
+    assert [r["ms"] for r in s.scan()] == [0.0, 1.0, 2.0]
+    assert db.streams()[0].name == "perf"

@@ -239,3 +239,18 @@ def test_retention_waits_for_a_catch_up_reading_the_files_it_would_delete(
         assert seen.offsets(history=True) == list(range(50))
         assert seen.forgotten == [us(at(2))]
         assert len(s) == 30
+
+
+def test_subscribe_takes_a_subscriber_and_from_offset_alone(mem: rillet.Database) -> None:
+    """Issue 18 spells it ``Stream.subscribe(subscriber, from_offset)``: the name of the
+    thread is the subscriber's class name when none is given."""
+    s = mem.create_stream("t", "ts TIMESTAMP, v BIGINT", time_column="ts")
+    s.append_many(rows(0, 10))
+    seen = Recorder()
+    subscription = s.subscribe(seen, from_offset=4)
+    s.append_many(rows(10, 3))
+    s.caught_up()
+    assert seen.offsets(history=True) == [4, 5, 6, 7, 8, 9]
+    assert seen.offsets(history=False) == [10, 11, 12]
+    assert subscription.name == "recorder"
+    s.unsubscribe(subscription)

@@ -12,6 +12,21 @@ from typing import Any, overload
 import httpx
 import pyarrow as pa
 
+from rillet.arguments import (
+    CALLBACK,
+    FLAG,
+    INT,
+    INT_OPTION,
+    NUMBER_OPTION,
+    PARAMS,
+    QUERY,
+    SCHEMA,
+    SCHEMA_NAME,
+    SETTING_VALUE,
+    TEXT_OPTION,
+    TIME,
+    check,
+)
 from rillet.batches import to_table
 from rillet.client.flow import RemoteFlow
 from rillet.client.http import ARROW, Connection, arrow_body, events, time_text
@@ -50,6 +65,7 @@ class RemoteStream:
 
     @property
     def next_offset(self) -> int:
+        """The offset the next appended record will get."""
         return int(self._describe()["next_offset"])
 
     def __len__(self) -> int:
@@ -62,6 +78,12 @@ class RemoteStream:
         names = [c.name for c in self.schema.columns if not c.name.startswith("_")]
         if isinstance(row, Mapping):
             record = dict(row)
+        elif not isinstance(row, tuple | list):
+            raise RecordError(
+                f"row 0 of stream {self.name!r} must be a tuple, list or mapping, not "
+                f"{type(row).__name__}",
+                stream=self.name, column=None, row=0, value=row,
+            )  # fmt: skip
         else:
             values = tuple(row)
             given = (
@@ -97,6 +119,8 @@ class RemoteStream:
     def read(self, offset: int, count: int) -> list[Record]: ...
 
     def read(self, offset: int, count: int | None = None) -> Record | list[Record]:
+        """The record at ``offset``, or the records of ``offset .. offset + count - 1``."""
+        check("read", offset=(offset, INT), count=(count, INT | None))
         table = self._connection.table(
             "GET", f"{self._path}/records", params={"offset": offset, "count": count or 1}
         )
@@ -113,10 +137,12 @@ class RemoteStream:
         return records
 
     def scan(self, start: Any = None, end: Any = None) -> Iterator[Record]:
+        """The records with event time in ``[start, end)``, in event-time order."""
+        check("scan", start=(start, TIME | None), end=(end, TIME | None))
         params = {k: v for k, v in (("start", time_text(start)), ("end", time_text(end))) if v}
         params.setdefault("start", "0")
         table = self._connection.table("GET", f"{self._path}/records", params=params)
-        yield from _records(table, -1)
+        return iter(_records(table, -1))
 
     # -- monitors ----------------------------------------------------------------------
 
@@ -124,14 +150,31 @@ class RemoteStream:
         self._connection.call("POST", f"{self._path}/{kind}", json=body)
 
     def add_index(self, column: str, bucket_size: float = 1.0, *, backfill: bool = False) -> None:
+        """Index a column for execute_filter."""
+        check(
+            "add_index",
+            column=(column, SCHEMA_NAME),
+            bucket_size=(bucket_size, NUMBER_OPTION),
+            backfill=(backfill, FLAG),
+        )
         self._post("indexes", {"column": column, "bucket_size": bucket_size, "backfill": backfill})
 
     def remove_index(self, column: str) -> None:
+        """Drop an index."""
+        check("remove_index", column=(column, SCHEMA_NAME))
         self._connection.call("DELETE", f"{self._path}/indexes/{_quoted(column)}")
 
     def add_filter(
         self, name: str, expression: str, *, resolution: str | None = None, backfill: bool = False
     ) -> None:
+        """A named predicate evaluated on every record."""
+        check(
+            "add_filter",
+            name=(name, TEXT_OPTION),
+            expression=(expression, TEXT_OPTION),
+            resolution=(resolution, TEXT_OPTION | None),
+            backfill=(backfill, FLAG),
+        )
         self._post(
             "filters",
             {
@@ -143,12 +186,23 @@ class RemoteStream:
         )
 
     def remove_filter(self, name: str) -> None:
+        """Drop a filter (no aggregate may use it)."""
+        check("remove_filter", name=(name, TEXT_OPTION))
         self._connection.call("DELETE", f"{self._path}/filters/{_quoted(name)}")
 
     def add_aggregate(
         self, name: str, filter: str | None, expression: str, *,
         resolution: str | None = None, backfill: bool = False,
     ) -> None:  # fmt: skip
+        """A named aggregate over the records a filter matches, kept per time bucket."""
+        check(
+            "add_aggregate",
+            name=(name, TEXT_OPTION),
+            filter=(filter, TEXT_OPTION | None),
+            expression=(expression, TEXT_OPTION),
+            resolution=(resolution, TEXT_OPTION | None),
+            backfill=(backfill, FLAG),
+        )
         self._post(
             "aggregates",
             {"name": name, "filter": filter, "expression": expression, "resolution": resolution,
@@ -156,15 +210,33 @@ class RemoteStream:
         )  # fmt: skip
 
     def remove_aggregate(self, name: str) -> None:
+        """Drop an aggregate (no trigger may use it)."""
+        check("remove_aggregate", name=(name, TEXT_OPTION))
         self._connection.call("DELETE", f"{self._path}/aggregates/{_quoted(name)}")
 
     def install_trigger(self, name: str, condition: str, period: str = "1s") -> None:
+        """A condition over aggregates judged every ``period``; each firing is an Alert."""
+        check(
+            "install_trigger",
+            name=(name, TEXT_OPTION),
+            condition=(condition, TEXT_OPTION),
+            period=(period, TEXT_OPTION),
+        )
         self._post("triggers", {"name": name, "condition": condition, "period": period})
 
     def remove_trigger(self, name: str) -> None:
+        """Drop a trigger."""
+        check("remove_trigger", name=(name, TEXT_OPTION))
         self._connection.call("DELETE", f"{self._path}/triggers/{_quoted(name)}")
 
     def execute_filter(self, expression: str, start: Any = None, end: Any = None) -> list[Record]:
+        """The records matching an ad-hoc predicate."""
+        check(
+            "execute_filter",
+            expression=(expression, QUERY),
+            start=(start, TIME | None),
+            end=(end, TIME | None),
+        )
         params = {"expression": expression, "start": time_text(start), "end": time_text(end)}
         table = self._connection.table(
             "GET", f"{self._path}/matches", params={k: v for k, v in params.items() if v}
@@ -172,6 +244,13 @@ class RemoteStream:
         return _records(table, -1)
 
     def query_filter(self, name: str, start: Any = None, end: Any = None) -> list[Record]:
+        """The records a named filter matched in ``[start, end)``."""
+        check(
+            "query_filter",
+            name=(name, TEXT_OPTION),
+            start=(start, TIME | None),
+            end=(end, TIME | None),
+        )
         params = {"start": time_text(start), "end": time_text(end)}
         table = self._connection.table(
             "GET", f"{self._path}/filters/{_quoted(name)}/records",
@@ -180,6 +259,13 @@ class RemoteStream:
         return _records(table, -1)
 
     def get_aggregate(self, name: str, start: Any = None, end: Any = None) -> Any:
+        """A named aggregate over ``[start, end)``."""
+        check(
+            "get_aggregate",
+            name=(name, TEXT_OPTION),
+            start=(start, TIME | None),
+            end=(end, TIME | None),
+        )
         params = {"start": time_text(start), "end": time_text(end)}
         answer = self._connection.json(
             "GET", f"{self._path}/aggregates/{_quoted(name)}",
@@ -190,6 +276,13 @@ class RemoteStream:
     def get_alerts(
         self, start: Any = None, end: Any = None, trigger: str | None = None
     ) -> list[Alert]:
+        """The alerts raised in ``[start, end)``, of one trigger or all."""
+        check(
+            "get_alerts",
+            start=(start, TIME | None),
+            end=(end, TIME | None),
+            trigger=(trigger, TEXT_OPTION | None),
+        )
         params = {
             "stream": self.name,
             "trigger": trigger,
@@ -204,6 +297,7 @@ class RemoteStream:
     def on_alert(self, callback: Callable[[Alert], None]) -> None:
         """Call ``callback`` with each alert of this stream, read from the server's alert
         events on a thread of the client's (reconnecting with ``Last-Event-ID``)."""
+        check("on_alert", callback=(callback, CALLBACK))
         thread = threading.Thread(
             target=_alerts, args=(self._connection, self.name, callback), daemon=True
         )
@@ -212,9 +306,13 @@ class RemoteStream:
         self._alert_threads.append(thread)
 
     def add_webhook(self, url: str, trigger: str | None = None) -> None:
+        """POST every alert (of ``trigger``, or all) as JSON to ``url``."""
+        check("add_webhook", url=(url, TEXT_OPTION), trigger=(trigger, TEXT_OPTION | None))
         self._post("webhooks", {"url": url, "trigger": trigger})
 
     def remove_webhook(self, url: str, trigger: str | None = None) -> None:
+        """Stop POSTing alerts to ``url``."""
+        check("remove_webhook", url=(url, TEXT_OPTION), trigger=(trigger, TEXT_OPTION | None))
         self._connection.call(
             "DELETE", f"{self._path}/webhooks",
             content=json.dumps({"url": url, "trigger": trigger}),
@@ -234,8 +332,36 @@ class RemoteDatabase:
         self.url = self._connection.url
 
     def create_stream(
-        self, name: str, schema: Any, *, time_column: str | None = None, **options: Any
+        self,
+        name: str,
+        schema: Any,
+        *,
+        time_column: str | None = None,
+        partition: str = "1h",
+        retention: str | None = None,
+        max_bytes: int | None = None,
+        durability: str = "relaxed",
+        log_compression: str | None = None,
     ) -> RemoteStream:
+        """Create a stream and return it."""
+        check(
+            "create_stream",
+            name=(name, SCHEMA_NAME),
+            schema=(schema, SCHEMA),
+            time_column=(time_column, SCHEMA_NAME | None),
+            partition=(partition, TEXT_OPTION),
+            retention=(retention, TEXT_OPTION | None),
+            max_bytes=(max_bytes, INT_OPTION | None),
+            durability=(durability, TEXT_OPTION),
+            log_compression=(log_compression, TEXT_OPTION | None),
+        )
+        options = {
+            "partition": partition,
+            "retention": retention,
+            "max_bytes": max_bytes,
+            "durability": durability,
+            "log_compression": log_compression,
+        }
         if isinstance(schema, pa.Schema):
             from rillet.datatypes import DataType
 
@@ -248,27 +374,41 @@ class RemoteDatabase:
         )
 
     def stream(self, name: str) -> RemoteStream:
+        """The stream called ``name``."""
+        check("stream", name=(name, SCHEMA_NAME))
         return RemoteStream(
             self._connection, self._connection.json("GET", f"/v1/streams/{_quoted(name)}")
         )
 
     def streams(self) -> list[RemoteStream]:
+        """All streams, by name."""
         return [
             RemoteStream(self._connection, s) for s in self._connection.json("GET", "/v1/streams")
         ]
 
     def drop_stream(self, name: str) -> None:
+        """Delete a stream and everything it holds."""
+        check("drop_stream", name=(name, SCHEMA_NAME))
         self._connection.call("DELETE", f"/v1/streams/{_quoted(name)}")
 
     def sql(
         self, query: str, params: Sequence[Any] | None = None, include_open: bool = False
     ) -> Result:
+        """Run SQL over the streams."""
+        check(
+            "sql",
+            query=(query, QUERY),
+            params=(params, PARAMS | None),
+            include_open=(include_open, FLAG),
+        )
         body: dict[str, Any] = {"sql": query, "include_open": include_open}
         if params is not None:
             body["params"] = [_jsonable(p) for p in params]
         return Result(self._connection.table("POST", "/v1/sql", json=body))
 
     def execute(self, text: str) -> Any:
+        """Run one rtsql statement: a SELECT gives its flow, others a printable result."""
+        check("execute", text=(text, QUERY))
         answer = self._connection.json("POST", "/v1/rtsql", json={"statement": text})
         if "flow" in answer:
             return RemoteFlow(
@@ -277,30 +417,41 @@ class RemoteDatabase:
         return StatementResult(parse(text), tuple(answer["lines"]))
 
     def flows(self) -> list[RemoteFlow]:
+        """The running flows, by id."""
         return [RemoteFlow(self._connection, f) for f in self._connection.json("GET", "/v1/flows")]
 
     def flow(self, flow_id: int) -> RemoteFlow:
+        """The running flow numbered ``flow_id``."""
+        check("flow", flow_id=(flow_id, INT))
         return RemoteFlow(
             self._connection, self._connection.json("GET", f"/v1/flows/{int(flow_id)}")
         )
 
     def name_flow(self, flow_id: int, name: str) -> RemoteStream:
+        """Attach a stream name to a running flow: a new stream gets its output from now on."""
+        check("name_flow", flow_id=(flow_id, INT), name=(name, SCHEMA_NAME))
         return RemoteStream(
             self._connection,
             self._connection.json("PUT", f"/v1/flows/{int(flow_id)}/name", json={"stream": name}),
         )
 
     def unname_flow(self, flow_id: int) -> None:
+        """Remove a running flow's attached stream name; the flow goes on, the stream goes."""
+        check("unname_flow", flow_id=(flow_id, INT))
         self._connection.call("DELETE", f"/v1/flows/{int(flow_id)}/name")
 
     def set(self, key: str, value: Any) -> None:
+        """Set a session setting (``rillet.*``) for the flows submitted afterwards."""
+        check("set", key=(key, TEXT_OPTION), value=(value, SETTING_VALUE))
         self._connection.call("POST", "/v1/settings", json={"key": key, "value": value})
 
     @property
     def config(self) -> Mapping[str, Any]:
+        """The session settings."""
         return MappingProxyType(self._connection.json("GET", "/v1/settings"))
 
     def close(self) -> None:
+        """Make everything durable and release the database."""
         self._connection.close()
 
     def __enter__(self) -> RemoteDatabase:

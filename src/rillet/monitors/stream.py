@@ -78,6 +78,7 @@ class MonitoredStream(stream.Stream):
         self.monitors.add("index", name, {"bucket_size": bucket_size}, backfill)
 
     def remove_index(self, column: str) -> None:
+        """Drop the index on ``column`` (NotFoundError without one)."""
         check("remove_index", column=(column, SCHEMA_NAME))
         self.monitors.remove("index", column)
 
@@ -104,6 +105,7 @@ class MonitoredStream(stream.Stream):
         )
 
     def remove_filter(self, name: str) -> None:
+        """Drop a filter; ConflictError while an aggregate uses it."""
         check("remove_filter", name=(name, TEXT_OPTION))
         self.monitors.remove("filter", name)
 
@@ -139,6 +141,7 @@ class MonitoredStream(stream.Stream):
         self.monitors.add("aggregate", _monitor_name(name), spec, backfill)
 
     def remove_aggregate(self, name: str) -> None:
+        """Drop an aggregate; ConflictError while a trigger uses it."""
         check("remove_aggregate", name=(name, TEXT_OPTION))
         self.monitors.remove("aggregate", name)
 
@@ -158,6 +161,7 @@ class MonitoredStream(stream.Stream):
         )
 
     def remove_trigger(self, name: str) -> None:
+        """Drop a trigger; the alerts it raised are kept."""
         check("remove_trigger", name=(name, TEXT_OPTION))
         self.monitors.remove("trigger", name)
 
@@ -222,6 +226,7 @@ class MonitoredStream(stream.Stream):
         self.monitors.add("webhook", f"{url} {trigger or '*'}", {"url": url, "trigger": trigger})
 
     def remove_webhook(self, url: str, trigger: str | None = None) -> None:
+        """Stop POSTing alerts (of ``trigger``, or all) to ``url``."""
         check("remove_webhook", url=(url, TEXT_OPTION), trigger=(trigger, TEXT_OPTION | None))
         self.monitors.remove_webhook(url, trigger)
 

@@ -23,17 +23,20 @@ class Subscribers(Ingest):
     """Subscribing, stored history by offset, and pausing ingest for a subscriber."""
 
     def subscribe(
-        self, subscriber: Subscriber, name: str, from_offset: int | None = None
+        self, subscriber: Subscriber, name: str | None = None, from_offset: int | None = None
     ) -> Subscription:
-        """Hand ``subscriber`` every batch ingested from now on, on a thread of its own;
-        with ``from_offset``, first the stored records from that offset (see
-        :mod:`rillet.subscription`)."""
+        """Hand ``subscriber`` every batch ingested from now on, on a thread of its own
+        (``rillet-<name>-<stream>``; the name is the subscriber's class name in lower case
+        without one); with ``from_offset``, first the stored records from that offset (see
+        :mod:`rillet.subscription`): ``subscribe(subscriber, from_offset=0)``."""
         check(
             "subscribe",
             subscriber=(subscriber, SUBSCRIBER),
-            name=(name, TEXT_OPTION),
+            name=(type(subscriber).__name__.lower() if name is None else name, TEXT_OPTION),
             from_offset=(from_offset, INT | None),
         )
+        if name is None:
+            name = type(subscriber).__name__.lower()
         with self._ingest_lock:
             with self._lock:
                 buffer = self._take_buffer()
