@@ -162,6 +162,7 @@ FOLDER = Kind("a str or a pathlib.Path", lambda v: isinstance(v, str | Path), Co
 
 # -- InputError: what a call asks for
 INT = Kind("an int", _is_int, InputError)
+COUNT = Kind("an int of 0 or more", lambda v: _is_int(v) and v >= 0, InputError)
 #: event-time bounds of reads and monitor queries
 TIME = Kind("a time (datetime, ISO-8601 text or epoch ns)", _is_time, InputError)
 #: ad-hoc SQL or filter expression text

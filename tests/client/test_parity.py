@@ -237,6 +237,6 @@ def test_a_wrong_type_is_the_same_precise_error_remotely(db: Any) -> None:
             call(db, s)
         assert (type(info.value), str(info.value)) == (kind, message), (method, argument)
         checked += 1
-    assert checked == 62
+    assert checked == 63
     assert [r["ms"] for r in s.scan()] == [0.0, 1.0, 2.0]
     assert db.streams()[0].name == "perf"

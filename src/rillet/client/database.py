@@ -14,6 +14,7 @@ import pyarrow as pa
 
 from rillet.arguments import (
     CALLBACK,
+    COUNT,
     FLAG,
     INT,
     INT_OPTION,
@@ -120,7 +121,7 @@ class RemoteStream:
 
     def read(self, offset: int, count: int | None = None) -> Record | list[Record]:
         """The record at ``offset``, or the records of ``offset .. offset + count - 1``."""
-        check("read", offset=(offset, INT), count=(count, INT | None))
+        check("read", offset=(offset, INT), count=(count, COUNT | None))
         table = self._connection.table(
             "GET", f"{self._path}/records", params={"offset": offset, "count": count or 1}
         )
