@@ -303,17 +303,19 @@ class NamedFlows:
             stream = db.stream(each)
             stream._ingest_buffer()  # every record appended so far is in storage
             through[each] = stream.next_offset
+        renewed = []
         for other in affected:
             entry = entries[other]
             options = {k: v for k, v in entry.options.items() if k != REFRESHED}
             if other == name:
                 options[REFRESHED] = through
-            renewed = NamedFlowEntry(other, entry.query, options, entry.start_offsets)
-            db._reset_stream(other, renewed)
-            late = f"{other}.late"
-            if late in {s.name for s in db.streams()}:
-                db.drop_stream(late)
-            entries[other] = renewed
+            entries[other] = NamedFlowEntry(other, entry.query, options, entry.start_offsets)
+            renewed.append(entries[other])
+        # one catalog transaction: after a crash, every flow has its old rows or all are
+        # emptied (and recomputed when the database opens), never a mix
+        existing = {s.name for s in db.streams()}
+        late = [f"{other}.late" for other in affected if f"{other}.late" in existing]
+        db._reset_streams(renewed, late)
         for other in affected:
             self._start(entries[other])
 
