@@ -214,6 +214,13 @@ class Catalog:
             ]
         self._run(statements)
 
+    def set_named_flow_options(self, name: str, options: dict[str, Any]) -> None:
+        """Replace the options of named flow ``name``'s definition (a running flow keeps
+        what its replay needs there)."""
+        self._run(
+            [("UPDATE named_flows SET options = ? WHERE name = ?", (json.dumps(options), name))]
+        )
+
     def doomed(self) -> list[str]:
         """The streams whose folders hold only files to remove (a reset or drop committed
         before its old files were gone)."""
