@@ -303,6 +303,7 @@ class Database:
             self._streams = {k: v for k, v in self._streams.items() if v not in gone}
         for each in gone:
             each._destroy()
+        self._forget_doomed([each.name for each in gone])
         late = self._streams.get(f"{stream.name}.late")
         if named and late is not None:
             self.drop_stream(late.name)

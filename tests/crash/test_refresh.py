@@ -77,3 +77,28 @@ def test_a_killed_refresh_leaves_the_old_rows_or_the_new_ones(tmp_path: Path) ->
         seen.add(kind)
         shutil.rmtree(folder)
     assert seen == {"old", "new"}
+
+
+KILLED_IN_DROP = """
+import os, signal, sys
+import pyarrow as pa
+import rillet
+from rillet.stream import Stream
+db = rillet.connect(sys.argv[1])
+stream = db.create_stream("x", "v BIGINT")
+stream.append_many(pa.table({"v": [1, 2, 3]}))
+stream.flush()
+Stream._destroy = lambda self: os.kill(os.getpid(), signal.SIGKILL)  # between commit and rm
+db.drop_stream("x")
+"""
+
+
+def test_a_stream_dropped_by_a_killed_process_does_not_come_back(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    run = subprocess.run([sys.executable, "-c", KILLED_IN_DROP, str(tmp_path)], env=env)
+    assert run.returncode == -signal.SIGKILL
+    assert (tmp_path / "streams" / "x").exists()  # the kill left its folder
+    with rillet.connect(tmp_path) as db:
+        assert "x" not in {s.name for s in db.streams()}
+        again = db.create_stream("x", "v BIGINT")
+        assert len(again) == 0 and db.sql("SELECT * FROM x").fetchall() == []

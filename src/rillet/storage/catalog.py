@@ -231,7 +231,14 @@ class Catalog:
         self._run([("DELETE FROM doomed WHERE name = ?", (name,)) for name in names])
 
     def drop_stream(self, name: str) -> None:
-        self._run([("DELETE FROM streams WHERE name = ?", (name,))])
+        """Delete a stream's entry; its folder is doomed in the same transaction (removed
+        before a stream of the same name can open it)."""
+        self._run(
+            [
+                ("DELETE FROM streams WHERE name = ?", (name,)),
+                ("INSERT OR IGNORE INTO doomed VALUES (?)", (name,)),
+            ]
+        )
 
     def files(self, stream: str) -> list[FileInfo]:
         rows = self._query(
