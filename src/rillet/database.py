@@ -11,6 +11,7 @@ from __future__ import annotations
 import atexit
 import logging
 import re
+import shutil
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -42,7 +43,7 @@ from rillet.query import QueryEngine, Result
 from rillet.schema import Schema, SchemaSpec
 from rillet.settings import Settings
 from rillet.storage.catalog import Catalog, NamedFlowEntry, StreamEntry
-from rillet.storage.files import FolderLock
+from rillet.storage.files import FolderLock, fsync_dir
 from rillet.stream import StreamOptions
 
 log = logging.getLogger("rillet")
@@ -86,6 +87,7 @@ class Database:
         try:
             self._catalog = Catalog(self.path / "catalog.sqlite" if self.path is not None else None)
             self._streams: dict[str, Stream] = {}
+            self._remove_doomed()
             for entry in self._catalog.streams():
                 self._streams[entry.name] = self._open(entry)
         except BaseException:
@@ -194,26 +196,50 @@ class Database:
             self._streams = {**self._streams, key: stream}
         return stream
 
-    def _reset_stream(self, name: str, flow: NamedFlowEntry) -> Stream:
-        """Empty a named flow's stream (REFRESH): a new, empty stream of the same schema
-        and options in the catalog with the flow's new definition, the old files removed."""
+    def _reset_streams(self, flows: Sequence[NamedFlowEntry], dropped: Sequence[str]) -> None:
+        """Empty named flows' streams (REFRESH) and drop the streams ``dropped``, in one
+        catalog transaction: new, empty streams of the same schemas and options with the
+        flows' new definitions.  A crash before it commits leaves everything as it was;
+        after, the old files are removed (again, at the next open, if need be) before the
+        new streams use their folders."""
         with self._lock:
             self._check_open()
-            old = self._streams[name]
-            schema = old.schema
-            entry = StreamEntry(
-                name,
-                str(schema),
-                None if schema.implicit_time else schema.time_column,
-                old.options.to_dict(),
-                0,
-            )
-            self._catalog.reset_named_flow(entry, flow)
-        old._destroy()
-        stream = self._open(entry)
+            resets = []
+            for flow in flows:
+                schema = self._streams[flow.name].schema
+                entry = StreamEntry(
+                    flow.name,
+                    str(schema),
+                    None if schema.implicit_time else schema.time_column,
+                    self._streams[flow.name].options.to_dict(),
+                    0,
+                )
+                resets.append((entry, flow))
+            gone = [n for n in dropped if n in self._streams]
+            self._catalog.reset_named_flows(resets, gone)
+            old = [self._streams[n] for n in [*(f.name for f in flows), *gone]]
+            self._streams = {k: v for k, v in self._streams.items() if k not in gone}
+        for stream in old:
+            stream._destroy()
+        self._forget_doomed([s.name for s in old])
+        opened = {entry.name: self._open(entry) for entry, _ in resets}
         with self._lock:
-            self._streams = {**self._streams, name: stream}
-        return stream
+            self._streams = {**self._streams, **opened}
+
+    def _remove_doomed(self) -> None:
+        """Remove the folders a reset or drop committed before it could remove them."""
+        self._forget_doomed(self._catalog.doomed())
+
+    def _forget_doomed(self, names: Sequence[str]) -> None:
+        if not names:
+            return
+        if self.path is not None:
+            folder = self.path / "streams"
+            for name in names:
+                shutil.rmtree(folder / name, ignore_errors=True)
+            if folder.exists():
+                fsync_dir(folder)  # the removals hold before the catalog forgets them
+        self._catalog.forget_doomed(names)
 
     def _open(self, entry: StreamEntry) -> Stream:
         alerts = lambda: self._alerts_of(entry.name)  # noqa: E731
@@ -276,6 +302,7 @@ class Database:
             self._streams = {k: v for k, v in self._streams.items() if v not in gone}
         for each in gone:
             each._destroy()
+        self._forget_doomed([each.name for each in gone])
         late = self._streams.get(f"{stream.name}.late")
         if named and late is not None:
             self.drop_stream(late.name)

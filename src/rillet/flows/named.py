@@ -32,6 +32,7 @@ from rillet.flows.flow import Flow, Sink, _output
 from rillet.flows.frames import SEQ, TIME, TIME_TYPE
 from rillet.flows.operators import EventAggregate, Filter, Project
 from rillet.flows.plan import PlanNode, TimeWindow, streams
+from rillet.flows.timewindows import EventWindows
 from rillet.flows.windows import Counters
 from rillet.rtsql import ast
 from rillet.schema import Schema
@@ -47,6 +48,10 @@ if TYPE_CHECKING:
 STREAM_OPTIONS = ("retention", "partition")
 #: where a refreshed flow's definition keeps the input offsets it read in event-time order
 REFRESHED = "refreshed_through"
+#: where a named flow's definition keeps the idle advances of its watermark (an
+#: ``idle_timeout`` moved it by the wall clock): [input offset, watermark] pairs, replayed
+#: at the same offsets
+IDLE_MARKS = "idle_marks"
 #: every option CREATE STREAM ... WITH (...) AS SELECT takes
 OPTIONS = ("since", *STREAM_OPTIONS, *flow_config.OPTIONS)
 
@@ -303,17 +308,19 @@ class NamedFlows:
             stream = db.stream(each)
             stream._ingest_buffer()  # every record appended so far is in storage
             through[each] = stream.next_offset
+        renewed = []
         for other in affected:
             entry = entries[other]
-            options = {k: v for k, v in entry.options.items() if k != REFRESHED}
+            options = {k: v for k, v in entry.options.items() if k not in (REFRESHED, IDLE_MARKS)}
             if other == name:
                 options[REFRESHED] = through
-            renewed = NamedFlowEntry(other, entry.query, options, entry.start_offsets)
-            db._reset_stream(other, renewed)
-            late = f"{other}.late"
-            if late in {s.name for s in db.streams()}:
-                db.drop_stream(late)
-            entries[other] = renewed
+            entries[other] = NamedFlowEntry(other, entry.query, options, entry.start_offsets)
+            renewed.append(entries[other])
+        # one catalog transaction: after a crash, every flow has its old rows or all are
+        # emptied (and recomputed when the database opens), never a mix
+        existing = {s.name for s in db.streams()}
+        late = [f"{other}.late" for other in affected if f"{other}.late" in existing]
+        db._reset_streams(renewed, late)
         for other in affected:
             self._start(entries[other])
 
@@ -363,6 +370,7 @@ class NamedFlows:
             flow.since_us = since_us
             refreshed = entry.options.get(REFRESHED)
             flow.sorted_through = dict(refreshed) if refreshed is not None else None
+            self._keep_idle_advances(flow, entry)
 
         flow = start(
             db,
@@ -378,6 +386,37 @@ class NamedFlows:
             self._flows[entry.name] = flow
             self._sinks[entry.name] = sink
         return flow
+
+    def _keep_idle_advances(self, flow: Flow, entry: NamedFlowEntry) -> None:
+        """A flow reading one stream, whose idle input moves its watermark by the wall
+        clock: each such move is kept in its definition, and replayed at the same input
+        offset after a reopen, so the replay closes the same windows and finds the same
+        records late as the run it repeats."""
+        windows = _first_windows(flow)
+        if windows is None or len(flow._inputs) != 1 or not windows.idle_timeout:
+            return
+        marks = [[int(at), int(watermark)] for at, watermark in entry.options.get(IDLE_MARKS, [])]
+        windows.marks = [(at, watermark) for at, watermark in marks]
+
+        def keep(at: int, watermark: int) -> None:
+            if flow.cancelled:  # dropped or refreshed since
+                return
+            marks.append([at, watermark])
+            options = {**entry.options, IDLE_MARKS: marks}
+            self._db._catalog.set_named_flow_options(entry.name, options)
+
+        windows.on_idle = keep
+
+
+def _first_windows(flow: Flow) -> EventWindows | None:
+    """The TUMBLE/HOP/SESSION windows reading a flow's first input (their records' SEQ
+    are its offsets), if there are."""
+    if not flow._inputs:
+        return None
+    operator: Any = flow._inputs[0].operator
+    while operator is not None and not isinstance(operator, EventAggregate):
+        operator = getattr(operator, "downstream", None)
+    return operator.windows if operator is not None else None
 
 
 class _LateKeeper:

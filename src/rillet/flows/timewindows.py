@@ -139,12 +139,36 @@ class EventWindows:
         self._seq = 0
         self._pushed = False
         self._quiet_since: int | None = None
+        #: a named flow's idle advances, to replay: (input offset, watermark), in order;
+        #: the watermark moves before the first record at or after the offset is counted
+        self.marks: list[tuple[int, int]] = []
+        #: a named flow keeps each idle advance (offset, watermark) before anything depends
+        #: on it: before a record counts after it, before a window it closes is out
+        self.on_idle: Callable[[int, int], None] | None = None
+        self._next_seq = 0  # one past the greatest input offset pushed
+        self._unsaved: tuple[int, int] | None = None
 
     # -- input -------------------------------------------------------------------------
 
     def push(self, batch: pa.RecordBatch) -> None:
         if not batch.num_rows:
             return
+        self._save_idle()  # these records arrived after that advance
+        while self.marks:  # a replay: the idle advances where a live run made them
+            at, watermark = self.marks[0]
+            later = np.flatnonzero(seqs_of(batch) >= at)
+            if not len(later):
+                break
+            cut = int(later[0])
+            if cut:
+                self._push(batch.slice(0, cut))
+            self.marks.pop(0)
+            self._advance(watermark)
+            batch = batch.slice(cut)
+        if batch.num_rows:
+            self._push(batch)
+
+    def _push(self, batch: pa.RecordBatch) -> None:
         self._pushed = True
         ctx = Context(batch, TIME)
         stamps = evaluate(self.time, ctx)
@@ -181,6 +205,7 @@ class EventWindows:
             else np.zeros(len(times), dtype=np.int64)
         )
         seqs = seqs_of(batch)
+        self._next_seq = max(self._next_seq, int(seqs.max()) + 1)
         if self.spec.kind == "session":
             rows = np.flatnonzero(keep)
             if len(rows):
@@ -275,7 +300,19 @@ class EventWindows:
             self._pushed = False
             self._quiet_since = now_us
         elif now_us - self._quiet_since >= self.idle_timeout:
+            if self.on_idle is not None and now_us > self.watermark:
+                self._unsaved = (self._next_seq, now_us)
+                gap = self.spec.gap if self.spec.kind == "session" else 0
+                ends = [int(c.ends.min()) for c in self._chunks if len(c.ends)]
+                if ends and min(ends) + gap <= now_us:  # it closes windows: kept first
+                    self._save_idle()
             self._advance(now_us)
+
+    def _save_idle(self) -> None:
+        """Hand the last idle advance to ``on_idle`` (once), if one is not handed yet."""
+        if self._unsaved is not None and self.on_idle is not None:
+            self.on_idle(*self._unsaved)
+        self._unsaved = None
 
     def finish(self) -> None:
         """End of input: every window still open is emitted."""

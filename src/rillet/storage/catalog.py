@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,9 @@ CREATE TABLE IF NOT EXISTS named_flows (
     options TEXT NOT NULL,
     start_offsets TEXT NOT NULL,
     created INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS doomed (
+    name TEXT PRIMARY KEY
 );
 """
 
@@ -172,16 +176,18 @@ class Catalog:
             ]
         )
 
-    def reset_named_flow(self, entry: StreamEntry, flow: NamedFlowEntry) -> None:
-        """Empty a named flow's stream (its files, partitions and offsets start again) and
-        store its new definition, keeping its place in the creation order; one
-        transaction."""
-        self._run(
-            [
-                (
-                    "CREATE TEMP TABLE IF NOT EXISTS kept (created INTEGER)",
-                    (),
-                ),
+    def reset_named_flows(
+        self, resets: Sequence[tuple[StreamEntry, NamedFlowEntry]], dropped: Sequence[str]
+    ) -> None:
+        """Empty named flows' streams (their files, partitions and offsets start again),
+        store their new definitions (each keeping its place in the creation order) and drop
+        the streams ``dropped``; one transaction.  The folders of all of them are marked
+        doomed in it: their old files are removed before anything opens them again."""
+        statements: list[tuple[str, tuple[Any, ...]]] = [
+            ("CREATE TEMP TABLE IF NOT EXISTS kept (created INTEGER)", ())
+        ]
+        for entry, flow in resets:
+            statements += [
                 ("DELETE FROM kept", ()),
                 ("INSERT INTO kept SELECT created FROM named_flows WHERE name = ?", (flow.name,)),
                 ("DELETE FROM named_flows WHERE name = ?", (flow.name,)),
@@ -199,11 +205,40 @@ class Catalog:
                         json.dumps(flow.start_offsets),
                     ),
                 ),
+                ("INSERT OR IGNORE INTO doomed VALUES (?)", (entry.name,)),
             ]
+        for name in dropped:
+            statements += [
+                ("DELETE FROM streams WHERE name = ?", (name,)),
+                ("INSERT OR IGNORE INTO doomed VALUES (?)", (name,)),
+            ]
+        self._run(statements)
+
+    def set_named_flow_options(self, name: str, options: dict[str, Any]) -> None:
+        """Replace the options of named flow ``name``'s definition (a running flow keeps
+        what its replay needs there)."""
+        self._run(
+            [("UPDATE named_flows SET options = ? WHERE name = ?", (json.dumps(options), name))]
         )
 
+    def doomed(self) -> list[str]:
+        """The streams whose folders hold only files to remove (a reset or drop committed
+        before its old files were gone)."""
+        return [row[0] for row in self._query("SELECT name FROM doomed ORDER BY name")]
+
+    def forget_doomed(self, names: Sequence[str]) -> None:
+        """The folders of ``names`` are removed: new files there are the stream's own."""
+        self._run([("DELETE FROM doomed WHERE name = ?", (name,)) for name in names])
+
     def drop_stream(self, name: str) -> None:
-        self._run([("DELETE FROM streams WHERE name = ?", (name,))])
+        """Delete a stream's entry; its folder is doomed in the same transaction (removed
+        before a stream of the same name can open it)."""
+        self._run(
+            [
+                ("DELETE FROM streams WHERE name = ?", (name,)),
+                ("INSERT OR IGNORE INTO doomed VALUES (?)", (name,)),
+            ]
+        )
 
     def files(self, stream: str) -> list[FileInfo]:
         rows = self._query(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 from functools import partial
 from pathlib import Path
 
@@ -372,3 +373,44 @@ def test_a_roll_up_is_the_same_whatever_batches_its_input_came_in() -> None:
     ).fetchall()
     assert results[0] == results[1]
     assert [row[:6] for row in results[0]] == sums
+
+
+def _at(minutes: float, host: str = "h0") -> pa.Table:
+    when = BASE + dt.timedelta(minutes=minutes)
+    return pa.table(
+        {"ts": pa.array([when], pa.timestamp("us", tz="UTC")), "host": [host], "v": [1.0]}
+    )
+
+
+def test_idle_timeout_closes_the_same_windows_after_a_reopen(tmp_path: Path) -> None:
+    """Windows an idle input closed by the wall clock stay closed in the replay after a
+    reopen: the records late then stay late (in m.late, none lost), none counts again."""
+    now = [(BASE + dt.timedelta(hours=1)).timestamp()]
+    clock = lambda: now[0]  # noqa: E731
+    query = MINUTELY.replace("AS SELECT", "WITH (idle_timeout = '1s') AS SELECT")
+    with rillet.connect(tmp_path, clock=clock) as db:
+        stream = _stream(db)
+        db.execute(query)
+        stream.append_many(pa.concat_tables([_at(0.0), _at(0.5, "h1")]))
+
+        def idle_closes() -> bool:
+            now[0] += 0.5  # the wall clock moves, the input stays idle
+            return len(db.stream("m")) == 2
+
+        assert wait_until(idle_closes, 10)
+        stream.append_many(_at(0.9))  # behind the wall clock: late
+        stream.append_many(_at(1.2))
+        assert wait_until(lambda: _count(db, "m.late") == 2)
+        closed = _minutes(db)
+        assert closed == [(f"h{i}", BASE, 1, 1.0) for i in range(2)]
+    with rillet.connect(tmp_path, clock=clock) as db:
+        stream = db.stream("ev")
+        stream.append_many(_at(0.95))  # still late: the watermark is the wall clock's
+        stream.append_many(_at(120.0))  # after the wall clock: opens a window
+        assert wait_until(lambda: _count(db, "m.late") == 3)
+        time.sleep(0.3)  # a replay that differs would have written more by now
+        assert _minutes(db) == closed
+        late = db.sql('SELECT ts FROM "m.late" ORDER BY ts').fetchall()
+        assert [row[0] for row in late] == [
+            BASE + dt.timedelta(minutes=m) for m in (0.9, 0.95, 1.2)
+        ]

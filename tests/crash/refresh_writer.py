@@ -1,0 +1,62 @@
+"""A process refreshing a named flow until it is SIGKILLed (tests/crash).
+
+``python refresh_writer.py FOLDER``: opens the folder (made by :func:`prepare`), prints
+``ready``, runs ``REFRESH STREAM m SINCE ...``, waits until the refreshed flows have
+settled, prints ``done`` and waits to be killed.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import pyarrow as pa
+
+import rillet
+from tests.crash.named_writer import records, setup
+
+RECORDS = 30_000
+REFRESH = "REFRESH STREAM m SINCE '2026-01-01'"
+
+
+def prepare(folder: Path) -> None:
+    """The input ``ev`` with late records, ``m`` over it and ``h`` over ``m``, settled."""
+    with rillet.connect(folder) as db:
+        stream = setup(db)
+        for first in range(0, RECORDS, 1000):
+            stream.append_many(records(first, 1000))
+        settle(db)
+
+
+def settle(db: rillet.Database) -> None:
+    """Waits until ``m`` and ``h`` hold every closed window of what ``ev`` holds."""
+    previous: tuple[int, ...] = ()
+    while True:
+        time.sleep(0.3)
+        now = tuple(len(db.stream(n)) for n in ("m", "h"))
+        if now == previous and all(now):
+            return
+        previous = now
+
+
+def table(db: rillet.Database, name: str) -> pa.Table:
+    """Stream ``name``'s rows in a stable order, without ``is_open``."""
+    stream = db.stream(name)
+    stream.flush()
+    rows = pa.Table.from_batches(list(stream.stored()), schema=None)
+    rows = rows.drop_columns([rows.schema.names[-1]])  # the offsets
+    return rows.sort_by([(c, "ascending") for c in rows.schema.names if c != "is_open"])
+
+
+def main(folder: str) -> None:
+    db = rillet.connect(folder)
+    print("ready", flush=True)
+    db.execute(REFRESH)
+    settle(db)
+    print("done", flush=True)
+    time.sleep(60)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
