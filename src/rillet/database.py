@@ -18,6 +18,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, cast
 
+import pyarrow as pa
+
 from rillet.arguments import (
     CALLBACK,
     FLAG,
@@ -108,6 +110,7 @@ class Database:
         self._closed = False
         atexit.register(self.close)
         try:
+            self._plant_seeds()  # a REFRESH killed after its transaction: before any flow
             self._named.resume()
         except BaseException:
             self.close()
@@ -196,35 +199,61 @@ class Database:
             self._streams = {**self._streams, key: stream}
         return stream
 
-    def _reset_streams(self, flows: Sequence[NamedFlowEntry], dropped: Sequence[str]) -> None:
-        """Empty named flows' streams (REFRESH) and drop the streams ``dropped``, in one
-        catalog transaction: new, empty streams of the same schemas and options with the
-        flows' new definitions.  A crash before it commits leaves everything as it was;
-        after, the old files are removed (again, at the next open, if need be) before the
-        new streams use their folders."""
+    def _reset_streams(
+        self,
+        flows: Sequence[NamedFlowEntry],
+        dropped: Sequence[str],
+        emptied: Sequence[str] = (),
+        seeds: Mapping[str, pa.Table] | None = None,
+    ) -> None:
+        """Empty named flows' streams (REFRESH) and the streams ``emptied``, and drop the
+        streams ``dropped``, in one catalog transaction: new, empty streams of the same
+        schemas and options with the flows' new definitions, and ``seeds``: the rows some
+        of them start with (kept in the catalog in the same transaction, appended here or,
+        after a crash, at the next open).  A crash before it commits leaves everything as it
+        was; after, the old files are removed (again, at the next open, if need be) before
+        the new streams use their folders."""
         with self._lock:
             self._check_open()
-            resets = []
-            for flow in flows:
-                schema = self._streams[flow.name].schema
-                entry = StreamEntry(
-                    flow.name,
-                    str(schema),
-                    None if schema.implicit_time else schema.time_column,
-                    self._streams[flow.name].options.to_dict(),
-                    0,
-                )
-                resets.append((entry, flow))
+            resets = [(self._entry_of(flow.name), flow) for flow in flows]
+            cleared = [self._entry_of(name) for name in emptied]
             gone = [n for n in dropped if n in self._streams]
-            self._catalog.reset_named_flows(resets, gone)
-            old = [self._streams[n] for n in [*(f.name for f in flows), *gone]]
+            self._catalog.reset_named_flows(
+                resets, gone, cleared, {k: _ipc(v) for k, v in (seeds or {}).items()}
+            )
+            old = [self._streams[n] for n in [*(f.name for f in flows), *emptied, *gone]]
             self._streams = {k: v for k, v in self._streams.items() if k not in gone}
         for stream in old:
             stream._destroy()
         self._forget_doomed([s.name for s in old])
-        opened = {entry.name: self._open(entry) for entry, _ in resets}
+        opened = {entry.name: self._open(entry) for entry in [*(e for e, _ in resets), *cleared]}
         with self._lock:
             self._streams = {**self._streams, **opened}
+        self._plant_seeds()
+
+    def _entry_of(self, name: str) -> StreamEntry:
+        """A new, empty entry for stream ``name``: its schema and options."""
+        stream = self._streams[name]
+        schema = stream.schema
+        return StreamEntry(
+            name,
+            str(schema),
+            None if schema.implicit_time else schema.time_column,
+            stream.options.to_dict(),
+            0,
+        )
+
+    def _plant_seeds(self) -> None:
+        """Append to each emptied stream the rows it starts with that it does not hold yet
+        (it holds a prefix of them), durably, then forget them."""
+        for name, data in self._catalog.seeds():
+            stream = self._streams.get(name)
+            if stream is not None:
+                rows = pa.ipc.open_stream(data).read_all()
+                if stream.next_offset < rows.num_rows:
+                    stream.append_many(rows.slice(stream.next_offset))
+                stream.flush()
+            self._catalog.forget_seed(name)
 
     def _remove_doomed(self) -> None:
         """Remove the folders a reset or drop committed before it could remove them."""
@@ -505,3 +534,11 @@ def connect(
         # the same methods as Database (rillet.api.DatabaseAPI), over HTTP
         return cast(Database, RemoteDatabase(target, token))
     return Database(target, Settings.from_kwargs(settings), clock)
+
+
+def _ipc(table: pa.Table) -> bytes:
+    """A table as Arrow IPC stream bytes (what the catalog keeps of a seed)."""
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return bytes(sink.getvalue().to_pybytes())

@@ -24,9 +24,18 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from rillet.datatypes import DataType
-from rillet.errors import ConfigError, ConflictError, QueryError, UnsupportedError, not_found
+from rillet.errors import (
+    ConfigError,
+    ConflictError,
+    NotFoundError,
+    QueryError,
+    UnsupportedError,
+    not_found,
+)
+from rillet.expressions.kernels import Context, evaluate
 from rillet.flows import config as flow_config
 from rillet.flows.flow import Flow, Sink, _output
 from rillet.flows.frames import SEQ, TIME, TIME_TYPE
@@ -35,10 +44,10 @@ from rillet.flows.plan import PlanNode, TimeWindow, streams
 from rillet.flows.timewindows import EventWindows
 from rillet.flows.windows import Counters
 from rillet.rtsql import ast
-from rillet.schema import Schema
+from rillet.schema import OFFSET, Schema
 from rillet.storage.catalog import NamedFlowEntry
 from rillet.stream import StreamOptions
-from rillet.time import bound_us
+from rillet.time import bound_us, us_to_datetime
 
 if TYPE_CHECKING:
     from rillet.database import Database
@@ -52,6 +61,13 @@ REFRESHED = "refreshed_through"
 #: ``idle_timeout`` moved it by the wall clock): [input offset, watermark] pairs, replayed
 #: at the same offsets
 IDLE_MARKS = "idle_marks"
+#: where a refreshed roll-up's definition keeps its point K (epoch microseconds): its rows
+#: of windows ending at or before K were kept as they were, the replay emits only later ones
+KEPT = "kept_through"
+#: where a refreshed flow's definition keeps how many late records ``<name>.late`` kept
+#: (those before K): its first rows, which the replay does not produce again
+LATE_KEPT = "late_kept"
+_REFRESH_STATE = (REFRESHED, IDLE_MARKS, KEPT, LATE_KEPT)
 #: every option CREATE STREAM ... WITH (...) AS SELECT takes
 OPTIONS = ("since", *STREAM_OPTIONS, *flow_config.OPTIONS)
 
@@ -130,10 +146,15 @@ class OutputSink(Sink):
     """The end of a named flow: its output goes to its stream (not to the flow's queue);
     a roll-up's rows get ``is_open`` false (they are closed windows)."""
 
-    def __init__(self, output: Stream, columns: list[str], windowed: bool) -> None:
+    def __init__(
+        self, output: Stream, columns: list[str], windowed: bool, kept: int | None = None
+    ) -> None:
         super().__init__()
         self.columns = columns
         self.windowed = windowed
+        #: a refreshed roll-up's point: its rows of windows ending at or before it were
+        #: kept, so the ones the replay makes again (partial or equal) are not appended
+        self.kept = kept
         self.appender = _TimeAppender(output) if windowed else _Appender(output, output.next_offset)
 
     def rows(self, batch: pa.RecordBatch, is_open: bool) -> pa.RecordBatch:
@@ -146,7 +167,12 @@ class OutputSink(Sink):
 
     def push(self, batch: pa.RecordBatch) -> None:
         if batch.num_rows:
-            self.appender.append(self.rows(batch, False))
+            rows = self.rows(batch, False)
+            if self.kept is not None:
+                after = pc.greater(_micros(rows.column("timestamp")), self.kept)
+                rows = rows.filter(after)
+            if rows.num_rows:
+                self.appender.append(rows)
 
 
 class _Collect:
@@ -277,14 +303,20 @@ class NamedFlows:
             raise
 
     def refresh(self, name: str, since: str | None = None) -> None:
-        """REFRESH STREAM name [SINCE time]: recompute the named flow's windows from its
-        stored input, late records included, and replace its rows.
+        """REFRESH STREAM name [SINCE time]: recompute the named flow's windows that late
+        records (or ``since``) can change from its stored input, and replace their rows.
 
-        The flow's output stream is emptied and the flow runs again over its input, the
-        records stored now in event-time order (so none is late) and those appended after
-        in offset order; the named flows reading it are recomputed after it.  ``since`` is
-        checked; every window is recomputed (those before it have the same rows unless they
-        had late records)."""
+        A roll-up (TUMBLE or HOP over one stream) keeps the rows of the windows ending at
+        or before its *point* K, as they are, and recomputes the windows ending after it:
+        K is the greatest window end at or before ``since`` (without it, before the oldest
+        record of ``<name>.late``; with nothing late, nothing changes), raised so that
+        every recomputed window starts at or after the input's oldest kept partition
+        (retention), and lowered to the last window out.  Its late records before K stay
+        in ``<name>.late``; the others are counted in their windows.  Any other named flow
+        (SESSION windows, joins, no windows) is recomputed whole, refused when retention
+        dropped part of its input.  The named flows reading it are recomputed the same way,
+        from the first window start it recomputed.  docs/format/named_flows.md tells how
+        this stays atomic across a crash."""
         db = self._db
         entries = {e.name: e for e in db._catalog.named_flows()}  # creation order
         running = self.flows()
@@ -292,14 +324,29 @@ class NamedFlows:
             raise not_found("named flow", name, list(entries))
         if since is not None:
             try:
-                bound_us(since)
+                since_us = bound_us(since)
             except Exception as exc:
                 raise ConfigError(f"REFRESH STREAM {name} SINCE {since!r}: {exc}") from None
+        else:
+            since_us = _oldest_late(db, name, running[name])
+            if since_us is None:  # nothing late: every window has all of its records
+                return
         affected = [name]
         for other in entries:  # a reader was created after what it reads
             flow = running.get(other)
             if other not in affected and flow is not None and set(flow.streams) & set(affected):
                 affected.append(other)
+        # where each one starts recomputing (checked before anything stops: a refusal
+        # changes nothing)
+        points: dict[str, int | None] = {}
+        starts: dict[str, int | None] = {}
+        for other in affected:
+            flow = running[other]
+            t: int | None = since_us
+            if other != name:
+                ups = [starts[s] for s in flow.streams if s in starts]
+                t = None if any(u is None for u in ups) else min(u for u in ups if u is not None)
+            points[other], starts[other] = _point(db, name, entries[other], flow, t)
         inputs = running[name].streams
         for other in reversed(affected):
             self.drop(other)
@@ -308,19 +355,41 @@ class NamedFlows:
             stream = db.stream(each)
             stream._ingest_buffer()  # every record appended so far is in storage
             through[each] = stream.next_offset
+        existing = {s.name for s in db.streams()}
         renewed = []
+        seeds: dict[str, pa.Table] = {}
+        emptied: list[str] = []
+        dropped: list[str] = []
         for other in affected:
             entry = entries[other]
-            options = {k: v for k, v in entry.options.items() if k not in (REFRESHED, IDLE_MARKS)}
+            options = {k: v for k, v in entry.options.items() if k not in _REFRESH_STATE}
             if other == name:
                 options[REFRESHED] = through
+            point = points[other]
+            if point is not None:
+                options[KEPT] = point
+                kept = _rows(db.stream(other))
+                kept = kept.filter(pc.less_equal(_micros(kept.column("timestamp")), point))
+                if kept.num_rows:
+                    seeds[other] = kept
+            late = f"{other}.late"
+            if late in existing:
+                rows = _rows(db.stream(late)) if point is not None else None
+                if rows is not None:
+                    times = _window_times(running[other], rows)
+                    rows = rows.filter(pc.less(times, point))
+                if rows is not None and rows.num_rows:
+                    seeds[late] = rows
+                    emptied.append(late)
+                    options[LATE_KEPT] = rows.num_rows
+                else:
+                    dropped.append(late)
             entries[other] = NamedFlowEntry(other, entry.query, options, entry.start_offsets)
             renewed.append(entries[other])
         # one catalog transaction: after a crash, every flow has its old rows or all are
-        # emptied (and recomputed when the database opens), never a mix
-        existing = {s.name for s in db.streams()}
-        late = [f"{other}.late" for other in affected if f"{other}.late" in existing]
-        db._reset_streams(renewed, late)
+        # emptied (with the kept rows in the catalog) and recomputed when the database
+        # opens, never a mix
+        db._reset_streams(renewed, dropped, emptied, seeds)
         for other in affected:
             self._start(entries[other])
 
@@ -359,8 +428,9 @@ class NamedFlows:
         assert isinstance(statement, ast.CreateStreamAs)
         plan, columns = self._plan(statement.select, entry.options)
         output = db.stream(entry.name)
-        sink = OutputSink(output, columns, _windowed(plan))
-        late = _LateKeeper(db, entry.name)
+        kept = entry.options.get(KEPT)
+        sink = OutputSink(output, columns, _windowed(plan), None if kept is None else int(kept))
+        late = _LateKeeper(db, entry.name, int(entry.options.get(LATE_KEPT, 0)))
         counters = Counters(on_late=late.keep)
         _, since_us = _since(entry.options.get("since", "earliest"), [])
 
@@ -408,6 +478,95 @@ class NamedFlows:
         windows.on_idle = keep
 
 
+def _point(
+    db: Database, name: str, entry: NamedFlowEntry, flow: Flow, since_us: int | None
+) -> tuple[int | None, int | None]:
+    """Where REFRESH recomputes named flow ``entry`` from, given the time from which its
+    input may have changed (None: from its start): its point K (the rows of windows ending
+    at or before K are kept) and the start of the first window after K; (None, None) to
+    recompute it whole.  A ConflictError, naming the input stream and the first time it
+    can recompute from, when the windows it would recompute are not all stored."""
+    lost: tuple[str, int] | None = None  # an input retention cut, its oldest time kept
+    for each in flow.streams:
+        parts = [p for p in db.stream(each).partitions() if p.rows]
+        if parts and min(p.min_offset for p in parts) > entry.start_offsets.get(each, 0):
+            lost = (each, min(p.start for p in parts))
+    windows = _first_windows(flow)
+    spec = windows.spec if windows is not None and len(flow._inputs) == 1 else None
+    if spec is None or spec.kind == "session" or since_us is None:
+        if lost is not None:
+            raise ConflictError(
+                f"REFRESH STREAM {name}: the named flow {entry.name!r} is recomputed whole "
+                f"(it has no TUMBLE or HOP window over one stream, or reads a flow recomputed "
+                f"whole), but its input stream {lost[0]!r} keeps records from "
+                f"{us_to_datetime(lost[1]).isoformat()} only (retention)",
+                kind="stream",
+                name=lost[0],
+            )
+        return None, None
+    slide, size = spec.slide, spec.size
+    point = since_us // slide * slide  # the window containing since is recomputed whole
+    earliest = None
+    if lost is not None:  # the first window wholly stored starts at or after lost[1]
+        earliest = -(-lost[1] // slide) * slide + size - slide
+        point = max(point, earliest)
+    last, _ = _tail(db.stream(entry.name))
+    if last is None or point > last:  # no window after the last one out is stored
+        if lost is not None and earliest is not None and (last is None or earliest > last):
+            raise ConflictError(
+                f"REFRESH STREAM {name}: the input stream {lost[0]!r} of {entry.name!r} keeps "
+                f"records from {us_to_datetime(lost[1]).isoformat()} only (retention): the "
+                f"first window it can recompute starts at "
+                f"{us_to_datetime(earliest - size + slide).isoformat()}, after the windows "
+                "still open",
+                kind="stream",
+                name=lost[0],
+            )
+        if last is None:
+            return None, None
+        point = last
+    return point, point - size + slide
+
+
+def _rows(stream: Stream) -> pa.Table:
+    """A stream's stored rows in offset order, without their offsets."""
+    batches = list(stream.stored())
+    if not batches:
+        return stream.schema.arrow.empty_table()
+    table = pa.Table.from_batches(batches).sort_by(OFFSET)
+    return table.drop_columns([OFFSET])
+
+
+def _micros(column: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
+    """Times as epoch microseconds (int64)."""
+    return column.cast(pa.int64())
+
+
+def _window_times(flow: Flow, rows: pa.Table) -> pa.Array:
+    """The window time (epoch microseconds) of late records kept in ``<name>.late`` (the
+    input's columns and ``timestamp``, the input's time), as the flow's windows read it."""
+    windows = _first_windows(flow)
+    stamps = rows.column("timestamp")
+    if windows is None or not rows.num_rows:
+        return pa.array(_micros(stamps).to_numpy(), pa.int64())
+    batch = rows.combine_chunks().to_batches()[0]
+    frame = batch.append_column(TIME, batch.column("timestamp"))
+    times = evaluate(windows.time, Context(frame, TIME))
+    return pc.fill_null(times.cast(pa.int64()), _micros(stamps.combine_chunks()))
+
+
+def _oldest_late(db: Database, name: str, flow: Flow) -> int | None:
+    """The window time of the oldest record of ``<name>.late`` (None: nothing late)."""
+    try:
+        late = db.stream(f"{name}.late")
+    except NotFoundError:
+        return None
+    rows = _rows(late)
+    if not rows.num_rows:
+        return None
+    return int(pc.min(_window_times(flow, rows)).as_py())
+
+
 def _first_windows(flow: Flow) -> EventWindows | None:
     """The TUMBLE/HOP/SESSION windows reading a flow's first input (their records' SEQ
     are its offsets), if there are."""
@@ -422,9 +581,10 @@ def _first_windows(flow: Flow) -> EventWindows | None:
 class _LateKeeper:
     """Keeps a named flow's late records in ``<name>.late`` (made at the first one)."""
 
-    def __init__(self, db: Database, name: str) -> None:
+    def __init__(self, db: Database, name: str, kept: int = 0) -> None:
         self.db = db
         self.name = f"{name}.late"
+        self.kept = kept  # its first rows, kept by a REFRESH (the replay never makes them)
         self.appender: _Appender | None = None
 
     def keep(self, rows: pa.RecordBatch) -> None:
@@ -439,7 +599,7 @@ class _LateKeeper:
                 stream = self.db._create_stream(
                     self.name, Schema.build(batch.schema, "timestamp"), StreamOptions()
                 )
-            self.appender = _Appender(stream, stream.next_offset)
+            self.appender = _Appender(stream, max(0, stream.next_offset - self.kept))
         self.appender.append(batch)
 
 

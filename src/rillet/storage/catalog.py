@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,6 +61,10 @@ CREATE TABLE IF NOT EXISTS named_flows (
 );
 CREATE TABLE IF NOT EXISTS doomed (
     name TEXT PRIMARY KEY
+);
+CREATE TABLE IF NOT EXISTS seeds (
+    name TEXT PRIMARY KEY,
+    rows BLOB NOT NULL
 );
 """
 
@@ -177,12 +181,19 @@ class Catalog:
         )
 
     def reset_named_flows(
-        self, resets: Sequence[tuple[StreamEntry, NamedFlowEntry]], dropped: Sequence[str]
+        self,
+        resets: Sequence[tuple[StreamEntry, NamedFlowEntry]],
+        dropped: Sequence[str],
+        emptied: Sequence[StreamEntry] = (),
+        seeds: Mapping[str, bytes] | None = None,
     ) -> None:
         """Empty named flows' streams (their files, partitions and offsets start again),
-        store their new definitions (each keeping its place in the creation order) and drop
-        the streams ``dropped``; one transaction.  The folders of all of them are marked
-        doomed in it: their old files are removed before anything opens them again."""
+        store their new definitions (each keeping its place in the creation order), empty
+        the streams ``emptied`` (no flow fills them), drop the streams ``dropped`` and keep
+        ``seeds``: per emptied stream, the rows it starts with (Arrow IPC stream bytes,
+        appended before anything else, see :meth:`seeds`); one transaction.  The folders of
+        all of them are marked doomed in it: their old files are removed before anything
+        opens them again."""
         statements: list[tuple[str, tuple[Any, ...]]] = [
             ("CREATE TEMP TABLE IF NOT EXISTS kept (created INTEGER)", ())
         ]
@@ -207,12 +218,32 @@ class Catalog:
                 ),
                 ("INSERT OR IGNORE INTO doomed VALUES (?)", (entry.name,)),
             ]
+        for entry in emptied:
+            statements += [
+                ("DELETE FROM streams WHERE name = ?", (entry.name,)),
+                (
+                    "INSERT INTO streams VALUES (?, ?, ?, ?, 0)",
+                    (entry.name, entry.schema, entry.time_column, json.dumps(entry.options)),
+                ),
+                ("INSERT OR IGNORE INTO doomed VALUES (?)", (entry.name,)),
+            ]
         for name in dropped:
             statements += [
                 ("DELETE FROM streams WHERE name = ?", (name,)),
                 ("INSERT OR IGNORE INTO doomed VALUES (?)", (name,)),
             ]
+        for name, rows in (seeds or {}).items():
+            statements.append(("INSERT OR REPLACE INTO seeds VALUES (?, ?)", (name, rows)))
         self._run(statements)
+
+    def seeds(self) -> list[tuple[str, bytes]]:
+        """The rows emptied streams start with that are not all appended yet: a stream
+        named here holds a prefix of its seed's rows (nothing else writes to it first)."""
+        return [(r[0], bytes(r[1])) for r in self._query("SELECT name, rows FROM seeds")]
+
+    def forget_seed(self, name: str) -> None:
+        """Stream ``name`` holds its seed's rows, durably."""
+        self._run([("DELETE FROM seeds WHERE name = ?", (name,))])
 
     def set_named_flow_options(self, name: str, options: dict[str, Any]) -> None:
         """Replace the options of named flow ``name``'s definition (a running flow keeps
@@ -236,6 +267,7 @@ class Catalog:
         self._run(
             [
                 ("DELETE FROM streams WHERE name = ?", (name,)),
+                ("DELETE FROM seeds WHERE name = ?", (name,)),
                 ("INSERT OR IGNORE INTO doomed VALUES (?)", (name,)),
             ]
         )
