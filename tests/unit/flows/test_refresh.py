@@ -1,0 +1,212 @@
+"""REFRESH STREAM name [SINCE time]: the windows ending after the point are recomputed from
+the stored input (late records counted), those before keep their rows, the readers follow;
+expected rows are computed here in plain Python over the same records."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+import rillet
+from rillet.errors import ConflictError
+from tests.unit.support import MANUAL, wait_until
+
+BASE = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+BASE_US = int(BASE.timestamp()) * 1_000_000
+STEP = 7_000_000  # a record every 7 s
+MINUTE = 60_000_000
+HOUR = 60 * MINUTE
+MINUTELY = (
+    "CREATE STREAM m AS SELECT host, window_start, count(*) AS n, sum(v) AS total "
+    "FROM ev GROUP BY host, TUMBLE(ts, INTERVAL '1' MINUTE)"
+)
+HOURLY = (
+    "CREATE STREAM h AS SELECT host, sum(n) AS n, sum(total) AS total "
+    "FROM m GROUP BY host, TUMBLE(window_start, INTERVAL '1' HOUR)"
+)
+Rows = dict[tuple[int, str], tuple[int, float]]
+
+
+def _ts(i: int) -> int:
+    return BASE_US + i * STEP
+
+
+def _records(indices: Iterable[int]) -> pa.Table:
+    chosen = list(indices)
+    return pa.table(
+        {
+            "ts": pa.array(
+                [BASE + dt.timedelta(microseconds=i * STEP) for i in chosen],
+                pa.timestamp("us", tz="UTC"),
+            ),
+            "host": [f"h{i % 3}" for i in chosen],
+            "v": [float(i % 11) for i in chosen],
+        }
+    )
+
+
+def _minutes(indices: Iterable[int], newest: int) -> Rows:
+    """The 1-minute windows (start, host) -> (count, sum) closed once ``newest`` is seen."""
+    sums: dict[tuple[int, str], list[float]] = defaultdict(lambda: [0, 0.0])
+    for i in indices:
+        cell = sums[(_ts(i) // MINUTE * MINUTE, f"h{i % 3}")]
+        cell[0] += 1
+        cell[1] += float(i % 11)
+    return {k: (int(c), t) for k, (c, t) in sums.items() if k[0] + MINUTE <= newest}
+
+
+def _hours(minutes: Rows) -> Rows:
+    """The hourly roll-up over 1-minute rows (by window_start), closed hours only."""
+    newest = max(start for start, _ in minutes)
+    sums: dict[tuple[int, str], list[float]] = defaultdict(lambda: [0, 0.0])
+    for (start, host), (n, total) in minutes.items():
+        cell = sums[(start // HOUR * HOUR, host)]
+        cell[0] += n
+        cell[1] += total
+    return {k: (int(c), t) for k, (c, t) in sums.items() if k[0] + HOUR <= newest}
+
+
+def _before(rows: Rows, size: int, point: int) -> Rows:
+    return {k: v for k, v in rows.items() if k[0] + size <= point}
+
+
+def _after(rows: Rows, size: int, point: int) -> Rows:
+    return {k: v for k, v in rows.items() if k[0] + size > point}
+
+
+def _stored(db: rillet.Database, name: str, size: int) -> Rows:
+    """A roll-up's stored rows by (window start, host); no window twice."""
+    query = f"SELECT timestamp, host, n, total FROM {name}"
+    rows = db.sql(query).fetchall()
+    found = {(int(end.timestamp()) * 1_000_000 - size, host): (n, t) for end, host, n, t in rows}
+    assert len(found) == len(rows), f"{name} holds a window twice"
+    return found
+
+
+def _late(db: rillet.Database) -> list[int]:
+    """The indices of the records kept in m.late."""
+    if "m.late" not in {s.name for s in db.streams()}:
+        return []
+    rows = db.sql('SELECT ts FROM "m.late"').fetchall()
+    return sorted((int(r[0].timestamp()) * 1_000_000 - BASE_US) // STEP for r in rows)
+
+
+def _settled(db: rillet.Database, minutes: Rows, hours: Rows | None = None) -> bool:
+    return len(db.stream("m")) == len(minutes) and (
+        hours is None or len(db.stream("h")) == len(hours)
+    )
+
+
+def _ev(db: rillet.Database, retention: str | None = None) -> rillet.Stream:
+    return db.create_stream(
+        "ev",
+        "ts TIMESTAMP NOT NULL, host STRING, v DOUBLE",
+        time_column="ts",
+        partition="1h",
+        retention=retention,
+    )
+
+
+TOTAL = 3000  # 5 h 50 min of records
+LATE = [*range(0, 100), *range(1600, 1650)]  # minutes 0-11 and 3:06-3:12, appended last
+ON_TIME = [i for i in range(TOTAL) if i not in set(LATE)]
+
+
+def test_since_keeps_the_earlier_rows_and_recomputes_the_later_ones(tmp_path: Path) -> None:
+    point = 2 * HOUR + 30 * MINUTE  # SINCE 02:30: minutes ending after it, hours after 02:00
+    with rillet.connect(tmp_path) as db:
+        stream = _ev(db)
+        db.execute(MINUTELY)
+        db.execute(HOURLY)
+        stream.append_many(_records(ON_TIME))
+        stream.append_many(_records(LATE))  # every one late: its minute is out
+        newest = _ts(TOTAL - 1)
+        old_m = _minutes(ON_TIME, newest)
+        old_h = _hours(old_m)
+        assert wait_until(lambda: _settled(db, old_m, old_h) and len(_late(db)) == len(LATE), 20)
+        assert _stored(db, "m", MINUTE) == old_m and _stored(db, "h", HOUR) == old_h
+
+        db.execute("REFRESH STREAM m SINCE '2026-01-01 02:30:00'")
+        every = _minutes(range(TOTAL), newest)
+        new_m = {
+            **_before(old_m, MINUTE, BASE_US + point),
+            **_after(every, MINUTE, BASE_US + point),
+        }
+        hour_point = BASE_US + 2 * HOUR  # the hour holding 02:30 is recomputed whole
+        new_h = {**_before(old_h, HOUR, hour_point), **_after(_hours(new_m), HOUR, hour_point)}
+        assert wait_until(lambda: _settled(db, new_m, new_h), 20)
+        assert _stored(db, "m", MINUTE) == new_m
+        assert _stored(db, "h", HOUR) == new_h
+        assert new_m != old_m and new_h != old_h and new_m != every  # both parts matter
+        assert _late(db) == list(range(0, 100))  # before the point: still late, kept
+    with rillet.connect(tmp_path) as db:  # reopened: the same rows, then live, no gap
+        assert wait_until(lambda: _settled(db, new_m, new_h), 20)
+        assert _stored(db, "m", MINUTE) == new_m and _stored(db, "h", HOUR) == new_h
+        db.stream("ev").append_many(_records(range(TOTAL, TOTAL + 200)))
+        newest = _ts(TOTAL + 199)
+        live_m = {**new_m, **_after(_minutes(range(TOTAL + 200), newest), MINUTE, BASE_US + point)}
+        live_h = {**_before(old_h, HOUR, hour_point), **_after(_hours(live_m), HOUR, hour_point)}
+        assert wait_until(lambda: _settled(db, live_m, live_h), 20)
+        assert _stored(db, "m", MINUTE) == live_m and _stored(db, "h", HOUR) == live_h
+        assert _late(db) == list(range(0, 100))
+
+        db.execute("REFRESH STREAM m")  # from the oldest late record: 00:00, everything
+        every = _minutes(range(TOTAL + 200), newest)
+        assert wait_until(lambda: _settled(db, every, _hours(every)), 20)
+        assert _stored(db, "m", MINUTE) == every and _stored(db, "h", HOUR) == _hours(every)
+        assert _late(db) == []
+        before = db.stream("m").next_offset
+        db.execute("REFRESH STREAM m")  # nothing late: nothing to recompute, nothing changes
+        assert db.stream("m").next_offset == before and _stored(db, "m", MINUTE) == every
+
+
+def test_retention_of_the_input_keeps_the_rows_it_cannot_recompute(tmp_path: Path) -> None:
+    total = 6 * 3600 // 7
+    late = list(range(2700, 2750))  # 05:15-05:20, appended last
+    on_time = [i for i in range(total) if i not in set(late)]
+    with rillet.connect(tmp_path, **MANUAL) as db:
+        stream = _ev(db, retention="2h")
+        stream.append_many(_records(on_time))
+        db.execute(MINUTELY)
+        stream.append_many(_records(late))
+        newest = _ts(total - 1)
+        old_m = _minutes(on_time, newest)
+        assert wait_until(lambda: _settled(db, old_m) and len(_late(db)) == len(late), 20)
+        assert stream.apply_retention()  # the oldest hours of ev go
+        oldest = db.sql("SELECT min(ts) FROM ev").fetchall()[0][0]
+        cut = int(oldest.timestamp()) * 1_000_000 // HOUR * HOUR  # its partition's start
+        assert cut > BASE_US
+
+        db.execute("REFRESH STREAM m SINCE '2026-01-01'")  # raised to the cut
+        new_m = {
+            **_before(old_m, MINUTE, cut),
+            **_after(_minutes(range(total), newest), MINUTE, cut),
+        }
+        assert wait_until(lambda: _settled(db, new_m), 20)
+        assert _stored(db, "m", MINUTE) == new_m  # nothing lost before the cut
+        assert len(new_m) == len(old_m) + len(_minutes(late, newest).keys() - old_m.keys())
+        assert _late(db) == []
+    with rillet.connect(tmp_path, **MANUAL) as db:
+        assert wait_until(lambda: _settled(db, new_m), 20)
+        assert _stored(db, "m", MINUTE) == new_m
+
+
+def test_a_flow_recomputed_whole_is_refused_when_retention_cut_its_input(tmp_path: Path) -> None:
+    with rillet.connect(tmp_path, **MANUAL) as db:
+        stream = _ev(db, retention="2h")
+        stream.append_many(_records(range(6 * 3600 // 7)))
+        db.execute(
+            "CREATE STREAM s AS SELECT host, count(*) AS n FROM ev "
+            "GROUP BY host, SESSION(ts, INTERVAL '10' SECOND)"
+        )
+        assert wait_until(lambda: len(db.stream("s")) > 0, 20)
+        assert stream.apply_retention()
+        before = len(db.stream("s"))
+        with pytest.raises(ConflictError, match="'ev' keeps records from"):
+            db.execute("REFRESH STREAM s SINCE '2026-01-01'")
+        assert len(db.stream("s")) == before and "s" in db._named.flows()
