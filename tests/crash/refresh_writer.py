@@ -1,8 +1,11 @@
 """A process refreshing a named flow until it is SIGKILLed (tests/crash).
 
-``python refresh_writer.py FOLDER``: opens the folder (made by :func:`prepare`), prints
-``ready``, runs ``REFRESH STREAM m SINCE ...``, waits until the refreshed flows have
-settled, prints ``done`` and waits to be killed.
+``python refresh_writer.py FOLDER [STEP]``: opens the folder (made by :func:`prepare`),
+prints ``ready``, runs ``REFRESH STREAM m SINCE ...``, waits until the refreshed flows have
+settled, prints ``done`` and waits to be killed.  With ``STEP``, the process kills itself
+at that step of the refresh, after its catalog transaction: ``seeds`` before the kept
+rows are appended to the emptied streams, ``forget`` after they are (durably), before the
+catalog forgets them.
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ import rillet
 from tests.crash.named_writer import records, setup
 
 RECORDS = 30_000
-REFRESH = "REFRESH STREAM m SINCE '2026-01-01'"
+#: a day into the 58 hours of records: the rows and late records before it are kept
+REFRESH = "REFRESH STREAM m SINCE '2026-01-02'"
 
 
 def prepare(folder: Path) -> None:
@@ -49,8 +53,29 @@ def table(db: rillet.Database, name: str) -> pa.Table:
     return rows.sort_by([(c, "ascending") for c in rows.schema.names if c != "is_open"])
 
 
-def main(folder: str) -> None:
+def _kill_at(step: str) -> None:
+    """Make the refresh SIGKILL this process at ``step``."""
+    import os
+    import signal
+
+    from rillet.database import Database
+    from rillet.storage.catalog import Catalog
+
+    def kill(*_: object) -> None:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    if step == "seeds":
+        setattr(Database, "_plant_seeds", kill)  # noqa: B010
+    elif step == "forget":
+        setattr(Catalog, "forget_seed", kill)  # noqa: B010
+    else:
+        raise SystemExit(f"unknown step {step!r}")
+
+
+def main(folder: str, step: str | None = None) -> None:
     db = rillet.connect(folder)
+    if step is not None:
+        _kill_at(step)
     print("ready", flush=True)
     db.execute(REFRESH)
     settle(db)
@@ -59,4 +84,4 @@ def main(folder: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(*sys.argv[1:])

@@ -61,7 +61,7 @@ def test_a_killed_refresh_leaves_the_old_rows_or_the_new_ones(tmp_path: Path) ->
         db.execute(REFRESH)
         settle(db)
     new = _state(refreshed)
-    assert old["m.late"].num_rows > 0 and "m.late" not in new
+    assert 0 < new["m.late"].num_rows < old["m.late"].num_rows  # those before SINCE stay
     assert not old["m"].equals(new["m"]) and not old["h"].equals(new["h"])
     seen = set()
     for step in range(14):
@@ -77,6 +77,19 @@ def test_a_killed_refresh_leaves_the_old_rows_or_the_new_ones(tmp_path: Path) ->
         seen.add(kind)
         shutil.rmtree(folder)
     assert seen == {"old", "new"}
+    for point in ("seeds", "forget"):  # killed after the transaction, at each later step
+        folder = tmp_path / point
+        shutil.copytree(base, folder)
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        run = subprocess.run(
+            [sys.executable, str(WRITER), str(folder), point], env=env, capture_output=True
+        )
+        assert run.returncode == -signal.SIGKILL, run.stderr
+        after = _state(folder)
+        assert after.keys() == new.keys(), point
+        for name, rows in new.items():
+            assert after[name].equals(rows), (point, name)
+        shutil.rmtree(folder)
 
 
 KILLED_IN_DROP = """
