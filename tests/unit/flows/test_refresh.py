@@ -210,3 +210,42 @@ def test_a_flow_recomputed_whole_is_refused_when_retention_cut_its_input(tmp_pat
         with pytest.raises(ConflictError, match="'ev' keeps records from"):
             db.execute("REFRESH STREAM s SINCE '2026-01-01'")
         assert len(db.stream("s")) == before and "s" in db._named.flows()
+
+
+def _hops(indices: Iterable[int], newest: int, slide: int, size: int) -> Rows:
+    """HOP windows (start, host) -> (count, sum) closed once ``newest`` is seen."""
+    sums: dict[tuple[int, str], list[float]] = defaultdict(lambda: [0, 0.0])
+    for i in indices:
+        t = _ts(i)
+        start = t // slide * slide
+        while start > t - size:
+            cell = sums[(start, f"h{i % 3}")]
+            cell[0] += 1
+            cell[1] += float(i % 11)
+            start -= slide
+    return {k: (int(c), t) for k, (c, t) in sums.items() if k[0] + size <= newest}
+
+
+def test_since_recomputes_the_hop_windows_ending_after_its_point(tmp_path: Path) -> None:
+    slide, size = 20_000_000, MINUTE
+    late = [*range(0, 100), *range(1282, 1291)]  # 02:29:34 .. 02:30:30 around the point
+    on_time = [i for i in range(TOTAL) if i not in set(late)]
+    with rillet.connect(tmp_path) as db:
+        stream = _ev(db)
+        db.execute(
+            "CREATE STREAM m AS SELECT host, window_start, count(*) AS n, sum(v) AS total "
+            "FROM ev GROUP BY host, HOP(ts, INTERVAL '20' SECOND, INTERVAL '1' MINUTE)"
+        )
+        stream.append_many(_records(on_time))
+        stream.append_many(_records(late))
+        newest = _ts(TOTAL - 1)
+        old = _hops(on_time, newest, slide, size)
+        assert wait_until(lambda: _settled(db, old) and len(_late(db)) == len(late), 20)
+        assert _stored(db, "m", size) == old
+        db.execute("REFRESH STREAM m SINCE '2026-01-01 02:30:10'")
+        point = BASE_US + (2 * 3600 + 30 * 60) * 1_000_000  # 02:30:10 floored to the slide
+        every = _hops(range(TOTAL), newest, slide, size)
+        new = {**_before(old, size, point), **_after(every, size, point)}
+        assert wait_until(lambda: _settled(db, new), 20)
+        assert _stored(db, "m", size) == new
+        assert _late(db) == [i for i in late if _ts(i) < point]  # late in a kept window
