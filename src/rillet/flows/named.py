@@ -589,9 +589,11 @@ class _LateKeeper:
 
     def keep(self, rows: pa.RecordBatch) -> None:
         names = [n for n in rows.schema.names if n not in (SEQ, TIME)]
-        batch = pa.record_batch(
-            [*(rows.column(n) for n in names), rows.column(TIME)], names=[*names, "timestamp"]
-        )
+        columns = [rows.column(n) for n in names]
+        if "timestamp" not in names:  # else the input's own (a flow over a roll-up): its time
+            columns.append(rows.column(TIME))
+            names.append("timestamp")
+        batch = pa.record_batch(columns, names=names)
         if self.appender is None:
             try:
                 stream = self.db.stream(self.name)

@@ -217,6 +217,29 @@ def test_late_records_are_kept_in_the_late_stream() -> None:
         assert db.sql('SELECT host, v FROM "m.late"').fetchall() == [("h0", 0.0)]
 
 
+def test_a_flow_over_a_stream_timed_by_timestamp_keeps_its_late_records() -> None:
+    # a roll-up over a roll-up reads a stream whose time column is `timestamp`: the late
+    # stream takes it as its time rather than adding a second `timestamp` (which failed the
+    # flow at its first late record)
+    with rillet.connect() as db:
+        stream = db.create_stream("ev", "timestamp TIMESTAMP, v DOUBLE", time_column="timestamp")
+        db.execute(
+            "CREATE STREAM m AS SELECT count(*) AS n, sum(v) AS total FROM ev "
+            "GROUP BY TUMBLE(timestamp, INTERVAL '1' MINUTE)"
+        )
+        minute = dt.timedelta(minutes=1)
+        stream.append_many([(BASE + i * minute, float(i)) for i in range(10)])
+        stream.append_many([(BASE + 2 * minute, 100.0)])  # minute 2 is out: late
+        stream.append_many([(BASE + 11 * minute, 11.0)])  # the flow goes on: minute 9 out
+        assert wait_until(lambda: len(db.stream("m")) == 10)
+        assert db.sql('SELECT timestamp, v FROM "m.late"').fetchall() == [
+            (BASE + 2 * minute, 100.0)
+        ]
+        assert db.stream("m.late").time_column == "timestamp"
+        assert db.sql("SELECT sum(n), sum(total) FROM m").fetchall() == [(10, 45.0)]
+        assert [f.name for f in db.flows()] == ["m"]
+
+
 def _duck(query: str, **tables: pa.Table) -> duckdb.DuckDBPyRelation:
     """A DuckDB query over the Arrow ``tables``, by their names."""
     connection = duckdb.connect()
