@@ -108,7 +108,7 @@ def trigger_of(
     initial = newest_us // period * period if newest_us > -(2**62) else -(2**62)
     checked = int(entry.state.get("checked_through", initial))
     condition: str = entry.spec["condition"]
-    return Trigger(entry.name, condition, period, aggregates, checked)
+    return Trigger(entry.name, condition, period, aggregates, checked, entry.from_offset, newest_us)
 
 
 def webhook_of(entry: MonitorEntry) -> Webhook:

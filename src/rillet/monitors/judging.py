@@ -27,23 +27,23 @@ log = logging.getLogger("rillet")
 def judge_triggers(
     triggers: Mapping[str, Trigger],
     aggregates: Mapping[str, AggregateMonitor],
-    watermark: int,
     idle: tuple[float, float] | None,
     stream: str,
     catalog: Catalog,
 ) -> list[Alert]:
-    """The alerts of the windows that closed: event time (``watermark``) passed their end
-    or, when ``idle`` is given as (clock now, last ingest), the stream has been idle for a
-    whole period of that trigger.  Each trigger's ``checked_through`` goes to the catalog
-    when alerts fired (a restart must not raise them again), else at most once a second."""
+    """The alerts of the windows that closed: event time (each trigger's ``watermark``, what
+    it observed) passed their end or, when ``idle`` is given as (clock now, last ingest),
+    the stream has been idle for a whole period of that trigger.  Each trigger's
+    ``checked_through`` goes to the catalog when alerts fired (a restart must not raise them
+    again), else at most once a second."""
     fired: list[Alert] = []
     idle_us = (idle[0] - idle[1]) * 1e6 if idle is not None else -1.0
     for trigger in triggers.values():
-        closed = watermark
+        closed = trigger.watermark
         if idle is not None:  # the idle thread's check: only idleness closes more windows
             if idle_us < trigger.period_us:
                 continue
-            closed = max(closed, min(int(idle[0] * 1e6), watermark + trigger.period_us))
+            closed = max(closed, min(int(idle[0] * 1e6), closed + trigger.period_us))
         try:
             windows = trigger.due(aggregates, closed)
             if not windows:

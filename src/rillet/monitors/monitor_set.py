@@ -163,9 +163,10 @@ class MonitorSet(Definitions, Queries):
         with self._lock:
             times = batch.column(self.stream.schema.time_index).cast(pa.int64()).to_numpy()
             self.watermark = max(self.watermark, int(times.max()))
-            if self.active:
+            if self.active:  # the triggers after the aggregates they read
                 monitors: list[Monitor] = [*self.indexes.values(), *self.filters.values()]
-                self._evaluate(batch, times, [*monitors, *self.aggregates.values()])
+                monitors += [*self.aggregates.values(), *self.triggers.values()]
+                self._evaluate(batch, times, monitors)
             if self.triggers and not history:
                 self.publisher.put(self._judge())
                 self._idle.wake()  # the idle thread may wait for records: here they are
@@ -175,9 +176,7 @@ class MonitorSet(Definitions, Queries):
         """The alerts of the windows closed by event time, or by idleness at ``now``
         (the caller holds ``_lock``)."""
         idle = (now, self.stream._last_ingest) if now is not None else None
-        return judge_triggers(
-            self.triggers, self.aggregates, self.watermark, idle, self.stream.name, self._catalog
-        )
+        return judge_triggers(self.triggers, self.aggregates, idle, self.stream.name, self._catalog)
 
     def _judge_idle(self, now: float) -> float | None:
         """The idle thread's look at ``now``, under ``_lock``: the alerts of the windows

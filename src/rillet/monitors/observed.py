@@ -1,6 +1,6 @@
 """What every monitor observes: one ingested batch, its columns read once for all of them.
 
-Filters, aggregates and indexes share one signature, ``observe(seen)``; what several of them
+Indexes, filters, aggregates and triggers share one signature, ``observe(seen)``; what several of them
 need from a batch (its times and offsets, a filter's matches, the rows grouped by time bucket)
 is computed the first time one asks and kept for the others.
 """
@@ -68,7 +68,8 @@ class Observed:
 
 
 class Monitor(Protocol):
-    """An index, filter or aggregate: evaluated on each batch from ``from_offset`` on."""
+    """An index, filter, aggregate or trigger: evaluated on each batch from ``from_offset``
+    on (a trigger notes its event time; its windows are judged after live batches)."""
 
     name: str
     from_offset: int

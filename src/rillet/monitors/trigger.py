@@ -14,7 +14,7 @@ from rillet.expressions.kernels import Context, Kernel, compile, evaluate
 from rillet.expressions.nodes import Column, walk
 from rillet.monitors.aggregate import AggregateMonitor
 from rillet.monitors.alerts import Alert
-from rillet.monitors.observed import matches
+from rillet.monitors.observed import Observed, matches
 from rillet.time import us_to_datetime
 
 
@@ -36,6 +36,8 @@ class Trigger:
         period_us: int,
         aggregates: Mapping[str, AggregateMonitor],
         checked_through: int,
+        from_offset: int = 0,
+        watermark: int = -(2**63),
     ) -> None:
         # a SUM of INT grows past INT's range: judge integer aggregates as BIGINT
         columns = {name: _widened(agg.type) for name, agg in aggregates.items()}
@@ -61,6 +63,14 @@ class Trigger:
         self.columns = columns
         self.errors = 0
         self.saved_at = 0.0  # when checked_through last went to the catalog (monotonic)
+        self.from_offset = from_offset
+        #: the newest event time observed (epoch microseconds): windows ending by it closed
+        self.watermark = watermark
+
+    def observe(self, seen: Observed) -> None:
+        """Take in one batch, after the aggregates it reads: its event time closes windows
+        (judged by :meth:`due` and :meth:`evaluate` on live batches)."""
+        self.watermark = max(self.watermark, seen.span[1])
 
     def due(self, aggregates: Mapping[str, AggregateMonitor], closed_before: int) -> list[int]:
         """Starts of the windows with data that closed since the last check."""
