@@ -1,8 +1,8 @@
 """What every monitor observes: one ingested batch, its columns read once for all of them.
 
-Indexes, filters, aggregates and triggers share one signature, ``observe(seen)``; what several of them
-need from a batch (its times and offsets, a filter's matches, the rows grouped by time bucket)
-is computed the first time one asks and kept for the others.
+Indexes, filters, aggregates and triggers share one signature, ``observe(seen)``; what
+several of them need from a batch (its times and offsets, a filter's matches, the rows
+grouped by time bucket) is computed the first time one asks and kept for the others.
 """
 
 from __future__ import annotations
