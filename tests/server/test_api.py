@@ -331,3 +331,72 @@ def test_metrics_health_and_openapi(server: Running) -> None:
     spec = server.http.get("/v1/openapi.json").json()
     assert spec["openapi"] == "3.1.0"
     assert "post" in spec["paths"]["/v1/streams/{stream}/records"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/streams/req/records",
+        "/v1/streams/req/aggregates/worst",
+        "/v1/streams/req/aggregates/worst/series",
+        "/v1/streams/req/filters/slow/records",
+        "/v1/streams/req/matches",
+        "/v1/alerts",
+    ],
+)
+@pytest.mark.parametrize(
+    "bound, value",
+    [
+        ("start", "99999999999999999999999"),  # epoch ns past the year 9999
+        ("end", "-99999999999999999999999"),
+        ("end", "0001-01-01T00:00:00Z"),  # a series' default start is a minute before it
+    ],
+)
+def test_a_time_out_of_range_is_a_400_naming_the_parameter(
+    server: Running, path: str, bound: str, value: str
+) -> None:
+    make(server)
+    server.http.post("/v1/streams/req/filters", json={"name": "slow", "expression": "ms > 2"})
+    server.http.post(
+        "/v1/streams/req/aggregates",
+        json={"name": "worst", "filter": "slow", "expression": "MAX(ms)"},
+    )
+    extra = {"expression": "ms > 1"} if path.endswith("matches") else {}
+    answer = server.http.get(path, params={bound: value, **extra})
+    if value.startswith("0001") and not path.endswith("series"):
+        assert answer.status_code == 200, answer.text  # a time, before every record
+        return
+    assert answer.status_code == 400, answer.text
+    body = answer.json()
+    assert body["error"] == "InputError"
+    assert set(body) == {"error", "message", "detail"}
+    assert body["detail"]["parameter"] == ("step" if value.startswith("0001") else bound)
+
+
+def test_a_filter_keeps_its_resolution_and_an_index_its_bucket_size(server: Running) -> None:
+    make(server)
+    http = server.http
+    made = http.post(
+        "/v1/streams/req/filters", json={"name": "slow", "expression": "ms > 2", "resolution": "1m"}
+    )
+    assert made.status_code == 201, made.text
+    assert made.json() == {"name": "slow", "expression": "ms > 2", "resolution": "1m"}
+    listed = http.get("/v1/streams/req/monitors").json()
+    assert [(f["name"], f["resolution"]) for f in listed["filters"]] == [("slow", "1m")]
+    bad = http.post(
+        "/v1/streams/req/filters", json={"name": "f2", "expression": "ms > 2", "resolution": "zz"}
+    )
+    assert bad.status_code == 400 and bad.json()["error"] == "ConfigError"
+    for size in (0, -1.5):
+        zero = http.post("/v1/streams/req/indexes", json={"column": "ms", "bucket_size": size})
+        assert zero.status_code == 400, zero.text
+        assert zero.json()["error"] == "ConfigError"
+        assert zero.json()["message"] == "index on 'ms' needs a positive bucket_size"
+    assert (
+        http.post("/v1/streams/req/indexes", json={"column": "ms", "bucket_size": 2.5}).status_code
+        == 201
+    )
+    assert http.get("/v1/streams/req/monitors").json()["indexes"] == [
+        {"name": "ms", "bucket_size": 2.5}
+    ]
+    assert [f["name"] for f in http.get("/v1/streams/req/monitors").json()["filters"]] == ["slow"]

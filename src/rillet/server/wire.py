@@ -147,11 +147,11 @@ def time_param(value: str | None, name: str) -> dt.datetime | None:
     if value is None or value == "":
         return None
     text = value.strip()
-    if text.lstrip("-").isdigit():  # epoch nanoseconds; times are kept to the microsecond
-        return dt.datetime.fromtimestamp(int(text) // 1000 / 1e6, dt.UTC)
     try:
+        if text.lstrip("-").isdigit():  # epoch nanoseconds; times are kept to the microsecond
+            return dt.datetime.fromtimestamp(int(text) // 1000 / 1e6, dt.UTC)
         parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
+    except (ValueError, OverflowError, OSError):  # not a time, or past the years 1 to 9999
         raise InputError(
             f"query parameter {name!r} must be epoch nanoseconds or ISO-8601 time, got {value!r}",
             parameter=name,

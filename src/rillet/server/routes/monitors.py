@@ -45,17 +45,18 @@ async def add_index(request: Request) -> Response:
     size = field(data, "bucket_size", (int, float), required=False)
     backfill = field(data, "backfill", bool, required=False) or False
     stream = await blocking(_stream, request)
-    await blocking(stream.add_index, column, float(size or 1.0), backfill=backfill)
+    await blocking(stream.add_index, column, 1.0 if size is None else size, backfill=backfill)
     return answer({"column": column}, 201)
 
 
 async def add_filter(request: Request) -> Response:
     data = await json_object(request)
     name, expression = field(data, "name", str), field(data, "expression", str)
+    resolution = field(data, "resolution", str, required=False)
     backfill = field(data, "backfill", bool, required=False) or False
     stream = await blocking(_stream, request)
-    await blocking(stream.add_filter, name, expression, backfill=backfill)
-    return answer({"name": name, "expression": expression}, 201)
+    await blocking(stream.add_filter, name, expression, resolution=resolution, backfill=backfill)
+    return answer({"name": name, "expression": expression, "resolution": resolution}, 201)
 
 
 async def add_aggregate(request: Request) -> Response:
@@ -119,9 +120,12 @@ async def aggregate_series(request: Request) -> Response:
     now = dt.datetime.now(dt.UTC)
     start, end = _range(request)
     end_t = end or now
-    start_t = start or end_t - dt.timedelta(minutes=1)
     step = dt.timedelta(microseconds=step_us)
-    points = int((end_t - start_t) / step) if step_us > 0 else 0
+    try:
+        start_t = start or end_t - dt.timedelta(minutes=1)
+        points = int((end_t - start_t) / step) if step_us > 0 else 0
+    except OverflowError:  # a minute before the year 1
+        start_t, points = end_t, 0
     if not 0 < points <= 2000:
         raise InputError(
             f"a series has 1 to 2,000 points: [{start_t}, {end_t}) by {q.get('step') or '1s'} "
