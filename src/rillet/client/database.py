@@ -10,18 +10,56 @@ from types import MappingProxyType
 from typing import Any, overload
 
 import httpx
+import numpy as np
 import pyarrow as pa
 
+from rillet.arguments import (
+    CALLBACK,
+    FLAG,
+    INT,
+    INT_OPTION,
+    NUMBER_OPTION,
+    PARAMS,
+    QUERY,
+    SCHEMA,
+    SCHEMA_NAME,
+    TEXT_OPTION,
+    TIME,
+    check,
+)
 from rillet.batches import to_table
 from rillet.client.flow import RemoteFlow
 from rillet.client.http import ARROW, Connection, arrow_body, events, time_text
-from rillet.errors import RecordError
+from rillet.database import SETTING_VALUE
+from rillet.errors import InputError, NotFoundError, RecordError
 from rillet.monitors import Alert
 from rillet.query import Result
 from rillet.record import Record
 from rillet.rtsql.parser import parse
 from rillet.rtsql.results import StatementResult
-from rillet.schema import IMPLICIT_TIME, Schema
+from rillet.schema import IMPLICIT_TIME, OFFSET, Schema
+
+
+class RemoteMatches:
+    """Records a filter matched on a server, as :class:`rillet.monitors.Matches` gives them:
+    ``offsets`` (numpy), ``arrow()`` (with ``_offset``), ``len``, or iterate for Records."""
+
+    def __init__(self, table: pa.Table) -> None:
+        self._table = table
+        self.offsets = np.asarray(table.column(OFFSET).to_numpy(), dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.offsets)
+
+    def arrow(self) -> pa.Table:
+        """The matched records (with ``_offset``) as one table, in offset order."""
+        return self._table
+
+    def __iter__(self) -> Iterator[Record]:
+        yield from _records(self._table)
+
+    def __repr__(self) -> str:
+        return f"Matches({len(self)} records)"
 
 
 class RemoteStream:
@@ -97,14 +135,18 @@ class RemoteStream:
     def read(self, offset: int, count: int) -> list[Record]: ...
 
     def read(self, offset: int, count: int | None = None) -> Record | list[Record]:
-        table = self._connection.table(
-            "GET", f"{self._path}/records", params={"offset": offset, "count": count or 1}
-        )
-        records = _records(table, offset)
+        check("read", offset=(offset, INT), count=(count, INT | None))
+        first = max(int(offset), 0)  # offsets below 0 hold no record, as embedded
+        wanted = 1 if count is None else max(int(count) - (first - int(offset)), 0)
+        records: list[Record] = []
+        if wanted:
+            table = self._connection.table(
+                "GET", f"{self._path}/records",
+                params={"offset": first, "count": wanted, "offsets": "true"},
+            )  # fmt: skip
+            records = _records(table)
         if count is None:
-            if not records:
-                from rillet.errors import NotFoundError
-
+            if not records or int(offset) < 0:
                 raise NotFoundError(
                     f"no record at offset {offset} in stream {self.name!r}",
                     kind="record", name=str(offset), suggestion=None,
@@ -113,10 +155,12 @@ class RemoteStream:
         return records
 
     def scan(self, start: Any = None, end: Any = None) -> Iterator[Record]:
+        check("scan", start=(start, TIME | None), end=(end, TIME | None))
         params = {k: v for k, v in (("start", time_text(start)), ("end", time_text(end))) if v}
         params.setdefault("start", "0")
+        params["offsets"] = "true"
         table = self._connection.table("GET", f"{self._path}/records", params=params)
-        yield from _records(table, -1)
+        return iter(_records(table))
 
     # -- monitors ----------------------------------------------------------------------
 
@@ -124,14 +168,28 @@ class RemoteStream:
         self._connection.call("POST", f"{self._path}/{kind}", json=body)
 
     def add_index(self, column: str, bucket_size: float = 1.0, *, backfill: bool = False) -> None:
+        check(
+            "add_index",
+            column=(column, SCHEMA_NAME),
+            bucket_size=(bucket_size, NUMBER_OPTION),
+            backfill=(backfill, FLAG),
+        )
         self._post("indexes", {"column": column, "bucket_size": bucket_size, "backfill": backfill})
 
     def remove_index(self, column: str) -> None:
+        check("remove_index", column=(column, SCHEMA_NAME))
         self._connection.call("DELETE", f"{self._path}/indexes/{_quoted(column)}")
 
     def add_filter(
         self, name: str, expression: str, *, resolution: str | None = None, backfill: bool = False
     ) -> None:
+        check(
+            "add_filter",
+            name=(name, TEXT_OPTION),
+            expression=(expression, TEXT_OPTION),
+            resolution=(resolution, TEXT_OPTION | None),
+            backfill=(backfill, FLAG),
+        )
         self._post(
             "filters",
             {
@@ -143,12 +201,21 @@ class RemoteStream:
         )
 
     def remove_filter(self, name: str) -> None:
+        check("remove_filter", name=(name, TEXT_OPTION))
         self._connection.call("DELETE", f"{self._path}/filters/{_quoted(name)}")
 
     def add_aggregate(
         self, name: str, filter: str | None, expression: str, *,
         resolution: str | None = None, backfill: bool = False,
     ) -> None:  # fmt: skip
+        check(
+            "add_aggregate",
+            name=(name, TEXT_OPTION),
+            filter=(filter, TEXT_OPTION | None),
+            expression=(expression, TEXT_OPTION),
+            resolution=(resolution, TEXT_OPTION | None),
+            backfill=(backfill, FLAG),
+        )
         self._post(
             "aggregates",
             {"name": name, "filter": filter, "expression": expression, "resolution": resolution,
@@ -156,30 +223,57 @@ class RemoteStream:
         )  # fmt: skip
 
     def remove_aggregate(self, name: str) -> None:
+        check("remove_aggregate", name=(name, TEXT_OPTION))
         self._connection.call("DELETE", f"{self._path}/aggregates/{_quoted(name)}")
 
     def install_trigger(self, name: str, condition: str, period: str = "1s") -> None:
+        check(
+            "install_trigger",
+            name=(name, TEXT_OPTION),
+            condition=(condition, TEXT_OPTION),
+            period=(period, TEXT_OPTION),
+        )
         self._post("triggers", {"name": name, "condition": condition, "period": period})
 
     def remove_trigger(self, name: str) -> None:
+        check("remove_trigger", name=(name, TEXT_OPTION))
         self._connection.call("DELETE", f"{self._path}/triggers/{_quoted(name)}")
 
-    def execute_filter(self, expression: str, start: Any = None, end: Any = None) -> list[Record]:
+    def execute_filter(self, expression: str, start: Any = None, end: Any = None) -> RemoteMatches:
+        check(
+            "execute_filter",
+            expression=(expression, QUERY),
+            start=(start, TIME | None),
+            end=(end, TIME | None),
+        )
         params = {"expression": expression, "start": time_text(start), "end": time_text(end)}
+        params["offsets"] = "true"
         table = self._connection.table(
             "GET", f"{self._path}/matches", params={k: v for k, v in params.items() if v}
         )
-        return _records(table, -1)
+        return RemoteMatches(table)
 
-    def query_filter(self, name: str, start: Any = None, end: Any = None) -> list[Record]:
-        params = {"start": time_text(start), "end": time_text(end)}
+    def query_filter(self, name: str, start: Any = None, end: Any = None) -> RemoteMatches:
+        check(
+            "query_filter",
+            name=(name, TEXT_OPTION),
+            start=(start, TIME | None),
+            end=(end, TIME | None),
+        )
+        params = {"start": time_text(start), "end": time_text(end), "offsets": "true"}
         table = self._connection.table(
             "GET", f"{self._path}/filters/{_quoted(name)}/records",
             params={k: v for k, v in params.items() if v},
         )  # fmt: skip
-        return _records(table, -1)
+        return RemoteMatches(table)
 
     def get_aggregate(self, name: str, start: Any = None, end: Any = None) -> Any:
+        check(
+            "get_aggregate",
+            name=(name, TEXT_OPTION),
+            start=(start, TIME | None),
+            end=(end, TIME | None),
+        )
         params = {"start": time_text(start), "end": time_text(end)}
         answer = self._connection.json(
             "GET", f"{self._path}/aggregates/{_quoted(name)}",
@@ -190,6 +284,12 @@ class RemoteStream:
     def get_alerts(
         self, start: Any = None, end: Any = None, trigger: str | None = None
     ) -> list[Alert]:
+        check(
+            "get_alerts",
+            start=(start, TIME | None),
+            end=(end, TIME | None),
+            trigger=(trigger, TEXT_OPTION | None),
+        )
         params = {
             "stream": self.name,
             "trigger": trigger,
@@ -204,6 +304,7 @@ class RemoteStream:
     def on_alert(self, callback: Callable[[Alert], None]) -> None:
         """Call ``callback`` with each alert of this stream, read from the server's alert
         events on a thread of the client's (reconnecting with ``Last-Event-ID``)."""
+        check("on_alert", callback=(callback, CALLBACK))
         thread = threading.Thread(
             target=_alerts, args=(self._connection, self.name, callback), daemon=True
         )
@@ -212,9 +313,11 @@ class RemoteStream:
         self._alert_threads.append(thread)
 
     def add_webhook(self, url: str, trigger: str | None = None) -> None:
+        check("add_webhook", url=(url, TEXT_OPTION), trigger=(trigger, TEXT_OPTION | None))
         self._post("webhooks", {"url": url, "trigger": trigger})
 
     def remove_webhook(self, url: str, trigger: str | None = None) -> None:
+        check("remove_webhook", url=(url, TEXT_OPTION), trigger=(trigger, TEXT_OPTION | None))
         self._connection.call(
             "DELETE", f"{self._path}/webhooks",
             content=json.dumps({"url": url, "trigger": trigger}),
@@ -234,8 +337,32 @@ class RemoteDatabase:
         self.url = self._connection.url
 
     def create_stream(
-        self, name: str, schema: Any, *, time_column: str | None = None, **options: Any
+        self,
+        name: str,
+        schema: Any,
+        *,
+        time_column: str | None = None,
+        partition: str = "1h",
+        retention: str | None = None,
+        max_bytes: int | None = None,
+        durability: str = "relaxed",
+        log_compression: str | None = None,
     ) -> RemoteStream:
+        check(
+            "create_stream",
+            name=(name, SCHEMA_NAME),
+            schema=(schema, SCHEMA),
+            time_column=(time_column, SCHEMA_NAME | None),
+            partition=(partition, TEXT_OPTION),
+            retention=(retention, TEXT_OPTION | None),
+            max_bytes=(max_bytes, INT_OPTION | None),
+            durability=(durability, TEXT_OPTION),
+            log_compression=(log_compression, TEXT_OPTION | None),
+        )
+        options = {
+            "partition": partition, "retention": retention, "max_bytes": max_bytes,
+            "durability": durability, "log_compression": log_compression,
+        }  # fmt: skip
         if isinstance(schema, pa.Schema):
             from rillet.datatypes import DataType
 
@@ -248,6 +375,7 @@ class RemoteDatabase:
         )
 
     def stream(self, name: str) -> RemoteStream:
+        check("stream", name=(name, SCHEMA_NAME))
         return RemoteStream(
             self._connection, self._connection.json("GET", f"/v1/streams/{_quoted(name)}")
         )
@@ -258,17 +386,31 @@ class RemoteDatabase:
         ]
 
     def drop_stream(self, name: str) -> None:
+        check("drop_stream", name=(name, SCHEMA_NAME))
         self._connection.call("DELETE", f"/v1/streams/{_quoted(name)}")
 
     def sql(
         self, query: str, params: Sequence[Any] | None = None, include_open: bool = False
     ) -> Result:
+        check(
+            "sql",
+            query=(query, QUERY),
+            params=(params, PARAMS | None),
+            include_open=(include_open, FLAG),
+        )
         body: dict[str, Any] = {"sql": query, "include_open": include_open}
         if params is not None:
-            body["params"] = [_jsonable(p) for p in params]
+            if isinstance(params, Mapping):
+                raise InputError(
+                    "sql(): named parameters (a mapping) cannot be sent to a server; give a "
+                    "sequence for the ? placeholders",
+                    method="sql", argument="params",
+                )  # fmt: skip
+            body["params"] = [_jsonable(p, i) for i, p in enumerate(params)]
         return Result(self._connection.table("POST", "/v1/sql", json=body))
 
     def execute(self, text: str) -> Any:
+        check("execute", text=(text, QUERY))
         answer = self._connection.json("POST", "/v1/rtsql", json={"statement": text})
         if "flow" in answer:
             return RemoteFlow(
@@ -280,20 +422,24 @@ class RemoteDatabase:
         return [RemoteFlow(self._connection, f) for f in self._connection.json("GET", "/v1/flows")]
 
     def flow(self, flow_id: int) -> RemoteFlow:
+        check("flow", flow_id=(flow_id, INT))
         return RemoteFlow(
             self._connection, self._connection.json("GET", f"/v1/flows/{int(flow_id)}")
         )
 
     def name_flow(self, flow_id: int, name: str) -> RemoteStream:
+        check("name_flow", flow_id=(flow_id, INT), name=(name, SCHEMA_NAME))
         return RemoteStream(
             self._connection,
             self._connection.json("PUT", f"/v1/flows/{int(flow_id)}/name", json={"stream": name}),
         )
 
     def unname_flow(self, flow_id: int) -> None:
+        check("unname_flow", flow_id=(flow_id, INT))
         self._connection.call("DELETE", f"/v1/flows/{int(flow_id)}/name")
 
     def set(self, key: str, value: Any) -> None:
+        check("set", key=(key, TEXT_OPTION), value=(value, SETTING_VALUE))
         self._connection.call("POST", "/v1/settings", json={"key": key, "value": value})
 
     @property
@@ -317,12 +463,15 @@ def _quoted(name: str) -> str:
     return httpx.URL(f"/{name}").raw_path.decode()[1:].replace("/", "%2F")
 
 
-def _records(table: pa.Table, first: int) -> list[Record]:
-    index = {name: i for i, name in enumerate(table.column_names)}
-    columns = [c.to_pylist() for c in table.columns]
+def _records(table: pa.Table) -> list[Record]:
+    """Records of a table the server sent with their offsets (the ``_offset`` column)."""
+    offsets = table.column(OFFSET).to_pylist()
+    shown = table.drop_columns([OFFSET])
+    index = {name: i for i, name in enumerate(shown.column_names)}
+    columns = [c.to_pylist() for c in shown.columns]
     return [
-        Record(index, values, first + i if first >= 0 else -1)
-        for i, values in enumerate(zip(*columns, strict=True))
+        Record(index, values, int(offset))
+        for values, offset in zip(zip(*columns, strict=True), offsets, strict=True)
     ]
 
 
@@ -337,8 +486,19 @@ def _alert(data: dict[str, Any]) -> Alert:
     )
 
 
-def _jsonable(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, dt.datetime | dt.date) else value
+def _jsonable(value: Any, index: int) -> Any:
+    """A SQL parameter as JSON: times as ISO text; what JSON cannot carry is refused."""
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if isinstance(value, list | tuple):
+        return [_jsonable(v, index) for v in value]
+    raise InputError(
+        f"sql(): params[{index}] is a {type(value).__name__}, which cannot be sent to a server "
+        "(give None, a bool, number, str, datetime, date or a list of them)",
+        method="sql", argument="params", row=index,
+    )  # fmt: skip
 
 
 def _alerts(connection: Connection, stream: str, callback: Callable[[Alert], None]) -> None:

@@ -104,9 +104,12 @@ def _json(text: bytes, line: int | None) -> Any:
         ) from None
 
 
-def records_response(table: pa.Table | pa.RecordBatch, accept: str | None) -> Response:
-    """Stored records as the client asked, without the engine's ``_offset`` column."""
-    if OFFSET in table.schema.names:
+def records_response(
+    table: pa.Table | pa.RecordBatch, accept: str | None, offsets: bool = False
+) -> Response:
+    """Stored records as the client asked, without the engine's ``_offset`` column unless
+    ``offsets`` (the query parameter ``offsets=true``) asks for it."""
+    if OFFSET in table.schema.names and not offsets:
         table = table.drop_columns([OFFSET])
     if isinstance(table, pa.RecordBatch):
         table = pa.Table.from_batches([table])
@@ -158,6 +161,19 @@ def time_param(value: str | None, name: str) -> dt.datetime | None:
             value=value,
         ) from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+def flag_param(value: str | None, name: str) -> bool:
+    """A yes/no query parameter: ``true``/``1`` or ``false``/``0`` (absent: no)."""
+    if value is None or value.lower() in ("", "false", "0", "no"):
+        return False
+    if value.lower() in ("true", "1", "yes"):
+        return True
+    raise InputError(
+        f"query parameter {name!r} must be true or false, got {value!r}",
+        parameter=name,
+        value=value,
+    )
 
 
 def int_param(value: str | None, name: str, default: int | None, least: int = 0) -> int | None:

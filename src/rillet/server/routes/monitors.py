@@ -149,7 +149,13 @@ async def filter_records(request: Request) -> Response:
     start, end = _range(request)
     stream = await blocking(_stream, request)
     matches = await blocking(stream.query_filter, request.path_params["name"], start, end)
-    return wire.records_response(await blocking(matches.arrow), request.headers.get("accept"))
+    return wire.records_response(
+        await blocking(matches.arrow), request.headers.get("accept"), _offsets(request)
+    )
+
+
+def _offsets(request: Request) -> bool:
+    return wire.flag_param(request.query_params.get("offsets"), "offsets")
 
 
 async def execute_filter(request: Request) -> Response:
@@ -161,7 +167,9 @@ async def execute_filter(request: Request) -> Response:
     start, end = _range(request)
     stream = await blocking(_stream, request)
     matches = await blocking(stream.execute_filter, expression, start, end)
-    return wire.records_response(await blocking(matches.arrow), request.headers.get("accept"))
+    return wire.records_response(
+        await blocking(matches.arrow), request.headers.get("accept"), _offsets(request)
+    )
 
 
 async def add_webhook(request: Request) -> Response:
