@@ -31,13 +31,32 @@ from rillet.batches import to_table
 from rillet.client.flow import RemoteFlow
 from rillet.client.http import ARROW, Connection, arrow_body, events, time_text
 from rillet.database import SETTING_VALUE
-from rillet.errors import InputError, NotFoundError, RecordError
+from rillet.errors import InputError, NotFoundError, RecordError, UnsupportedError
 from rillet.monitors import Alert
 from rillet.query import Result
 from rillet.record import Record
 from rillet.rtsql.parser import parse
 from rillet.rtsql.results import StatementResult
 from rillet.schema import IMPLICIT_TIME, OFFSET, Schema
+
+#: what an embedded stream and database have that a remote one does not: the engine's own
+#: plumbing, which is the server's (the README's list of what does not work remotely)
+STREAM_ONLY_EMBEDDED = frozenset(
+    {
+        "subscribe", "unsubscribe", "wait_subscribers", "seal", "apply_retention",
+        "partitions", "take", "scan_tables", "stored", "monitors", "options", "root",
+        "watermark", "caught_up", "paused", "granularity", "log_bytes_written",
+    }
+)  # fmt: skip
+DATABASE_ONLY_EMBEDDED = frozenset({"confine_sql", "clock", "path", "settings"})
+
+
+def _not_remote(what: str, name: str) -> UnsupportedError:
+    return UnsupportedError(
+        f"{what}.{name} is the embedded engine's and does not work on a remote database "
+        "(the server keeps it); see the README's list of what does not work remotely",
+        method=name,
+    )
 
 
 class RemoteMatches:
@@ -324,6 +343,11 @@ class RemoteStream:
             headers={"content-type": "application/json"},
         )  # fmt: skip
 
+    def __getattr__(self, name: str) -> Any:
+        if name in STREAM_ONLY_EMBEDDED:
+            raise _not_remote("Stream", name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
     def __repr__(self) -> str:
         return f"RemoteStream({self.name!r} at {self._connection.url})"
 
@@ -454,6 +478,11 @@ class RemoteDatabase:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def __getattr__(self, name: str) -> Any:
+        if name in DATABASE_ONLY_EMBEDDED:
+            raise _not_remote("Database", name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def __repr__(self) -> str:
         return f"RemoteDatabase({self.url!r})"
