@@ -400,3 +400,34 @@ def test_a_filter_keeps_its_resolution_and_an_index_its_bucket_size(server: Runn
         {"name": "ms", "bucket_size": 2.5}
     ]
     assert [f["name"] for f in http.get("/v1/streams/req/monitors").json()["filters"]] == ["slow"]
+
+
+def test_a_csv_value_that_does_not_fit_names_its_column_row_and_value(server: Running) -> None:
+    make(server)
+    csv_body = b'ts,host,ms\n2026-01-01T00:00:00Z,a,1\n2026-01-01T00:00:01Z,b,"1,5"\n'
+    answer = server.http.post(
+        "/v1/streams/req/records", content=csv_body, headers={"content-type": "text/csv"}
+    )
+    assert answer.status_code == 400
+    assert answer.json() == {
+        "error": "RecordError",
+        "message": "column 'ms' of row 1 in stream 'req': '1,5' is not a DOUBLE",
+        "detail": {"stream": "req", "column": "ms", "row": 1, "value": "1,5"},
+    }
+    bad_time = server.http.post(
+        "/v1/streams/req/records", content=b"ts,host\nyesterday,a\n",
+        headers={"content-type": "text/csv"},
+    )  # fmt: skip
+    assert bad_time.json()["detail"] == {
+        "stream": "req",
+        "column": "ts",
+        "row": 0,
+        "value": "yesterday",
+    }
+    ragged = server.http.post(
+        "/v1/streams/req/records", content=b"ts,host,ms\n2026-01-01T00:00:00Z,a\n",
+        headers={"content-type": "text/csv"},
+    )  # fmt: skip
+    assert ragged.status_code == 400 and ragged.json()["error"] == "InputError"
+    assert "Expected 3 columns, got 2" in ragged.json()["message"]
+    assert len(server.db.stream("req")) == 0

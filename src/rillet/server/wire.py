@@ -4,6 +4,7 @@ result is sent as (JSON, NDJSON, CSV, Arrow IPC), chosen by Content-Type and Acc
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 import orjson
@@ -13,7 +14,7 @@ import pyarrow.ipc as ipc
 import pyarrow.json as pajson
 from starlette.responses import Response
 
-from rillet.errors import InputError
+from rillet.errors import InputError, RecordError
 from rillet.schema import OFFSET, Schema
 from rillet.server.errors import json_bytes
 
@@ -28,9 +29,12 @@ def media(header: str | None) -> str:
     return (header or "").split(",")[0].split(";")[0].strip().lower()
 
 
-def records(body: bytes, content_type: str | None, schema: Schema) -> tuple[Any, bool]:
+def records(
+    body: bytes, content_type: str | None, schema: Schema, stream: str | None = None
+) -> tuple[Any, bool]:
     """An append's records as ``(data, single)``: ``data`` for ``append_many`` (or one record
-    for ``append`` when ``single``).  A body that cannot be read is an InputError saying where."""
+    for ``append`` when ``single``).  A body that cannot be read is an InputError saying where
+    (a CSV value that does not fit its column, a RecordError naming column, row and value)."""
     kind = media(content_type) or JSON
     if kind == ARROW:
         try:
@@ -44,7 +48,9 @@ def records(body: bytes, content_type: str | None, schema: Schema) -> tuple[Any,
                 pa.py_buffer(body), convert_options=pacsv.ConvertOptions(column_types=types)
             ), False
         except (pa.ArrowInvalid, OSError) as exc:
-            raise InputError(f"the CSV body cannot be read: {exc}") from None
+            raise _csv_value_error(body, schema, stream) or InputError(
+                f"the CSV body cannot be read: {exc}"
+            ) from None
     if kind in (NDJSON, "application/jsonl", "application/json-seq"):
         table = _ndjson_table(body, schema)
         if table is not None:
@@ -69,6 +75,42 @@ def records(body: bytes, content_type: str | None, schema: Schema) -> tuple[Any,
         f"Content-Type {kind!r} is not one of {JSON}, {NDJSON}, {CSV}, {ARROW}",
         content_type=kind,
     )
+
+
+def _csv_value_error(body: bytes, schema: Schema, stream: str | None) -> RecordError | None:
+    """The first value of a CSV body that does not fit its column, as the library's
+    RecordError (stream, column, row, value); None when the CSV itself cannot be read."""
+    types = {c.name: c.type.arrow for c in schema.columns}
+    labels = {c.name: str(c.type) for c in schema.columns}
+    try:
+        text = pacsv.read_csv(
+            pa.py_buffer(body),
+            convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(types, pa.string())),
+        )
+    except (pa.ArrowInvalid, OSError):
+        return None
+    for name in text.column_names:
+        if name not in types:
+            continue
+        try:
+            pacsv.read_csv(
+                pa.py_buffer(body),
+                convert_options=pacsv.ConvertOptions(
+                    column_types={name: types[name]}, include_columns=[name]
+                ),
+            )
+        except (pa.ArrowInvalid, OSError) as exc:
+            found = re.search(r"invalid value '(.*)'$", str(exc), re.DOTALL)
+            values = text.column(name).to_pylist()
+            value = found.group(1) if found else None
+            row = values.index(value) if value in values else None
+            where = f"column {name!r}" + (f" of row {row}" if row is not None else "")
+            return RecordError(
+                f"{where}{f' in stream {stream!r}' if stream else ''}: {value!r} is not "
+                f"a {labels[name]}",
+                stream=stream, column=name, row=row, value=value,
+            )  # fmt: skip
+    return None
 
 
 def _ndjson_table(body: bytes, schema: Schema) -> pa.Table | None:

@@ -100,7 +100,9 @@ async def append(request: Request) -> Response:
     st = state(request)
     stream = await blocking(st.db.stream, request.path_params["stream"])
     raw = await body(request)
-    data, single = wire.records(raw, request.headers.get("content-type"), stream.schema)
+    data, single = wire.records(
+        raw, request.headers.get("content-type"), stream.schema, stream.name
+    )
     st.waiting += 1
     try:
         await asyncio.wait_for(st.ingest.acquire(), st.config.ingest_wait)
