@@ -4,6 +4,7 @@ library (DuckDB's answer for SQL), and that a refused request changes nothing.""
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import duckdb
 import pyarrow as pa
@@ -431,3 +432,28 @@ def test_a_csv_value_that_does_not_fit_names_its_column_row_and_value(server: Ru
     assert ragged.status_code == 400 and ragged.json()["error"] == "InputError"
     assert "Expected 3 columns, got 2" in ragged.json()["message"]
     assert len(server.db.stream("req")) == 0
+
+
+@pytest.mark.parametrize("accept", ["application/json", "application/x-ndjson", "text/csv"])
+def test_sql_values_json_and_csv_have_no_type_for_are_sent_as_text(
+    server: Running, accept: str
+) -> None:
+    query = (
+        "SELECT INTERVAL 1 DAY AS i, map([1], [2]) AS m, '101'::BIT AS b, [1, 2]::INT[2] AS a, "
+        "'infinity'::TIMESTAMP AS t, '-infinity'::DATE AS d"
+    )
+    answer = server.http.post("/v1/sql", json={"sql": query}, headers={"accept": accept})
+    assert answer.status_code == 200, answer.text
+    if accept == "application/json":
+        assert answer.json()["rows"] == [
+            [[0, 1, 0], [[1, 2]], "05fd", [1, 2], "infinity", "-infinity"]
+        ]
+    elif accept == "application/x-ndjson":
+        assert json.loads(answer.text) == {
+            "i": [0, 1, 0], "m": [[1, 2]], "b": "05fd", "a": [1, 2],
+            "t": "infinity", "d": "-infinity",
+        }  # fmt: skip
+    else:
+        header, row = answer.text.splitlines()
+        assert header == '"i","m","b","a","t","d"'
+        assert row.startswith('"[0,1,0]","[[1,2]]","05fd","[1,2]",')

@@ -169,17 +169,69 @@ def table_body(table: pa.Table, accept: str | None) -> tuple[bytes, str]:
         return sink.getvalue().to_pybytes(), ARROW
     if kind == CSV:
         sink = pa.BufferOutputStream()
-        pacsv.write_csv(table, sink)
+        try:
+            pacsv.write_csv(table, sink)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            sink = pa.BufferOutputStream()  # columns CSV has no text for: as JSON text
+            pacsv.write_csv(_as_text(table), sink)
         return sink.getvalue().to_pybytes(), CSV
     if kind == NDJSON:
-        lines = [json_bytes(row) for row in table.to_pylist()]
+        names = table.column_names
+        columns = [_values(c) for c in table.columns]
+        lines = [
+            json_bytes(dict(zip(names, row, strict=True))) for row in zip(*columns, strict=True)
+        ]
         return b"\n".join(lines) + (b"\n" if lines else b""), NDJSON
     return json_bytes(table_json(table)), JSON
 
 
+def _values(column: pa.ChunkedArray) -> list[Any]:
+    """A column's values as Python's; a time past what Python's datetime holds (DuckDB's
+    ``infinity``) is the text ``"infinity"`` or ``"-infinity"``."""
+    try:
+        values: list[Any] = column.to_pylist()
+    except (OverflowError, ValueError):
+        values = [_value(v) for v in column]
+    return values
+
+
+def _value(scalar: pa.Scalar) -> Any:
+    try:
+        return scalar.as_py()
+    except (OverflowError, ValueError):
+        raw = getattr(scalar, "value", None)
+        if isinstance(raw, int):
+            return "infinity" if raw > 0 else "-infinity"
+        return str(scalar)
+
+
+def _as_text(table: pa.Table) -> pa.Table:
+    """``table`` with each column that CSV cannot write (maps, unions, intervals, fixed-size
+    lists, binary that is not UTF-8) as text: JSON for nested values, hex for bytes."""
+    columns = []
+    for column in table.columns:
+        try:
+            pacsv.write_csv(pa.table({"x": column}), pa.BufferOutputStream())
+            columns.append(column)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            columns.append(
+                pa.array(
+                    [_text(v) for v in _values(column)],
+                    pa.string(),
+                )
+            )
+    return pa.Table.from_arrays(columns, names=table.column_names)
+
+
+def _text(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    return value.hex() if isinstance(value, bytes) else json_bytes(value).decode()
+
+
 def table_json(table: pa.Table) -> dict[str, Any]:
     """``{"columns", "types", "rows"}``: rows as lists, times as ISO text."""
-    columns = [c.to_pylist() for c in table.columns]
+    columns = [_values(c) for c in table.columns]
     return {
         "columns": table.column_names,
         "types": [str(t) for t in table.schema.types],
