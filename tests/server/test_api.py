@@ -457,3 +457,41 @@ def test_sql_values_json_and_csv_have_no_type_for_are_sent_as_text(
         header, row = answer.text.splitlines()
         assert header == '"i","m","b","a","t","d"'
         assert row.startswith('"[0,1,0]","[[1,2]]","05fd","[1,2]",')
+
+
+def test_a_column_named_twice_or_a_request_nested_too_deeply_is_a_400(server: Running) -> None:
+    make(server)
+    post = server.http.post
+    twice = pa.table([pa.array([1.0]), pa.array([2.0])], names=["ms", "ms"])
+    bodies = [
+        (b"ts,ts\n2026-01-01T00:00:00Z,2026-01-01T00:00:01Z\n", "text/csv", "ts"),
+        (b"ts,ts\n1,2\n", "text/csv", "ts"),
+        (arrow_body(twice), "application/vnd.apache.arrow.stream", "ms"),
+    ]
+    for content, kind, column in bodies:
+        answer = post("/v1/streams/req/records", content=content, headers={"content-type": kind})
+        assert answer.status_code == 400, answer.text
+        assert answer.json() == {
+            "error": "SchemaError",
+            "message": f"column '{column}' appears twice in the body for stream 'req'",
+            "detail": {"stream": "req", "column": column},
+        }
+    deep = "(" * 5000 + "ms > 1" + ")" * 5000
+    for answer in [
+        server.http.get("/v1/streams/req/matches", params={"expression": deep}),
+        post("/v1/streams/req/filters", json={"name": "f", "expression": deep}),
+        post("/v1/sql", json={"sql": "SELECT " + deep + " FROM req"}),
+        post("/v1/rtsql", json={"statement": "SELECT " + deep + " FROM req"}),
+    ]:
+        assert answer.status_code == 400, answer.text
+        assert answer.json()["error"] == "InputError"
+        assert answer.json()["message"] == "the request is nested too deeply to be read"
+    assert server.http.get("/v1/streams/req/monitors").json()["filters"] == []
+    long = post("/v1/streams", json={"name": "s" * 5000, "schema": "n INT"})
+    assert long.status_code == 400 and long.json()["error"] == "SchemaError"
+    assert (
+        long.json()["message"]
+        == "stream name 'ssssssssssssssssssss'... is 5000 characters; at most 200"
+    )
+    assert post("/v1/streams", json={"name": "s" * 200, "schema": "n INT"}).status_code == 201
+    assert len(server.db.stream("req")) == 0

@@ -14,7 +14,7 @@ import pyarrow.ipc as ipc
 import pyarrow.json as pajson
 from starlette.responses import Response
 
-from rillet.errors import InputError, RecordError
+from rillet.errors import InputError, RecordError, SchemaError
 from rillet.schema import OFFSET, Schema
 from rillet.server.errors import json_bytes
 
@@ -38,15 +38,20 @@ def records(
     kind = media(content_type) or JSON
     if kind == ARROW:
         try:
-            return ipc.open_stream(pa.py_buffer(body)).read_all(), False
+            table = ipc.open_stream(pa.py_buffer(body)).read_all()
         except (pa.ArrowInvalid, OSError) as exc:
             raise InputError(f"the body is not an Arrow IPC stream: {exc}") from None
+        return _distinct_columns(table, stream), False
     if kind == CSV:
         types = {c.name: c.type.arrow for c in schema.columns}
         try:
-            return pacsv.read_csv(
+            table = pacsv.read_csv(
                 pa.py_buffer(body), convert_options=pacsv.ConvertOptions(column_types=types)
-            ), False
+            )
+            return _distinct_columns(table, stream), False
+        except KeyError as exc:  # pyarrow's answer to a typed column named twice in the header
+            found = re.search(r'Field "(.*)" exists', str(exc))
+            raise _twice(found.group(1) if found else str(exc), stream) from None
         except (pa.ArrowInvalid, OSError) as exc:
             raise _csv_value_error(body, schema, stream) or InputError(
                 f"the CSV body cannot be read: {exc}"
@@ -77,7 +82,25 @@ def records(
     )
 
 
-def _csv_value_error(body: bytes, schema: Schema, stream: str | None) -> RecordError | None:
+def _distinct_columns(table: pa.Table, stream: str | None) -> pa.Table:
+    """``table``, refused when a column name appears twice (which value would be meant?)."""
+    seen: set[str] = set()
+    for name in table.column_names:
+        if name in seen:
+            raise _twice(name, stream)
+        seen.add(name)
+    return table
+
+
+def _twice(name: str, stream: str | None) -> SchemaError:
+    return SchemaError(
+        f"column {name!r} appears twice in the body"
+        + (f" for stream {stream!r}" if stream else ""),
+        stream=stream, column=name,
+    )  # fmt: skip
+
+
+def _csv_value_error(body: bytes, schema: Schema, stream: str | None) -> InputError | None:
     """The first value of a CSV body that does not fit its column, as the library's
     RecordError (stream, column, row, value); None when the CSV itself cannot be read."""
     types = {c.name: c.type.arrow for c in schema.columns}
@@ -87,9 +110,12 @@ def _csv_value_error(body: bytes, schema: Schema, stream: str | None) -> RecordE
             pa.py_buffer(body),
             convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(types, pa.string())),
         )
-    except (pa.ArrowInvalid, OSError):
+    except (pa.ArrowInvalid, OSError, KeyError):
         return None
-    for name in text.column_names:
+    names = text.column_names
+    if len(set(names)) < len(names):
+        return _twice(next(n for i, n in enumerate(names) if n in names[:i]), stream)
+    for name in names:
         if name not in types:
             continue
         try:
