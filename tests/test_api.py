@@ -75,8 +75,8 @@ def test_layers_point_one_way() -> None:
 #: the remote client implements (sealing and retention by hand, subscribers, background work)
 STREAM_ENGINE = {
     "apply_retention", "caught_up", "granularity", "log_bytes_written", "monitors", "options",
-    "partitions", "paused", "root", "seal", "stored", "subscribe", "take", "unsubscribe",
-    "wait_subscribers", "watermark",
+    "partitions", "paused", "root", "scan_tables", "seal", "stored", "subscribe", "take",
+    "unsubscribe", "wait_subscribers", "watermark",
 }  # fmt: skip
 DATABASE_ENGINE = {"clock", "confine_sql", "path", "settings"}
 
@@ -94,3 +94,10 @@ def test_the_embedded_classes_implement_the_protocols() -> None:
         # a new public method is in the protocol, or listed here as plumbing
         assert public(stream) - public(StreamAPI) == STREAM_ENGINE
         assert public(db) - public(DatabaseAPI) == DATABASE_ENGINE
+
+
+def test_the_remote_client_refuses_exactly_the_engine_plumbing() -> None:
+    from rillet.client.database import DATABASE_ONLY_EMBEDDED, STREAM_ONLY_EMBEDDED
+
+    assert STREAM_ONLY_EMBEDDED == STREAM_ENGINE
+    assert DATABASE_ONLY_EMBEDDED == DATABASE_ENGINE
