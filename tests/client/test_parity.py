@@ -392,3 +392,30 @@ def test_engine_plumbing_is_refused_remotely(db: Any, name: str) -> None:
         db.confine_sql  # noqa: B018
     with pytest.raises(AttributeError):
         s.no_such_method  # noqa: B018
+
+
+BAD_RECORDS: list[tuple[Any, str, dict[str, Any]]] = [
+    ((1, 2, 3, 4), "row 0 of stream 'req' has 4 values; the schema has 3 columns (ts, host, ms), "
+     "or 2 without the time column 'ts'", {"column": None, "row": 0, "value": (1, 2, 3, 4)}),
+    ({"host": "a", "nope": 1}, "unknown column 'nope' in row 0 of stream 'req'",
+     {"column": "nope", "row": 0, "value": 1}),
+    ("abc", "row 0 of stream 'req' must be a tuple, list or mapping, not str",
+     {"column": None, "row": 0, "value": "abc"}),
+    (None, "row 0 of stream 'req' must be a tuple, list or mapping, not NoneType",
+     {"column": None, "row": 0, "value": None}),
+    ((T0, "a", "x"), "column 'ms' of row 0 in stream 'req': expected DOUBLE, got str (value 'x', "
+     "column type DOUBLE)", {"column": "ms", "row": 0, "value": "x"}),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("row, message, detail", BAD_RECORDS)
+def test_a_bad_record_is_the_same_record_error(
+    db: Any, row: Any, message: str, detail: dict[str, Any]
+) -> None:
+    s = db.create_stream("req", SCHEMA, time_column="ts")
+    with pytest.raises(errors.RecordError) as caught:
+        s.append(row)
+    assert str(caught.value) == message
+    assert {k: caught.value.detail[k] for k in detail} == detail
+    assert caught.value.detail["stream"] == "req"
+    assert s.append(("a", 1.0)) == 0 and len(s) == 1  # the time column left out: ingest time

@@ -31,7 +31,7 @@ from rillet.batches import to_table
 from rillet.client.flow import RemoteFlow
 from rillet.client.http import ARROW, Connection, arrow_body, events, time_text
 from rillet.database import SETTING_VALUE
-from rillet.errors import InputError, NotFoundError, RecordError, UnsupportedError
+from rillet.errors import InputError, NotFoundError, UnsupportedError
 from rillet.monitors import Alert
 from rillet.query import Result
 from rillet.record import Record
@@ -115,22 +115,9 @@ class RemoteStream:
     # -- ingest ------------------------------------------------------------------------
 
     def append(self, row: Any) -> int:
-        """Append one record (a tuple in schema order or a dict); its offset."""
-        names = [c.name for c in self.schema.columns if not c.name.startswith("_")]
-        if isinstance(row, Mapping):
-            record = dict(row)
-        else:
-            values = tuple(row)
-            given = (
-                names if len(values) == len(names) else [n for n in names if n != self.time_column]
-            )
-            if len(values) != len(given):
-                raise RecordError(
-                    f"a record of stream {self.name!r} has {len(names)} values, got {len(values)}",
-                    stream=self.name, column=None, row=0, value=row,
-                )  # fmt: skip
-            record = dict(zip(given, values, strict=True))
-        return self.append_many([record])
+        """Append one record (a tuple in schema order or a dict); its offset.  Converted as
+        the embedded library converts it, so a bad record is the same RecordError."""
+        return self.append_many([row])
 
     def append_many(self, data: Any) -> int:
         """Append many records, all or nothing, sent as Arrow IPC; the first one's offset."""
