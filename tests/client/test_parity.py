@@ -419,3 +419,17 @@ def test_a_bad_record_is_the_same_record_error(
     assert {k: caught.value.detail[k] for k in detail} == detail
     assert caught.value.detail["stream"] == "req"
     assert s.append(("a", 1.0)) == 0 and len(s) == 1  # the time column left out: ingest time
+
+
+def test_aggregate_values_keep_their_types(db: Any) -> None:
+    s = db.create_stream("req", SCHEMA + ", n BIGINT, ok BOOLEAN", time_column="ts")
+    s.append_many([(t, h, ms, int(ms), int(ms) % 2 == 0) for t, h, ms in rows(10)])
+    expected = {
+        "MIN(ts)": T0, "MAX(ts)": T0 + dt.timedelta(seconds=9), "SUM(n)": 45, "AVG(ms)": 4.5,
+        "MAX(ok)": True, "LAST(host)": "b", "TOP_K(host, 2)": ["a", "b"], "COUNT(*)": 10,
+    }  # fmt: skip
+    for i, expression in enumerate(expected):
+        s.add_aggregate(f"a{i}", None, expression, backfill=True)
+        value = s.get_aggregate(f"a{i}")
+        assert (value, type(value)) == (expected[expression], type(expected[expression]))
+    assert s.get_aggregate("a0", T0 + dt.timedelta(hours=1)) is None  # no record: no value

@@ -12,6 +12,7 @@ from typing import Any, overload
 import httpx
 import numpy as np
 import pyarrow as pa
+import pyarrow.ipc as ipc
 
 from rillet.arguments import (
     CALLBACK,
@@ -281,11 +282,13 @@ class RemoteStream:
             end=(end, TIME | None),
         )
         params = {"start": time_text(start), "end": time_text(end)}
-        answer = self._connection.json(
+        answer = self._connection.call(
             "GET", f"{self._path}/aggregates/{_quoted(name)}",
-            params={k: v for k, v in params.items() if v},
+            params={k: v for k, v in params.items() if v}, headers={"accept": ARROW},
         )  # fmt: skip
-        return answer["value"]
+        if answer.headers.get("content-type", "").startswith(ARROW):  # typed: times stay times
+            return ipc.open_stream(answer.content).read_all().column(0)[0].as_py()
+        return answer.json()["value"]
 
     def get_alerts(
         self, start: Any = None, end: Any = None, trigger: str | None = None

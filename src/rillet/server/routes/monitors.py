@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import pyarrow as pa
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -109,6 +110,15 @@ async def aggregate_value(request: Request) -> Response:
     name = request.path_params["name"]
     stream = await blocking(_stream, request)
     value = await blocking(stream.get_aggregate, name, start, end)
+    if wire.media(request.headers.get("accept")) == wire.ARROW:
+        # the value as a one-row table: its type kept (a time stays a time), for the client
+        try:
+            table = pa.table({"value": pa.array([value])})
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TypeError):
+            pass  # a value Arrow has no single type for: JSON
+        else:
+            content, kind = wire.table_body(table, wire.ARROW)
+            return Response(content, media_type=kind)
     return answer({"name": name, "value": value})
 
 
