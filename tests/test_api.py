@@ -101,3 +101,17 @@ def test_the_remote_client_refuses_exactly_the_engine_plumbing() -> None:
 
     assert STREAM_ONLY_EMBEDDED == STREAM_ENGINE
     assert DATABASE_ONLY_EMBEDDED == DATABASE_ENGINE
+
+
+def test_the_remote_flow_refuses_exactly_what_only_an_embedded_flow_has() -> None:
+    from rillet.client.flow import FLOW_ONLY_EMBEDDED, RemoteFlow
+
+    db = rillet.connect()
+    db.create_stream("s", "a INT")
+    flow = db.execute("SELECT a FROM s")
+    embedded = {m for m in dir(flow) if not m.startswith("_")}
+    flow.cancel()
+    db.close()
+    remote = {m for m in dir(RemoteFlow) if not m.startswith("_")}
+    remote |= {"id", "query", "columns", "name", "attached", "stream", "streams"}
+    assert embedded - remote == FLOW_ONLY_EMBEDDED

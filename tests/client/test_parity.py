@@ -392,6 +392,10 @@ def test_engine_plumbing_is_refused_remotely(db: Any, name: str) -> None:
         db.confine_sql  # noqa: B018
     with pytest.raises(AttributeError):
         s.no_such_method  # noqa: B018
+    flow = db.execute("SELECT host FROM req")
+    with pytest.raises(errors.UnsupportedError, match="Flow.types is the embedded engine's"):
+        flow.types  # noqa: B018
+    flow.cancel()
 
 
 BAD_RECORDS: list[tuple[Any, str, dict[str, Any]]] = [
