@@ -348,6 +348,7 @@ def test_flows_carry_their_query_columns_and_state(db: Any) -> None:
         flow.id, "SELECT host FROM req WHERE ms > 1", True,
     )  # fmt: skip
     assert list(db.flow(flow.id).columns) == ["host"]
+    assert (flow.lag, flow.late_events, flow.dropped_events) == (0, 0, 0)
     assert db.config["rillet.flow.autowatch"] is True
     db.set("rillet.flow.autowatch", False)
     assert db.config["rillet.flow.autowatch"] is False

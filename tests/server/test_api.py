@@ -495,3 +495,21 @@ def test_a_column_named_twice_or_a_request_nested_too_deeply_is_a_400(server: Ru
     )
     assert post("/v1/streams", json={"name": "s" * 200, "schema": "n INT"}).status_code == 201
     assert len(server.db.stream("req")) == 0
+
+
+def test_metrics_carry_monitor_and_flow_lag_and_the_queues(server: Running) -> None:
+    make(server)
+    made = server.http.post("/v1/rtsql", json={"statement": "SELECT host FROM req"})
+    flow = made.json()["flow"]
+    server.http.post("/v1/streams/req/records", json=ROWS)
+    assert wait_until(lambda: server.http.get(f"/v1/flows/{flow}").json()["lag"] == 0)
+    text = server.http.get("/metrics").text
+    for line in [
+        'rillet_monitor_lag_batches{stream="req"} 0.0',
+        f'rillet_flow_lag_batches{{flow="{flow}"}} 0.0',
+        "rillet_ingest_waiting 0.0",
+        "rillet_sse_clients 0.0",
+        'rillet_ingested_bytes_total{stream="req"}',
+        "rillet_query_seconds_bucket",
+    ]:
+        assert line in text, line

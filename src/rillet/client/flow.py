@@ -59,6 +59,12 @@ class RemoteFlow:
         return info is not None and bool(info["running"])
 
     @property
+    def lag(self) -> int:
+        """Batches its input streams have ingested that the flow has not read yet."""
+        info = self._info()
+        return int(info["lag"]) if info else 0
+
+    @property
     def late_events(self) -> int:
         info = self._info()
         return int(info["late_events"]) if info else 0

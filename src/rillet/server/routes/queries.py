@@ -96,6 +96,7 @@ def flow_json(flow: Any, feed: Any = None) -> dict[str, Any]:
         "watched": feed is not None and feed.clients > 0,
         "records_out": feed.rows if feed is not None else None,
         "rate": round(feed.rate, 3) if feed is not None else None,
+        "lag": flow.lag,
         "late_events": flow.late_events,
         "dropped_events": flow.dropped_events,
     }
