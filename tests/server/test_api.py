@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
+from pathlib import Path
 
 import duckdb
+import httpx
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.ipc as ipc
@@ -513,3 +516,36 @@ def test_metrics_carry_monitor_and_flow_lag_and_the_queues(server: Running) -> N
         "rillet_query_seconds_bucket",
     ]:
         assert line in text, line
+
+
+def test_rtsql_needs_the_role_its_endpoint_would(
+    start: Callable[..., Running], tmp_path: Path
+) -> None:
+    running = start(tokens={"r": "read", "w": "write", "a": "admin"})
+
+    def rtsql(statement: str, token: str) -> httpx.Response:
+        return running.http.post(
+            "/v1/rtsql", json={"statement": statement}, headers={"authorization": f"Bearer {token}"}
+        )
+
+    assert rtsql("CREATE STREAM s (x INT)", "w").status_code == 200
+    dropped = rtsql("DROP STREAM s", "w")
+    assert dropped.status_code == 403
+    assert dropped.json() == {
+        "error": "AccessError",
+        "message": "a DropStream statement (it drops a stream, or reads the server's files) "
+        "needs an admin token",
+        "detail": {"role": "write", "needed": "admin"},
+    }
+    assert [s.name for s in running.db.streams()] == ["s"]
+    secret = tmp_path / "secret.txt"
+    secret.write_text("1\n2\n")
+    reading = rtsql(f"CREATE STREAM f (x INT) FROM LOCAL FILE '{secret}'", "w")
+    assert reading.status_code == 403 and reading.json()["detail"]["needed"] == "admin"
+    assert [s.name for s in running.db.streams()] == ["s"]
+    assert rtsql(f"CREATE STREAM f (x INT) FROM LOCAL FILE '{secret}'", "a").status_code == 200
+    assert rtsql("DROP STREAM s", "a").status_code == 200
+    assert rtsql("SHOW STREAMS", "r").status_code == 200
+    assert rtsql("CREATE STREAM t (x INT)", "r").json()["detail"] == {
+        "role": "read", "needed": "write",
+    }  # fmt: skip
