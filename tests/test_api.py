@@ -75,8 +75,8 @@ def test_layers_point_one_way() -> None:
 #: the remote client implements (sealing and retention by hand, subscribers, background work)
 STREAM_ENGINE = {
     "apply_retention", "caught_up", "granularity", "log_bytes_written", "monitors", "options",
-    "partitions", "paused", "root", "seal", "stored", "subscribe", "take", "unsubscribe",
-    "wait_subscribers", "watermark",
+    "partitions", "paused", "root", "scan_tables", "seal", "stored", "subscribe", "take",
+    "unsubscribe", "wait_subscribers", "watermark",
 }  # fmt: skip
 DATABASE_ENGINE = {"clock", "confine_sql", "path", "settings"}
 
@@ -112,3 +112,24 @@ def test_every_public_method_and_property_has_its_own_docstring() -> None:
             if callable(function) and not (function.__doc__ or "").strip():
                 missing.append(f"{cls.__name__}.{name}")
     assert missing == []
+
+
+def test_the_remote_client_refuses_exactly_the_engine_plumbing() -> None:
+    from rillet.client.database import DATABASE_ONLY_EMBEDDED, STREAM_ONLY_EMBEDDED
+
+    assert STREAM_ONLY_EMBEDDED == STREAM_ENGINE
+    assert DATABASE_ONLY_EMBEDDED == DATABASE_ENGINE
+
+
+def test_the_remote_flow_refuses_exactly_what_only_an_embedded_flow_has() -> None:
+    from rillet.client.flow import FLOW_ONLY_EMBEDDED, RemoteFlow
+
+    db = rillet.connect()
+    db.create_stream("s", "a INT")
+    flow = db.execute("SELECT a FROM s")
+    embedded = {m for m in dir(flow) if not m.startswith("_")}
+    flow.cancel()
+    db.close()
+    remote = {m for m in dir(RemoteFlow) if not m.startswith("_")}
+    remote |= {"id", "query", "columns", "name", "attached", "stream", "streams"}
+    assert embedded - remote == FLOW_ONLY_EMBEDDED

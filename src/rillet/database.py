@@ -498,7 +498,16 @@ def _collect(work: Callable[[], None], failures: list[StorageError]) -> None:
         failures.append(exc)
 
 
+#: a stream's name is a folder's name: well within the 255 bytes file systems allow
+MAX_NAME = 200
+
+
 def _stream_name(name: Any) -> str:
+    if isinstance(name, str) and len(name) > MAX_NAME:
+        raise SchemaError(
+            f"stream name {name[:20]!r}... is {len(name)} characters; at most {MAX_NAME}",
+            name=name,
+        )
     if not isinstance(name, str) or not NAME.match(name.lower()):
         raise SchemaError(
             f"stream name {name!r} must start with a letter or '_' and hold only letters, digits, "

@@ -5,6 +5,7 @@ assertions, so parity is shown rather than claimed."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -240,3 +241,250 @@ def test_a_wrong_type_is_the_same_precise_error_remotely(db: Any) -> None:
     assert checked == 63
     assert [r["ms"] for r in s.scan()] == [0.0, 1.0, 2.0]
     assert db.streams()[0].name == "perf"
+
+
+def test_both_are_the_api_protocols(db: Any) -> None:
+    from rillet.api import DatabaseAPI, StreamAPI
+
+    s = db.create_stream("req", SCHEMA, time_column="ts")
+    assert isinstance(db, DatabaseAPI) and isinstance(s, StreamAPI)
+    assert (s.name, s.time_column, str(s.schema)) == (
+        "req", "ts", "ts TIMESTAMP NOT NULL, host STRING NOT NULL, ms DOUBLE",
+    )  # fmt: skip
+
+
+def test_reads_at_the_edges(db: Any) -> None:
+    s = db.create_stream("req", SCHEMA, time_column="ts")
+    s.append_many(rows(5))
+    assert [r.offset for r in s.read(-2, 4)] == [0, 1]
+    assert [r.offset for r in s.read(3, 10)] == [3, 4]
+    assert s.read(3, 0) == [] and s.read(9, 2) == []
+    with pytest.raises(errors.InputError, match="count must be an int of 0 or more"):
+        s.read(3, -2)
+    for offset in (-1, 5):
+        with pytest.raises(errors.NotFoundError) as caught:
+            s.read(offset)
+        assert (caught.value.kind, caught.value.name) == ("record", str(offset))
+    assert s.read(4)["ts"] == T0 + dt.timedelta(seconds=4)
+
+
+def test_scans_give_offsets_and_take_every_kind_of_bound(db: Any) -> None:
+    s = db.create_stream("req", SCHEMA, time_column="ts")
+    s.append_many(list(reversed(rows(6))))  # offset 0 is the latest time
+    assert [(r.offset, r["ms"]) for r in s.scan()] == [(5 - i, float(i)) for i in range(6)]
+    start = T0 + dt.timedelta(seconds=2)
+    end = T0 + dt.timedelta(seconds=4)
+    expected = [(3, 2.0), (2, 3.0)]
+    ns = int(start.timestamp()) * 10**9
+    for low, high in [
+        (start, end),
+        (start.isoformat(), end.isoformat()),
+        (ns, ns + 2 * 10**9),
+        (ns - 1, ns + 2 * 10**9 - 1),  # a nanosecond bound rounds up to the microsecond
+        (start.replace(tzinfo=None), end.replace(tzinfo=None)),  # naive: UTC
+    ]:
+        assert [(r.offset, r["ms"]) for r in s.scan(low, high)] == expected, (low, high)
+    assert [r["ms"] for r in s.scan(end)] == [4.0, 5.0]
+    assert [r["ms"] for r in s.scan(None, start)] == [0.0, 1.0]
+    assert list(s.scan(10**22)) == [] and len(list(s.scan(-(10**22)))) == 6
+
+
+def test_filter_matches_are_records_with_offsets(db: Any) -> None:
+    s = db.create_stream("req", SCHEMA, time_column="ts")
+    s.append_many(rows(10))
+    s.add_index("ms", 2.0, backfill=True)
+    matched = s.execute_filter("ms >= 7")
+    assert len(matched) == 3 and list(matched.offsets) == [7, 8, 9]
+    assert matched.arrow().column_names == ["ts", "host", "ms", "_offset"]
+    assert matched.arrow().column("ms").to_pylist() == [7.0, 8.0, 9.0]
+    assert [(r.offset, r["host"]) for r in matched] == [(7, "b"), (8, "a"), (9, "b")]
+    window = s.execute_filter("host = 'a'", T0 + dt.timedelta(seconds=2), "2026-01-01T00:00:06Z")
+    assert list(window.offsets) == [2, 4]
+    s.remove_index("ms")
+    with pytest.raises(errors.NotFoundError):
+        s.remove_index("ms")
+    s.add_filter("slow", "ms > 6", resolution="1m", backfill=True)
+    slow = s.query_filter("slow")
+    assert list(slow.offsets) == [7, 8, 9] and [r.offset for r in slow] == [7, 8, 9]
+    assert list(s.query_filter("slow", None, T0 + dt.timedelta(seconds=8)).offsets) == [7]
+    assert len(s.query_filter("slow", T0 + dt.timedelta(hours=1))) == 0
+
+
+def test_aggregates_over_ranges_and_their_options(db: Any) -> None:
+    s = db.create_stream("req", SCHEMA, time_column="ts")
+    s.append_many(rows(10))
+    s.add_aggregate("n", None, "COUNT(*)", resolution="1s", backfill=True)
+    s.add_filter("a", "host = 'a'", backfill=True)
+    s.add_aggregate("a_total", "a", "SUM(ms)", backfill=True)
+    assert s.get_aggregate("n") == 10
+    assert s.get_aggregate("n", T0 + dt.timedelta(seconds=3), T0 + dt.timedelta(seconds=6)) == 3
+    assert s.get_aggregate("a_total") == 20.0
+    assert s.get_aggregate("a_total", None, T0 + dt.timedelta(seconds=4)) == 2.0
+    with pytest.raises(errors.ConflictError):
+        s.remove_filter("a")  # its aggregate uses it
+    with pytest.raises(errors.NotFoundError) as caught:
+        s.get_aggregate("nope")
+    assert (caught.value.kind, caught.value.name) == ("aggregate", "nope")
+    s.remove_aggregate("a_total")
+    s.remove_filter("a")
+    with pytest.raises(errors.NotFoundError):
+        s.add_aggregate("x", "a", "SUM(ms)")
+
+
+def test_alerts_reach_on_alert_and_get_alerts_by_range(db: Any) -> None:
+    s = db.create_stream("req", SCHEMA, time_column="ts")
+    s.add_aggregate("worst", None, "MAX(ms)")
+    s.install_trigger("bad", "worst > 7", period="1s")
+    seen: list[tuple[str, float]] = []
+    s.on_alert(lambda alert: seen.append((alert.trigger, alert.value)))
+    time.sleep(0.3)  # remotely, the alert events are being read
+    s.append_many(rows(10))
+    deadline = time.monotonic() + 10
+    while not seen and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert seen == [("bad", 8.0)]
+    fired = T0 + dt.timedelta(seconds=8)
+    assert [(a.trigger, a.stream, a.time) for a in s.get_alerts()] == [("bad", "req", fired)]
+    assert s.get_alerts(fired + dt.timedelta(seconds=1)) == []
+    assert len(s.get_alerts(None, fired + dt.timedelta(seconds=1), "bad")) == 1
+    s.add_webhook("http://127.0.0.1:9/alerts", "bad")
+    s.remove_webhook("http://127.0.0.1:9/alerts", "bad")
+    with pytest.raises(errors.NotFoundError):
+        s.remove_webhook("http://127.0.0.1:9/alerts", "bad")
+    with pytest.raises(errors.ConfigError, match="must start with http:// or https://"):
+        s.add_webhook("ftp://x")
+
+
+def test_streams_are_made_with_options_and_dropped(db: Any) -> None:
+    s = db.create_stream(
+        "kept", "ts TIMESTAMP, n BIGINT", time_column="ts", partition="1d", retention="30d",
+        max_bytes=10**9, durability="durable",
+    )  # fmt: skip
+    db.create_stream("also", [("n", "INT"), ("s", "STRING")])
+    assert [x.name for x in db.streams()] == ["also", "kept"]
+    assert s.append((T0, 7)) == 0 and s.next_offset == 1 and len(s) == 1
+    s.flush()
+    assert db.sql("SELECT n FROM kept").fetchall() == [(7,)]
+    db.drop_stream("kept")
+    assert [x.name for x in db.streams()] == ["also"]
+    with pytest.raises(errors.NotFoundError) as caught:
+        db.stream("kept")
+    assert caught.value.name == "kept"
+    with pytest.raises(errors.ConfigError) as bad:
+        db.create_stream("x", "n INT", durability="sometimes")
+    assert bad.value.detail["option"] == "durability"
+    assert [x.name for x in db.streams()] == ["also"]
+
+
+def test_sql_params_and_statements(db: Any) -> None:
+    s = db.create_stream("req", SCHEMA, time_column="ts")
+    s.append_many(rows(6))
+    query = "SELECT ms FROM req WHERE host = ? AND ts >= ? ORDER BY ms"
+    assert db.sql(query, ["a", T0 + dt.timedelta(seconds=2)]).fetchall() == [(2.0,), (4.0,)]
+    assert db.sql("SELECT ? IS NULL, ?::DOUBLE", [None, 1.5]).fetchall() == [(True, 1.5)]
+    empty = db.sql("SELECT host FROM req WHERE ms > 100")
+    assert empty.fetchall() == [] and empty.columns == ["host"]
+    described = db.execute("DESCRIBE req")
+    assert str(described).splitlines()[0].startswith("req (STREAM(")
+    with pytest.raises(errors.NotFoundError):
+        db.sql("SELECT * FROM nope")
+
+
+def test_flows_carry_their_query_columns_and_state(db: Any) -> None:
+    db.create_stream("req", SCHEMA, time_column="ts")
+    flow = db.execute("SELECT host FROM req WHERE ms > 1")
+    (listed,) = db.flows()
+    assert (listed.id, listed.query, listed.running) == (
+        flow.id, "SELECT host FROM req WHERE ms > 1", True,
+    )  # fmt: skip
+    assert list(db.flow(flow.id).columns) == ["host"]
+    assert (flow.lag, flow.late_events, flow.dropped_events) == (0, 0, 0)
+    assert db.config["rillet.flow.autowatch"] is True
+    db.set("rillet.flow.autowatch", False)
+    assert db.config["rillet.flow.autowatch"] is False
+    db.flow(flow.id).cancel()
+    assert flow.wait(10)
+
+
+ARGUMENTS: list[tuple[type[errors.RilletError], Callable[[Any], object], str]] = [
+    (errors.InputError, lambda db: db.stream("req").read("a"), "read(): offset must be an int"),
+    (errors.InputError, lambda db: list(db.stream("req").scan("zz")), "scan(): start must be"),
+    (errors.InputError, lambda db: db.stream("req").get_aggregate("x", None, 1.5), "end must be"),
+    (errors.ConfigError, lambda db: db.stream("req").add_index("ms", "1"), "bucket_size must be"),
+    (errors.ConfigError, lambda db: db.stream("req").add_filter("f", 1), "expression must be"),
+    (errors.ConfigError, lambda db: db.stream("req").on_alert(3), "callback must be callable"),
+    (errors.SchemaError, lambda db: db.create_stream(5, "n INT"), "name must be a str"),
+    (errors.InputError, lambda db: db.sql(5), "sql(): query must be a str"),
+    (errors.InputError, lambda db: db.flow("1"), "flow(): flow_id must be an int"),
+    (errors.ConfigError, lambda db: db.set("rillet.slack.time", 1.5), "value must be"),
+]
+
+
+@pytest.mark.parametrize("cls, call, message", ARGUMENTS)
+def test_a_wrong_argument_is_the_same_error(
+    db: Any, cls: type[errors.RilletError], call: Callable[[Any], object], message: str
+) -> None:
+    db.create_stream("req", SCHEMA, time_column="ts")
+    with pytest.raises(cls, match=re.escape(message)) as caught:
+        call(db)
+    assert type(caught.value) is cls
+    assert caught.value.detail["argument"] in str(caught.value)
+
+
+@pytest.mark.parametrize("name", ["take", "subscribe", "seal", "partitions", "stored"])
+def test_engine_plumbing_is_refused_remotely(db: Any, name: str) -> None:
+    s = db.create_stream("req", SCHEMA, time_column="ts")
+    if not isinstance(db, RemoteDatabase):
+        assert callable(getattr(s, name))
+        return
+    with pytest.raises(errors.UnsupportedError, match=f"Stream.{name} is the embedded engine's"):
+        getattr(s, name)
+    with pytest.raises(errors.UnsupportedError, match="Database.confine_sql"):
+        db.confine_sql  # noqa: B018
+    with pytest.raises(AttributeError):
+        s.no_such_method  # noqa: B018
+    flow = db.execute("SELECT host FROM req")
+    with pytest.raises(errors.UnsupportedError, match="Flow.types is the embedded engine's"):
+        flow.types  # noqa: B018
+    flow.cancel()
+
+
+BAD_RECORDS: list[tuple[Any, str, dict[str, Any]]] = [
+    ((1, 2, 3, 4), "row 0 of stream 'req' has 4 values; the schema has 3 columns (ts, host, ms), "
+     "or 2 without the time column 'ts'", {"column": None, "row": 0, "value": (1, 2, 3, 4)}),
+    ({"host": "a", "nope": 1}, "unknown column 'nope' in row 0 of stream 'req'",
+     {"column": "nope", "row": 0, "value": 1}),
+    ("abc", "row 0 of stream 'req' must be a tuple, list or mapping, not str",
+     {"column": None, "row": 0, "value": "abc"}),
+    (None, "row 0 of stream 'req' must be a tuple, list or mapping, not NoneType",
+     {"column": None, "row": 0, "value": None}),
+    ((T0, "a", "x"), "column 'ms' of row 0 in stream 'req': expected DOUBLE, got str (value 'x', "
+     "column type DOUBLE)", {"column": "ms", "row": 0, "value": "x"}),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("row, message, detail", BAD_RECORDS)
+def test_a_bad_record_is_the_same_record_error(
+    db: Any, row: Any, message: str, detail: dict[str, Any]
+) -> None:
+    s = db.create_stream("req", SCHEMA, time_column="ts")
+    with pytest.raises(errors.RecordError) as caught:
+        s.append(row)
+    assert str(caught.value) == message
+    assert {k: caught.value.detail[k] for k in detail} == detail
+    assert caught.value.detail["stream"] == "req"
+    assert s.append(("a", 1.0)) == 0 and len(s) == 1  # the time column left out: ingest time
+
+
+def test_aggregate_values_keep_their_types(db: Any) -> None:
+    s = db.create_stream("req", SCHEMA + ", n BIGINT, ok BOOLEAN", time_column="ts")
+    s.append_many([(t, h, ms, int(ms), int(ms) % 2 == 0) for t, h, ms in rows(10)])
+    expected = {
+        "MIN(ts)": T0, "MAX(ts)": T0 + dt.timedelta(seconds=9), "SUM(n)": 45, "AVG(ms)": 4.5,
+        "MAX(ok)": True, "LAST(host)": "b", "TOP_K(host, 2)": ["a", "b"], "COUNT(*)": 10,
+    }  # fmt: skip
+    for i, expression in enumerate(expected):
+        s.add_aggregate(f"a{i}", None, expression, backfill=True)
+        value = s.get_aggregate(f"a{i}")
+        assert (value, type(value)) == (expected[expression], type(expected[expression]))
+    assert s.get_aggregate("a0", T0 + dt.timedelta(hours=1)) is None  # no record: no value

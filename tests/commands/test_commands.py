@@ -161,3 +161,118 @@ def test_sql_errors_are_one_line_and_every_command_has_help(tmp_path: Path) -> N
         if command == "serve" and done.returncode == 2:
             continue  # rillet serve comes with the server
         assert done.returncode == 0 and "Usage: rillet " + command in done.stdout
+
+
+def test_url_and_token_reach_a_server_by_option_or_environment(tmp_path: Path) -> None:
+    import os
+    import signal
+    import time
+
+    import httpx
+
+    from tests.server.conftest import free_port
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(
+        [sys.executable, "-m", "rillet.cli", "serve", "--data", str(tmp_path / "served"),
+         "--port", str(port), "--token", "s3cret"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(url + "/healthz", timeout=1)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline and server.poll() is None
+                time.sleep(0.1)
+        source = write_csv(tmp_path / "requests.csv")
+        done = rillet_command(
+            "ingest", "--url", url, "--token", "s3cret", "--stream", "req", "--create",
+            "--time-column", "ts", str(source),
+        )  # fmt: skip
+        assert (done.returncode, done.stdout) == (0, "3 records appended to req (next offset 3)\n")
+        env = {**os.environ, "RILLET_URL": url, "RILLET_TOKEN": "s3cret"}
+        query = "SELECT host, lat FROM req ORDER BY ts"
+        done = subprocess.run(
+            [sys.executable, "-m", "rillet.cli", "sql", query, "--format", "json"],
+            env=env, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert [json.loads(line) for line in done.stdout.splitlines()] == [
+            {"host": h, "lat": lat} for _, h, lat in ROWS
+        ]
+        done = subprocess.run(
+            [sys.executable, "-m", "rillet.cli", "streams", "--format", "csv"],
+            env=env, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert (
+            done.stdout.splitlines()[1]
+            == '"req",3,"ts","ts TIMESTAMP NOT NULL, host STRING, lat DOUBLE"'
+        )
+        for token in ([], ["--token", "wrong"]):
+            refused = rillet_command("streams", "--url", url, *token)
+            assert refused.returncode == 1
+            assert refused.stderr == (
+                "Error: AccessError: a valid 'Authorization: Bearer <token>' is required\n"
+            )
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.communicate(timeout=30)
+    assert server.returncode == 0
+
+
+def test_serve_over_tls_and_only_on_loopback_without_tokens(tmp_path: Path) -> None:
+    import shutil
+    import signal
+    import ssl
+    import time
+
+    import httpx
+    import pytest
+
+    from tests.server.conftest import free_port
+
+    refused = rillet_command("serve", "--data", str(tmp_path / "d"), "--host", "0.0.0.0")
+    assert refused.returncode == 1
+    assert refused.stderr == (
+        "Error: ConfigError: without tokens the server binds to loopback only, not '0.0.0.0': "
+        "give --token or --tokens-file to serve other hosts\n"
+    )
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl makes the test's certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
+         "-out", str(cert), "-days", "1", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "rillet.cli", "serve", "--data", str(tmp_path / "d"),
+         "--port", str(port), "--tls-cert", str(cert), "--tls-key", str(key)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        url = f"https://127.0.0.1:{port}"
+        trusted = ssl.create_default_context(cafile=str(cert))
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                answer = httpx.get(url + "/healthz", verify=trusted, timeout=1)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline and server.poll() is None
+                time.sleep(0.1)
+        assert answer.json()["status"] == "ok"
+        with pytest.raises(httpx.TransportError):
+            httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)  # plain HTTP is not served
+    finally:
+        server.send_signal(signal.SIGTERM)
+        out, _ = server.communicate(timeout=30)
+    assert server.returncode == 0
+    assert f"serving {tmp_path / 'd'} at {url}/" in out
+    assert "no tokens: anyone on this machine may read and write; bound to loopback only" in out

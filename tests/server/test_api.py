@@ -4,8 +4,12 @@ library (DuckDB's answer for SQL), and that a refused request changes nothing.""
 from __future__ import annotations
 
 import datetime as dt
+import json
+from collections.abc import Callable
+from pathlib import Path
 
 import duckdb
+import httpx
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.ipc as ipc
@@ -331,3 +335,217 @@ def test_metrics_health_and_openapi(server: Running) -> None:
     spec = server.http.get("/v1/openapi.json").json()
     assert spec["openapi"] == "3.1.0"
     assert "post" in spec["paths"]["/v1/streams/{stream}/records"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/streams/req/records",
+        "/v1/streams/req/aggregates/worst",
+        "/v1/streams/req/aggregates/worst/series",
+        "/v1/streams/req/filters/slow/records",
+        "/v1/streams/req/matches",
+        "/v1/alerts",
+    ],
+)
+@pytest.mark.parametrize(
+    "bound, value",
+    [
+        ("start", "99999999999999999999999"),  # epoch ns past the year 9999
+        ("end", "-99999999999999999999999"),
+        ("end", "0001-01-01T00:00:00Z"),  # a series' default start is a minute before it
+    ],
+)
+def test_a_time_out_of_range_is_a_400_naming_the_parameter(
+    server: Running, path: str, bound: str, value: str
+) -> None:
+    make(server)
+    server.http.post("/v1/streams/req/filters", json={"name": "slow", "expression": "ms > 2"})
+    server.http.post(
+        "/v1/streams/req/aggregates",
+        json={"name": "worst", "filter": "slow", "expression": "MAX(ms)"},
+    )
+    extra = {"expression": "ms > 1"} if path.endswith("matches") else {}
+    answer = server.http.get(path, params={bound: value, **extra})
+    if value.startswith("0001") and not path.endswith("series"):
+        assert answer.status_code == 200, answer.text  # a time, before every record
+        return
+    assert answer.status_code == 400, answer.text
+    body = answer.json()
+    assert body["error"] == "InputError"
+    assert set(body) == {"error", "message", "detail"}
+    assert body["detail"]["parameter"] == ("step" if value.startswith("0001") else bound)
+
+
+def test_a_filter_keeps_its_resolution_and_an_index_its_bucket_size(server: Running) -> None:
+    make(server)
+    http = server.http
+    made = http.post(
+        "/v1/streams/req/filters", json={"name": "slow", "expression": "ms > 2", "resolution": "1m"}
+    )
+    assert made.status_code == 201, made.text
+    assert made.json() == {"name": "slow", "expression": "ms > 2", "resolution": "1m"}
+    listed = http.get("/v1/streams/req/monitors").json()
+    assert [(f["name"], f["resolution"]) for f in listed["filters"]] == [("slow", "1m")]
+    bad = http.post(
+        "/v1/streams/req/filters", json={"name": "f2", "expression": "ms > 2", "resolution": "zz"}
+    )
+    assert bad.status_code == 400 and bad.json()["error"] == "ConfigError"
+    for size in (0, -1.5):
+        zero = http.post("/v1/streams/req/indexes", json={"column": "ms", "bucket_size": size})
+        assert zero.status_code == 400, zero.text
+        assert zero.json()["error"] == "ConfigError"
+        assert zero.json()["message"] == "index on 'ms' needs a positive bucket_size"
+    assert (
+        http.post("/v1/streams/req/indexes", json={"column": "ms", "bucket_size": 2.5}).status_code
+        == 201
+    )
+    assert http.get("/v1/streams/req/monitors").json()["indexes"] == [
+        {"name": "ms", "bucket_size": 2.5}
+    ]
+    assert [f["name"] for f in http.get("/v1/streams/req/monitors").json()["filters"]] == ["slow"]
+
+
+def test_a_csv_value_that_does_not_fit_names_its_column_row_and_value(server: Running) -> None:
+    make(server)
+    csv_body = b'ts,host,ms\n2026-01-01T00:00:00Z,a,1\n2026-01-01T00:00:01Z,b,"1,5"\n'
+    answer = server.http.post(
+        "/v1/streams/req/records", content=csv_body, headers={"content-type": "text/csv"}
+    )
+    assert answer.status_code == 400
+    assert answer.json() == {
+        "error": "RecordError",
+        "message": "column 'ms' of row 1 in stream 'req': '1,5' is not a DOUBLE",
+        "detail": {"stream": "req", "column": "ms", "row": 1, "value": "1,5"},
+    }
+    bad_time = server.http.post(
+        "/v1/streams/req/records", content=b"ts,host\nyesterday,a\n",
+        headers={"content-type": "text/csv"},
+    )  # fmt: skip
+    assert bad_time.json()["detail"] == {
+        "stream": "req",
+        "column": "ts",
+        "row": 0,
+        "value": "yesterday",
+    }
+    ragged = server.http.post(
+        "/v1/streams/req/records", content=b"ts,host,ms\n2026-01-01T00:00:00Z,a\n",
+        headers={"content-type": "text/csv"},
+    )  # fmt: skip
+    assert ragged.status_code == 400 and ragged.json()["error"] == "InputError"
+    assert "Expected 3 columns, got 2" in ragged.json()["message"]
+    assert len(server.db.stream("req")) == 0
+
+
+@pytest.mark.parametrize("accept", ["application/json", "application/x-ndjson", "text/csv"])
+def test_sql_values_json_and_csv_have_no_type_for_are_sent_as_text(
+    server: Running, accept: str
+) -> None:
+    query = (
+        "SELECT INTERVAL 1 DAY AS i, map([1], [2]) AS m, '101'::BIT AS b, [1, 2]::INT[2] AS a, "
+        "'infinity'::TIMESTAMP AS t, '-infinity'::DATE AS d"
+    )
+    answer = server.http.post("/v1/sql", json={"sql": query}, headers={"accept": accept})
+    assert answer.status_code == 200, answer.text
+    if accept == "application/json":
+        assert answer.json()["rows"] == [
+            [[0, 1, 0], [[1, 2]], "05fd", [1, 2], "infinity", "-infinity"]
+        ]
+    elif accept == "application/x-ndjson":
+        assert json.loads(answer.text) == {
+            "i": [0, 1, 0], "m": [[1, 2]], "b": "05fd", "a": [1, 2],
+            "t": "infinity", "d": "-infinity",
+        }  # fmt: skip
+    else:
+        header, row = answer.text.splitlines()
+        assert header == '"i","m","b","a","t","d"'
+        assert row.startswith('"[0,1,0]","[[1,2]]","05fd","[1,2]",')
+
+
+def test_a_column_named_twice_or_a_request_nested_too_deeply_is_a_400(server: Running) -> None:
+    make(server)
+    post = server.http.post
+    twice = pa.table([pa.array([1.0]), pa.array([2.0])], names=["ms", "ms"])
+    bodies = [
+        (b"ts,ts\n2026-01-01T00:00:00Z,2026-01-01T00:00:01Z\n", "text/csv", "ts"),
+        (b"ts,ts\n1,2\n", "text/csv", "ts"),
+        (arrow_body(twice), "application/vnd.apache.arrow.stream", "ms"),
+    ]
+    for content, kind, column in bodies:
+        answer = post("/v1/streams/req/records", content=content, headers={"content-type": kind})
+        assert answer.status_code == 400, answer.text
+        assert answer.json() == {
+            "error": "SchemaError",
+            "message": f"column '{column}' appears twice in the body for stream 'req'",
+            "detail": {"stream": "req", "column": column},
+        }
+    deep = "(" * 5000 + "ms > 1" + ")" * 5000
+    for answer in [
+        server.http.get("/v1/streams/req/matches", params={"expression": deep}),
+        post("/v1/streams/req/filters", json={"name": "f", "expression": deep}),
+        post("/v1/sql", json={"sql": "SELECT " + deep + " FROM req"}),
+        post("/v1/rtsql", json={"statement": "SELECT " + deep + " FROM req"}),
+    ]:
+        assert answer.status_code == 400, answer.text
+        assert answer.json()["error"] == "InputError"
+        assert answer.json()["message"] == "the request is nested too deeply to be read"
+    assert server.http.get("/v1/streams/req/monitors").json()["filters"] == []
+    long = post("/v1/streams", json={"name": "s" * 5000, "schema": "n INT"})
+    assert long.status_code == 400 and long.json()["error"] == "SchemaError"
+    assert (
+        long.json()["message"]
+        == "stream name 'ssssssssssssssssssss'... is 5000 characters; at most 200"
+    )
+    assert post("/v1/streams", json={"name": "s" * 200, "schema": "n INT"}).status_code == 201
+    assert len(server.db.stream("req")) == 0
+
+
+def test_metrics_carry_monitor_and_flow_lag_and_the_queues(server: Running) -> None:
+    make(server)
+    made = server.http.post("/v1/rtsql", json={"statement": "SELECT host FROM req"})
+    flow = made.json()["flow"]
+    server.http.post("/v1/streams/req/records", json=ROWS)
+    assert wait_until(lambda: server.http.get(f"/v1/flows/{flow}").json()["lag"] == 0)
+    text = server.http.get("/metrics").text
+    for line in [
+        'rillet_monitor_lag_batches{stream="req"} 0.0',
+        f'rillet_flow_lag_batches{{flow="{flow}"}} 0.0',
+        "rillet_ingest_waiting 0.0",
+        "rillet_sse_clients 0.0",
+        'rillet_ingested_bytes_total{stream="req"}',
+        "rillet_query_seconds_bucket",
+    ]:
+        assert line in text, line
+
+
+def test_rtsql_needs_the_role_its_endpoint_would(
+    start: Callable[..., Running], tmp_path: Path
+) -> None:
+    running = start(tokens={"r": "read", "w": "write", "a": "admin"})
+
+    def rtsql(statement: str, token: str) -> httpx.Response:
+        return running.http.post(
+            "/v1/rtsql", json={"statement": statement}, headers={"authorization": f"Bearer {token}"}
+        )
+
+    assert rtsql("CREATE STREAM s (x INT)", "w").status_code == 200
+    dropped = rtsql("DROP STREAM s", "w")
+    assert dropped.status_code == 403
+    assert dropped.json() == {
+        "error": "AccessError",
+        "message": "a DropStream statement (it drops a stream, or reads the server's files) "
+        "needs an admin token",
+        "detail": {"role": "write", "needed": "admin"},
+    }
+    assert [s.name for s in running.db.streams()] == ["s"]
+    secret = tmp_path / "secret.txt"
+    secret.write_text("1\n2\n")
+    reading = rtsql(f"CREATE STREAM f (x INT) FROM LOCAL FILE '{secret}'", "w")
+    assert reading.status_code == 403 and reading.json()["detail"]["needed"] == "admin"
+    assert [s.name for s in running.db.streams()] == ["s"]
+    assert rtsql(f"CREATE STREAM f (x INT) FROM LOCAL FILE '{secret}'", "a").status_code == 200
+    assert rtsql("DROP STREAM s", "a").status_code == 200
+    assert rtsql("SHOW STREAMS", "r").status_code == 200
+    assert rtsql("CREATE STREAM t (x INT)", "r").json()["detail"] == {
+        "role": "read", "needed": "write",
+    }  # fmt: skip

@@ -10,7 +10,9 @@ from types import MappingProxyType
 from typing import Any, overload
 
 import httpx
+import numpy as np
 import pyarrow as pa
+import pyarrow.ipc as ipc
 
 from rillet.arguments import (
     CALLBACK,
@@ -31,13 +33,54 @@ from rillet.arguments import (
 from rillet.batches import to_table
 from rillet.client.flow import RemoteFlow
 from rillet.client.http import ARROW, Connection, arrow_body, events, time_text
-from rillet.errors import RecordError
+from rillet.errors import InputError, NotFoundError, UnsupportedError
 from rillet.monitors import Alert
 from rillet.query import Result
 from rillet.record import Record
 from rillet.rtsql.parser import parse
 from rillet.rtsql.results import StatementResult
-from rillet.schema import IMPLICIT_TIME, Schema
+from rillet.schema import IMPLICIT_TIME, OFFSET, Schema
+
+#: what an embedded stream and database have that a remote one does not: the engine's own
+#: plumbing, which is the server's (the README's list of what does not work remotely)
+STREAM_ONLY_EMBEDDED = frozenset(
+    {
+        "subscribe", "unsubscribe", "wait_subscribers", "seal", "apply_retention",
+        "partitions", "take", "scan_tables", "stored", "monitors", "options", "root",
+        "watermark", "caught_up", "paused", "granularity", "log_bytes_written",
+    }
+)  # fmt: skip
+DATABASE_ONLY_EMBEDDED = frozenset({"confine_sql", "clock", "path", "settings"})
+
+
+def _not_remote(what: str, name: str) -> UnsupportedError:
+    return UnsupportedError(
+        f"{what}.{name} is the embedded engine's and does not work on a remote database "
+        "(the server keeps it); see the README's list of what does not work remotely",
+        method=name,
+    )
+
+
+class RemoteMatches:
+    """Records a filter matched on a server, as :class:`rillet.monitors.Matches` gives them:
+    ``offsets`` (numpy), ``arrow()`` (with ``_offset``), ``len``, or iterate for Records."""
+
+    def __init__(self, table: pa.Table) -> None:
+        self._table = table
+        self.offsets = np.asarray(table.column(OFFSET).to_numpy(), dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.offsets)
+
+    def arrow(self) -> pa.Table:
+        """The matched records (with ``_offset``) as one table, in offset order."""
+        return self._table
+
+    def __iter__(self) -> Iterator[Record]:
+        yield from _records(self._table)
+
+    def __repr__(self) -> str:
+        return f"Matches({len(self)} records)"
 
 
 class RemoteStream:
@@ -75,28 +118,9 @@ class RemoteStream:
     # -- ingest ------------------------------------------------------------------------
 
     def append(self, row: Any) -> int:
-        """Append one record (a tuple in schema order or a dict); its offset."""
-        names = [c.name for c in self.schema.columns if not c.name.startswith("_")]
-        if isinstance(row, Mapping):
-            record = dict(row)
-        elif not isinstance(row, tuple | list):
-            raise RecordError(
-                f"row 0 of stream {self.name!r} must be a tuple, list or mapping, not "
-                f"{type(row).__name__}",
-                stream=self.name, column=None, row=0, value=row,
-            )  # fmt: skip
-        else:
-            values = tuple(row)
-            given = (
-                names if len(values) == len(names) else [n for n in names if n != self.time_column]
-            )
-            if len(values) != len(given):
-                raise RecordError(
-                    f"a record of stream {self.name!r} has {len(names)} values, got {len(values)}",
-                    stream=self.name, column=None, row=0, value=row,
-                )  # fmt: skip
-            record = dict(zip(given, values, strict=True))
-        return self.append_many([record])
+        """Append one record (a tuple in schema order or a dict); its offset.  Converted as
+        the embedded library converts it, so a bad record is the same RecordError."""
+        return self.append_many([row])
 
     def append_many(self, data: Any) -> int:
         """Append many records, all or nothing, sent as Arrow IPC; the first one's offset."""
@@ -122,14 +146,17 @@ class RemoteStream:
     def read(self, offset: int, count: int | None = None) -> Record | list[Record]:
         """The record at ``offset``, or the records of ``offset .. offset + count - 1``."""
         check("read", offset=(offset, INT), count=(count, COUNT | None))
-        table = self._connection.table(
-            "GET", f"{self._path}/records", params={"offset": offset, "count": count or 1}
-        )
-        records = _records(table, offset)
+        first = max(int(offset), 0)  # offsets below 0 hold no record, as embedded
+        wanted = 1 if count is None else max(int(count) - (first - int(offset)), 0)
+        records: list[Record] = []
+        if wanted:
+            table = self._connection.table(
+                "GET", f"{self._path}/records",
+                params={"offset": first, "count": wanted, "offsets": "true"},
+            )  # fmt: skip
+            records = _records(table)
         if count is None:
-            if not records:
-                from rillet.errors import NotFoundError
-
+            if not records or int(offset) < 0:
                 raise NotFoundError(
                     f"no record at offset {offset} in stream {self.name!r}",
                     kind="record", name=str(offset), suggestion=None,
@@ -142,8 +169,9 @@ class RemoteStream:
         check("scan", start=(start, TIME | None), end=(end, TIME | None))
         params = {k: v for k, v in (("start", time_text(start)), ("end", time_text(end))) if v}
         params.setdefault("start", "0")
+        params["offsets"] = "true"
         table = self._connection.table("GET", f"{self._path}/records", params=params)
-        return iter(_records(table, -1))
+        return iter(_records(table))
 
     # -- monitors ----------------------------------------------------------------------
 
@@ -230,7 +258,7 @@ class RemoteStream:
         check("remove_trigger", name=(name, TEXT_OPTION))
         self._connection.call("DELETE", f"{self._path}/triggers/{_quoted(name)}")
 
-    def execute_filter(self, expression: str, start: Any = None, end: Any = None) -> list[Record]:
+    def execute_filter(self, expression: str, start: Any = None, end: Any = None) -> RemoteMatches:
         """The records matching an ad-hoc predicate."""
         check(
             "execute_filter",
@@ -239,12 +267,13 @@ class RemoteStream:
             end=(end, TIME | None),
         )
         params = {"expression": expression, "start": time_text(start), "end": time_text(end)}
+        params["offsets"] = "true"
         table = self._connection.table(
             "GET", f"{self._path}/matches", params={k: v for k, v in params.items() if v}
         )
-        return _records(table, -1)
+        return RemoteMatches(table)
 
-    def query_filter(self, name: str, start: Any = None, end: Any = None) -> list[Record]:
+    def query_filter(self, name: str, start: Any = None, end: Any = None) -> RemoteMatches:
         """The records a named filter matched in ``[start, end)``."""
         check(
             "query_filter",
@@ -252,12 +281,12 @@ class RemoteStream:
             start=(start, TIME | None),
             end=(end, TIME | None),
         )
-        params = {"start": time_text(start), "end": time_text(end)}
+        params = {"start": time_text(start), "end": time_text(end), "offsets": "true"}
         table = self._connection.table(
             "GET", f"{self._path}/filters/{_quoted(name)}/records",
             params={k: v for k, v in params.items() if v},
         )  # fmt: skip
-        return _records(table, -1)
+        return RemoteMatches(table)
 
     def get_aggregate(self, name: str, start: Any = None, end: Any = None) -> Any:
         """A named aggregate over ``[start, end)``."""
@@ -268,11 +297,13 @@ class RemoteStream:
             end=(end, TIME | None),
         )
         params = {"start": time_text(start), "end": time_text(end)}
-        answer = self._connection.json(
+        answer = self._connection.call(
             "GET", f"{self._path}/aggregates/{_quoted(name)}",
-            params={k: v for k, v in params.items() if v},
+            params={k: v for k, v in params.items() if v}, headers={"accept": ARROW},
         )  # fmt: skip
-        return answer["value"]
+        if answer.headers.get("content-type", "").startswith(ARROW):  # typed: times stay times
+            return ipc.open_stream(answer.content).read_all().column(0)[0].as_py()
+        return answer.json()["value"]
 
     def get_alerts(
         self, start: Any = None, end: Any = None, trigger: str | None = None
@@ -320,6 +351,11 @@ class RemoteStream:
             headers={"content-type": "application/json"},
         )  # fmt: skip
 
+    def __getattr__(self, name: str) -> Any:
+        if name in STREAM_ONLY_EMBEDDED:
+            raise _not_remote("Stream", name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
     def __repr__(self) -> str:
         return f"RemoteStream({self.name!r} at {self._connection.url})"
 
@@ -357,12 +393,9 @@ class RemoteDatabase:
             log_compression=(log_compression, TEXT_OPTION | None),
         )
         options = {
-            "partition": partition,
-            "retention": retention,
-            "max_bytes": max_bytes,
-            "durability": durability,
-            "log_compression": log_compression,
-        }
+            "partition": partition, "retention": retention, "max_bytes": max_bytes,
+            "durability": durability, "log_compression": log_compression,
+        }  # fmt: skip
         if isinstance(schema, pa.Schema):
             from rillet.datatypes import DataType
 
@@ -404,7 +437,13 @@ class RemoteDatabase:
         )
         body: dict[str, Any] = {"sql": query, "include_open": include_open}
         if params is not None:
-            body["params"] = [_jsonable(p) for p in params]
+            if isinstance(params, Mapping):
+                raise InputError(
+                    "sql(): named parameters (a mapping) cannot be sent to a server; give a "
+                    "sequence for the ? placeholders",
+                    method="sql", argument="params",
+                )  # fmt: skip
+            body["params"] = [_jsonable(p, i) for i, p in enumerate(params)]
         return Result(self._connection.table("POST", "/v1/sql", json=body))
 
     def execute(self, text: str) -> Any:
@@ -461,6 +500,11 @@ class RemoteDatabase:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def __getattr__(self, name: str) -> Any:
+        if name in DATABASE_ONLY_EMBEDDED:
+            raise _not_remote("Database", name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
     def __repr__(self) -> str:
         return f"RemoteDatabase({self.url!r})"
 
@@ -469,12 +513,15 @@ def _quoted(name: str) -> str:
     return httpx.URL(f"/{name}").raw_path.decode()[1:].replace("/", "%2F")
 
 
-def _records(table: pa.Table, first: int) -> list[Record]:
-    index = {name: i for i, name in enumerate(table.column_names)}
-    columns = [c.to_pylist() for c in table.columns]
+def _records(table: pa.Table) -> list[Record]:
+    """Records of a table the server sent with their offsets (the ``_offset`` column)."""
+    offsets = table.column(OFFSET).to_pylist()
+    shown = table.drop_columns([OFFSET])
+    index = {name: i for i, name in enumerate(shown.column_names)}
+    columns = [c.to_pylist() for c in shown.columns]
     return [
-        Record(index, values, first + i if first >= 0 else -1)
-        for i, values in enumerate(zip(*columns, strict=True))
+        Record(index, values, int(offset))
+        for values, offset in zip(zip(*columns, strict=True), offsets, strict=True)
     ]
 
 
@@ -489,8 +536,19 @@ def _alert(data: dict[str, Any]) -> Alert:
     )
 
 
-def _jsonable(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, dt.datetime | dt.date) else value
+def _jsonable(value: Any, index: int) -> Any:
+    """A SQL parameter as JSON: times as ISO text; what JSON cannot carry is refused."""
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if isinstance(value, list | tuple):
+        return [_jsonable(v, index) for v in value]
+    raise InputError(
+        f"sql(): params[{index}] is a {type(value).__name__}, which cannot be sent to a server "
+        "(give None, a bool, number, str, datetime, date or a list of them)",
+        method="sql", argument="params", row=index,
+    )  # fmt: skip
 
 
 def _alerts(connection: Connection, stream: str, callback: Callable[[Alert], None]) -> None:

@@ -13,8 +13,14 @@ from typing import Any
 import pyarrow as pa
 
 from rillet.client.http import Connection, events
-from rillet.errors import FlowError, NotFoundError, RilletError
+from rillet.errors import FlowError, NotFoundError, RilletError, UnsupportedError
 from rillet.flows.flow import FlowRecord
+
+#: what an embedded flow has that a remote one does not: the engine's side of it
+FLOW_ONLY_EMBEDDED = frozenset(
+    {"cancelled", "emit", "finish", "graph", "since_us", "sorted_through", "start",
+     "start_offsets", "types"}
+)  # fmt: skip
 
 
 class RemoteFlow:
@@ -51,6 +57,12 @@ class RemoteFlow:
     def running(self) -> bool:
         info = self._info()
         return info is not None and bool(info["running"])
+
+    @property
+    def lag(self) -> int:
+        """Batches its input streams have ingested that the flow has not read yet."""
+        info = self._info()
+        return int(info["lag"]) if info else 0
 
     @property
     def late_events(self) -> int:
@@ -133,6 +145,15 @@ class RemoteFlow:
             for values, stamp in zip(zip(*columns, strict=True), times, strict=True):
                 yield FlowRecord(self._index, values, self._produced, stamp)
                 self._produced += 1
+
+    def __getattr__(self, name: str) -> Any:
+        if name in FLOW_ONLY_EMBEDDED:
+            raise UnsupportedError(
+                f"Flow.{name} is the embedded engine's and does not work on a remote database "
+                "(the server keeps it); see the README's list of what does not work remotely",
+                method=name,
+            )
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def __repr__(self) -> str:
         return f"RemoteFlow(id={self.id}, query={self.query!r})"

@@ -15,6 +15,7 @@ import pyarrow.ipc as ipc
 
 from rillet import errors
 from rillet.errors import RilletError, UnavailableError
+from rillet.time import bound_us, us_to_datetime
 
 ARROW = "application/vnd.apache.arrow.stream"
 
@@ -81,12 +82,20 @@ def arrow_body(table: pa.Table) -> bytes:
 
 
 def time_text(value: Any) -> str | None:
-    """A time bound as the server reads it: epoch nanoseconds or ISO-8601."""
-    if value is None:
+    """A time bound as the server reads it: ISO-8601 text of the first microsecond at or
+    after it, as the embedded library rounds (a bound it cannot read is its InputError)."""
+    us = bound_us(value)
+    if us is None:
         return None
-    if isinstance(value, dt.datetime):
-        return (value if value.tzinfo else value.replace(tzinfo=dt.UTC)).isoformat()
-    return str(value)
+    try:
+        return us_to_datetime(us).isoformat()
+    except OverflowError:  # past what a datetime holds: as far as one goes, for a range
+        far = (
+            dt.datetime.max.replace(tzinfo=dt.UTC)
+            if us > 0
+            else dt.datetime.min.replace(tzinfo=dt.UTC)
+        )
+        return far.isoformat()
 
 
 def events(

@@ -359,6 +359,11 @@ class Flow:
         return self._cancelled
 
     @property
+    def lag(self) -> int:
+        """Batches its input streams have ingested that the flow has not read yet."""
+        return sum(subscription.lag for _, subscription in self._subscriptions)
+
+    @property
     def late_events(self) -> int:
         """Input records that came later than the slack allows."""
         return self._counters.late

@@ -141,6 +141,8 @@ def guarded(operation: Operation) -> Endpoint:
                 )  # fmt: skip
             except UnicodeDecodeError as exc:
                 response = refusal(400, "InputError", f"the body is not UTF-8 text: {exc}")
+            except RecursionError:
+                response = refusal(400, "InputError", "the request is nested too deeply to be read")
         state.metrics.requests.labels(
             operation.path, operation.method, str(response.status_code)
         ).observe(time.perf_counter() - began)

@@ -141,6 +141,17 @@ class ServerState:
         for flow_id, feed in list(self.flows.items()):
             out.add_metric([str(flow_id)], feed.rows)
         yield out
+        behind = GaugeMetricFamily(
+            "rillet_flow_lag_batches", "Batches ingested that a flow has not read yet",
+            labels=["flow"],
+        )  # fmt: skip
+        try:
+            flows = list(self.db.flows())
+        except RilletError:
+            flows = []
+        for flow in flows:
+            behind.add_metric([str(flow.id)], flow.lag)
+        yield behind
         clients = GaugeMetricFamily("rillet_sse_clients", "Event-stream readers connected")
         clients.add_metric(
             [], self.alerts.clients + sum(f.clients for f in list(self.flows.values()))

@@ -85,6 +85,16 @@ class Reads(Subscribers):
         return self._scan(start, end)  # a generator: checked above, when called
 
     def _scan(self, start: TimeBound, end: TimeBound) -> Iterator[Record]:
+        for table in self._scan_tables(start, end):
+            yield from self._records(table)
+
+    def scan_tables(self, start: TimeBound = None, end: TimeBound = None) -> Iterator[pa.Table]:
+        """What :meth:`scan` reads, as tables of the storage columns (with ``_offset``), one
+        a partition start, in event-time order (then offset)."""
+        check("scan_tables", start=(start, TIME | None), end=(end, TIME | None))
+        return self._scan_tables(start, end)  # a generator: checked above, when called
+
+    def _scan_tables(self, start: TimeBound, end: TimeBound) -> Iterator[pa.Table]:
         low = bound_us(start)
         high = bound_us(end)
         self._flush(sync=False)
@@ -94,8 +104,7 @@ class Reads(Subscribers):
             if not batches:
                 continue
             table = pa.Table.from_batches(batches)
-            table = table.sort_by([(tcol, "ascending"), (OFFSET, "ascending")])
-            yield from self._records(table)
+            yield table.sort_by([(tcol, "ascending"), (OFFSET, "ascending")])
 
     def _records(self, table: pa.Table) -> Iterator[Record]:
         """Records from a table of this stream's storage columns (with ``_offset``)."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import pyarrow as pa
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -45,17 +46,18 @@ async def add_index(request: Request) -> Response:
     size = field(data, "bucket_size", (int, float), required=False)
     backfill = field(data, "backfill", bool, required=False) or False
     stream = await blocking(_stream, request)
-    await blocking(stream.add_index, column, float(size or 1.0), backfill=backfill)
+    await blocking(stream.add_index, column, 1.0 if size is None else size, backfill=backfill)
     return answer({"column": column}, 201)
 
 
 async def add_filter(request: Request) -> Response:
     data = await json_object(request)
     name, expression = field(data, "name", str), field(data, "expression", str)
+    resolution = field(data, "resolution", str, required=False)
     backfill = field(data, "backfill", bool, required=False) or False
     stream = await blocking(_stream, request)
-    await blocking(stream.add_filter, name, expression, backfill=backfill)
-    return answer({"name": name, "expression": expression}, 201)
+    await blocking(stream.add_filter, name, expression, resolution=resolution, backfill=backfill)
+    return answer({"name": name, "expression": expression, "resolution": resolution}, 201)
 
 
 async def add_aggregate(request: Request) -> Response:
@@ -108,6 +110,15 @@ async def aggregate_value(request: Request) -> Response:
     name = request.path_params["name"]
     stream = await blocking(_stream, request)
     value = await blocking(stream.get_aggregate, name, start, end)
+    if wire.media(request.headers.get("accept")) == wire.ARROW:
+        # the value as a one-row table: its type kept (a time stays a time), for the client
+        try:
+            table = pa.table({"value": pa.array([value])})
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TypeError):
+            pass  # a value Arrow has no single type for: JSON
+        else:
+            content, kind = wire.table_body(table, wire.ARROW)
+            return Response(content, media_type=kind)
     return answer({"name": name, "value": value})
 
 
@@ -119,9 +130,12 @@ async def aggregate_series(request: Request) -> Response:
     now = dt.datetime.now(dt.UTC)
     start, end = _range(request)
     end_t = end or now
-    start_t = start or end_t - dt.timedelta(minutes=1)
     step = dt.timedelta(microseconds=step_us)
-    points = int((end_t - start_t) / step) if step_us > 0 else 0
+    try:
+        start_t = start or end_t - dt.timedelta(minutes=1)
+        points = int((end_t - start_t) / step) if step_us > 0 else 0
+    except OverflowError:  # a minute before the year 1
+        start_t, points = end_t, 0
     if not 0 < points <= 2000:
         raise InputError(
             f"a series has 1 to 2,000 points: [{start_t}, {end_t}) by {q.get('step') or '1s'} "
@@ -145,7 +159,13 @@ async def filter_records(request: Request) -> Response:
     start, end = _range(request)
     stream = await blocking(_stream, request)
     matches = await blocking(stream.query_filter, request.path_params["name"], start, end)
-    return wire.records_response(await blocking(matches.arrow), request.headers.get("accept"))
+    return wire.records_response(
+        await blocking(matches.arrow), request.headers.get("accept"), _offsets(request)
+    )
+
+
+def _offsets(request: Request) -> bool:
+    return wire.flag_param(request.query_params.get("offsets"), "offsets")
 
 
 async def execute_filter(request: Request) -> Response:
@@ -157,7 +177,9 @@ async def execute_filter(request: Request) -> Response:
     start, end = _range(request)
     stream = await blocking(_stream, request)
     matches = await blocking(stream.execute_filter, expression, start, end)
-    return wire.records_response(await blocking(matches.arrow), request.headers.get("accept"))
+    return wire.records_response(
+        await blocking(matches.arrow), request.headers.get("accept"), _offsets(request)
+    )
 
 
 async def add_webhook(request: Request) -> Response:

@@ -62,8 +62,13 @@ async def rtsql(request: Request) -> Response:
     text = field(data, "statement", str)
     statement = parse(text)  # a ParseError answers 400 with its line and column
     role = getattr(request.state, "role", "admin")
-    if not isinstance(statement, READ_ONLY) and ROLES[role] < ROLES["write"]:
-        raise AccessError(f"a {type(statement).__name__} statement needs a write token", role=role)
+    needed = _role_for(statement)
+    if ROLES[role] < ROLES[needed]:
+        raise AccessError(
+            f"a {type(statement).__name__} statement{_why.get(needed, '')} needs "
+            f"{'an' if needed == 'admin' else 'a'} {needed} token",
+            role=role, needed=needed,
+        )  # fmt: skip
     st = state(request)
     result = await blocking(st.db.execute, text)
     st.watch_streams()
@@ -83,6 +88,22 @@ async def rtsql(request: Request) -> Response:
     return answer({"kind": kind, "text": str(result), "lines": lines})
 
 
+_why = {"admin": " (it drops a stream, or reads the server's files)"}
+
+
+def _role_for(statement: object) -> str:
+    """The role an rtsql statement needs: as its HTTP endpoint would (DROP STREAM is
+    ``DELETE /v1/streams/{s}``: admin); a stream read from the server's files (FROM FILE,
+    SOURCE) is admin too, as SQL over HTTP reads no file."""
+    if isinstance(statement, READ_ONLY):
+        return "read"
+    if isinstance(statement, ast.DropStream):
+        return "admin"
+    if isinstance(statement, ast.CreateStream) and statement.source is not None:
+        return "admin"
+    return "write"
+
+
 def flow_json(flow: Any, feed: Any = None) -> dict[str, Any]:
     return {
         "id": flow.id,
@@ -96,6 +117,7 @@ def flow_json(flow: Any, feed: Any = None) -> dict[str, Any]:
         "watched": feed is not None and feed.clients > 0,
         "records_out": feed.rows if feed is not None else None,
         "rate": round(feed.rate, 3) if feed is not None else None,
+        "lag": flow.lag,
         "late_events": flow.late_events,
         "dropped_events": flow.dropped_events,
     }

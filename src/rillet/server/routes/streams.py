@@ -100,7 +100,9 @@ async def append(request: Request) -> Response:
     st = state(request)
     stream = await blocking(st.db.stream, request.path_params["stream"])
     raw = await body(request)
-    data, single = wire.records(raw, request.headers.get("content-type"), stream.schema)
+    data, single = wire.records(
+        raw, request.headers.get("content-type"), stream.schema, stream.name
+    )
     st.waiting += 1
     try:
         await asyncio.wait_for(st.ingest.acquire(), st.config.ingest_wait)
@@ -131,17 +133,22 @@ def _count(data: Any) -> int:
 
 async def read(request: Request) -> Response:
     """Records by offset (``offset``, ``count``), by time (``start``, ``end``) or the
-    newest (``tail``), as the Accept header asks."""
+    newest (``tail``), as the Accept header asks; ``offsets=true`` adds each record's
+    offset as the column ``_offset``."""
     db = state(request).db
     q = request.query_params
     name = request.path_params["stream"]
     stream = await blocking(db.stream, name)
     tail = wire.int_param(q.get("tail"), "tail", None, least=1)
+    offsets = wire.flag_param(q.get("offsets"), "offsets")
     if "start" in q or "end" in q:
         start = wire.time_param(q.get("start"), "start")
         end = wire.time_param(q.get("end"), "end")
         limit = wire.int_param(q.get("count"), "count", None, least=0)
-        table = await blocking(_scan, db, stream, start, end, limit)
+        if offsets:
+            table = await blocking(_scan_stored, stream, start, end, limit)
+        else:
+            table = await blocking(_scan, db, stream, start, end, limit)
     else:
         if tail is not None:
             offset = max(stream.next_offset - tail, 0)
@@ -150,7 +157,20 @@ async def read(request: Request) -> Response:
             offset = wire.int_param(q.get("offset"), "offset", 0, least=0) or 0
             count = wire.int_param(q.get("count"), "count", 100, least=0) or 0
         table = await blocking(_take, stream, offset, count)
-    return wire.records_response(table, request.headers.get("accept"))
+    return wire.records_response(table, request.headers.get("accept"), offsets)
+
+
+def _scan_stored(stream: Any, start: Any, end: Any, limit: int | None) -> pa.Table:
+    """What ``stream.scan`` reads, with the offsets: at most ``limit`` records."""
+    tables: list[pa.Table] = []
+    rows = 0
+    for table in stream.scan_tables(start, end):
+        tables.append(table)
+        rows += table.num_rows
+        if limit is not None and rows >= limit:
+            break
+    found = pa.concat_tables(tables) if tables else stream.schema.storage.empty_table()
+    return found if limit is None else found.slice(0, limit)
 
 
 def _take(stream: Any, offset: int, count: int) -> pa.Table:
