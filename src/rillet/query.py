@@ -124,11 +124,11 @@ class QueryEngine:
     ) -> Result:
         """Run ``query``; ``extra`` gives, for the streams it reads, rows to add to theirs
         (the open windows of named flows, with ``include_open``)."""
-        names = _streams_read(query, streams)
-        added = extra(list(names)) if extra is not None else {}
         with self._lock:  # making a cursor touches the shared connection
             cursor = self._con.cursor()
         try:
+            names = _streams_read(cursor, query, streams)
+            added = extra(list(names)) if extra is not None else {}
             cursor.execute("SET TimeZone = 'UTC'")
             cursor.begin()
             times = {name: self._bounds(cursor, bounds) for name, bounds in names.items()}
@@ -243,12 +243,15 @@ class QueryEngine:
         self._con.close()
 
 
-def _streams_read(query: str, streams: Mapping[str, Stream]) -> dict[str, Bounds | None]:
+def _streams_read(
+    cursor: duckdb.DuckDBPyConnection, query: str, streams: Mapping[str, Stream]
+) -> dict[str, Bounds | None]:
     """:func:`referenced`, without its sqlglot parse (a millisecond, a small query's
     third) when no stream the query reads has a partition for time bounds to skip: the
-    names then come from DuckDB's own parser (50 us)."""
+    names then come from DuckDB (50 us).  Asked on the query's own cursor: DuckDB binds
+    table functions to find them (it opens files), so a confined engine's limits apply."""
     try:
-        named = {name.lower() for name in duckdb.get_table_names(query)}
+        named = {name.lower() for name in cursor.get_table_names(query)}
     except duckdb.Error:
         return referenced(query, streams)
     used = [name for name in sorted(named) if name in streams]

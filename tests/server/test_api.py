@@ -251,10 +251,11 @@ def test_tokens_and_roles(start: object) -> None:
 
 
 def test_a_flow_is_named_and_unnamed_over_http(start: object) -> None:
-    running = start(tokens={"r": "read", "w": "write"})  # type: ignore[operator]
+    running = start(tokens={"r": "read", "w": "write", "a": "admin"})  # type: ignore[operator]
     http = running.http
     w = {"authorization": "Bearer w"}
     r = {"authorization": "Bearer r"}
+    a = {"authorization": "Bearer a"}
     made = http.post(
         "/v1/streams", json={"name": "req", "schema": SCHEMA, "time_column": "ts"}, headers=w
     )
@@ -275,13 +276,15 @@ def test_a_flow_is_named_and_unnamed_over_http(start: object) -> None:
     bad = http.put(f"/v1/flows/{flow_id}/name", json={"stream": 5}, headers=w)
     assert bad.status_code == 400
     assert http.put("/v1/flows/99/name", json={"stream": "y"}, headers=w).status_code == 404
+    # removing the name drops its stream: admin, as DELETE /v1/streams/{s}
     assert http.delete(f"/v1/flows/{flow_id}/name", headers=r).status_code == 403
-    assert http.delete(f"/v1/flows/{flow_id}/name", headers=w).status_code == 204
+    assert http.delete(f"/v1/flows/{flow_id}/name", headers=w).status_code == 403
+    assert http.delete(f"/v1/flows/{flow_id}/name", headers=a).status_code == 204
     assert [s["name"] for s in http.get("/v1/streams", headers=r).json()] == ["req"]
-    gone = http.delete(f"/v1/flows/{flow_id}/name", headers=w)
+    gone = http.delete(f"/v1/flows/{flow_id}/name", headers=a)
     assert gone.status_code == 404 and gone.json()["error"] == "NotFoundError"
     spec = http.get("/v1/openapi.json").json()["paths"]["/v1/flows/{flow}/name"]
-    assert (spec["put"]["x-role"], spec["delete"]["x-role"]) == ("write", "write")
+    assert (spec["put"]["x-role"], spec["delete"]["x-role"]) == ("write", "admin")
 
 
 def test_monitors_over_http(server: Running) -> None:

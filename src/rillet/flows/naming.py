@@ -97,8 +97,15 @@ class FlowNames:
                     suggestion=None,
                 )
             db._named.check_drop(name)  # a named flow reads it: refused, nothing changed
+            tee, stream = flow._tee, name
             flow._feed(None)
-        db.drop_stream(name)
+        try:
+            db.drop_stream(name)
+        except Exception:  # a named flow began to read it meanwhile: nothing changed
+            with self._lock:
+                if flow.name is None:
+                    flow._feed(tee, stream)
+            raise
 
     def forget(self, stream: str) -> None:
         """The stream ``stream`` is being dropped: the flow feeding it (if one does) stops

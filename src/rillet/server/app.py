@@ -114,7 +114,7 @@ OPERATIONS = [
         "Attach a stream name to a running flow: a new stream gets its output", "json",
     ),
     Operation(
-        "DELETE", "/v1/flows/{flow}/name", live.unname_flow, "write",
+        "DELETE", "/v1/flows/{flow}/name", live.unname_flow, "admin",
         "Remove a flow's attached stream name (the flow goes on, its stream is dropped)",
     ),
     Operation("GET", "/v1/flows/{flow}/events", live.flow_events, "read", "A flow's rows (SSE)"),

@@ -192,6 +192,29 @@ def test_dname_is_refused_while_a_named_flow_reads_the_stream(db: rillet.Databas
     ]
 
 
+def test_dname_refused_by_the_drop_itself_changes_nothing(
+    db: rillet.Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a named flow may begin to read the stream between \dname's check and its drop: the
+    # drop refuses then, and the flow must still feed its stream
+    ev = _stream(db)
+    flow = db.execute(QUERY)
+    db.name_flow(flow.id, "baz")
+    drop = db.drop_stream
+
+    def refused(name: str) -> None:
+        monkeypatch.setattr(db, "drop_stream", drop)
+        raise ConflictError(f"stream {name!r} is read by the named flow 'late_reader'")
+
+    monkeypatch.setattr(db, "drop_stream", refused)
+    with pytest.raises(ConflictError, match="late_reader"):
+        db.unname_flow(flow.id)
+    assert (flow.name, flow.attached) == ("baz", True)
+    events = _events(0, 30)
+    ev.append_many(events)  # still fed
+    assert _stored(db, "baz") == _expected(events)
+
+
 def test_a_column_called_timestamp_cannot_be_named(db: rillet.Database) -> None:
     _stream(db)
     flow = db.execute("SELECT ts AS timestamp, v FROM ev")
