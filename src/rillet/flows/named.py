@@ -347,9 +347,38 @@ class NamedFlows:
                 ups = [starts[s] for s in flow.streams if s in starts]
                 t = None if any(u is None for u in ups) else min(u for u in ups if u is not None)
             points[other], starts[other] = _point(db, name, entries[other], flow, t)
+            self.check_drop(f"{other}.late")  # emptied or dropped below: none may read it
         inputs = running[name].streams
+        original = dict(entries)
         for other in reversed(affected):
             self.drop(other)
+        try:
+            renewed, dropped, emptied, seeds = self._renewed(
+                affected, entries, points, inputs, running
+            )
+        except BaseException:  # nothing changed yet (a storage error reading, say)
+            for other in affected:
+                self._start(original[other])
+            raise
+        # one catalog transaction: after a crash, every flow has its old rows or all are
+        # emptied (with the kept rows in the catalog) and recomputed when the database
+        # opens, never a mix
+        db._reset_streams(renewed, dropped, emptied, seeds)
+        for other in affected:
+            self._start(entries[other])
+
+    def _renewed(
+        self,
+        affected: list[str],
+        entries: dict[str, NamedFlowEntry],
+        points: dict[str, int | None],
+        inputs: list[str],
+        running: dict[str, Flow],
+    ) -> tuple[list[NamedFlowEntry], list[str], list[str], dict[str, pa.Table]]:
+        """REFRESH's new definitions (put in ``entries``), the late streams to drop and to
+        empty, and the rows each emptied stream starts with again (the flows are stopped)."""
+        name = affected[0]
+        db = self._db
         through: dict[str, int] = {}
         for each in inputs:
             stream = db.stream(each)
@@ -386,12 +415,7 @@ class NamedFlows:
                     dropped.append(late)
             entries[other] = NamedFlowEntry(other, entry.query, options, entry.start_offsets)
             renewed.append(entries[other])
-        # one catalog transaction: after a crash, every flow has its old rows or all are
-        # emptied (with the kept rows in the catalog) and recomputed when the database
-        # opens, never a mix
-        db._reset_streams(renewed, dropped, emptied, seeds)
-        for other in affected:
-            self._start(entries[other])
+        return renewed, dropped, emptied, seeds
 
     def drop(self, name: str) -> None:
         """Stop the named flow filling ``name`` (if one does) before its stream goes."""

@@ -249,3 +249,47 @@ def test_since_recomputes_the_hop_windows_ending_after_its_point(tmp_path: Path)
         assert wait_until(lambda: _settled(db, new), 20)
         assert _stored(db, "m", size) == new
         assert _late(db) == [i for i in late if _ts(i) < point]  # late in a kept window
+
+
+def test_refresh_is_refused_while_a_named_flow_reads_the_late_stream(tmp_path: Path) -> None:
+    with rillet.connect(tmp_path / "d", **MANUAL) as db:
+        ev = _ev(db)
+        db.execute(MINUTELY)
+        ev.append_many(_records(ON_TIME[:500]))
+        ev.append_many(_records(LATE[:20]))  # minutes 0-2: out already, late
+        assert wait_until(lambda: _late(db) == LATE[:20])
+        db.execute('CREATE STREAM late_hosts AS SELECT host, ts FROM "m.late"')
+        before = _stored(db, "m", MINUTE)
+        with pytest.raises(ConflictError, match="'m.late' is read by the named flow 'late_hosts'"):
+            db.execute("REFRESH STREAM m")
+        assert _stored(db, "m", MINUTE) == before  # nothing changed, the flow goes on
+        ev.append_many(_records(ON_TIME[500:600]))
+        assert wait_until(lambda: _settled(db, _minutes(ON_TIME[:600], _ts(ON_TIME[599]))))
+
+
+def test_a_refresh_failing_before_it_changes_anything_restarts_the_flows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rillet.errors import StorageError
+    from rillet.flows import named
+
+    with rillet.connect(tmp_path / "d", **MANUAL) as db:
+        ev = _ev(db)
+        db.execute(MINUTELY)
+        ev.append_many(_records(ON_TIME[:500]))
+        ev.append_many(_records(LATE[:20]))
+        assert wait_until(lambda: _late(db) == LATE[:20])
+        rows = named._rows
+
+        def failing(stream: rillet.Stream) -> pa.Table:
+            monkeypatch.setattr(named, "_rows", rows)
+            raise StorageError(f"stream {stream.name!r}: I/O error (injected)")
+
+        monkeypatch.setattr(named, "_rows", failing)
+        with pytest.raises(StorageError, match="injected"):
+            db.execute("REFRESH STREAM m SINCE '2026-01-01T00:30:00Z'")
+        assert [f.name for f in db.flows()] == ["m"]  # running again, as before
+        ev.append_many(_records(ON_TIME[500:600]))
+        live = ON_TIME[:600]
+        assert wait_until(lambda: _settled(db, _minutes(live, _ts(ON_TIME[599]))))
+        assert _stored(db, "m", MINUTE) == _minutes(live, _ts(ON_TIME[599]))
