@@ -110,7 +110,9 @@ class Database:
         self._closed = False
         atexit.register(self.close)
         try:
-            self._plant_seeds()  # a REFRESH killed after its transaction: before any flow
+            self._plant_seeds(
+                self._streams
+            )  # a REFRESH killed after its transaction: before any flow
             self._named.resume()
         except BaseException:
             self.close()
@@ -227,9 +229,9 @@ class Database:
             stream._destroy()
         self._forget_doomed([s.name for s in old])
         opened = {entry.name: self._open(entry) for entry in [*(e for e, _ in resets), *cleared]}
+        self._plant_seeds(opened)  # before anyone else can see them (or append to them)
         with self._lock:
             self._streams = {**self._streams, **opened}
-        self._plant_seeds()
 
     def _entry_of(self, name: str) -> StreamEntry:
         """A new, empty entry for stream ``name``: its schema and options."""
@@ -243,11 +245,12 @@ class Database:
             0,
         )
 
-    def _plant_seeds(self) -> None:
-        """Append to each emptied stream the rows it starts with that it does not hold yet
-        (it holds a prefix of them), durably, then forget them."""
+    def _plant_seeds(self, streams: Mapping[str, Stream]) -> None:
+        """Append to each emptied stream of ``streams`` the rows it starts with that it does
+        not hold yet (it holds a prefix of them: nobody else has appended to it), durably,
+        then forget them."""
         for name, data in self._catalog.seeds():
-            stream = self._streams.get(name)
+            stream = streams.get(name)
             if stream is not None:
                 rows = pa.ipc.open_stream(data).read_all()
                 if stream.next_offset < rows.num_rows:
