@@ -7,6 +7,7 @@ down to its first bad row, so the error names column, row and value.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import operator
 import time
@@ -63,7 +64,8 @@ def rows_to_batch(
         ]
         if time_form == "text":  # Arrow parses ISO-8601 in C++, a tenth of a datetime's cost
             arrays[schema.time_index] = _parse_times(children[schema.time_index])
-    except (OverflowError, pa.ArrowInvalid):  # a time outside int64 nanoseconds
+    except (OverflowError, pa.ArrowInvalid, pa.ArrowTypeError):
+        # a time outside int64 nanoseconds, or times of several forms
         columns = list(zip(*rows, strict=True)) if rows else [() for _ in schema.columns]
         arrays = [
             _column_from_values(c.type, v) for c, v in zip(schema.columns, columns, strict=True)
@@ -129,9 +131,12 @@ def datetimes_to_us(times: list[Any]) -> pa.Array[Any]:
     for epoch in (_NAIVE_EPOCH, EPOCH):
         try:
             deltas = list(map(operator.sub, times, repeat(epoch)))
-        except TypeError:  # aware against naive (or the other way), or None
+        except TypeError:  # aware against naive (or the other way), None, another form
             continue
         return pa.array(deltas, _DURATION_US).view(US_TZ)
+    if not all(t is None or isinstance(t, dt.datetime) for t in times):
+        # pyarrow would read an int as microseconds: the caller converts value by value
+        raise pa.ArrowInvalid("times of several forms among datetimes")
     return pa.array(times, US_TZ)
 
 

@@ -13,12 +13,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import pyarrow as pa
 
 from rillet.batches import TimeForm, rows_to_batch
-from rillet.schema import DATETIME, LEFT_OUT, TEXT, UNTIMED, Schema
+from rillet.schema import LEFT_OUT, UNTIMED, Schema
 
 
 @dataclass(slots=True)
@@ -28,8 +29,9 @@ class Buffer:
     schema: Schema
     first: int
     rows: list[tuple[Any, ...]] = field(default_factory=list)
-    #: how many rows have each form of time (Schema.classify's numbers); rows with epoch
-    #: ns are not counted (the appender's fast path)
+    #: how many rows have no time, or leave it out (Schema.classify's numbers); the other
+    #: forms are not counted (the appender's fast path): the first time present says which
+    #: conversion to try, and a conversion that meets another form fails to value by value
     forms: list[int] = field(default_factory=lambda: [0] * 6)
     #: the ingest time (epoch ns) of the rows without a time; None until one arrives
     stamp: int | None = None
@@ -37,10 +39,11 @@ class Buffer:
     now_ns: Callable[[], int] = time.time_ns
 
     def count(self, form: int) -> None:
-        """Note the form of the time of the row just added to ``rows`` (not epoch ns)."""
-        self.forms[form] += 1
-        if form >= UNTIMED and self.stamp is None:
-            self.stamp = self.now_ns()
+        """Note the form of the time of the row just added to ``rows``."""
+        if form >= UNTIMED:
+            self.forms[form] += 1
+            if self.stamp is None:
+                self.stamp = self.now_ns()
 
     def values(self, offset: int) -> tuple[Any, ...] | None:
         """The values of the record at ``offset``, its time stamped if it has none; None if
@@ -66,16 +69,19 @@ class Buffer:
         return rows_to_batch(self.schema, rows, self.first, self._time_form(), self.stamp)
 
     def _time_form(self) -> TimeForm:
-        """How the time column converts: one form for every row (a missing time goes with
-        any), else value by value."""
-        dated, texts = self.forms[DATETIME], self.forms[TEXT]
+        """How the time column converts: as the first time present (a missing time goes
+        with any form; rows_to_batch converts value by value when another form is among
+        them), or "left out" when every row leaves it out."""
         untimed = self.forms[UNTIMED] + self.forms[LEFT_OUT]
         if untimed == len(self.rows) and self.forms[LEFT_OUT] == untimed:
             return "left out"
-        if not dated and not texts:
-            return "epoch"
-        if dated + untimed == len(self.rows):
-            return "datetime"
-        if texts + untimed == len(self.rows):
-            return "text"
-        return "mixed"
+        ti, width = self.schema.time_index, len(self.schema.columns)
+        for row in self.rows:  # the first row, but for a missing time
+            if len(row) == width and row[ti] is not None:
+                kind = type(row[ti])
+                if kind is int:
+                    return "epoch"
+                if kind is str:
+                    return "text"
+                return "datetime" if isinstance(row[ti], datetime) else "mixed"
+        return "epoch"  # times missing only (and some left out): stamped

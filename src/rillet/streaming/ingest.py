@@ -16,7 +16,7 @@ import pyarrow as pa
 from rillet.batches import to_table, with_offsets
 from rillet.buffer import Buffer
 from rillet.errors import ConfigError, StorageError
-from rillet.schema import EPOCH, TEXT, UNTIMED
+from rillet.schema import TEXT, UNTIMED
 from rillet.storage.log import refused
 from rillet.streaming.state import StreamState
 
@@ -70,9 +70,9 @@ class Ingest(StreamState):
             buffer = self._buffer
             rows = buffer.rows
             rows.append(row)
-            if form != EPOCH:  # converted in bulk with the buffer (Buffer.count, inline)
+            if form >= UNTIMED:  # stamped in bulk with the buffer (Buffer.count, inline)
                 buffer.forms[form] += 1
-                if form >= UNTIMED and buffer.stamp is None:
+                if buffer.stamp is None:
                     buffer.stamp = buffer.now_ns()
             full = len(rows) >= self._buffer_rows
         finally:
