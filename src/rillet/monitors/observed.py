@@ -44,11 +44,14 @@ class Observed:
     kernels: Mapping[str, Kernel]  # the filters' predicates, by name
     _masks: dict[str, np.ndarray] = field(default_factory=dict)
     _buckets: dict[int, Buckets] = field(default_factory=dict)
+    _span: tuple[int, int] | None = None
 
     @property
     def span(self) -> tuple[int, int]:
-        """The batch's least and greatest event time."""
-        return int(self.times.min()), int(self.times.max())
+        """The batch's least and greatest event time (found once for every monitor)."""
+        if self._span is None:
+            self._span = int(self.times.min()), int(self.times.max())
+        return self._span
 
     def mask(self, filter_name: str) -> np.ndarray:
         """Where the filter ``filter_name`` holds (every row, whatever its offset)."""
