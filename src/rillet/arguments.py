@@ -170,3 +170,65 @@ QUERY = Kind("a str", _is_str, InputError)
 PARAMS = Kind("a sequence or mapping of parameters", _is_params, InputError)
 OFFSETS = Kind("a 1-d array or list of int offsets", _is_offsets, InputError)
 TABLE = Kind("a pyarrow Table", lambda v: isinstance(v, pa.Table), InputError)
+
+# -- the public methods the embedded classes and the remote client both have
+#: each one's arguments and their kinds, in the order they are checked: written once, so that
+#: a wrong type is the same error embedded and remote (tests/client runs the table of
+#: tests/unit/test_arguments.py on both)
+SIGNATURES: dict[str, dict[str, Kind]] = {
+    "add_aggregate": {
+        "name": TEXT_OPTION,
+        "filter": TEXT_OPTION | None,
+        "expression": TEXT_OPTION,
+        "resolution": TEXT_OPTION | None,
+        "backfill": FLAG,
+    },
+    "add_filter": {
+        "name": TEXT_OPTION,
+        "expression": TEXT_OPTION,
+        "resolution": TEXT_OPTION | None,
+        "backfill": FLAG,
+    },
+    "add_index": {"column": SCHEMA_NAME, "bucket_size": NUMBER_OPTION, "backfill": FLAG},
+    "add_webhook": {"url": TEXT_OPTION, "trigger": TEXT_OPTION | None},
+    "create_stream": {
+        "name": SCHEMA_NAME,
+        "schema": SCHEMA,
+        "time_column": SCHEMA_NAME | None,
+        "partition": TEXT_OPTION,
+        "retention": TEXT_OPTION | None,
+        "max_bytes": INT_OPTION | None,
+        "durability": TEXT_OPTION,
+        "log_compression": TEXT_OPTION | None,
+    },
+    "drop_stream": {"name": SCHEMA_NAME},
+    "execute": {"text": QUERY},
+    "execute_filter": {"expression": QUERY, "start": TIME | None, "end": TIME | None},
+    "flow": {"flow_id": INT},
+    "get_aggregate": {"name": TEXT_OPTION, "start": TIME | None, "end": TIME | None},
+    "get_alerts": {"start": TIME | None, "end": TIME | None, "trigger": TEXT_OPTION | None},
+    "install_trigger": {"name": TEXT_OPTION, "condition": TEXT_OPTION, "period": TEXT_OPTION},
+    "name_flow": {"flow_id": INT, "name": SCHEMA_NAME},
+    "on_alert": {"callback": CALLBACK},
+    "query_filter": {"name": TEXT_OPTION, "start": TIME | None, "end": TIME | None},
+    "read": {"offset": INT, "count": COUNT | None},
+    "remove_aggregate": {"name": TEXT_OPTION},
+    "remove_filter": {"name": TEXT_OPTION},
+    "remove_index": {"column": SCHEMA_NAME},
+    "remove_trigger": {"name": TEXT_OPTION},
+    "remove_webhook": {"url": TEXT_OPTION, "trigger": TEXT_OPTION | None},
+    "scan": {"start": TIME | None, "end": TIME | None},
+    "set": {"key": TEXT_OPTION, "value": SETTING_VALUE},
+    "sql": {"query": QUERY, "params": PARAMS | None, "include_open": FLAG},
+    "stream": {"name": SCHEMA_NAME},
+    "unname_flow": {"flow_id": INT},
+}
+
+
+def check_arguments(method: str, values: Mapping[str, Any]) -> None:
+    """:func:`check` of ``method``'s arguments as :data:`SIGNATURES` lists them, their
+    values read from ``values`` (the method's ``locals()``)."""
+    for argument, kind in SIGNATURES[method].items():
+        value = values[argument]
+        if not kind.test(value):
+            raise mismatch(method, argument, value, kind)

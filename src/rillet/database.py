@@ -22,17 +22,9 @@ import pyarrow as pa
 
 from rillet.arguments import (
     CALLBACK,
-    FLAG,
     FOLDER,
-    INT,
-    INT_OPTION,
-    PARAMS,
-    QUERY,
-    SCHEMA,
-    SCHEMA_NAME,
-    SETTING_VALUE,
-    TEXT_OPTION,
     check,
+    check_arguments,
 )
 from rillet.errors import ConfigError, ConflictError, SchemaError, StorageError, not_found
 from rillet.flows.flow import Flow
@@ -159,17 +151,7 @@ class Database:
         compressed, ``"lz4"``, ``"zstd"`` or ``"none"``; by default the database's
         ``log_compression`` setting when the stream is opened.
         """
-        check(
-            "create_stream",
-            name=(name, SCHEMA_NAME),
-            schema=(schema, SCHEMA),
-            time_column=(time_column, SCHEMA_NAME | None),
-            partition=(partition, TEXT_OPTION),
-            retention=(retention, TEXT_OPTION | None),
-            max_bytes=(max_bytes, INT_OPTION | None),
-            durability=(durability, TEXT_OPTION),
-            log_compression=(log_compression, TEXT_OPTION | None),
-        )
+        check_arguments("create_stream", locals())
         return self._create_stream(
             _stream_name(name),
             Schema.build(schema, time_column),
@@ -294,7 +276,7 @@ class Database:
 
     def stream(self, name: str) -> Stream:
         """The stream called ``name``; NotFoundError (with a suggestion) if there is none."""
-        check("stream", name=(name, SCHEMA_NAME))
+        check_arguments("stream", locals())
         # a name created quoted in rtsql keeps its case and is found by it exactly
         stream = self._streams.get(name)
         if stream is None:
@@ -312,7 +294,7 @@ class Database:
         flow's stream also stops the flow and takes its ``<name>.late`` stream along; a stream
         attached to a running flow (:meth:`name_flow`) is detached, the flow goes on.
         Refused (ConflictError naming the flow) while a named flow reads the stream."""
-        check("drop_stream", name=(name, SCHEMA_NAME))
+        check_arguments("drop_stream", locals())
         with self._lock:
             stream = self.stream(name)
         self._named.check_drop(stream.name)
@@ -366,12 +348,7 @@ class Database:
         A roll-up (a named flow with TUMBLE, HOP or SESSION windows) has a boolean column
         ``is_open``: its stored rows are closed windows; with ``include_open=True`` the rows
         of the windows still open are added, as their partial results now."""
-        check(
-            "sql",
-            query=(query, QUERY),
-            params=(params, PARAMS | None),
-            include_open=(include_open, FLAG),
-        )
+        check_arguments("sql", locals())
         self._check_open()
         for stream in list(self._streams.values()):
             stream.caught_up()  # the alerts of records appended before are in
@@ -386,7 +363,7 @@ class Database:
 
     def flow(self, flow_id: int) -> Flow:
         """The running flow numbered ``flow_id``; NotFoundError if there is none."""
-        check("flow", flow_id=(flow_id, INT))
+        check_arguments("flow", locals())
         return self._flows.get(int(flow_id))
 
     def name_flow(self, flow_id: int, name: str) -> Stream:
@@ -407,7 +384,7 @@ class Database:
             ...     db.sql("SELECT w FROM doubled ORDER BY w").fetchall()
             [(2,), (4,)]
         """
-        check("name_flow", flow_id=(flow_id, INT), name=(name, SCHEMA_NAME))
+        check_arguments("name_flow", locals())
         self._check_open()
         return cast(Stream, self._names.attach(int(flow_id), name))
 
@@ -418,14 +395,14 @@ class Database:
         NotFoundError if the flow has no name; ConflictError for a named flow (``DROP
         STREAM`` removes it with its stored output) or while a named flow reads the stream.
         """
-        check("unname_flow", flow_id=(flow_id, INT))
+        check_arguments("unname_flow", locals())
         self._check_open()
         self._names.detach(int(flow_id))
 
     def set(self, key: str, value: Any) -> None:
         """Set a session setting (``rillet.aggregation.buckets``, ``rillet.slack.time``, ...);
         the value is checked, and only flows submitted afterwards use it."""
-        check("set", key=(key, TEXT_OPTION), value=(value, SETTING_VALUE))
+        check_arguments("set", locals())
         self._flows.set(key, value)
 
     @property
@@ -440,7 +417,7 @@ class Database:
         returns a :class:`rillet.StatementResult` whose ``str()`` is what
         FlumeBase's shell prints for it.  A statement that fails changes nothing.
         """
-        check("execute", text=(text, QUERY))
+        check_arguments("execute", locals())
         self._check_open()
         from rillet.rtsql.execute import execute
 

@@ -15,20 +15,7 @@ import pyarrow as pa
 import pyarrow.ipc as ipc
 
 from rillet.arguments import (
-    CALLBACK,
-    COUNT,
-    FLAG,
-    INT,
-    INT_OPTION,
-    NUMBER_OPTION,
-    PARAMS,
-    QUERY,
-    SCHEMA,
-    SCHEMA_NAME,
-    SETTING_VALUE,
-    TEXT_OPTION,
-    TIME,
-    check,
+    check_arguments,
 )
 from rillet.batches import to_table
 from rillet.client.flow import RemoteFlow
@@ -145,7 +132,7 @@ class RemoteStream:
 
     def read(self, offset: int, count: int | None = None) -> Record | list[Record]:
         """The record at ``offset``, or the records of ``offset .. offset + count - 1``."""
-        check("read", offset=(offset, INT), count=(count, COUNT | None))
+        check_arguments("read", locals())
         first = max(int(offset), 0)  # offsets below 0 hold no record, as embedded
         wanted = 1 if count is None else max(int(count) - (first - int(offset)), 0)
         records: list[Record] = []
@@ -166,7 +153,7 @@ class RemoteStream:
 
     def scan(self, start: Any = None, end: Any = None) -> Iterator[Record]:
         """The records with event time in ``[start, end)``, in event-time order."""
-        check("scan", start=(start, TIME | None), end=(end, TIME | None))
+        check_arguments("scan", locals())
         params = {k: v for k, v in (("start", time_text(start)), ("end", time_text(end))) if v}
         params.setdefault("start", "0")
         params["offsets"] = "true"
@@ -180,30 +167,19 @@ class RemoteStream:
 
     def add_index(self, column: str, bucket_size: float = 1.0, *, backfill: bool = False) -> None:
         """Index a column for execute_filter."""
-        check(
-            "add_index",
-            column=(column, SCHEMA_NAME),
-            bucket_size=(bucket_size, NUMBER_OPTION),
-            backfill=(backfill, FLAG),
-        )
+        check_arguments("add_index", locals())
         self._post("indexes", {"column": column, "bucket_size": bucket_size, "backfill": backfill})
 
     def remove_index(self, column: str) -> None:
         """Drop an index."""
-        check("remove_index", column=(column, SCHEMA_NAME))
+        check_arguments("remove_index", locals())
         self._connection.call("DELETE", f"{self._path}/indexes/{_quoted(column)}")
 
     def add_filter(
         self, name: str, expression: str, *, resolution: str | None = None, backfill: bool = False
     ) -> None:
         """A named predicate evaluated on every record."""
-        check(
-            "add_filter",
-            name=(name, TEXT_OPTION),
-            expression=(expression, TEXT_OPTION),
-            resolution=(resolution, TEXT_OPTION | None),
-            backfill=(backfill, FLAG),
-        )
+        check_arguments("add_filter", locals())
         self._post(
             "filters",
             {
@@ -216,7 +192,7 @@ class RemoteStream:
 
     def remove_filter(self, name: str) -> None:
         """Drop a filter (no aggregate may use it)."""
-        check("remove_filter", name=(name, TEXT_OPTION))
+        check_arguments("remove_filter", locals())
         self._connection.call("DELETE", f"{self._path}/filters/{_quoted(name)}")
 
     def add_aggregate(
@@ -224,14 +200,7 @@ class RemoteStream:
         resolution: str | None = None, backfill: bool = False,
     ) -> None:  # fmt: skip
         """A named aggregate over the records a filter matches, kept per time bucket."""
-        check(
-            "add_aggregate",
-            name=(name, TEXT_OPTION),
-            filter=(filter, TEXT_OPTION | None),
-            expression=(expression, TEXT_OPTION),
-            resolution=(resolution, TEXT_OPTION | None),
-            backfill=(backfill, FLAG),
-        )
+        check_arguments("add_aggregate", locals())
         self._post(
             "aggregates",
             {"name": name, "filter": filter, "expression": expression, "resolution": resolution,
@@ -240,32 +209,22 @@ class RemoteStream:
 
     def remove_aggregate(self, name: str) -> None:
         """Drop an aggregate (no trigger may use it)."""
-        check("remove_aggregate", name=(name, TEXT_OPTION))
+        check_arguments("remove_aggregate", locals())
         self._connection.call("DELETE", f"{self._path}/aggregates/{_quoted(name)}")
 
     def install_trigger(self, name: str, condition: str, period: str = "1s") -> None:
         """A condition over aggregates judged every ``period``; each firing is an Alert."""
-        check(
-            "install_trigger",
-            name=(name, TEXT_OPTION),
-            condition=(condition, TEXT_OPTION),
-            period=(period, TEXT_OPTION),
-        )
+        check_arguments("install_trigger", locals())
         self._post("triggers", {"name": name, "condition": condition, "period": period})
 
     def remove_trigger(self, name: str) -> None:
         """Drop a trigger."""
-        check("remove_trigger", name=(name, TEXT_OPTION))
+        check_arguments("remove_trigger", locals())
         self._connection.call("DELETE", f"{self._path}/triggers/{_quoted(name)}")
 
     def execute_filter(self, expression: str, start: Any = None, end: Any = None) -> RemoteMatches:
         """The records matching an ad-hoc predicate."""
-        check(
-            "execute_filter",
-            expression=(expression, QUERY),
-            start=(start, TIME | None),
-            end=(end, TIME | None),
-        )
+        check_arguments("execute_filter", locals())
         params = {"expression": expression, "start": time_text(start), "end": time_text(end)}
         params["offsets"] = "true"
         table = self._connection.table(
@@ -275,12 +234,7 @@ class RemoteStream:
 
     def query_filter(self, name: str, start: Any = None, end: Any = None) -> RemoteMatches:
         """The records a named filter matched in ``[start, end)``."""
-        check(
-            "query_filter",
-            name=(name, TEXT_OPTION),
-            start=(start, TIME | None),
-            end=(end, TIME | None),
-        )
+        check_arguments("query_filter", locals())
         params = {"start": time_text(start), "end": time_text(end), "offsets": "true"}
         table = self._connection.table(
             "GET", f"{self._path}/filters/{_quoted(name)}/records",
@@ -290,12 +244,7 @@ class RemoteStream:
 
     def get_aggregate(self, name: str, start: Any = None, end: Any = None) -> Any:
         """A named aggregate over ``[start, end)``."""
-        check(
-            "get_aggregate",
-            name=(name, TEXT_OPTION),
-            start=(start, TIME | None),
-            end=(end, TIME | None),
-        )
+        check_arguments("get_aggregate", locals())
         params = {"start": time_text(start), "end": time_text(end)}
         answer = self._connection.call(
             "GET", f"{self._path}/aggregates/{_quoted(name)}",
@@ -309,12 +258,7 @@ class RemoteStream:
         self, start: Any = None, end: Any = None, trigger: str | None = None
     ) -> list[Alert]:
         """The alerts raised in ``[start, end)``, of one trigger or all."""
-        check(
-            "get_alerts",
-            start=(start, TIME | None),
-            end=(end, TIME | None),
-            trigger=(trigger, TEXT_OPTION | None),
-        )
+        check_arguments("get_alerts", locals())
         params = {
             "stream": self.name,
             "trigger": trigger,
@@ -329,7 +273,7 @@ class RemoteStream:
     def on_alert(self, callback: Callable[[Alert], None]) -> None:
         """Call ``callback`` with each alert of this stream, read from the server's alert
         events on a thread of the client's (reconnecting with ``Last-Event-ID``)."""
-        check("on_alert", callback=(callback, CALLBACK))
+        check_arguments("on_alert", locals())
         thread = threading.Thread(
             target=_alerts, args=(self._connection, self.name, callback), daemon=True
         )
@@ -339,12 +283,12 @@ class RemoteStream:
 
     def add_webhook(self, url: str, trigger: str | None = None) -> None:
         """POST every alert (of ``trigger``, or all) as JSON to ``url``."""
-        check("add_webhook", url=(url, TEXT_OPTION), trigger=(trigger, TEXT_OPTION | None))
+        check_arguments("add_webhook", locals())
         self._post("webhooks", {"url": url, "trigger": trigger})
 
     def remove_webhook(self, url: str, trigger: str | None = None) -> None:
         """Stop POSTing alerts to ``url``."""
-        check("remove_webhook", url=(url, TEXT_OPTION), trigger=(trigger, TEXT_OPTION | None))
+        check_arguments("remove_webhook", locals())
         self._connection.call(
             "DELETE", f"{self._path}/webhooks",
             content=json.dumps({"url": url, "trigger": trigger}),
@@ -381,17 +325,7 @@ class RemoteDatabase:
         log_compression: str | None = None,
     ) -> RemoteStream:
         """Create a stream and return it."""
-        check(
-            "create_stream",
-            name=(name, SCHEMA_NAME),
-            schema=(schema, SCHEMA),
-            time_column=(time_column, SCHEMA_NAME | None),
-            partition=(partition, TEXT_OPTION),
-            retention=(retention, TEXT_OPTION | None),
-            max_bytes=(max_bytes, INT_OPTION | None),
-            durability=(durability, TEXT_OPTION),
-            log_compression=(log_compression, TEXT_OPTION | None),
-        )
+        check_arguments("create_stream", locals())
         options = {
             "partition": partition, "retention": retention, "max_bytes": max_bytes,
             "durability": durability, "log_compression": log_compression,
@@ -409,7 +343,7 @@ class RemoteDatabase:
 
     def stream(self, name: str) -> RemoteStream:
         """The stream called ``name``."""
-        check("stream", name=(name, SCHEMA_NAME))
+        check_arguments("stream", locals())
         return RemoteStream(
             self._connection, self._connection.json("GET", f"/v1/streams/{_quoted(name)}")
         )
@@ -422,19 +356,14 @@ class RemoteDatabase:
 
     def drop_stream(self, name: str) -> None:
         """Delete a stream and everything it holds."""
-        check("drop_stream", name=(name, SCHEMA_NAME))
+        check_arguments("drop_stream", locals())
         self._connection.call("DELETE", f"/v1/streams/{_quoted(name)}")
 
     def sql(
         self, query: str, params: Sequence[Any] | None = None, include_open: bool = False
     ) -> Result:
         """Run SQL over the streams."""
-        check(
-            "sql",
-            query=(query, QUERY),
-            params=(params, PARAMS | None),
-            include_open=(include_open, FLAG),
-        )
+        check_arguments("sql", locals())
         body: dict[str, Any] = {"sql": query, "include_open": include_open}
         if params is not None:
             if isinstance(params, Mapping):
@@ -448,7 +377,7 @@ class RemoteDatabase:
 
     def execute(self, text: str) -> Any:
         """Run one rtsql statement: a SELECT gives its flow, others a printable result."""
-        check("execute", text=(text, QUERY))
+        check_arguments("execute", locals())
         answer = self._connection.json("POST", "/v1/rtsql", json={"statement": text})
         if "flow" in answer:
             return RemoteFlow(
@@ -462,14 +391,14 @@ class RemoteDatabase:
 
     def flow(self, flow_id: int) -> RemoteFlow:
         """The running flow numbered ``flow_id``."""
-        check("flow", flow_id=(flow_id, INT))
+        check_arguments("flow", locals())
         return RemoteFlow(
             self._connection, self._connection.json("GET", f"/v1/flows/{int(flow_id)}")
         )
 
     def name_flow(self, flow_id: int, name: str) -> RemoteStream:
         """Attach a stream name to a running flow: a new stream gets its output from now on."""
-        check("name_flow", flow_id=(flow_id, INT), name=(name, SCHEMA_NAME))
+        check_arguments("name_flow", locals())
         return RemoteStream(
             self._connection,
             self._connection.json("PUT", f"/v1/flows/{int(flow_id)}/name", json={"stream": name}),
@@ -477,12 +406,12 @@ class RemoteDatabase:
 
     def unname_flow(self, flow_id: int) -> None:
         """Remove a running flow's attached stream name; the flow goes on, the stream goes."""
-        check("unname_flow", flow_id=(flow_id, INT))
+        check_arguments("unname_flow", locals())
         self._connection.call("DELETE", f"/v1/flows/{int(flow_id)}/name")
 
     def set(self, key: str, value: Any) -> None:
         """Set a session setting (``rillet.*``) for the flows submitted afterwards."""
-        check("set", key=(key, TEXT_OPTION), value=(value, SETTING_VALUE))
+        check_arguments("set", locals())
         self._connection.call("POST", "/v1/settings", json={"key": key, "value": value})
 
     @property

@@ -13,14 +13,7 @@ from pathlib import Path
 from rillet import stream
 from rillet.aggregates import AggregateValue
 from rillet.arguments import (
-    CALLBACK,
-    FLAG,
-    NUMBER_OPTION,
-    QUERY,
-    SCHEMA_NAME,
-    TEXT_OPTION,
-    TIME,
-    check,
+    check_arguments,
 )
 from rillet.errors import ConfigError, SchemaError, not_found, suggest
 from rillet.monitors.adhoc import Matches
@@ -68,18 +61,13 @@ class MonitoredStream(stream.Stream):
 
     def add_index(self, column: str, bucket_size: float = 1.0, *, backfill: bool = False) -> None:
         """Index a numeric (by ``bucket_size`` buckets), STRING or BOOLEAN column."""
-        check(
-            "add_index",
-            column=(column, SCHEMA_NAME),
-            bucket_size=(bucket_size, NUMBER_OPTION),
-            backfill=(backfill, FLAG),
-        )
+        check_arguments("add_index", locals())
         name = self._column(column)
         self.monitors.add("index", name, {"bucket_size": bucket_size}, backfill)
 
     def remove_index(self, column: str) -> None:
         """Drop the index on ``column`` (NotFoundError without one)."""
-        check("remove_index", column=(column, SCHEMA_NAME))
+        check_arguments("remove_index", locals())
         self.monitors.remove("index", column)
 
     def add_filter(
@@ -88,13 +76,7 @@ class MonitoredStream(stream.Stream):
         """A named predicate evaluated on every record.  Its matches are cut at the exact
         times asked for; ``resolution`` is the buckets of the aggregates over it that give
         none of their own (without it, theirs are automatic)."""
-        check(
-            "add_filter",
-            name=(name, TEXT_OPTION),
-            expression=(expression, TEXT_OPTION),
-            resolution=(resolution, TEXT_OPTION | None),
-            backfill=(backfill, FLAG),
-        )
+        check_arguments("add_filter", locals())
         if resolution is not None:
             parse_duration_us(resolution, "resolution")
         self.monitors.add(
@@ -106,7 +88,7 @@ class MonitoredStream(stream.Stream):
 
     def remove_filter(self, name: str) -> None:
         """Drop a filter; ConflictError while an aggregate uses it."""
-        check("remove_filter", name=(name, TEXT_OPTION))
+        check_arguments("remove_filter", locals())
         self.monitors.remove("filter", name)
 
     def add_aggregate(
@@ -125,14 +107,7 @@ class MonitoredStream(stream.Stream):
         finer when a trigger's period needs it (100 ms for a 100 ms trigger), the history
         then rebuilt from the stored records.  A resolution given is kept, and a trigger
         whose period is not whole buckets of it is refused."""
-        check(
-            "add_aggregate",
-            name=(name, TEXT_OPTION),
-            filter=(filter, TEXT_OPTION | None),
-            expression=(expression, TEXT_OPTION),
-            resolution=(resolution, TEXT_OPTION | None),
-            backfill=(backfill, FLAG),
-        )
+        check_arguments("add_aggregate", locals())
         if filter is not None and filter not in self.monitors.filters:
             raise not_found("filter", filter, self.monitors.filters, f" on stream {self.name!r}")
         if resolution is not None:
@@ -142,19 +117,14 @@ class MonitoredStream(stream.Stream):
 
     def remove_aggregate(self, name: str) -> None:
         """Drop an aggregate; ConflictError while a trigger uses it."""
-        check("remove_aggregate", name=(name, TEXT_OPTION))
+        check_arguments("remove_aggregate", locals())
         self.monitors.remove("aggregate", name)
 
     def install_trigger(self, name: str, condition: str, period: str = "1s") -> None:
         """A condition over aggregates (``"max_latency_ms > 1000"``) checked every ``period``
         (``"1s"``, ``"100ms"``, ``"10ms"``, ...) on closed windows; each firing is an Alert.
         Automatic aggregates it names are made as fine as the period needs."""
-        check(
-            "install_trigger",
-            name=(name, TEXT_OPTION),
-            condition=(condition, TEXT_OPTION),
-            period=(period, TEXT_OPTION),
-        )
+        check_arguments("install_trigger", locals())
         parse_duration_us(period, "period")
         self.monitors.add(
             "trigger", _monitor_name(name), {"condition": condition, "period": period}
@@ -162,63 +132,43 @@ class MonitoredStream(stream.Stream):
 
     def remove_trigger(self, name: str) -> None:
         """Drop a trigger; the alerts it raised are kept."""
-        check("remove_trigger", name=(name, TEXT_OPTION))
+        check_arguments("remove_trigger", locals())
         self.monitors.remove("trigger", name)
 
     def execute_filter(
         self, expression: str, start: TimeBound = None, end: TimeBound = None
     ) -> Matches:
         """The records matching an ad-hoc predicate, using indexes and file statistics."""
-        check(
-            "execute_filter",
-            expression=(expression, QUERY),
-            start=(start, TIME | None),
-            end=(end, TIME | None),
-        )
+        check_arguments("execute_filter", locals())
         return self.monitors.execute_filter(expression, start, end)
 
     def query_filter(self, name: str, start: TimeBound = None, end: TimeBound = None) -> Matches:
         """The records a named filter matched with event time in ``[start, end)``."""
-        check(
-            "query_filter",
-            name=(name, TEXT_OPTION),
-            start=(start, TIME | None),
-            end=(end, TIME | None),
-        )
+        check_arguments("query_filter", locals())
         return self.monitors.query_filter(name, start, end)
 
     def get_aggregate(
         self, name: str, start: TimeBound = None, end: TimeBound = None
     ) -> AggregateValue:
         """A named aggregate merged over the buckets of ``[start, end)``."""
-        check(
-            "get_aggregate",
-            name=(name, TEXT_OPTION),
-            start=(start, TIME | None),
-            end=(end, TIME | None),
-        )
+        check_arguments("get_aggregate", locals())
         return self.monitors.get_aggregate(name, start, end)
 
     def get_alerts(
         self, start: TimeBound = None, end: TimeBound = None, trigger: str | None = None
     ) -> list[Alert]:
         """Alerts raised in ``[start, end)``, of one trigger or all."""
-        check(
-            "get_alerts",
-            start=(start, TIME | None),
-            end=(end, TIME | None),
-            trigger=(trigger, TEXT_OPTION | None),
-        )
+        check_arguments("get_alerts", locals())
         return self.monitors.get_alerts(start, end, trigger)
 
     def on_alert(self, callback: Callable[[Alert], None]) -> None:
         """Call ``callback(alert)`` for every alert (on a delivery thread, not the appender's)."""
-        check("on_alert", callback=(callback, CALLBACK))
+        check_arguments("on_alert", locals())
         self.monitors.delivery.callbacks.append(callback)
 
     def add_webhook(self, url: str, trigger: str | None = None) -> None:
         """POST every alert (of ``trigger``, or all) as JSON to ``url``, retried with backoff."""
-        check("add_webhook", url=(url, TEXT_OPTION), trigger=(trigger, TEXT_OPTION | None))
+        check_arguments("add_webhook", locals())
         if not url.startswith(("http://", "https://")):
             raise ConfigError(
                 f"webhook url {url!r} must start with http:// or https://", option="url"
@@ -227,7 +177,7 @@ class MonitoredStream(stream.Stream):
 
     def remove_webhook(self, url: str, trigger: str | None = None) -> None:
         """Stop POSTing alerts (of ``trigger``, or all) to ``url``."""
-        check("remove_webhook", url=(url, TEXT_OPTION), trigger=(trigger, TEXT_OPTION | None))
+        check_arguments("remove_webhook", locals())
         self.monitors.remove_webhook(url, trigger)
 
     def _column(self, name: str) -> str:

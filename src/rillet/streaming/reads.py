@@ -11,7 +11,7 @@ from typing import overload
 import numpy as np
 import pyarrow as pa
 
-from rillet.arguments import COUNT, INT, OFFSETS, TIME, check
+from rillet.arguments import OFFSETS, TIME, check, check_arguments
 from rillet.errors import NotFoundError
 from rillet.record import Record
 from rillet.schema import OFFSET
@@ -39,7 +39,7 @@ class Reads(Subscribers):
     def read(self, offset: int, count: int | None = None) -> Record | list[Record]:
         """The record at ``offset``; with ``count``, a list of the records at offsets
         ``offset .. offset + count - 1`` that exist (fewer at the end of the stream)."""
-        check("read", offset=(offset, INT), count=(count, COUNT | None))
+        check_arguments("read", locals())
         if count is None:
             record = self._read_one(offset)
             if record is None:
@@ -81,7 +81,7 @@ class Reads(Subscribers):
 
         ``start``/``end``: datetime, ISO-8601 text or epoch nanoseconds; None is unbounded.
         """
-        check("scan", start=(start, TIME | None), end=(end, TIME | None))
+        check_arguments("scan", locals())
         return self._scan(start, end)  # a generator: checked above, when called
 
     def _scan(self, start: TimeBound, end: TimeBound) -> Iterator[Record]:
