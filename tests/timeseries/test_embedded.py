@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -49,9 +50,10 @@ def test_the_data_is_queryable_with_db_sql() -> None:
         assert stream_name(StoreSpec("count", "web:")) == "kairos_web_count"
 
 
-def test_reopen_rebuilds_the_index_with_deletions(tmp_path: Path) -> None:
-    url = f"rillet://{tmp_path}/data"
-    with Timeseries(url, type="series", intervals=MINUTE, prefix="app") as t:
+def rebuilds_with_deletions(target: Callable[[], Any], prefix: str) -> None:
+    """A series written, deleted in part and written again reads the same once opened anew
+    on ``target()`` (its index rebuilt from the streams); ``delete_all`` empties it."""
+    with Timeseries(target(), type="series", intervals=MINUTE, prefix=prefix) as t:
         fill(t)
         t.delete("b")
         t.insert("b", 7.0, timestamp=T)  # after the deletion: kept
@@ -59,14 +61,18 @@ def test_reopen_rebuilds_the_index_with_deletions(tmp_path: Path) -> None:
         expected = t.series(["a", "b", "c"], "hour", start=T, steps=1)
         names = t.list()
     assert names == ["a", "b", "c"]
-    with Timeseries(url, type="series", intervals=MINUTE, prefix="app") as again:
+    with Timeseries(target(), type="series", intervals=MINUTE, prefix=prefix) as again:
         assert again.list() == names
         assert again.series(["a", "b", "c"], "hour", start=T, steps=1) == expected
         assert again.get("b", "minute", timestamp=T) == {T: [7.0]}
         assert again.get("a", "minute", timestamp=T) == {T: [1.5, 2.0, 0.5]}
         again.delete_all()
-    with Timeseries(url, type="series", intervals=MINUTE, prefix="app") as emptied:
+    with Timeseries(target(), type="series", intervals=MINUTE, prefix=prefix) as emptied:
         assert emptied.list() == []
+
+
+def test_reopen_rebuilds_the_index_with_deletions(tmp_path: Path) -> None:
+    rebuilds_with_deletions(lambda: f"rillet://{tmp_path}/data", "app")
 
 
 def test_reopen_keeps_expiry_deletions(tmp_path: Path) -> None:

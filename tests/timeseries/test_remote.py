@@ -16,7 +16,7 @@ import rillet
 from rillet.timeseries import Timeseries, embedded
 from rillet.timeseries.store import StoreSpec
 from tests.timeseries.conformance import Served, count_writes, unique_prefix
-from tests.timeseries.test_embedded import MINUTE, T, fill
+from tests.timeseries.test_embedded import MINUTE, T, fill, rebuilds_with_deletions
 
 
 @pytest.fixture
@@ -73,23 +73,7 @@ def test_a_new_connection_rebuilds_the_index_with_deletions(
     connect: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(embedded, "PAGE", 3)  # the records read back in several pages
-    prefix = unique_prefix()
-    with Timeseries(connect(), type="series", intervals=MINUTE, prefix=prefix) as t:
-        fill(t)
-        t.delete("b")
-        t.insert("b", 7.0, timestamp=T)  # after the deletion: kept
-        t.insert("c", 1.0, timestamp=T)
-        expected = t.series(["a", "b", "c"], "hour", start=T, steps=1)
-        names = t.list()
-    assert names == ["a", "b", "c"]
-    with Timeseries(connect(), type="series", intervals=MINUTE, prefix=prefix) as again:
-        assert again.list() == names
-        assert again.series(["a", "b", "c"], "hour", start=T, steps=1) == expected
-        assert again.get("b", "minute", timestamp=T) == {T: [7.0]}
-        assert again.get("a", "minute", timestamp=T) == {T: [1.5, 2.0, 0.5]}
-        again.delete_all()
-    with Timeseries(connect(), type="series", intervals=MINUTE, prefix=prefix) as emptied:
-        assert emptied.list() == []
+    rebuilds_with_deletions(connect, unique_prefix())  # a new connection each time
 
 
 def test_a_custom_fetch_gets_the_remote_database(connect: Any) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
+from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
 
@@ -28,18 +29,24 @@ HOURLY = (
 )
 
 
-def _events(first: int, count: int, step_s: int = 7) -> pa.Table:
-    offsets = range(first, first + count)
+def events_at(indices: Iterable[int], step_s: int = 7) -> pa.Table:
+    """The events numbered ``indices``: event ``i`` at ``i * step_s`` seconds past BASE,
+    host ``h{i % 3}``, value ``i % 11``."""
+    chosen = list(indices)
     return pa.table(
         {
             "ts": pa.array(
-                [BASE + dt.timedelta(seconds=i * step_s) for i in offsets],
+                [BASE + dt.timedelta(seconds=i * step_s) for i in chosen],
                 pa.timestamp("us", tz="UTC"),
             ),
-            "host": [f"h{i % 3}" for i in offsets],
-            "v": [float(i % 11) for i in offsets],
+            "host": [f"h{i % 3}" for i in chosen],
+            "v": [float(i % 11) for i in chosen],
         }
     )
+
+
+def _events(first: int, count: int, step_s: int = 7) -> pa.Table:
+    return events_at(range(first, first + count), step_s)
 
 
 def _stream(db: rillet.Database) -> rillet.Stream:

@@ -14,6 +14,7 @@ import pytest
 
 import rillet
 from rillet.errors import ConflictError
+from tests.unit.flows.test_named_flows import events_at
 from tests.unit.support import MANUAL, wait_until
 
 BASE = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -37,17 +38,7 @@ def _ts(i: int) -> int:
 
 
 def _records(indices: Iterable[int]) -> pa.Table:
-    chosen = list(indices)
-    return pa.table(
-        {
-            "ts": pa.array(
-                [BASE + dt.timedelta(microseconds=i * STEP) for i in chosen],
-                pa.timestamp("us", tz="UTC"),
-            ),
-            "host": [f"h{i % 3}" for i in chosen],
-            "v": [float(i % 11) for i in chosen],
-        }
-    )
+    return events_at(indices, STEP // 1_000_000)
 
 
 def _minutes(indices: Iterable[int], newest: int) -> Rows:
