@@ -122,6 +122,39 @@ def test_a_lagging_subscriber_holds_the_appender_back(mem: rillet.Database) -> N
     assert seen.offsets() == list(range(10 * batches))
 
 
+def test_the_batches_queued_behind_one_another_go_together_to_observe_many(
+    mem: rillet.Database,
+) -> None:
+    s = mem.create_stream("t", "ts TIMESTAMP, v BIGINT", time_column="ts")
+
+    class Joiner(Recorder):
+        def __init__(self) -> None:
+            super().__init__()
+            self.calls: list[int] = []  # how many batches each observe_many took
+
+        def observe_many(self, batches: list[pa.RecordBatch]) -> None:
+            self.gate.wait()
+            self.calls.append(len(batches))
+            for batch in batches:
+                self.batches.append((batch.column(batch.num_columns - 1).to_pylist(), False))
+
+    seen = Joiner()
+    seen.gate.clear()
+    subscription = s.subscribe(seen, "joiner")
+    s.append_many(rows(0, 10))  # taken alone: the thread holds it at the gate
+    wait_until(lambda: subscription.lag == 1 and subscription._queue.empty())
+    for k in range(1, QUEUED + 1):  # these queue up behind it
+        s.append_many(rows(10 * k, 10))
+    seen.gate.set()
+    s.caught_up()
+    assert seen.offsets() == list(range(10 * (QUEUED + 1)))
+    assert seen.calls == [QUEUED]  # the first went to observe; the rest in one call
+    assert subscription.lag == 0
+    s.append_many(rows(100, 10))  # alone in the queue: to observe, as ever
+    s.caught_up()
+    assert seen.calls == [QUEUED] and seen.offsets() == list(range(10 * (QUEUED + 2)))
+
+
 def test_unsubscribe_stops_the_batches(mem: rillet.Database) -> None:
     s = mem.create_stream("t", "ts TIMESTAMP, v BIGINT", time_column="ts")
     seen = Recorder()

@@ -10,6 +10,7 @@ import numpy as np
 import pyarrow as pa
 
 from rillet.expressions.kernels import Context
+from rillet.expressions.nodes import Column, walk
 from rillet.monitors.observed import Monitor, Observed
 from rillet.monitors.tables import MonitorTables
 
@@ -41,6 +42,18 @@ class Evaluation(MonitorTables):
                     self.stream.name,
                     exc,
                 )
+
+    def _joined(self, batches: list[pa.RecordBatch]) -> pa.RecordBatch:
+        """Batches as one, of the columns some monitor reads (with the time and the
+        offsets, last): copying the others would cost more than joining saves."""
+        read = {self.stream.schema.time_column, *self.indexes}
+        for node in [f.node for f in self.filters.values()] + [
+            a.node for a in self.aggregates.values()
+        ]:
+            read.update(n.name for n in walk(node) if isinstance(n, Column))
+        names = batches[0].schema.names
+        kept = [i for i, name in enumerate(names[:-1]) if name in read] + [len(names) - 1]
+        return pa.concat_batches([b.select(kept) for b in batches])
 
     def _replay(self, monitors: Sequence[Monitor], from_offset: int = 0) -> None:
         """Feed the stored records (offsets >= from_offset) to monitors just added."""

@@ -8,6 +8,7 @@ most a period past event time, are closed (when to wake: :mod:`rillet.monitors.i
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
 import time
@@ -36,7 +37,7 @@ def judge_triggers(
     the stream has been idle for a whole period of that trigger.  Each trigger's
     ``checked_through`` goes to the catalog when alerts fired (a restart must not raise them
     again), else at most once a second."""
-    fired: list[Alert] = []
+    fired: list[tuple[dt.datetime, Alert]] = []  # by the end of its window
     idle_us = (idle[0] - idle[1]) * 1e6 if idle is not None else -1.0
     for trigger in triggers.values():
         closed = trigger.watermark
@@ -53,7 +54,8 @@ def judge_triggers(
             trigger.errors += 1
             log.warning("trigger %r on stream %r failed: %s", trigger.name, stream, exc)
             continue
-        fired.extend(alerts)
+        period = dt.timedelta(microseconds=trigger.period_us)
+        fired.extend((alert.time + period, alert) for alert in alerts)
         # re-judging a quiet window after a crash raises nothing new
         if not alerts and time.monotonic() - trigger.saved_at < 1.0:
             continue
@@ -64,7 +66,10 @@ def judge_triggers(
             )
         except Exception as exc:  # e.g. a full disk: the appender's records are stored
             log.error("trigger %r: state not saved: %s", trigger.name, exc)
-    return fired
+    # in the order their windows closed, whichever trigger (several batches may be judged
+    # at once: the monitors take the batches queued behind one another together)
+    fired.sort(key=lambda pair: pair[0])
+    return [alert for _, alert in fired]
 
 
 class IdleJudge:

@@ -158,10 +158,20 @@ class MonitorSet(Definitions, Queries):
     def observe(self, batch: pa.RecordBatch, history: bool) -> None:
         """Evaluate every monitor on a batch of the stream (as its subscriber, on the
         subscription's thread); judge the triggers on live batches."""
-        if not len(batch):
-            return
+        self._observe([batch], history)
+
+    def observe_many(self, batches: list[pa.RecordBatch]) -> None:
+        """Live batches that queued up while the monitors worked: joined into one (of the
+        columns the monitors read), evaluated once and the triggers judged once, which
+        costs far less than a batch at a time."""
+        self._observe(batches, False)
+
+    def _observe(self, batches: list[pa.RecordBatch], history: bool) -> None:
         with self._lock:
-            times = batch.column(self.stream.schema.time_index).cast(pa.int64()).to_numpy()
+            batch = batches[0] if len(batches) == 1 else self._joined(batches)
+            if not len(batch):
+                return
+            times = batch.column(self.stream.schema.time_column).cast(pa.int64()).to_numpy()
             self.watermark = max(self.watermark, int(times.max()))
             if self.active:  # the triggers after the aggregates they read
                 monitors: list[Monitor] = [*self.indexes.values(), *self.filters.values()]

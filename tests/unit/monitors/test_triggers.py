@@ -529,3 +529,48 @@ def test_subsecond_triggers_after_restart(
         fastest = expected_alerts(everything, 10 * MS, "fastest", "n >= 3", busy(3))
         assert s.get_alerts(None, None, "fast") == fast
         assert s.get_alerts(None, None, "fastest") == fastest
+
+
+def test_batches_that_queued_up_are_judged_together_as_one_by_one(
+    db: rillet.Database, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    joined: list[int] = []
+    original = MonitorSet.observe_many
+
+    def counted(self: MonitorSet, batches: list[pa.RecordBatch]) -> None:
+        joined.append(len(batches))
+        original(self, batches)
+
+    monkeypatch.setattr(MonitorSet, "observe_many", counted)
+    s = db.create_stream("m", f"{SCHEMA}, note STRING", time_column="ts")
+    s.add_filter("odd", "host = 'b'")
+    s.add_aggregate("mx", None, "MAX(v)")
+    s.add_aggregate("ob", "odd", "COUNT(*)")
+    s.install_trigger("hot", "mx > 10", period="10s")
+    s.install_trigger("many", "ob > 1", period="1s")
+    batches: list[list[tuple[float, str, float]]] = [
+        [(1, "a", 20.0)],
+        [(12, "b", 1.0), (12.5, "b", 2.0)],
+        [(25, "a", 30.0)],
+        [(31, "b", 5.0)],
+        [(40, "a", 0.0)],
+    ]
+    subscription = s.monitors._subscription
+    assert subscription is not None
+    with s.monitors._lock:  # the monitors are busy: the batches after the first queue up
+        for number, batch in enumerate(batches):
+            s.append_many([(DAY + D(seconds=t), h, v, "x" * number) for t, h, v in batch])
+            if number == 0:
+                assert wait_until(lambda: subscription._queue.empty())
+    s.flush()
+    assert joined == [4]  # the first alone, the four queued behind it together
+    # in the order their windows closed, whichever trigger judged them
+    assert s.get_alerts() == [
+        alert(0, 20.0),
+        alert(12, 2, "many", "ob > 1", "ob"),
+        alert(20, 30.0),
+    ]
+    assert s.query_filter("odd", None, None).offsets.tolist() == [1, 2, 4]
+    assert s.get_aggregate("mx", DAY + D(seconds=10), DAY + D(seconds=40)) == 30.0
+    # a column no monitor read was left out of the joined batch, not out of the stream
+    assert [r["note"] for r in s.read(5, 1)] == ["xxxx"]
