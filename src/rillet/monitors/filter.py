@@ -38,7 +38,7 @@ class Hits:
     first_time: int
     last_time: int
     rows: int
-    bits: np.ndarray  # np.packbits(mask, bitorder="little")
+    bits: np.ndarray  # as np.packbits(mask, bitorder="little"); past ``rows``, anything
     offsets: int | np.ndarray
     times: np.ndarray
 
@@ -86,13 +86,15 @@ class Filter:
         """Evaluate on a batch and remember its matches (from ``from_offset`` on); the
         aggregates over this filter (which may start earlier) read its mask from ``seen``."""
         offsets, times, span = seen.offsets, seen.times, seen.span
-        mask = seen.mask(self.name)
-        kept = mask & (offsets >= self.from_offset) if offsets[0] < self.from_offset else mask
-        if kept.any():
+        if offsets[0] < self.from_offset:  # the rows before it are not this filter's
+            kept = seen.mask(self.name) & (offsets >= self.from_offset)
+            bits, count = np.packbits(kept, bitorder="little"), int(np.count_nonzero(kept))
+        else:
+            bits, count = seen.bits(self.name)
+        if count:
             first, last = int(offsets[0]), int(offsets[-1])
             contiguous = last - first == len(offsets) - 1
-            bits = np.packbits(kept, bitorder="little")
-            hits = Hits(*span, len(kept), bits, first if contiguous else offsets, times)
+            hits = Hits(*span, len(offsets), bits, first if contiguous else offsets, times)
             if self.hits:
                 previous = self.hits[-1].offsets
                 end = (

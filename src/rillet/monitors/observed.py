@@ -33,6 +33,19 @@ def matches(kernel_result: pa.Array) -> np.ndarray:
     return mask
 
 
+def bitmap(kernel_result: pa.Array, length: int) -> tuple[np.ndarray, int]:
+    """A kernel's BOOLEAN result as little-endian bits over its rows (NULL does not match;
+    bits past ``length`` may be anything) and how many rows match: Arrow's own bitmap where
+    it can, so a filter keeps its matches without unpacking and packing them again."""
+    filled = pc.fill_null(kernel_result, False) if kernel_result.null_count else kernel_result
+    if isinstance(filled, pa.BooleanArray) and filled.offset % 8 == 0:
+        start = filled.offset // 8
+        bits = np.frombuffer(filled.buffers()[1], dtype=np.uint8)[start : start + -(-length // 8)]
+        return bits, filled.true_count
+    mask = matches(kernel_result)
+    return np.packbits(mask, bitorder="little"), int(np.count_nonzero(mask))
+
+
 @dataclass(slots=True)
 class Observed:
     """One batch of a stream as the monitors see it."""
@@ -42,6 +55,7 @@ class Observed:
     times: np.ndarray  # event times, epoch microseconds
     offsets: np.ndarray
     kernels: Mapping[str, Kernel]  # the filters' predicates, by name
+    _bits: dict[str, tuple[np.ndarray, int]] = field(default_factory=dict)
     _masks: dict[str, np.ndarray] = field(default_factory=dict)
     _buckets: dict[int, Buckets] = field(default_factory=dict)
     _span: tuple[int, int] | None = None
@@ -53,13 +67,22 @@ class Observed:
             self._span = int(self.times.min()), int(self.times.max())
         return self._span
 
+    def bits(self, filter_name: str) -> tuple[np.ndarray, int]:
+        """Where the filter ``filter_name`` holds (every row, whatever its offset), as
+        :func:`bitmap` gives it, and on how many rows."""
+        found = self._bits.get(filter_name)
+        if found is None:
+            result = evaluate(self.kernels[filter_name], self.ctx)
+            found = self._bits[filter_name] = bitmap(result, len(self.times))
+        return found
+
     def mask(self, filter_name: str) -> np.ndarray:
-        """Where the filter ``filter_name`` holds (every row, whatever its offset)."""
+        """:meth:`bits` as a numpy mask, one bool a row."""
         found = self._masks.get(filter_name)
         if found is None:
-            found = self._masks[filter_name] = matches(
-                evaluate(self.kernels[filter_name], self.ctx)
-            )
+            bits, _ = self.bits(filter_name)
+            unpacked = np.unpackbits(bits, count=len(self.times), bitorder="little")
+            found = self._masks[filter_name] = unpacked.view(bool)
         return found
 
     def buckets(self, width: int) -> Buckets:
