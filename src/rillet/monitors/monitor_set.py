@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from rillet.errors import ConflictError, not_found
 from rillet.monitors.adhoc import AdHoc
@@ -163,8 +164,33 @@ class MonitorSet(Definitions, Queries):
     def observe_many(self, batches: list[pa.RecordBatch]) -> None:
         """Live batches that queued up while the monitors worked: joined into one (of the
         columns the monitors read), evaluated once and the triggers judged once, which
-        costs far less than a batch at a time."""
-        self._observe(batches, False)
+        costs far less than a batch at a time; one at a time where that would judge a
+        window differently."""
+        with self._lock:
+            if self._judged_alike(batches):
+                self._observe(batches, False)
+                return
+            for batch in batches:
+                self._observe([batch], False)
+
+    def _judged_alike(self, batches: list[pa.RecordBatch]) -> bool:
+        """Whether judging the triggers once after ``batches`` raises the alerts judging
+        them after each would: no batch holds a record of a window that event time had
+        closed before it (a late record: judged one at a time, its window's alert has gone
+        out without it)."""
+        periods = {trigger.period_us for trigger in self.triggers.values()}
+        if not periods:
+            return True
+        closed = None  # event time before the batch (the first one's alerts come after it)
+        for batch in batches:
+            span = pc.min_max(batch.column(self.stream.schema.time_index).cast(pa.int64()))
+            low, high = span["min"].as_py(), span["max"].as_py()
+            if low is None:
+                continue
+            if closed is not None and any((low // p + 1) * p <= closed for p in periods):
+                return False
+            closed = high if closed is None else max(closed, high)
+        return True
 
     def _observe(self, batches: list[pa.RecordBatch], history: bool) -> None:
         with self._lock:

@@ -74,11 +74,13 @@ class Trigger:
 
     def due(self, aggregates: Mapping[str, AggregateMonitor], closed_before: int) -> list[int]:
         """Starts of the windows with data that closed since the last check."""
+        p = self.period_us
+        if -(-self.checked_through // p) * p + p > closed_before:
+            return []  # the first window not judged yet is still open (most batches)
         keys = [
             aggregates[name].keys_between(self.checked_through, closed_before)
             for name in self.aggregate_names
         ]
-        p = self.period_us
         if len(keys) == 1:  # ascending already: drop repeats without np.unique's sort
             starts = keys[0] // p * p
             starts = starts[np.append(True, starts[1:] != starts[:-1])] if len(starts) else starts

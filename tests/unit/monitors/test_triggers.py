@@ -574,3 +574,28 @@ def test_batches_that_queued_up_are_judged_together_as_one_by_one(
     assert s.get_aggregate("mx", DAY + D(seconds=10), DAY + D(seconds=40)) == 30.0
     # a column no monitor read was left out of the joined batch, not out of the stream
     assert [r["note"] for r in s.read(5, 1)] == ["xxxx"]
+
+
+def test_a_late_record_queued_behind_the_batch_that_closed_its_window_is_not_judged(
+    db: rillet.Database, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    joined: list[int] = []
+    original = MonitorSet._observe
+
+    def counted(self: MonitorSet, batches: list[pa.RecordBatch], history: bool) -> None:
+        joined.append(len(batches))
+        original(self, batches, history)
+
+    monkeypatch.setattr(MonitorSet, "_observe", counted)
+    s = stream(db)
+    subscription = s.monitors._subscription
+    assert subscription is not None
+    with s.monitors._lock:
+        s.append_many(rows((1, 20.0)))
+        assert wait_until(lambda: subscription._queue.empty())
+        s.append_many(rows((12, 1.0)))  # closes [0 s, 10 s): max 20
+        s.append_many(rows((5, 100.0)))  # late for it: one at a time, its alert has gone out
+    s.flush()
+    assert joined == [1, 1, 1]
+    assert s.get_alerts() == [alert(0, 20.0)]
+    assert s.get_aggregate("mx", DAY, DAY + D(seconds=10)) == 100.0
