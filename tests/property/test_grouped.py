@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import datasketches
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
@@ -33,8 +34,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rillet.aggregates import AGGREGATES, State
-from rillet.aggregates.grouped import Columns, Kind, kind_of
-from rillet.aggregates.sketches import Distribution, KllState, TopKState
+from rillet.aggregates.grouped import Columns, Kind, _exact_quantiles, kind_of
+from rillet.aggregates.sketches import Distribution, KllState, TopKState, _quantile
 from rillet.datatypes import DataType
 from rillet.expressions.signatures import t
 from tests.property.cases import (
@@ -646,3 +647,35 @@ def test_kll_partials_are_exact_up_to_k_and_answer_as_the_sketch(
         row_starts = row_starts[groups]
         _check_kll(name, level, rows, row_starts, q)
     assert [_contents(state) for state in columns["state"].tolist()] == kept  # as they were
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.lists(st.floats(-1e9, 1e9) | st.sampled_from([0.0, 1.0, math.inf]), max_size=200).filter(
+            bool
+        ),
+        min_size=1,
+        max_size=12,
+    ),
+    st.sampled_from([0.0, 0.01, 0.25, 0.5, 0.9, 0.99, 0.999, 1.0]),
+    st.randoms(use_true_random=False),
+)
+def test_exact_quantiles_are_the_sketches_answers(
+    rows: list[list[float]], q: float, rng: Any
+) -> None:
+    """Each row's quantile (sorted, or the greatest or least picked without a sort) is what
+    a DataSketches KLL sketch holding that row's values answers, the rows in any order."""
+    order = list(range(len(rows)))
+    rng.shuffle(order)
+    values = np.array([v for row in rows for v in row])
+    n = np.array([len(row) for row in rows])
+    first = np.cumsum(n) - n
+    found = _exact_quantiles(values, first[order], n[order], q).tolist()
+    expected = []
+    for i in order:
+        sketch = datasketches.kll_doubles_sketch(200)
+        for value in rows[i]:
+            sketch.update(value)
+        expected.append(_quantile(sketch, q))
+    assert found == expected

@@ -631,16 +631,39 @@ def _exact_quantiles(values: np.ndarray, first: np.ndarray, n: np.ndarray, q: fl
     few numpy calls, not a sort a row.
     """
     positions = exact_positions(n, q)
-    widths = np.left_shift(1, np.frexp(n - 1)[1])  # 2**bit_length(n - 1): n <= width < 2n
     found = np.empty(len(n), dtype=np.float64)
-    for width in np.unique(widths).tolist():
-        rows = np.flatnonzero(widths == width)
+    # the greatest (q near 1, or a few values) or the least of a row: no sort needed
+    greatest, least = positions == n - 1, (positions == 0) & (n > 1)
+    if greatest.any():
+        found[greatest] = _reduce_rows(np.maximum, values, first[greatest], n[greatest])
+    if least.any():
+        found[least] = _reduce_rows(np.minimum, values, first[least], n[least])
+    sorted_rows = ~(greatest | least)
+    widths = np.left_shift(1, np.frexp(n - 1)[1])  # 2**bit_length(n - 1): n <= width < 2n
+    for width in np.unique(widths[sorted_rows]).tolist():
+        rows = np.flatnonzero(sorted_rows & (widths == width))
         counts = n[rows]
         cells = _ranges(np.arange(len(rows)) * width, counts)  # each row's first cells
         grid = np.full((len(rows), width), np.inf)
         grid.reshape(-1)[cells] = values[_ranges(first[rows], counts)]
         grid.sort(axis=1)
         found[rows] = grid[np.arange(len(rows)), positions[rows]]
+    return found
+
+
+def _reduce_rows(
+    ufunc: np.ufunc, values: np.ndarray, first: np.ndarray, n: np.ndarray
+) -> np.ndarray:
+    """``ufunc`` over each row of ``n`` values (each at least one) from ``first``, in any
+    order: one reduceat over [start, end) pairs, whose odd results are dropped."""
+    ends = first + n
+    inside = ends < len(values)  # reduceat takes no index past the last value
+    found = np.empty(len(n), dtype=values.dtype)
+    if inside.any():
+        bounds = np.stack([first[inside], ends[inside]], axis=1).ravel()
+        found[inside] = ufunc.reduceat(values, bounds)[::2]
+    for row in np.flatnonzero(~inside).tolist():  # the row that ends the values
+        found[row] = ufunc.reduce(values[first[row] : ends[row]])
     return found
 
 
