@@ -26,13 +26,14 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from rillet.datatypes import DataType
 from rillet.expressions.check import check
 from rillet.expressions.duckdb import render
-from rillet.expressions.kernels import Context, compile, evaluate
+from rillet.expressions.kernels import BINARY, Context, compile, evaluate
 from rillet.expressions.nodes import (
     Attribute,
     Binary,
@@ -451,3 +452,34 @@ def test_printing_the_parse_again_gives_the_same_tree(seed: int) -> None:
     once = parse(_print(_tree(rnd, rnd.randint(1, 6)), rnd))
     twice = parse(_print(once, rnd))
     assert _shape(twice) == _shape(once)
+
+
+_NUMBERS = {
+    pa.float64(): st.floats(allow_nan=True, allow_infinity=True),
+    pa.float32(): st.floats(width=32, allow_nan=True, allow_infinity=True),
+    pa.int64(): st.integers(-(2**63), 2**63 - 1),
+    pa.int32(): st.integers(-(2**31), 2**31 - 1),
+}
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(list(_NUMBERS)), st.data())
+def test_numeric_comparisons_answer_as_arrows_own(dtype: pa.DataType, data: st.DataObject) -> None:
+    """The comparisons of numbers without NULLs (made with numpy) give Arrow's answers:
+    against a number, a column, NaN, infinities, -0.0 and NULL alike."""
+    values = st.lists(_NUMBERS[dtype], min_size=1, max_size=40)
+    left = pa.array(data.draw(values), dtype)
+    right: pa.Array | pa.Scalar
+    if data.draw(st.booleans()):
+        right = pa.array(
+            data.draw(st.lists(_NUMBERS[dtype], min_size=len(left), max_size=len(left))), dtype
+        )
+    else:
+        right = pa.scalar(data.draw(st.none() | _NUMBERS[dtype]), dtype)
+    start = data.draw(st.integers(0, len(left) - 1))  # a slice: an offset into its buffers
+    left = left.slice(start)
+    right = right.slice(start) if isinstance(right, pa.Array) else right
+    arrow = {"=": pc.equal, "!=": pc.not_equal, "<": pc.less, ">": pc.greater}
+    arrow |= {"<=": pc.less_equal, ">=": pc.greater_equal}
+    for op, expected in arrow.items():
+        assert BINARY[op](left, right).to_pylist() == expected(left, right).to_pylist(), op

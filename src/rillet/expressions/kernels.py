@@ -149,15 +149,40 @@ def _multiply(left: Value, right: Value) -> Value:
     return functions.decimal_op(pc.multiply_checked, left, right)
 
 
+def _comparison(
+    arrow: Callable[[Value, Value], Value], numpy: np.ufunc
+) -> Callable[[Value, Value], Value]:
+    """Arrow's comparison ``arrow``; numpy's ``numpy`` where both give the same answer and
+    numpy's is twice as fast (a filter's ``x > 0.3`` on every batch): a column of numbers
+    without NULLs against a number or such a column of its own type (NaN compares as IEEE
+    says in both)."""
+
+    def compare(left: Value, right: Value) -> Value:
+        if (
+            isinstance(left, pa.Array)
+            and not left.null_count
+            and (pa.types.is_floating(left.type) or pa.types.is_integer(left.type))
+            and right.type == left.type
+            and (right.is_valid if isinstance(right, pa.Scalar) else not right.null_count)
+        ):
+            other = right.as_py() if isinstance(right, pa.Scalar) else right.to_numpy()
+            mask = numpy(left.to_numpy(), other)
+            bits = pa.py_buffer(np.packbits(mask, bitorder="little"))
+            return pa.BooleanArray.from_buffers(pa.bool_(), len(mask), [None, bits])
+        return arrow(left, right)
+
+    return compare
+
+
 BINARY: dict[str, Callable[[Value, Value], Value]] = {
     "AND": pc.and_kleene,
     "OR": pc.or_kleene,
-    "=": pc.equal,
-    "!=": pc.not_equal,
-    "<": pc.less,
-    ">": pc.greater,
-    "<=": pc.less_equal,
-    ">=": pc.greater_equal,
+    "=": _comparison(pc.equal, np.equal),
+    "!=": _comparison(pc.not_equal, np.not_equal),
+    "<": _comparison(pc.less, np.less),
+    ">": _comparison(pc.greater, np.greater),
+    "<=": _comparison(pc.less_equal, np.less_equal),
+    ">=": _comparison(pc.greater_equal, np.greater_equal),
     "+": _add,
     "-": _subtract,
     "*": _multiply,
