@@ -21,7 +21,7 @@ from rillet.expressions.kernels import Context, Kernel, evaluate
 
 def matches(kernel_result: pa.Array) -> np.ndarray:
     """A kernel's BOOLEAN result as a numpy mask (NULL does not match)."""
-    filled = pc.fill_null(kernel_result, False)
+    filled = pc.fill_null(kernel_result, False) if kernel_result.null_count else kernel_result
     if not isinstance(filled, pa.BooleanArray):  # e.g. NULL-typed
         mask: np.ndarray = filled.to_numpy(zero_copy_only=False).astype(bool)
         return mask
