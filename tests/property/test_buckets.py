@@ -181,7 +181,7 @@ def test_levels_answer_ranges_as_a_loop_over_the_events(
         part = events[first : first + cut]
         times = np.array([time for time, _ in part], dtype=np.int64)
         grouped = Buckets.of(times, HOUR)
-        rows, _ = grouped.select(None)
+        rows, _, _ = grouped.select(None)
         offsets = np.arange(offset, offset + len(part), dtype=np.int64)
         offset += len(part)
         values = pa.array([value for _, value in part], type=pa.int64())
@@ -219,3 +219,29 @@ def test_calendar_is_a_value() -> None:
     """Levels and spans compare widths by value: a Calendar made anew is the same width."""
     assert Calendar("month") == MONTH
     assert hash(Calendar("year")) == hash(YEAR)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 5_000), st.booleans()), min_size=1, max_size=400),
+    st.sampled_from([1, 7, 100, 1_000]),
+    st.booleans(),
+)
+def test_select_groups_the_chosen_rows_by_bucket(
+    rows: list[tuple[int, bool]], width: int, in_order: bool
+) -> None:
+    """The rows a mask chooses, in bucket order, with where each bucket holding one starts
+    among them and its key: as a loop over the rows finds them, with few buckets a batch
+    and many (each found its own way)."""
+    if in_order:
+        rows = sorted(rows)
+    times = np.array([time for time, _ in rows], dtype=np.int64)
+    mask = np.array([chosen for _, chosen in rows], dtype=bool)
+    grouped = Buckets.of(times, width)
+    chosen, starts, keys = grouped.select(mask)
+    expected = sorted((time // width * width, i) for i, (time, keep) in enumerate(rows) if keep)
+    order = np.arange(len(rows)) if chosen is None else chosen
+    assert [(int(times[i]) // width * width, int(i)) for i in order] == expected
+    firsts = [n for n, (key, _) in enumerate(expected) if n == 0 or expected[n - 1][0] != key]
+    assert starts.tolist() == firsts
+    assert keys.tolist() == [expected[n][0] for n in firsts]

@@ -88,23 +88,23 @@ class Buckets:
         begin = run_starts(bucket)
         return cls(order, bucket[begin], begin)
 
-    def select(self, mask: np.ndarray | None) -> tuple[np.ndarray | None, np.ndarray | None]:
-        """The rows where ``mask`` holds, in bucket order, as positions in the batch and
-        in bucket order (None: every row, and the batch is in order)."""
+    def select(self, mask: np.ndarray | None) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+        """The rows where ``mask`` holds (None: every row) in bucket order, as positions in
+        the batch (None: every row, and the batch is in order); where each bucket that holds
+        one of them starts among them, and the buckets' keys."""
         if mask is None:
-            return self.order, None
-        positions = np.flatnonzero(mask if self.order is None else mask[self.order])
+            return self.order, self.starts, self.keys
+        ordered = mask if self.order is None else mask[self.order]
+        positions = np.flatnonzero(ordered)
         rows = positions if self.order is None else self.order[positions]
-        return rows, positions
-
-    def held(self, positions: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        """Where each bucket that holds a selected row starts among the selected rows
-        (``positions`` in bucket order, None for all), and the buckets' keys."""
-        if positions is None:
-            return self.starts, self.keys
-        first = np.searchsorted(positions, self.starts)
-        held = np.diff(np.append(first, len(positions))) > 0
-        return first[held], self.keys[held]
+        if len(self.starts) * 32 < len(ordered):  # few buckets: a binary search each
+            first = np.searchsorted(positions, self.starts)
+            held = np.diff(np.append(first, len(positions))) > 0
+            return rows, first[held], self.keys[held]
+        # many (100 ms buckets of a slow stream): each bucket's rows counted in one pass
+        counts = np.add.reduceat(ordered.view(np.uint8), self.starts, dtype=np.int64)
+        held = counts > 0
+        return rows, (np.cumsum(counts) - counts)[held], self.keys[held]
 
 
 class Level:

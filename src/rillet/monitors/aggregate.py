@@ -130,8 +130,7 @@ class AggregateMonitor:
         buckets = seen.buckets(self.resolution_us)
         values = evaluate(self.argument, seen.ctx) if self.argument is not None else None
         kind = self.kind
-        rows, positions = buckets.select(mask)
-        starts, keys = buckets.held(positions)
+        rows, starts, keys = buckets.select(mask)
         partials = kind.partials(values, rows, offsets, starts)
         self.levels[0].merge(keys, partials, kind)
         # the coarser levels are reduced when read: one merge a batch, not one a level
