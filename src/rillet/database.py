@@ -202,10 +202,17 @@ class Database:
             resets = [(self._entry_of(flow.name), flow) for flow in flows]
             cleared = [self._entry_of(name) for name in emptied]
             gone = [n for n in dropped if n in self._streams]
-            self._catalog.reset_named_flows(
-                resets, gone, cleared, {k: _ipc(v) for k, v in (seeds or {}).items()}
-            )
             old = [self._streams[n] for n in [*(f.name for f in flows), *emptied, *gone]]
+            for stream in old:
+                stream._dropping = True
+            try:
+                self._catalog.reset_named_flows(
+                    resets, gone, cleared, {k: _ipc(v) for k, v in (seeds or {}).items()}
+                )
+            except BaseException:
+                for stream in old:
+                    stream._dropping = False
+                raise
             self._streams = {k: v for k, v in self._streams.items() if k not in gone}
         for stream in old:
             stream._destroy()
@@ -312,7 +319,12 @@ class Database:
         with self._lock:
             gone = [s for k, s in self._streams.items() if k in owned]
             for each in gone:
-                self._catalog.drop_stream(each.name)
+                each._dropping = True
+                try:
+                    self._catalog.drop_stream(each.name)
+                except BaseException:
+                    each._dropping = False
+                    raise
             self._streams = {k: v for k, v in self._streams.items() if v not in gone}
         for each in gone:
             each._destroy()

@@ -87,6 +87,7 @@ class Stream(Upkeep):
         self._log: Log | None = None
         self._watermark = max((f.max_time for f in self._files), default=-(2**63))
         self._closed = False
+        self._dropping = False
         #: the error that failed the log (disk full, I/O error): appends and flush raise it
         self._failure: StorageError | None = None
 

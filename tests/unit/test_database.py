@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import re
+import threading
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,8 @@ import pytest
 
 import rillet
 from rillet import errors
+from rillet.storage import parquet
+from rillet.streaming import upkeep
 from tests.unit.support import MANUAL, at, count, parquet_files, wait_until
 
 PERF = (
@@ -338,6 +341,42 @@ def test_a_maintenance_round_overlapping_drop_stream_leaves_nothing_behind(
     with contextlib.suppress(errors.RilletError):
         s._maintain()
     assert not (folder / "streams" / "gone").exists()
+
+
+def test_a_seal_under_way_while_its_stream_is_dropped_ends_quietly(
+    db: rillet.Database, folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s = db.create_stream("gone", "ts TIMESTAMP, v INT", time_column="ts")
+    s.append_many([(at(1), 1), (at(3), 2)])
+    writing, dropped = threading.Event(), threading.Event()
+    original = parquet.write_partition
+
+    def held_up(*args: Any, **kwargs: Any) -> Any:
+        writing.set()
+        dropped.wait(5)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(upkeep, "write_partition", held_up)
+    outcome: list[object] = []
+    sealer = threading.Thread(target=lambda: outcome.append(_seal_or_error(s)))
+    sealer.start()
+    assert writing.wait(5)
+    # the drop removes the catalog entry while the seal writes its file, then waits for it
+    dropper = threading.Thread(target=db.drop_stream, args=("gone",))
+    dropper.start()
+    assert wait_until(lambda: "gone" not in {x.name for x in db.streams()})
+    dropped.set()
+    sealer.join()
+    dropper.join()
+    assert outcome == [0]  # no error: the entry it would have added to is gone
+    assert not (folder / "streams" / "gone").exists()
+
+
+def _seal_or_error(stream: rillet.Stream) -> object:
+    try:
+        return stream.seal(everything=True)
+    except errors.RilletError as exc:
+        return exc
 
 
 def test_a_dropped_stream_stays_dropped_after_reopening(folder: Path) -> None:

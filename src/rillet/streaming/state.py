@@ -62,6 +62,8 @@ class StreamState:
     _log: Log | None
     _watermark: int
     _closed: bool
+    #: its catalog entry is being removed (drop, REFRESH): a seal under way finds it gone
+    _dropping: bool
     #: the error that failed the log (disk full, I/O error): appends and flush raise it
     _failure: StorageError | None
     _next: int
