@@ -24,9 +24,9 @@ WRITER = Path(__file__).with_name("refresh_writer.py")
 ROOT = Path(__file__).parents[2]
 
 
-def _kill_after(folder: Path, delay: float) -> bool:
-    """Runs the refresh over ``folder`` and SIGKILLs it ``delay`` s after it starts;
-    whether it had finished by then."""
+def _kill_after(folder: Path, delay: float | None) -> float:
+    """Runs the refresh over ``folder`` and SIGKILLs it ``delay`` s after it starts (None:
+    once it has finished); how long it had run (from the start to the kill, or to its end)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     process = subprocess.Popen(
         [sys.executable, str(WRITER), str(folder)], stdout=subprocess.PIPE, text=True, env=env
@@ -34,14 +34,18 @@ def _kill_after(folder: Path, delay: float) -> bool:
     try:
         assert process.stdout is not None
         assert process.stdout.readline().strip() == "ready"
-        time.sleep(delay)
+        began = time.monotonic()
+        if delay is None:
+            assert process.stdout.readline().strip() == "done"
+        else:
+            time.sleep(delay)
+        ran = time.monotonic() - began
     finally:
         process.send_signal(signal.SIGKILL)
         process.wait()
         if process.stdout is not None:
-            finished = process.stdout.read().strip() == "done"
             process.stdout.close()
-    return finished
+    return ran
 
 
 def _state(folder: Path) -> dict[str, pa.Table]:
@@ -63,11 +67,17 @@ def test_a_killed_refresh_leaves_the_old_rows_or_the_new_ones(tmp_path: Path) ->
     new = _state(refreshed)
     assert 0 < new["m.late"].num_rows < old["m.late"].num_rows  # those before SINCE stay
     assert not old["m"].equals(new["m"]) and not old["h"].equals(new["h"])
+    # the kills spread over the time a refresh takes here (however loaded the machine),
+    # the last ones after it
+    timing = tmp_path / "timing"
+    shutil.copytree(base, timing)
+    took = _kill_after(timing, None)
+    shutil.rmtree(timing)
     seen = set()
     for step in range(14):
         folder = tmp_path / f"run{step}"
         shutil.copytree(base, folder)
-        _kill_after(folder, 0.02 * step)
+        _kill_after(folder, took * step / 11)
         after = _state(folder)
         kind = "new" if after["m"].equals(new["m"]) else "old"
         expected = new if kind == "new" else old
