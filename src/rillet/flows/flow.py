@@ -96,6 +96,12 @@ class _Subscriber:
             self._release()
             self._push(batch)
 
+    def observe_many(self, batches: list[pa.RecordBatch]) -> None:
+        """Live batches that queued up while the flow worked, pushed as one: a flow's
+        output does not depend on where its input is cut into batches (a replay cuts it
+        otherwise), and its cost a batch falls as batches grow."""
+        self.observe(pa.concat_batches(batches), False)
+
     def _follows(self, batch: pa.RecordBatch) -> bool:
         """Whether the batch's offsets are the next ones, without a gap (the first batch
         may start anywhere: retention may have dropped the records before it)."""

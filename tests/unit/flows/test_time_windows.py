@@ -19,6 +19,8 @@ from hypothesis import strategies as st
 
 import rillet
 from rillet.flows import config
+from rillet.flows.flow import _Subscriber
+from tests.unit.support import wait_until
 
 SETTINGS = settings(
     max_examples=60,
@@ -211,3 +213,43 @@ def test_windows_match_duckdb(
     replay, replay_late, replay_dropped = _flow_rows(db, data, window, False, pieces)
     assert sorted(replay, key=_key) == sorted(got, key=_key)
     assert (replay_late, replay_dropped) == (late, dropped)
+
+
+def test_batches_that_queued_up_go_through_as_one_with_the_same_output(
+    db: rillet.Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    joined: list[int] = []
+    original = _Subscriber.observe_many
+
+    def counted(self: _Subscriber, batches: list[Any]) -> None:
+        joined.append(len(batches))
+        original(self, batches)
+
+    monkeypatch.setattr(_Subscriber, "observe_many", counted)
+    query = (
+        "SELECT k, window_start, count(*) AS n, sum(v) AS total FROM {} "
+        "GROUP BY k, TUMBLE(ts, INTERVAL '1' SECOND)"
+    )
+    batches = [
+        [(dt.datetime(2024, 1, 1, 0, 0, s // 3, tzinfo=dt.UTC), "ab"[s % 2], s) for s in rng]
+        for rng in (range(0, 4), range(4, 9), range(9, 11), range(11, 20), range(20, 26))
+    ]
+    outputs = []
+    for name, hold in (("one", False), ("held", True)):
+        stream = db.create_stream(name, "ts TIMESTAMP, k STRING, v INT", time_column="ts")
+        flow = db.execute(query.format(name))
+        if hold:
+            with flow._lock:  # the flow is busy: the batches after the first queue up
+                stream.append_many(batches[0])
+                queued = flow._subscriptions[0][1]._queue
+                assert wait_until(queued.empty)
+                for batch in batches[1:]:
+                    stream.append_many(batch)
+        else:
+            for batch in batches:
+                stream.append_many(batch)
+                stream.caught_up()
+        flow.finish()
+        outputs.append([tuple(r.values()) for r in flow])
+    assert joined == [len(batches) - 1]
+    assert outputs[0] == outputs[1] and len(outputs[0]) == 18  # 2 keys over 9 seconds
