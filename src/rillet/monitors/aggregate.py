@@ -121,7 +121,13 @@ class AggregateMonitor:
         """Fold the rows of a batch its filter matches (all without one), from
         ``from_offset`` on, into their buckets."""
         offsets = seen.offsets
-        mask = seen.mask(self.filter_name) if self.filter_name else None
+        mask = None
+        if self.filter_name:
+            _, matched = seen.bits(self.filter_name)
+            if not matched:
+                return
+            if matched < len(offsets):  # a filter every row passes leaves out nothing
+                mask = seen.mask(self.filter_name)
         if offsets[0] < self.from_offset:
             low = offsets >= self.from_offset
             mask = low if mask is None else mask & low
