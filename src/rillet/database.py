@@ -9,6 +9,11 @@ the committer (group commit every ``commit_interval``, nothing else) and the mai
 from __future__ import annotations
 
 import atexit
+
+# The close at exit may turn buffered rows into a batch, and pyarrow then imports pandas
+# (where installed) for the first time, which imports this; once the interpreter is
+# shutting down that import fails, and the buffered rows with it: import it now.
+import concurrent.futures.thread  # noqa: F401
 import logging
 import re
 import shutil

@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import re
+import subprocess
+import sys
 import threading
 from decimal import Decimal
 from pathlib import Path
@@ -522,3 +524,18 @@ def test_relaxed_appends_reach_the_log_by_group_commit(folder: Path) -> None:
         wal = folder / "streams" / "t" / "wal"
         # no flush() and no close(): only the committer thread can have written it
         assert wait_until(lambda: sum(p.stat().st_size for p in wal.iterdir()) > 0)
+
+
+def test_records_buffered_when_the_program_ends_without_close_are_kept(folder: Path) -> None:
+    program = (
+        "import sys, rillet\n"
+        "db = rillet.connect(sys.argv[1])\n"
+        "s = db.create_stream('m', 'ts TIMESTAMP, note STRING', time_column='ts')\n"
+        "s.append((1, 'x'))\n"  # buffered: the close at exit stores it
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", program, str(folder)], capture_output=True, text=True
+    )
+    assert run.returncode == 0 and "Traceback" not in run.stderr, run.stderr
+    with rillet.connect(folder) as db:
+        assert [r["note"] for r in db.stream("m").read(0, 1)] == ["x"]
