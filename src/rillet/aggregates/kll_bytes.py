@@ -77,12 +77,13 @@ def exact_states(values: np.ndarray, n: np.ndarray, k: int) -> pa.Array:
         head["min"], head["max"] = lows[rows], highs[rows]
     _place(out, starts[rows], head.view(np.uint8).reshape(len(head), _FULL.itemsize))
 
-    # the items: a row's values after its header (one value for a single-item sketch)
+    # the items: a row's values after its header (one value for a single-item sketch);
+    # headers and items are whole 8-byte words, so every item starts on one
     held = np.where(n == 1, 1, np.where(full, n, 0))
-    source = np.repeat(first, held) + _within(held)
-    target = np.repeat(starts + heads, held) + 8 * _within(held)
-    items = values[source].view(np.uint8).reshape(-1, 8)
-    _place(out, target, items)
+    within = _within(held)
+    source = np.repeat(first, held) + within
+    target = np.repeat((starts + heads) // 8, held) + within
+    out.view(np.float64)[target] = values[source]
     return pa.Array.from_buffers(
         pa.large_binary(), len(n), [None, pa.py_buffer(offsets), pa.py_buffer(out)]
     ).cast(pa.binary())
