@@ -98,9 +98,11 @@ def _within(counts: np.ndarray) -> np.ndarray:
 
 
 def _place(out: np.ndarray, starts: np.ndarray, rows: np.ndarray) -> None:
-    """Write each row of the byte matrix ``rows`` at its start in ``out``."""
+    """Write each row of the byte matrix ``rows`` at its start in ``out``: as 8-byte words
+    (every start and row width here is a multiple of 8)."""
     if len(starts):
-        out[starts[:, None] + np.arange(rows.shape[1])] = rows
+        words = rows.view(np.uint64)
+        out.view(np.uint64)[(starts // 8)[:, None] + np.arange(words.shape[1])] = words
 
 
 def _extremes(
