@@ -5,7 +5,9 @@ the subscription's own thread calls its subscriber (monitors now, flows next), s
 the log and the subscribers' work overlap, each mostly in C++ without the GIL.  A queue of
 a few batches bounds how far a subscriber may fall behind: past that, the appender waits
 (back-pressure).  :meth:`Subscription.wait` returns once every batch handed over before the
-call has been observed, which is how a reader sees its own writes.
+call has been observed, which is how a reader sees its own writes.  A subscriber that has
+``observe_many`` (:class:`BatchesSubscriber`) gets the live batches that queued up while it
+worked in one call.
 
 What retention drops reaches the subscriber the same way: :meth:`Subscription.forget_before`
 queues it behind the batches handed over before (never waiting, so retention holds no lock
