@@ -330,8 +330,7 @@ class Flow:
         if self._failure is not None:
             return
         self._failure = exc
-        text = str(exc) if isinstance(exc, RilletError) else f"{type(exc).__name__}: {exc}"
-        self._error = f"{text} ({where})" if where else text
+        self._error = f"{describe(exc)} ({where})" if where else describe(exc)
 
     def fail(self, exc: BaseException) -> None:
         """End the flow now as failed with ``exc`` (a named flow that cannot start is
@@ -475,6 +474,17 @@ class Flow:
 
     def __repr__(self) -> str:
         return f"Flow(id={self.id}, {self.state}, query={self.query!r})"
+
+
+def describe(exc: BaseException) -> str:
+    """An error as text for a person: a RilletError's message, any other error's class
+    and message (``ArrowInvalid: overflow``).
+
+    Examples:
+        >>> describe(ZeroDivisionError("division by zero"))
+        'ZeroDivisionError: division by zero'
+    """
+    return str(exc) if isinstance(exc, RilletError) else f"{type(exc).__name__}: {exc}"
 
 
 def _release_after(subscription: Subscription, subscriber: _Subscriber) -> None:
