@@ -592,17 +592,50 @@ class NamedFlows:
         windows = _first_windows(flow)
         if windows is None or len(flow._inputs) != 1 or not windows.idle_timeout:
             return
-        marks = [[int(at), int(watermark)] for at, watermark in entry.options.get(IDLE_MARKS, [])]
+        stream = flow._inputs[0].stream
+        start = entry.start_offsets.get(stream.name, 0)
+        kept = [[int(at), int(watermark)] for at, watermark in entry.options.get(IDLE_MARKS, [])]
+        marks = _prune(kept, _first_replayed(stream, start))
+        if marks != kept:  # retention dropped input since they were kept
+            options = {**entry.options, IDLE_MARKS: marks}
+            self._db._catalog.set_named_flow_options(entry.name, options)
         windows.marks = [(at, watermark) for at, watermark in marks]
 
         def keep(at: int, watermark: int) -> None:
             if flow.cancelled or not flow.running:  # dropped, refreshed or failed since
                 return
             marks.append([at, watermark])
+            marks[:] = _prune(marks, _first_replayed(stream, start))
             options = {**entry.options, IDLE_MARKS: marks}
             self._db._catalog.set_named_flow_options(entry.name, options)
 
         windows.on_idle = keep
+
+
+def _first_replayed(stream: Stream, start: int) -> int | None:
+    """The first input offset a replay can read: ``start`` or the first one retention
+    kept, whichever is later (None while no record is stored: nothing tells it yet)."""
+    kept = [p.min_offset for p in stream.partitions() if p.rows]
+    return max(start, min(kept)) if kept else None
+
+
+def _prune(marks: list[list[int]], first: int | None) -> list[list[int]]:
+    """Idle marks without those a replay starting at input offset ``first`` no longer
+    needs.  A replay moves the watermark to every mark before its first record before it
+    counts it, never back, so the marks before ``first`` act as the last of them alone:
+    that one stays (without it the first records replayed would find a lower watermark
+    than the run they repeat did, and records late then would count in their windows).
+
+    Examples:
+        >>> _prune([[1, 10], [2, 20], [5, 50]], 3)
+        [[2, 20], [5, 50]]
+        >>> _prune([[1, 10], [2, 20]], None)
+        [[1, 10], [2, 20]]
+    """
+    if first is None:
+        return marks
+    before = [m for m in marks if m[0] < first]
+    return before[-1:] + [m for m in marks if m[0] >= first]
 
 
 def _point(
