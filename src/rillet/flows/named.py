@@ -14,6 +14,10 @@ stored input (in bulk: whole Arrow batches of the sealed and memory partitions t
 vectorized operators), skips the first ``next_offset`` rows it produces (already stored),
 and appends the rest: no window missing, none twice.  The late records stream is kept the
 same way.
+
+A named flow that fails (an operator raising on a batch, or a plan that no longer builds at
+open) stays listed, failed, with its error, which its definition keeps: until DROP STREAM,
+or REFRESH STREAM, which starts it again (docs/format/named_flows.md).
 """
 
 from __future__ import annotations
