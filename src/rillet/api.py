@@ -216,7 +216,7 @@ class DatabaseAPI(Protocol):
         """Run one rtsql statement: a SELECT gives its flow, others a printable result."""
 
     def flows(self) -> Sequence[FlowAPI]:
-        """The running flows, by id."""
+        """The running flows, by id, and the named flows that failed (with their error)."""
 
     def flow(self, flow_id: int) -> FlowAPI:
         """The running flow numbered ``flow_id``."""
