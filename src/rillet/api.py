@@ -48,6 +48,14 @@ class FlowAPI(Protocol):
         """Whether the flow still runs."""
 
     @property
+    def state(self) -> str:
+        """Where the flow is: "running", "failed" (``error`` tells why) or how it ended."""
+
+    @property
+    def error(self) -> str | None:
+        """What made the flow fail, as text; None while it has not failed."""
+
+    @property
     def late_events(self) -> int:
         """Input records that came later than the slack allows."""
 
@@ -208,7 +216,7 @@ class DatabaseAPI(Protocol):
         """Run one rtsql statement: a SELECT gives its flow, others a printable result."""
 
     def flows(self) -> Sequence[FlowAPI]:
-        """The running flows, by id."""
+        """The running flows, by id, and the named flows that failed (with their error)."""
 
     def flow(self, flow_id: int) -> FlowAPI:
         """The running flow numbered ``flow_id``."""

@@ -375,7 +375,9 @@ class Database:
     # -- flows -----------------------------------------------------------------------------
 
     def flows(self) -> list[Flow]:
-        """The running flows (continuous SELECTs), by id."""
+        """The running flows (continuous SELECTs and named flows), by id, and the named
+        flows that failed (``state`` "failed", with their ``error``) until dropped or
+        refreshed."""
         return self._flows.running()
 
     def flow(self, flow_id: int) -> Flow:

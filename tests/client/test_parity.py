@@ -488,3 +488,17 @@ def test_aggregate_values_keep_their_types(db: Any) -> None:
         value = s.get_aggregate(f"a{i}")
         assert (value, type(value)) == (expected[expression], type(expected[expression]))
     assert s.get_aggregate("a0", T0 + dt.timedelta(hours=1)) is None  # no record: no value
+
+
+def test_a_named_flow_that_failed_stays_listed_with_its_error(db: Any) -> None:
+    nums = db.create_stream("nums", "v BIGINT")
+    db.execute("CREATE STREAM big AS SELECT v * 4611686018427387904 AS b FROM nums")
+    nums.append_many([(0,), (5,)])  # 5 * 2**62 overflows BIGINT
+    (flow,) = db.flows()
+    assert flow.wait(10)  # it ended (failed), though still listed
+    error = "ArrowInvalid: overflow (on the records at offsets 0..1 of stream 'nums')"
+    assert [(f.name, f.state, f.error, f.running) for f in db.flows()] == [
+        ("big", "failed", error, False)
+    ]
+    db.drop_stream("big")
+    assert db.flows() == []

@@ -88,6 +88,31 @@ def test_a_flow_streams_its_rows_and_resumes_after_the_last_event(server: Runnin
     assert server.http.get(f"/v1/flows/{flow}").status_code == 404
 
 
+def test_a_named_flow_that_failed_is_listed_with_its_state_and_error(server: Running) -> None:
+    """GET /v1/flows keeps a failed named flow, its state and error (what went wrong)."""
+    http = server.http
+    http.post("/v1/streams", json={"name": "n", "schema": "v BIGINT"})
+    statement = "CREATE STREAM big AS SELECT v * 4611686018427387904 AS b FROM n"
+    assert http.post("/v1/rtsql", json={"statement": statement}).status_code < 300
+    http.post("/v1/streams/n/records", json=[{"v": 0}, {"v": 5}])  # 5 * 2**62 overflows
+
+    def listed() -> list[tuple[str, str, str | None, bool]]:
+        flows = http.get("/v1/flows").json()
+        return [(f["name"], f["state"], f["error"], f["running"]) for f in flows]
+
+    assert wait_until(lambda: [f[1] for f in listed()] == ["failed"])
+    assert listed() == [
+        (
+            "big",
+            "failed",
+            "ArrowInvalid: overflow (on the records at offsets 0..1 of stream 'n')",
+            False,
+        )
+    ]
+    assert http.post("/v1/rtsql", json={"statement": "DROP STREAM big"}).status_code < 300
+    assert listed() == []
+
+
 def test_alerts_are_pushed_as_they_fire(server: Running) -> None:
     http = server.http
     http.post("/v1/streams", json={"name": "s", "schema": SCHEMA, "time_column": "ts"})

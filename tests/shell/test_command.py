@@ -153,9 +153,11 @@ def test_name_and_dname_through_stdin_against_a_server(tmp_path: Path) -> None:
         assert done.returncode == 0, done.stderr
         assert done.stdout.splitlines()[-4:] == [
             "Created stream 'baz' on flow 1",
-            "Watch?  FlowId  Stream  Query",
-            "------  ------  ------  " + "-" * len("SELECT n * 10 AS tens FROM nums"),
-            "        1       baz     SELECT n * 10 AS tens FROM nums",
+            "Watch?  FlowId  Stream  Query                            State    Error",
+            "------  ------  ------  "
+            + "-" * len("SELECT n * 10 AS tens FROM nums")
+            + "  -------  -----",
+            "        1       baz     SELECT n * 10 AS tens FROM nums  running",
         ]
         nums.append_many([(1,), (2,), (3,)])  # the flow outlives the shell; it feeds baz
         assert served.sql("SELECT tens FROM baz ORDER BY tens").fetchall() == [(10,), (20,), (30,)]

@@ -93,10 +93,10 @@ def test_flows_are_listed_watched_unwatched_and_dropped(shell: Shell) -> None:
     take(out)
     session.line("\\f")
     assert take(out) == [
-        "Watch?  FlowId  Stream  Query",
-        "------  ------  ------  ---------------------------",
-        "*       1               SELECT x FROM live",
-        "        2               SELECT x + 1 AS y FROM live",
+        "Watch?  FlowId  Stream  Query                        State    Error",
+        "------  ------  ------  ---------------------------  -------  -----",
+        "*       1               SELECT x FROM live           running",
+        "        2               SELECT x + 1 AS y FROM live  running",
     ]
     session.line("\\u 1")
     session.line("\\w 2")
@@ -159,7 +159,7 @@ def test_name_attaches_a_stream_to_a_flow_and_dname_removes_it(shell: Shell) -> 
     session.line("\\name 1 baz")
     assert take(out) == ["Created stream 'baz' on flow 1"]
     session.line("\\f")
-    assert take(out)[2] == "        1       baz     SELECT x * 2 AS y FROM live"
+    assert take(out)[2] == "        1       baz     SELECT x * 2 AS y FROM live  running"
     live.append_many([(None, 1), (None, 2), (None, 5)])
     assert session.db.sql("SELECT y FROM baz ORDER BY y").fetchall() == [(2,), (4,), (10,)]
     for line in ("\\name 1 other", "\\name 1", "\\name 7 x", "\\name 1 live"):

@@ -18,7 +18,7 @@ from rillet.flows.flow import FlowRecord
 
 #: what an embedded flow has that a remote one does not: the engine's side of it
 FLOW_ONLY_EMBEDDED = frozenset(
-    {"cancelled", "emit", "finish", "graph", "since_us", "sorted_through", "start",
+    {"cancelled", "emit", "fail", "finish", "graph", "since_us", "sorted_through", "start",
      "start_offsets", "types"}
 )  # fmt: skip
 
@@ -59,6 +59,19 @@ class RemoteFlow:
         return info is not None and bool(info["running"])
 
     @property
+    def state(self) -> str:
+        """Where the flow is: "running", "failed" (a named flow: ``error`` tells why), or
+        "ended" once the server lists it no more (cancelled or its input ended)."""
+        info = self._info()
+        return str(info.get("state", "running")) if info is not None else "ended"
+
+    @property
+    def error(self) -> str | None:
+        """What made the flow fail, as text; None while it has not failed."""
+        info = self._info()
+        return info.get("error") if info is not None else None
+
+    @property
     def lag(self) -> int:
         """Batches its input streams have ingested that the flow has not read yet."""
         info = self._info()
@@ -82,7 +95,8 @@ class RemoteFlow:
 
     def wait(self, timeout: float | None = None) -> bool:
         deadline = None if timeout is None else time.monotonic() + timeout
-        while self._info() is not None:
+        # a failed named flow stays listed (with its error): ended, though still there
+        while (info := self._info()) is not None and info["running"]:
             if deadline is not None and time.monotonic() >= deadline:
                 return False
             time.sleep(0.05)

@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from rillet.datatypes import DataType
-from rillet.errors import FlowError
+from rillet.errors import FlowError, RilletError
 from rillet.flows.frames import SEQ, TIME
 from rillet.flows.operators import Operator
 from rillet.flows.windows import Counters
@@ -205,6 +205,7 @@ class Flow:
         self._produced = 0
         self._done = False
         self._failure: BaseException | None = None
+        self._error: str | None = None  # what went wrong, as text, once it failed
         self._cancelled = False
         self._subscriptions: list[tuple[Stream, Subscription]] = []
         self._subscribers: list[_Subscriber] = []
@@ -263,14 +264,14 @@ class Flow:
                 continue
             now_us = int(self._clock() * 1_000_000)
             with self._lock:
-                if self._done:
+                if self._done or self._failure is not None:
                     return
                 try:
                     for target in self._inputs:
                         target.operator.tick(now_us)
                 except Exception as exc:
                     log.exception("flow %d failed", self.id)
-                    self._failure = exc
+                    self._failed(exc, "as the clock moved its windows")
                     threading.Thread(target=self._end, args=(False,), daemon=True).start()
                     return
 
@@ -286,7 +287,7 @@ class Flow:
                     target.stream.caught_up()
                 for subscriber in self._subscribers:
                     subscriber.release()
-                self._failure = exc
+                self._failed(exc, "its source failed")
                 self._end(finish=False)
                 return
             if ended:
@@ -306,14 +307,39 @@ class Flow:
 
     def _push(self, operator: Operator, frame: pa.RecordBatch) -> None:
         with self._lock:
-            if self._done:
+            # after a failure nothing more goes through (it ends on another thread): output
+            # made without the failed batch's records would be wrong
+            if self._done or self._failure is not None:
                 return
             try:
                 operator.push(frame)
             except Exception as exc:  # the flow fails, the stream goes on
                 log.exception("flow %d failed", self.id)
-                self._failure = exc
+                self._failed(exc, self._where(operator, frame))
                 threading.Thread(target=self._end, args=(False,), daemon=True).start()
+
+    def _where(self, operator: Operator, frame: pa.RecordBatch) -> str:
+        """Which input records a failed push carried (told with the error: a person can
+        find the record the expression could not compute)."""
+        name = next((i.stream.name for i in self._inputs if i.operator is operator), "?")
+        seqs = frame.column(SEQ)
+        return f"on the records at offsets {pc.min(seqs)}..{pc.max(seqs)} of stream {name!r}"
+
+    def _failed(self, exc: BaseException, where: str = "") -> None:
+        """Keep the failure (the first one: what followed is its consequence) and its text."""
+        if self._failure is not None:
+            return
+        self._failure = exc
+        self._error = f"{describe(exc)} ({where})" if where else describe(exc)
+
+    def fail(self, exc: BaseException) -> None:
+        """End the flow now as failed with ``exc`` (a named flow that cannot start is
+        listed this way, with its error); nothing if it has ended already."""
+        with self._lock:
+            if self._done:
+                return
+            self._failed(exc)
+        self._end(finish=False)
 
     def _end(self, finish: bool) -> None:
         for stream, subscription in self._subscriptions:
@@ -327,7 +353,7 @@ class Flow:
                         target.operator.finish()
                 except Exception as exc:
                     log.exception("flow %d failed at the end of its input", self.id)
-                    self._failure = exc
+                    self._failed(exc, "at the end of its input")
             with self._out:
                 self._done = True
                 self._out.notify_all()
@@ -363,6 +389,22 @@ class Flow:
     @property
     def cancelled(self) -> bool:
         return self._cancelled
+
+    @property
+    def state(self) -> str:
+        """Where the flow is: "running", "failed" (``error`` tells why), "cancelled" or
+        "ended" (its input ended)."""
+        if not self._done:
+            return "running"
+        if self._error is not None:
+            return "failed"
+        return "cancelled" if self._cancelled else "ended"
+
+    @property
+    def error(self) -> str | None:
+        """What made the flow fail, as text (which input records, where known); None while
+        it has not failed."""
+        return self._error
 
     @property
     def lag(self) -> int:
@@ -411,7 +453,7 @@ class Flow:
                 if not self._batches:
                     if self._failure is not None:
                         raise FlowError(
-                            f"flow {self.id} failed: {self._failure}", flow=self.id
+                            f"flow {self.id} failed: {self._error}", flow=self.id
                         ) from self._failure
                     return
                 batch = self._batches.popleft()
@@ -431,8 +473,18 @@ class Flow:
             yield FlowRecord(index, values, first + n, stamp)
 
     def __repr__(self) -> str:
-        state = "running" if not self._done else "cancelled" if self._cancelled else "ended"
-        return f"Flow(id={self.id}, {state}, query={self.query!r})"
+        return f"Flow(id={self.id}, {self.state}, query={self.query!r})"
+
+
+def describe(exc: BaseException) -> str:
+    """An error as text for a person: a RilletError's message, any other error's class
+    and message (``ArrowInvalid: overflow``).
+
+    Examples:
+        >>> describe(ZeroDivisionError("division by zero"))
+        'ZeroDivisionError: division by zero'
+    """
+    return str(exc) if isinstance(exc, RilletError) else f"{type(exc).__name__}: {exc}"
 
 
 def _release_after(subscription: Subscription, subscriber: _Subscriber) -> None:

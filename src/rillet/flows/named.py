@@ -14,10 +14,15 @@ stored input (in bulk: whole Arrow batches of the sealed and memory partitions t
 vectorized operators), skips the first ``next_offset`` rows it produces (already stored),
 and appends the rest: no window missing, none twice.  The late records stream is kept the
 same way.
+
+A named flow that fails (an operator raising on a batch, or a plan that no longer builds at
+open) stays listed, failed, with its error, which its definition keeps: until DROP STREAM,
+or REFRESH STREAM, which starts it again (docs/format/named_flows.md).
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -30,14 +35,16 @@ from rillet.datatypes import DataType
 from rillet.errors import (
     ConfigError,
     ConflictError,
+    FlowError,
     NotFoundError,
     QueryError,
+    RilletError,
     UnsupportedError,
     not_found,
 )
 from rillet.expressions.kernels import Context, evaluate
 from rillet.flows import config as flow_config
-from rillet.flows.flow import Flow, Sink, _output
+from rillet.flows.flow import Flow, Sink, _output, describe
 from rillet.flows.frames import SEQ, TIME, TIME_TYPE
 from rillet.flows.operators import EventAggregate, Filter, Project
 from rillet.flows.plan import PlanNode, TimeWindow, streams
@@ -53,6 +60,8 @@ if TYPE_CHECKING:
     from rillet.database import Database
     from rillet.stream import Stream
 
+log = logging.getLogger("rillet")
+
 #: the options of the output stream itself
 STREAM_OPTIONS = ("retention", "partition")
 #: where a refreshed flow's definition keeps the input offsets it read in event-time order
@@ -67,7 +76,10 @@ KEPT = "kept_through"
 #: where a refreshed flow's definition keeps how many late records ``<name>.late`` kept
 #: (those before K): its first rows, which the replay does not produce again
 LATE_KEPT = "late_kept"
-_REFRESH_STATE = (REFRESHED, IDLE_MARKS, KEPT, LATE_KEPT)
+#: where a named flow's definition keeps why it failed (text): it stays listed as failed,
+#: and is not run again at open, until DROP STREAM or REFRESH STREAM (which restarts it)
+FAILED = "failed"
+_REFRESH_STATE = (REFRESHED, IDLE_MARKS, KEPT, LATE_KEPT, FAILED)
 #: every option CREATE STREAM ... WITH (...) AS SELECT takes
 OPTIONS = ("since", *STREAM_OPTIONS, *flow_config.OPTIONS)
 
@@ -235,11 +247,23 @@ class NamedFlows:
 
     def resume(self) -> None:
         """Start every named flow of the catalog, in the order they were created (each
-        reads only streams made before it)."""
+        reads only streams made before it).  One that failed before, or cannot start now
+        (its plan no longer builds), is listed as failed with its error: the database
+        opens, the other flows run."""
         for entry in self._db._catalog.named_flows():
-            self._start(entry)
+            failed = entry.options.get(FAILED)
+            if failed is not None:  # failed for good until DROP or REFRESH: not run again
+                self._list_failed(entry, str(failed))
+                continue
+            try:
+                self._start(entry)
+            except Exception as exc:
+                log.error("named flow %r cannot resume: %s", entry.name, describe(exc))
+                self._list_failed(entry, f"cannot start: {describe(exc)}")
 
     def flows(self) -> dict[str, Flow]:
+        """The named flows by name: running, or failed (listed until dropped or
+        refreshed)."""
         with self._lock:
             return dict(self._flows)
 
@@ -249,7 +273,7 @@ class NamedFlows:
         found: dict[str, pa.Table] = {}
         for name in names:
             flow = flows.get(name)
-            if flow is None:
+            if flow is None or not flow.running:  # a failed flow's windows are not its rows
                 continue
             rows = open_rows(flow)
             if rows:
@@ -259,7 +283,7 @@ class NamedFlows:
     def replayed(self) -> bool:
         """Whether every named flow has produced again the rows it had stored before the
         database was opened (its replay reached its stored output's end)."""
-        with self._lock:
+        with self._lock:  # a failed flow has no sink: it produces nothing more
             return all(s.appender.replayed for s in self._sinks.values())
 
     def readers(self, stream: str) -> list[str]:
@@ -327,15 +351,28 @@ class NamedFlows:
                 since_us = bound_us(since)
             except Exception as exc:
                 raise ConfigError(f"REFRESH STREAM {name} SINCE {since!r}: {exc}") from None
-        else:
-            since_us = _oldest_late(db, name, running[name])
-            if since_us is None:  # nothing late: every window has all of its records
-                return
         affected = [name]
         for other in entries:  # a reader was created after what it reads
             flow = running.get(other)
             if other not in affected and flow is not None and set(flow.streams) & set(affected):
                 affected.append(other)
+        for other in affected[1:]:  # checked before anything changes
+            if running[other].state == "failed":
+                raise ConflictError(
+                    f"REFRESH STREAM {name}: the named flow {other!r} reading it failed "
+                    f"({running[other].error}) and cannot be recomputed: REFRESH STREAM "
+                    f"{other} restarts it, or DROP STREAM {other} drops it",
+                    kind="stream",
+                    name=other,
+                )
+        if running[name].state == "failed":  # it starts again, then refreshes as any other
+            self._restart(entries[name])
+            entries = {e.name: e for e in db._catalog.named_flows()}
+            running = self.flows()
+        if since is None:
+            since_us = _oldest_late(db, name, running[name])
+            if since_us is None:  # nothing late: every window has all of its records
+                return
         # where each one starts recomputing (checked before anything stops: a refusal
         # changes nothing)
         points: dict[str, int | None] = {}
@@ -418,12 +455,81 @@ class NamedFlows:
         return renewed, dropped, emptied, seeds
 
     def drop(self, name: str) -> None:
-        """Stop the named flow filling ``name`` (if one does) before its stream goes."""
+        """Stop the named flow filling ``name`` (if one does) before its stream goes, and
+        take it off the list of flows (a failed one too)."""
         with self._lock:
             flow = self._flows.pop(name, None)
             self._sinks.pop(name, None)
         if flow is not None:
             flow.cancel()
+            self._db._flows.ended(flow)  # a failed flow ended long ago, and stayed listed
+
+    def _restart(self, entry: NamedFlowEntry) -> None:
+        """REFRESH of a named flow that failed: its failure is forgotten and it starts
+        again from its definition, as at open (it skips the rows it stored).  FlowError,
+        naming the cause, when it cannot start: it stays listed as failed with that."""
+        options = {k: v for k, v in entry.options.items() if k != FAILED}
+        entry = NamedFlowEntry(entry.name, entry.query, options, entry.start_offsets)
+        self.drop(entry.name)
+        self._db._catalog.set_named_flow_options(entry.name, options)
+        try:
+            self._start(entry)
+        except Exception as exc:
+            error = f"cannot start: {describe(exc)}"
+            self._list_failed(entry, error)
+            raise FlowError(
+                f"REFRESH STREAM {entry.name}: the named flow {error}", flow=entry.name
+            ) from exc
+
+    def _list_failed(self, entry: NamedFlowEntry, error: str) -> None:
+        """List named flow ``entry`` as failed with ``error`` (it does not run), and keep
+        that in its definition; its stream and stored rows stay as they are."""
+        db = self._db
+        if entry.options.get(FAILED) != error:
+            db._catalog.set_named_flow_options(entry.name, {**entry.options, FAILED: error})
+        from rillet.rtsql.parser import parse
+
+        try:  # the streams it reads, as written (a DROP of one names it)
+            statement = parse(entry.query)
+            sources = (
+                _sources(statement.select) if isinstance(statement, ast.CreateStreamAs) else set()
+            )
+        except RilletError:
+            sources = set()
+        hidden = ("timestamp", "is_open")
+        columns = [c for c in db.stream(entry.name).schema.names if c not in hidden]
+
+        def make(flow_id: int) -> Flow:
+            flow = Flow(flow_id, entry.query, columns, [], Counters(), on_end=lambda _: None)
+            flow.name = entry.name
+            flow.streams = sorted(sources - {entry.name})
+            flow.stream = flow.streams[0] if len(flow.streams) == 1 else None
+            return flow
+
+        flow = db._flows.start(make, run=False)
+        flow.fail(FlowError(error, flow=entry.name))
+        with self._lock:
+            self._flows[entry.name] = flow
+            self._sinks.pop(entry.name, None)
+
+    def _ended(self, flow: Flow) -> None:
+        """A named flow ended: one that failed stays listed with its error, which its
+        definition keeps (a reopen lists it failed, without running it again); any
+        other (cancelled: dropped or refreshed) goes off the list."""
+        with self._lock:
+            current = flow.name is not None and self._flows.get(flow.name) is flow
+            if current and flow.state == "failed":
+                self._sinks.pop(flow.name or "", None)  # it produces nothing more
+        if not current or flow.state != "failed" or flow.name is None:
+            self._db._flows.ended(flow)
+            return
+        catalog = self._db._catalog
+        try:
+            entry = next((e for e in catalog.named_flows() if e.name == flow.name), None)
+            if entry is not None:  # else dropped meanwhile
+                catalog.set_named_flow_options(flow.name, {**entry.options, FAILED: flow.error})
+        except RilletError:  # listed failed all the same; a reopen runs it again
+            log.exception("cannot keep the failure of named flow %r", flow.name)
 
     def check_drop(self, name: str) -> None:
         """A stream read by a named flow cannot be dropped (ConflictError naming it)."""
@@ -475,6 +581,7 @@ class NamedFlows:
             counters,
             sink=sink,
             setup=setup,
+            on_end=self._ended,
         )
         with self._lock:
             self._flows[entry.name] = flow
@@ -489,17 +596,50 @@ class NamedFlows:
         windows = _first_windows(flow)
         if windows is None or len(flow._inputs) != 1 or not windows.idle_timeout:
             return
-        marks = [[int(at), int(watermark)] for at, watermark in entry.options.get(IDLE_MARKS, [])]
+        stream = flow._inputs[0].stream
+        start = entry.start_offsets.get(stream.name, 0)
+        kept = [[int(at), int(watermark)] for at, watermark in entry.options.get(IDLE_MARKS, [])]
+        marks = _prune(kept, _first_replayed(stream, start))
+        if marks != kept:  # retention dropped input since they were kept
+            options = {**entry.options, IDLE_MARKS: marks}
+            self._db._catalog.set_named_flow_options(entry.name, options)
         windows.marks = [(at, watermark) for at, watermark in marks]
 
         def keep(at: int, watermark: int) -> None:
-            if flow.cancelled:  # dropped or refreshed since
+            if flow.cancelled or not flow.running:  # dropped, refreshed or failed since
                 return
             marks.append([at, watermark])
+            marks[:] = _prune(marks, _first_replayed(stream, start))
             options = {**entry.options, IDLE_MARKS: marks}
             self._db._catalog.set_named_flow_options(entry.name, options)
 
         windows.on_idle = keep
+
+
+def _first_replayed(stream: Stream, start: int) -> int | None:
+    """The first input offset a replay can read: ``start`` or the first one retention
+    kept, whichever is later (None while no record is stored: nothing tells it yet)."""
+    kept = [p.min_offset for p in stream.partitions() if p.rows]
+    return max(start, min(kept)) if kept else None
+
+
+def _prune(marks: list[list[int]], first: int | None) -> list[list[int]]:
+    """Idle marks without those a replay starting at input offset ``first`` no longer
+    needs.  A replay moves the watermark to every mark before its first record before it
+    counts it, never back, so the marks before ``first`` act as the last of them alone:
+    that one stays (without it the first records replayed would find a lower watermark
+    than the run they repeat did, and records late then would count in their windows).
+
+    Examples:
+        >>> _prune([[1, 10], [2, 20], [5, 50]], 3)
+        [[2, 20], [5, 50]]
+        >>> _prune([[1, 10], [2, 20]], None)
+        [[1, 10], [2, 20]]
+    """
+    if first is None:
+        return marks
+    before = [m for m in marks if m[0] < first]
+    return before[-1:] + [m for m in marks if m[0] >= first]
 
 
 def _point(

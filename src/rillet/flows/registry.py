@@ -22,22 +22,31 @@ class FlowRegistry:
         self._running: dict[int, Flow] = {}
         self._config: dict[str, Any] = settings.defaults()
 
-    def start(self, make: Callable[[int], Flow]) -> Flow:
-        """Make the next flow with its number, list it, and start it."""
+    def start(self, make: Callable[[int], Flow], run: bool = True) -> Flow:
+        """Make the next flow with its number, list it, and start it (``run``: a named
+        flow that cannot start is listed, failed, without running)."""
         with self._lock:
             number = self._next
             self._next += 1
         flow = make(number)
         with self._lock:
             self._running[number] = flow
-        flow.start()
+        if run:
+            try:
+                flow.start()
+            except BaseException:  # half subscribed: what it subscribed to lets it go
+                flow.cancel()
+                self.ended(flow)
+                raise
         return flow
 
     def ended(self, flow: Flow) -> None:
+        """Take ``flow`` off the list."""
         with self._lock:
             self._running.pop(flow.id, None)
 
     def running(self) -> list[Flow]:
+        """The flows listed, by number: those running and the named flows that failed."""
         with self._lock:
             return [self._running[k] for k in sorted(self._running)]
 

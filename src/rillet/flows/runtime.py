@@ -44,13 +44,16 @@ def start(
     counters: Counters | None = None,
     sink: Sink | None = None,
     setup: Callable[[Flow], None] | None = None,
+    on_end: Callable[[Flow], None] | None = None,
 ) -> Flow:
     """Start a flow running ``plan`` (checked), whose output columns are ``columns``.
 
     ``options`` are the flow's own (``lateness``, ``idle_timeout``, ``sketches``) over the
     database's settings; ``counters`` (with its ``on_late`` hook) is the flow's, if given;
     ``sink`` takes the output instead of the flow's queue (a named flow's stream), and
-    ``setup`` is called with the flow before it starts."""
+    ``setup`` is called with the flow before it starts; ``on_end`` with the flow once it
+    has ended, instead of taking it off the list of flows (a named flow that failed stays
+    there)."""
     config = FlowConfig.of(db.config).with_options(options or {})
     registry = db._flows
     names = streams(plan)
@@ -66,7 +69,7 @@ def start(
             inputs,
             counted,
             ends=_finite(db, sorted(set(names))),
-            on_end=registry.ended,
+            on_end=on_end or registry.ended,
             graph=explain(plan),
             clock=db.clock,
             # an idle timeout moves TUMBLE/HOP/SESSION watermarks only: rolling windows over

@@ -101,10 +101,12 @@ def show_streams(db: Database) -> list[str]:
 
 
 def show_flows(flows: list[Any]) -> list[str]:
-    """SHOW FLOWS: the shell's ``\\f`` table (watch mark, id, output stream, query)."""
-    lines = ["Watch?\tFlowId\tStream\tQuery"]
+    """SHOW FLOWS: the shell's ``\\f`` table (watch mark, id, output stream, query, state,
+    and the error of a named flow that failed)."""
+    lines = ["Watch?\tFlowId\tStream\tQuery\tState\tError"]
     for flow in flows:
         mark = "  *" if getattr(flow, "watched", False) else "   "
         name = getattr(flow, "name", None) or ""
-        lines.append(f"{mark}\t{flow.id}\t{name}\t{flow.query}")
+        error = " ".join((flow.error or "").split())  # one line in the table
+        lines.append(f"{mark}\t{flow.id}\t{name}\t{flow.query}\t{flow.state}\t{error}")
     return lines

@@ -161,5 +161,7 @@ class ServerState:
         waiting.add_metric([], self.waiting)
         yield waiting
         running = GaugeMetricFamily("rillet_flows_running", "Flows running")
-        running.add_metric([], len(self.db.flows()) if not self._stop.is_set() else 0)
+        # a named flow that failed stays listed (with its error) but does not run
+        count = 0 if self._stop.is_set() else sum(f.running for f in self.db.flows())
+        running.add_metric([], count)
         yield running

@@ -249,10 +249,12 @@ class Session:
                 str(flow.id),
                 flow.name or "",
                 flow.query,
+                flow.state,
+                " ".join((flow.error or "").split()),  # one line in the table
             ]
             for flow in self._db().flows()
         ]
-        for line in table(["Watch?", "FlowId", "Stream", "Query"], rows):
+        for line in table(["Watch?", "FlowId", "Stream", "Query", "State", "Error"], rows):
             self.console.print(line)
 
     def _watch(self, args: list[str]) -> None:

@@ -83,7 +83,7 @@ def test_the_named_stream_holds_exactly_the_output_after_naming(db: rillet.Datab
     assert _output(flow, len(_expected(before)) + len(_expected(after))) == _expected(
         pa.concat_tables([before, after])
     )
-    assert db.execute("SHOW FLOWS").lines[1] == f"   \t{flow.id}\tbaz\t{QUERY}"
+    assert db.execute("SHOW FLOWS").lines[1] == f"   \t{flow.id}\tbaz\t{QUERY}\trunning\t"
 
 
 def test_other_flows_read_the_named_stream(db: rillet.Database) -> None:

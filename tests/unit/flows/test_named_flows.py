@@ -4,6 +4,7 @@ live, in dependency order, durable across close and reopen, checked at submissio
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 import threading
 import time
 from collections.abc import Iterable
@@ -15,7 +16,14 @@ import pyarrow as pa
 import pytest
 
 import rillet
-from rillet.errors import ConfigError, ConflictError, NotFoundError, QueryError, RilletError
+from rillet.errors import (
+    ConfigError,
+    ConflictError,
+    FlowError,
+    NotFoundError,
+    QueryError,
+    RilletError,
+)
 from tests.unit.support import wait_until
 
 BASE = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -444,3 +452,230 @@ def test_idle_timeout_closes_the_same_windows_after_a_reopen(tmp_path: Path) -> 
         assert [row[0] for row in late] == [
             BASE + dt.timedelta(minutes=m) for m in (0.9, 0.95, 1.2)
         ]
+
+
+# -- a named flow that fails ------------------------------------------------------------
+
+OVERFLOWING = "CREATE STREAM big AS SELECT v * 4611686018427387904 AS b FROM nums"  # v * 2**62
+NUMS_MINUTELY = (
+    "CREATE STREAM per_min AS SELECT window_start, count(*) AS n, sum(v) AS total "
+    "FROM nums GROUP BY TUMBLE(ts, INTERVAL '1' MINUTE)"
+)
+
+
+def _nums(values: list[int], first_s: int) -> pa.Table:
+    """Records of ``values``, one a second from ``first_s`` seconds past BASE."""
+    return pa.table(
+        {
+            "ts": pa.array(
+                [BASE + dt.timedelta(seconds=first_s + i) for i in range(len(values))],
+                pa.timestamp("us", tz="UTC"),
+            ),
+            "v": pa.array(values, pa.int64()),
+        }
+    )
+
+
+def _listed(db: rillet.Database) -> dict[str, tuple[str, str | None]]:
+    """The named flows db.flows() lists: name -> (state, error)."""
+    return {f.name: (f.state, f.error) for f in db.flows() if f.name is not None}
+
+
+def _per_min(db: rillet.Database) -> list[tuple[object, ...]]:
+    return db.sql("SELECT window_start, n, total FROM per_min ORDER BY window_start").fetchall()
+
+
+def test_a_named_flow_failing_at_run_time_stays_listed_with_its_error(tmp_path: Path) -> None:
+    """An expression error the checks cannot see (an overflow, for some values only) fails
+    the named flow: it stays listed as failed with its error, across a reopen (which does
+    not run it again), its stored rows kept, the other named flows running; REFRESH
+    restarts it (the same records fail it again), DROP STREAM removes it."""
+    error = "ArrowInvalid: overflow (on the records at offsets 3..4 of stream 'nums')"
+    with rillet.connect(tmp_path) as db:
+        nums = db.create_stream("nums", "ts TIMESTAMP NOT NULL, v BIGINT", time_column="ts")
+        db.execute(OVERFLOWING)
+        db.execute(NUMS_MINUTELY)
+        nums.append_many(_nums([0, 0, 0], 0))
+        assert wait_until(lambda: _count(db, "big") == 3)
+        nums.append_many(_nums([5, 1], 3))  # 5 * 2**62 overflows BIGINT
+        assert wait_until(lambda: _listed(db)["big"][0] == "failed")
+        assert _listed(db) == {"big": ("failed", error), "per_min": ("running", None)}
+        shown = str(db.execute("SHOW FLOWS"))
+        assert f"\tbig\t{OVERFLOWING}\tfailed\t{error}" in shown
+        assert f"\tper_min\t{NUMS_MINUTELY}\trunning\t" in shown
+        nums.append_many(_nums([2], 60))  # the other flow goes on: closes minute 0
+        assert wait_until(lambda: _per_min(db) == [(BASE, 5, 6)])
+    with rillet.connect(tmp_path) as db:
+        assert _listed(db) == {"big": ("failed", error), "per_min": ("running", None)}
+        assert db.sql("SELECT b FROM big").fetchall() == [(0,), (0,), (0,)]  # rows kept
+        db.stream("nums").append_many(_nums([3], 120))
+        minutes = [(BASE, 5, 6), (BASE + dt.timedelta(minutes=1), 1, 2)]
+        assert wait_until(lambda: _per_min(db) == minutes)
+        db.execute("REFRESH STREAM big")  # starts again, and fails on the same records
+        assert wait_until(lambda: _listed(db)["big"][0] == "failed")
+        # (the replay reads them in other batches: the offsets told may be others)
+        assert (_listed(db)["big"][1] or "").startswith("ArrowInvalid: overflow (on the records")
+        assert db.sql("SELECT count(*) FROM big").fetchall() == [(3,)]
+        db.execute("DROP STREAM big")
+        assert _listed(db) == {"per_min": ("running", None)}
+        assert "big" not in {s.name for s in db.streams()}
+    with rillet.connect(tmp_path) as db:
+        assert _listed(db) == {"per_min": ("running", None)}
+        assert _per_min(db) == minutes
+
+
+def test_refresh_is_refused_while_a_named_flow_reading_it_failed() -> None:
+    with rillet.connect() as db:
+        nums = db.create_stream("nums", "ts TIMESTAMP NOT NULL, v BIGINT", time_column="ts")
+        db.execute(NUMS_MINUTELY)
+        db.execute("CREATE STREAM big AS SELECT n * 4611686018427387904 AS b FROM per_min")
+        nums.append_many(_nums([1, 1], 0))
+        nums.append_many(_nums([1], 60))  # minute 0 out: n = 2 overflows in big
+        assert wait_until(lambda: _listed(db)["big"][0] == "failed")
+        with pytest.raises(ConflictError, match="'big' reading it failed .*REFRESH STREAM big"):
+            db.execute("REFRESH STREAM per_min SINCE '2026-01-01'")
+        assert _listed(db)["per_min"] == ("running", None)  # nothing changed
+
+
+def _rename_column(folder: Path, stream: str, schema: str) -> None:
+    """Change a stream's schema in the catalog, as a later version or a hand could."""
+    catalog = sqlite3.connect(folder / "catalog.sqlite")
+    with catalog:
+        catalog.execute("UPDATE streams SET schema = ? WHERE name = ?", (schema, stream))
+    catalog.close()
+
+
+def test_a_named_flow_that_cannot_resume_is_listed_failed_and_the_database_opens(
+    tmp_path: Path,
+) -> None:
+    """A named flow whose plan no longer builds at open (its input stream changed) does
+    not keep the database closed: it is listed as failed with its error, its rows kept,
+    the named flow reading it and the others running; REFRESH restarts it once it can."""
+    with rillet.connect(tmp_path) as db:
+        nums = db.create_stream("nums", "ts TIMESTAMP NOT NULL, v BIGINT", time_column="ts")
+        _stream(db).append_many(_events(0, 300))
+        db.execute(NUMS_MINUTELY)
+        db.execute(MINUTELY)
+        db.execute(HOURLY)  # reads m
+        nums.append_many(_nums([1, 2, 3], 0))
+        nums.append_many(_nums([4], 60))
+        assert wait_until(lambda: _per_min(db) == [(BASE, 3, 6)])
+        assert wait_until(lambda: _minutes(db) == _expected_minutes(_events(0, 300)))
+    _rename_column(tmp_path, "nums", "ts TIMESTAMP NOT NULL, w BIGINT")
+    error = "cannot start: unknown column 'v' at 1:"
+    for _ in range(2):  # the failure is kept: a second reopen lists it the same way
+        with rillet.connect(tmp_path) as db:
+            state, text = _listed(db)["per_min"]
+            assert state == "failed" and text is not None and text.startswith(error)
+            assert _per_min(db) == [(BASE, 3, 6)]  # its rows stay
+            assert {n: s for n, (s, _) in _listed(db).items()} == {
+                "per_min": "failed", "m": "running", "h": "running",
+            }  # fmt: skip
+            with pytest.raises(FlowError, match="REFRESH STREAM per_min: .*unknown column 'v'"):
+                db.execute("REFRESH STREAM per_min")
+            assert _listed(db)["per_min"][0] == "failed"
+            with pytest.raises(ConflictError, match="named flow 'per_min'"):
+                db.drop_stream("nums")  # it still reads nums
+    _rename_column(tmp_path, "nums", "ts TIMESTAMP NOT NULL, v BIGINT")
+    with rillet.connect(tmp_path) as db:
+        assert _listed(db)["per_min"][0] == "failed"  # until REFRESH, never by itself
+        db.execute("REFRESH STREAM per_min")
+        assert _listed(db)["per_min"] == ("running", None)
+        db.stream("nums").append_many(_nums([5], 120))  # closes minute 1, counted once
+        minutes = [(BASE, 3, 6), (BASE + dt.timedelta(minutes=1), 1, 4)]
+        assert wait_until(lambda: _per_min(db) == minutes)
+        time.sleep(0.2)
+        assert _per_min(db) == minutes
+
+
+# -- idle marks under the input's retention -------------------------------------------
+
+
+def _idle_marks(db: rillet.Database, name: str) -> list[int]:
+    """The input offsets of the idle marks named flow ``name``'s definition keeps."""
+    (entry,) = [e for e in db._catalog.named_flows() if e.name == name]
+    return [at for at, _ in entry.options.get("idle_marks", [])]
+
+
+def _idle_then_retention(db: rillet.Database, now: list[float]) -> None:
+    """Two idle advances while the input's first hour is stored, late records after the
+    second one (in the first hour and in the second), a record three hours on, then the
+    input's retention (2h) drops its first hour: the marks at offsets 1 and 2 are before
+    the first offset kept (3, the record at 01:05)."""
+    stream = db.create_stream(
+        "ev",
+        "ts TIMESTAMP NOT NULL, host STRING, v DOUBLE",
+        time_column="ts",
+        partition="1h",
+        retention="2h",
+    )
+    db.execute(MINUTELY.replace("AS SELECT", "WITH (idle_timeout = '1s') AS SELECT"))
+
+    def idle_until(rows: int) -> bool:
+        now[0] += 0.5  # the wall clock moves, the input stays idle
+        return len(db.stream("m")) == rows
+
+    now[0] = (BASE + dt.timedelta(minutes=10)).timestamp()
+    stream.append_many(_at(0.0))  # offset 0
+    assert wait_until(partial(idle_until, 1))  # mark (1, ~00:10): closes 00:00
+    stream.append_many(_at(30.0, "h1"))  # offset 1: after the watermark
+    now[0] = (BASE + dt.timedelta(minutes=90)).timestamp()
+    assert wait_until(partial(idle_until, 2))  # mark (2, ~01:30): closes 00:30
+    stream.append_many(_at(40.0))  # offset 2: late (first hour)
+    stream.append_many(_at(65.0))  # offset 3: late only by that mark (second hour)
+    assert wait_until(lambda: _count(db, "m.late") == 2)
+    stream.append_many(_at(185.0))  # offset 4: opens 03:05
+    open_rows = "SELECT window_start FROM m WHERE is_open"
+    later = [(BASE + dt.timedelta(minutes=185),)]
+    assert wait_until(lambda: db.sql(open_rows, include_open=True).fetchall() == later)
+    hour = int(BASE.timestamp()) * 1_000_000
+    assert db.stream("ev").apply_retention() == [hour]
+    assert [p.min_offset for p in db.stream("ev").partitions() if p.rows] == [3, 4]
+
+
+def _late(db: rillet.Database) -> list[tuple[object, ...]]:
+    return db.sql('SELECT ts, host FROM "m.late" ORDER BY ts').fetchall()
+
+
+def test_idle_marks_before_the_inputs_retention_cut_are_pruned(tmp_path: Path) -> None:
+    """The next idle advance after a retention drop keeps, of the marks before the first
+    offset kept, only the last."""
+    now = [0.0]
+    with rillet.connect(tmp_path, clock=lambda: now[0], maintenance_interval=3600) as db:
+        _idle_then_retention(db, now)
+        assert _idle_marks(db, "m") == [1, 2]
+        now[0] = (BASE + dt.timedelta(minutes=200)).timestamp()
+
+        def idle_closes() -> bool:
+            now[0] += 0.5
+            return len(db.stream("m")) == 3  # 03:05 closed by the wall clock
+
+        assert wait_until(idle_closes)
+        assert _idle_marks(db, "m") == [2, 5]
+
+
+def test_a_replay_after_pruning_gives_an_uninterrupted_runs_output(tmp_path: Path) -> None:
+    """Reopened after the retention drop, the flow keeps only the last mark before the
+    first offset kept, and replays from there: the record at 01:05 is late again (the
+    mark moved the watermark past it before it is counted), so the output and the late
+    records equal those of a run never interrupted.  (Without that mark the replay would
+    count it and add a row for the minute 01:05.)"""
+    now = [0.0]
+    clock = lambda: now[0]  # noqa: E731
+    with rillet.connect(clock=clock, maintenance_interval=3600) as db:  # never interrupted
+        _idle_then_retention(db, now)
+        db.stream("ev").append_many(_at(250.0))  # closes 03:05
+        assert wait_until(lambda: len(db.stream("m")) == 3)
+        time.sleep(0.2)
+        expected, late = _minutes(db), _late(db)
+    assert [row[1] for row in expected] == [BASE + dt.timedelta(minutes=m) for m in (0, 30, 185)]
+    assert late == [(BASE + dt.timedelta(minutes=m), "h0") for m in (40, 65)]
+    with rillet.connect(tmp_path, clock=clock, maintenance_interval=3600) as db:
+        _idle_then_retention(db, now)
+    with rillet.connect(tmp_path, clock=clock, maintenance_interval=3600) as db:
+        assert _idle_marks(db, "m") == [2]  # pruned as the flow resumed
+        db.stream("ev").append_many(_at(250.0))
+        assert wait_until(lambda: len(db.stream("m")) == 3)
+        time.sleep(0.3)  # a replay that differs would have written more by now
+        assert _minutes(db) == expected
+        assert _late(db) == late

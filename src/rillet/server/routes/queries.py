@@ -114,6 +114,8 @@ def flow_json(flow: Any, feed: Any = None) -> dict[str, Any]:
         "streams": flow.streams,
         "columns": ["timestamp", *flow.columns],
         "running": flow.running,
+        "state": flow.state,
+        "error": flow.error,
         "watched": feed is not None and feed.clients > 0,
         "records_out": feed.rows if feed is not None else None,
         "rate": round(feed.rate, 3) if feed is not None else None,
