@@ -571,22 +571,30 @@ class NamedFlows:
             refreshed = entry.options.get(REFRESHED)
             flow.sorted_through = dict(refreshed) if refreshed is not None else None
             self._keep_idle_advances(flow, entry)
+            with self._lock:  # listed before it runs: it may fail on its first batch
+                self._flows[entry.name] = flow
+                self._sinks[entry.name] = sink
+            made.append(flow)
 
-        flow = start(
-            db,
-            plan,
-            entry.query,
-            columns,
-            _flow_options(entry.options),
-            counters,
-            sink=sink,
-            setup=setup,
-            on_end=self._ended,
-        )
-        with self._lock:
-            self._flows[entry.name] = flow
-            self._sinks[entry.name] = sink
-        return flow
+        made: list[Flow] = []
+        try:
+            return start(
+                db,
+                plan,
+                entry.query,
+                columns,
+                _flow_options(entry.options),
+                counters,
+                sink=sink,
+                setup=setup,
+                on_end=self._ended,
+            )
+        except BaseException:  # it did not start: not listed as running
+            with self._lock:
+                if made and self._flows.get(entry.name) is made[0]:
+                    del self._flows[entry.name]
+                    self._sinks.pop(entry.name, None)
+            raise
 
     def _keep_idle_advances(self, flow: Flow, entry: NamedFlowEntry) -> None:
         """A flow reading one stream, whose idle input moves its watermark by the wall

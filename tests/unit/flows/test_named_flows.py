@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -24,6 +25,8 @@ from rillet.errors import (
     QueryError,
     RilletError,
 )
+from rillet.flows.flow import Flow
+from rillet.flows.registry import FlowRegistry
 from tests.unit.support import wait_until
 
 BASE = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -522,6 +525,27 @@ def test_a_named_flow_failing_at_run_time_stays_listed_with_its_error(tmp_path: 
     with rillet.connect(tmp_path) as db:
         assert _listed(db) == {"per_min": ("running", None)}
         assert _per_min(db) == minutes
+
+
+def test_a_named_flow_failing_before_its_start_returns_stays_listed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Its stored input fails it at once, on its catch-up thread, while the statement that
+    starts it has not returned yet: it is listed as failed all the same."""
+    original = FlowRegistry.start
+
+    def slow(self: FlowRegistry, make: Any, run: bool = True) -> Flow:
+        flow = original(self, make, run)
+        assert wait_until(lambda: flow.state != "running")  # failed before this returns
+        return flow
+
+    monkeypatch.setattr(FlowRegistry, "start", slow)
+    with rillet.connect() as db:
+        nums = db.create_stream("nums", "ts TIMESTAMP NOT NULL, v BIGINT", time_column="ts")
+        nums.append_many(_nums([5], 0))
+        db.execute(OVERFLOWING)
+        error = "ArrowInvalid: overflow (on the records at offsets 0..0 of stream 'nums')"
+        assert _listed(db) == {"big": ("failed", error)}
 
 
 def test_refresh_is_refused_while_a_named_flow_reading_it_failed() -> None:
