@@ -307,6 +307,24 @@ def test_a_watched_flow_adds_rows_live_and_is_cancelled_from_the_flows_view(
     assert all(str(f["id"]) != flow for f in call(server, "GET", "/v1/flows"))
 
 
+def test_the_flows_view_shows_a_failed_named_flow_with_its_error(
+    page: Any, server: Served, shots: Path
+) -> None:
+    call(server, "POST", "/v1/streams", {"name": "nums", "schema": "v BIGINT"})
+    statement = "CREATE STREAM huge AS SELECT v * 4611686018427387904 AS b FROM nums"
+    call(server, "POST", "/v1/rtsql", {"statement": statement})
+    call(server, "POST", "/v1/streams/nums/records", [{"v": 0}, {"v": 5}])  # 5 * 2**62 overflows
+    go(page, server, "flows")
+    state = page.locator('#flows-table td.flow-state[data-state="failed"]')
+    state.wait_for()
+    assert state.locator(".flow-error").inner_text() == (
+        "ArrowInvalid: overflow (on the records at offsets 0..1 of stream 'nums')"
+    )
+    page.screenshot(path=shots / "flows-failed.png", full_page=True)
+    call(server, "POST", "/v1/rtsql", {"statement": "DROP STREAM huge"})
+    state.wait_for(state="detached")
+
+
 def test_the_series_view_charts_a_column_of_a_stream_per_step(
     page: Any, server: Served, streams: list[dict[str, Any]], shots: Path
 ) -> None:

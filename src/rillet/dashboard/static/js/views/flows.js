@@ -1,4 +1,5 @@
-// Flows: the running flows (the shell's \f) with lag and throughput; cancel one.
+// Flows: the flows (the shell's \f) with their state (a failed named flow's error under
+// it), lag and throughput; cancel one.
 import { api, enc, every } from "../api.js";
 import { cell, clear, replace, errorBox, formatNumber, h, stack } from "../ui.js";
 
@@ -29,7 +30,7 @@ export function mount(container) {
           h(
             "thead",
             {},
-            h("tr", {}, ["id", "name", "query", "input", "watchers", "rows out", "lag", "rows/s", ""].map((c) => h("th", {}, c))),
+            h("tr", {}, ["id", "name", "state", "query", "input", "watchers", "rows out", "lag", "rows/s", ""].map((c) => h("th", {}, c))),
           ),
           h(
             "tbody",
@@ -40,6 +41,12 @@ export function mount(container) {
                 { dataset: { flow: f.id } },
                 cell(f.id),
                 h("td", {}, f.name ? h("a", { href: `#/stream/${encodeURIComponent(f.name)}` }, f.name) : ""),
+                h(
+                  "td",
+                  { class: "wrap flow-state", dataset: { state: f.state || "running" } },
+                  f.state || "running",
+                  f.error ? h("div", { class: "muted flow-error" }, f.error) : "",
+                ),
                 h("td", { class: "wrap" }, h("code", {}, f.query)),
                 cell(f.stream),
                 h("td", {}, f.watched ? "watched" : "no"),
