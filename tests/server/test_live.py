@@ -109,6 +109,11 @@ def test_a_named_flow_that_failed_is_listed_with_its_state_and_error(server: Run
             False,
         )
     ]
+    flow = http.get("/v1/flows").json()[0]["id"]
+    refused = http.delete(f"/v1/flows/{flow}")  # it would resume at the next open
+    assert refused.status_code == 409
+    assert refused.json()["error"] == "ConflictError"
+    assert "DROP STREAM big removes it" in refused.json()["message"]
     assert http.post("/v1/rtsql", json={"statement": "DROP STREAM big"}).status_code < 300
     assert listed() == []
 

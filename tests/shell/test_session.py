@@ -110,6 +110,21 @@ def test_flows_are_listed_watched_unwatched_and_dropped(shell: Shell) -> None:
     assert err.getvalue() == ""
 
 
+def test_a_named_flow_is_not_dropped_as_a_flow(shell: Shell) -> None:
+    session, out, err = shell
+    session.db.create_stream("live", "ts TIMESTAMP, x INT", time_column="ts")
+    session.line("CREATE STREAM big AS SELECT x FROM live WHERE x > 1;")
+    take(out)
+    session.line("\\d 1")
+    session.line("\\D 1")
+    assert take(err) == [
+        f"error: ConflictError: flow 1 is the named flow 'big': {command} would stop it only "
+        "until the database opens again; DROP STREAM big removes it"
+        for command in ("\\d", "\\D")
+    ]
+    assert [(f.id, f.state) for f in session.db.flows()] == [(1, "running")]
+
+
 def test_set_shows_and_sets_settings_by_either_name(shell: Shell) -> None:
     session, out, err = shell
     session.line("\\set flumebase.aggregation.buckets=7")

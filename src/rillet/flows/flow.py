@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from rillet.datatypes import DataType
-from rillet.errors import FlowError, RilletError
+from rillet.errors import ConflictError, FlowError, RilletError
 from rillet.flows.frames import SEQ, TIME
 from rillet.flows.operators import Operator
 from rillet.flows.windows import Counters
@@ -474,6 +474,20 @@ class Flow:
 
     def __repr__(self) -> str:
         return f"Flow(id={self.id}, {self.state}, query={self.query!r})"
+
+
+def refuse_stopping_named(flow: Any, command: str) -> None:
+    """ConflictError when ``flow`` (embedded or remote) is a named flow's (``CREATE STREAM
+    ... AS SELECT``): ``command`` would stop it only until the database opens again, where
+    it resumes; DROP STREAM removes it."""
+    name = getattr(flow, "name", None)
+    if name is not None and not getattr(flow, "attached", False):
+        raise ConflictError(
+            f"flow {flow.id} is the named flow {name!r}: {command} would stop it only until "
+            f"the database opens again; DROP STREAM {name} removes it",
+            kind="flow",
+            name=name,
+        )
 
 
 def describe(exc: BaseException) -> str:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from rillet import flows, sources
 from rillet.errors import ConflictError, UnsupportedError
 from rillet.expressions.functions import functions
+from rillet.flows.flow import refuse_stopping_named
 from rillet.rtsql import ast, catalog, describe, explain
 from rillet.rtsql.parser import parse
 from rillet.rtsql.results import StatementResult
@@ -51,14 +52,7 @@ def run(db: Database, statement: ast.Statement) -> list[str]:
         return ["DROP STREAM"]
     if isinstance(statement, ast.DropFlow):
         flow = db.flow(statement.flow_id)
-        named = getattr(flow, "name", None) is not None and not getattr(flow, "attached", False)
-        if named:  # it would come back at the next open
-            raise ConflictError(
-                f"flow {statement.flow_id} is the named flow {flow.name!r}: "
-                f"DROP STREAM {flow.name} removes it",
-                kind="flow",
-                name=flow.name,
-            )
+        refuse_stopping_named(flow, "DROP FLOW")
         flow.cancel()
         return ["DROP FLOW"]
     if isinstance(statement, ast.Show):

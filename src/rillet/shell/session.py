@@ -17,6 +17,7 @@ from typing import Any
 
 import rillet
 from rillet.errors import ConfigError, NotFoundError, RilletError
+from rillet.flows.flow import refuse_stopping_named
 from rillet.shell.buffer import StatementBuffer
 from rillet.shell.output import Console, Rows, describe_error, table
 
@@ -271,7 +272,9 @@ class Session:
         self.console.print(f"Unwatched flow {flow_id}")
 
     def _drop(self, args: list[str], wait: bool) -> None:
-        flow = self._db().flow(_flow_id(args, "\\D" if wait else "\\d"))
+        command = "\\D" if wait else "\\d"
+        flow = self._db().flow(_flow_id(args, command))
+        refuse_stopping_named(flow, command)
         flow.cancel()
         if wait:
             flow.wait()

@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from rillet.errors import InputError
+from rillet.flows.flow import refuse_stopping_named
 from rillet.server import sse, wire
 from rillet.server.routes.common import answer, blocking, field, json_object, state
 from rillet.server.routes.queries import flow_json
@@ -38,6 +39,7 @@ async def get_flow(request: Request) -> Response:
 async def cancel_flow(request: Request) -> Response:
     st = state(request)
     flow = st.db.flow(_flow_id(request))
+    refuse_stopping_named(flow, f"DELETE /v1/flows/{flow.id}")
     await blocking(flow.cancel)
     return Response(status_code=204)
 
