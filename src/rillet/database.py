@@ -19,7 +19,8 @@ import re
 import shutil
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, cast
 
@@ -208,16 +209,10 @@ class Database:
             cleared = [self._entry_of(name) for name in emptied]
             gone = [n for n in dropped if n in self._streams]
             old = [self._streams[n] for n in [*(f.name for f in flows), *emptied, *gone]]
-            for stream in old:
-                stream._dropping = True
-            try:
+            with _dropping(old):
                 self._catalog.reset_named_flows(
                     resets, gone, cleared, {k: _ipc(v) for k, v in (seeds or {}).items()}
                 )
-            except BaseException:
-                for stream in old:
-                    stream._dropping = False
-                raise
             self._streams = {k: v for k, v in self._streams.items() if k not in gone}
         for stream in old:
             stream._destroy()
@@ -323,13 +318,9 @@ class Database:
         stream._close_subscribers()  # before its alerts stream goes, or they would make it again
         with self._lock:
             gone = [s for k, s in self._streams.items() if k in owned]
-            for each in gone:
-                each._dropping = True
-                try:
+            with _dropping(gone):
+                for each in gone:
                     self._catalog.drop_stream(each.name)
-                except BaseException:
-                    each._dropping = False
-                    raise
             self._streams = {k: v for k, v in self._streams.items() if v not in gone}
         for each in gone:
             each._destroy()
@@ -487,6 +478,20 @@ class Database:
     def __repr__(self) -> str:
         where = str(self.path) if self.path is not None else "memory"
         return f"Database({where!r}, streams={sorted(self._streams)})"
+
+
+@contextmanager
+def _dropping(streams: Sequence[Stream]) -> Iterator[None]:
+    """The catalog entries of ``streams`` go in the block: a seal of one under way then ends
+    quietly instead of failing on the vanished entry; if the block fails, nothing changed."""
+    for stream in streams:
+        stream._dropping = True
+    try:
+        yield
+    except BaseException:
+        for stream in streams:
+            stream._dropping = False
+        raise
 
 
 def _collect(work: Callable[[], None], failures: list[StorageError]) -> None:
