@@ -320,6 +320,9 @@ def test_the_flows_view_shows_a_failed_named_flow_with_its_error(
     assert state.locator(".flow-error").inner_text() == (
         "ArrowInvalid: overflow (on the records at offsets 0..1 of stream 'nums')"
     )
+    row = page.locator('#flows-table tbody tr:has(td.flow-state[data-state="failed"])')
+    assert row.locator("button").count() == 0  # a named flow goes with DROP STREAM only
+    assert "DROP STREAM removes it" in row.inner_text()
     page.screenshot(path=shots / "flows-failed.png", full_page=True)
     call(server, "POST", "/v1/rtsql", {"statement": "DROP STREAM huge"})
     state.wait_for(state="detached")

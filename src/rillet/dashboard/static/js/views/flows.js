@@ -53,27 +53,7 @@ export function mount(container) {
                 cell(f.records_out),
                 f.lag === null || f.lag === undefined ? h("td", { class: "muted" }, "–") : cell(f.lag),
                 h("td", { class: "num" }, typeof f.rate === "number" ? formatNumber(Math.round(f.rate * 10) / 10) : ""),
-                h(
-                  "td",
-                  {},
-                  h(
-                    "button",
-                    {
-                      class: "danger",
-                      type: "button",
-                      onclick: async () => {
-                        clear(errors);
-                        try {
-                          await api(`/v1/flows/${enc(f.id)}`, { method: "DELETE" });
-                          await refresh();
-                        } catch (error) {
-                          errors.append(errorBox(error));
-                        }
-                      },
-                    },
-                    "cancel",
-                  ),
-                ),
+                stopCell(f),
               ),
             ),
           ),
@@ -81,6 +61,24 @@ export function mount(container) {
       ),
     );
     box.querySelectorAll("table").forEach(stack);
+  }
+
+  // A flow's cancel button; a named flow (CREATE STREAM ... AS SELECT) resumes at the next
+  // open, so the server refuses to cancel it: DROP STREAM is its way out.
+  function stopCell(f) {
+    if (f.name && !f.attached) {
+      return h("td", { class: "muted" }, "DROP STREAM removes it");
+    }
+    const cancel = async () => {
+      clear(errors);
+      try {
+        await api(`/v1/flows/${enc(f.id)}`, { method: "DELETE" });
+        await refresh();
+      } catch (error) {
+        errors.append(errorBox(error));
+      }
+    };
+    return h("td", {}, h("button", { class: "danger", type: "button", onclick: cancel }, "cancel"));
   }
 
   return every(1000, refresh);
