@@ -4,7 +4,6 @@ expected rows are computed here in plain Python over the same records."""
 
 from __future__ import annotations
 
-import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import Path
@@ -14,22 +13,13 @@ import pytest
 
 import rillet
 from rillet.errors import ConflictError
-from tests.unit.flows.test_named_flows import events_at
+from tests.unit.flows.test_named_flows import BASE, HOURLY, MINUTELY, events_at
 from tests.unit.support import MANUAL, wait_until
 
-BASE = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 BASE_US = int(BASE.timestamp()) * 1_000_000
 STEP = 7_000_000  # a record every 7 s
 MINUTE = 60_000_000
 HOUR = 60 * MINUTE
-MINUTELY = (
-    "CREATE STREAM m AS SELECT host, window_start, count(*) AS n, sum(v) AS total "
-    "FROM ev GROUP BY host, TUMBLE(ts, INTERVAL '1' MINUTE)"
-)
-HOURLY = (
-    "CREATE STREAM h AS SELECT host, sum(n) AS n, sum(total) AS total "
-    "FROM m GROUP BY host, TUMBLE(window_start, INTERVAL '1' HOUR)"
-)
 Rows = dict[tuple[int, str], tuple[int, float]]
 
 
