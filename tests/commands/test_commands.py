@@ -166,11 +166,8 @@ def test_sql_errors_are_one_line_and_every_command_has_help(tmp_path: Path) -> N
 def test_url_and_token_reach_a_server_by_option_or_environment(tmp_path: Path) -> None:
     import os
     import signal
-    import time
 
-    import httpx
-
-    from tests.server.conftest import free_port
+    from tests.server.conftest import free_port, wait_served
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -180,14 +177,7 @@ def test_url_and_token_reach_a_server_by_option_or_environment(tmp_path: Path) -
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(url + "/healthz", timeout=1)
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline and server.poll() is None
-                time.sleep(0.1)
+        wait_served(url, server)
         source = write_csv(tmp_path / "requests.csv")
         done = rillet_command(
             "ingest", "--url", url, "--token", "s3cret", "--stream", "req", "--create",

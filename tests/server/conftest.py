@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -23,6 +24,18 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
+
+
+def wait_served(url: str, process: subprocess.Popen[str], timeout: float = 60) -> None:
+    """Wait until the ``rillet serve`` process answers at ``url``; fail if it ends first."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            httpx.get(url + "/healthz", timeout=1)
+            return
+        except httpx.TransportError:
+            assert time.monotonic() < deadline and process.poll() is None, process.stderr
+            time.sleep(0.1)
 
 
 def serve_in_thread(db: Database, config: ServerConfig) -> tuple[str, Callable[[], None]]:

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 
 import rillet
-from tests.server.conftest import Running, free_port
+from tests.server.conftest import Running, free_port, wait_served
 from tests.unit.support import wait_until
 
 SCHEMA = "ts TIMESTAMP, host STRING, ms DOUBLE"
@@ -201,14 +201,7 @@ def test_sigterm_drains_and_loses_nothing_acknowledged(tmp_path: Path) -> None:
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            httpx.get(url + "/healthz", timeout=1)
-            break
-        except httpx.TransportError:
-            assert time.monotonic() < deadline and process.poll() is None, process.stderr
-            time.sleep(0.1)
+    wait_served(url, process)
     httpx.post(url + "/v1/streams", json={"name": "s", "schema": "x INT"})
     acked = []
     stop = threading.Event()
