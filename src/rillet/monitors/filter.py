@@ -13,7 +13,7 @@ from rillet.errors import TypeCheckError
 from rillet.expressions.check import check
 from rillet.expressions.kernels import compile
 from rillet.expressions.nodes import Node
-from rillet.monitors.observed import Observed
+from rillet.monitors.observed import Observed, unpacked
 
 
 def predicate(expression: str, columns: Mapping[str, DataType]) -> Node:
@@ -44,7 +44,7 @@ class Hits:
 
     def positions(self, low: int, high: int) -> np.ndarray:
         """Rows that match, with time in ``[low, high)``."""
-        mask = np.unpackbits(self.bits, count=self.rows, bitorder="little").view(bool)
+        mask = unpacked(self.bits, self.rows)
         if self.first_time < low or self.last_time >= high:
             mask &= (self.times >= low) & (self.times < high)
         return np.flatnonzero(mask)

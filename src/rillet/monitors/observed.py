@@ -19,6 +19,13 @@ from rillet.aggregates.buckets import Buckets
 from rillet.expressions.kernels import Context, Kernel, evaluate
 
 
+def unpacked(bits: np.ndarray, rows: int, start: int = 0) -> np.ndarray:
+    """Little-endian bits (an Arrow bitmap, or np.packbits(mask, bitorder="little")) as one
+    bool a row, for ``rows`` rows from bit ``start``."""
+    mask: np.ndarray = np.unpackbits(bits, count=start + rows, bitorder="little")[start:]
+    return mask.view(bool)
+
+
 def matches(kernel_result: pa.Array) -> np.ndarray:
     """A kernel's BOOLEAN result as a numpy mask (NULL does not match)."""
     filled = pc.fill_null(kernel_result, False) if kernel_result.null_count else kernel_result
@@ -27,10 +34,7 @@ def matches(kernel_result: pa.Array) -> np.ndarray:
         return mask
     # unpacking the bitmap with numpy is ten times faster than to_numpy
     bits = np.frombuffer(filled.buffers()[1], dtype=np.uint8)
-    start = filled.offset
-    unpacked = np.unpackbits(bits, count=start + len(filled), bitorder="little")
-    mask = unpacked[start:].view(bool)
-    return mask
+    return unpacked(bits, len(filled), filled.offset)
 
 
 def bitmap(kernel_result: pa.Array, length: int) -> tuple[np.ndarray, int]:
@@ -81,8 +85,7 @@ class Observed:
         found = self._masks.get(filter_name)
         if found is None:
             bits, _ = self.bits(filter_name)
-            unpacked = np.unpackbits(bits, count=len(self.times), bitorder="little")
-            found = self._masks[filter_name] = unpacked.view(bool)
+            found = self._masks[filter_name] = unpacked(bits, len(self.times))
         return found
 
     def buckets(self, width: int) -> Buckets:
