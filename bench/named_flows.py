@@ -12,8 +12,9 @@ sets how many (default 1,000,000; the issue's figure is for 10,000,000).
 - Live: ``append_many`` of 10,000-record batches into a stream feeding a 1-minute and a
   1-hour roll-up, until both have stored their closed windows, as a share of the same
   appends into a bare stream.
-- Restart: a folder with 10 named flows (over 100,000 records) closed, reopened: the time
-  until every flow runs and has stored all its windows again (they replay their input).
+- Restart: a folder with 10 named flows (over 100,000 and 1,000,000 records) closed,
+  reopened: the time until every flow runs and has caught up from its checkpoint, beside
+  the same reopen without checkpoints (every flow replays its input's history).
 
 Run only these: ``python bench/named_flows.py``.
 """
@@ -21,6 +22,7 @@ Run only these: ``python bench/named_flows.py``.
 from __future__ import annotations
 
 import os
+import sqlite3
 import sys
 import tempfile
 import time
@@ -153,11 +155,16 @@ def live(table: pa.Table) -> None:
     print(f"  bare ingest {bare:,.0f} records/s; share {fed / bare * 100:.0f} %")
 
 
-def restart(folder: Path) -> None:
-    table = records(100_000, seed=3)
+def restart(folder: Path, count: int) -> None:
+    """10 named flows over ``count`` records, closed and reopened: the time until every flow
+    runs and has caught up, from its checkpoint; then the same without the checkpoints (each
+    flow replays its input's history), as the peer."""
+    table = records(count, seed=3)
     targets: dict[str, int] = {}
     with rillet.connect(folder) as db:
-        db.create_stream("ev", SCHEMA, time_column="ts").append_many(table)
+        stream = db.create_stream("ev", SCHEMA, time_column="ts")
+        for first in range(0, count, 100_000):
+            stream.append_many(table.slice(first, 100_000))
         for i in range(10):
             unit, seconds = ("MINUTE", 60) if i % 2 == 0 else ("HOUR", 3600)
             dims = DIMENSIONS.split(", ")[i % 5]
@@ -173,25 +180,39 @@ def restart(folder: Path) -> None:
                 ).fetchall()[0][0]
             )
         _wait(db, targets)
-    began = time.perf_counter()
-    with rillet.connect(folder) as db:
-        opened = time.perf_counter() - began
-        _wait(db, targets)
-        while not db._named.replayed():  # each has produced its stored rows again
+        while any(f.lag for f in db.flows()):  # close checkpoints what they have read
             time.sleep(0.002)
-        resumed = time.perf_counter() - began
-        assert len(db.flows()) == 10
+
+    def reopen() -> tuple[float, float]:
+        began = time.perf_counter()
+        with rillet.connect(folder) as db:
+            opened = time.perf_counter() - began
+            _wait(db, targets)
+            while not db._named.replayed() or any(f.lag for f in db.flows()):
+                time.sleep(0.002)
+            resumed = time.perf_counter() - began
+            assert len(db.flows()) == 10
+        return opened, resumed
+
+    opened, resumed = reopen()
+    catalog = sqlite3.connect(folder / "catalog.sqlite")
+    with catalog:
+        catalog.execute("DELETE FROM checkpoints")
+    catalog.close()
+    _, replayed = reopen()
+    what = f"restart of a folder with 10 named flows over {count:,} records"
+    figure(f"{what} (open)", opened, "s", Target(1, False, "s"))
     figure(
-        "restart of a folder with 10 named flows (open)",
-        opened,
-        "s",
-        Target(1, False, "s"),
-    )
-    figure(
-        "restart of a folder with 10 named flows (open, every flow's history replayed)",
+        f"{what} (open, every flow caught up from its checkpoint)",
         resumed,
         "s",
         Target(1, False, "s"),
+    )
+    peer(
+        f"{what}, every flow replaying its history (no checkpoint)",
+        replayed,
+        "s",
+        resumed / replayed,
     )
 
 
@@ -201,7 +222,8 @@ def run() -> None:
     with input_set_aside(), tempfile.TemporaryDirectory() as tmp:
         backfill(table, Path(tmp) / "backfill")
         live(table.slice(0, min(ROWS, 1_000_000)))
-        restart(Path(tmp) / "restart")
+        for count in (100_000, 1_000_000):
+            restart(Path(tmp) / f"restart-{count}", count)
 
 
 if __name__ == "__main__":

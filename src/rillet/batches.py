@@ -420,3 +420,12 @@ def _first_failing_row(values: pa.Array[Any], convert: Converter) -> int | None:
         else:
             low = mid
     return low
+
+
+def ipc_bytes(table: pa.Table) -> bytes:
+    """A table as Arrow IPC stream bytes."""
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    data: bytes = sink.getvalue().to_pybytes()
+    return data

@@ -32,6 +32,7 @@ from rillet.arguments import (
     check,
     check_arguments,
 )
+from rillet.batches import ipc_bytes
 from rillet.errors import ConfigError, ConflictError, SchemaError, StorageError, not_found
 from rillet.flows.flow import Flow
 from rillet.flows.named import NamedFlows
@@ -211,7 +212,7 @@ class Database:
             old = [self._streams[n] for n in [*(f.name for f in flows), *emptied, *gone]]
             with _dropping(old):
                 self._catalog.reset_named_flows(
-                    resets, gone, cleared, {k: _ipc(v) for k, v in (seeds or {}).items()}
+                    resets, gone, cleared, {k: ipc_bytes(v) for k, v in (seeds or {}).items()}
                 )
             self._streams = {k: v for k, v in self._streams.items() if k not in gone}
         for stream in old:
@@ -449,6 +450,7 @@ class Database:
         atexit.unregister(self.close)
         for source in list(self._sources.values()):
             source.stop()
+        self._named.checkpoint_all()  # a reopen resumes the named flows without a replay
         self._flows.cancel_all()
         self._stop.set()
         for thread in self._threads:
@@ -547,11 +549,3 @@ def connect(
         # the same methods as Database (rillet.api.DatabaseAPI), over HTTP
         return cast(Database, RemoteDatabase(target, token))
     return Database(target, Settings.from_kwargs(settings), clock)
-
-
-def _ipc(table: pa.Table) -> bytes:
-    """A table as Arrow IPC stream bytes (what the catalog keeps of a seed)."""
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, table.schema) as writer:
-        writer.write_table(table)
-    return bytes(sink.getvalue().to_pybytes())

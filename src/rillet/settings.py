@@ -38,6 +38,10 @@ class Settings:
     #: takes 67 bytes of log uncompressed, 40 with lz4 and 30 with zstd, which costs the
     #: appender more CPU (bench/ingest.py prints each side by side)
     log_compression: str = "lz4"
+    #: how often (seconds) a named flow checkpoints its input offsets and open windows: a
+    #: reopen after a crash replays at most the input of this long (after ``close()``,
+    #: none)
+    checkpoint_interval: float = 10.0
 
     @classmethod
     def from_kwargs(cls, options: dict[str, Any]) -> Settings:

@@ -1,8 +1,10 @@
 """A process running named flows, appending until it is SIGKILLed (tests/crash).
 
-``python named_writer.py FOLDER``: opens the folder, creates the input stream ``ev`` and the
-named flows ``m`` (a 1-minute roll-up) and ``h`` (hourly, over ``m``) when missing, prints
-``ready``, then appends batches of records derived from their offsets forever.
+``python named_writer.py FOLDER [CHECKPOINT_INTERVAL]``: opens the folder (named flows
+checkpointing every CHECKPOINT_INTERVAL seconds, 10 by default), creates the input stream
+``ev`` and the named flows ``m`` (a 1-minute roll-up) and ``h`` (hourly, over ``m``) when
+missing, prints ``ready``, then appends batches of records derived from their offsets
+forever.
 """
 
 from __future__ import annotations
@@ -52,8 +54,8 @@ def setup(db: rillet.Database) -> rillet.Stream:
     return db.stream("ev")
 
 
-def main(folder: str) -> None:
-    db = rillet.connect(folder)
+def main(folder: str, interval: float) -> None:
+    db = rillet.connect(folder, checkpoint_interval=interval)
     stream = setup(db)
     print("ready", flush=True)
     while True:
@@ -62,4 +64,4 @@ def main(folder: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1], float(sys.argv[2]) if len(sys.argv) > 2 else 10.0)

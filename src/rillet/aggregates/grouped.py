@@ -763,3 +763,70 @@ _ARRAYS: dict[type, Callable[[Any, Columns], pa.Array | None]] = {
     ExtremeKind: _extreme_array,
     KllKind: _quantile_array,
 }
+
+
+# -- states as Arrow columns (a named flow's checkpoint) -----------------------------------------
+
+
+def state_arrays(kind: Kind, columns: Columns, arg: DataType | None) -> dict[str, pa.Array]:
+    """A kind's partial states as Arrow arrays, read back exactly by :func:`state_columns`
+    (``arg``: the aggregate's argument type).  Numbers stay numbers; FIRST/LAST values are
+    of the argument's type; a State is its ``to_bytes``; KLL rows are their exact values
+    (a list a row) or their sketch's serialized form."""
+    if isinstance(kind, KllKind):
+        n, base = columns["n"], columns["base"]
+        exact = base >= 0
+        held = np.where(exact, n, 0)
+        values = _gather({name: column[exact] for name, column in columns.items()})
+        offsets = pa.array(np.concatenate([[0], np.cumsum(held)]), pa.int64())
+        sketches = [
+            None if e else s.to_bytes() for e, s in zip(exact, columns["state"], strict=True)
+        ]
+        return {
+            "n": pa.array(n),
+            "values": pa.LargeListArray.from_arrays(offsets, pa.array(values, pa.float64())),
+            "sketch": pa.array(sketches, pa.binary()),
+        }
+    arrays: dict[str, pa.Array] = {}
+    for name, column in columns.items():
+        if column.dtype != object:
+            arrays[name] = pa.array(column)
+        elif isinstance(kind, PickKind):
+            arrow = arg.arrow if arg is not None else pa.null()
+            arrays[name] = pa.array(column.tolist(), arrow)
+        elif isinstance(kind, ObjectKind):
+            arrays[name] = pa.array([state.to_bytes() for state in column], pa.binary())
+        else:
+            raise TypeError(f"{type(kind).__name__} column {name!r} has no Arrow form")
+    return arrays
+
+
+def state_columns(kind: Kind, arrays: dict[str, pa.Array]) -> Columns:
+    """The partial states :func:`state_arrays` wrote."""
+    if isinstance(kind, KllKind):
+        n = _owned(arrays["n"])
+        sketches = arrays["sketch"]
+        exact = sketches.is_null().to_numpy(zero_copy_only=False)
+        flat = arrays["values"].flatten()
+        kll = _shared(_owned(flat).astype(np.float64), np.where(exact, n, 0))
+        kll["n"] = n
+        for i in np.flatnonzero(~exact).tolist():
+            kll["at"][i], kll["base"][i] = 0, -1
+            kll["state"][i] = KllState(kind.q, data=sketches[i].as_py())
+        return kll
+    columns: Columns = {}
+    for name, array in arrays.items():
+        if pa.types.is_binary(array.type) and isinstance(kind, ObjectKind):
+            load = kind.function.load
+            columns[name] = _objects([load(kind.arg, kind.params, b) for b in array.to_pylist()])
+        elif isinstance(kind, PickKind) and name == "v":
+            columns[name] = _objects(array.to_pylist())
+        else:
+            columns[name] = _owned(array)
+    return columns
+
+
+def _owned(array: pa.Array) -> np.ndarray:
+    """A numeric Arrow array as a writable numpy array of its own."""
+    found: np.ndarray = np.array(array.to_numpy(zero_copy_only=False))
+    return found

@@ -18,8 +18,8 @@ from rillet.flows.flow import FlowRecord
 
 #: what an embedded flow has that a remote one does not: the engine's side of it
 FLOW_ONLY_EMBEDDED = frozenset(
-    {"cancelled", "emit", "fail", "finish", "graph", "since_us", "sorted_through", "start",
-     "start_offsets", "types"}
+    {"cancelled", "emit", "fail", "finish", "graph", "on_read", "read_offsets", "since_us",
+     "sorted_through", "start", "start_offsets", "types"}
 )  # fmt: skip
 
 

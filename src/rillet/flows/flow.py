@@ -157,7 +157,10 @@ class _Subscriber:
             frame = frame.filter(pc.greater_equal(frame.column(TIME).cast(pa.int64()), since))
             if not frame.num_rows:
                 return
-        self.flow._push(self.target.operator, frame)
+        # in offset order, every record before ``last`` went through with this batch (not
+        # while a refreshed flow's history goes by event time)
+        read = (self.target.stream.name, last + 1) if ordered and not self._held else None
+        self.flow._push(self.target.operator, frame, read)
 
     def forget_before(self, start_us: int) -> None:
         """Retention is the stream's business: a flow keeps what its windows hold."""
@@ -226,6 +229,12 @@ class Flow:
         #: a refreshed named flow: the input records before these offsets (by stream) go in
         #: event-time order (none is late), the rest in offset order
         self.sorted_through: dict[str, int] | None = None
+        #: per input stream, the offset before which every record has gone through (in
+        #: offset order; a refreshed flow's history by event time does not count)
+        self.read_offsets: dict[str, int] = {}
+        #: called under the flow's lock each time ``read_offsets`` moves (a named flow's
+        #: checkpoints)
+        self.on_read: Callable[[], None] | None = None
 
     # -- lifetime ----------------------------------------------------------------------
 
@@ -305,7 +314,11 @@ class Flow:
             subscriber.release()
         self._end(finish=True)
 
-    def _push(self, operator: Operator, frame: pa.RecordBatch) -> None:
+    def _push(
+        self, operator: Operator, frame: pa.RecordBatch, read: tuple[str, int] | None = None
+    ) -> None:
+        """``frame`` through ``operator``; ``read``: (stream, offset) when every record of
+        the stream before the offset has gone through with it."""
         with self._lock:
             # after a failure nothing more goes through (it ends on another thread): output
             # made without the failed batch's records would be wrong
@@ -317,6 +330,11 @@ class Flow:
                 log.exception("flow %d failed", self.id)
                 self._failed(exc, self._where(operator, frame))
                 threading.Thread(target=self._end, args=(False,), daemon=True).start()
+                return
+            if read is not None:
+                self.read_offsets[read[0]] = read[1]
+                if self.on_read is not None:
+                    self.on_read()
 
     def _where(self, operator: Operator, frame: pa.RecordBatch) -> str:
         """Which input records a failed push carried (told with the error: a person can

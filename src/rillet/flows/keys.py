@@ -16,6 +16,7 @@ Examples:
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from typing import Any
 
@@ -43,6 +44,39 @@ class KeyEncoder:
         self._integers = IntegerKeys(self.types[0]) if integer else None
         # several columns: numbered with Arrow's hash look-ups and numpy alone
         self._combined_keys = ColumnKeys(self.types) if len(self.types) > 1 else None
+
+    @property
+    def count(self) -> int:
+        """How many distinct key tuples are numbered (0 .. count - 1)."""
+        if self._integers is not None:
+            return self._integers.size
+        if self._combined_keys is not None:
+            return self._combined_keys.size
+        return len(self._ids) if self.types else 1
+
+    def known(self) -> list[pa.Array]:
+        """Every numbered key tuple's columns, in the order of their numbers."""
+        return self.values(np.arange(self.count, dtype=np.int64)) if self.types else []
+
+    def learn(self, columns: Sequence[pa.Array]) -> None:
+        """Number the key tuples of ``columns`` (as :meth:`known` gave them) 0, 1, ... in
+        their order, as a run that first saw them in that order did; ValueError when they
+        would be numbered otherwise.  A NULL is numbered after a batch's other new values,
+        so each NULL row goes in a batch of its own."""
+        if not self.types or not len(columns[0]):
+            return
+        nulls = np.zeros(len(columns[0]), dtype=bool)
+        for column in columns:
+            if column.null_count:
+                nulls |= column.is_null().to_numpy(zero_copy_only=False)
+        cuts = sorted(
+            {0, len(nulls), *np.flatnonzero(nulls).tolist(), *(np.flatnonzero(nulls) + 1).tolist()}
+        )
+        numbers = [
+            self.encode([c.slice(a, b - a) for c in columns]) for a, b in itertools.pairwise(cuts)
+        ]
+        if not np.array_equal(np.concatenate(numbers), np.arange(len(nulls))):
+            raise ValueError("the keys of a checkpoint are not numbered as they were")
 
     @property
     def size(self) -> int:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +45,7 @@ from rillet.errors import (
 )
 from rillet.expressions.kernels import Context, evaluate
 from rillet.flows import config as flow_config
+from rillet.flows.checkpoint import Checkpoint, CheckpointMismatch, capture, restore
 from rillet.flows.flow import Flow, Sink, _output, describe
 from rillet.flows.frames import SEQ, TIME, TIME_TYPE
 from rillet.flows.operators import EventAggregate, Filter, Project
@@ -159,15 +161,32 @@ class OutputSink(Sink):
     a roll-up's rows get ``is_open`` false (they are closed windows)."""
 
     def __init__(
-        self, output: Stream, columns: list[str], windowed: bool, kept: int | None = None
+        self,
+        output: Stream,
+        columns: list[str],
+        windowed: bool,
+        late: _LateKeeper,
+        kept: int | None = None,
+        made: int = 0,
     ) -> None:
         super().__init__()
         self.columns = columns
         self.windowed = windowed
+        self.late = late
         #: a refreshed roll-up's point: its rows of windows ending at or before it were
         #: kept, so the ones the replay makes again (partial or equal) are not appended
         self.kept = kept
-        self.appender = _TimeAppender(output) if windowed else _Appender(output, output.next_offset)
+        #: ``made``: how many of the stored rows the flow's state accounts for (a
+        #: checkpoint's); the others it makes again first
+        self.appender = (
+            _TimeAppender(output) if windowed else _Appender(output, output.next_offset - made)
+        )
+
+    @property
+    def stored(self) -> bool:
+        """Whether every row the flow made so far, and every late record it found, is
+        appended (none is still being made again after a reopen)."""
+        return self.appender.replayed and self.late.stored
 
     def rows(self, batch: pa.RecordBatch, is_open: bool) -> pa.RecordBatch:
         """The stream's columns of an output frame."""
@@ -549,7 +568,7 @@ class NamedFlows:
 
         return plan_select(self._db, select, _flow_options(options))
 
-    def _start(self, entry: NamedFlowEntry) -> Flow:
+    def _start(self, entry: NamedFlowEntry, resume: bool = True) -> Flow:
         from rillet.flows.runtime import start
         from rillet.rtsql.parser import parse
 
@@ -558,9 +577,18 @@ class NamedFlows:
         assert isinstance(statement, ast.CreateStreamAs)
         plan, columns = self._plan(statement.select, entry.options)
         output = db.stream(entry.name)
+        checkpoint = self._checkpoint(entry.name, streams(plan)) if resume else None
         kept = entry.options.get(KEPT)
-        sink = OutputSink(output, columns, _windowed(plan), None if kept is None else int(kept))
-        late = _LateKeeper(db, entry.name, int(entry.options.get(LATE_KEPT, 0)))
+        late_kept = checkpoint.late if checkpoint else int(entry.options.get(LATE_KEPT, 0))
+        late = _LateKeeper(db, entry.name, late_kept)
+        sink = OutputSink(
+            output,
+            columns,
+            _windowed(plan),
+            late,
+            None if kept is None else int(kept),
+            checkpoint.output if checkpoint else 0,
+        )
         counters = Counters(on_late=late.keep)
         _, since_us = _since(entry.options.get("since", "earliest"), [])
 
@@ -570,7 +598,14 @@ class NamedFlows:
             flow.since_us = since_us
             refreshed = entry.options.get(REFRESHED)
             flow.sorted_through = dict(refreshed) if refreshed is not None else None
+            if checkpoint is not None:
+                restore(flow, checkpoint)
+                if all(
+                    checkpoint.offsets.get(k, 0) >= v for k, v in (refreshed or {}).items()
+                ):  # every record it reads comes in offset order
+                    flow.sorted_through = None
             self._keep_idle_advances(flow, entry)
+            self._keep_checkpoints(flow, sink)
             with self._lock:  # listed before it runs: it may fail on its first batch
                 self._flows[entry.name] = flow
                 self._sinks[entry.name] = sink
@@ -589,12 +624,79 @@ class NamedFlows:
                 setup=setup,
                 on_end=self._ended,
             )
-        except BaseException:  # it did not start: not listed as running
+        except BaseException as exc:  # it did not start: not listed as running
             with self._lock:
                 if made and self._flows.get(entry.name) is made[0]:
                     del self._flows[entry.name]
                     self._sinks.pop(entry.name, None)
+            if isinstance(exc, CheckpointMismatch):  # resumed by replay instead
+                log.warning("named flow %r: %s; it replays its input", entry.name, exc)
+                return self._start(entry, resume=False)
             raise
+
+    # -- checkpoints -------------------------------------------------------------------
+
+    def _checkpoint(self, name: str, inputs: Sequence[str]) -> Checkpoint | None:
+        """Named flow ``name``'s checkpoint, if it has one that its streams still hold
+        everything of (a crash of the machine may have lost their last records, which
+        the checkpoint accounts for: the flow then replays)."""
+        db = self._db
+        row = db._catalog.checkpoint(name)
+        found = Checkpoint.decode(*row) if row is not None else None
+        if found is None or set(found.offsets) != set(inputs):
+            return None
+        try:
+            late = db.stream(f"{name}.late").next_offset
+        except NotFoundError:
+            late = 0
+        if (
+            db.stream(name).next_offset < found.output
+            or late < found.late
+            or any(db.stream(s).next_offset < at for s, at in found.offsets.items())
+        ):
+            return None
+        return found
+
+    def _keep_checkpoints(self, flow: Flow, sink: OutputSink) -> None:
+        """Checkpoint ``flow`` every ``checkpoint_interval`` seconds, after a batch."""
+        interval = self._db.settings.checkpoint_interval
+        due = [time.monotonic() + interval]
+
+        def on_read() -> None:
+            now = time.monotonic()
+            if now >= due[0]:
+                due[0] = now + interval
+                self._keep(flow, sink)
+
+        flow.on_read = on_read
+
+    def _keep(self, flow: Flow, sink: OutputSink) -> None:
+        """Checkpoint ``flow`` now (under its lock), if everything the checkpoint accounts
+        for is stored; made durable (its streams fsynced) before the catalog keeps it.  A
+        failure is logged: the flow goes on, and resumes from an older checkpoint."""
+        if flow.name is None or not sink.stored:
+            return
+        try:
+            output = sink.appender.stream
+            found = capture(flow, output.next_offset, sink.late.made)
+            if found is None:
+                return
+            output._flush(sync=True)
+            if sink.late.made:
+                self._db.stream(sink.late.name)._flush(sync=True)
+            self._db._catalog.set_checkpoint(flow.name, *found.encode())
+        except Exception:
+            log.exception("cannot checkpoint named flow %r", flow.name)
+
+    def checkpoint_all(self) -> None:
+        """Checkpoint every running named flow now (the database closes: a reopen resumes
+        them where they are, without a replay)."""
+        with self._lock:
+            running = [(f, self._sinks[n]) for n, f in self._flows.items() if n in self._sinks]
+        for flow, sink in running:
+            with flow._lock:
+                if flow.running:
+                    self._keep(flow, sink)
 
     def _keep_idle_advances(self, flow: Flow, entry: NamedFlowEntry) -> None:
         """A flow reading one stream, whose idle input moves its watermark by the wall
@@ -756,10 +858,23 @@ class _LateKeeper:
     def __init__(self, db: Database, name: str, kept: int = 0) -> None:
         self.db = db
         self.name = f"{name}.late"
-        self.kept = kept  # its first rows, kept by a REFRESH (the replay never makes them)
+        #: its first rows that the flow does not make again: kept by a REFRESH, or before
+        #: the checkpoint it resumed from
+        self.kept = kept
+        #: the rows the flow accounts for: ``kept``, then every late record it found
+        self.made = kept
         self.appender: _Appender | None = None
 
+    @property
+    def stored(self) -> bool:
+        """Whether ``<name>.late`` holds exactly the rows the flow accounts for."""
+        try:
+            return self.db.stream(self.name).next_offset == self.made
+        except NotFoundError:
+            return self.made == 0
+
     def keep(self, rows: pa.RecordBatch) -> None:
+        self.made += rows.num_rows
         names = [n for n in rows.schema.names if n not in (SEQ, TIME)]
         columns = [rows.column(n) for n in names]
         if "timestamp" not in names:  # else the input's own (a flow over a roll-up): its time

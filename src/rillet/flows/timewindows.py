@@ -33,7 +33,17 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from rillet.aggregates.grouped import Columns, Kind, KllKind, ObjectKind, _gather, kind_of
+from rillet.aggregates.grouped import (
+    Columns,
+    Kind,
+    KllKind,
+    ObjectKind,
+    _gather,
+    _owned,
+    kind_of,
+    state_arrays,
+    state_columns,
+)
 from rillet.aggregates.kll_bytes import exact_states
 from rillet.expressions.kernels import Context, Kernel, evaluate
 from rillet.flows.config import FlowConfig
@@ -319,6 +329,66 @@ class EventWindows:
     def finish(self) -> None:
         """End of input: every window still open is emitted."""
         self._advance(_ALWAYS)
+
+    # -- checkpoints -------------------------------------------------------------------
+
+    def dump(self) -> tuple[dict[str, int], pa.RecordBatch | None, pa.RecordBatch | None]:
+        """The operator's state, for a named flow's checkpoint: its clocks and counts, the
+        group keys it numbered (a row each, in the order of their numbers: a restored run
+        numbers them alike, so it emits a round's rows in the same order) and its open
+        windows (a row a window and group); read back by :meth:`load`."""
+        self._save_idle()  # the watermark kept includes every idle advance
+        scalars = {
+            "newest": self.newest,
+            "watermark": self.watermark,
+            "seq": self._seq,
+            "next_seq": self._next_seq,
+        }
+        keys = None
+        if self.keys:
+            known = self.encoder.known()
+            keys = pa.record_batch(known, names=[f"k{i}" for i in range(len(known))])
+        state = None
+        if self._chunks:
+            chunk = self._merged()
+            columns = {START: pa.array(chunk.starts), END: pa.array(chunk.ends)}
+            columns["group"] = pa.array(chunk.groups)
+            for i, (call, kind, kept) in enumerate(
+                zip(self.calls, self.kinds, chunk.states, strict=True)
+            ):
+                for name, array in state_arrays(kind, kept, call.arg_type).items():
+                    columns[f"{i}.{name}"] = array
+            state = pa.RecordBatch.from_pydict(columns)
+        return scalars, keys, state
+
+    def load(
+        self,
+        scalars: dict[str, int],
+        keys: pa.RecordBatch | None,
+        state: pa.RecordBatch | None,
+    ) -> None:
+        """Take the state :meth:`dump` gave (before any record is pushed)."""
+        if keys is not None:
+            self.encoder.learn(keys.columns)
+        self.newest = int(scalars["newest"])
+        self.watermark = int(scalars["watermark"])
+        self._seq = int(scalars["seq"])
+        self._next_seq = int(scalars["next_seq"])
+        self._chunks = []
+        if state is not None and state.num_rows:
+            states = []
+            for i, kind in enumerate(self.kinds):
+                prefix = f"{i}."
+                arrays = {
+                    name[len(prefix) :]: state.column(name)
+                    for name in state.schema.names
+                    if name.startswith(prefix)
+                }
+                states.append(state_columns(kind, arrays))
+            column = state.column
+            self._chunks = [
+                _Chunk(_owned(column(START)), _owned(column(END)), _owned(column("group")), states)
+            ]
 
     # -- output ------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ import pyarrow.ipc as ipc
 import pyarrow.json as pajson
 from starlette.responses import Response
 
+from rillet.batches import ipc_bytes
 from rillet.errors import InputError, RecordError, SchemaError
 from rillet.schema import OFFSET, Schema
 from rillet.server.errors import json_bytes
@@ -189,10 +190,7 @@ def table_body(table: pa.Table, accept: str | None) -> tuple[bytes, str]:
     """A result table as the client asked (JSON unless Accept says otherwise)."""
     kind = media(accept)
     if kind == ARROW:
-        sink = pa.BufferOutputStream()
-        with ipc.new_stream(sink, table.schema) as writer:
-            writer.write_table(table)
-        return sink.getvalue().to_pybytes(), ARROW
+        return ipc_bytes(table), ARROW
     if kind == CSV:
         sink = pa.BufferOutputStream()
         try:

@@ -59,6 +59,12 @@ CREATE TABLE IF NOT EXISTS named_flows (
     start_offsets TEXT NOT NULL,
     created INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS checkpoints (
+    name TEXT PRIMARY KEY REFERENCES streams(name) ON DELETE CASCADE,
+    meta TEXT NOT NULL,
+    keys BLOB,
+    state BLOB
+);
 CREATE TABLE IF NOT EXISTS doomed (
     name TEXT PRIMARY KEY
 );
@@ -250,6 +256,21 @@ class Catalog:
         what its replay needs there)."""
         self._run(
             [("UPDATE named_flows SET options = ? WHERE name = ?", (json.dumps(options), name))]
+        )
+
+    def checkpoint(self, name: str) -> tuple[str, bytes | None, bytes | None] | None:
+        """Named flow ``name``'s last checkpoint (metadata, keys, state), if it has one."""
+        rows = self._query("SELECT meta, keys, state FROM checkpoints WHERE name = ?", (name,))
+        if not rows:
+            return None
+        meta, keys, state = rows[0]
+        return meta, None if keys is None else bytes(keys), None if state is None else bytes(state)
+
+    def set_checkpoint(self, name: str, meta: str, keys: bytes | None, state: bytes | None) -> None:
+        """Keep named flow ``name``'s checkpoint in place of the one before (a stream's
+        drop or REFRESH deletes it with the stream's row)."""
+        self._run(
+            [("INSERT OR REPLACE INTO checkpoints VALUES (?, ?, ?, ?)", (name, meta, keys, state))]
         )
 
     def doomed(self) -> list[str]:
