@@ -178,9 +178,8 @@ class OutputSink(Sink):
         self.kept = kept
         #: ``made``: how many of the stored rows the flow's state accounts for (a
         #: checkpoint's); the others it makes again first
-        self.appender = (
-            _TimeAppender(output) if windowed else _Appender(output, output.next_offset - made)
-        )
+        again = output.next_offset - made
+        self.appender = _TimeAppender(output) if windowed and again else _Appender(output, again)
 
     @property
     def stored(self) -> bool:

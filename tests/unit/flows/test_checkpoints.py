@@ -63,6 +63,12 @@ def _caught_up(db: rillet.Database) -> None:
     assert wait_until(lambda: all(f.lag == 0 for f in db._named.flows().values()), 30)
 
 
+def _kept(db: rillet.Database) -> int:
+    """The input offset of the checkpoint of ``r`` (-1: none)."""
+    row = db._catalog.checkpoint("r")
+    return -1 if row is None else int(json.loads(row[0])["offsets"]["ev"])
+
+
 def _open(folder: Path | None, interval: float = 10.0) -> rillet.Database:
     return rillet.connect(folder, checkpoint_interval=interval) if folder else rillet.connect()
 
@@ -142,12 +148,7 @@ def test_checkpoints_are_taken_while_it_runs(tmp_path: Path) -> None:
         for first in range(0, 1000, 100):
             db.stream("ev").append_many(records(first, 100))
         db.stream("ev").flush()
-
-        def kept() -> int:
-            row = db._catalog.checkpoint("r")
-            return -1 if row is None else int(json.loads(row[0])["offsets"]["ev"])
-
-        assert wait_until(lambda: kept() == 1000, 30), kept()
+        assert wait_until(lambda: _kept(db) == 1000, 30), _kept(db)
         found = db._catalog.checkpoint("r")
         assert found is not None
         checkpoint = Checkpoint.decode(*found)
@@ -247,3 +248,20 @@ def test_a_join_keeps_no_checkpoint_and_replays(tmp_path: Path) -> None:
     with _open(folder) as db:
         assert db._catalog.checkpoint("r") is None
         assert db._named.flows()["r"].start_offsets == {}
+
+
+def test_a_flow_resumed_with_nothing_to_make_again_is_stored_at_once(tmp_path: Path) -> None:
+    """Reopened from its checkpoint with no row stored after it, a roll-up has nothing to
+    make again: it counts as replayed, and goes on checkpointing."""
+    folder = tmp_path / "data"
+    with _open(folder) as db:
+        db.create_stream("ev", SCHEMA, time_column="ts")
+        db.execute(_query("tumble"))
+        db.stream("ev").append_many(records(0, 1000))
+        _caught_up(db)
+    with _open(folder, interval=0.001) as db:
+        assert db._named.flows()["r"].start_offsets == {"ev": 1000}
+        assert db._named.replayed()
+        db.stream("ev").append_many(records(1000, 10))
+        _caught_up(db)
+        assert wait_until(lambda: _kept(db) == 1010, 30), _kept(db)
