@@ -641,7 +641,11 @@ class NamedFlows:
         the checkpoint accounts for: the flow then replays)."""
         db = self._db
         row = db._catalog.checkpoint(name)
-        found = Checkpoint.decode(*row) if row is not None else None
+        try:
+            found = Checkpoint.decode(*row) if row is not None else None
+        except (ValueError, LookupError, TypeError, pa.ArrowException) as exc:
+            log.warning("named flow %r: its checkpoint cannot be read (%s); it replays", name, exc)
+            return None
         if found is None or set(found.offsets) != set(inputs):
             return None
         try:
@@ -657,7 +661,10 @@ class NamedFlows:
         return found
 
     def _keep_checkpoints(self, flow: Flow, sink: OutputSink) -> None:
-        """Checkpoint ``flow`` every ``checkpoint_interval`` seconds, after a batch."""
+        """Checkpoint ``flow`` every ``checkpoint_interval`` seconds, after a batch (not in
+        memory: nothing reopens it)."""
+        if self._db.path is None:
+            return
         interval = self._db.settings.checkpoint_interval
         due = [time.monotonic() + interval]
 
@@ -690,6 +697,8 @@ class NamedFlows:
     def checkpoint_all(self) -> None:
         """Checkpoint every running named flow now (the database closes: a reopen resumes
         them where they are, without a replay)."""
+        if self._db.path is None:
+            return
         with self._lock:
             running = [(f, self._sinks[n]) for n, f in self._flows.items() if n in self._sinks]
         for flow, sink in running:

@@ -172,8 +172,16 @@ def _broken(folder: Path, change: dict[str, object]) -> None:
 
 @pytest.mark.parametrize(
     "change",
-    [{"offsets": {"ev": 10**9}}, {"output": 10**9}, {"late": 10**9}, {"version": 0}],
-    ids=["input", "output", "late", "version"],
+    [
+        {"offsets": {"ev": 10**9}},
+        {"output": 10**9},
+        {"late": 10**9},
+        {"version": 0},
+        {"offsets": {"other": 0}},
+        {"windows": None},
+        {"late_events": "many"},
+    ],
+    ids=["input", "output", "late", "version", "inputs", "operators", "damaged"],
 )
 def test_a_checkpoint_its_streams_do_not_back_is_ignored(
     tmp_path: Path, change: dict[str, object]
