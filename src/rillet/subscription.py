@@ -15,8 +15,9 @@ of the stream while the subscriber works), and the subscriber's thread tells it 
 
 A subscriber that starts behind the stream (a monitor rebuilding its history on open, a flow
 over stored records) first observes the stored batches from its offset up to the offset
-where it joined, read by its own thread without any lock of the stream; the live batches
-from that offset on come after them.  The boundary is an offset, never a time.
+where it joined, read without any lock of the stream, a few batches ahead on a reader
+thread (decoding Parquet releases the GIL, so it overlaps the subscriber's work); the live
+batches from that offset on come after them.  The boundary is an offset, never a time.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Iterable
+from collections.abc import Generator, Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -32,6 +33,7 @@ import pyarrow as pa
 
 log = logging.getLogger("rillet")
 QUEUED = 4  # batches a subscriber may fall behind the appender
+READ_AHEAD = 4  # stored batches read ahead of a subscriber catching up
 
 
 class Subscriber(Protocol):
@@ -173,7 +175,7 @@ class Subscription:
         history, self._history = self._history, None
         if history is not None:
             try:
-                for batch in history:
+                for batch in _read_ahead(history, f"rillet-{self.name}-{self.stream}-read"):
                     self.subscriber.observe(batch, True)
             except Exception:
                 log.exception("%s of stream %r failed catching up", self.name, self.stream)
@@ -234,3 +236,50 @@ class Subscription:
         if thread is not None:
             self._queue.put(None)
             thread.join()
+
+
+@dataclass(frozen=True, slots=True)
+class _Failed:
+    error: BaseException
+
+
+_END = object()
+
+
+def _read_ahead(
+    batches: Iterable[pa.RecordBatch], name: str
+) -> Generator[pa.RecordBatch, None, None]:
+    """``batches``, read on a thread of their own up to READ_AHEAD ahead of the caller; a
+    reading error is raised here, where the batches before it were taken.  Once the caller
+    stops taking them, the reader stops too."""
+    box: queue.Queue[object] = queue.Queue(READ_AHEAD)
+    stop = threading.Event()
+
+    def put(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                box.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def read() -> None:
+        try:
+            for batch in batches:
+                if not put(batch):
+                    return
+        except BaseException as exc:  # the caller's to handle
+            put(_Failed(exc))
+            return
+        put(_END)
+
+    threading.Thread(target=read, name=name, daemon=True).start()
+    try:
+        while (item := box.get()) is not _END:
+            if isinstance(item, _Failed):
+                raise item.error
+            assert isinstance(item, pa.RecordBatch)
+            yield item
+    finally:
+        stop.set()

@@ -3,14 +3,18 @@ the offset where the subscriber joined, read-your-writes, and back-pressure."""
 
 from __future__ import annotations
 
+import itertools
 import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pytest
 
 import rillet
-from rillet.subscription import QUEUED
+from rillet.subscription import QUEUED, READ_AHEAD, _read_ahead
 from tests.unit.support import MANUAL, at, us, wait_until, within
 
 
@@ -287,3 +291,34 @@ def test_subscribe_takes_a_subscriber_and_from_offset_alone(mem: rillet.Database
     assert seen.offsets(history=False) == [10, 11, 12]
     assert subscription.name == "recorder"
     s.unsubscribe(subscription)
+
+
+def test_stored_batches_are_read_ahead_in_order_errors_after_the_batches_before() -> None:
+    made: list[int] = []
+
+    def stored() -> Iterator[pa.RecordBatch]:
+        for i in range(3 * READ_AHEAD):
+            made.append(i)
+            yield pa.record_batch({"i": [i]})
+        raise OSError("a torn file")
+
+    taken: list[int] = []
+    with pytest.raises(OSError, match="a torn file"):
+        for batch in _read_ahead(stored(), "test-read"):
+            taken.append(batch.column(0)[0].as_py())
+    assert taken == list(range(3 * READ_AHEAD))
+
+    made.clear()
+
+    def endless() -> Iterator[pa.RecordBatch]:
+        for i in itertools.count():
+            made.append(i)
+            yield pa.record_batch({"i": [i]})
+
+    reader = _read_ahead(endless(), "test-read")
+    assert next(reader).column(0)[0].as_py() == 0
+    reader.close()  # the caller stops taking them: the reader stops too
+    time.sleep(0.3)
+    count = len(made)
+    time.sleep(0.3)
+    assert len(made) == count <= READ_AHEAD + 2
