@@ -1,33 +1,51 @@
 """Checkpoints of named flows: where a flow's input was read to, how much output that
-accounts for, and the state of its open windows, so that a reopen resumes from there
-instead of replaying its input's history (docs/format/named_flows.md).
+accounts for, and the state of its operators, so that a reopen resumes from there instead
+of replaying its input's history (docs/format/named_flows.md).
 
 A checkpoint is taken under the flow's lock, between two batches, only when everything it
 accounts for is in storage: the output rows made so far are all appended (the flow is not
 skipping rows a run before it stored) and fsynced before the catalog keeps the
-checkpoint.  A flow whose operators a checkpoint cannot hold (a join, rolling windows)
-keeps none: it resumes by replay, as before.
+checkpoint.  The operators with state are TUMBLE/HOP/SESSION windows and windowed joins,
+each at most once in a flow; a flow with another one (rolling windows) keeps no
+checkpoint, and resumes by replay.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pyarrow as pa
 
 from rillet.batches import ipc_bytes
 from rillet.errors import RilletError
 from rillet.flows.flow import Sink
-from rillet.flows.operators import EventAggregate, Filter, Project
-from rillet.flows.timewindows import EventWindows
+from rillet.flows.operators import EventAggregate, Filter, JoinSide, Project
 
 if TYPE_CHECKING:
     from rillet.flows.flow import Flow
 
 #: the version of the checkpoint's layout; another one is ignored (the flow replays)
-VERSION = 1
+VERSION = 2
+#: the part holding the metadata (JSON); the others are Arrow IPC streams
+META = "meta"
+
+
+class Stateful(Protocol):
+    """An operator whose state a checkpoint holds."""
+
+    def dump(self) -> tuple[dict[str, int], dict[str, pa.RecordBatch]]:
+        """Its state: numbers, and tables by name."""
+        ...
+
+    def load(self, scalars: dict[str, int], tables: dict[str, pa.RecordBatch]) -> None:
+        """Take the state ``dump`` gave (before any record is pushed)."""
+        ...
+
+
+class CheckpointMismatch(RilletError):
+    """A checkpoint does not fit its flow's operators (the flow replays instead)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,13 +60,12 @@ class Checkpoint:
     #: the flow's counts of late and dropped records
     late_events: int
     dropped_events: int
-    #: the windows' clocks and counts (:meth:`EventWindows.dump`), their keys and state
-    windows: dict[str, int] | None = None
-    keys: pa.RecordBatch | None = None
-    state: pa.RecordBatch | None = None
+    #: per operator with state ("windows", "join"): its numbers, and its tables by name
+    scalars: dict[str, dict[str, int]] = field(default_factory=dict)
+    tables: dict[str, dict[str, pa.RecordBatch]] = field(default_factory=dict)
 
-    def encode(self) -> tuple[str, bytes | None, bytes | None]:
-        """The catalog's row: metadata as JSON, keys and state as Arrow IPC stream bytes."""
+    def encode(self) -> dict[str, bytes]:
+        """The catalog's parts: "meta" (JSON), and "<operator>.<table>" (Arrow IPC)."""
         meta = {
             "version": VERSION,
             "offsets": self.offsets,
@@ -56,95 +73,103 @@ class Checkpoint:
             "late": self.late,
             "late_events": self.late_events,
             "dropped_events": self.dropped_events,
-            "windows": self.windows,
+            "operators": self.scalars,
         }
-        return json.dumps(meta), _bytes(self.keys), _bytes(self.state)
+        parts = {META: json.dumps(meta).encode()}
+        for operator, tables in self.tables.items():
+            for name, batch in tables.items():
+                parts[f"{operator}.{name}"] = ipc_bytes(pa.Table.from_batches([batch]))
+        return parts
 
     @classmethod
-    def decode(cls, meta: str, keys: bytes | None, state: bytes | None) -> Checkpoint | None:
-        """What :meth:`encode` wrote; None for a layout this version does not know."""
-        found = json.loads(meta)
+    def decode(cls, parts: dict[str, bytes]) -> Checkpoint | None:
+        """What :meth:`encode` wrote; None for none, or a layout this version does not
+        know."""
+        if META not in parts:
+            return None
+        found = json.loads(parts[META])
         if found.get("version") != VERSION:
             return None
+        tables: dict[str, dict[str, pa.RecordBatch]] = {}
+        for part, data in parts.items():
+            if part != META:
+                operator, _, name = part.partition(".")
+                tables.setdefault(operator, {})[name] = _batch(data)
         return cls(
             {str(k): int(v) for k, v in found["offsets"].items()},
             int(found["output"]),
             int(found["late"]),
             int(found["late_events"]),
             int(found["dropped_events"]),
-            found["windows"],
-            _batch(keys),
-            _batch(state),
+            {str(k): dict(v) for k, v in found["operators"].items()},
+            tables,
         )
 
 
-def _bytes(batch: pa.RecordBatch | None) -> bytes | None:
-    return None if batch is None else ipc_bytes(pa.Table.from_batches([batch]))
+def _batch(data: bytes) -> pa.RecordBatch:
+    table = pa.ipc.open_stream(data).read_all().combine_chunks()
+    batches = table.to_batches()
+    return batches[0] if batches else pa.RecordBatch.from_pylist([], schema=table.schema)
 
 
-def _batch(data: bytes | None) -> pa.RecordBatch | None:
-    if data is None:
-        return None
-    table = pa.ipc.open_stream(data).read_all()
-    return table.combine_chunks().to_batches()[0] if table.num_rows else None
-
-
-def windows_of(flow: Flow) -> tuple[bool, EventWindows | None]:
-    """Whether a checkpoint can hold ``flow``'s state (one input through filters,
-    projections and at most one TUMBLE/HOP/SESSION window), and that window if any."""
-    if len(flow._inputs) != 1:
-        return False, None
-    found: EventWindows | None = None
-    operator: Any = flow._inputs[0].operator
-    while operator is not None and not isinstance(operator, Sink):
-        if isinstance(operator, EventAggregate):
-            if found is not None:
-                return False, None
-            found = operator.windows
-        elif not isinstance(operator, Filter | Project):
-            return False, None
-        operator = getattr(operator, "downstream", None)
-    return isinstance(operator, Sink), found
+def stateful(flow: Flow) -> dict[str, Stateful] | None:
+    """The operators with state of ``flow`` by kind ("windows", "join"), when a checkpoint
+    can hold them all: each input goes through filters, projections, at most one
+    TUMBLE/HOP/SESSION window and at most one windowed join to the sink.  None otherwise."""
+    found: dict[str, Stateful] = {}
+    for target in flow._inputs:
+        operator: Any = target.operator
+        while not isinstance(operator, Sink):
+            state: Stateful
+            if isinstance(operator, EventAggregate):
+                kind, state = "windows", operator.windows
+            elif isinstance(operator, JoinSide):
+                kind, state = "join", operator.join
+            elif isinstance(operator, Filter | Project):
+                operator = operator.downstream
+                continue
+            else:  # rolling windows, or anything else without a checkpoint form
+                return None
+            if found.setdefault(kind, state) is not state:
+                return None
+            operator = operator.downstream
+    return found if flow._inputs else None
 
 
 def capture(flow: Flow, output: int, late: int) -> Checkpoint | None:
     """The checkpoint of ``flow`` now (under its lock, between batches), accounting for
     ``output`` and ``late`` stored rows; None when it cannot hold the flow's state or the
-    flow has not read anything in offset order yet."""
-    holds, windows = windows_of(flow)
-    if not holds or not flow.read_offsets or flow._done or flow._failure is not None:
+    flow has not read every input in offset order yet."""
+    operators = stateful(flow)
+    if (
+        operators is None
+        or set(flow.read_offsets) != set(flow.streams)
+        or flow._done
+        or flow._failure is not None
+    ):
         return None
+    scalars: dict[str, dict[str, int]] = {}
+    tables: dict[str, dict[str, pa.RecordBatch]] = {}
+    for kind, operator in operators.items():
+        scalars[kind], tables[kind] = operator.dump()
     counters = flow._counters
-    scalars, keys, state = windows.dump() if windows is not None else (None, None, None)
     return Checkpoint(
-        dict(flow.read_offsets),
-        output,
-        late,
-        counters.late,
-        counters.dropped,
-        scalars,
-        keys,
-        state,
+        dict(flow.read_offsets), output, late, counters.late, counters.dropped, scalars, tables
     )
-
-
-class CheckpointMismatch(RilletError):
-    """A checkpoint does not fit its flow's operators (the flow replays instead)."""
 
 
 def restore(flow: Flow, checkpoint: Checkpoint) -> None:
     """Put ``checkpoint``'s state into ``flow``'s operators (not started yet): it reads its
     inputs from the checkpoint's offsets on.  CheckpointMismatch when the checkpoint does
     not fit the flow."""
-    holds, windows = windows_of(flow)
-    if not holds or (windows is None) != (checkpoint.windows is None):
+    operators = stateful(flow)
+    if operators is None or set(operators) != set(checkpoint.scalars):
         raise CheckpointMismatch("its checkpoint does not fit its operators")
-    if windows is not None:
-        assert checkpoint.windows is not None
-        try:
-            windows.load(checkpoint.windows, checkpoint.keys, checkpoint.state)
-        except (ValueError, KeyError, TypeError, pa.ArrowException) as exc:
-            raise CheckpointMismatch(f"its checkpoint cannot be read: {exc}") from exc
+    try:
+        for kind, operator in operators.items():
+            operator.load(checkpoint.scalars[kind], checkpoint.tables.get(kind, {}))
+    except (ValueError, LookupError, TypeError, pa.ArrowException) as exc:
+        raise CheckpointMismatch(f"its checkpoint cannot be read: {exc}") from exc
     flow._counters.late = checkpoint.late_events
     flow._counters.dropped = checkpoint.dropped_events
     flow.start_offsets = dict(checkpoint.offsets)

@@ -18,6 +18,7 @@ the two inputs.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -27,9 +28,12 @@ import pyarrow as pa
 from rillet.datatypes import DataType
 from rillet.expressions.kernels import Context, Kernel, evaluate
 from rillet.flows.frames import SEQ, TIME, time_array, times_of
-from rillet.flows.keys import KeyEncoder
+from rillet.flows.keys import KeyEncoder, key_table
 from rillet.flows.watermark import NEVER, running_max
 from rillet.flows.windows import Counters, Emit, _ranges
+
+#: a checkpoint's columns of a side's kept records before the side's own
+_KEPT = ("rillet.run", "rillet.key", "rillet.time")
 
 
 @dataclass(slots=True)
@@ -108,6 +112,33 @@ class _Side:
         while len(self.runs) > 1 and len(self.runs[-2]) <= 2 * len(self.runs[-1]):
             last = self.runs.pop()
             self.runs[-1] = _merge([self.runs[-1], last])
+
+    def dump(self) -> pa.RecordBatch | None:
+        """The kept records, run after run: each one's run, key and time, then the side's
+        columns (None while none is kept)."""
+        if not self.runs:
+            return None
+        table = pa.concat_tables([run.table for run in self.runs]).combine_chunks()
+        runs = np.repeat(np.arange(len(self.runs), dtype=np.int32), [len(r) for r in self.runs])
+        extra = [
+            pa.array(runs),
+            pa.array(np.concatenate([run.keys for run in self.runs])),
+            pa.array(np.concatenate([run.times for run in self.runs])),
+        ]
+        arrays = [*extra, *(table.column(i).combine_chunks() for i in range(table.num_columns))]
+        return pa.record_batch(arrays, names=[*_KEPT, *table.column_names])
+
+    def load(self, batch: pa.RecordBatch) -> None:
+        """Keep the runs :meth:`dump` gave, as they were."""
+        runs = batch.column(0).to_numpy(zero_copy_only=False)
+        keys = batch.column(1).to_numpy(zero_copy_only=False)
+        times = batch.column(2).to_numpy(zero_copy_only=False)
+        table = pa.Table.from_batches([batch]).select(list(range(len(_KEPT), batch.num_columns)))
+        cuts = [0, *(np.flatnonzero(np.diff(runs)) + 1).tolist(), len(runs)]
+        self.runs = [  # each already sorted: its order stays as it was
+            _Run.of(keys[a:b], times[a:b], table.slice(a, b - a))
+            for a, b in itertools.pairwise(cuts)
+        ]
 
     def forget_through(self, time: int) -> None:
         """Forget the records at or before ``time``."""
@@ -206,6 +237,33 @@ class WindowJoin:
         else:
             own_left = self.sides[0]
             own_left.forget_through(newest - self.following - 1)
+
+    def dump(self) -> tuple[dict[str, int], dict[str, pa.RecordBatch]]:
+        """The join's state, for a named flow's checkpoint: the pairs it numbered and each
+        side's newest time, and as tables the keys it numbered ("keys", but for integer
+        keys, which are their own numbers) and each side's kept records ("left",
+        "right"), run by run: a restored join probes them in the same order, so it emits
+        its pairs in the same order; read back by :meth:`load`."""
+        left, right = self.sides
+        scalars = {"seq": self._seq, "left_newest": left.newest, "right_newest": right.newest}
+        tables: dict[str, pa.RecordBatch] = {}
+        if not self.integers:
+            tables["keys"] = key_table(self.encoder)
+        for name, side in zip(("left", "right"), self.sides, strict=True):
+            kept = side.dump()
+            if kept is not None:
+                tables[name] = kept
+        return scalars, tables
+
+    def load(self, scalars: dict[str, int], tables: dict[str, pa.RecordBatch]) -> None:
+        """Take the state :meth:`dump` gave (before any record is pushed)."""
+        if "keys" in tables:
+            self.encoder.learn(tables["keys"].columns)
+        self._seq = int(scalars["seq"])
+        for name, side in zip(("left", "right"), self.sides, strict=True):
+            side.newest = int(scalars[f"{name}_newest"])
+            if name in tables:
+                side.load(tables[name])
 
     def _emit(self, left: pa.Table, right: pa.Table, times: np.ndarray) -> None:
         columns = [*left.columns, *right.columns]

@@ -377,3 +377,10 @@ class PairKeys:
                 return
             self._table = np.full(self._height * self._width, -1, dtype=np.int32)
         self._table[first * self._width + second] = np.arange(len(packed), dtype=np.int32)
+
+
+def key_table(encoder: KeyEncoder) -> pa.RecordBatch:
+    """Every key tuple ``encoder`` numbered, a row each in the order of their numbers
+    (columns k0, k1, ...): a checkpoint's, read back by :meth:`KeyEncoder.learn`."""
+    known = encoder.known()
+    return pa.record_batch(known, names=[f"k{i}" for i in range(len(known))])

@@ -640,9 +640,8 @@ class NamedFlows:
         everything of (a crash of the machine may have lost their last records, which
         the checkpoint accounts for: the flow then replays)."""
         db = self._db
-        row = db._catalog.checkpoint(name)
         try:
-            found = Checkpoint.decode(*row) if row is not None else None
+            found = Checkpoint.decode(db._catalog.checkpoint(name))
         except (ValueError, LookupError, TypeError, pa.ArrowException) as exc:
             log.warning("named flow %r: its checkpoint cannot be read (%s); it replays", name, exc)
             return None
@@ -690,7 +689,7 @@ class NamedFlows:
             output._flush(sync=True)
             if sink.late.made:
                 self._db.stream(sink.late.name)._flush(sync=True)
-            self._db._catalog.set_checkpoint(flow.name, *found.encode())
+            self._db._catalog.set_checkpoint(flow.name, found.encode())
         except Exception:
             log.exception("cannot checkpoint named flow %r", flow.name)
 

@@ -48,7 +48,7 @@ from rillet.aggregates.kll_bytes import exact_states
 from rillet.expressions.kernels import Context, Kernel, evaluate
 from rillet.flows.config import FlowConfig
 from rillet.flows.frames import SEQ, TIME, seqs_of, time_array
-from rillet.flows.keys import KeyEncoder
+from rillet.flows.keys import KeyEncoder, key_table
 from rillet.flows.watermark import NEVER, running_max
 from rillet.flows.windows import Aggregation, Counters, GroupKey, results_array
 
@@ -332,11 +332,12 @@ class EventWindows:
 
     # -- checkpoints -------------------------------------------------------------------
 
-    def dump(self) -> tuple[dict[str, int], pa.RecordBatch | None, pa.RecordBatch | None]:
-        """The operator's state, for a named flow's checkpoint: its clocks and counts, the
-        group keys it numbered (a row each, in the order of their numbers: a restored run
-        numbers them alike, so it emits a round's rows in the same order) and its open
-        windows (a row a window and group); read back by :meth:`load`."""
+    def dump(self) -> tuple[dict[str, int], dict[str, pa.RecordBatch]]:
+        """The operator's state, for a named flow's checkpoint: its clocks and counts, and
+        as tables the group keys it numbered ("keys", a row each in the order of their
+        numbers: a restored run numbers them alike, so it emits a round's rows in the same
+        order) and its open windows ("state", a row a window and group); read back by
+        :meth:`load`."""
         self._save_idle()  # the watermark kept includes every idle advance
         scalars = {
             "newest": self.newest,
@@ -344,11 +345,9 @@ class EventWindows:
             "seq": self._seq,
             "next_seq": self._next_seq,
         }
-        keys = None
+        tables: dict[str, pa.RecordBatch] = {}
         if self.keys:
-            known = self.encoder.known()
-            keys = pa.record_batch(known, names=[f"k{i}" for i in range(len(known))])
-        state = None
+            tables["keys"] = key_table(self.encoder)
         if self._chunks:
             chunk = self._merged()
             columns = {START: pa.array(chunk.starts), END: pa.array(chunk.ends)}
@@ -358,23 +357,19 @@ class EventWindows:
             ):
                 for name, array in state_arrays(kind, kept, call.arg_type).items():
                     columns[f"{i}.{name}"] = array
-            state = pa.RecordBatch.from_pydict(columns)
-        return scalars, keys, state
+            tables["state"] = pa.RecordBatch.from_pydict(columns)
+        return scalars, tables
 
-    def load(
-        self,
-        scalars: dict[str, int],
-        keys: pa.RecordBatch | None,
-        state: pa.RecordBatch | None,
-    ) -> None:
+    def load(self, scalars: dict[str, int], tables: dict[str, pa.RecordBatch]) -> None:
         """Take the state :meth:`dump` gave (before any record is pushed)."""
-        if keys is not None:
-            self.encoder.learn(keys.columns)
+        if "keys" in tables:
+            self.encoder.learn(tables["keys"].columns)
         self.newest = int(scalars["newest"])
         self.watermark = int(scalars["watermark"])
         self._seq = int(scalars["seq"])
         self._next_seq = int(scalars["next_seq"])
         self._chunks = []
+        state = tables.get("state")
         if state is not None and state.num_rows:
             states = []
             for i, kind in enumerate(self.kinds):

@@ -60,10 +60,10 @@ CREATE TABLE IF NOT EXISTS named_flows (
     created INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS checkpoints (
-    name TEXT PRIMARY KEY REFERENCES streams(name) ON DELETE CASCADE,
-    meta TEXT NOT NULL,
-    keys BLOB,
-    state BLOB
+    name TEXT NOT NULL REFERENCES streams(name) ON DELETE CASCADE,
+    part TEXT NOT NULL,
+    data BLOB NOT NULL,
+    PRIMARY KEY (name, part)
 );
 CREATE TABLE IF NOT EXISTS doomed (
     name TEXT PRIMARY KEY
@@ -258,19 +258,22 @@ class Catalog:
             [("UPDATE named_flows SET options = ? WHERE name = ?", (json.dumps(options), name))]
         )
 
-    def checkpoint(self, name: str) -> tuple[str, bytes | None, bytes | None] | None:
-        """Named flow ``name``'s last checkpoint (metadata, keys, state), if it has one."""
-        rows = self._query("SELECT meta, keys, state FROM checkpoints WHERE name = ?", (name,))
-        if not rows:
-            return None
-        meta, keys, state = rows[0]
-        return meta, None if keys is None else bytes(keys), None if state is None else bytes(state)
+    def checkpoint(self, name: str) -> dict[str, bytes]:
+        """Named flow ``name``'s last checkpoint, by part ({} without one)."""
+        rows = self._query("SELECT part, data FROM checkpoints WHERE name = ?", (name,))
+        return {part: bytes(data) for part, data in rows}
 
-    def set_checkpoint(self, name: str, meta: str, keys: bytes | None, state: bytes | None) -> None:
-        """Keep named flow ``name``'s checkpoint in place of the one before (a stream's
-        drop or REFRESH deletes it with the stream's row)."""
+    def set_checkpoint(self, name: str, parts: Mapping[str, bytes]) -> None:
+        """Keep named flow ``name``'s checkpoint (its parts) in place of the one before, in
+        one transaction (a stream's drop or REFRESH deletes it with the stream's row)."""
         self._run(
-            [("INSERT OR REPLACE INTO checkpoints VALUES (?, ?, ?, ?)", (name, meta, keys, state))]
+            [
+                ("DELETE FROM checkpoints WHERE name = ?", (name,)),
+                *(
+                    ("INSERT INTO checkpoints VALUES (?, ?, ?)", (name, part, data))
+                    for part, data in parts.items()
+                ),
+            ]
         )
 
     def doomed(self) -> list[str]:

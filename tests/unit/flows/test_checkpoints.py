@@ -65,8 +65,8 @@ def _caught_up(db: rillet.Database) -> None:
 
 def _kept(db: rillet.Database) -> int:
     """The input offset of the checkpoint of ``r`` (-1: none)."""
-    row = db._catalog.checkpoint("r")
-    return -1 if row is None else int(json.loads(row[0])["offsets"]["ev"])
+    parts = db._catalog.checkpoint("r")
+    return int(json.loads(parts["meta"])["offsets"]["ev"]) if parts else -1
 
 
 def _open(folder: Path | None, interval: float = 10.0) -> rillet.Database:
@@ -149,10 +149,9 @@ def test_checkpoints_are_taken_while_it_runs(tmp_path: Path) -> None:
             db.stream("ev").append_many(records(first, 100))
         db.stream("ev").flush()
         assert wait_until(lambda: _kept(db) == 1000, 30), _kept(db)
-        found = db._catalog.checkpoint("r")
-        assert found is not None
-        checkpoint = Checkpoint.decode(*found)
-        assert checkpoint is not None and checkpoint.state is not None
+        checkpoint = Checkpoint.decode(db._catalog.checkpoint("r"))
+        assert checkpoint is not None
+        assert {"keys", "state"} <= set(checkpoint.tables["windows"])
         assert checkpoint.output == len(db.stream("r"))
         assert checkpoint.late == len(db.stream("r.late")) == checkpoint.late_events
 
@@ -160,12 +159,13 @@ def test_checkpoints_are_taken_while_it_runs(tmp_path: Path) -> None:
 def _broken(folder: Path, change: dict[str, object]) -> None:
     """Make the stored checkpoint of ``r`` claim what its streams do not hold."""
     with _open(folder) as db:
-        row = db._catalog.checkpoint("r")
-        assert row is not None
-        meta = {**json.loads(row[0]), **change}
-        # set after close's own checkpoint: written by a second connection
+        parts = db._catalog.checkpoint("r")
+        meta = {**json.loads(parts["meta"]), **change}
+        if meta.pop("tables", None):  # every table's bytes damaged
+            parts = {name: b"\x00" * 9 for name in parts}
+        # kept after close's own checkpoint: the flows stop first, and are forgotten
         db._flows.cancel_all()
-        db._catalog.set_checkpoint("r", json.dumps(meta), row[1], row[2])
+        db._catalog.set_checkpoint("r", {**parts, "meta": json.dumps(meta).encode()})
         db._named._flows.clear()
         db._named._sinks.clear()
 
@@ -178,10 +178,11 @@ def _broken(folder: Path, change: dict[str, object]) -> None:
         {"late": 10**9},
         {"version": 0},
         {"offsets": {"other": 0}},
-        {"windows": None},
+        {"operators": {}},
         {"late_events": "many"},
+        {"tables": True},
     ],
-    ids=["input", "output", "late", "version", "inputs", "operators", "damaged"],
+    ids=["input", "output", "late", "version", "inputs", "operators", "meta", "tables"],
 )
 def test_a_checkpoint_its_streams_do_not_back_is_ignored(
     tmp_path: Path, change: dict[str, object]
@@ -210,12 +211,12 @@ def test_drop_and_refresh_forget_the_checkpoint(tmp_path: Path) -> None:
         db.stream("ev").append_many(records(0, 1000))
         _caught_up(db)
     with _open(folder) as db:
-        assert db._catalog.checkpoint("r") is not None
+        assert db._catalog.checkpoint("r")
         db.execute("REFRESH STREAM r")
-        assert db._catalog.checkpoint("r") is None
+        assert db._catalog.checkpoint("r") == {}
         db.execute("DROP STREAM r")
     with _open(folder) as db:
-        assert db._catalog.checkpoint("r") is None
+        assert db._catalog.checkpoint("r") == {}
         db.execute(_query("tumble"))  # the same name again starts from nothing
         assert db._named.flows()["r"].start_offsets == {}
 
@@ -242,19 +243,84 @@ def test_a_flow_without_windows_resumes_by_its_checkpoint(tmp_path: Path) -> Non
         assert list(zip(got["host"].to_pylist(), got["w"].to_pylist(), strict=True)) == expected
 
 
-def test_a_join_keeps_no_checkpoint_and_replays(tmp_path: Path) -> None:
+JOINS = {
+    "integer key": (
+        "CREATE STREAM r AS SELECT ev.host, ev.v, zones.name FROM ev JOIN zones "
+        "ON ev.zone = zones.zone OVER RANGE INTERVAL 10 SECONDS PRECEDING"
+    ),
+    "text key, then windows": (
+        "CREATE STREAM r AS SELECT ev.host, count(*) AS c, sum(ev.v) AS total, "
+        "max(zones.name) AS top FROM ev JOIN zones ON ev.host = zones.host "
+        "OVER RANGE INTERVAL 10 SECONDS PRECEDING GROUP BY ev.host, "
+        "TUMBLE(ev.ts, INTERVAL '1' MINUTE)"
+    ),
+}
+ZONES = "ts TIMESTAMP NOT NULL, zone INT, host STRING, name STRING"
+
+
+def _zones(first: int, count: int) -> pa.Table:
+    """The other side: every 5 s, zones 0-2 and hosts h0-h4 (some NULL) by turns."""
+    offsets = range(first, first + count)
+    return pa.table(
+        {
+            "ts": pa.array(
+                [BASE_US + i * 5_000_000 for i in offsets], pa.timestamp("us", tz="UTC")
+            ),
+            "zone": [i % 3 for i in offsets],
+            "host": [None if i % 11 == 0 else f"h{i % 5}" for i in offsets],
+            "name": [f"z{i % 7}" for i in offsets],
+        }
+    )
+
+
+def _joined(db: rillet.Database, cut: int | None, folder: Path | None) -> pa.Table:
+    """Feed both sides by turns (the database closed and reopened at ``cut``); the
+    output's rows, sorted (a join's pairs come in the order its two inputs interleave)."""
+    for step in range(12):
+        if step == cut:
+            _caught_up(db)
+            db.close()
+            db = _open(folder)
+            flow = db._named.flows()["r"]
+            assert flow.start_offsets == {"ev": step * 150, "zones": step * 90}
+        db.stream("ev").append_many(records(step * 150, 150))
+        _caught_up(db)
+        db.stream("zones").append_many(_zones(step * 90, 90))
+        _caught_up(db)
+    time.sleep(0.2)
+    table = pa.Table.from_batches(list(db.stream("r").stored())).drop_columns(["_offset"])
+    db.close()
+    return table.sort_by([(n, "ascending") for n in table.column_names])
+
+
+@pytest.mark.parametrize("query", sorted(JOINS))
+def test_a_join_resumes_from_its_checkpoint(tmp_path: Path, query: str) -> None:
+    def fresh(folder: Path | None) -> rillet.Database:
+        db = _open(folder)
+        db.create_stream("ev", SCHEMA, time_column="ts")
+        db.create_stream("zones", ZONES, time_column="ts")
+        db.execute(JOINS[query])
+        return db
+
+    expected = _joined(fresh(None), None, None)
+    assert expected.num_rows > 0
+    folder = tmp_path / "data"
+    got = _joined(fresh(folder), 6, folder)
+    assert got.equals(expected)
+
+
+def test_a_rolling_window_keeps_no_checkpoint_and_replays(tmp_path: Path) -> None:
     folder = tmp_path / "data"
     with _open(folder) as db:
         db.create_stream("ev", SCHEMA, time_column="ts")
-        db.create_stream("zones", "ts TIMESTAMP NOT NULL, zone INT, name STRING", time_column="ts")
         db.execute(
-            "CREATE STREAM r AS SELECT ev.host, zones.name FROM ev JOIN zones "
-            "ON ev.zone = zones.zone OVER RANGE INTERVAL 10 SECONDS PRECEDING"
+            "CREATE STREAM r AS SELECT host, count(*) AS c FROM ev GROUP BY host "
+            "OVER RANGE INTERVAL 1 MINUTES PRECEDING"
         )
         db.stream("ev").append_many(records(0, 100))
         _caught_up(db)
     with _open(folder) as db:
-        assert db._catalog.checkpoint("r") is None
+        assert db._catalog.checkpoint("r") == {}
         assert db._named.flows()["r"].start_offsets == {}
 
 
