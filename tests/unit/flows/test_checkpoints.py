@@ -73,6 +73,16 @@ def _open(folder: Path | None, interval: float = 10.0) -> rillet.Database:
     return rillet.connect(folder, checkpoint_interval=interval) if folder else rillet.connect()
 
 
+def _filled(folder: Path, query: str, count: int) -> None:
+    """A database in ``folder`` with the stream ``ev`` of ``count`` records, read by the
+    named flow ``query``, closed once the flow read them all (checkpointed there)."""
+    with _open(folder) as db:
+        db.create_stream("ev", SCHEMA, time_column="ts")
+        db.execute(query)
+        db.stream("ev").append_many(records(0, count))
+        _caught_up(db)
+
+
 def _rows(db: rillet.Database, name: str, count: int) -> pa.Table:
     assert wait_until(lambda: len(db.stream(name)) >= count, 30), len(db.stream(name))
     table = pa.Table.from_batches(list(db.stream(name).stored()))
@@ -190,11 +200,7 @@ def test_a_checkpoint_its_streams_do_not_back_is_ignored(
     query = _query("tumble")
     expected, _ = _reference(query, 1500)
     folder = tmp_path / "data"
-    with _open(folder) as db:
-        db.create_stream("ev", SCHEMA, time_column="ts")
-        db.execute(query)
-        db.stream("ev").append_many(records(0, 1000))
-        _caught_up(db)
+    _filled(folder, query, 1000)
     _broken(folder, change)
     with _open(folder) as db:
         assert db._named.flows()["r"].start_offsets == {}  # replayed from the start
@@ -205,11 +211,7 @@ def test_a_checkpoint_its_streams_do_not_back_is_ignored(
 
 def test_drop_and_refresh_forget_the_checkpoint(tmp_path: Path) -> None:
     folder = tmp_path / "data"
-    with _open(folder) as db:
-        db.create_stream("ev", SCHEMA, time_column="ts")
-        db.execute(_query("tumble"))
-        db.stream("ev").append_many(records(0, 1000))
-        _caught_up(db)
+    _filled(folder, _query("tumble"), 1000)
     with _open(folder) as db:
         assert db._catalog.checkpoint("r")
         db.execute("REFRESH STREAM r")
@@ -224,11 +226,7 @@ def test_drop_and_refresh_forget_the_checkpoint(tmp_path: Path) -> None:
 def test_a_flow_without_windows_resumes_by_its_checkpoint(tmp_path: Path) -> None:
     query = "CREATE STREAM r AS SELECT host, v * 2 AS w FROM ev WHERE v > 50"
     folder = tmp_path / "data"
-    with _open(folder) as db:
-        db.create_stream("ev", SCHEMA, time_column="ts")
-        db.execute(query)
-        db.stream("ev").append_many(records(0, 600))
-        _caught_up(db)
+    _filled(folder, query, 600)
     with _open(folder) as db:
         assert db._named.flows()["r"].start_offsets == {"ev": 600}
         db.stream("ev").append_many(records(600, 600))
@@ -311,14 +309,11 @@ def test_a_join_resumes_from_its_checkpoint(tmp_path: Path, query: str) -> None:
 
 def test_a_rolling_window_keeps_no_checkpoint_and_replays(tmp_path: Path) -> None:
     folder = tmp_path / "data"
-    with _open(folder) as db:
-        db.create_stream("ev", SCHEMA, time_column="ts")
-        db.execute(
-            "CREATE STREAM r AS SELECT host, count(*) AS c FROM ev GROUP BY host "
-            "OVER RANGE INTERVAL 1 MINUTES PRECEDING"
-        )
-        db.stream("ev").append_many(records(0, 100))
-        _caught_up(db)
+    rolling = (
+        "CREATE STREAM r AS SELECT host, count(*) AS c FROM ev GROUP BY host "
+        "OVER RANGE INTERVAL 1 MINUTES PRECEDING"
+    )
+    _filled(folder, rolling, 100)
     with _open(folder) as db:
         assert db._catalog.checkpoint("r") == {}
         assert db._named.flows()["r"].start_offsets == {}
@@ -328,11 +323,7 @@ def test_a_flow_resumed_with_nothing_to_make_again_is_stored_at_once(tmp_path: P
     """Reopened from its checkpoint with no row stored after it, a roll-up has nothing to
     make again: it counts as replayed, and goes on checkpointing."""
     folder = tmp_path / "data"
-    with _open(folder) as db:
-        db.create_stream("ev", SCHEMA, time_column="ts")
-        db.execute(_query("tumble"))
-        db.stream("ev").append_many(records(0, 1000))
-        _caught_up(db)
+    _filled(folder, _query("tumble"), 1000)
     with _open(folder, interval=0.001) as db:
         assert db._named.flows()["r"].start_offsets == {"ev": 1000}
         assert db._named.replayed()
