@@ -39,7 +39,7 @@ Examples:
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import numpy as np
@@ -824,6 +824,39 @@ def state_columns(kind: Kind, arrays: dict[str, pa.Array]) -> Columns:
         else:
             columns[name] = _owned(array)
     return columns
+
+
+def states_batch(
+    leading: dict[str, np.ndarray],
+    kinds: Sequence[Kind],
+    args: Sequence[DataType | None],
+    states: Sequence[Columns],
+) -> pa.RecordBatch:
+    """Rows of partial states of several aggregates as one batch: the ``leading`` columns
+    (which row is which: a window, a group), then aggregate i's :func:`state_arrays` as
+    "i.<name>"; read back by :func:`batch_states`."""
+    columns = {name: pa.array(values) for name, values in leading.items()}
+    for i, (kind, arg, kept) in enumerate(zip(kinds, args, states, strict=True)):
+        for name, array in state_arrays(kind, kept, arg).items():
+            columns[f"{i}.{name}"] = array
+    return pa.RecordBatch.from_pydict(columns)
+
+
+def batch_states(
+    batch: pa.RecordBatch, leading: Sequence[str], kinds: Sequence[Kind]
+) -> tuple[list[np.ndarray], list[Columns]]:
+    """The ``leading`` columns and each aggregate's partial states that
+    :func:`states_batch` wrote."""
+    states = []
+    for i, kind in enumerate(kinds):
+        prefix = f"{i}."
+        arrays = {
+            name[len(prefix) :]: batch.column(name)
+            for name in batch.schema.names
+            if name.startswith(prefix)
+        }
+        states.append(state_columns(kind, arrays))
+    return [_owned(batch.column(name)) for name in leading], states
 
 
 def _owned(array: pa.Array) -> np.ndarray:

@@ -5,9 +5,9 @@ of replaying its input's history (docs/format/named_flows.md).
 A checkpoint is taken under the flow's lock, between two batches, only when everything it
 accounts for is in storage: the output rows made so far are all appended (the flow is not
 skipping rows a run before it stored) and fsynced before the catalog keeps the
-checkpoint.  The operators with state are TUMBLE/HOP/SESSION windows and windowed joins,
-each at most once in a flow; a flow with another one (rolling windows) keeps no
-checkpoint, and resumes by replay.
+checkpoint.  The operators with state are TUMBLE/HOP/SESSION windows, rolling windows and
+windowed joins, each at most once in a flow (a flow with two of a kind keeps no
+checkpoint, and resumes by replay).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import pyarrow as pa
 from rillet.batches import ipc_bytes
 from rillet.errors import RilletError
 from rillet.flows.flow import Sink
-from rillet.flows.operators import EventAggregate, Filter, JoinSide, Project
+from rillet.flows.operators import Aggregate, EventAggregate, Filter, JoinSide, Project
 
 if TYPE_CHECKING:
     from rillet.flows.flow import Flow
@@ -60,7 +60,8 @@ class Checkpoint:
     #: the flow's counts of late and dropped records
     late_events: int
     dropped_events: int
-    #: per operator with state ("windows", "join"): its numbers, and its tables by name
+    #: per operator with state ("windows", "rolling", "join"): its numbers, and its
+    #: tables by name
     scalars: dict[str, dict[str, int]] = field(default_factory=dict)
     tables: dict[str, dict[str, pa.RecordBatch]] = field(default_factory=dict)
 
@@ -113,9 +114,13 @@ def _batch(data: bytes) -> pa.RecordBatch:
 
 
 def stateful(flow: Flow) -> dict[str, Stateful] | None:
-    """The operators with state of ``flow`` by kind ("windows", "join"), when a checkpoint
-    can hold them all: each input goes through filters, projections, at most one
-    TUMBLE/HOP/SESSION window and at most one windowed join to the sink.  None otherwise."""
+    """The operators with state of ``flow`` by kind ("windows", "rolling", "join"), when a
+    checkpoint can hold them all: each input goes through filters, projections, at most
+    one TUMBLE/HOP/SESSION window, one rolling window and one windowed join to the sink,
+    and no two inputs read the same stream.  None otherwise."""
+    names = [target.stream.name for target in flow._inputs]
+    if len(set(names)) < len(names):  # a self-join: offsets by stream cannot tell its sides
+        return None
     found: dict[str, Stateful] = {}
     for target in flow._inputs:
         operator: Any = target.operator
@@ -125,10 +130,12 @@ def stateful(flow: Flow) -> dict[str, Stateful] | None:
                 kind, state = "windows", operator.windows
             elif isinstance(operator, JoinSide):
                 kind, state = "join", operator.join
+            elif isinstance(operator, Aggregate):
+                kind, state = "rolling", operator.window
             elif isinstance(operator, Filter | Project):
                 operator = operator.downstream
                 continue
-            else:  # rolling windows, or anything else without a checkpoint form
+            else:  # anything without a checkpoint form
                 return None
             if found.setdefault(kind, state) is not state:
                 return None

@@ -39,10 +39,9 @@ from rillet.aggregates.grouped import (
     KllKind,
     ObjectKind,
     _gather,
-    _owned,
+    batch_states,
     kind_of,
-    state_arrays,
-    state_columns,
+    states_batch,
 )
 from rillet.aggregates.kll_bytes import exact_states
 from rillet.expressions.kernels import Context, Kernel, evaluate
@@ -350,14 +349,9 @@ class EventWindows:
             tables["keys"] = key_table(self.encoder)
         if self._chunks:
             chunk = self._merged()
-            columns = {START: pa.array(chunk.starts), END: pa.array(chunk.ends)}
-            columns["group"] = pa.array(chunk.groups)
-            for i, (call, kind, kept) in enumerate(
-                zip(self.calls, self.kinds, chunk.states, strict=True)
-            ):
-                for name, array in state_arrays(kind, kept, call.arg_type).items():
-                    columns[f"{i}.{name}"] = array
-            tables["state"] = pa.RecordBatch.from_pydict(columns)
+            leading = {START: chunk.starts, END: chunk.ends, "group": chunk.groups}
+            args = [call.arg_type for call in self.calls]
+            tables["state"] = states_batch(leading, self.kinds, args, chunk.states)
         return scalars, tables
 
     def load(self, scalars: dict[str, int], tables: dict[str, pa.RecordBatch]) -> None:
@@ -371,19 +365,8 @@ class EventWindows:
         self._chunks = []
         state = tables.get("state")
         if state is not None and state.num_rows:
-            states = []
-            for i, kind in enumerate(self.kinds):
-                prefix = f"{i}."
-                arrays = {
-                    name[len(prefix) :]: state.column(name)
-                    for name in state.schema.names
-                    if name.startswith(prefix)
-                }
-                states.append(state_columns(kind, arrays))
-            column = state.column
-            self._chunks = [
-                _Chunk(_owned(column(START)), _owned(column(END)), _owned(column("group")), states)
-            ]
+            (starts, ends, groups), states = batch_states(state, (START, END, "group"), self.kinds)
+            self._chunks = [_Chunk(starts, ends, groups, states)]
 
     # -- output ------------------------------------------------------------------------
 

@@ -30,13 +30,22 @@ import pyarrow as pa
 
 from rillet.aggregates.base import AggregateFunction
 from rillet.aggregates.buckets import run_starts
-from rillet.aggregates.grouped import Columns, CountKind, ExtremeKind, Kind, SumKind, kind_of
+from rillet.aggregates.grouped import (
+    Columns,
+    CountKind,
+    ExtremeKind,
+    Kind,
+    SumKind,
+    batch_states,
+    kind_of,
+    states_batch,
+)
 from rillet.aggregates.sketches import Distribution
 from rillet.datatypes import DataType
 from rillet.expressions.kernels import Context, Kernel, evaluate
 from rillet.flows.config import FlowConfig
 from rillet.flows.frames import SEQ, TIME, seqs_of, time_array, times_of
-from rillet.flows.keys import KeyEncoder
+from rillet.flows.keys import KeyEncoder, key_table
 from rillet.flows.watermark import NEVER, frontiers, previous, running_max
 
 Emit = Callable[[pa.RecordBatch], None]
@@ -209,6 +218,43 @@ class WindowAggregate:
         self._chunks.append(
             _Chunk(distinct % slots * self.step + first, distinct // slots, states, tidy=True)
         )
+
+    # -- checkpoints -------------------------------------------------------------------
+
+    def dump(self) -> tuple[dict[str, int], dict[str, pa.RecordBatch]]:
+        """The operator's state, for a named flow's checkpoint: its clocks and counts, and
+        as tables the group keys it numbered ("keys", in the order of their numbers) and
+        its buckets' partial states ("state", a row a bucket and group); read back by
+        :meth:`load`."""
+        scalars = {
+            "closed": self.closed,
+            "newest": self.newest,
+            "newest_time": self.newest_time,
+            "seq": self._seq,
+        }
+        tables: dict[str, pa.RecordBatch] = {}
+        if self.keys:
+            tables["keys"] = key_table(self.encoder)
+        if self._chunks:
+            state = self._state()
+            leading = {"bucket": state.buckets, "group": state.groups}
+            args = [call.arg_type for call in self.calls]
+            tables["state"] = states_batch(leading, self.kinds, args, state.states)
+        return scalars, tables
+
+    def load(self, scalars: dict[str, int], tables: dict[str, pa.RecordBatch]) -> None:
+        """Take the state :meth:`dump` gave (before any record is pushed)."""
+        if "keys" in tables:
+            self.encoder.learn(tables["keys"].columns)
+        self.closed = int(scalars["closed"])
+        self.newest = int(scalars["newest"])
+        self.newest_time = int(scalars["newest_time"])
+        self._seq = int(scalars["seq"])
+        self._chunks = []
+        state = tables.get("state")
+        if state is not None and state.num_rows:
+            (buckets, groups), states = batch_states(state, ("bucket", "group"), self.kinds)
+            self._chunks = [_Chunk(buckets, groups, states, tidy=True)]
 
     # -- output ------------------------------------------------------------------------
 
