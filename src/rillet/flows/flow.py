@@ -240,6 +240,11 @@ class Flow:
 
     def start(self) -> None:
         for target in self._inputs:
+            name = target.stream.name
+            if self.sorted_through is None or name not in self.sorted_through:
+                # nothing read yet: every record from the start offset on is still to come
+                # (a refreshed flow's history goes by event time: it counts once read)
+                self.read_offsets.setdefault(name, self.start_offsets.get(name, 0))
             subscriber = _Subscriber(self, target)
             subscription = target.stream.subscribe(
                 subscriber,

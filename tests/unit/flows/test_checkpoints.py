@@ -326,6 +326,35 @@ def test_a_rolling_window_resumes_from_its_checkpoint(tmp_path: Path) -> None:
         assert _rows(db, "r", expected.num_rows).equals(expected)
 
 
+def test_a_join_whose_other_side_is_empty_still_resumes_from_its_checkpoint(
+    tmp_path: Path,
+) -> None:
+    """A side that has read nothing is at its start offset: the checkpoint is taken all
+    the same, and the join goes on from it as an uninterrupted one does."""
+
+    def run(folder: Path | None) -> pa.Table:
+        db = _open(folder)
+        db.create_stream("ev", SCHEMA, time_column="ts")
+        db.create_stream("zones", ZONES, time_column="ts")
+        db.execute(JOINS["integer key"])
+        db.stream("ev").append_many(records(0, 300))
+        _caught_up(db)
+        if folder is not None:
+            db.close()
+            db = _open(folder)
+            assert db._named.flows()["r"].start_offsets == {"ev": 300, "zones": 0}
+        db.stream("zones").append_many(_zones(170, 10))  # within 10 s after ev's last ones
+        _caught_up(db)
+        time.sleep(0.2)
+        table = pa.Table.from_batches(list(db.stream("r").stored())).drop_columns(["_offset"])
+        db.close()
+        return table.sort_by([(n, "ascending") for n in table.column_names])
+
+    expected = run(None)
+    assert expected.num_rows > 0
+    assert run(tmp_path / "data").equals(expected)
+
+
 def test_a_self_join_keeps_no_checkpoint_and_replays(tmp_path: Path) -> None:
     """Its two sides read one stream at two offsets: a checkpoint, which keeps an offset a
     stream, cannot tell them apart."""
