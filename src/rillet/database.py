@@ -102,9 +102,21 @@ class Database:
         #: the sources feeding streams (rillet.sources), by stream name; stopped with them
         self._sources: dict[str, Any] = {}
         self._stop = threading.Event()
+        settings = self.settings
         self._threads = [
-            self._start("rillet-commit", self.settings.commit_interval, Stream._commit),
-            self._start("rillet-maintain", self.settings.maintenance_interval, Stream._maintain),
+            self._start(
+                "rillet-commit", settings.commit_interval, self._each("commit", Stream._commit)
+            ),
+            self._start(
+                "rillet-maintain",
+                settings.maintenance_interval,
+                self._each("maintain", Stream._maintain),
+            ),
+            self._start(
+                "rillet-checkpoint",
+                max(settings.checkpoint_interval, 0.01),
+                self._named.checkpoint_due,
+            ),
         ]
         self._closed = False
         atexit.register(self.close)
@@ -117,20 +129,31 @@ class Database:
             self.close()
             raise
 
-    def _start(
-        self, name: str, interval: float, work: Callable[[Stream], None]
-    ) -> threading.Thread:
+    def _start(self, name: str, interval: float, work: Callable[[], None]) -> threading.Thread:
+        """A thread doing ``work`` every ``interval`` seconds until the database closes."""
+
         def loop() -> None:
             while not self._stop.wait(interval):
-                for stream in list(self._streams.values()):
-                    try:
-                        work(stream)
-                    except Exception:  # keep the loop alive; the next round retries
-                        log.exception("%s failed on stream %r", name, stream.name)
+                try:
+                    work()
+                except Exception:  # keep the loop alive; the next round retries
+                    log.exception("%s failed", name)
 
         thread = threading.Thread(target=loop, name=name, daemon=True)
         thread.start()
         return thread
+
+    def _each(self, what: str, work: Callable[[Stream], None]) -> Callable[[], None]:
+        """``work`` on every stream, one failing not keeping it from the others."""
+
+        def each() -> None:
+            for stream in list(self._streams.values()):
+                try:
+                    work(stream)
+                except Exception:  # the next round retries
+                    log.exception("%s failed on stream %r", what, stream.name)
+
+        return each
 
     # -- streams ---------------------------------------------------------------------------
 

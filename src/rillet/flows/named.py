@@ -82,6 +82,8 @@ LATE_KEPT = "late_kept"
 #: and is not run again at open, until DROP STREAM or REFRESH STREAM (which restarts it)
 FAILED = "failed"
 _REFRESH_STATE = (REFRESHED, IDLE_MARKS, KEPT, LATE_KEPT, FAILED)
+#: a flow spends at most 1 / this of its time checkpointing
+_CHECKPOINT_SHARE = 20
 #: every option CREATE STREAM ... WITH (...) AS SELECT takes
 OPTIONS = ("since", *STREAM_OPTIONS, *flow_config.OPTIONS)
 
@@ -180,6 +182,10 @@ class OutputSink(Sink):
         #: checkpoint's); the others it makes again first
         again = output.next_offset - made
         self.appender = _TimeAppender(output) if windowed and again else _Appender(output, again)
+        #: when the flow's next checkpoint is due (time.monotonic()), and whether it read
+        #: input since its last one
+        self.due = 0.0
+        self.unsaved = False
 
     @property
     def stored(self) -> bool:
@@ -660,17 +666,17 @@ class NamedFlows:
         return found
 
     def _keep_checkpoints(self, flow: Flow, sink: OutputSink) -> None:
-        """Checkpoint ``flow`` every ``checkpoint_interval`` seconds, after a batch (not in
+        """Checkpoint ``flow`` after a batch once ``checkpoint_interval`` seconds passed
+        (:meth:`checkpoint_due` takes those left when no batch came), but at most 5 % of
+        its time: a large state waits 20 times as long as its last checkpoint took (not in
         memory: nothing reopens it)."""
         if self._db.path is None:
             return
-        interval = self._db.settings.checkpoint_interval
-        due = [time.monotonic() + interval]
+        sink.due = time.monotonic() + self._db.settings.checkpoint_interval
 
         def on_read() -> None:
-            now = time.monotonic()
-            if now >= due[0]:
-                due[0] = now + interval
+            sink.unsaved = True
+            if time.monotonic() >= sink.due:
                 self._keep(flow, sink)
 
         flow.on_read = on_read
@@ -679,9 +685,10 @@ class NamedFlows:
         """Checkpoint ``flow`` now (under its lock), if everything the checkpoint accounts
         for is stored; made durable (its streams fsynced) before the catalog keeps it.  A
         failure is logged: the flow goes on, and resumes from an older checkpoint."""
-        if flow.name is None or not sink.stored:
-            return
+        began = time.monotonic()
         try:
+            if flow.name is None or not sink.stored:
+                return
             output = sink.appender.stream
             found = capture(flow, output.next_offset, sink.late.made)
             if found is None:
@@ -690,17 +697,36 @@ class NamedFlows:
             if sink.late.made:
                 self._db.stream(sink.late.name)._flush(sync=True)
             self._db._catalog.set_checkpoint(flow.name, found.encode())
+            sink.unsaved = False
         except Exception:
             log.exception("cannot checkpoint named flow %r", flow.name)
+        finally:
+            took = time.monotonic() - began
+            interval = self._db.settings.checkpoint_interval
+            sink.due = began + max(interval, _CHECKPOINT_SHARE * took)
+
+    def _running(self) -> list[tuple[Flow, OutputSink]]:
+        with self._lock:
+            return [(f, self._sinks[n]) for n, f in self._flows.items() if n in self._sinks]
+
+    def checkpoint_due(self) -> None:
+        """Checkpoint the named flows that read input since their last checkpoint and are
+        due (a flow whose input went quiet is checkpointed all the same); the database
+        calls this every ``checkpoint_interval``."""
+        if self._db.path is None:
+            return
+        for flow, sink in self._running():
+            if sink.unsaved and time.monotonic() >= sink.due:
+                with flow._lock:
+                    if flow.running:
+                        self._keep(flow, sink)
 
     def checkpoint_all(self) -> None:
         """Checkpoint every running named flow now (the database closes: a reopen resumes
         them where they are, without a replay)."""
         if self._db.path is None:
             return
-        with self._lock:
-            running = [(f, self._sinks[n]) for n, f in self._flows.items() if n in self._sinks]
-        for flow, sink in running:
+        for flow, sink in self._running():
             with flow._lock:
                 if flow.running:
                     self._keep(flow, sink)

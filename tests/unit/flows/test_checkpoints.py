@@ -151,6 +151,8 @@ def test_group_keys_keep_their_numbers_and_rounds_their_order(tmp_path: Path) ->
 
 
 def test_checkpoints_are_taken_while_it_runs(tmp_path: Path) -> None:
+    """After batches, and once the input went quiet (the last batches' checkpoint falls
+    due with no batch after it): the checkpoint accounts for every row stored."""
     folder = tmp_path / "data"
     with _open(folder, interval=0.001) as db:
         db.create_stream("ev", SCHEMA, time_column="ts")
