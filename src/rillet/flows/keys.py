@@ -61,14 +61,13 @@ class KeyEncoder:
     def learn(self, columns: Sequence[pa.Array]) -> None:
         """Number the key tuples of ``columns`` (as :meth:`known` gave them) 0, 1, ... in
         their order, as a run that first saw them in that order did; ValueError when they
-        would be numbered otherwise.  A NULL is numbered after a batch's other new values,
-        so each NULL row goes in a batch of its own."""
+        would be numbered otherwise.  One integer column numbers a NULL after a batch's
+        other new values, so there the NULL goes in a batch of its own."""
         if not self.types or not len(columns[0]):
             return
         nulls = np.zeros(len(columns[0]), dtype=bool)
-        for column in columns:
-            if column.null_count:
-                nulls |= column.is_null().to_numpy(zero_copy_only=False)
+        if self._integers is not None and columns[0].null_count:
+            nulls = columns[0].is_null().to_numpy(zero_copy_only=False)
         cuts = sorted(
             {0, len(nulls), *np.flatnonzero(nulls).tolist(), *(np.flatnonzero(nulls) + 1).tolist()}
         )

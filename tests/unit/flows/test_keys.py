@@ -4,12 +4,15 @@ whatever batches the rows came in, and the values back."""
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pyarrow as pa
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from rillet.flows.keys import KeyEncoder
+from rillet.flows.keys import KeyEncoder, key_table
 
 
 def _model(rows: Sequence[tuple[object, ...]]) -> list[int]:
@@ -42,3 +45,39 @@ def test_several_columns_numbered_in_order_of_first_appearance() -> None:
     first = dict(zip(got, rows, strict=True))
     assert back == [first[n] for n in numbers.tolist()]
     assert encoder.size == len(set(rows))
+
+
+KINDS: dict[str, tuple[list[pa.DataType], Callable[[random.Random], tuple[object, ...]]]] = {
+    "one integer column": ([pa.int64()], lambda rng: (rng.choice([3, -7, 2**40, None]),)),
+    "one text column": ([pa.string()], lambda rng: (rng.choice(["a", "b", "", None]),)),
+    "several columns": (
+        [pa.string(), pa.int32()],
+        lambda rng: (rng.choice(["a", "b", None]), rng.choice([1, 2, None])),
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_an_encoder_taught_the_known_keys_numbers_as_the_one_it_continues(
+    kind: str, seed: int
+) -> None:
+    """A checkpoint keeps ``key_table`` of an encoder; a new one taught it with ``learn``
+    numbers every key, known or new, as the old one does from then on."""
+    types, draw = KINDS[kind]
+    rng = random.Random(seed)
+
+    def batch() -> list[pa.Array]:
+        rows = [draw(rng) for _ in range(rng.randint(1, 30))]
+        return [pa.array([r[i] for r in rows], t) for i, t in enumerate(types)]
+
+    old = KeyEncoder(types)
+    for _ in range(rng.randint(0, 4)):
+        old.encode(batch())
+    new = KeyEncoder(types)
+    new.learn(key_table(old).columns)
+    assert new.count == old.count
+    for _ in range(3):
+        columns = batch()
+        assert new.encode(columns).tolist() == old.encode(columns).tolist()
