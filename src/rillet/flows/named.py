@@ -4,16 +4,18 @@ A named flow is a flow whose output is appended to the stream ``name`` (queryabl
 ``db.sql``, readable by other flows), whose late records go to ``<name>.late``, and whose
 definition is kept in the catalog, in the same transaction that creates its stream.
 
-Durability is by deterministic replay (docs/format/named_flows.md): a flow's output depends
-only on the order of its input records, and a stream's log keeps a prefix of what was
-appended.  Every input batch a flow sees was written to its stream's log before the flow saw
-it, and the output it accounts for is written after; so after ``close()`` or a SIGKILL, the
-output stream holds a prefix of the flow's output and the inputs hold at least the records
-that prefix accounts for.  On reopen the flow runs again from its start offsets over the
-stored input (in bulk: whole Arrow batches of the sealed and memory partitions through the
-vectorized operators), skips the first ``next_offset`` rows it produces (already stored),
-and appends the rest: no window missing, none twice.  The late records stream is kept the
-same way.
+Durability is by deterministic replay from a checkpoint (docs/format/named_flows.md): a
+flow's output depends only on the order of its input records, and a stream's log keeps a
+prefix of what was appended.  Every input batch a flow sees was written to its stream's log
+before the flow saw it, and the output it accounts for is written after; so after
+``close()`` or a SIGKILL, the output stream holds a prefix of the flow's output and the
+inputs hold at least the records that prefix accounts for.  A flow checkpoints its input
+offsets, counts and operators' state (:mod:`rillet.flows.checkpoint`) once the output they
+account for is fsynced.  On reopen it loads its checkpoint (or, without one, starts from its
+start offsets), runs over the stored input from there (in bulk: whole Arrow batches of the
+sealed and memory partitions through the vectorized operators), skips the rows it produces
+that are already stored, and appends the rest: no window missing, none twice.  The late
+records stream is kept the same way.
 
 A named flow that fails (an operator raising on a batch, or a plan that no longer builds at
 open) stays listed, failed, with its error, which its definition keeps: until DROP STREAM,
