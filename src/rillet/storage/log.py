@@ -53,6 +53,14 @@ class Segment:
     last_offset: int  # -1 while empty
 
 
+#: a frame of this many bytes or more tells whether its data compresses (a smaller one's
+#: codec framing may outweigh what it saves); it must come to at most this share of them
+_JUDGED = 64 * 1024
+_WORTH = 0.9
+#: frames written uncompressed, without trying, after one that did not compress
+_SKIPPED = 16
+
+
 def write_options(compression: str) -> pa.ipc.IpcWriteOptions | None:
     """How frames are encoded under ``compression`` ("lz4", "zstd" or "none")."""
     if compression == "none":
@@ -154,6 +162,7 @@ class Log:
         self.schema = schema
         self.segment_bytes = segment_bytes
         self._options = write_options(compression)
+        self._skip = 0  # frames still to write uncompressed without trying (see append)
         folder.mkdir(parents=True, exist_ok=True)
         self.segments: list[Segment] = []
         self._fd = -1
@@ -196,8 +205,19 @@ class Log:
                 yield batch
 
     def append(self, batch: pa.RecordBatch) -> int:
-        """Write ``batch`` as one frame; the returned position goes to :meth:`sync_to`."""
-        header, payload = encode_frame(batch, self._options)
+        """Write ``batch`` as one frame; the returned position goes to :meth:`sync_to`.
+
+        A large frame that compression shrank by less than a tenth (sketch states, random
+        doubles) makes the next ``_SKIPPED`` frames go uncompressed without trying: lz4
+        cost a roll-up's flow a fifth of its time for 4 % fewer bytes.  The callers append
+        one at a time (under the stream's ingest lock)."""
+        options = self._options if not self._skip else None
+        self._skip = max(self._skip - 1, 0)
+        header, payload = encode_frame(batch, options)
+        if options is not None:
+            raw = pa.ipc.get_record_batch_size(batch)
+            if raw >= _JUDGED and payload.size > _WORTH * raw:
+                self._skip = _SKIPPED
         first = batch.column(-1)[0].as_py()
         with self._lock:
             self._check()

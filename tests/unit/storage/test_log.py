@@ -225,3 +225,56 @@ def test_a_log_compression_that_is_no_text_is_refused_by_its_type(mem: rillet.Da
     assert str(info.value) == "create_stream(): log_compression must be a str or None, not int (1)"
     assert info.value.detail["argument"] == "log_compression"
     assert mem.streams() == []
+
+
+def test_data_that_does_not_compress_is_written_without_trying_for_a_while(
+    folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A large frame that lz4 cannot shrink by a tenth (random letters) makes the next 16
+    go uncompressed without trying; data that compresses is always compressed.  Every frame
+    reads back."""
+    import numpy as np
+
+    from rillet.storage import log
+
+    tried: list[int] = []
+    compress = log._compressed
+
+    def counted(batch: pa.RecordBatch, options: pa.ipc.IpcWriteOptions) -> pa.Buffer:
+        tried.append(batch.num_rows)
+        return compress(batch, options)
+
+    monkeypatch.setattr(log, "_compressed", counted)
+    rng = np.random.default_rng(14)
+    letters = np.frombuffer(
+        b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_", "u1"
+    )
+
+    def noise() -> pa.Table:  # 64 random letters a host: nothing for lz4 to match
+        hosts = letters[rng.integers(0, 64, (2000, 64))]
+        return pa.table(
+            {
+                "ts": pa.array(rng.integers(0, 2**50, 2000), pa.timestamp("us")),
+                "host": pa.array([row.tobytes().decode() for row in hosts]),
+                "ms": rng.random(2000),
+            }
+        )
+
+    with rillet.connect(folder, **MANUAL) as db:
+        s = db.create_stream("t", SCHEMA, time_column="ts", log_compression="lz4")
+        for _ in range(17):
+            s.append_many(noise())
+        assert len(tried) == 1  # the first frame only
+        tried.clear()
+        for i in range(4):
+            s.append_many(rows(200_000 + i * 5000, 5000))
+        assert len(tried) == 4  # the 18th tries again, shrinks by a lot: compression stays on
+        s.append_many(noise())
+        for i in range(2):
+            s.append_many(rows(300_000 + i * 5000, 5000))
+        assert len(tried) == 5  # noise again: the next ones are not tried
+    frames = segment_frames(folder)
+    assert all(codec_of(*f) == "none" for f in frames[1:17] + frames[-2:])  # not tried
+    assert [codec_of(*f) for f in frames[17:21]] == ["lz4"] * 4
+    with rillet.connect(folder, **MANUAL) as db:
+        assert len(db.stream("t")) == 18 * 2000 + 6 * 5000
