@@ -779,9 +779,9 @@ def state_arrays(kind: Kind, columns: Columns, arg: DataType | None) -> dict[str
         held = np.where(exact, n, 0)
         values = _gather({name: column[exact] for name, column in columns.items()})
         offsets = pa.array(np.concatenate([[0], np.cumsum(held)]), pa.int64())
-        sketches = [
-            None if e else s.to_bytes() for e, s in zip(exact, columns["state"], strict=True)
-        ]
+        sketches: list[bytes | None] = [None] * len(n)
+        for i in np.flatnonzero(~exact).tolist():  # the rows past k: few, each its sketch
+            sketches[i] = columns["state"][i].to_bytes()
         return {
             "n": pa.array(n),
             "values": pa.LargeListArray.from_arrays(offsets, pa.array(values, pa.float64())),
