@@ -26,7 +26,7 @@ import numpy as np  # noqa: E402
 import pyarrow as pa  # noqa: E402
 
 from bench.figures import Target, figure, peer, section  # noqa: E402
-from rillet.client.http import arrow_body  # noqa: E402
+from rillet.batches import ipc_bytes  # noqa: E402
 
 SECONDS = float(os.environ.get("RILLET_BENCH_SERVER_SECONDS", "3"))
 CLIENTS = 8
@@ -57,7 +57,7 @@ def ndjson_bytes(table: pa.Table) -> bytes:
 
 def client(url: str, kind: str, seconds: float, seed: int, done: mp.Queue) -> None:  # type: ignore[type-arg]
     table = rows(BATCH if kind == "arrow" else 2_000, seed)
-    body = arrow_body(table) if kind == "arrow" else ndjson_bytes(table)
+    body = ipc_bytes(table) if kind == "arrow" else ndjson_bytes(table)
     media = "application/vnd.apache.arrow.stream" if kind == "arrow" else "application/x-ndjson"
     sent = 0
     with httpx.Client(base_url=url, timeout=60) as http:

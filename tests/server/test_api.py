@@ -15,7 +15,7 @@ import pyarrow.csv as pacsv
 import pyarrow.ipc as ipc
 import pytest
 
-from rillet.client.http import arrow_body
+from rillet.batches import ipc_bytes
 from tests.server.conftest import Running
 from tests.unit.support import wait_until
 
@@ -102,7 +102,7 @@ def test_every_body_format_appends_and_reads_back_in_every_format(server: Runnin
     )
     answer = post(
         "/v1/streams/req/records",
-        content=arrow_body(table),
+        content=ipc_bytes(table),
         headers={"content-type": "application/vnd.apache.arrow.stream"},
     )
     assert answer.json() == {"appended": 1, "first_offset": 6, "next_offset": 7}
@@ -472,7 +472,7 @@ def test_a_column_named_twice_or_a_request_nested_too_deeply_is_a_400(server: Ru
     bodies = [
         (b"ts,ts\n2026-01-01T00:00:00Z,2026-01-01T00:00:01Z\n", "text/csv", "ts"),
         (b"ts,ts\n1,2\n", "text/csv", "ts"),
-        (arrow_body(twice), "application/vnd.apache.arrow.stream", "ms"),
+        (ipc_bytes(twice), "application/vnd.apache.arrow.stream", "ms"),
     ]
     for content, kind, column in bodies:
         answer = post("/v1/streams/req/records", content=content, headers={"content-type": kind})

@@ -17,9 +17,9 @@ import pyarrow.ipc as ipc
 from rillet.arguments import (
     check_arguments,
 )
-from rillet.batches import to_table
+from rillet.batches import ipc_bytes, to_table
 from rillet.client.flow import RemoteFlow
-from rillet.client.http import ARROW, Connection, arrow_body, events, time_text
+from rillet.client.http import ARROW, Connection, events, time_text
 from rillet.errors import InputError, NotFoundError, UnsupportedError
 from rillet.monitors import Alert
 from rillet.query import Result
@@ -115,7 +115,7 @@ class RemoteStream:
         names = [c.name for c in self.schema.columns]
         table = table.select([n for n in table.column_names if n in names])
         answer = self._connection.json(
-            "POST", f"{self._path}/records", content=arrow_body(table),
+            "POST", f"{self._path}/records", content=ipc_bytes(table),
             headers={"content-type": ARROW},
         )  # fmt: skip
         return int(answer["first_offset"])

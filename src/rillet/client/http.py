@@ -73,14 +73,6 @@ class Connection:
         self.http.close()
 
 
-def arrow_body(table: pa.Table) -> bytes:
-    sink = pa.BufferOutputStream()
-    with ipc.new_stream(sink, table.schema) as writer:
-        writer.write_table(table)
-    data: bytes = sink.getvalue().to_pybytes()
-    return data
-
-
 def time_text(value: Any) -> str | None:
     """A time bound as the server reads it: ISO-8601 text of the first microsecond at or
     after it, as the embedded library rounds (a bound it cannot read is its InputError)."""
