@@ -429,3 +429,30 @@ def ipc_bytes(table: pa.Table) -> bytes:
         writer.write_table(table)
     data: bytes = sink.getvalue().to_pybytes()
     return data
+
+
+def plain(column: pa.Array[Any]) -> pa.Array[Any]:
+    """``column`` with its values spelt out, if it is dictionary-encoded."""
+    if pa.types.is_dictionary(column.type):
+        return column.dictionary_decode()
+    return column
+
+
+def decoded(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """``batch`` with every dictionary-encoded column spelt out (what a stream holds).
+
+    Examples:
+        >>> batch = pa.record_batch({"a": pa.array(["x", "y", "x"]).dictionary_encode()})
+        >>> decoded(batch).schema.field("a").type
+        DataType(string)
+    """
+    if not any(pa.types.is_dictionary(t) for t in batch.schema.types):
+        return batch
+    return pa.record_batch([plain(c) for c in batch.columns], schema=_plain_schema(batch.schema))
+
+
+def _plain_schema(schema: pa.Schema) -> pa.Schema:
+    return pa.schema(
+        [f.with_type(f.type.value_type) if pa.types.is_dictionary(f.type) else f for f in schema],
+        metadata=schema.metadata,
+    )

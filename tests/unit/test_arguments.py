@@ -122,6 +122,8 @@ CASES: list[tuple[str, str, str, Call, type[errors.InputError], str]] = [
      "stored(): low must be an int, not str ('0')"),
     ("Stream", "stored", "high", lambda db, s: s.stored(0, 2.5), InputE,
      "stored(): high must be an int or None, not float (2.5)"),
+    ("Stream", "stored", "dictionaries", lambda db, s: s.stored(0, None, "yes"), ConfigE,
+     "stored(): dictionaries must be a bool, not str ('yes')"),
     ("Stream", "seal", "everything", lambda db, s: s.seal(1), ConfigE,
      "seal(): everything must be a bool, not int (1)"),
     # -- Stream: subscribers
@@ -132,6 +134,8 @@ CASES: list[tuple[str, str, str, Call, type[errors.InputError], str]] = [
      "subscribe(): name must be a str, not int (5)"),
     ("Stream", "subscribe", "from_offset", lambda db, s: s.subscribe(Counter(), "c", "0"), InputE,
      "subscribe(): from_offset must be an int or None, not str ('0')"),
+    ("Stream", "subscribe", "dictionaries", lambda db, s: s.subscribe(Counter(), "c", 0, 1),
+     ConfigE, "subscribe(): dictionaries must be a bool, not int (1)"),
     ("Stream", "unsubscribe", "subscription", lambda db, s: s.unsubscribe("monitors"), ConfigE,
      "unsubscribe(): subscription must be a Subscription from subscribe(), not str ('monitors')"),
     # -- Stream: monitors

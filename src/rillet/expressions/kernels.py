@@ -17,6 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from rillet.batches import plain
 from rillet.datatypes import DataType
 from rillet.errors import InputError
 from rillet.expressions import functions
@@ -212,7 +213,8 @@ def _literal(node: Literal, dtype: DataType) -> Kernel:
 @COMPILE.register(Column)
 def _column(node: Column, dtype: DataType) -> Kernel:
     name = node.name
-    return lambda ctx: ctx.batch.column(name)
+    # a flow's catch-up may hand text dictionary-encoded: expressions see its values
+    return lambda ctx: plain(ctx.batch.column(name))
 
 
 @COMPILE.register(Attribute)

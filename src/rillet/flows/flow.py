@@ -24,10 +24,11 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from rillet.batches import decoded
 from rillet.datatypes import DataType
 from rillet.errors import ConflictError, FlowError, RilletError
 from rillet.flows.frames import SEQ, TIME
-from rillet.flows.operators import Operator
+from rillet.flows.operators import Operator, takes_dictionaries
 from rillet.flows.windows import Counters
 from rillet.record import Record
 from rillet.schema import OFFSET
@@ -85,6 +86,8 @@ class _Subscriber:
         self._order = threading.Lock()  # one batch at a time, held ones first
         self._last = -1  # the greatest offset pushed
         self._held: list[pa.RecordBatch] = []
+        #: the operator takes the catch-up's text as sealed files hold it, dictionary-encoded
+        self.dictionaries = takes_dictionaries(target.operator)
 
     def observe(self, batch: pa.RecordBatch, history: bool) -> None:
         with self._order:
@@ -126,7 +129,8 @@ class _Subscriber:
     def _release(self) -> None:
         if not self._held:
             return
-        table = pa.Table.from_batches(self._held).sort_by(OFFSET)
+        # batches of several files' dictionaries: spelt out, as they are put in order
+        table = pa.Table.from_batches([decoded(b) for b in self._held]).sort_by(OFFSET)
         self._held = []
         through = self.flow.sorted_through
         if through is not None:  # a refreshed named flow: the history by event time
@@ -143,6 +147,8 @@ class _Subscriber:
     def _push(self, batch: pa.RecordBatch, ordered: bool = True) -> None:
         if not batch.num_rows:
             return
+        if not self.dictionaries:
+            batch = decoded(batch)
         names = batch.schema.names
         arrays = [batch.column(i) for i in range(len(names) - 1)]  # the last is _offset
         frame = pa.record_batch(
@@ -250,6 +256,7 @@ class Flow:
                 subscriber,
                 f"flow-{self.id}",
                 from_offset=self.start_offsets.get(target.stream.name, 0),
+                dictionaries=subscriber.dictionaries,
             )
             self._subscribers.append(subscriber)
             self._subscriptions.append((target.stream, subscription))

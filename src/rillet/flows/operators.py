@@ -33,12 +33,20 @@ class Operator(Protocol):
     def finish(self) -> None: ...
 
 
+def takes_dictionaries(operator: Operator) -> bool:
+    """Whether ``operator`` takes frames with dictionary-encoded text columns (others are
+    handed their values spelt out): each says so with a ``dictionaries`` attribute."""
+    return bool(getattr(operator, "dictionaries", False))
+
+
 class Filter:
     """Keeps the rows where a BOOLEAN expression is true (not false, not NULL)."""
 
     def __init__(self, predicate: Kernel, downstream: Operator) -> None:
         self.predicate = predicate
         self.downstream = downstream
+        #: it hands dictionary-encoded columns on as they came
+        self.dictionaries = takes_dictionaries(downstream)
 
     def push(self, batch: pa.RecordBatch) -> None:
         mask = evaluate(self.predicate, Context(batch, TIME))
@@ -101,6 +109,8 @@ class Aggregate:
 
 class EventAggregate:
     """TUMBLE, HOP and SESSION windows as an operator."""
+
+    dictionaries = True  # numbers group key columns by their dictionary
 
     def __init__(self, windows: EventWindows, downstream: Operator) -> None:
         self.windows = windows

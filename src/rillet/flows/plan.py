@@ -15,7 +15,7 @@ import pyarrow as pa
 from rillet.aggregates import AGGREGATES
 from rillet.datatypes import DataType
 from rillet.expressions.kernels import compile
-from rillet.expressions.nodes import Call, Cast, Literal, Node
+from rillet.expressions.nodes import Call, Cast, Column, Literal, Node
 from rillet.flows.config import FlowConfig
 from rillet.flows.flow import Input
 from rillet.flows.join import WindowJoin
@@ -131,6 +131,11 @@ def _typed(node: Node) -> DataType:
     return node.type
 
 
+def _key(name: str, node: Node) -> GroupKey:
+    column = node.name if isinstance(node, Column) else None
+    return GroupKey(name, compile(node), _typed(node), column)
+
+
 def _constant(node: Node) -> object:
     while isinstance(node, Cast):
         node = node.operand
@@ -157,7 +162,7 @@ def build(
         return build(plan.input, operator, config, counters, stream_of)
     if isinstance(plan, TimeWindow):
         windows = EventWindows(
-            [GroupKey(name, compile(node), _typed(node)) for name, node in plan.keys],
+            [_key(name, node) for name, node in plan.keys],
             _aggregations(plan.calls),
             plan.spec,
             compile(plan.time),
@@ -172,7 +177,7 @@ def build(
         operator = EventAggregate(windows, downstream)
         return build(plan.input, operator, config, counters, stream_of)
     if isinstance(plan, Window):
-        keys = [GroupKey(name, compile(node), _typed(node)) for name, node in plan.keys]
+        keys = [_key(name, node) for name, node in plan.keys]
         calls = _aggregations(plan.calls)
         window = plan.width_us
 

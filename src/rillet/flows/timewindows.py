@@ -44,6 +44,7 @@ from rillet.aggregates.grouped import (
     states_batch,
 )
 from rillet.aggregates.kll_bytes import exact_states
+from rillet.batches import decoded
 from rillet.expressions.kernels import Context, Kernel, evaluate
 from rillet.flows.config import FlowConfig
 from rillet.flows.frames import SEQ, TIME, seqs_of, time_array
@@ -117,7 +118,8 @@ def _take(chunk: _Chunk, rows: np.ndarray) -> _Chunk:
 class EventWindows:
     """The operator: takes frames, emits one frame per round of closed windows, each row
     a group's window with its keys, its aggregates, ``__wstart`` and ``__wend`` (also its
-    time)."""
+    time).  Frames may hold dictionary-encoded text (a named flow's catch-up from sealed
+    files): a group key column is numbered by its dictionary, expressions see values."""
 
     def __init__(
         self,
@@ -202,14 +204,17 @@ class EventWindows:
             self.counters.add(int(late.sum()), int((dropped & valid).sum()))
             hook = self.counters.on_late
             if hook is not None and late.any():
-                hook(batch.filter(pa.array(late)))
+                hook(decoded(batch.filter(pa.array(late))))
         if valid.any():
             self.newest = max(self.newest, int(times[valid].max()))
         ctx_values = [
             evaluate(c.argument, ctx) if c.argument is not None else None for c in self.calls
         ]
         groups = (
-            self.encoder.encode([evaluate(k.kernel, ctx) for k in self.keys])
+            # a key column as it came (dictionary-encoded text is numbered by its dictionary)
+            self.encoder.encode(
+                [batch[k.column] if k.column else evaluate(k.kernel, ctx) for k in self.keys]
+            )
             if self.keys
             else np.zeros(len(times), dtype=np.int64)
         )

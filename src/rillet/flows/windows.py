@@ -83,11 +83,13 @@ class Aggregation:
 
 @dataclass(frozen=True, slots=True)
 class GroupKey:
-    """One GROUP BY expression: its column name in the aggregate's output, and kernel."""
+    """One GROUP BY expression: its column name in the aggregate's output, and kernel;
+    ``column`` names the input column when the expression is that column alone."""
 
     name: str
     kernel: Kernel
     type: DataType
+    column: str | None = None
 
 
 @dataclass(slots=True)

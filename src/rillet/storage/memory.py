@@ -128,7 +128,9 @@ class MemoryPartition:
         found = self.locate(offset)
         return None if found is None else found[0].row(found[1])
 
-    def scan(self, low: int | None = None, high: int | None = None) -> Iterator[pa.RecordBatch]:
+    def scan(
+        self, low: int | None = None, high: int | None = None, dictionaries: bool = False
+    ) -> Iterator[pa.RecordBatch]:
         whole = (low is None or low <= self.min_time) and (high is None or self.max_time < high)
         for chunk in self.chunks:
             batch = chunk.batch

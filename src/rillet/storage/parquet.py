@@ -54,7 +54,7 @@ def write_partition(
     # Dictionaries pay only for text; on numbers they triple the write time and grow the file.
     # Offsets ascend and times mostly do: delta encoding halves them and writes faster.
     schema = table.schema
-    text = [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_binary(f.type)]
+    text = [f.name for f in schema if _text(f.type)]
     delta = {table.schema.field(time_index).name: "DELTA_BINARY_PACKED"}
     delta[table.schema.field(table.num_columns - 1).name] = "DELTA_BINARY_PACKED"
     pq.write_table(
@@ -82,6 +82,35 @@ def write_partition(
         min_time=pa.compute.min(times).as_py(),
         max_time=pa.compute.max(times).as_py(),
     )
+
+
+BATCH_ROWS = 65_536  # rows of a batch read from a file
+
+
+def _joined(batches: Iterator[pa.RecordBatch], rows: int) -> Iterator[pa.RecordBatch]:
+    """``batches`` joined into batches of about ``rows``: dictionary-encoded columns come a
+    row group at a time (each group has a dictionary of its own), and a reader's cost per
+    batch falls as batches grow; the joined ones share one dictionary per column."""
+    pending: list[pa.RecordBatch] = []
+    count = 0
+    for batch in batches:
+        pending.append(batch)
+        count += batch.num_rows
+        if count >= rows:
+            yield _one(pending)
+            pending, count = [], 0
+    if pending:
+        yield _one(pending)
+
+
+def _one(batches: list[pa.RecordBatch]) -> pa.RecordBatch:
+    if len(batches) == 1:
+        return batches[0]
+    return pa.Table.from_batches(batches).unify_dictionaries().combine_chunks().to_batches()[0]
+
+
+def _text(dtype: pa.DataType) -> bool:
+    return bool(pa.types.is_string(dtype) or pa.types.is_binary(dtype))
 
 
 class FileReader:
@@ -198,22 +227,28 @@ class ParquetPartition:
         found = self.reader.find(self.path, offset)
         return None if found is None else found[0].row(found[1])
 
-    def scan(self, low: int | None = None, high: int | None = None) -> Iterator[pa.RecordBatch]:
+    def scan(
+        self, low: int | None = None, high: int | None = None, dictionaries: bool = False
+    ) -> Iterator[pa.RecordBatch]:
         handle = pq.ParquetFile(self.parquet_path)
-        if (low is None or low <= self.min_time) and (high is None or self.max_time < high):
-            yield from handle.iter_batches()
-            return
-        meta = handle.metadata
-        groups = []
-        for i in range(meta.num_row_groups):
-            # every column is one leaf (LIST too), so the time column's index is its leaf's
-            stats = meta.row_group(i).column(self.time_index).statistics
-            if (low is None or stats.max_raw >= low) and (high is None or stats.min_raw < high):
-                groups.append(i)
-        if not groups:
-            return
-        for batch in handle.iter_batches(row_groups=groups):
-            kept = in_time(batch, self.time_index, low, high)
+        text = [f.name for f in handle.schema_arrow if _text(f.type)] if dictionaries else []
+        if text:  # as the file's dictionary pages hold it: no row's text spelt out
+            handle = pq.ParquetFile(self.parquet_path, read_dictionary=text)
+        whole = (low is None or low <= self.min_time) and (high is None or self.max_time < high)
+        groups = None
+        if not whole:
+            meta = handle.metadata
+            groups = []
+            for i in range(meta.num_row_groups):
+                # every column is one leaf (LIST too), so the time column's index is its leaf's
+                stats = meta.row_group(i).column(self.time_index).statistics
+                if (low is None or stats.max_raw >= low) and (high is None or stats.min_raw < high):
+                    groups.append(i)
+            if not groups:
+                return
+        batches = handle.iter_batches(row_groups=groups)
+        for batch in _joined(batches, BATCH_ROWS) if text else batches:
+            kept = batch if whole else in_time(batch, self.time_index, low, high)
             if len(kept):
                 yield kept
 

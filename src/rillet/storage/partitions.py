@@ -81,8 +81,12 @@ class Partition(Protocol):
         """The values of the record at ``offset`` (without ``_offset``, as ``to_pylist``
         gives them), or None if it does not hold it."""
 
-    def scan(self, low: int | None = None, high: int | None = None) -> Iterator[pa.RecordBatch]:
-        """The records with time in ``[low, high)``, as non-empty batches in offset order."""
+    def scan(
+        self, low: int | None = None, high: int | None = None, dictionaries: bool = False
+    ) -> Iterator[pa.RecordBatch]:
+        """The records with time in ``[low, high)``, as non-empty batches in offset order;
+        with ``dictionaries``, text columns may come dictionary-encoded, as a file holds them
+        (read at a third of the cost, and numbered as group keys by their dictionary)."""
 
     def take(self, offsets: np.ndarray) -> pa.Table | None:
         """The records at ``offsets`` (sorted, unique int64) that it holds, in offset order;
@@ -148,16 +152,17 @@ def by_start(partitions: Iterable[Partition]) -> list[tuple[int, list[Partition]
 
 
 def between_offsets(
-    partitions: Iterable[Partition], low: int, high: int
+    partitions: Iterable[Partition], low: int, high: int, dictionaries: bool = False
 ) -> Iterator[pa.RecordBatch]:
     """The records with offsets in ``[low, high)``: partition by partition in order of their
-    smallest offset, each as batches in offset order, read as iterated."""
+    smallest offset, each as batches in offset order, read as iterated (``dictionaries``:
+    as :meth:`Partition.scan`)."""
     chosen = sorted(
         (p for p in partitions if p.max_offset >= low and p.min_offset < high),
         key=lambda p: p.min_offset,
     )
     for partition in chosen:
-        for batch in partition.scan():
+        for batch in partition.scan(dictionaries=dictionaries):
             offsets = batch.column(batch.num_columns - 1).to_numpy()
             keep = (offsets >= low) & (offsets < high)
             if keep.all():

@@ -81,3 +81,37 @@ def test_an_encoder_taught_the_known_keys_numbers_as_the_one_it_continues(
     for _ in range(3):
         columns = batch()
         assert new.encode(columns).tolist() == old.encode(columns).tolist()
+
+
+def _dictionary_encoded(column: pa.Array, rng: random.Random) -> pa.Array:
+    """``column`` dictionary-encoded as a file may hold it: the dictionary in any order and
+    with values no row uses."""
+    values = [v for v in set(column.to_pylist()) if v is not None]
+    values += [f"unused{i}" for i in range(rng.randint(0, 3))]
+    rng.shuffle(values)
+    at = {v: i for i, v in enumerate(values)}
+    indices = pa.array([None if v is None else at[v] for v in column.to_pylist()], pa.int32())
+    return pa.DictionaryArray.from_arrays(indices, pa.array(values, pa.string()))
+
+
+@pytest.mark.parametrize("kind", ["one text column", "several columns"])
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_dictionary_encoded_text_is_numbered_as_its_values(kind: str, seed: int) -> None:
+    """A catch-up from sealed files hands text dictionary-encoded: its keys get the numbers
+    (and give back the values) of the same text spelt out, batch after batch."""
+    types, draw = KINDS[kind]
+    rng = random.Random(seed)
+    spelt, encoded = KeyEncoder(types), KeyEncoder(types)
+    for _ in range(rng.randint(1, 5)):
+        rows = [draw(rng) for _ in range(rng.randint(1, 30))]
+        columns = [pa.array([r[i] for r in rows], t) for i, t in enumerate(types)]
+        dictionaries = [
+            _dictionary_encoded(c, rng) if pa.types.is_string(c.type) else c for c in columns
+        ]
+        numbers = encoded.encode(dictionaries).tolist()
+        assert numbers == spelt.encode(columns).tolist()
+    every = np.arange(spelt.count)
+    assert [c.to_pylist() for c in encoded.values(every)] == [
+        c.to_pylist() for c in spelt.values(every)
+    ]

@@ -703,3 +703,68 @@ def test_a_replay_after_pruning_gives_an_uninterrupted_runs_output(tmp_path: Pat
         time.sleep(0.3)  # a replay that differs would have written more by now
         assert _minutes(db) == expected
         assert _late(db) == late
+
+
+def _text_events(count: int) -> pa.Table:
+    """Events 3 s apart with text that has NULLs, every 50th a minute and a half late."""
+    seconds = [i * 3 - (90 if i % 50 == 49 else 0) for i in range(count)]
+    return pa.table(
+        {
+            "ts": pa.array(
+                [BASE + dt.timedelta(seconds=s) for s in seconds], pa.timestamp("us", tz="UTC")
+            ),
+            "host": [None if i % 13 == 0 else f"h{i % 5}" for i in range(count)],
+            "v": [float(i % 17) for i in range(count)],
+            "app": [None if i % 11 == 0 else f"a{(i * 7) % 4}" for i in range(count)],
+        }
+    )
+
+
+BY_APP = (
+    "CREATE STREAM by_app AS SELECT host, app, window_start, count(*) AS n, sum(v) AS total, "
+    "distribution(v) AS dist FROM ev GROUP BY host, app, TUMBLE(ts, INTERVAL '1' MINUTE)"
+)
+APPS = (
+    "CREATE STREAM apps AS SELECT host, window_start, count(app) AS n, min(app) AS least, "
+    "approx_count_distinct(app) AS distinct_apps FROM ev WHERE app <> 'a3' "
+    "GROUP BY host, TUMBLE(ts, INTERVAL '1' MINUTE)"
+)
+
+
+def test_a_roll_up_over_sealed_files_equals_one_over_memory(tmp_path: Path) -> None:
+    """History in sealed files reaches a flow's windows dictionary-encoded, as the files
+    hold it (row groups of 100 under one dictionary per batch): the roll-ups and their
+    late records equal those of the same history read from memory, row for row."""
+    events = _text_events(3_000)
+    schema = "ts TIMESTAMP NOT NULL, host STRING, v DOUBLE, app STRING"
+    results = []
+    for sealed in (True, False):
+        folder = tmp_path / "sealed" if sealed else None
+        with rillet.connect(folder, row_group_rows=100) as db:
+            stream = db.create_stream("ev", schema, time_column="ts", partition="1h")
+            stream.append_many(events)
+            if sealed:
+                assert stream.seal(everything=True) >= 2
+                assert all(p.parquet_path for p in stream.partitions())
+            db.execute(BY_APP)
+            db.execute(APPS)
+            assert wait_until(lambda: all(not f.lag for f in db.flows()), 20)  # noqa: B023
+            results.append(
+                [
+                    db.sql(f'SELECT * EXCLUDE (timestamp) FROM "{name}"').fetchall()
+                    for name in ("by_app", "apps", "by_app.late", "apps.late")
+                ]
+            )
+    assert results[0] == results[1]
+    by_app, apps, late, _ = results[0]
+    assert len(late) == len(range(49, 3_000, 50))
+    kept = events.append_column("i", pa.array(range(3_000)))
+    assert {row[:4] for row in by_app} == set(
+        _duck(
+            "SELECT host, app, time_bucket(INTERVAL 1 MINUTE, ts) AS w, count(*) FROM events "
+            "WHERE i % 50 != 49 GROUP BY ALL "
+            "HAVING w + INTERVAL 1 MINUTE <= (SELECT max(ts) FROM events)",
+            events=kept,
+        ).fetchall()
+    )
+    assert len(apps) > 100

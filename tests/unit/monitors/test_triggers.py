@@ -507,9 +507,11 @@ def test_subsecond_triggers_after_restart(
         replays.append(len(monitors))
         replay(self, monitors, from_offset)
 
-    def read(self: rillet.Stream, low: int = 0, high: int | None = None) -> Iterator[object]:
+    def read(
+        self: rillet.Stream, low: int = 0, high: int | None = None, dictionaries: bool = False
+    ) -> Iterator[object]:
         replays.append(-1)
-        return stored(self, low, high)
+        return stored(self, low, high, dictionaries)
 
     monkeypatch.setattr(MonitorSet, "_replay", counted)
     monkeypatch.setattr(rillet.Stream, "stored", read)

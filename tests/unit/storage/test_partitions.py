@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from rillet.batches import rows_to_batch
+from rillet.batches import decoded, rows_to_batch
 from rillet.schema import Schema
 from rillet.storage.memory import MemoryStore
 from rillet.storage.parquet import FileReader, ParquetPartition, write_partition
@@ -118,11 +118,17 @@ def test_find_gives_each_record_and_none_for_the_others(partition: Partition) ->
         (None, us(at(0))),  # before it
     ],
 )
+@pytest.mark.parametrize("dictionaries", [False, True])
 def test_scan_gives_the_records_in_the_time_range_in_offset_order(
-    partition: Partition, low: int | None, high: int | None
+    partition: Partition, low: int | None, high: int | None, dictionaries: bool
 ) -> None:
-    batches = list(partition.scan(low, high))
-    assert all(len(b) for b in batches)
+    read = list(partition.scan(low, high, dictionaries))
+    assert all(len(b) for b in read)
+    if dictionaries and isinstance(partition, ParquetPartition) and read:
+        # text as the file holds it, the row groups of 4 joined under one dictionary
+        assert pa.types.is_dictionary(read[0].schema.field("s").type)
+        assert max(len(b) for b in read) > 4
+    batches = [decoded(b) for b in read]
     want = [
         o
         for o, t in sorted(TIMES.items())
