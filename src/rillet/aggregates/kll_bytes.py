@@ -77,24 +77,13 @@ def exact_states(values: np.ndarray, n: np.ndarray, k: int) -> pa.Array:
         head["min"], head["max"] = lows[rows], highs[rows]
     _place(out, starts[rows], head.view(np.uint8).reshape(len(head), _FULL.itemsize))
 
-    # the items: a row's values after its header (one value for a single-item sketch);
-    # headers and items are whole 8-byte words, so every item starts on one
-    held = np.where(n == 1, 1, np.where(full, n, 0))
-    within = _within(held)
-    source = np.repeat(first, held) + within
-    target = np.repeat((starts + heads) // 8, held) + within
-    out.view(np.float64)[target] = values[source]
+    # the items: a row's values after its header (one value for a single-item sketch), all
+    # of them in order; headers and items are whole 8-byte words, so every item starts on one
+    shift = np.repeat((starts + heads) // 8 - first, n)
+    out.view(np.float64)[shift + np.arange(len(shift))] = values[: len(shift)]
     return pa.Array.from_buffers(
         pa.large_binary(), len(n), [None, pa.py_buffer(offsets), pa.py_buffer(out)]
     ).cast(pa.binary())
-
-
-def _within(counts: np.ndarray) -> np.ndarray:
-    total = int(counts.sum())
-    found: np.ndarray = np.arange(total, dtype=np.int64) - np.repeat(
-        np.cumsum(counts) - counts, counts
-    )
-    return found
 
 
 def _place(out: np.ndarray, starts: np.ndarray, rows: np.ndarray) -> None:

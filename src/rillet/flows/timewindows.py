@@ -249,18 +249,17 @@ class EventWindows:
             rows, starts = rows[ok], starts[ok]
         else:
             starts = last_start
-        self._add(rows, starts, starts + size, groups, values, seqs)
+        self._add(rows, starts, groups, values, seqs)
 
     def _add(
         self,
         rows: np.ndarray,
         starts: np.ndarray,
-        ends: np.ndarray,
         groups: np.ndarray,
         values: list[pa.Array | None],
         seqs: np.ndarray,
     ) -> None:
-        """Partial states of the records ``rows``, each for window ``starts``/``ends``."""
+        """Partial states of the records ``rows``, each for the window from ``starts``."""
         if not len(rows):
             return
         keys = groups[rows]
@@ -274,16 +273,18 @@ class EventWindows:
             order = np.argsort(code.astype(np.uint16) if span <= 2**16 else code, kind="stable")
             code = code[order]
             change = code[1:] != code[:-1]
-            starts, ends, keys, rows = starts[order], ends[order], keys[order], rows[order]
         else:
             order = np.lexsort((keys, starts))
-            starts, ends, keys, rows = starts[order], ends[order], keys[order], rows[order]
-            change = (starts[1:] != starts[:-1]) | (keys[1:] != keys[:-1])
+            change = (starts[order[1:]] != starts[order[:-1]]) | (
+                keys[order[1:]] != keys[order[:-1]]
+            )
         runs = np.concatenate([np.zeros(1, dtype=np.int64), np.flatnonzero(change) + 1])
+        rows, first = rows[order], order[runs]  # each run's first record: its window and group
         states = [
             kind.partials(v, rows, seqs, runs) for kind, v in zip(self.kinds, values, strict=True)
         ]
-        self._chunks.append(_Chunk(starts[runs], ends[runs], keys[runs], states))
+        began = starts[first]
+        self._chunks.append(_Chunk(began, began + self.spec.size, keys[first], states))
 
     def _sessions(
         self,
