@@ -289,8 +289,7 @@ def conform(table: pa.Table, schema: Schema, stream: str, stamp: int | None = No
 
 
 def _cast(values: pa.Array[Any], dtype: DataType, name: str, stream: str) -> pa.Array[Any]:
-    if pa.types.is_dictionary(values.type):
-        values = values.dictionary_decode()
+    values = plain(values)
     target = dtype.arrow
     if values.type == target:
         return values
