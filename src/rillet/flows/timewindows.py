@@ -225,12 +225,12 @@ class EventWindows:
             if len(rows):
                 self._sessions(rows, times, groups, ctx_values, seqs)
         else:
-            self._hops(times, arrived, dropped, groups, ctx_values, seqs)
+            self._hops(base, arrived, dropped, groups, ctx_values, seqs)
         self._advance(self.newest - self.lateness)
 
     def _hops(
         self,
-        times: np.ndarray,
+        base: np.ndarray,
         arrived: np.ndarray,
         dropped: np.ndarray,
         groups: np.ndarray,
@@ -238,10 +238,10 @@ class EventWindows:
         seqs: np.ndarray,
     ) -> None:
         slide, size, per = self.spec.slide, self.spec.size, self.spec.per_record
-        rows = np.flatnonzero(~dropped)
+        rows = np.flatnonzero(~dropped) if dropped.any() else np.arange(len(base))
         if not len(rows):
             return
-        last_start = times[rows] // slide * slide
+        last_start = base[rows] if len(rows) < len(base) else base  # its last window's start
         if per > 1:  # every (record, window) pair whose window was not out yet
             rows = np.repeat(rows, per)
             starts = np.repeat(last_start, per) - np.tile(np.arange(per) * slide, len(last_start))
