@@ -184,12 +184,13 @@ class EventWindows:
         ctx = Context(batch, TIME)
         stamps = evaluate(self.time, ctx)
         valid = np.ones(batch.num_rows, dtype=bool)
-        if stamps.null_count:  # no time, no window: dropped and counted
+        timeless = bool(stamps.null_count)
+        if timeless:  # no time, no window: dropped and counted
             valid = stamps.is_valid().to_numpy(zero_copy_only=False)
             stamps = pc.fill_null(stamps.cast(pa.int64()), 0)
         times: np.ndarray = stamps.cast(pa.int64()).to_numpy(zero_copy_only=False)
         # the watermark each record arrived to: record by record, not batch by batch
-        seen = np.where(valid, times, NEVER)
+        seen = np.where(valid, times, NEVER) if timeless else times
         arrived = np.maximum(running_max(seen, self.newest) - self.lateness, self.watermark)
         if self.spec.kind == "session":
             late = valid & (times < arrived)
@@ -198,15 +199,18 @@ class EventWindows:
         else:
             slide, size = self.spec.slide, self.spec.size
             base = times // slide * slide
-            late = valid & (base + slide <= arrived)
-            dropped = (valid & (base + size <= arrived)) | ~valid
-        if late.any() or not valid.all():
+            late = base + slide <= arrived
+            dropped = base + size <= arrived
+            if timeless:
+                late &= valid
+                dropped = (dropped & valid) | ~valid
+        if timeless or late.any():
             self.counters.add(int(late.sum()), int((dropped & valid).sum()))
             hook = self.counters.on_late
             if hook is not None and late.any():
                 hook(decoded(batch.filter(pa.array(late))))
         if valid.any():
-            self.newest = max(self.newest, int(times[valid].max()))
+            self.newest = max(self.newest, int((times[valid] if timeless else times).max()))
         ctx_values = [
             evaluate(c.argument, ctx) if c.argument is not None else None for c in self.calls
         ]
