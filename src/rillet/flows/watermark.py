@@ -40,10 +40,20 @@ def previous(closed: np.ndarray, before: int) -> np.ndarray:
 
 
 def running_max(values: np.ndarray, before: int) -> np.ndarray:
-    """The greatest of ``before`` and the values up to each position, not counting it."""
+    """The greatest of ``before`` and the values up to each position, not counting it.
+
+    Examples:
+        >>> running_max(np.array([3, 1, 4, 4, 9]), 2).tolist()
+        [2, 3, 3, 4, 4]
+        >>> running_max(np.array([3, 5, 8]), 4).tolist()
+        [4, 4, 5]
+    """
     prior: np.ndarray = np.empty_like(values)
     if len(values):
         prior[0] = before
-        prior[1:] = np.maximum.accumulate(values)[:-1]
+        # values in order (the usual batch) are their own running maximum: two vectorized
+        # passes, where the accumulation is a sequential one several times slower
+        ordered = bool((values[1:] >= values[:-1]).all())
+        prior[1:] = values[:-1] if ordered else np.maximum.accumulate(values)[:-1]
         np.maximum(prior, before, out=prior)
     return prior
