@@ -164,7 +164,7 @@ def positions(column: pa.Array, known: pa.Array) -> np.ndarray:
         dictionary = pa.concat_arrays([dictionary, pa.nulls(1, dictionary.type)])
         indices = indices.fill_null(len(column.dictionary))
     entries = _found(pc.index_in(dictionary, value_set=known, skip_nulls=False))
-    found: np.ndarray = entries[indices.to_numpy()]
+    found: np.ndarray = np.take(entries, indices.to_numpy())  # twice as fast as entries[...]
     return found
 
 

@@ -275,7 +275,7 @@ class EventWindows:
             code = windows * width + keys
             # numpy sorts 16-bit integers by radix, in linear time (7x faster here)
             order = np.argsort(code.astype(np.uint16) if span <= 2**16 else code, kind="stable")
-            code = code[order]
+            code = np.take(code, order)
             change = code[1:] != code[:-1]
         else:
             order = np.lexsort((keys, starts))
@@ -283,7 +283,7 @@ class EventWindows:
                 keys[order[1:]] != keys[order[:-1]]
             )
         runs = np.concatenate([np.zeros(1, dtype=np.int64), np.flatnonzero(change) + 1])
-        rows, first = rows[order], order[runs]  # each run's first record: its window and group
+        rows, first = np.take(rows, order), order[runs]  # a run's first: its window, group
         states = [
             kind.partials(v, rows, seqs, runs) for kind, v in zip(self.kinds, values, strict=True)
         ]
