@@ -540,7 +540,7 @@ class KllKind:
                 total.sketch.merge(state.sketch)
             first = int(value_ends[row_start - 1]) if row_start else 0
             last = int(value_ends[row_end - 1])
-            if last > first:  # a slice of a new array: writable, as the binding wants
+            if last > first:  # writable (held arrays are), as the binding wants
                 total.sketch.update(values[first:last])
             out.append(total)
             row_start = row_end
@@ -553,7 +553,7 @@ class KllKind:
         exact = rows["base"] >= 0
         for state in rows["state"][~exact].tolist():
             total.sketch.merge(state.sketch)
-        if rows["n"][exact].any():  # a new array: writable, as the sketch's binding wants
+        if rows["n"][exact].any():  # writable (held arrays are), as the binding wants
             total.sketch.update(_gather({k: v[exact] for k, v in rows.items()}))
         return total
 
@@ -606,20 +606,30 @@ def _gathered(columns: Columns) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _gather(columns: Columns) -> np.ndarray:
-    """The values of KLL rows that hold their values (none a sketch), one row after another,
-    in a new array."""
+    """The values of KLL rows that hold their values (none a sketch), one row after another:
+    a new array, or a slice of the rows' own array where they lie so already."""
     n, at, base, state = (columns[k] for k in ("n", "at", "base", "state"))
     if not len(n):
         return np.empty(0, dtype=np.float64)
     if base[0] == base[-1] and (base == base[0]).all():  # the rows of one batch: one take
-        values: np.ndarray = state[0][_ranges(at, n)]
-        return values
+        return _read_rows(state[0], at, n)
     values = np.empty(int(n.sum()), dtype=np.float64)
     into = np.cumsum(n) - n
     order = np.argsort(base, kind="stable")
     for run in np.split(order, np.flatnonzero(np.diff(base[order])) + 1):
-        values[_ranges(into[run], n[run])] = state[run[0]][_ranges(at[run], n[run])]
+        values[_ranges(into[run], n[run])] = _read_rows(state[run[0]], at[run], n[run])
     return values
+
+
+def _read_rows(values: np.ndarray, at: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """The ``n[i]`` values from ``at[i]`` of ``values``, row after row: a slice where each
+    row begins where the one before ends (a round's closing windows, as they were merged),
+    a take otherwise."""
+    if (at[1:] == at[:-1] + n[:-1]).all():
+        read: np.ndarray = values[int(at[0]) : int(at[0]) + int(n.sum())] if len(at) else values[:0]
+        return read
+    taken: np.ndarray = values[_ranges(at, n)]
+    return taken
 
 
 def _exact_quantiles(values: np.ndarray, first: np.ndarray, n: np.ndarray, q: float) -> np.ndarray:

@@ -78,9 +78,16 @@ def exact_states(values: np.ndarray, n: np.ndarray, k: int) -> pa.Array:
     _place(out, starts[rows], head.view(np.uint8).reshape(len(head), _FULL.itemsize))
 
     # the items: a row's values after its header (one value for a single-item sketch), all
-    # of them in order; headers and items are whole 8-byte words, so every item starts on one
-    shift = np.repeat((starts + heads) // 8 - first, n)
-    out.view(np.float64)[shift + np.arange(len(shift))] = values[: len(shift)]
+    # of them in order; headers and items are whole 8-byte words, so the items fill every
+    # word no header takes, in order (a masked copy: a tenth of the cost of a scatter)
+    items = np.ones(len(out) // 8, dtype=bool)
+    items[starts[~full] // 8] = False
+    items[(starts[rows] // 8)[:, None] + np.arange(_FULL.itemsize // 8)] = False
+    out.view(np.float64)[items] = values[: int(n.sum())]
+    if offsets[-1] < 2**31:
+        return pa.Array.from_buffers(
+            pa.binary(), len(n), [None, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(out)]
+        )
     return pa.Array.from_buffers(
         pa.large_binary(), len(n), [None, pa.py_buffer(offsets), pa.py_buffer(out)]
     ).cast(pa.binary())

@@ -395,8 +395,27 @@ class EventWindows:
             if len(self._chunks) > _PILE:
                 self._merged()
             return
+        if self.spec.kind != "session":
+            # a TUMBLE/HOP window's end is known before merging: only the closing rows are
+            # merged, so the values of a window still open are not gathered again and again
+            closing: list[_Chunk] = []
+            still: list[_Chunk] = []
+            for chunk in self._chunks:
+                done = chunk.ends <= self.watermark
+                if done.all():
+                    closing.append(chunk)
+                elif done.any():
+                    closing.append(_take(chunk, np.flatnonzero(done)))
+                    still.append(_take(chunk, np.flatnonzero(~done)))
+                else:
+                    still.append(chunk)
+            if closing:
+                self._chunks = still
+                out = self._merge(closing)
+                self._emit(out, out.ends)
+            return
         state = self._merged()
-        ends = state.ends + self.spec.gap if self.spec.kind == "session" else state.ends
+        ends = state.ends + self.spec.gap
         done = ends <= self.watermark
         if not done.any():
             return
@@ -406,15 +425,21 @@ class EventWindows:
         self._emit(out, ends[done])
 
     def _merged(self) -> _Chunk:
-        """The state as one chunk, one row per window and group."""
-        chunk = _concat(self._chunks)
+        """The state as one chunk, one row per window and group (kept as the state)."""
+        merged = self._merge(self._chunks)
+        self._chunks = [merged]
+        return merged
+
+    def _merge(self, chunks: list[_Chunk]) -> _Chunk:
+        """``chunks`` as one, one row per window and group."""
+        chunk = _concat(chunks)
         if self.spec.kind == "session":
             order = np.lexsort((chunk.starts, chunk.groups))
             chunk = _take(chunk, order)
             runs = _session_runs(chunk.groups, chunk.starts, chunk.ends, self.spec.gap)
             ends = np.maximum.reduceat(chunk.ends, runs)
         else:
-            if len(self._chunks) == 1:
+            if len(chunks) == 1:
                 return chunk
             order = np.lexsort((chunk.groups, chunk.starts))
             chunk = _take(chunk, order)
@@ -429,9 +454,7 @@ class EventWindows:
             ]
         else:
             states = chunk.states
-        merged = _Chunk(chunk.starts[runs], ends, chunk.groups[runs], states)
-        self._chunks = [merged]
-        return merged
+        return _Chunk(chunk.starts[runs], ends, chunk.groups[runs], states)
 
     def open_batch(self) -> pa.RecordBatch | None:
         """The windows still open, each as its partial result now (the rows they would be
