@@ -301,8 +301,8 @@ class ColumnKeys:
     def _column_codes(self, i: int, column: pa.Array) -> np.ndarray:
         known = self._known(i)
         found = positions(column, known)
-        missing = found < 0
-        if missing.any():  # values not seen before: learnt, in order of first appearance
+        if len(found) and found.min() < 0:  # values not seen before: learnt, in order of
+            missing = found < 0  # first appearance
             fresh = pc.unique(plain(column.filter(pa.array(missing))))
             self._values[i].append(fresh.cast(self.types[i]))
             self._joined[i] = None
@@ -315,9 +315,11 @@ class ColumnKeys:
     def encode(self, columns: Sequence[pa.Array]) -> np.ndarray:
         """Each row's key number."""
         codes = [self._column_codes(i, c) for i, c in enumerate(columns)]
-        numbers = codes[0]
-        for level, code in zip(self._levels, codes[1:], strict=True):
-            numbers = level.encode(numbers, code)
+        numbers, bound = codes[0], len(self._known(0))
+        for i, (level, code) in enumerate(zip(self._levels, codes[1:], strict=True), 1):
+            numbers = level.encode(numbers, code, bound, len(self._known(i)))
+            bound = level.size
+        numbers = numbers.astype(np.int64, copy=False)
         total = self._levels[-1].size
         if total >= _HALF:
             raise FlowError("more than 2**31 distinct group keys")
@@ -350,9 +352,9 @@ class PairKeys:
 
     Examples:
         >>> keys = PairKeys()
-        >>> keys.encode(np.array([3, 0, 3]), np.array([1, 1, 1])).tolist()
+        >>> keys.encode(np.array([3, 0, 3]), np.array([1, 1, 1]), 4, 2).tolist()
         [0, 1, 0]
-        >>> keys.encode(np.array([0, 5]), np.array([1, 2])).tolist()
+        >>> keys.encode(np.array([0, 5]), np.array([1, 2]), 6, 3).tolist()
         [1, 2]
     """
 
@@ -367,17 +369,19 @@ class PairKeys:
         """How many pairs are numbered."""
         return self._keys.size
 
-    def encode(self, first: np.ndarray, second: np.ndarray) -> np.ndarray:
-        """Each pair's number."""
+    def encode(
+        self, first: np.ndarray, second: np.ndarray, first_bound: int, second_bound: int
+    ) -> np.ndarray:
+        """Each pair's number (int32 or int64); every ``first`` is below ``first_bound``
+        and every ``second`` below ``second_bound`` (bounds the caller knows: no pass over
+        the pairs to find them)."""
         table = self._table
         if table is not None and len(first):
-            inside = (int(first.max()) < self._height) and (int(second.max()) < self._width)
-            if inside:
-                found = table[first * self._width + second]
-                if (found >= 0).all():
-                    known: np.ndarray = found.astype(np.int64)
-                    return known
-        numbers = self._keys.encode(pa.array(first * _HALF + second))
+            if first_bound <= self._height and second_bound <= self._width:
+                found: np.ndarray = table[first * self._width + second]  # int32: within _DENSE
+                if found.min() >= 0:
+                    return found
+        numbers = self._keys.encode(pa.array(first.astype(np.int64) * _HALF + second))
         self._fill()
         return numbers
 
