@@ -653,9 +653,9 @@ def _exact_quantiles(values: np.ndarray, first: np.ndarray, n: np.ndarray, q: fl
     for width in np.unique(widths[sorted_rows]).tolist():
         rows = np.flatnonzero(sorted_rows & (widths == width))
         counts = n[rows]
-        cells = _ranges(np.arange(len(rows)) * width, counts)  # each row's first cells
         grid = np.full((len(rows), width), np.inf)
-        grid.reshape(-1)[cells] = values[_ranges(first[rows], counts)]
+        # each row's first cells, filled in row-major order by a masked copy
+        grid[np.arange(width) < counts[:, None]] = _read_rows(values, first[rows], counts)
         grid.sort(axis=1)
         found[rows] = grid[np.arange(len(rows)), positions[rows]]
     return found

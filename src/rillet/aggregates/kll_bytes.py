@@ -142,18 +142,16 @@ def state_items(blobs: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     starts, lengths = offsets[:-1], np.diff(offsets)
     valid = np.ones(count, dtype=bool) if blobs.null_count == 0 else ~np.asarray(blobs.is_null())
     valid &= lengths >= 8
-    flags = np.where(valid, data[np.where(valid, starts + 3, 0)] if len(data) else 0, _FLAG_EMPTY)
+    flags = _byte_at(data, starts + 3, valid, _FLAG_EMPTY)
     single = valid & ((flags & _FLAG_SINGLE) != 0) & ((flags & _FLAG_EMPTY) == 0)
     full = valid & ((flags & (_FLAG_SINGLE | _FLAG_EMPTY)) == 0) & (lengths > _PREAMBLE)
-    levels = np.where(full, data[np.where(full, starts + 18, 0)] if len(data) else 0, 0).astype(
-        np.int64
-    )
+    levels = _byte_at(data, starts + 18, full, 0).astype(np.int64)
     first = np.where(single, starts + 8, starts + _PREAMBLE + 4 * levels + 16)
     retained = np.where(single, 1, np.where(full, (lengths - (first - starts)) // 8, 0))
     retained = np.maximum(retained, 0)
     shifts = first % 8  # each state's items as doubles of a view of the bytes at its shift
     index = (first - shifts) // 8
-    kinds = np.unique(shifts[retained > 0])
+    kinds = np.flatnonzero(np.bincount(shifts[retained > 0], minlength=8))
     if len(kinds) <= 1:  # the usual case: every state 8-byte aligned
         shift = int(kinds[0]) if len(kinds) else 0
         values = _view(data_buffer, len(data), shift)[_ranges(index, retained)]
@@ -176,6 +174,14 @@ def state_items(blobs: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         for h in range(int(levels[i])):
             span[bounds[h] : bounds[h + 1]] = 1 << h
     return retained, values, weights
+
+
+def _byte_at(data: np.ndarray, positions: np.ndarray, where: np.ndarray, other: int) -> np.ndarray:
+    """The byte at each position where ``where`` holds, ``other`` elsewhere."""
+    if where.all():  # the usual states: no NULL, none too short to read
+        found: np.ndarray = data[positions]
+        return found
+    return np.where(where, data[np.where(where, positions, 0)] if len(data) else 0, other)
 
 
 def _view(buffer: pa.Buffer | None, size: int, shift: int) -> np.ndarray:
