@@ -198,7 +198,8 @@ class EventWindows:
             keep = ~dropped
         else:
             slide, size = self.spec.slide, self.spec.size
-            base = times // slide * slide
+            index = times // slide  # each record's last window, by number
+            base = index * slide  # and its start
             late = base + slide <= arrived
             dropped = base + size <= arrived
             if timeless:
@@ -229,46 +230,48 @@ class EventWindows:
             if len(rows):
                 self._sessions(rows, times, groups, ctx_values, seqs)
         else:
-            self._hops(base, arrived, dropped, groups, ctx_values, seqs)
+            self._hops(index, arrived, dropped, groups, ctx_values, seqs)
         self._advance(self.newest - self.lateness)
 
     def _hops(
         self,
-        base: np.ndarray,
+        index: np.ndarray,
         arrived: np.ndarray,
         dropped: np.ndarray,
         groups: np.ndarray,
         values: list[pa.Array | None],
         seqs: np.ndarray,
     ) -> None:
+        """The records not dropped, each in its windows not yet out: ``index`` numbers each
+        record's last window (its start over the slide)."""
         slide, size, per = self.spec.slide, self.spec.size, self.spec.per_record
-        rows = np.flatnonzero(~dropped) if dropped.any() else np.arange(len(base))
-        if not len(rows):
-            return
-        last_start = base[rows] if len(rows) < len(base) else base  # its last window's start
+        rows = np.flatnonzero(~dropped) if dropped.any() else None  # None: every record
+        if rows is not None:
+            if not len(rows):
+                return
+            index = index[rows]
         if per > 1:  # every (record, window) pair whose window was not out yet
-            rows = np.repeat(rows, per)
-            starts = np.repeat(last_start, per) - np.tile(np.arange(per) * slide, len(last_start))
-            ok = starts + size > arrived[rows]
-            rows, starts = rows[ok], starts[ok]
-        else:
-            starts = last_start
-        self._add(rows, starts, groups, values, seqs)
+            rows = np.repeat(np.arange(len(index)) if rows is None else rows, per)
+            index = np.repeat(index, per) - np.tile(np.arange(per), len(index))
+            ok = index * slide + size > arrived[rows]
+            rows, index = rows[ok], index[ok]
+        self._add(rows, index, groups, values, seqs)
 
     def _add(
         self,
-        rows: np.ndarray,
-        starts: np.ndarray,
+        rows: np.ndarray | None,
+        index: np.ndarray,
         groups: np.ndarray,
         values: list[pa.Array | None],
         seqs: np.ndarray,
     ) -> None:
-        """Partial states of the records ``rows``, each for the window from ``starts``."""
-        if not len(rows):
+        """Partial states of the records ``rows`` (None: all), each for the window numbered
+        ``index`` (its start over the slide)."""
+        if not len(index):
             return
-        keys = groups[rows]
-        slide = self.spec.slide
-        windows = (starts - int(starts.min())) // slide
+        keys = groups if rows is None else groups[rows]
+        low = int(index.min())
+        windows = index - low
         width = int(keys.max()) + 1
         span = (int(windows.max()) + 1) * width
         if span < 2**62:  # one integer sorts faster than two
@@ -278,16 +281,17 @@ class EventWindows:
             code = np.take(code, order)
             change = code[1:] != code[:-1]
         else:
-            order = np.lexsort((keys, starts))
-            change = (starts[order[1:]] != starts[order[:-1]]) | (
+            order = np.lexsort((keys, windows))
+            change = (windows[order[1:]] != windows[order[:-1]]) | (
                 keys[order[1:]] != keys[order[:-1]]
             )
         runs = np.concatenate([np.zeros(1, dtype=np.int64), np.flatnonzero(change) + 1])
-        rows, first = np.take(rows, order), order[runs]  # a run's first: its window, group
+        first = order[runs]  # a run's first: its window, group
+        rows = order if rows is None else np.take(rows, order)
         states = [
             kind.partials(v, rows, seqs, runs) for kind, v in zip(self.kinds, values, strict=True)
         ]
-        began = starts[first]
+        began = (windows[first] + low) * self.spec.slide
         self._chunks.append(_Chunk(began, began + self.spec.size, keys[first], states))
 
     def _sessions(
