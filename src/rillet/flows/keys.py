@@ -325,8 +325,8 @@ class ColumnKeys:
             raise FlowError("more than 2**31 distinct group keys")
         if total > self.size:  # new keys: their codes, from the row each first appears in
             fresh = np.flatnonzero(numbers >= self.size)
-            _, first = np.unique(numbers[fresh], return_index=True)
-            rows = fresh[first]
+            # the row each new number first appears in, by number (numbered in that order)
+            rows = fresh[_first_rows(numbers[fresh] - self.size, total - self.size)]
             self._codes = [
                 np.concatenate([known, code[rows]])
                 for known, code in zip(self._codes, codes, strict=True)
@@ -375,34 +375,63 @@ class PairKeys:
         """Each pair's number (int32 or int64); every ``first`` is below ``first_bound``
         and every ``second`` below ``second_bound`` (bounds the caller knows: no pass over
         the pairs to find them)."""
+        if not len(first):
+            return np.zeros(0, dtype=np.int64)
         table = self._table
-        if table is not None and len(first):
-            if first_bound <= self._height and second_bound <= self._width:
-                found: np.ndarray = table[first * self._width + second]  # int32: within _DENSE
-                if found.min() >= 0:
-                    return found
-        numbers = self._keys.encode(pa.array(first.astype(np.int64) * _HALF + second))
-        self._fill()
-        return numbers
+        inside = first_bound <= self._height and second_bound <= self._width
+        if table is None or not inside:
+            table = self._fill(first_bound, second_bound)
+        if table is None:  # too many cells for a table: numbered by binary search
+            numbers = self._keys.encode(pa.array(first.astype(np.int64) * _HALF + second))
+            self._fill()
+            return numbers
+        cells = first * self._width + second  # int32: within _DENSE
+        found: np.ndarray = table[cells]
+        if found.min() < 0:  # new pairs: numbered in order of first appearance
+            fresh = _first_seen(cells[found < 0], len(table))
+            high, low = fresh // self._width, fresh % self._width
+            table[fresh] = self._keys.encode(pa.array(high.astype(np.int64) * _HALF + low))
+            found = table[cells]
+        return found
 
-    def _fill(self) -> None:
-        """The dense table of every pair known, when it is small enough."""
+    def _fill(self, first_bound: int = 0, second_bound: int = 0) -> np.ndarray | None:
+        """The dense table of every pair known and every pair within the bounds, when it
+        is small enough (None otherwise)."""
         packed = self._keys._by_number
-        if not len(packed):
-            return
         first, second = packed // _HALF, packed % _HALF
-        height = 1 << int(first.max()).bit_length()
-        width = 1 << int(second.max()).bit_length()
+        if len(packed):
+            first_bound = max(first_bound, int(first.max()) + 1)
+            second_bound = max(second_bound, int(second.max()) + 1)
+        height = max(1 << max(first_bound - 1, 0).bit_length(), self._height)
+        width = max(1 << max(second_bound - 1, 0).bit_length(), self._width)
         if height * width > _DENSE:
             self._table = None
-            return
+            return None
         if self._table is None or height > self._height or width > self._width:
-            self._height, self._width = max(height, self._height), max(width, self._width)
-            if self._height * self._width > _DENSE:
-                self._table = None
-                return
-            self._table = np.full(self._height * self._width, -1, dtype=np.int32)
-        self._table[first * self._width + second] = np.arange(len(packed), dtype=np.int32)
+            self._height, self._width = height, width
+            self._table = np.full(height * width, -1, dtype=np.int32)
+            self._table[first * width + second] = np.arange(len(packed), dtype=np.int32)
+        return self._table
+
+
+def _first_rows(values: np.ndarray, size: int) -> np.ndarray:
+    """Where each of ``0 .. size - 1`` first appears in ``values`` (``len(values)`` where
+    it does not): one unbuffered minimum, where ``np.unique`` sorts."""
+    firsts = np.full(size, len(values), dtype=np.int64)
+    np.minimum.at(firsts, values, np.arange(len(values)))
+    return firsts
+
+
+def _first_seen(values: np.ndarray, size: int) -> np.ndarray:
+    """The distinct ``values`` (each in ``[0, size)``) in order of first appearance."""
+    if size > 8 * len(values) + 4096:  # a table of every value would cost more than a sort
+        distinct, first = np.unique(values, return_index=True)
+        ordered: np.ndarray = distinct[np.argsort(first)]
+        return ordered
+    firsts = _first_rows(values, size)
+    seen = np.flatnonzero(firsts < len(values))
+    found: np.ndarray = seen[np.argsort(firsts[seen])]
+    return found
 
 
 def key_table(encoder: KeyEncoder) -> pa.RecordBatch:

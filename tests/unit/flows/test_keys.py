@@ -47,6 +47,24 @@ def test_several_columns_numbered_in_order_of_first_appearance() -> None:
     assert encoder.size == len(set(rows))
 
 
+@pytest.mark.parametrize("values", [1_500, 3_000])
+def test_many_distinct_pairs_numbered_in_order_of_first_appearance(values: int) -> None:
+    # 1,500 x 1,000 values fit a dense pair table, learnt a few new pairs a batch; 3,000 x
+    # 3,000 do not, and are numbered by binary search
+    rng = np.random.default_rng(values)
+    first = rng.integers(0, values, 20_000)
+    second = rng.integers(0, values if values > 1_500 else 1_000, 20_000)
+    rows = list(zip(first.tolist(), second.tolist(), strict=True))
+    encoder = KeyEncoder([pa.int64(), pa.int64()])
+    got: list[int] = []
+    for start in range(0, len(rows), 97):
+        columns = [pa.array(first[start : start + 97]), pa.array(second[start : start + 97])]
+        got.extend(encoder.encode(columns).tolist())
+    assert got == _model(rows)
+    back = list(zip(*(c.to_pylist() for c in encoder.values(np.array(got))), strict=True))
+    assert back == rows
+
+
 KINDS: dict[str, tuple[list[pa.DataType], Callable[[random.Random], tuple[object, ...]]]] = {
     "one integer column": ([pa.int64()], lambda rng: (rng.choice([3, -7, 2**40, None]),)),
     "one text column": ([pa.string()], lambda rng: (rng.choice(["a", "b", "", None]),)),
