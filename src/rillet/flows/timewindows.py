@@ -189,28 +189,29 @@ class EventWindows:
             valid = stamps.is_valid().to_numpy(zero_copy_only=False)
             stamps = pc.fill_null(stamps.cast(pa.int64()), 0)
         times: np.ndarray = stamps.cast(pa.int64()).to_numpy(zero_copy_only=False)
-        # the watermark each record arrived to: record by record, not batch by batch
-        seen = np.where(valid, times, NEVER) if timeless else times
-        arrived = np.maximum(running_max(seen, self.newest) - self.lateness, self.watermark)
-        if self.spec.kind == "session":
+        arrived: np.ndarray | None = None
+        dropped: np.ndarray | None = None
+        if self.spec.kind != "session":
+            slide, size = self.spec.slide, self.spec.size
+            index = times // slide  # each record's last window, by number
+            if timeless or not self._in_time(index, times):
+                arrived = self._arrived(times, valid, timeless)
+                base = index * slide  # a record's last window's start
+                late = base + slide <= arrived  # its first window was out
+                dropped = base + size <= arrived  # all of them were
+                if timeless:
+                    late &= valid
+                    dropped = (dropped & valid) | ~valid
+                self._late(batch, late, dropped, valid, timeless)
+        else:
+            arrived = self._arrived(times, valid, timeless)
             late = valid & (times < arrived)
             dropped = late | ~valid
             keep = ~dropped
-        else:
-            slide, size = self.spec.slide, self.spec.size
-            index = times // slide  # each record's last window, by number
-            base = index * slide  # and its start
-            late = base + slide <= arrived
-            dropped = base + size <= arrived
-            if timeless:
-                late &= valid
-                dropped = (dropped & valid) | ~valid
-        if timeless or late.any():
-            self.counters.add(int(late.sum()), int((dropped & valid).sum()))
-            hook = self.counters.on_late
-            if hook is not None and late.any():
-                hook(decoded(batch.filter(pa.array(late))))
-        if valid.any():
+            self._late(batch, late, dropped, valid, timeless)
+        if arrived is None:  # in time order
+            self.newest = max(self.newest, int(times[-1]))
+        elif valid.any():
             self.newest = max(self.newest, int((times[valid] if timeless else times).max()))
         ctx_values = [
             evaluate(c.argument, ctx) if c.argument is not None else None for c in self.calls
@@ -233,28 +234,62 @@ class EventWindows:
             self._hops(index, arrived, dropped, groups, ctx_values, seqs)
         self._advance(self.newest - self.lateness)
 
+    def _in_time(self, index: np.ndarray, times: np.ndarray) -> bool:
+        """Whether no record of a batch (every one with a time) is late: the usual batch,
+        in time order, whose first record's first window was not out.  (Each later one
+        arrives to a watermark behind its own time, so before the end of its windows.)"""
+        first_end = (int(index[0]) + 1) * self.spec.slide  # the first record's first window
+        watermark = max(self.newest - self.lateness, self.watermark)  # it arrives to
+        return first_end > watermark and bool((times[1:] >= times[:-1]).all())
+
+    def _arrived(self, times: np.ndarray, valid: np.ndarray, timeless: bool) -> np.ndarray:
+        """The watermark each record arrived to: record by record, not batch by batch."""
+        seen = np.where(valid, times, NEVER) if timeless else times
+        arrived: np.ndarray = np.maximum(
+            running_max(seen, self.newest) - self.lateness, self.watermark
+        )
+        return arrived
+
+    def _late(
+        self,
+        batch: pa.RecordBatch,
+        late: np.ndarray,
+        dropped: np.ndarray,
+        valid: np.ndarray,
+        timeless: bool,
+    ) -> None:
+        """Count the late records and the dropped ones, and hand the late ones over."""
+        if timeless or late.any():
+            self.counters.add(int(late.sum()), int((dropped & valid).sum()))
+            hook = self.counters.on_late
+            if hook is not None and late.any():
+                hook(decoded(batch.filter(pa.array(late))))
+
     def _hops(
         self,
         index: np.ndarray,
-        arrived: np.ndarray,
-        dropped: np.ndarray,
+        arrived: np.ndarray | None,
+        dropped: np.ndarray | None,
         groups: np.ndarray,
         values: list[pa.Array | None],
         seqs: np.ndarray,
     ) -> None:
         """The records not dropped, each in its windows not yet out: ``index`` numbers each
-        record's last window (its start over the slide)."""
+        record's last window (its start over the slide); ``arrived`` is None when no
+        record is late."""
         slide, size, per = self.spec.slide, self.spec.size, self.spec.per_record
-        rows = np.flatnonzero(~dropped) if dropped.any() else None  # None: every record
-        if rows is not None:
+        rows = None  # every record
+        if dropped is not None and dropped.any():
+            rows = np.flatnonzero(~dropped)
             if not len(rows):
                 return
             index = index[rows]
         if per > 1:  # every (record, window) pair whose window was not out yet
             rows = np.repeat(np.arange(len(index)) if rows is None else rows, per)
             index = np.repeat(index, per) - np.tile(np.arange(per), len(index))
-            ok = index * slide + size > arrived[rows]
-            rows, index = rows[ok], index[ok]
+            if arrived is not None:
+                ok = index * slide + size > arrived[rows]
+                rows, index = rows[ok], index[ok]
         self._add(rows, index, groups, values, seqs)
 
     def _add(
