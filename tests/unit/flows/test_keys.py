@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -137,6 +138,36 @@ def test_dictionary_encoded_text_is_numbered_as_its_values(kind: str, seed: int)
         ]
         numbers = encoded.encode(dictionaries).tolist()
         assert numbers == spelt.encode(columns).tolist()
+    every = np.arange(spelt.count)
+    assert [c.to_pylist() for c in encoded.values(every)] == [
+        c.to_pylist() for c in spelt.values(every)
+    ]
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_large_dictionary_encoded_batches_are_numbered_as_their_values(seed: int) -> None:
+    """Batches of hundreds of rows over a few keys (a catch-up's), their keys looked up by
+    table: numbers and values as the same text spelt out gets, NULLs and new keys too."""
+    rng = random.Random(seed)
+    types = [pa.string(), pa.string(), pa.string()]
+    hosts: list[str | None] = [f"h{i}" for i in range(rng.randint(1, 60))]
+    hosts.append(None)
+
+    def row() -> tuple[object, ...]:
+        host = rng.choice(hosts)
+        zone = None if host is None else f"z{len(host) % 3}"  # follows the host
+        return host, zone, rng.choice(["x", "y", None])
+
+    spelt, encoded = KeyEncoder(types), KeyEncoder(types)
+    for _ in range(rng.randint(1, 6)):
+        rows = [row() for _ in range(rng.randint(100, 1_500))]
+        columns = [pa.array([r[i] for r in rows], t) for i, t in enumerate(types)]
+        unused = rng.random() < 0.2  # now and then a dictionary entry no row uses
+        dictionaries = [
+            _dictionary_encoded(c, rng) if unused else pc.dictionary_encode(c) for c in columns
+        ]
+        assert encoded.encode(dictionaries).tolist() == spelt.encode(columns).tolist()
     every = np.arange(spelt.count)
     assert [c.to_pylist() for c in encoded.values(every)] == [
         c.to_pylist() for c in spelt.values(every)
