@@ -499,7 +499,9 @@ def _rewrite_items(
             return Column(name=name, line=each.line, col=each.col)
         if isinstance(each, Column):
             if bounds and each.qualifier is None and each.name in bounds:
-                if not any(f.name == each.name for f in fields):
+                # the window's bound, unless the input's column of that name is grouped by
+                # (a roll-up over a roll-up reads its input's window_start as its time)
+                if not any(f.name == each.name and f.frame in key_of for f in fields):
                     return Column(name=bounds[each.name], line=each.line, col=each.col)
             found = _lookup(each, fields, aliases)
             key = key_of.get(found.frame)

@@ -132,6 +132,42 @@ def test_an_hourly_roll_up_over_a_minutely_one_has_all_its_minutes() -> None:
         )
 
 
+def test_a_roll_up_over_a_roll_up_names_its_own_window_bounds() -> None:
+    """The minutely roll-up's output has a window_start column: an hourly one over it that
+    names window_start and window_end gets its hour's bounds, unless it groups by the
+    input's window_start, which it then names as that key."""
+    with rillet.connect() as db:
+        stream = _stream(db)
+        db.execute(MINUTELY)
+        db.execute(
+            "CREATE STREAM h AS SELECT host, window_start, window_end AS upto, sum(n) AS n "
+            "FROM m GROUP BY host, TUMBLE(window_start, INTERVAL '1' HOUR)"
+        )
+        db.execute(
+            "CREATE STREAM k AS SELECT host, window_start, count(*) AS minutes FROM m "
+            "GROUP BY host, window_start, TUMBLE(timestamp, INTERVAL '1' HOUR)"
+        )
+        events = _events(0, 2000)  # 2000 * 7 s: about 3.9 hours
+        stream.append_many(events)
+        assert wait_until(lambda: len(db.stream("m")) == len(_expected_minutes(events)), 20)
+        mins = db.sql("SELECT host, window_start, n FROM m").arrow()
+        closed = "HAVING e <= (SELECT max(window_start) FROM mins)"
+        expected = _duck(
+            "SELECT host, time_bucket(INTERVAL 1 HOUR, window_start) AS s, "
+            f"s + INTERVAL 1 HOUR AS e, sum(n) FROM mins GROUP BY ALL {closed} ORDER BY s, host",
+            mins=mins,
+        ).fetchall()
+        assert expected
+        assert wait_until(lambda: len(db.stream("h")) == len(expected), 20)
+        got = db.sql("SELECT host, window_start, upto, n FROM h ORDER BY window_start, host")
+        assert got.fetchall() == expected
+        # grouped by the input's window_start: one row a minute, named by that minute
+        assert wait_until(lambda: len(db.stream("k")) > 0, 20)
+        rows = db.sql("SELECT host, window_start, minutes, timestamp FROM k").fetchall()
+        assert all(n == 1 and start < end for _, start, n, end in rows)
+        assert len({(host, start) for host, start, _, _ in rows}) == len(rows)
+
+
 def test_reopen_resumes_without_doubling(tmp_path: Path) -> None:
     with rillet.connect(tmp_path) as db:
         _stream(db).append_many(_events(0, 1000))
