@@ -410,6 +410,7 @@ class PairKeys:
     def __init__(self) -> None:
         self._keys = IntegerKeys(pa.int64())
         self._table: np.ndarray | None = None  # number of (a, b) at a * width + b, or -1
+        self._dense = True  # while the pairs within the bounds fit a table
         self._height = 0
         self._width = 0
 
@@ -428,12 +429,10 @@ class PairKeys:
             return np.zeros(0, dtype=np.int64)
         table = self._table
         inside = first_bound <= self._height and second_bound <= self._width
-        if table is None or not inside:
+        if self._dense and (table is None or not inside):
             table = self._fill(first_bound, second_bound)
         if table is None:  # too many cells for a table: numbered by binary search
-            numbers = self._keys.encode(pa.array(first.astype(np.int64) * _HALF + second))
-            self._fill()
-            return numbers
+            return self._keys.encode(pa.array(first.astype(np.int64) * _HALF + second))
         cells = first * self._width + second  # int32: within _DENSE
         found: np.ndarray = table[cells]
         if found.min() < 0:  # new pairs: numbered in order of first appearance
@@ -454,23 +453,21 @@ class PairKeys:
         found: np.ndarray = table[first * self._width + second]
         return found
 
-    def _fill(self, first_bound: int = 0, second_bound: int = 0) -> np.ndarray | None:
-        """The dense table of every pair known and every pair within the bounds, when it
-        is small enough (None otherwise)."""
-        packed = self._keys._by_number
-        first, second = packed // _HALF, packed % _HALF
-        if len(packed):
-            first_bound = max(first_bound, int(first.max()) + 1)
-            second_bound = max(second_bound, int(second.max()) + 1)
+    def _fill(self, first_bound: int, second_bound: int) -> np.ndarray | None:
+        """The dense table of every pair within the bounds (every pair known is), grown
+        to them; None, from then on, once that is too many cells (the bounds only grow)."""
         height = max(1 << max(first_bound - 1, 0).bit_length(), self._height)
         width = max(1 << max(second_bound - 1, 0).bit_length(), self._width)
         if height * width > _DENSE:
-            self._table = None
+            self._table, self._dense = None, False
             return None
         if self._table is None or height > self._height or width > self._width:
+            packed = self._keys._by_number
             self._height, self._width = height, width
             self._table = np.full(height * width, -1, dtype=np.int32)
-            self._table[first * width + second] = np.arange(len(packed), dtype=np.int32)
+            self._table[packed // _HALF * width + packed % _HALF] = np.arange(
+                len(packed), dtype=np.int32
+            )
         return self._table
 
 
