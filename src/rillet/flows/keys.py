@@ -253,10 +253,10 @@ class IntegerKeys:
         numbers = np.empty(len(distinct), dtype=np.int64)
         numbers[order] = np.arange(self.size, self.size + len(distinct))
         self._add(distinct[order], 0)
-        merged = np.concatenate([self._known, distinct])
-        by = np.argsort(merged, kind="stable")
-        self._known = merged[by]
-        self._numbers = np.concatenate([self._numbers, numbers])[by]
+        # both sorted: merged by inserting, not by sorting every known value again
+        at = np.searchsorted(self._known, distinct)
+        self._known = np.insert(self._known, at, distinct)
+        self._numbers = np.insert(self._numbers, at, numbers)
 
     def _add(self, values: np.ndarray, nulls: int) -> int:
         """Give the next numbers to ``values`` (and ``nulls`` NULLs after them)."""
