@@ -170,7 +170,8 @@ class Parser(TokenStream):
         start = self.advance()
         token = self.token
         if token.kind not in ("number", "string"):
-            raise self.error("a number or a quoted duration after INTERVAL")
+            note = _POSITIVE if token.text == "-" else ""
+            raise self.error("a number or a quoted duration after INTERVAL", note=note)
         self.advance()
         amount = unescape(token.text) if token.kind == "string" else token.text
         unit = self.token.upper.rstrip("S") if self.token.kind == "word" else ""
@@ -183,9 +184,15 @@ class Parser(TokenStream):
             micros = parse_duration_us(text, "interval")
         except Exception:
             raise self.error(
-                "a duration such as INTERVAL 5 SECONDS or INTERVAL '1h'", token
+                "a duration such as INTERVAL 5 SECONDS or INTERVAL '1h'",
+                token,
+                note=_POSITIVE if _NOT_POSITIVE.match(amount) else "",
             ) from None
         return Literal(value=_Interval(micros), line=start.line, col=start.col)
+
+
+_POSITIVE = "an interval must be more than 0, as a window's size, slide and gap must"
+_NOT_POSITIVE = re.compile(r"\s*(?:-|0+(?:\.0*)?(?![\d.]))")  # a minus sign, or an amount of 0
 
 
 class _Interval(int):

@@ -45,11 +45,15 @@ BAD = [
     ("SELECT COUNT(*) AS n FROM perf GROUP BY TUMBLE(1, INTERVAL '1' MINUTE)", "time column"),
     (
         "SELECT COUNT(*) AS n FROM perf GROUP BY TUMBLE(ts, INTERVAL '0' MINUTE)",
-        "positive|duration",
+        "at 1:61.*more than 0.*size, slide and gap",
     ),
     (
         "SELECT COUNT(*) AS n FROM perf GROUP BY SESSION(ts, INTERVAL 0 SECONDS)",
-        "positive|duration",
+        "at 1:62.*more than 0",
+    ),
+    (
+        "SELECT COUNT(*) AS n FROM perf GROUP BY HOP(ts, INTERVAL -10 SECONDS, INTERVAL 1 MINUTES)",
+        "at 1:58.*more than 0",
     ),
     ("SELECT COUNT(*) AS n FROM perf GROUP BY TUMBLE(ts, 60)", "interval"),
     (
