@@ -219,7 +219,7 @@ class IntegerKeys:
         values = column.cast(pa.int64()).to_numpy(zero_copy_only=False)
         present = values if valid is None else values[valid]
         if len(present) and len(self._known):  # the usual batch: every value known
-            at = np.minimum(np.searchsorted(self._known, present), len(self._known) - 1)
+            at = np.minimum(_search(self._known, present), len(self._known) - 1)
             fresh = self._known[at] != present
             if not fresh.any() and valid is None:
                 known: np.ndarray = self._numbers[at]
@@ -230,7 +230,7 @@ class IntegerKeys:
             self._learn(present)
         if valid is not None and self._null is None:
             self._null = self._add(np.zeros(0, dtype=np.int64), 1)
-        found = np.searchsorted(self._known, values)
+        found = _search(self._known, values)
         numbers: np.ndarray = (
             self._numbers[np.minimum(found, len(self._known) - 1)]
             if len(self._known)
@@ -269,6 +269,18 @@ class IntegerKeys:
         picked = self._by_number[numbers]
         mask = numbers == self._null if self._null is not None else None
         return pa.array(picked, pa.int64(), mask=mask).cast(self.dtype)
+
+
+def _search(known: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """``np.searchsorted(known, values)``; past the caches, the values are looked up in
+    sorted order (each search starts where the one before ended: twice as fast)."""
+    if len(known) < 1 << 16 or len(values) < 1 << 10:
+        found: np.ndarray = np.searchsorted(known, values)
+        return found
+    order = np.argsort(values)
+    found = np.empty(len(values), dtype=np.intp)
+    found[order] = np.searchsorted(known, values[order])
+    return found
 
 
 _HALF = 2**31  # packed (number, code) pairs: both below this

@@ -66,6 +66,19 @@ def test_many_distinct_pairs_numbered_in_order_of_first_appearance(values: int) 
     assert back == rows
 
 
+def test_a_large_integer_key_space_numbered_in_order_of_first_appearance() -> None:
+    # past 65,536 known values the values are looked up in sorted order: numbers unchanged
+    rng = np.random.default_rng(7)
+    values = rng.integers(-(2**62), 2**62, 150_000)
+    column = values[rng.integers(0, len(values), 300_000)]
+    encoder = KeyEncoder([pa.int64()])
+    got: list[int] = []
+    for start in range(0, len(column), 5_000):
+        got.extend(encoder.encode([pa.array(column[start : start + 5_000])]).tolist())
+    assert got == _model([(v,) for v in column.tolist()])
+    assert encoder.values(np.array(got))[0].to_pylist() == column.tolist()
+
+
 KINDS: dict[str, tuple[list[pa.DataType], Callable[[random.Random], tuple[object, ...]]]] = {
     "one integer column": ([pa.int64()], lambda rng: (rng.choice([3, -7, 2**40, None]),)),
     "one text column": ([pa.string()], lambda rng: (rng.choice(["a", "b", "", None]),)),
