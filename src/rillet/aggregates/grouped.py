@@ -45,6 +45,7 @@ from typing import Any, Protocol
 import numpy as np
 import pyarrow as pa
 
+from rillet.aggregates import exactsum
 from rillet.aggregates.base import AggregateFunction, State
 from rillet.aggregates.sketches import KLL_K, Distribution, KllState, exact_positions
 from rillet.datatypes import DataType
@@ -174,9 +175,10 @@ class CountKind:
 
 
 class SumKind:
-    """``n`` values and their sum: floats in ``s`` (float64), integers exactly as the sums of
-    their high and low 32-bit halves (``hi``, ``lo``; ``lo`` carried into ``hi`` on reduce),
-    which int64 holds for any count of INT values and for 2**32 BIGINT values."""
+    """``n`` values and their sum, exactly, so that it does not depend on how the values
+    were grouped: integers as the sums of their high and low 32-bit halves (``hi``, ``lo``;
+    ``lo`` carried into ``hi`` on reduce), which int64 holds for any count of INT values and
+    for 2**32 BIGINT values; floats as integer digits (:mod:`rillet.aggregates.exactsum`)."""
 
     def __init__(self, integer: bool, average: bool) -> None:
         self.integer = integer
@@ -196,16 +198,37 @@ class SumKind:
             columns["hi"] = _sum_at(x >> 32, starts)
             columns["lo"] = _sum_at(x & _LOW32, starts)
         else:
-            columns["s"] = _sum_at(x, starts)
+            columns.update(exactsum.partials(x, starts))
         return columns
 
     def reduce(self, columns: Columns, starts: np.ndarray) -> Columns:
+        if not self.integer:
+            return {"n": _sum_at(columns["n"], starts), **exactsum.reduce(columns, starts)}
         reduced = {name: _sum_at(column, starts) for name, column in columns.items()}
-        if self.integer:
-            lo = reduced["lo"]
-            reduced["hi"] = reduced["hi"] + (lo >> 32)
-            reduced["lo"] = lo & _LOW32
+        lo = reduced["lo"]
+        reduced["hi"] = reduced["hi"] + (lo >> 32)
+        reduced["lo"] = lo & _LOW32
         return reduced
+
+    def totals(self, columns: Columns) -> np.ndarray | None:
+        """Each row's sum (AVG: the sum over the count) as numpy numbers, None where an
+        integer sum might not fit int64 or an integer average might round twice."""
+        n = columns["n"]
+        if self.integer:
+            hi, lo = columns["hi"], columns["lo"]
+            if len(hi) and (np.abs(hi).max() >= 2**30 or lo.max() >= 2**62):
+                return None  # (hi << 32) + lo might leave int64: Python ints hold it
+            total: np.ndarray = (hi << 32) + lo
+            if not self.average:
+                return total
+            if len(total) and np.abs(total).max() > 2**53:
+                return None  # rounded to a double, then divided: int / int rounds once
+        else:
+            total = exactsum.totals(columns)
+        if self.average:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                total = total / n
+        return total
 
     def results(self, columns: Columns) -> list[Any]:
         counts = columns["n"].tolist()
@@ -213,7 +236,7 @@ class SumKind:
             high, low = columns["hi"].tolist(), columns["lo"].tolist()
             totals = [(h << 32) + lo for h, lo in zip(high, low, strict=True)]
         else:
-            totals = columns["s"].tolist()
+            totals = exactsum.totals(columns).tolist()
         if self.average:  # int / int is correctly rounded, however large the sum
             return [t / n if n else None for t, n in zip(totals, counts, strict=True)]
         return [t if n else None for t, n in zip(totals, counts, strict=True)]
@@ -739,20 +762,8 @@ def _count_array(kind: Any, columns: Columns) -> pa.Array | None:
 
 
 def _sum_array(kind: Any, columns: Columns) -> pa.Array | None:
-    n = columns["n"]
-    if kind.integer:
-        if kind.average:  # int / int in Python rounds once; numpy would round twice
-            return None
-        hi, lo = columns["hi"], columns["lo"]
-        if len(hi) and (np.abs(hi).max() >= 2**30 or lo.max() >= 2**62):
-            return None  # (hi << 32) + lo might leave int64: Python ints hold it
-        total: np.ndarray = (hi << 32) + lo
-    else:
-        total = columns["s"]
-        if kind.average:
-            with np.errstate(invalid="ignore", divide="ignore"):
-                total = total / n
-    return pa.array(total, mask=n == 0)
+    total = kind.totals(columns)
+    return None if total is None else pa.array(total, mask=columns["n"] == 0)
 
 
 def _extreme_array(kind: Any, columns: Columns) -> pa.Array | None:
@@ -833,6 +844,9 @@ def state_columns(kind: Kind, arrays: dict[str, pa.Array]) -> Columns:
             columns[name] = _objects(array.to_pylist())
         else:
             columns[name] = _owned(array)
+    if isinstance(kind, SumKind) and "s" in columns:  # a float sum kept before exactsum
+        sums = columns.pop("s")
+        columns.update(exactsum.partials(sums, np.arange(len(sums))))
     return columns
 
 

@@ -488,18 +488,9 @@ def results_array(kind: Kind, columns: Columns, dtype: DataType) -> pa.Array:
     if isinstance(kind, ExtremeKind):
         return pa.array(columns["v"], mask=columns["n"] == 0).cast(arrow)
     if isinstance(kind, SumKind):
-        empty = columns["n"] == 0
-        if not kind.integer:
-            totals = columns["s"]
-        else:
-            high = columns["hi"]
-            if len(high) and int(np.abs(high).max()) >= 2**20:  # past 2**52: Python ints
-                return pa.array(kind.results(columns), type=arrow)
-            totals = (high << 32) + columns["lo"]  # exact in int64, and in a double
-        if kind.average:
-            with np.errstate(invalid="ignore", divide="ignore"):
-                totals = totals / columns["n"]  # one rounding, as int / int in Python
-        return pa.array(totals, mask=empty).cast(arrow)
+        totals = kind.totals(columns)
+        if totals is not None:
+            return pa.array(totals, mask=columns["n"] == 0).cast(arrow)
     results = kind.results(columns)
     if pa.types.is_binary(arrow):  # DISTRIBUTION: a flow's BINARY column holds its sketch's bytes
         results = [r.to_bytes() if isinstance(r, Distribution) else r for r in results]

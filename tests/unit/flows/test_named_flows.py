@@ -4,6 +4,7 @@ live, in dependency order, durable across close and reopen, checked at submissio
 from __future__ import annotations
 
 import datetime as dt
+import math
 import sqlite3
 import threading
 import time
@@ -450,6 +451,49 @@ def test_a_roll_up_is_the_same_whatever_batches_its_input_came_in() -> None:
     ).fetchall()
     assert results[0] == results[1]
     assert [row[:6] for row in results[0]] == sums
+
+
+def test_float_sums_are_exact_whatever_batches_their_input_came_in() -> None:
+    """SUM and AVG of doubles whose plain float sums depend on the order they are added in:
+    in one bulk read and in batches of 1 to 97, the same bits, those of the exact sums."""
+    count = 3_000  # ten a second: about 150 values in each group of a minute
+    events = pa.table(
+        {
+            "ts": pa.array(
+                [BASE + dt.timedelta(milliseconds=100 * i) for i in range(count)],
+                pa.timestamp("us", tz="UTC"),
+            ),
+            "host": [f"h{i % 2}" for i in range(count)],
+            "v": [0.1 * (i % 13) + 1e-9 * i - 0.3 * (i % 5) for i in range(count)],
+            "app": [f"a{(i // 2) % 2}" for i in range(count)],
+        }
+    )
+    schema = "ts TIMESTAMP NOT NULL, host STRING, v DOUBLE, app STRING"
+    rollup = (
+        "CREATE STREAM r AS SELECT host, app, window_start, sum(v) AS total, avg(v) AS mean "
+        "FROM ev GROUP BY host, app, TUMBLE(ts, INTERVAL '1' MINUTE)"
+    )
+    groups: dict[tuple[object, ...], list[float]] = {}
+    rows = events.to_pylist()
+    last = max(row["ts"] for row in rows)
+    for row in rows:
+        start = row["ts"].replace(second=0, microsecond=0)
+        if start + dt.timedelta(minutes=1) <= last:
+            groups.setdefault((row["host"], row["app"], start), []).append(row["v"])
+    exact = sorted((*k, math.fsum(v), math.fsum(v) / len(v)) for k, v in groups.items())
+    plain = sorted((*k, sum(v), sum(v) / len(v)) for k, v in groups.items())
+    assert exact != plain  # the values are such that the order of adding matters
+    for size in (events.num_rows, 1):
+        with rillet.connect() as db:
+            stream = db.create_stream("ev", schema, time_column="ts")
+            db.execute(rollup)
+            start, step = 0, size
+            while start < events.num_rows:
+                stream.append_many(events.slice(start, step))
+                start, step = start + step, (step if size > 1 else step % 97 + 1)
+            assert wait_until(partial(_has_rows, db, "r", len(exact)), 20)
+            got = db.sql("SELECT host, app, window_start, total, mean FROM r ORDER BY ALL")
+            assert got.fetchall() == exact
 
 
 def _at(minutes: float, host: str = "h0") -> pa.Table:
