@@ -8,7 +8,8 @@ value whatever batch or node it comes from: an int (BOOLEAN, INT, BIGINT, TIMEST
 microseconds, and FLOAT/DOUBLE as the bits of a double with -0.0 and NaN made canonical) or a
 str (STRING, PRECISE as its text, BINARY as latin-1 text, which maps bytes one to one; HLL,
 which ignores empty strings, gets every text key behind a "=").  State bytes are the
-sketches' own ``serialize()`` output.
+sketches' own serialized form; an HLL's in the one form that does not depend on the order of
+its values (:func:`hll_bytes`).
 """
 
 from __future__ import annotations
@@ -135,16 +136,53 @@ class DistinctCountState:
         self.union.update(other.union.get_result(ds.tgt_hll_type.HLL_8))
 
     def result(self) -> int:
-        return int(round(self.union.get_estimate()))
+        return hll_estimate(self._canonical())
 
     def bounds(self, num_std_devs: int = 2) -> tuple[float, float]:
         """Lower and upper bounds of the distinct count at 1, 2 or 3 standard deviations."""
-        return self.union.get_lower_bound(num_std_devs), self.union.get_upper_bound(num_std_devs)
+        sketch = self._canonical()
+        return sketch.get_lower_bound(num_std_devs), sketch.get_upper_bound(num_std_devs)
 
     def to_bytes(self) -> bytes:
-        sketch = self.union.get_result(ds.tgt_hll_type.HLL_8)
-        data: bytes = sketch.serialize_compact()
-        return data
+        return hll_bytes(self.union.get_result(ds.tgt_hll_type.HLL_8))
+
+    def _canonical(self) -> Any:
+        return ds.hll_sketch.deserialize(self.to_bytes())
+
+
+_HLL_MODE = 7  # the byte whose low two bits are the mode
+_LIST, _SET = 0, 1
+_OUT_OF_ORDER = 16  # flag: estimate from the registers alone, not the running HIP sum
+_HIP = slice(8, 16)  # the HIP accumulator of an HLL-mode image
+
+
+def hll_bytes(sketch: Any) -> bytes:
+    """An HLL sketch's compact image in a form that depends on the values it saw, not on
+    their order or on how they were split among the sketches merged into it, as a named
+    flow's output must not depend on where its input was cut into batches.
+
+    In LIST and SET mode the coupons are sorted (DataSketches reads them in any order).  In
+    HLL mode the registers already are the same; the HIP estimate, a running sum in arrival
+    order, is dropped and the sketch marked out of order, as a union marks what it merged,
+    so that it estimates from its registers.
+    """
+    image = bytearray(sketch.serialize_compact())
+    mode = image[_HLL_MODE] & 3
+    if mode in (_LIST, _SET):
+        start, count = (
+            (8, image[6]) if mode == _LIST else (12, int.from_bytes(image[8:12], "little"))
+        )
+        end = start + 4 * count
+        image[start:end] = np.sort(np.frombuffer(image, "<u4", count, start)).tobytes()
+    else:
+        image[5] |= _OUT_OF_ORDER
+        image[_HIP] = bytes(8)
+    return bytes(image)
+
+
+def hll_estimate(sketch: Any) -> int:
+    """The distinct count a sketch in :func:`hll_bytes`' form estimates."""
+    return int(round(sketch.get_estimate()))
 
 
 # -- APPROX_QUANTILE and DISTRIBUTION: KLL -------------------------------------------------------

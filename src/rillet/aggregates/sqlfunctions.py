@@ -53,7 +53,7 @@ import pyarrow.compute as pc
 
 from rillet.aggregates.grouped import _exact_quantiles
 from rillet.aggregates.kll_bytes import state_items
-from rillet.aggregates.sketches import HLL_LG_K, KLL_K
+from rillet.aggregates.sketches import HLL_LG_K, KLL_K, hll_bytes, hll_estimate
 
 
 def _pylist(array: Any) -> list[Any]:
@@ -178,23 +178,24 @@ def kll_merge_quantile(lists: pa.Array, qs: pa.Array) -> pa.Array:
 def hll_count(states: pa.Array) -> pa.Array:
     """The distinct count each HLL state estimates."""
     return pa.array(
-        [None if d is None else round(_hll(d).get_estimate()) for d in _pylist(states)],
+        [None if d is None else hll_estimate(_hll(hll_bytes(_hll(d)))) for d in _pylist(states)],
         pa.int64(),
     )
 
 
-def _hll_union(states: list[Any]) -> Any:
+def _hll_union(states: list[Any]) -> bytes:
+    """The states merged, in the form that does not depend on their order."""
     union = ds.hll_union(HLL_LG_K)
     for data in states:
         if data is not None:
             union.update(_hll(data))
-    return union.get_result(ds.tgt_hll_type.HLL_8)
+    return hll_bytes(union.get_result(ds.tgt_hll_type.HLL_8))
 
 
 def hll_merge(lists: pa.Array) -> pa.Array:
     """Each list of HLL states merged into one (a union)."""
     return pa.array(
-        [None if s is None else bytes(_hll_union(s).serialize_compact()) for s in _pylist(lists)],
+        [None if s is None else _hll_union(s) for s in _pylist(lists)],
         pa.binary(),
     )
 
@@ -202,7 +203,7 @@ def hll_merge(lists: pa.Array) -> pa.Array:
 def hll_merge_count(lists: pa.Array) -> pa.Array:
     """The distinct count of each list of HLL states merged."""
     return pa.array(
-        [None if s is None else round(_hll_union(s).get_estimate()) for s in _pylist(lists)],
+        [None if s is None else hll_estimate(_hll(_hll_union(s))) for s in _pylist(lists)],
         pa.int64(),
     )
 

@@ -7,6 +7,7 @@ from collections import Counter
 from decimal import Decimal
 from typing import Any
 
+import datasketches
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -57,6 +58,35 @@ def test_approx_count_distinct_is_within_the_hll_bound_of_duckdb(dtype: str) -> 
     low, high = state.bounds(3)
     assert low <= exact <= high
     assert abs(state.result() - exact) <= 0.05 * exact  # lg_k=12: 1.6% standard error
+
+
+@pytest.mark.parametrize(
+    ("distinct", "mode"),
+    [(6, 0), (60, 1), (300, 1), (3_000, 2), (120_000, 2)],  # LIST, SET and HLL mode
+)
+def test_a_distinct_count_is_the_same_bytes_however_its_values_were_cut(
+    distinct: int, mode: int
+) -> None:
+    """States of the same values cut into batches at random places, merged in another order:
+    one image and one estimate (SET mode keeps coupons in a hash table whose layout, and HLL
+    mode a running HIP estimate, follow arrival order), within the HLL bound of the truth."""
+    rng = np.random.default_rng(distinct)
+    values = pa.array(rng.permutation(np.repeat(np.arange(distinct), 2)))
+    images, counts = set(), set()
+    for pieces in (1, 2, 7, 40):
+        batches = split(values, _cuts(len(values), pieces, pieces))
+        states = [_distinct_state("BIGINT", [batch]) for batch in batches]
+        merged = _distinct_state("BIGINT", [])
+        for i in rng.permutation(len(states)):
+            merged.merge(states[i])
+        images.add(merged.to_bytes())
+        counts.add(merged.result())
+    assert len(images) == 1 and len(counts) == 1
+    (image,) = images
+    assert image[7] & 3 == mode
+    sketch = datasketches.hll_sketch.deserialize(image)
+    assert round(sketch.get_estimate()) == counts.pop()
+    assert sketch.get_lower_bound(3) <= distinct <= sketch.get_upper_bound(3)
 
 
 @pytest.mark.parametrize(

@@ -453,9 +453,11 @@ def test_a_roll_up_is_the_same_whatever_batches_its_input_came_in() -> None:
     assert [row[:6] for row in results[0]] == sums
 
 
-def test_float_sums_are_exact_whatever_batches_their_input_came_in() -> None:
+def test_float_sums_and_distinct_counts_are_the_same_whatever_batches_their_input_came_in() -> None:
     """SUM and AVG of doubles whose plain float sums depend on the order they are added in:
-    in one bulk read and in batches of 1 to 97, the same bits, those of the exact sums."""
+    in one bulk read and in batches of 1 to 97, the same bits, those of the exact sums.  The
+    APPROX_COUNT_DISTINCT states (about 150 values: a hash set of coupons) are the same bytes,
+    and so are their merges over the day, in either order."""
     count = 3_000  # ten a second: about 150 values in each group of a minute
     events = pa.table(
         {
@@ -470,9 +472,15 @@ def test_float_sums_are_exact_whatever_batches_their_input_came_in() -> None:
     )
     schema = "ts TIMESTAMP NOT NULL, host STRING, v DOUBLE, app STRING"
     rollup = (
-        "CREATE STREAM r AS SELECT host, app, window_start, sum(v) AS total, avg(v) AS mean "
-        "FROM ev GROUP BY host, app, TUMBLE(ts, INTERVAL '1' MINUTE)"
+        "CREATE STREAM r AS SELECT host, app, window_start, sum(v) AS total, avg(v) AS mean, "
+        "approx_count_distinct(v) AS values FROM ev GROUP BY host, app, "
+        "TUMBLE(ts, INTERVAL '1' MINUTE)"
     )
+    merges = (
+        "SELECT host, app, hll_merge(list(values ORDER BY window_start)), "
+        "hll_merge(list(values ORDER BY window_start DESC)) FROM r GROUP BY ALL ORDER BY ALL"
+    )
+    images = []
     groups: dict[tuple[object, ...], list[float]] = {}
     rows = events.to_pylist()
     last = max(row["ts"] for row in rows)
@@ -494,6 +502,15 @@ def test_float_sums_are_exact_whatever_batches_their_input_came_in() -> None:
             assert wait_until(partial(_has_rows, db, "r", len(exact)), 20)
             got = db.sql("SELECT host, app, window_start, total, mean FROM r ORDER BY ALL")
             assert got.fetchall() == exact
+            states = db.sql(
+                "SELECT values, hll_count(values) FROM r ORDER BY host, app, window_start"
+            )
+            images.append(states.fetchall())
+            for _, _, forward, backward in db.sql(merges).fetchall():
+                assert forward == backward
+    assert images[0] == images[1]
+    distinct = [len(set(v)) for _, v in sorted(groups.items())]
+    assert [count for _, count in images[0]] == distinct  # exact while so few
 
 
 def _at(minutes: float, host: str = "h0") -> pa.Table:
