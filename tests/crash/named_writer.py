@@ -20,7 +20,8 @@ import rillet
 BASE_US = int(dt.datetime(2026, 1, 1, tzinfo=dt.UTC).timestamp() * 1_000_000)
 BATCH = 150
 MINUTELY = (
-    "CREATE STREAM m AS SELECT host, window_start, count(*) AS n, sum(v) AS total, max(v) AS top "
+    "CREATE STREAM m AS SELECT host, window_start, count(*) AS n, sum(v) AS total, max(v) AS top, "
+    "avg(v) AS mean, approx_count_distinct(v) AS values "
     "FROM ev GROUP BY host, TUMBLE(ts, INTERVAL '1' MINUTE)"
 )
 HOURLY = (
@@ -30,14 +31,16 @@ HOURLY = (
 
 
 def records(first: int, count: int) -> pa.Table:
-    """Records ``first`` .. ``first + count - 1``: every 7 s, one in 50 three minutes late."""
+    """Records ``first`` .. ``first + count - 1``: every 7 s, one in 50 three minutes late,
+    with values whose plain float sums depend on how they are grouped."""
     offsets = range(first, first + count)
     times = [BASE_US + i * 7_000_000 - (180_000_000 if i % 50 == 49 else 0) for i in offsets]
     return pa.table(
         {
             "ts": pa.array(times, pa.timestamp("us", tz="UTC")),
             "host": [f"h{i % 4}" for i in offsets],
-            "v": [float(i % 97) for i in offsets],
+            # float sums that depend on the grouping, as a plain float sum would group them
+            "v": [(i % 97) * 0.1 + (i % 13) * 1e-7 for i in offsets],
         }
     )
 
