@@ -8,8 +8,8 @@ value whatever batch or node it comes from: an int (BOOLEAN, INT, BIGINT, TIMEST
 microseconds, and FLOAT/DOUBLE as the bits of a double with -0.0 and NaN made canonical) or a
 str (STRING, PRECISE as its text, BINARY as latin-1 text, which maps bytes one to one; HLL,
 which ignores empty strings, gets every text key behind a "=").  State bytes are the
-sketches' own serialized form; an HLL's in the one form that does not depend on the order of
-its values (:func:`hll_bytes`).
+sketches' own serialized form, HLL's and frequent items' in a form that does not depend on the
+order of the values (:func:`hll_bytes`, :func:`frequent_bytes`).
 """
 
 from __future__ import annotations
@@ -415,7 +415,35 @@ class TopKState:
             if self.keys.textual
             else self.sketch.serialize(ds.PyLongsSerDe())
         )
-        return data
+        return frequent_bytes(data, self.keys.textual)
+
+
+_FREQUENT_HEADER = 32  # bytes before the weights of a non-empty frequent-items image
+
+
+def frequent_bytes(image: bytes, textual: bool) -> bytes:
+    """A frequent-items image with its items in key order, not in their hash map's, whose
+    layout follows the order they came in: while the sketch holds every distinct value (its
+    counts exact), the same values cut into batches anywhere give the same bytes.  Past that
+    its counts depend on the order anyway.  The sketch reads its items in any order."""
+    if image[0] == 1:  # empty: no items
+        return image
+    count = int.from_bytes(image[8:12], "little")
+    weights = np.frombuffer(image, "<u8", count, _FREQUENT_HEADER)
+    start = _FREQUENT_HEADER + 8 * count
+    if textual:  # each a 4-byte length and UTF-8
+        items: list[bytes] = []
+        for _ in range(count):
+            end = start + 4 + int.from_bytes(image[start : start + 4], "little")
+            items.append(image[start:end])
+            start = end
+        order = np.array(sorted(range(count), key=lambda i: items[i][4:]), np.int64)
+        body = b"".join(items[i] for i in order.tolist())
+    else:
+        keys = np.frombuffer(image, "<i8", count, start)
+        order = np.argsort(keys, kind="stable")
+        body = keys[order].tobytes()
+    return image[:_FREQUENT_HEADER] + weights[order].tobytes() + body
 
 
 # -- the functions -------------------------------------------------------------------------------

@@ -53,7 +53,13 @@ import pyarrow.compute as pc
 
 from rillet.aggregates.grouped import _exact_quantiles
 from rillet.aggregates.kll_bytes import state_items
-from rillet.aggregates.sketches import HLL_LG_K, KLL_K, hll_bytes, hll_estimate
+from rillet.aggregates.sketches import (
+    HLL_LG_K,
+    KLL_K,
+    frequent_bytes,
+    hll_bytes,
+    hll_estimate,
+)
 
 
 def _pylist(array: Any) -> list[Any]:
@@ -243,8 +249,8 @@ def _merged_frequent(states: list[Any]) -> Any:
 
 def _frequent_bytes(sketch: Any) -> bytes:
     if isinstance(sketch, ds.frequent_strings_sketch):
-        return bytes(sketch.serialize())
-    return bytes(sketch.serialize(ds.PyLongsSerDe()))
+        return frequent_bytes(bytes(sketch.serialize()), True)
+    return frequent_bytes(bytes(sketch.serialize(ds.PyLongsSerDe())), False)
 
 
 def top_k_merge(lists: pa.Array) -> pa.Array:

@@ -89,6 +89,28 @@ def test_a_distinct_count_is_the_same_bytes_however_its_values_were_cut(
     assert sketch.get_lower_bound(3) <= distinct <= sketch.get_upper_bound(3)
 
 
+@pytest.mark.parametrize("dtype", ["BIGINT", "STRING"])
+def test_a_top_k_is_the_same_bytes_however_its_values_were_cut(dtype: str) -> None:
+    """While the sketch holds every distinct value, states of the same values cut into
+    batches anywhere and merged in any order: one image, whose sketch has the exact counts."""
+    rng = np.random.default_rng(7)
+    ints = rng.zipf(1.5, 5_000) % 400
+    values = pa.array(ints) if dtype == "BIGINT" else pa.array([f"page-{i}" for i in ints])
+    images = set()
+    for pieces in (1, 3, 11, 60):
+        batches = split(values, _cuts(len(values), pieces, pieces))
+        states = [_top_k_state(dtype, [batch], 5) for batch in batches]
+        merged = _top_k_state(dtype, [], 5)
+        for i in rng.permutation(len(states)):
+            merged.merge(states[i])
+        images.add(merged.to_bytes())
+    assert len(images) == 1
+    read = aggregate("top_k").load(t(dtype), (5,), images.pop())
+    assert isinstance(read, TopKState)
+    counts = Counter(values.to_pylist())
+    assert read.top() == sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:5]
+
+
 @pytest.mark.parametrize(
     ("dtype", "values"),
     [
