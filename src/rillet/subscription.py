@@ -58,6 +58,14 @@ class BatchesSubscriber(Subscriber, Protocol):
         """Take the live batches, in offset order, as if each were given to ``observe``."""
 
 
+class CatchingUpSubscriber(Subscriber, Protocol):
+    """A subscriber told when its catch-up was read (a flow putting held stored batches in
+    order): on its own thread, before a reader waiting for the catch-up returns."""
+
+    def history_read(self) -> None:
+        """Every stored batch of the catch-up was observed (or reading them failed)."""
+
+
 @dataclass(frozen=True, slots=True)
 class _Forget:
     """A retention's drop, queued behind the batches that held the dropped records."""
@@ -180,8 +188,7 @@ class Subscription:
             except Exception:
                 log.exception("%s of stream %r failed catching up", self.name, self.stream)
             finally:
-                self._history_read.set()
-                self._finished()
+                self._caught_up()
         many = getattr(self.subscriber, "observe_many", None)
         held: list[pa.RecordBatch | _Forget | None] = []
         while (item := held.pop() if held else self._queue.get()) is not None:
@@ -211,6 +218,19 @@ class Subscription:
             finally:
                 for _ in batches or [item]:
                     self._finished()
+
+    def _caught_up(self) -> None:
+        """The catch-up was read: the subscriber is told, then the readers waiting for it
+        (what it does then is part of the catch-up a reader waits for)."""
+        try:
+            told = getattr(self.subscriber, "history_read", None)
+            if told is not None:
+                told()
+        except Exception:
+            log.exception("%s of stream %r failed after catching up", self.name, self.stream)
+        finally:
+            self._history_read.set()
+            self._finished()
 
     def _finished(self) -> None:
         with self._idle:

@@ -126,6 +126,11 @@ class _Subscriber:
         with self._order:
             self._release()
 
+    def history_read(self) -> None:
+        """The catch-up was read: the held stored batches go, on the subscription's thread,
+        so a reader waiting for the catch-up sees what they make (a REFRESH's rows)."""
+        self.release()
+
     def _release(self) -> None:
         if not self._held:
             return
@@ -260,14 +265,6 @@ class Flow:
             )
             self._subscribers.append(subscriber)
             self._subscriptions.append((target.stream, subscription))
-            # held stored batches go once the catch-up is read (it may be read already)
-            if subscription.catching_up or subscriber.holding or self.sorted_through:
-                threading.Thread(
-                    target=_release_after,
-                    args=(subscription, subscriber),
-                    name=f"rillet-flow-{self.id}-catch-up",
-                    daemon=True,
-                ).start()
         if self._ends is not None:
             threading.Thread(target=self._watch, name=f"rillet-flow-{self.id}", daemon=True).start()
         elif self._ticking or all(target.stream.schema.implicit_time for target in self._inputs):
@@ -529,11 +526,6 @@ def describe(exc: BaseException) -> str:
         'ZeroDivisionError: division by zero'
     """
     return str(exc) if isinstance(exc, RilletError) else f"{type(exc).__name__}: {exc}"
-
-
-def _release_after(subscription: Subscription, subscriber: _Subscriber) -> None:
-    subscription.wait_history()
-    subscriber.release()
 
 
 def _output(batch: pa.RecordBatch, columns: Sequence[str]) -> pa.RecordBatch:

@@ -372,6 +372,8 @@ class NamedFlows:
         running = self.flows()
         if name not in entries or name not in running:
             raise not_found("named flow", name, list(entries))
+        for stream in list(db._streams.values()):  # creation order: a flow's input first
+            stream.caught_up()  # the records appended before it were seen (late ones too)
         if since is not None:
             try:
                 since_us = bound_us(since)

@@ -274,3 +274,34 @@ def test_a_refresh_failing_before_it_changes_anything_restarts_the_flows(
         live = ON_TIME[:600]
         assert wait_until(lambda: _settled(db, _minutes(live, _ts(ON_TIME[599]))))
         assert _stored(db, "m", MINUTE) == _minutes(live, _ts(ON_TIME[599]))
+
+
+@pytest.mark.parametrize("chained", [False, True])
+def test_refresh_returns_once_its_rows_are_in_and_covers_every_record_before_it(
+    chained: bool,
+) -> None:
+    """A read right after REFRESH sees the recomputed windows (not an emptied roll-up), and
+    a late record appended just before REFRESH (single appends wait in a buffer) is
+    counted in its window, not left in m.late; the readers of the roll-up follow alike."""
+    on_time = range(0, 60)  # 7 minutes
+    for late in (3, 20, 41):  # each round: a record of a closed minute, then REFRESH
+        with rillet.connect() as db:
+            stream = _ev(db)
+            db.execute(MINUTELY)
+            if chained:
+                db.execute(HOURLY.replace("INTERVAL '1' HOUR", "INTERVAL '2' MINUTE"))
+            stream.append_many(_records(on_time))
+            row = _records([late]).to_pylist()[0]
+            stream.append((row["ts"], row["host"], row["v"]))  # buffered, not yet ingested
+            db.execute("REFRESH STREAM m")
+            every = _minutes([*on_time, late], _ts(59))
+            assert _stored(db, "m", MINUTE) == every
+            assert _late(db) == []
+            if chained:
+                pairs = db.sql("SELECT timestamp, host, n FROM h").fetchall()
+                found = {(int(e.timestamp()) * 1_000_000 - 2 * MINUTE, h): n for e, h, n in pairs}
+                expected: dict[tuple[int, str], int] = defaultdict(int)
+                for (start, host), (n, _) in every.items():
+                    expected[(start // (2 * MINUTE) * (2 * MINUTE), host)] += n
+                closed = max(start for start, _ in every)  # the newest minute row's start
+                assert found == {k: v for k, v in expected.items() if k[0] + 2 * MINUTE <= closed}
