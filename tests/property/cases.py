@@ -8,11 +8,12 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+import datasketches as ds
 import numpy as np
 from hypothesis import strategies as st
 
 from rillet.aggregates import Distribution
-from rillet.aggregates.sketches import KllState
+from rillet.aggregates.sketches import KllState, frequent_sketch, top_items
 
 EPS = KllState().sketch.normalized_rank_error(False)  # KLL, k=200, 99% confidence
 HLL_EXACT = 300  # HLL (lg_k=12) keeps exact coupons up to a few hundred distinct values
@@ -93,3 +94,61 @@ def check_distribution(valid: list[Any], got: Any, want: Any) -> None:
     for q, answer in zip(qs, got.quantiles(qs), strict=True):
         below, at_most = ranks(valid, answer)
         assert below - EPS <= q <= at_most + EPS
+
+
+# -- the *_merge aggregates: stored states, each of one value ------------------------------------
+
+#: each *_merge aggregate, and the aggregate whose result it gives for the values its
+#: states hold (the merged state itself for kll_merge, hll_merge, top_k_merge)
+MERGES = {
+    "kll_merge": "distribution",
+    "kll_merge_quantile": "approx_quantile",
+    "hll_merge": "approx_count_distinct",
+    "hll_merge_count": "approx_count_distinct",
+    "top_k_merge": "top_k",
+    "top_k_merge_items": "top_k",
+}
+_HELD: dict[bytes, Any] = {}  # a state made here -> the value it holds
+
+
+def _state_of(family: str, value: Any) -> bytes:
+    """A state of the one value ``value``, made by DataSketches itself, as a roll-up
+    stores it."""
+    if family == "kll":
+        kll = ds.kll_doubles_sketch(KLL_EXACT)
+        kll.update(float(value))
+        data = bytes(kll.serialize())
+    elif family == "hll":
+        hll = ds.hll_sketch(12)
+        hll.update("=" + value)
+        data = bytes(hll.serialize_compact())
+    else:
+        top = ds.frequent_strings_sketch(10)
+        top.update(value)
+        data = bytes(top.serialize())
+    _HELD[data] = value
+    return data
+
+
+def stored(name: str, values: st.SearchStrategy[Any], max_size: int = 60) -> Case:
+    """A case of the *_merge aggregate ``name``: states of one value each (and NULLs)."""
+    family = name.split("_")[0]
+    states = column(values.map(lambda v: _state_of(family, v)), max_size, min_size=1)
+    params = {"kll_merge_quantile": QUANTILE_PARAMS, "top_k_merge_items": st.tuples(
+        st.integers(1, 5))}.get(name, st.just(()))  # fmt: skip
+    return Case("BINARY", states, params)
+
+
+def held(states: list[bytes]) -> list[Any]:
+    """The values the states hold (each state made by :func:`stored`)."""
+    return [_HELD[bytes(s)] for s in states]
+
+
+def finished(name: str, result: Any) -> Any:
+    """A *_merge aggregate's result as the aggregate it stands for gives it: a merged
+    state's distinct count (HLL), its items, most frequent first (TOP_K)."""
+    if result is None or name not in ("hll_merge", "top_k_merge"):
+        return result
+    if name == "hll_merge":
+        return int(round(ds.hll_sketch.deserialize(result).get_estimate()))
+    return top_items(frequent_sketch(result), 10)

@@ -51,6 +51,7 @@ from tests.property.cases import (
     FEW_INTS,
     HLL_EXACT,
     KLL_EXACT,
+    MERGES,
     NEAR_1E9,
     QUANTILE_PARAMS,
     STAMPS,
@@ -59,7 +60,10 @@ from tests.property.cases import (
     check_distribution,
     check_quantile,
     column,
+    finished,
+    held,
     same,
+    stored,
 )
 
 Ints = npt.NDArray[np.int64]
@@ -193,6 +197,16 @@ CASES: dict[str, list[Case]] = {
         Case("DOUBLE", _column(st.sampled_from([0.0, -0.0, 1.5])), st.tuples(st.integers(1, 3))),
         Case("BIGINT", _bulk(_zipf, 10_000), st.tuples(st.integers(1, 20))),
     ],
+    # stored states of one value each, merged: the aggregate of the values they hold
+    "kll_merge": [stored("kll_merge", FINITE), stored("kll_merge", FINITE, 400)],
+    "kll_merge_quantile": [
+        stored("kll_merge_quantile", FINITE),
+        stored("kll_merge_quantile", FINITE, 400),
+    ],
+    "hll_merge": [stored("hll_merge", WORDS, 200)],
+    "hll_merge_count": [stored("hll_merge_count", WORDS, 200)],
+    "top_k_merge": [stored("top_k_merge", WORDS)],
+    "top_k_merge_items": [stored("top_k_merge_items", WORDS)],
 }
 
 
@@ -364,7 +378,9 @@ def _check(batch: Batch, got: Any, want: Any, valid: list[Any], state: State | N
     """
     name = batch.name
     dtype = batch.arg.name if batch.arg is not None else None
-    if name in ("sum", "avg") and dtype in ("FLOAT", "DOUBLE"):
+    if name in MERGES:
+        _check_merge(batch, got, want, held(valid))
+    elif name in ("sum", "avg") and dtype in ("FLOAT", "DOUBLE"):
         # float addition is not associative: within rounding, and cancellation
         finite = [v for v in valid if math.isfinite(v)]
         slack = 1e-12 * math.fsum(abs(v) for v in finite)
@@ -388,6 +404,26 @@ def _check(batch: Batch, got: Any, want: Any, valid: list[Any], state: State | N
         _check_top_k(valid, got, want, state)
     else:  # COUNT, MIN, MAX, FIRST, LAST; SUM and AVG of integers and PRECISE
         assert same(got, want)
+
+
+def _check_merge(batch: Batch, got: Any, want: Any, valid: list[Any]) -> None:
+    """A *_merge aggregate over states of one value each: as its aggregate of the values."""
+    name = batch.name
+    got, want = finished(name, got), finished(name, want)
+    base = MERGES[name]
+    if not valid and name != "hll_merge_count":
+        assert got is None and want is None
+    elif base == "approx_quantile":
+        check_quantile(valid, batch.params[0], got, want)
+    elif base == "distribution":
+        check_distribution(valid, got, want)
+    elif base == "approx_count_distinct":
+        _check_distinct(valid, got, want)
+    else:  # the k most frequent, exactly: few distinct values
+        counts = Counter(valid)
+        k = batch.params[0] if batch.params else 10
+        assert got == want and len(got) == min(k, len(counts))
+        assert [counts[v] for v in got] == sorted(counts.values(), reverse=True)[: len(got)]
 
 
 def _key(value: Any) -> Any:
@@ -512,7 +548,7 @@ def test_states_read_back_from_arrow_are_the_states_written(name: str, data: st.
     assert all(len(column) == count for column in restored.values())
     for got, want in zip(kind.results(restored), kind.results(level), strict=True):
         assert same(got, want)
-    if name in KLL or not count:
+    if name in KLL_STATES or not count:
         return
     pairs = np.arange(0, 2 * count, 2, dtype=np.int64)  # row i beside its copy
 
@@ -543,7 +579,7 @@ def test_groups_without_a_value_are_empty(name: str, data: st.DataObject) -> Non
     def empty(rows: int) -> Any:
         if name == "count":
             return rows if values is None else 0
-        return 0 if name == "approx_count_distinct" else None
+        return 0 if name in ("approx_count_distinct", "hll_merge_count") else None
 
     columns = batch.partials(batch.starts, values)
     got = kind.results(columns)
@@ -558,7 +594,9 @@ def test_groups_without_a_value_are_empty(name: str, data: st.DataObject) -> Non
 @pytest.mark.parametrize("name", sorted(AGGREGATES))
 def test_no_groups(name: str) -> None:
     """No rows selected: no groups, no partials, and nothing to reduce."""
-    params = {"approx_quantile": (0.5,), "top_k": (3,)}.get(name, ())
+    params = {"approx_quantile": (0.5,), "kll_merge_quantile": (0.5,), "top_k": (3,)}.get(
+        name, (3,) if name == "top_k_merge_items" else ()
+    )
     none = np.zeros(0, dtype=np.int64)
     failures = []
     for dtype in dict.fromkeys(case.dtype for case in CASES[name]):
@@ -581,6 +619,7 @@ def test_no_groups(name: str) -> None:
 # -- KLL: exact values while a sketch would hold them exactly ------------------------------------
 
 KLL = ("approx_quantile", "distribution")
+KLL_STATES = (*KLL, "kll_merge", "kll_merge_quantile")  # sketches past k merge at random
 MANY_QS = [0.0, 1e-9, 0.01, 0.1, 0.25, 1 / 3, 0.5, 0.6, 2 / 3, 0.75, 0.9, 0.99, 1 - 1e-9, 1.0]
 KLL_SIZES = st.lists(st.integers(1, 260), min_size=1, max_size=8)  # rows a group: around k
 

@@ -44,11 +44,14 @@ from typing import Any, Protocol
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from rillet.aggregates import exactsum
 from rillet.aggregates.base import AggregateFunction, State
+from rillet.aggregates.kll_bytes import state_items
 from rillet.aggregates.sketches import KLL_K, Distribution, KllState, exact_positions
 from rillet.datatypes import DataType
+from rillet.errors import InputError
 
 Columns = dict[str, np.ndarray]
 
@@ -476,6 +479,7 @@ class KllKind:
     ) -> None:
         prototype = function.make(arg if arg is not None else DataType("NULL"), params)
         assert isinstance(prototype, KllState)
+        self.name = function.name
         self.q = prototype.q
         self.k = KLL_K  # the most values a sketch holds exactly, and so the most kept here
 
@@ -487,34 +491,68 @@ class KllKind:
         starts: np.ndarray,
     ) -> Columns:
         assert values is not None
-        x = _at(_numbers(values, False), rows)
-        keep = ~np.isnan(x)
-        if values.null_count:
-            keep &= _at(_valid(values), rows)
-        if keep.all():
-            n = _sizes(starts, len(x))
+        merged: dict[int, KllState] = {}  # KLL_MERGE: groups with a compacted state
+        if pa.types.is_binary(values.type):
+            x, n, merged = self._stored(values.take(rows) if rows is not None else values, starts)
         else:
-            n = _sum_at(keep, starts, np.int64)
-            x = x[keep]
+            x = _at(_numbers(values, False), rows)
+            keep = ~np.isnan(x)
+            if values.null_count:
+                keep &= _at(_valid(values), rows)
+            if keep.all():
+                n = _sizes(starts, len(x))
+            else:
+                n = _sum_at(keep, starts, np.int64)
+                x = x[keep]
         if not x.flags.writeable:  # Arrow's memory, maybe a slice of more: not to be kept
             x = x.copy()  # (and the sketch's binding takes writable arrays only)
         held = n  # the values kept exact, per group
         big = n > self.k
+        if merged:
+            big[list(merged)] = True
         sketches: list[tuple[int, KllState]] = []
         if big.any():  # sketched now; the values of the others are kept without them
             ends = np.cumsum(n)
             for i in np.flatnonzero(big).tolist():
-                state = KllState(self.q)
+                state = merged.get(i) or KllState(self.q)
                 state.sketch.update(x[ends[i] - n[i] : ends[i]])
                 sketches.append((i, state))
             held = np.where(big, 0, n)
             x = x[_ranges(ends - n, held)]
+            n = n.copy()
+            for i, state in merged.items():  # the values of its compacted states too
+                n[i] += state.sketch.n
         columns = _shared(x, held)
         for i, state in sketches:
             columns["base"][i] = -1
             columns["state"][i] = state
         columns["n"] = n
         return columns
+
+    def _stored(
+        self, states: pa.Array, starts: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, dict[int, KllState]]:
+        """KLL_MERGE's input, stored KLL states grouped by ``starts``: the items of the
+        states that hold their values (every item of weight 1), a group's one after another
+        in their states' order, so that merged states hold the values a DISTRIBUTION of the
+        same records would; how many each group has; and for each group with a compacted
+        state, those states merged (DataSketches' merge)."""
+        family = pc.binary_slice(states.drop_null(), 2, 3)  # DataSketches' KLL family: 15
+        if not pc.all(pc.equal(family, pa.scalar(b"\x0f", pa.binary())), min_count=0).as_py():
+            raise InputError(f"{self.name}: a value is not a KLL state")
+        retained, items, weights = state_items(states)
+        owner = np.repeat(np.arange(len(retained)), retained)
+        compacted = np.bincount(owner[weights > 1], minlength=len(retained)) > 0
+        kept = retained if not compacted.any() else np.where(compacted, 0, retained)
+        if compacted.any():
+            items = items[~compacted[owner]]
+        n = _sum_at(kept, starts, np.int64) if len(starts) else np.zeros(0, np.int64)
+        merged: dict[int, KllState] = {}
+        group = np.repeat(np.arange(len(starts)), _sizes(starts, len(retained)))
+        for row in np.flatnonzero(compacted).tolist():
+            state = merged.setdefault(int(group[row]), KllState(self.q))
+            state.sketch.merge(KllState(data=states[row].as_py()).sketch)
+        return items.astype(np.float64, copy=False), n, merged
 
     def reduce(self, columns: Columns, starts: np.ndarray) -> Columns:
         n = columns["n"]
@@ -729,7 +767,7 @@ def kind_of(
     Checks the argument type and parameters as :meth:`AggregateFunction.new_state` does.
     """
     function.new_state(arg, params)
-    if function.name in ("approx_quantile", "distribution"):
+    if function.name in ("approx_quantile", "distribution", "kll_merge", "kll_merge_quantile"):
         return KllKind(function, arg, params)
     found = _columnar(function.name, arg)
     return found if found is not None else ObjectKind(function, arg, params)

@@ -446,6 +446,122 @@ def frequent_bytes(image: bytes, textual: bool) -> bytes:
     return image[:_FREQUENT_HEADER] + weights[order].tobytes() + body
 
 
+# -- stored states merged: a roll-up over a roll-up ----------------------------------------------
+
+
+def frequent_sketch(data: bytes) -> Any:
+    """A TOP_K state: strings, or else integer keys (how TOP_K keeps numbers and times)."""
+    try:
+        return ds.frequent_strings_sketch.deserialize(bytes(data))
+    except (RuntimeError, ValueError, IndexError):  # lengths that do not fit: not strings
+        return ds.frequent_items_sketch.deserialize(bytes(data), ds.PyLongsSerDe())
+
+
+def frequent_image(sketch: Any) -> bytes:
+    """A frequent-items sketch's bytes, in :func:`frequent_bytes`' form."""
+    if isinstance(sketch, ds.frequent_strings_sketch):
+        return frequent_bytes(bytes(sketch.serialize()), True)
+    return frequent_bytes(bytes(sketch.serialize(ds.PyLongsSerDe())), False)
+
+
+def top_items(sketch: Any, k: int) -> list[str]:
+    """The k most frequent keys of a frequent-items sketch, as text, most first (ties by
+    key, so that every merge order gives the same list)."""
+    rows = sketch.get_frequent_items(_NO_FALSE_NEGATIVES)
+    rows.sort(key=lambda row: (-row[1], str(row[0])))
+    return [str(row[0]) for row in rows[:k]]
+
+
+def _states(
+    values: pa.Array | None, name: str, kind: str, read: Callable[[bytes], Any]
+) -> Iterable[Any]:
+    """The non-NULL stored states of a ``*_merge`` aggregate's batch, each read by
+    ``read``; InputError naming the function when one is not a ``kind`` state."""
+    valid = _non_null(values)
+    for data in [] if valid is None else valid.to_pylist():
+        try:
+            yield read(data)
+        except (RuntimeError, ValueError, IndexError, TypeError) as exc:
+            raise InputError(f"{name}: a value is not {kind} state ({exc})") from None
+
+
+class KllMergeState(KllState):
+    """KLL_MERGE (``q`` None: the states merged, a Distribution, stored as its bytes) and
+    KLL_MERGE_QUANTILE (rank q of them merged) over stored KLL states: DataSketches' merge
+    of each (a flow's windows read their items instead, :class:`~rillet.aggregates.grouped.
+    KllKind`)."""
+
+    __slots__ = ()
+
+    def update(self, values: pa.Array | None, rows: int) -> None:
+        name = "kll_merge" if self.q is None else "kll_merge_quantile"
+        for sketch in _states(values, name, "a KLL", _kll_from):
+            self.sketch.merge(sketch)
+
+
+class HllMergeState(DistinctCountState):
+    """HLL_MERGE (the union's bytes) and HLL_MERGE_COUNT (its estimate) over stored HLL
+    states, as a flow aggregate."""
+
+    __slots__ = ("count",)
+
+    def __init__(self, count: bool, data: bytes | None = None) -> None:
+        super().__init__(t("BINARY"), data=data)
+        self.count = count
+
+    def update(self, values: pa.Array | None, rows: int) -> None:
+        name = "hll_merge_count" if self.count else "hll_merge"
+        for sketch in _states(values, name, "an HLL", ds.hll_sketch.deserialize):
+            self.union.update(sketch)
+
+    def result(self) -> int | bytes | None:  # type: ignore[override]
+        if self.count:
+            return super().result()
+        return None if self.union.get_result().is_empty() else self.to_bytes()
+
+
+class TopKMergeState:
+    """TOP_K_MERGE (the merged state's bytes) and TOP_K_MERGE_ITEMS (its k most frequent
+    values, as text) over stored TOP_K states, as a flow aggregate.  The states are text
+    or integer keys, as TOP_K kept them; NULL until a state comes."""
+
+    __slots__ = ("k", "sketch")
+
+    def __init__(self, k: int | None, data: bytes | None = None) -> None:
+        self.k = k
+        self.sketch: Any = None if data is None else frequent_sketch(data)
+
+    @property
+    def name(self) -> str:
+        return "top_k_merge" if self.k is None else "top_k_merge_items"
+
+    def update(self, values: pa.Array | None, rows: int) -> None:
+        for sketch in _states(values, self.name, "a TOP_K", frequent_sketch):
+            self._merge(sketch)
+
+    def merge(self, other: TopKMergeState) -> None:
+        if other.sketch is not None:
+            self._merge(frequent_sketch(other.to_bytes()))  # a copy: other stays as it is
+
+    def _merge(self, sketch: Any) -> None:
+        if self.sketch is None or self.sketch.is_empty():  # an empty one is of text
+            self.sketch = sketch
+        elif type(sketch) is not type(self.sketch):
+            raise InputError(f"{self.name}: the states hold text and numbers, not one kind")
+        else:
+            self.sketch.merge(sketch)
+
+    def result(self) -> list[str] | bytes | None:
+        if self.sketch is None or self.sketch.is_empty():
+            return None
+        return self.to_bytes() if self.k is None else top_items(self.sketch, self.k)
+
+    def to_bytes(self) -> bytes:
+        if self.sketch is None:  # no state yet: an empty sketch of text
+            return frequent_image(ds.frequent_strings_sketch(10))
+        return frequent_image(self.sketch)
+
+
 # -- the functions -------------------------------------------------------------------------------
 
 
@@ -456,10 +572,10 @@ def _q(name: str, params: tuple[Any, ...]) -> float:
         raise TypeCheckError(f"{name}: {exc.message}", function=name) from None
 
 
-def _k(params: tuple[Any, ...]) -> int:
+def _k(params: tuple[Any, ...], name: str = "top_k") -> int:
     k = params[0]
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise TypeCheckError(f"top_k: k must be a positive integer, got {k!r}", function="top_k")
+        raise TypeCheckError(f"{name}: k must be a positive integer, got {k!r}", function=name)
     return k
 
 
@@ -510,5 +626,66 @@ TOP_K = AggregateFunction(
     rejects=_NO_LISTS,
 )
 
-for _fn in (APPROX_COUNT_DISTINCT, APPROX_QUANTILE, DISTRIBUTION, TOP_K):
+_BINARY = t("BINARY")
+KLL_MERGE = AggregateFunction(
+    "kll_merge",
+    Signature((_BINARY,), _BINARY),
+    (),
+    lambda arg, params: KllMergeState(),
+    lambda arg, params, data: KllMergeState(data=data),
+    "KLL states (DISTRIBUTION, APPROX_QUANTILE of a roll-up) merged into one state.",
+)
+KLL_MERGE_QUANTILE = AggregateFunction(
+    "kll_merge_quantile",
+    Signature((_BINARY, t("DOUBLE")), t("DOUBLE")),
+    ("q",),
+    lambda arg, params: KllMergeState(_q("kll_merge_quantile", params)),
+    lambda arg, params, data: KllMergeState(_q("kll_merge_quantile", params), data=data),
+    "The value at rank q of KLL states merged.",
+)
+HLL_MERGE = AggregateFunction(
+    "hll_merge",
+    Signature((_BINARY,), _BINARY),
+    (),
+    lambda arg, params: HllMergeState(False),
+    lambda arg, params, data: HllMergeState(False, data),
+    "HLL states (APPROX_COUNT_DISTINCT of a roll-up) merged into one state (a union).",
+)
+HLL_MERGE_COUNT = AggregateFunction(
+    "hll_merge_count",
+    Signature((_BINARY,), t("BIGINT NOT NULL")),
+    (),
+    lambda arg, params: HllMergeState(True),
+    lambda arg, params, data: HllMergeState(True, data),
+    "The distinct count of HLL states merged.",
+)
+TOP_K_MERGE = AggregateFunction(
+    "top_k_merge",
+    Signature((_BINARY,), _BINARY),
+    (),
+    lambda arg, params: TopKMergeState(None),
+    lambda arg, params, data: TopKMergeState(None, data),
+    "TOP_K states merged into one state.",
+)
+TOP_K_MERGE_ITEMS = AggregateFunction(
+    "top_k_merge_items",
+    Signature((_BINARY, t("BIGINT")), ListOf(t("STRING"))),
+    ("k",),
+    lambda arg, params: TopKMergeState(_k(params, "top_k_merge_items")),
+    lambda arg, params, data: TopKMergeState(_k(params, "top_k_merge_items"), data),
+    "The k most frequent values of TOP_K states merged, as text, most frequent first.",
+)
+
+for _fn in (
+    APPROX_COUNT_DISTINCT,
+    APPROX_QUANTILE,
+    DISTRIBUTION,
+    TOP_K,
+    KLL_MERGE,
+    KLL_MERGE_QUANTILE,
+    HLL_MERGE,
+    HLL_MERGE_COUNT,
+    TOP_K_MERGE,
+    TOP_K_MERGE_ITEMS,
+):
     register(_fn)

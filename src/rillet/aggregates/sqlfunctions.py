@@ -54,11 +54,14 @@ import pyarrow.compute as pc
 from rillet.aggregates.grouped import _exact_quantiles
 from rillet.aggregates.kll_bytes import state_items
 from rillet.aggregates.sketches import (
-    HLL_LG_K,
     KLL_K,
-    frequent_bytes,
+    HllMergeState,
+    TopKMergeState,
+    frequent_image,
+    frequent_sketch,
     hll_bytes,
     hll_estimate,
+    top_items,
 )
 
 
@@ -72,14 +75,6 @@ def _kll(data: bytes) -> Any:
 
 def _hll(data: bytes) -> Any:
     return ds.hll_sketch.deserialize(bytes(data))
-
-
-def _frequent(data: bytes) -> Any:
-    """A TOP_K state: strings, or else integer keys (how TOP_K keeps numbers and times)."""
-    try:
-        return ds.frequent_strings_sketch.deserialize(bytes(data))
-    except (RuntimeError, ValueError, IndexError):  # lengths that do not fit: not strings
-        return ds.frequent_items_sketch.deserialize(bytes(data), ds.PyLongsSerDe())
 
 
 # -- KLL -----------------------------------------------------------------------------------------
@@ -190,12 +185,11 @@ def hll_count(states: pa.Array) -> pa.Array:
 
 
 def _hll_union(states: list[Any]) -> bytes:
-    """The states merged, in the form that does not depend on their order."""
-    union = ds.hll_union(HLL_LG_K)
-    for data in states:
-        if data is not None:
-            union.update(_hll(data))
-    return hll_bytes(union.get_result(ds.tgt_hll_type.HLL_8))
+    """The states merged, as a flow's HLL_MERGE merges them (in the form that does not
+    depend on their order)."""
+    union = HllMergeState(False)
+    union.update(pa.array(states, pa.binary()), len(states))
+    return union.to_bytes()
 
 
 def hll_merge(lists: pa.Array) -> pa.Array:
@@ -217,17 +211,11 @@ def hll_merge_count(lists: pa.Array) -> pa.Array:
 # -- TOP_K ---------------------------------------------------------------------------------------
 
 
-def _top(sketch: Any, k: int) -> list[str]:
-    rows = sketch.get_frequent_items(ds.frequent_items_error_type.NO_FALSE_NEGATIVES)
-    rows.sort(key=lambda row: (-row[1], str(row[0])))
-    return [str(row[0]) for row in rows[:k]]
-
-
 def top_k_items(states: pa.Array, ks: pa.Array) -> pa.Array:
     """The k most frequent values of each TOP_K state, most frequent first, as text."""
     return pa.array(
         [
-            None if d is None or k is None else _top(_frequent(d), int(k))
+            None if d is None or k is None else top_items(frequent_sketch(d), int(k))
             for d, k in zip(_pylist(states), _pylist(ks), strict=True)
         ],
         pa.list_(pa.string()),
@@ -235,22 +223,10 @@ def top_k_items(states: pa.Array, ks: pa.Array) -> pa.Array:
 
 
 def _merged_frequent(states: list[Any]) -> Any:
-    total = None
-    for data in states:
-        if data is None:
-            continue
-        sketch = _frequent(data)
-        if total is None:
-            total = sketch
-        else:
-            total.merge(sketch)
-    return total
-
-
-def _frequent_bytes(sketch: Any) -> bytes:
-    if isinstance(sketch, ds.frequent_strings_sketch):
-        return frequent_bytes(bytes(sketch.serialize()), True)
-    return frequent_bytes(bytes(sketch.serialize(ds.PyLongsSerDe())), False)
+    """The states merged, as a flow's TOP_K_MERGE merges them (None: no state)."""
+    merged = TopKMergeState(None)
+    merged.update(pa.array(states, pa.binary()), len(states))
+    return merged.sketch
 
 
 def top_k_merge(lists: pa.Array) -> pa.Array:
@@ -258,7 +234,7 @@ def top_k_merge(lists: pa.Array) -> pa.Array:
     out: list[bytes | None] = []
     for states in _pylist(lists):
         merged = None if states is None else _merged_frequent(states)
-        out.append(None if merged is None else _frequent_bytes(merged))
+        out.append(None if merged is None else frequent_image(merged))
     return pa.array(out, pa.binary())
 
 
@@ -267,7 +243,7 @@ def top_k_merge_items(lists: pa.Array, ks: pa.Array) -> pa.Array:
     out: list[list[str] | None] = []
     for states, k in zip(_pylist(lists), _pylist(ks), strict=True):
         merged = None if states is None or k is None else _merged_frequent(states)
-        out.append(None if merged is None else _top(merged, int(k)))
+        out.append(None if merged is None else top_items(merged, int(k)))
     return pa.array(out, pa.list_(pa.string()))
 
 

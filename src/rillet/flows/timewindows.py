@@ -59,7 +59,19 @@ _ALWAYS = 2**62  # a watermark past every time: end of input
 _PILE = 64  # chunks of state kept apart before they are merged while no window closes
 
 #: the functions whose state is a sketch (output as bytes with ``sketch_state``)
-SKETCHES = frozenset({"approx_count_distinct", "approx_quantile", "distribution", "top_k"})
+SKETCHES = frozenset(
+    {
+        "approx_count_distinct",
+        "approx_quantile",
+        "distribution",
+        "top_k",
+        "kll_merge_quantile",
+        "hll_merge_count",
+        "top_k_merge_items",
+    }
+)
+#: the functions whose result is a KLL state (BINARY: its bytes)
+_KLL_STATES = frozenset({"distribution", "kll_merge"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -516,7 +528,7 @@ class EventWindows:
         for call, kind, kept in zip(self.calls, self.kinds, out.states, strict=True):
             if self.sketch_state and call.function.name in SKETCHES:
                 columns[call.name] = state_bytes(kind, kept)
-            elif call.function.name == "distribution":  # BINARY: its bytes
+            elif call.function.name in _KLL_STATES:
                 columns[call.name] = state_bytes(kind, kept)
             else:
                 columns[call.name] = results_array(kind, kept, call.type)

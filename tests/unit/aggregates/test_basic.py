@@ -371,4 +371,6 @@ def test_the_package_exports_exactly_its_api() -> None:
     }  # fmt: skip
     assert set(AGGREGATES) == set(BASIC) | {
         "approx_count_distinct", "approx_quantile", "distribution", "top_k",
+        "kll_merge", "kll_merge_quantile", "hll_merge", "hll_merge_count", "top_k_merge",
+        "top_k_merge_items",
     }  # fmt: skip

@@ -336,7 +336,8 @@ README_SCALARS = {
 }  # fmt: skip
 README_AGGREGATES = {
     "count", "sum", "min", "max", "avg", "stddev", "variance", "first", "last",
-    "approx_count_distinct", "approx_quantile", "distribution", "top_k",
+    "approx_count_distinct", "approx_quantile", "distribution", "top_k", "kll_merge",
+    "kll_merge_quantile", "hll_merge", "hll_merge_count", "top_k_merge", "top_k_merge_items",
 }  # fmt: skip
 
 
