@@ -81,15 +81,25 @@ def _hll(data: bytes) -> Any:
 
 
 def kll_quantile(states: pa.Array, qs: pa.Array) -> pa.Array:
-    """Rank q of each KLL state (NULL for a NULL or empty state)."""
+    """Rank q of each KLL state (NULL for a NULL or empty state): read from the bytes of
+    all of them at once while none was compacted (the usual minute state), else
+    DataSketches' answer state by state (sorting every compacted state's items together
+    costs more than the library's sorted view of each)."""
+    states, qs = _combined(states), _combined(qs)
+    if not _compacted(states):
+        found = _quantiles(states, np.arange(len(states), dtype=np.int64), states, qs, True)
+        if found is not None:
+            return found
     out: list[float | None] = []
     for data, q in zip(_pylist(states), _pylist(qs), strict=True):
         if data is None or q is None:
             out.append(None)
             continue
+        if not 0.0 <= float(q) <= 1.0:  # NaN too
+            raise ValueError(f"a quantile's rank must be between 0 and 1, got {q}")
         sketch = _kll(data)
         # inclusive ranks, as APPROX_QUANTILE reads its own sketches
-        out.append(None if sketch.is_empty() else float(sketch.get_quantile(_rank(q), True)))
+        out.append(None if sketch.is_empty() else float(sketch.get_quantile(float(q), True)))
     return pa.array(out, pa.float64())
 
 
@@ -111,13 +121,6 @@ def kll_merge(lists: pa.Array) -> pa.Array:
                 total.merge(_kll(data))
         out.append(bytes(total.serialize()))
     return pa.array(out, pa.binary())
-
-
-def _rank(q: Any) -> float:
-    rank = float(q)
-    if not 0.0 <= rank <= 1.0:  # NaN too
-        raise ValueError(f"a quantile's rank must be between 0 and 1, got {q}")
-    return rank
 
 
 def weighted_quantiles(
@@ -144,13 +147,30 @@ def weighted_quantiles(
 
 def kll_merge_quantile(lists: pa.Array, qs: pa.Array) -> pa.Array:
     """Rank q of each list of KLL states merged: the weighted quantile of their items."""
-    if isinstance(lists, pa.ChunkedArray):
-        lists = lists.combine_chunks()
-    if isinstance(qs, pa.ChunkedArray):
-        qs = qs.combine_chunks()
-    count = len(lists)
-    flat = pc.list_flatten(lists)
+    lists, qs = _combined(lists), _combined(qs)
     parents = np.asarray(pc.list_parent_indices(lists), dtype=np.int64)
+    return _quantiles(pc.list_flatten(lists), parents, lists, qs)
+
+
+def _compacted(states: pa.Array) -> bool:
+    """Whether any KLL state has more than one level (its header's byte 18), read from
+    the headers alone."""
+    full = states.filter(pc.greater(pc.binary_length(states), 20))  # two items or more
+    levels = pc.binary_slice(full, 18, 19)
+    return bool(pc.any(pc.not_equal(levels, pa.scalar(b"\x01", pa.binary())), min_count=0).as_py())
+
+
+def _combined(array: Any) -> Any:
+    return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+
+
+def _quantiles(
+    flat: pa.Array, parents: np.ndarray, rows: pa.Array, qs: pa.Array, exact: bool = False
+) -> Any:
+    """Rank q of the KLL states ``flat`` merged by row (``parents``: each state's row of
+    ``rows``, which are NULL where the states are); with ``exact``, None unless every state
+    holds its values (no compaction) and q is one rank."""
+    count = len(rows)
     retained, values, weights = state_items(flat)
     q = np.asarray(qs.fill_null(np.nan).to_numpy(zero_copy_only=False), dtype=np.float64)
     if ((q < 0) | (q > 1)).any():
@@ -160,16 +180,18 @@ def kll_merge_quantile(lists: pa.Array, qs: pa.Array) -> pa.Array:
         # lie one group after another, so each group is a row of a sorted matrix
         n = np.bincount(parents, weights=retained, minlength=count).astype(np.int64)
         found = np.full(count, np.nan)
-        rows = np.flatnonzero(n)
-        if len(rows):
+        chosen = np.flatnonzero(n)
+        if len(chosen):
             first = np.cumsum(n) - n
-            found[rows] = _exact_quantiles(values, first[rows], n[rows], float(q[0]))
+            found[chosen] = _exact_quantiles(values, first[chosen], n[chosen], float(q[0]))
+    elif exact:
+        return None
     else:
         groups = np.repeat(parents, retained)
         found = weighted_quantiles(groups, values, weights, count, q)
     missing = np.isnan(found) | np.isnan(q)
-    if lists.null_count:
-        missing |= np.asarray(lists.is_null())
+    if rows.null_count:
+        missing |= np.asarray(rows.is_null())
     return pa.array(found, mask=missing)
 
 

@@ -157,3 +157,46 @@ def test_exact_states_are_the_sketches_own_bytes(counts: list[int], seed: int) -
     owner, items, weights = kll_items(exact_states(values, n, KLL_K))
     assert sorted(items.tolist()) == sorted(values.tolist()) and (weights == 1).all()
     assert (np.bincount(owner, minlength=len(n)) == n).all()
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    sizes=st.one_of(
+        st.lists(st.integers(0, KLL_K), min_size=1, max_size=12),  # none compacted
+        st.lists(st.integers(0, 900), min_size=1, max_size=12),
+    ),
+    seed=st.integers(0, 2**32 - 1),
+    q=st.sampled_from([0.0, 0.01, 0.25, 0.5, 0.9, 0.99, 1.0]),
+)
+def test_kll_quantile_of_each_state_is_its_merge_alone_and_the_sketchs_own_answer(
+    con: duckdb.DuckDBPyConnection, sizes: list[int], seed: int, q: float
+) -> None:
+    """kll_quantile reads a column of states: while each holds its values, all at once,
+    each row as kll_merge_quantile of it alone and as DataSketches answers it; past k,
+    within the rank error."""
+    rng = np.random.default_rng(seed)
+    blobs: list[bytes | None] = []
+    parts = []
+    for n in sizes:
+        part = rng.lognormal(3, 1, n)
+        sketch = ds.kll_doubles_sketch(KLL_K)
+        if n:
+            sketch.update(part)
+        blobs.append(sketch.serialize())
+        parts.append(part)
+    blobs.append(None)
+    con.execute("CREATE OR REPLACE TABLE s (i INT, b BLOB)")
+    con.executemany("INSERT INTO s VALUES (?, ?)", list(enumerate(blobs)))
+    rows = con.execute(
+        "SELECT kll_quantile(b, ?), kll_merge_quantile([b], ?) FROM s ORDER BY i", [q, q]
+    ).fetchall()
+    assert rows[-1] == (None, None)
+    for (one, alone), part, blob in zip(rows, parts, blobs, strict=False):
+        if not len(part):
+            assert one is None and alone is None
+            continue
+        assert blob is not None
+        if len(part) <= KLL_K:
+            assert one == alone == ds.kll_doubles_sketch.deserialize(blob).get_quantile(q, True)
+        low, high = _rank_of(part, one)
+        assert low - RANK_ERROR <= q <= high + RANK_ERROR
