@@ -14,6 +14,7 @@ import re
 import threading
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -123,7 +124,20 @@ class QueryEngine:
         extra: Callable[[Sequence[str]], Mapping[str, pa.Table]] | None = None,
     ) -> Result:
         """Run ``query``; ``extra`` gives, for the streams it reads, rows to add to theirs
-        (the open windows of named flows, with ``include_open``)."""
+        (the open windows of named flows, with ``include_open``).  The sealed files it lists
+        stay on disk until it ends, whatever retention drops meanwhile."""
+        with ExitStack() as reading:
+            for stream in streams.values():
+                reading.enter_context(stream.reading())
+            return self._run(query, streams, params, extra)
+
+    def _run(
+        self,
+        query: str,
+        streams: Mapping[str, Stream],
+        params: Sequence[Any] | None,
+        extra: Callable[[Sequence[str]], Mapping[str, pa.Table]] | None,
+    ) -> Result:
         with self._lock:  # making a cursor touches the shared connection
             cursor = self._con.cursor()
         try:

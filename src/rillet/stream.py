@@ -83,6 +83,9 @@ class Stream(Upkeep):
         self._memory = MemoryStore(self.schema.time_index, self._granularity)
         self._reader = FileReader(root) if root is not None else None
         self._files = [self._sealed(info) for info in catalog.files(self.name)]
+        self._readers = 0
+        self._doomed: list[Path] = []
+        self._readers_lock = threading.Lock()
         self._sealed_through = catalog.sealed_through(self.name)
         self._log: Log | None = None
         self._watermark = max((f.max_time for f in self._files), default=-(2**63))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import random
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -704,3 +705,36 @@ def test_the_caret_of_duckdb_s_message_gives_the_same_place_as_its_offset(query:
     translated = _translate(plain.value, [], query)
     assert isinstance(translated, errors.ParseError)
     assert (translated.line, translated.col) == line_col(query, offset)
+
+
+def test_a_query_racing_retention_reads_the_partitions_there_are(tmp_path: Path) -> None:
+    """Retention removes sealed files while queries run (a roll-up with ``retention``,
+    polled): a query whose listing named a file removed before DuckDB read it runs again,
+    never failing, and counts only whole partitions."""
+    minute = 60_000_000_000  # a record's time as epoch nanoseconds
+    with rillet.connect(tmp_path) as db:
+        stream = db.create_stream("s", "v BIGINT", partition="1m", retention="2m")
+        done = threading.Event()
+        failures: list[BaseException] = []
+
+        def keep_dropping() -> None:
+            try:
+                for i in range(300):  # a minute of 100 records at a time, sealed, then dropped
+                    base = 1_699_999_980_000_000_000 + i * minute  # on a minute
+                    stream.append_many([(base + j * 600_000_000, j) for j in range(100)])
+                    stream.seal(everything=True)
+                    stream.apply_retention()
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                failures.append(exc)
+            finally:
+                done.set()
+
+        writer = threading.Thread(target=keep_dropping)
+        writer.start()
+        counts = []
+        while not done.is_set():
+            counts.append(db.sql("SELECT count(*) FROM s").fetchall()[0][0])
+        writer.join()
+        assert not failures
+        assert len(counts) > 50
+        assert all(c % 100 == 0 and c <= 400 for c in counts), sorted(set(counts))

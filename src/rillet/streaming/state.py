@@ -58,6 +58,11 @@ class StreamState:
     _memory: MemoryStore
     _reader: FileReader | None
     _files: list[ParquetPartition]
+    #: queries reading the sealed files now, and the files retention dropped meanwhile
+    #: (deleted once the last of those queries ends), under ``_readers_lock``
+    _readers: int
+    _doomed: list[Path]
+    _readers_lock: threading.Lock
     _sealed_through: dict[int, int]
     _log: Log | None
     _watermark: int

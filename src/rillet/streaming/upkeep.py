@@ -4,6 +4,9 @@ whole partitions, the log trimmed behind them."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 from rillet.arguments import FLAG, check
 from rillet.errors import RilletError
@@ -122,12 +125,38 @@ class Upkeep(Reads):
             for info in gone:
                 if self._reader is not None and self._root is not None:
                     self._reader.forget(info.path)
-                    (self._root / info.path).unlink(missing_ok=True)
+                    self._unlink(self._root / info.path)
         self._trim_log()
         # a reader after this call sees the subscribers' states without the dropped records
         for subscription in told:
             subscription.wait()
         return drop
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """A span in which the sealed files listed by :meth:`partitions` stay on disk (a
+        query lists them, then DuckDB reads them): retention deletes the files it drops
+        meanwhile when the last such span ends."""
+        with self._readers_lock:
+            self._readers += 1
+        try:
+            yield
+        finally:
+            doomed: list[Path] = []
+            with self._readers_lock:
+                self._readers -= 1
+                if not self._readers:
+                    doomed, self._doomed = self._doomed, []
+            for path in doomed:
+                path.unlink(missing_ok=True)
+
+    def _unlink(self, path: Path) -> None:
+        """Delete a dropped file, or leave it to the last query reading files now."""
+        with self._readers_lock:
+            if self._readers:
+                self._doomed.append(path)
+                return
+        path.unlink(missing_ok=True)
 
     def _trim_log(self) -> None:
         if self._log is None:
