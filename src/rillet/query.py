@@ -128,7 +128,7 @@ class QueryEngine:
         stay on disk until it ends, whatever retention drops meanwhile."""
         with ExitStack() as reading:
             for stream in streams.values():
-                reading.enter_context(stream.reading())
+                reading.enter_context(stream._reading())
             return self._run(query, streams, params, extra)
 
     def _run(

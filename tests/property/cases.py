@@ -148,7 +148,7 @@ def finished(name: str, result: Any) -> Any:
     """A *_merge aggregate's result as the aggregate it stands for gives it: a merged
     state's distinct count (HLL), its items, most frequent first (TOP_K)."""
     if result is None or name not in ("hll_merge", "top_k_merge"):
-        return result
+        return result  # (no value: the empty state, as 0 distinct and no items)
     if name == "hll_merge":
         return int(round(ds.hll_sketch.deserialize(result).get_estimate()))
     return top_items(frequent_sketch(result), 10)

@@ -44,14 +44,12 @@ from typing import Any, Protocol
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from rillet.aggregates import exactsum
 from rillet.aggregates.base import AggregateFunction, State
-from rillet.aggregates.kll_bytes import state_items
+from rillet.aggregates.kll_bytes import check_kll, state_items
 from rillet.aggregates.sketches import KLL_K, Distribution, KllState, exact_positions
 from rillet.datatypes import DataType
-from rillet.errors import InputError
 
 Columns = dict[str, np.ndarray]
 
@@ -537,9 +535,7 @@ class KllKind:
         in their states' order, so that merged states hold the values a DISTRIBUTION of the
         same records would; how many each group has; and for each group with a compacted
         state, those states merged (DataSketches' merge)."""
-        family = pc.binary_slice(states.drop_null(), 2, 3)  # DataSketches' KLL family: 15
-        if not pc.all(pc.equal(family, pa.scalar(b"\x0f", pa.binary())), min_count=0).as_py():
-            raise InputError(f"{self.name}: a value is not a KLL state")
+        check_kll(states, self.name)
         retained, items, weights = state_items(states)
         owner = np.repeat(np.arange(len(retained)), retained)
         compacted = np.bincount(owner[weights > 1], minlength=len(retained)) > 0

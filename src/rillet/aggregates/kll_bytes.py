@@ -23,6 +23,9 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
+
+from rillet.errors import InputError
 
 _FLAG_EMPTY = 1
 _FLAG_SINGLE = 4
@@ -112,6 +115,16 @@ def _extremes(
         low[rows] = np.minimum.reduceat(values[: int(n.sum())], first[rows])
         high[rows] = np.maximum.reduceat(values[: int(n.sum())], first[rows])
     return low, high
+
+
+def check_kll(blobs: pa.Array, name: str) -> None:
+    """InputError naming the function ``name`` unless every non-NULL value of ``blobs`` is
+    a KLL state (its family byte 15), before its bytes are read as one."""
+    values = blobs.drop_null()
+    family = pc.binary_slice(values, 2, 3)
+    ok = pc.all(pc.equal(family, pa.scalar(bytes([_FAMILY]), pa.binary())), min_count=0)
+    if not ok.as_py() or (len(values) and pc.min(pc.binary_length(values)).as_py() < 8):
+        raise InputError(f"{name}: a value is not a KLL state")
 
 
 def kll_items(blobs: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

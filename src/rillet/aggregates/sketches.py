@@ -514,16 +514,16 @@ class HllMergeState(DistinctCountState):
         for sketch in _states(values, name, "an HLL", ds.hll_sketch.deserialize):
             self.union.update(sketch)
 
-    def result(self) -> int | bytes | None:  # type: ignore[override]
-        if self.count:
-            return super().result()
-        return None if self.union.get_result().is_empty() else self.to_bytes()
+    def result(self) -> int | bytes:  # type: ignore[override]
+        """The estimate, or the union's bytes: of no value, an empty state, as
+        APPROX_COUNT_DISTINCT's state of no value is."""
+        return super().result() if self.count else self.to_bytes()
 
 
 class TopKMergeState:
     """TOP_K_MERGE (the merged state's bytes) and TOP_K_MERGE_ITEMS (its k most frequent
     values, as text) over stored TOP_K states, as a flow aggregate.  The states are text
-    or integer keys, as TOP_K kept them; NULL until a state comes."""
+    or integer keys, as TOP_K kept them."""
 
     __slots__ = ("k", "sketch")
 
@@ -552,9 +552,13 @@ class TopKMergeState:
             self.sketch.merge(sketch)
 
     def result(self) -> list[str] | bytes | None:
+        """The merged state's bytes (of no value, an empty state, as TOP_K's state of no
+        value is), or its k most frequent values (NULL for none)."""
+        if self.k is None:
+            return self.to_bytes()
         if self.sketch is None or self.sketch.is_empty():
             return None
-        return self.to_bytes() if self.k is None else top_items(self.sketch, self.k)
+        return top_items(self.sketch, self.k)
 
     def to_bytes(self) -> bytes:
         if self.sketch is None:  # no state yet: an empty sketch of text

@@ -52,12 +52,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from rillet.aggregates.grouped import _exact_quantiles
-from rillet.aggregates.kll_bytes import state_items
+from rillet.aggregates.kll_bytes import check_kll, state_items
 from rillet.aggregates.sketches import (
     KLL_K,
     HllMergeState,
     TopKMergeState,
-    frequent_image,
     frequent_sketch,
     hll_bytes,
     hll_estimate,
@@ -86,6 +85,7 @@ def kll_quantile(states: pa.Array, qs: pa.Array) -> pa.Array:
     DataSketches' answer state by state (sorting every compacted state's items together
     costs more than the library's sorted view of each)."""
     states, qs = _combined(states), _combined(qs)
+    check_kll(states, "kll_quantile")
     if not _compacted(states):
         found = _quantiles(states, np.arange(len(states), dtype=np.int64), states, qs, True)
         if found is not None:
@@ -149,7 +149,9 @@ def kll_merge_quantile(lists: pa.Array, qs: pa.Array) -> pa.Array:
     """Rank q of each list of KLL states merged: the weighted quantile of their items."""
     lists, qs = _combined(lists), _combined(qs)
     parents = np.asarray(pc.list_parent_indices(lists), dtype=np.int64)
-    return _quantiles(pc.list_flatten(lists), parents, lists, qs)
+    flat = pc.list_flatten(lists)
+    check_kll(flat, "kll_merge_quantile")
+    return _quantiles(flat, parents, lists, qs)
 
 
 def _compacted(states: pa.Array) -> bool:
@@ -252,11 +254,15 @@ def _merged_frequent(states: list[Any]) -> Any:
 
 
 def top_k_merge(lists: pa.Array) -> pa.Array:
-    """Each list of TOP_K states merged into one."""
+    """Each list of TOP_K states merged into one (of no state, an empty one)."""
     out: list[bytes | None] = []
     for states in _pylist(lists):
-        merged = None if states is None else _merged_frequent(states)
-        out.append(None if merged is None else frequent_image(merged))
+        if states is None:
+            out.append(None)
+            continue
+        merged = TopKMergeState(None)
+        merged.update(pa.array(states, pa.binary()), len(states))
+        out.append(merged.to_bytes())
     return pa.array(out, pa.binary())
 
 

@@ -133,7 +133,7 @@ class Upkeep(Reads):
         return drop
 
     @contextmanager
-    def reading(self) -> Iterator[None]:
+    def _reading(self) -> Iterator[None]:
         """A span in which the sealed files listed by :meth:`partitions` stay on disk (a
         query lists them, then DuckDB reads them): retention deletes the files it drops
         meanwhile when the last such span ends."""

@@ -6,6 +6,7 @@ here in plain Python."""
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections import Counter, defaultdict
 from typing import Any
@@ -189,3 +190,36 @@ def test_merging_what_is_not_a_state_is_refused() -> None:
         assert wait_until(lambda: flows["y"].state == "failed", 10)
         assert "kll_merge: a value is not a KLL state" in str(flows["y"].error)
         assert db.sql("SELECT count(*) FROM y").fetchall() == [(0,)]
+
+
+def test_states_of_no_value_merge_into_empty_states_and_other_sketches_are_refused() -> None:
+    """A minute whose records hold no value keeps empty states (not NULL): merged, they
+    stay empty states, as the hour's own would be.  In db.sql a KLL function over HLL or
+    TOP_K states, or any bytes, is an error naming it, never a number read from them."""
+    with rillet.connect() as db:
+        stream = db.create_stream(
+            "ev", "ts TIMESTAMP NOT NULL, host STRING, u STRING, v DOUBLE", time_column="ts"
+        )
+        db.execute(MINUTELY)
+        db.execute(MERGED)
+        db.execute(DIRECT)
+        start = dt.datetime.fromtimestamp(T0 / 1e6, dt.UTC)
+        stream.append_many(
+            [(start + dt.timedelta(minutes=m), "h0", None, None) for m in (0, 61, 62)]
+        )
+        assert wait_until(lambda: len(db.stream("h")) == len(db.stream("d")) == 1, 10)
+        assert _rows(db, "h") == _rows(db, "d")
+        [(users, du, tops, top3)] = db.sql("SELECT users, du, tops, top3 FROM h").fetchall()
+        assert ds.hll_sketch.deserialize(users).is_empty() and ds.hll_sketch.deserialize(du)
+        assert ds.frequent_strings_sketch.deserialize(tops).is_empty()
+        assert db.sql("SELECT hll_count(users), top_k_items(tops, 3) FROM h").fetchall() == [
+            (0, [])
+        ]
+        for query in (
+            "SELECT kll_merge_quantile(list(users), 0.5) FROM m",
+            "SELECT kll_merge_quantile(list(tops), 0.5) FROM m",
+            "SELECT kll_quantile(users, 0.5) FROM m",
+            "SELECT kll_merge_quantile(list(host::BLOB), 0.5) FROM m",
+        ):
+            with pytest.raises(RilletError, match="a value is not a KLL state"):
+                db.sql(query)
