@@ -28,7 +28,7 @@ from rillet.batches import decoded
 from rillet.datatypes import DataType
 from rillet.errors import ConflictError, FlowError, RilletError
 from rillet.flows.frames import SEQ, TIME
-from rillet.flows.operators import Operator, takes_dictionaries
+from rillet.flows.operators import Operator, event_windows, takes_dictionaries
 from rillet.flows.windows import Counters
 from rillet.record import Record
 from rillet.schema import OFFSET
@@ -127,9 +127,14 @@ class _Subscriber:
             self._release()
 
     def history_read(self) -> None:
-        """The catch-up was read: the held stored batches go, on the subscription's thread,
-        so a reader waiting for the catch-up sees what they make (a REFRESH's rows)."""
+        """The catch-up was read: the held stored batches go, then the idle advances a
+        replay keeps for its end, on the subscription's thread, so a reader waiting for
+        the catch-up sees what they make (a REFRESH's rows)."""
         self.release()
+        windows = event_windows(self.target.operator)
+        if windows is not None:
+            with self.flow._lock:
+                self.flow._call(windows.history_read, lambda: "as its stored input ended")
 
     def _release(self) -> None:
         if not self._held:
@@ -329,21 +334,28 @@ class Flow:
         """``frame`` through ``operator``; ``read``: (stream, offset) when every record of
         the stream before the offset has gone through with it."""
         with self._lock:
-            # after a failure nothing more goes through (it ends on another thread): output
-            # made without the failed batch's records would be wrong
-            if self._done or self._failure is not None:
-                return
-            try:
-                operator.push(frame)
-            except Exception as exc:  # the flow fails, the stream goes on
-                log.exception("flow %d failed", self.id)
-                self._failed(exc, self._where(operator, frame))
-                threading.Thread(target=self._end, args=(False,), daemon=True).start()
+            if not self._call(lambda: operator.push(frame), lambda: self._where(operator, frame)):
                 return
             if read is not None:
                 self.read_offsets[read[0]] = read[1]
                 if self.on_read is not None:
                     self.on_read()
+
+    def _call(self, work: Callable[[], None], where: Callable[[], str]) -> bool:
+        """Do ``work`` on the operators (holding the flow's lock); whether it went through.
+        After a failure nothing more goes through (the flow ends on another thread: output
+        made without the failed work would be wrong); work that raises fails the flow, the
+        stream goes on."""
+        if self._done or self._failure is not None:
+            return False
+        try:
+            work()
+        except Exception as exc:
+            log.exception("flow %d failed", self.id)
+            self._failed(exc, where())
+            threading.Thread(target=self._end, args=(False,), daemon=True).start()
+            return False
+        return True
 
     def _where(self, operator: Operator, frame: pa.RecordBatch) -> str:
         """Which input records a failed push carried (told with the error: a person can

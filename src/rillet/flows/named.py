@@ -50,7 +50,7 @@ from rillet.flows import config as flow_config
 from rillet.flows.checkpoint import Checkpoint, CheckpointMismatch, capture, restore
 from rillet.flows.flow import Flow, Sink, _output, describe
 from rillet.flows.frames import SEQ, TIME, TIME_TYPE
-from rillet.flows.operators import EventAggregate, Filter, Project
+from rillet.flows.operators import EventAggregate, Filter, Project, event_windows
 from rillet.flows.plan import PlanNode, TimeWindow, streams
 from rillet.flows.timewindows import EventWindows
 from rillet.flows.windows import Counters
@@ -459,6 +459,10 @@ class NamedFlows:
             options = {k: v for k, v in entry.options.items() if k not in _REFRESH_STATE}
             if other == name:
                 options[REFRESHED] = through
+                marks = entry.options.get(IDLE_MARKS)
+                if marks:  # windows an idle input closed close again once it is recomputed
+                    [offset] = through.values()  # (idle marks: one input)
+                    options[IDLE_MARKS] = [[offset, max(int(m[1]) for m in marks)]]
             point = points[other]
             if point is not None:
                 options[KEPT] = point
@@ -881,12 +885,7 @@ def _oldest_late(db: Database, name: str, flow: Flow) -> int | None:
 def _first_windows(flow: Flow) -> EventWindows | None:
     """The TUMBLE/HOP/SESSION windows reading a flow's first input (their records' SEQ
     are its offsets), if there are."""
-    if not flow._inputs:
-        return None
-    operator: Any = flow._inputs[0].operator
-    while operator is not None and not isinstance(operator, EventAggregate):
-        operator = getattr(operator, "downstream", None)
-    return operator.windows if operator is not None else None
+    return event_windows(flow._inputs[0].operator) if flow._inputs else None
 
 
 class _LateKeeper:

@@ -39,6 +39,14 @@ def takes_dictionaries(operator: Operator) -> bool:
     return bool(getattr(operator, "dictionaries", False))
 
 
+def event_windows(operator: Operator | None) -> EventWindows | None:
+    """The TUMBLE/HOP/SESSION windows ``operator`` feeds first (itself or downstream), if
+    any."""
+    while operator is not None and not isinstance(operator, EventAggregate):
+        operator = getattr(operator, "downstream", None)
+    return operator.windows if operator is not None else None
+
+
 class Filter:
     """Keeps the rows where a BOOLEAN expression is true (not false, not NULL)."""
 

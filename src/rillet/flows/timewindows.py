@@ -191,6 +191,13 @@ class EventWindows:
         if batch.num_rows:
             self._push(batch)
 
+    def history_read(self) -> None:
+        """A replay's stored input was all pushed: the idle advances kept at or before the
+        next offset go now, as the run it repeats made them with no record after (a
+        refreshed flow's windows that the idle input had closed close again)."""
+        while self.marks and self.marks[0][0] <= self._next_seq:
+            self._advance(self.marks.pop(0)[1])
+
     def _push(self, batch: pa.RecordBatch) -> None:
         self._pushed = True
         ctx = Context(batch, TIME)

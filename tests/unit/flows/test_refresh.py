@@ -305,3 +305,22 @@ def test_refresh_returns_once_its_rows_are_in_and_covers_every_record_before_it(
                     expected[(start // (2 * MINUTE) * (2 * MINUTE), host)] += n
                 closed = max(start for start, _ in every)  # the newest minute row's start
                 assert found == {k: v for k, v in expected.items() if k[0] + 2 * MINUTE <= closed}
+
+
+def test_refresh_closes_again_the_windows_an_idle_input_had_closed() -> None:
+    """Windows closed by ``idle_timeout`` (no later record) are out: after REFRESH they are
+    out again at once, with the late record counted, rather than open until the input is
+    idle once more."""
+    with rillet.connect() as db:
+        stream = _ev(db)
+        db.execute(MINUTELY.replace("AS SELECT", "WITH (idle_timeout = '200ms') AS SELECT"))
+        on_time = [1, 10]  # 00:00:07 and 00:01:10: the second minute closes only by idling
+        for i in on_time:
+            stream.append_many(_records([i]))
+        assert wait_until(lambda: len(db.stream("m")) == 2, 10)
+        stream.append_many(_records([2]))  # 00:00:14: late, its minute out
+        assert wait_until(lambda: _late(db) == [2], 10)
+        db.execute("REFRESH STREAM m")
+        every = _minutes([1, 2, 10], _ts(10) + MINUTE)
+        assert _stored(db, "m", MINUTE) == every  # both minutes, at once
+        assert _late(db) == []
