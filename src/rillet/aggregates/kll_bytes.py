@@ -30,6 +30,7 @@ from rillet.errors import InputError
 _FLAG_EMPTY = 1
 _FLAG_SINGLE = 4
 _PREAMBLE = 20  # bytes before the level offsets of a KLL state holding two or more items
+_LEVELS = 18  # the byte of its number of levels
 _FAMILY = 15
 _M = 8
 
@@ -127,6 +128,15 @@ def check_kll(blobs: pa.Array, name: str) -> None:
         raise InputError(f"{name}: a value is not a KLL state")
 
 
+def any_compacted(blobs: pa.Array) -> bool:
+    """Whether any KLL state has more than one level, read from the headers alone (the
+    number of levels of a state of two items or more)."""
+    full = blobs.filter(pc.greater(pc.binary_length(blobs), _PREAMBLE))
+    levels = pc.binary_slice(full, _LEVELS, _LEVELS + 1)
+    one = pa.scalar(b"\x01", pa.binary())
+    return bool(pc.any(pc.not_equal(levels, one), min_count=0).as_py())
+
+
 def kll_items(blobs: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The items of each KLL state: (state index, value, weight) of every retained item,
     read from the serialized bytes with numpy."""
@@ -158,7 +168,7 @@ def state_items(blobs: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     flags = _byte_at(data, starts + 3, valid, _FLAG_EMPTY)
     single = valid & ((flags & _FLAG_SINGLE) != 0) & ((flags & _FLAG_EMPTY) == 0)
     full = valid & ((flags & (_FLAG_SINGLE | _FLAG_EMPTY)) == 0) & (lengths > _PREAMBLE)
-    levels = _byte_at(data, starts + 18, full, 0).astype(np.int64)
+    levels = _byte_at(data, starts + _LEVELS, full, 0).astype(np.int64)
     first = np.where(single, starts + 8, starts + _PREAMBLE + 4 * levels + 16)
     retained = np.where(single, 1, np.where(full, (lengths - (first - starts)) // 8, 0))
     retained = np.maximum(retained, 0)

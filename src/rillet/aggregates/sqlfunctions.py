@@ -52,7 +52,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from rillet.aggregates.grouped import _exact_quantiles
-from rillet.aggregates.kll_bytes import check_kll, state_items
+from rillet.aggregates.kll_bytes import any_compacted, check_kll, state_items
 from rillet.aggregates.sketches import (
     KLL_K,
     HllMergeState,
@@ -86,7 +86,7 @@ def kll_quantile(states: pa.Array, qs: pa.Array) -> pa.Array:
     costs more than the library's sorted view of each)."""
     states, qs = _combined(states), _combined(qs)
     check_kll(states, "kll_quantile")
-    if not _compacted(states):
+    if not any_compacted(states):
         found = _quantiles(states, np.arange(len(states), dtype=np.int64), states, qs, True)
         if found is not None:
             return found
@@ -152,14 +152,6 @@ def kll_merge_quantile(lists: pa.Array, qs: pa.Array) -> pa.Array:
     flat = pc.list_flatten(lists)
     check_kll(flat, "kll_merge_quantile")
     return _quantiles(flat, parents, lists, qs)
-
-
-def _compacted(states: pa.Array) -> bool:
-    """Whether any KLL state has more than one level (its header's byte 18), read from
-    the headers alone."""
-    full = states.filter(pc.greater(pc.binary_length(states), 20))  # two items or more
-    levels = pc.binary_slice(full, 18, 19)
-    return bool(pc.any(pc.not_equal(levels, pa.scalar(b"\x01", pa.binary())), min_count=0).as_py())
 
 
 def _combined(array: Any) -> Any:
