@@ -407,6 +407,8 @@ def line_col(text: str, position: int) -> tuple[int, int]:
 
 
 _KIND = re.compile(r"^[A-Za-z ]*Error: ")
+#: a function of ours (:mod:`rillet.aggregates.sqlfunctions`) refused its input
+_UDF = re.compile(r"Python exception occurred while executing the UDF: (?:\w+: )?(.*)", re.S)
 #: DuckDB's context: ``LINE n: <the line, maybe cut short by ...>`` and a caret line under it
 _CONTEXT = re.compile(r"\n\nLINE (\d+): (.*)\n( *)\^")
 _SUGGESTION = re.compile(r'(?:Did you mean|Candidate bindings:[ :]*) "([^"]+)"')
@@ -453,6 +455,9 @@ def _translate(
     """DuckDB's error as rillet's: the class for its kind, the place in ``query`` (``where``
     if known, else from DuckDB's caret) and the name DuckDB suggests, if it does."""
     message = str(exc)
+    refused = _UDF.search(message)
+    if refused is not None:
+        return InputError(refused.group(1))
     if where is None and query is not None:
         where = _caret_position(message, query)
     line, col = where if where is not None else (None, None)

@@ -42,6 +42,7 @@ Examples:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -62,6 +63,7 @@ from rillet.aggregates.sketches import (
     hll_estimate,
     top_items,
 )
+from rillet.errors import InputError
 
 
 def _pylist(array: Any) -> list[Any]:
@@ -287,10 +289,26 @@ def register(con: duckdb.DuckDBPyConnection) -> None:
     for name, (function, params, result) in FUNCTIONS.items():
         con.create_function(  # type: ignore[call-overload]
             name,
-            function,
+            _naming(name, function),
             params,
             result,
             type="arrow",
             null_handling="special",
             side_effects=False,
         )
+
+
+def _naming(name: str, function: Callable[..., pa.Array]) -> Callable[..., pa.Array]:
+    """``function``, its refusals (and the sketch library's, of bytes it cannot read) as an
+    InputError that names it: DuckDB shows a UDF's error as the text alone."""
+
+    @functools.wraps(function)
+    def call(*args: pa.Array) -> pa.Array:
+        try:
+            return function(*args)
+        except InputError:
+            raise
+        except Exception as exc:  # the library's refusals are of many classes
+            raise InputError(f"{name}: {exc}") from exc
+
+    return call
