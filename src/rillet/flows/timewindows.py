@@ -57,6 +57,7 @@ START = "__wstart"
 END = "__wend"
 _ALWAYS = 2**62  # a watermark past every time: end of input
 _PILE = 64  # chunks of state kept apart before they are merged while no window closes
+_PAIRS = 1 << 22  # the most (record, window) pairs a HOP makes at once: a batch is cut to fit
 
 #: the functions whose state is a sketch (output as bytes with ``sketch_state``)
 SKETCHES = frozenset(
@@ -199,6 +200,13 @@ class EventWindows:
             self._advance(self.marks.pop(0)[1])
 
     def _push(self, batch: pa.RecordBatch) -> None:
+        # a record is decided alone, in order: a batch's pieces do what it does, and a HOP
+        # of many windows a record (1 hour every second) holds a few million pairs at most
+        rows = max(1, _PAIRS // self.spec.per_record)
+        for start in range(0, batch.num_rows, rows):
+            self._push_rows(batch.slice(start, rows))
+
+    def _push_rows(self, batch: pa.RecordBatch) -> None:
         self._pushed = True
         ctx = Context(batch, TIME)
         stamps = evaluate(self.time, ctx)

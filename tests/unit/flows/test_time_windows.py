@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import rillet
-from rillet.flows import config
+from rillet.flows import config, timewindows
 from rillet.flows.flow import _Subscriber
 from tests.unit.support import wait_until
 
@@ -253,3 +253,31 @@ def test_batches_that_queued_up_go_through_as_one_with_the_same_output(
         outputs.append([tuple(r.values()) for r in flow])
     assert joined == [len(batches) - 1]
     assert outputs[0] == outputs[1] and len(outputs[0]) == 18  # 2 keys over 9 seconds
+
+
+def test_a_hop_of_many_windows_a_record_takes_a_batch_in_pieces_with_the_same_rows(
+    db: rillet.Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # out of order, late within and beyond the lateness, in one batch: cut into pieces of
+    # 3 records (a HOP of 4 windows a record, at most 13 pairs at once)
+    data: list[tuple[int, Any, int | None]] = [
+        (t, "ab"[t % 2], t % 7) for t in (1000, 1300, 900, 2600, 2000, 4100, 1200, 3900)
+    ]
+    data += [(t, "c", 1) for t in range(4200, 6000, 250)] + [(1500, "a", 50)]
+    expected, late, dropped = _expected(data, "hop", (250, 1000), 300)
+    assert late and dropped  # the case has both
+    db.set(config.LATENESS, 300)
+    pieces: list[int] = []
+    original = timewindows.EventWindows._push_rows
+
+    def counted(self: timewindows.EventWindows, batch: Any) -> None:
+        pieces.append(batch.num_rows)
+        original(self, batch)
+
+    monkeypatch.setattr(timewindows, "_PAIRS", 13)
+    monkeypatch.setattr(timewindows.EventWindows, "_push_rows", counted)
+    window = "HOP(ts, INTERVAL '250' MILLISECOND, INTERVAL '1' SECOND)"
+    got, got_late, got_dropped = _flow_rows(db, data, window, False, 1)
+    assert max(pieces) == 3 and sum(pieces) == len(data)
+    assert sorted(got, key=_key) == sorted(expected, key=_key)
+    assert (got_late, got_dropped) == (late, dropped)
