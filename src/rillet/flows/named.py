@@ -50,7 +50,7 @@ from rillet.flows import config as flow_config
 from rillet.flows.checkpoint import Checkpoint, CheckpointMismatch, capture, restore
 from rillet.flows.flow import Flow, Sink, _output, describe
 from rillet.flows.frames import SEQ, TIME, TIME_TYPE
-from rillet.flows.operators import EventAggregate, Filter, Project, event_windows
+from rillet.flows.operators import Filter, Project, event_windows, window_aggregate
 from rillet.flows.plan import PlanNode, TimeWindow, streams
 from rillet.flows.timewindows import EventWindows
 from rillet.flows.windows import Counters
@@ -249,14 +249,9 @@ def open_rows(flow: Flow) -> list[pa.RecordBatch]:
     found: list[pa.RecordBatch] = []
     with flow._lock:
         for target in flow._inputs:
-            operator: Any = target.operator
-            while operator is not None and not isinstance(operator, EventAggregate):
-                operator = getattr(operator, "downstream", None)
-            if operator is None:
-                continue
-            batch = operator.windows.open_batch()
-            if batch is not None:
-                found.extend(_after_windows(operator.downstream, batch))
+            aggregate = window_aggregate(target.operator)
+            if aggregate is not None and (batch := aggregate.windows.open_batch()) is not None:
+                found.extend(_after_windows(aggregate.downstream, batch))
     return found
 
 

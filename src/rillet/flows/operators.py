@@ -39,12 +39,18 @@ def takes_dictionaries(operator: Operator) -> bool:
     return bool(getattr(operator, "dictionaries", False))
 
 
-def event_windows(operator: Operator | None) -> EventWindows | None:
-    """The TUMBLE/HOP/SESSION windows ``operator`` feeds first (itself or downstream), if
+def window_aggregate(operator: Operator | None) -> EventAggregate | None:
+    """The TUMBLE/HOP/SESSION aggregate ``operator`` feeds first (itself or downstream), if
     any."""
     while operator is not None and not isinstance(operator, EventAggregate):
         operator = getattr(operator, "downstream", None)
-    return operator.windows if operator is not None else None
+    return operator
+
+
+def event_windows(operator: Operator | None) -> EventWindows | None:
+    """The windows of :func:`window_aggregate`'s aggregate, if any."""
+    aggregate = window_aggregate(operator)
+    return aggregate.windows if aggregate is not None else None
 
 
 class Filter:
