@@ -14,7 +14,8 @@ A day of latencies from 1,000 hosts, ``ROLLUP_PER_MINUTE`` records a host and mi
   the roll-up's answers against the exact ones, and the same GROUP BY counting the rows
   alone, reading no state (the floor under any answer from the minute rows).
 - The same p99s from an hourly roll-up kept over the minute one (``kll_merge`` in a flow, a
-  roll-up over a roll-up): the flow's states/s, then the query over its 24,000 states.
+  roll-up over a roll-up): the flow's states/s, then the query over its 24,000 states,
+  and the p99 per host over the day merged from them (states past k, compacted).
 
 Run only these: ``python bench/rollups.py``.
 """
@@ -72,6 +73,7 @@ REROLL = (
     "GROUP BY host, TUMBLE(window_start, INTERVAL '1' HOUR)"
 )
 HOURLY_P99 = "SELECT host, window_start AS hour, kll_quantile(latency, 0.99) AS p99 FROM hourly"
+DAILY_P99 = "SELECT host, kll_merge_quantile(list(latency), 0.99) AS p99 FROM hourly GROUP BY ALL"
 RAW_P99 = (
     "SELECT host, time_bucket(INTERVAL 1 HOUR, ts) AS hour, quantile_cont(latency, 0.99) AS p99 "
     "FROM raw GROUP BY ALL"
@@ -206,6 +208,9 @@ def hourly(
           f"{hour_s * 1000:.1f} ms")  # fmt: skip
     print(f"  against the query over the minute states: {minute_s / hour_s:.0f}x faster; "
           f"worst rank error against the exact p99: {_rank_error(con, answers):.4f}")  # fmt: skip
+    [(day_s, days)] = medians([lambda: db.sql(DAILY_P99).arrow()], repeat=5)
+    print(f"  p99 per host over the day, merging the hourly roll-up's compacted states "
+          f"(kll_merge_quantile, {days.num_rows:,} rows): {day_s * 1000:.1f} ms")  # fmt: skip
 
 
 def _rank_error(con: duckdb.DuckDBPyConnection, mine: pa.Table) -> float:

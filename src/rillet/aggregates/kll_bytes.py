@@ -128,13 +128,14 @@ def check_kll(blobs: pa.Array, name: str) -> None:
         raise InputError(f"{name}: a value is not a KLL state")
 
 
-def any_compacted(blobs: pa.Array) -> bool:
-    """Whether any KLL state has more than one level, read from the headers alone (the
-    number of levels of a state of two items or more)."""
-    full = blobs.filter(pc.greater(pc.binary_length(blobs), _PREAMBLE))
-    levels = pc.binary_slice(full, _LEVELS, _LEVELS + 1)
-    one = pa.scalar(b"\x01", pa.binary())
-    return bool(pc.any(pc.not_equal(levels, one), min_count=0).as_py())
+def compacted(blobs: pa.Array) -> np.ndarray:
+    """Which KLL states have more than one level (their items weigh more than one value),
+    read from the headers alone: the number of levels of a state of two items or more."""
+    full = pc.greater(pc.binary_length(blobs), _PREAMBLE)
+    levels = pc.binary_slice(blobs, _LEVELS, _LEVELS + 1)
+    more = pc.and_(full, pc.not_equal(levels, pa.scalar(b"\x01", pa.binary())))
+    found: np.ndarray = np.asarray(more.fill_null(False), dtype=bool)
+    return found
 
 
 def kll_items(blobs: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -188,15 +189,41 @@ def state_items(blobs: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
                 _ranges(index[chosen], retained[chosen])
             ]
     weights = np.ones(len(values), dtype=np.int64)
-    ends = np.cumsum(retained)
-    for i in np.flatnonzero(levels > 1).tolist():  # compacted states: items of level h weigh 2^h
-        raw = data[starts[i] + _PREAMBLE : starts[i] + _PREAMBLE + 4 * levels[i]]
-        bounds = raw.view("<u4").astype(np.int64) - int(raw[:4].view("<u4")[0])
-        bounds = np.append(bounds, retained[i])
-        span = weights[ends[i] - retained[i] : ends[i]]
-        for h in range(int(levels[i])):
-            span[bounds[h] : bounds[h + 1]] = 1 << h
+    several = np.flatnonzero(levels > 1)
+    if len(several):  # compacted states: an item of level h weighs 2^h
+        firsts = np.cumsum(retained) - retained
+        chosen = (data, starts[several], levels[several], firsts[several], retained[several])
+        weights = _weights(*chosen, len(values))
     return retained, values, weights
+
+
+def _weights(
+    data: np.ndarray,
+    starts: np.ndarray,
+    levels: np.ndarray,
+    firsts: np.ndarray,
+    retained: np.ndarray,
+    total: int,
+) -> np.ndarray:
+    """2^h for each of ``total`` items that is of level h of a state whose bytes begin at
+    ``starts[i]`` of ``data``, of ``levels[i]`` levels and ``retained[i]`` items from item
+    ``firsts[i]`` on; 1 for the items of no such state.
+
+    A state's levels' offsets (u32 each, after the preamble) tell where each level begins:
+    the level number rises by one at each level after the first and falls back at the
+    state's end, so its running sum is every item's level, with no loop over the states."""
+    heads = np.cumsum(levels) - levels
+    within = np.arange(int(levels.sum())) - np.repeat(heads, levels)
+    at = np.repeat(starts + _PREAMBLE, levels) + 4 * within
+    offsets = np.zeros(len(at), dtype=np.int64)
+    for byte in range(4):  # little-endian u32 at any byte: no aligned view reads them
+        offsets |= data[at + byte].astype(np.int64) << (8 * byte)
+    begins = offsets - np.repeat(offsets[heads], levels)  # from the state's first item
+    rises = (np.repeat(firsts, levels) + begins)[within > 0]
+    step = np.bincount(rises, minlength=total + 1).astype(np.int64)
+    np.subtract.at(step, firsts + retained, levels - 1)
+    weights: np.ndarray = np.left_shift(1, np.cumsum(step[:total]))
+    return weights
 
 
 def _byte_at(data: np.ndarray, positions: np.ndarray, where: np.ndarray, other: int) -> np.ndarray:

@@ -6,12 +6,13 @@ from __future__ import annotations
 import datasketches as ds
 import duckdb
 import numpy as np
+import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rillet.aggregates import sqlfunctions
-from rillet.aggregates.kll_bytes import exact_states, kll_items
+from rillet.aggregates.kll_bytes import exact_states, kll_items, state_items
 from rillet.aggregates.sketches import HLL_LG_K, KLL_K
 
 # KLL's rank error for k=200 (single-sided, 99 % confidence) is about 1.65 %; checked at
@@ -171,9 +172,9 @@ def test_exact_states_are_the_sketches_own_bytes(counts: list[int], seed: int) -
 def test_kll_quantile_of_each_state_is_its_merge_alone_and_the_sketchs_own_answer(
     con: duckdb.DuckDBPyConnection, sizes: list[int], seed: int, q: float
 ) -> None:
-    """kll_quantile reads a column of states: while each holds its values, all at once,
-    each row as kll_merge_quantile of it alone and as DataSketches answers it; past k,
-    within the rank error."""
+    """kll_quantile reads a column of states (those holding their values all at once),
+    each row as kll_merge_quantile of it alone and as DataSketches answers it, within the
+    rank error past k."""
     rng = np.random.default_rng(seed)
     blobs: list[bytes | None] = []
     parts = []
@@ -196,7 +197,35 @@ def test_kll_quantile_of_each_state_is_its_merge_alone_and_the_sketchs_own_answe
             assert one is None and alone is None
             continue
         assert blob is not None
-        if len(part) <= KLL_K:
-            assert one == alone == ds.kll_doubles_sketch.deserialize(blob).get_quantile(q, True)
+        assert one == alone == ds.kll_doubles_sketch.deserialize(blob).get_quantile(q, True)
         low, high = _rank_of(part, one)
         assert low - RANK_ERROR <= q <= high + RANK_ERROR
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    sizes=st.lists(st.one_of(st.none(), st.integers(0, 3000)), min_size=1, max_size=10),
+    ks=st.sampled_from([8, KLL_K]),
+    seed=st.integers(0, 2**32 - 1),
+    sliced=st.integers(0, 2),
+)
+def test_state_items_are_the_items_and_weights_the_sketch_holds(
+    sizes: list[int | None], ks: int, seed: int, sliced: int
+) -> None:
+    """Every state's items and their weights (2^h at level h) read from the bytes of a
+    column of them are what DataSketches iterates over in the state, compacted or not."""
+    rng = np.random.default_rng(seed)
+    blobs: list[bytes | None] = []
+    for n in sizes:
+        sketch = ds.kll_doubles_sketch(ks)
+        if n:
+            sketch.update(rng.normal(0, 100, n))
+        blobs.append(None if n is None else sketch.serialize())
+    column = pa.array([b"", *blobs], pa.binary()).slice(1)[sliced:]  # an offset into a buffer
+    retained, items, weights = state_items(column)
+    ends = np.cumsum(retained)
+    for i, blob in enumerate(blobs[sliced:]):
+        held = sorted(ds.kll_doubles_sketch.deserialize(blob)) if blob is not None else []
+        mine = zip(items[ends[i] - retained[i] : ends[i]].tolist(),
+                   weights[ends[i] - retained[i] : ends[i]].tolist(), strict=True)  # fmt: skip
+        assert sorted(mine) == held
