@@ -114,25 +114,17 @@ def _union(states: Iterable[bytes | None]) -> Any:
     return total
 
 
-def weighted_quantiles(
-    groups: np.ndarray, values: np.ndarray, weights: np.ndarray, count: int, q: np.ndarray
-) -> np.ndarray:
-    """For each group 0..count-1, the smallest value whose cumulative weight reaches
-    ``q`` of the group's total (NaN for a group without values)."""
-    order = np.argsort(values)  # then by group, stably: a radix sort where groups are few
-    keys = groups[order]
-    if count <= 2**16:
-        keys = keys.astype(np.uint16)
-    order = order[np.argsort(keys, kind="stable")]
-    groups, values, weights = groups[order], values[order], weights[order]
-    cumulative = np.cumsum(weights)
-    totals = np.bincount(groups, weights=weights, minlength=count).astype(np.int64)
-    before = np.cumsum(totals) - totals
-    target = np.maximum(np.ceil(q * totals), 1).astype(np.int64) + before
-    found = np.searchsorted(cumulative, target, side="left")
+def _row_quantiles(rows: np.ndarray, values: np.ndarray, count: int, q: np.ndarray) -> np.ndarray:
+    """For each row 0..count-1 (``rows``: each value's, in order), the value at its own rank
+    ``q[row]`` among its values, as a sketch holding them exactly reads it
+    (:func:`~rillet.aggregates.sketches.exact_positions`); NaN for a row without values."""
+    order = np.argsort(values, kind="stable")  # rows stay in order: a row's values sort
+    order = order[np.argsort(rows[order], kind="stable")]  # within its own span
+    n = np.bincount(rows, minlength=count)
+    positions = np.clip(np.ceil(q * n).astype(np.int64) - 1, 0, np.maximum(n - 1, 0))
     out = np.full(count, np.nan)
-    has = totals > 0
-    out[has] = values[np.minimum(found[has], len(values) - 1)]
+    has = n > 0
+    out[has] = values[order[(np.cumsum(n) - n + positions)[has]]]
     return out
 
 
@@ -179,9 +171,8 @@ def _quantiles(flat: pa.Array, parents: np.ndarray, rows: pa.Array, qs: pa.Array
             first = np.cumsum(n) - n
             found[chosen] = _exact_quantiles(values, first[chosen], n[chosen], rank)
     else:
-        groups = np.repeat(owners, retained)
         ranks = np.where(np.isnan(q), 0.5, q)
-        found = weighted_quantiles(groups, values, np.ones(len(values)), count, ranks)
+        found = _row_quantiles(np.repeat(owners, retained), values, count, ranks)
     if merged.any():  # each such row's states, one row after another
         chosen = np.flatnonzero(~held)
         blobs = flat.take(pa.array(chosen)).to_pylist()

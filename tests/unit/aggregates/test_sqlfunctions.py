@@ -229,3 +229,39 @@ def test_state_items_are_the_items_and_weights_the_sketch_holds(
         mine = zip(items[ends[i] - retained[i] : ends[i]].tolist(),
                    weights[ends[i] - retained[i] : ends[i]].tolist(), strict=True)  # fmt: skip
         assert sorted(mine) == held
+
+
+def test_kll_merges_of_rows_with_ranks_of_their_own(con: duckdb.DuckDBPyConnection) -> None:
+    """A rank a row: each group's quantile at its own q (NULL q, NULL answer), as a sketch
+    holding the values reads it (rank ceil(q * n), counting from 1), and a compacted one
+    within the rank error."""
+    rng = np.random.default_rng(3)
+    parts = [rng.normal(0, 1, n) for n in (5, 0, 50, 7, 1, 900)]
+    blobs = []
+    for part in parts:
+        sketch = ds.kll_doubles_sketch(KLL_K)
+        if len(part):
+            sketch.update(part)
+        blobs.append(sketch.serialize())
+    rows = [(0, 0, 0.3), (1, 1, 0.5), (2, 2, 0.9), (2, 3, 0.9), (3, 4, 1.0), (4, None, 0.2),
+            (5, 0, None), (6, 5, 0.25), (6, 2, 0.25)]  # fmt: skip
+    con.execute("CREATE OR REPLACE TABLE t (g INT, b BLOB, q DOUBLE)")
+    con.executemany(
+        "INSERT INTO t VALUES (?, ?, ?)",
+        [(g, None if i is None else blobs[i], q) for g, i, q in rows],
+    )
+    found = dict(
+        con.execute(
+            "SELECT g, kll_merge_quantile(list(b), any_value(q)) FROM t GROUP BY g"
+        ).fetchall()  # fmt: skip
+    )
+
+    def exact(values: np.ndarray, q: float) -> float:
+        ordered = np.sort(values)
+        return float(ordered[min(max(int(np.ceil(q * len(ordered))) - 1, 0), len(ordered) - 1)])
+
+    assert found[0] == exact(parts[0], 0.3) and found[3] == exact(parts[4], 1.0)
+    assert found[2] == exact(np.concatenate([parts[2], parts[3]]), 0.9)
+    assert found[1] is None and found[4] is None and found[5] is None
+    low, high = _rank_of(np.concatenate([parts[5], parts[2]]), found[6])
+    assert low - RANK_ERROR <= 0.25 <= high + RANK_ERROR
