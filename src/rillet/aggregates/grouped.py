@@ -44,10 +44,11 @@ from typing import Any, Protocol
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from rillet.aggregates import exactsum
 from rillet.aggregates.base import AggregateFunction, State
-from rillet.aggregates.kll_bytes import check_kll, state_items
+from rillet.aggregates.kll_bytes import check_kll, compacted, state_items
 from rillet.aggregates.sketches import KLL_K, Distribution, KllState, exact_positions
 from rillet.datatypes import DataType
 
@@ -536,16 +537,13 @@ class KllKind:
         same records would; how many each group has; and for each group with a compacted
         state, those states merged (DataSketches' merge)."""
         check_kll(states, self.name)
-        retained, items, weights = state_items(states)
-        owner = np.repeat(np.arange(len(retained)), retained)
-        compacted = np.bincount(owner[weights > 1], minlength=len(retained)) > 0
-        kept = retained if not compacted.any() else np.where(compacted, 0, retained)
-        if compacted.any():
-            items = items[~compacted[owner]]
-        n = _sum_at(kept, starts, np.int64) if len(starts) else np.zeros(0, np.int64)
+        several = compacted(states)
+        # a compacted state's items are not read: it is merged whole
+        retained, items, _ = state_items(pc.if_else(several, pa.scalar(None, states.type), states))
+        n = _sum_at(retained, starts, np.int64) if len(starts) else np.zeros(0, np.int64)
         merged: dict[int, KllState] = {}
         group = np.repeat(np.arange(len(starts)), _sizes(starts, len(retained)))
-        for row in np.flatnonzero(compacted).tolist():
+        for row in np.flatnonzero(several).tolist():
             state = merged.setdefault(int(group[row]), KllState(self.q))
             state.sketch.merge(KllState(data=states[row].as_py()).sketch)
         return items.astype(np.float64, copy=False), n, merged
