@@ -155,6 +155,17 @@ def validate(key: str, value: Any) -> Any:
     return value
 
 
+def flow_settings(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The settings of ``config`` a flow runs with (the shell's own left out), to keep
+    beside a flow that outlives the session.
+
+    Examples:
+        >>> flow_settings({**defaults(), LATENESS: "30s"})[LATENESS]
+        '30s'
+    """
+    return {key: config[key] for key in KNOWN if key != AUTOWATCH and key in config}
+
+
 def defaults() -> dict[str, Any]:
     """Every known key with its default."""
     return {key: default for key, (default, _, _) in KNOWN.items()}

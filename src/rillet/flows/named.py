@@ -84,6 +84,10 @@ LATE_KEPT = "late_kept"
 #: and is not run again at open, until DROP STREAM or REFRESH STREAM (which restarts it)
 FAILED = "failed"
 _REFRESH_STATE = (REFRESHED, IDLE_MARKS, KEPT, LATE_KEPT, FAILED)
+#: where a named flow's definition keeps the session's flow settings it was created under
+#: (``db.set``: lateness, idle timeout, ...): a reopened database's session is a new one,
+#: and the flow runs on as it was created (a definition without them takes the session's)
+SETTINGS = "settings"
 #: a flow spends at most 1 / this of its time checkpointing
 _CHECKPOINT_SHARE = 20
 #: every option CREATE STREAM ... WITH (...) AS SELECT takes
@@ -339,6 +343,7 @@ class NamedFlows:
             None if options.get("retention") is None else str(options["retention"]),
         )
         schema = _schema(plan, columns)
+        options[SETTINGS] = flow_config.flow_settings(db.config)
         entry = NamedFlowEntry(name, text.strip().rstrip(";"), options, start_offsets)
         db._create_stream(name, schema, stream_options, flow=entry)
         try:
@@ -574,7 +579,7 @@ class NamedFlows:
     def _plan(self, select: ast.Select, options: Mapping[str, Any]) -> tuple[PlanNode, list[str]]:
         from rillet.flows.planner import plan_select
 
-        return plan_select(self._db, select, _flow_options(options))
+        return plan_select(self._db, select, _flow_options(options), options.get(SETTINGS))
 
     def _start(self, entry: NamedFlowEntry, resume: bool = True) -> Flow:
         from rillet.flows.runtime import start
@@ -628,6 +633,7 @@ class NamedFlows:
                 columns,
                 _flow_options(entry.options),
                 counters,
+                settings=entry.options.get(SETTINGS),
                 sink=sink,
                 setup=setup,
                 on_end=self._ended,

@@ -86,14 +86,17 @@ def explain(db: Database, select: ast.Select) -> str:
 
 
 def plan_select(
-    db: Database, select: ast.Select, options: Mapping[str, Any] | None = None
+    db: Database,
+    select: ast.Select,
+    options: Mapping[str, Any] | None = None,
+    settings: Mapping[str, Any] | None = None,
 ) -> tuple[p.PlanNode, list[str]]:
     """The checked plan of ``select`` and its output columns' names (its frame's, too).
 
-    ``options`` are the flow's own (:meth:`FlowConfig.with_options`); with ``sketches =
-    'state'`` (a roll-up's), sketch metrics of TUMBLE/HOP/SESSION windows are BINARY
-    DataSketches states."""
-    config = FlowConfig.of(db.config).with_options(options or {})
+    ``options`` are the flow's own (:meth:`FlowConfig.with_options`) over ``settings`` (by
+    default the session's); with ``sketches = 'state'`` (a roll-up's), sketch metrics of
+    TUMBLE/HOP/SESSION windows are BINARY DataSketches states."""
+    config = FlowConfig.of(db.config if settings is None else settings).with_options(options or {})
     node, fields = _source(db, select.source)
     for join in select.joins:
         node, fields = _join(db, select, node, fields, join)

@@ -45,16 +45,17 @@ def start(
     sink: Sink | None = None,
     setup: Callable[[Flow], None] | None = None,
     on_end: Callable[[Flow], None] | None = None,
+    settings: Mapping[str, Any] | None = None,
 ) -> Flow:
     """Start a flow running ``plan`` (checked), whose output columns are ``columns``.
 
-    ``options`` are the flow's own (``lateness``, ``idle_timeout``, ``sketches``) over the
-    database's settings; ``counters`` (with its ``on_late`` hook) is the flow's, if given;
-    ``sink`` takes the output instead of the flow's queue (a named flow's stream), and
-    ``setup`` is called with the flow before it starts; ``on_end`` with the flow once it
-    has ended, instead of taking it off the list of flows (a named flow that failed stays
-    there)."""
-    config = FlowConfig.of(db.config).with_options(options or {})
+    ``options`` are the flow's own (``lateness``, ``idle_timeout``, ``sketches``) over
+    ``settings`` (by default the session's); ``counters`` (with its ``on_late`` hook) is
+    the flow's, if given; ``sink`` takes the output instead of the flow's queue (a named
+    flow's stream), and ``setup`` is called with the flow before it starts; ``on_end``
+    with the flow once it has ended, instead of taking it off the list of flows (a named
+    flow that failed stays there)."""
+    config = FlowConfig.of(db.config if settings is None else settings).with_options(options or {})
     registry = db._flows
     names = streams(plan)
 

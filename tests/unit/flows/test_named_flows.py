@@ -186,6 +186,32 @@ def test_reopen_resumes_without_doubling(tmp_path: Path) -> None:
         assert _minutes(db) == expected
 
 
+def test_a_named_flow_keeps_the_session_settings_it_was_created_under(tmp_path: Path) -> None:
+    """``db.set`` before CREATE STREAM is part of the flow's definition: a reopened database
+    (a new session) and a later ``db.set`` leave the flow as it was created."""
+
+    def at(seconds: int) -> dict[str, Any]:
+        return {"ts": [BASE + dt.timedelta(seconds=seconds)], "host": ["a"], "v": [1.0]}
+
+    query = (
+        "CREATE STREAM w AS SELECT window_start, count(*) AS n FROM ev "
+        "GROUP BY TUMBLE(ts, INTERVAL '1' MINUTE)"
+    )
+    with rillet.connect(tmp_path) as db:
+        _stream(db)
+        db.set("rillet.window.lateness", "30s")
+        db.execute(query)
+        db.set("rillet.window.lateness", "0s")  # for flows created after: not this one
+        db.stream("ev").append_many(at(0))
+        db.stream("ev").append_many(at(70))
+    with rillet.connect(tmp_path) as db:
+        db.stream("ev").append_many(at(50))  # 20 s behind the newest: within 30 s
+        db.stream("ev").caught_up()
+        rows = db.sql("SELECT n, is_open FROM w ORDER BY window_start", include_open=True)
+        assert rows.fetchall() == [(2, True), (1, True)]
+        assert "w.late" not in {s.name for s in db.streams()}
+
+
 def test_since_now_and_a_time() -> None:
     with rillet.connect() as db:
         stream = _stream(db)
