@@ -145,12 +145,19 @@ class _Subscriber:
         through = self.flow.sorted_through
         if through is not None:  # a refreshed named flow: the history by event time
             before = pc.less(table.column(OFFSET), through.get(self.target.stream.name, 0))
-            early = table.filter(before).sort_by(
-                [(self.time_column, "ascending"), (OFFSET, "ascending")]
-            )
+            early = table.filter(before)
             table = table.filter(pc.invert(before))
-            for batch in early.to_batches():
-                self._push(batch, ordered=False)
+            windows = event_windows(self.target.operator)
+            if windows is None:  # no windows: the stream's time orders it
+                early = early.sort_by([(self.time_column, "ascending"), (OFFSET, "ascending")])
+            else:  # one batch, which the windows take in the order of their own time
+                windows.by_time = True
+            try:
+                for batch in early.combine_chunks().to_batches():
+                    self._push(batch, ordered=False)
+            finally:
+                if windows is not None:
+                    windows.by_time = False
         for batch in table.to_batches():
             self._push(batch)
 

@@ -171,6 +171,9 @@ class EventWindows:
         self.on_idle: Callable[[int, int], None] | None = None
         self._next_seq = 0  # one past the greatest input offset pushed
         self._unsaved: tuple[int, int] | None = None
+        #: a refreshed named flow's stored history goes by event time: each batch is taken
+        #: in the order of the windows' own time (then offset), whatever column that is
+        self.by_time = False
 
     # -- input -------------------------------------------------------------------------
 
@@ -200,6 +203,10 @@ class EventWindows:
             self._advance(self.marks.pop(0)[1])
 
     def _push(self, batch: pa.RecordBatch) -> None:
+        if self.by_time:
+            stamps = evaluate(self.time, Context(batch, TIME)).cast(pa.int64())
+            keys = pa.table({"t": stamps, "s": batch.column(SEQ)})
+            batch = batch.take(pc.sort_indices(keys, [("t", "ascending"), ("s", "ascending")]))
         # a record is decided alone, in order: a batch's pieces do what it does, and a HOP
         # of many windows a record (1 hour every second) holds a few million pairs at most
         rows = max(1, _PAIRS // self.spec.per_record)

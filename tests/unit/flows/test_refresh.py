@@ -324,3 +324,39 @@ def test_refresh_closes_again_the_windows_an_idle_input_had_closed() -> None:
         every = _minutes([1, 2, 10], _ts(10) + MINUTE)
         assert _stored(db, "m", MINUTE) == every  # both minutes, at once
         assert _late(db) == []
+
+
+@pytest.mark.parametrize(
+    "source",
+    ["e", "(SELECT v, t2 AS at FROM e WHERE v > 0) AS s"],
+    ids=["a column", "a column renamed by a subquery"],
+)
+def test_refresh_replays_in_the_order_of_the_windows_own_time(source: str) -> None:
+    """Windows over a TIMESTAMP column that is not the stream's time: REFRESH replays the
+    history in the order of that column, so its late records count (in the order of the
+    stream's time they came out late again)."""
+    window = (
+        "TUMBLE(t2, INTERVAL '1' MINUTE)" if source == "e" else "TUMBLE(at, INTERVAL '1' MINUTE)"
+    )
+    # (stream time, window time): the stream's time is in order, the window's is not
+    times = [(0, 0), (1, 120), (2, 5), (3, 200), (4, 61), (5, 250), (6, 59)]
+    with rillet.connect() as db:
+        e = db.create_stream("e", "ts TIMESTAMP, t2 TIMESTAMP, v BIGINT", time_column="ts")
+        db.execute(
+            f"CREATE STREAM w AS SELECT window_start, count(*) AS n FROM {source} GROUP BY {window}"
+        )
+        ns = [((_ts(0) + a * 10**6) * 1000, (_ts(0) + b * 10**6) * 1000, 1) for a, b in times]
+        e.append_many(ns)  # epoch nanoseconds
+        # at 5, 61 and 59 s, after windows ending later closed
+        late = "w.late"
+        assert wait_until(
+            lambda: late in {s.name for s in db.streams()} and len(db.stream(late)) == 3
+        )
+        db.execute("REFRESH STREAM w")
+        rows = db.sql("SELECT epoch_us(window_start), n FROM w ORDER BY 1").fetchall()
+        counts: dict[int, int] = defaultdict(int)
+        for _, b in times:
+            counts[(_ts(0) + b * 10**6) // MINUTE * MINUTE] += 1
+        newest = max(_ts(0) + b * 10**6 for _, b in times)
+        assert rows == sorted((s, n) for s, n in counts.items() if s + MINUTE <= newest)
+        assert "w.late" not in {s.name for s in db.streams()}
