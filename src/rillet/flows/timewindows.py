@@ -55,6 +55,7 @@ from rillet.flows.windows import Aggregation, Counters, GroupKey, results_array
 Emit = Callable[[pa.RecordBatch], None]
 START = "__wstart"
 END = "__wend"
+FIRST = "__first"  # a state row's least input offset (checkpoints)
 _ALWAYS = 2**62  # a watermark past every time: end of input
 _PILE = 64  # chunks of state kept apart before they are merged while no window closes
 _PAIRS = 1 << 22  # the most (record, window) pairs a HOP makes at once: a batch is cut to fit
@@ -102,6 +103,7 @@ class _Chunk:
     ends: np.ndarray  # window end (TUMBLE, HOP) or last time (SESSION)
     groups: np.ndarray
     states: list[Columns]
+    firsts: np.ndarray  # the least input offset a row holds: partial states merge in its order
 
 
 def _concat(chunks: list[_Chunk]) -> _Chunk:
@@ -116,6 +118,7 @@ def _concat(chunks: list[_Chunk]) -> _Chunk:
         np.concatenate([c.ends for c in chunks]),
         np.concatenate([c.groups for c in chunks]),
         states,
+        np.concatenate([c.firsts for c in chunks]),
     )
 
 
@@ -125,6 +128,7 @@ def _take(chunk: _Chunk, rows: np.ndarray) -> _Chunk:
         chunk.ends[rows],
         chunk.groups[rows],
         [{k: v[rows] for k, v in s.items()} for s in chunk.states],
+        chunk.firsts[rows],
     )
 
 
@@ -361,7 +365,8 @@ class EventWindows:
             kind.partials(v, rows, seqs, runs) for kind, v in zip(self.kinds, values, strict=True)
         ]
         began = (windows[first] + low) * self.spec.slide
-        self._chunks.append(_Chunk(began, began + self.spec.size, keys[first], states))
+        chunk = _Chunk(began, began + self.spec.size, keys[first], states, seqs[rows[runs]])
+        self._chunks.append(chunk)
 
     def _sessions(
         self,
@@ -377,11 +382,15 @@ class EventWindows:
         order = np.lexsort((at, keys))
         rows, keys, at = rows[order], keys[order], at[order]
         runs = _session_runs(keys, at, at, self.spec.gap)
+        ends = np.maximum.reduceat(at, runs)
+        # a session's records in the order they came (FIRST, LAST and a DISTRIBUTION's
+        # values follow it), not in their times' order: the batch's cuts do not show
+        sessions = np.repeat(np.arange(len(runs)), np.diff(runs, append=len(rows)))
+        rows = rows[np.lexsort((rows, sessions))]
         states = [
             kind.partials(v, rows, seqs, runs) for kind, v in zip(self.kinds, values, strict=True)
         ]
-        ends = np.maximum.reduceat(at, runs)
-        self._chunks.append(_Chunk(at[runs], ends, keys[runs], states))
+        self._chunks.append(_Chunk(at[runs], ends, keys[runs], states, seqs[rows[runs]]))
 
     def tick(self, now_us: int) -> None:
         """The clock reads ``now_us``: an input stamped with its arrival time has reached
@@ -432,7 +441,12 @@ class EventWindows:
             tables["keys"] = key_table(self.encoder)
         if self._chunks:
             chunk = self._merged()
-            leading = {START: chunk.starts, END: chunk.ends, "group": chunk.groups}
+            leading = {
+                START: chunk.starts,
+                END: chunk.ends,
+                "group": chunk.groups,
+                FIRST: chunk.firsts,
+            }
             args = [call.arg_type for call in self.calls]
             tables["state"] = states_batch(leading, self.kinds, args, chunk.states)
         return scalars, tables
@@ -448,8 +462,14 @@ class EventWindows:
         self._chunks = []
         state = tables.get("state")
         if state is not None and state.num_rows:
-            (starts, ends, groups), states = batch_states(state, (START, END, "group"), self.kinds)
-            self._chunks = [_Chunk(starts, ends, groups, states)]
+            # (a checkpoint written before FIRST was kept: its rows' order stands for it)
+            firsts = FIRST in state.schema.names
+            leading = (START, END, "group", FIRST) if firsts else (START, END, "group")
+            columns, states = batch_states(state, leading, self.kinds)
+            if not firsts:
+                columns.append(np.arange(state.num_rows, dtype=np.int64) - state.num_rows)
+            starts, ends, groups, first = columns
+            self._chunks = [_Chunk(starts, ends, groups, states, first)]
 
     # -- output ------------------------------------------------------------------------
 
@@ -511,6 +531,11 @@ class EventWindows:
             chunk = _take(chunk, order)
             runs = _session_runs(chunk.groups, chunk.starts, chunk.ends, self.spec.gap)
             ends = np.maximum.reduceat(chunk.ends, runs)
+            began = np.minimum.reduceat(chunk.starts, runs)  # before the rows move
+            # a session's parts merge in the order of their records' offsets
+            sessions = np.repeat(np.arange(len(runs)), np.diff(runs, append=len(order)))
+            chunk = _take(chunk, np.lexsort((chunk.firsts, sessions)))
+            chunk.starts[runs] = began
         else:
             if len(chunks) == 1:
                 return chunk
@@ -527,7 +552,8 @@ class EventWindows:
             ]
         else:
             states = chunk.states
-        return _Chunk(chunk.starts[runs], ends, chunk.groups[runs], states)
+        firsts = np.minimum.reduceat(chunk.firsts, runs) if len(runs) else chunk.firsts[:0]
+        return _Chunk(chunk.starts[runs], ends, chunk.groups[runs], states, firsts)
 
     def open_batch(self) -> pa.RecordBatch | None:
         """The windows still open, each as its partial result now (the rows they would be

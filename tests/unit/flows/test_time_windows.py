@@ -12,6 +12,7 @@ import datetime as dt
 from collections.abc import Iterator
 from typing import Any
 
+import datasketches as ds
 import duckdb
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -281,3 +282,69 @@ def test_a_hop_of_many_windows_a_record_takes_a_batch_in_pieces_with_the_same_ro
     assert max(pieces) == 3 and sum(pieces) == len(data)
     assert sorted(got, key=_key) == sorted(expected, key=_key)
     assert (got_late, got_dropped) == (late, dropped)
+
+
+def _session_rows(
+    db: rillet.Database, data: list[tuple[int, Any, int | None]], pieces: int
+) -> list[tuple[Any, ...]]:
+    """A SESSION flow's rows over ``data`` appended live in ``pieces``: FIRST and LAST, and
+    the values its DISTRIBUTION holds (sorted) and their count."""
+    name = f"s{len(db.streams())}"
+    stream = db.create_stream(name, "ts TIMESTAMP, k STRING, v BIGINT", time_column="ts")
+    flow = db.execute(
+        f"SELECT window_start, k, FIRST(v) AS f, LAST(v) AS l, DISTRIBUTION(v) AS d "
+        f"FROM {name} GROUP BY k, SESSION(ts, INTERVAL '700' MILLISECOND)"
+    )
+    rows = [((BASE + t * MS) * 1000, k, v) for t, k, v in data]
+    size = max(len(rows) // pieces, 1)
+    for i in range(0, len(rows), size):
+        stream.append_many(rows[i : i + size])
+        stream.caught_up()
+    flow.finish()
+    out = []
+    for r in flow:
+        held = sorted(v for v, _ in ds.kll_doubles_sketch.deserialize(r["d"]))
+        out.append((_ms(r["window_start"]), r["k"], r["f"], r["l"], tuple(held)))
+    return sorted(out, key=_key)
+
+
+@SETTINGS
+@given(data=events(), pieces=st.integers(2, 8), lateness_ms=st.sampled_from([0, 1500]))
+def test_a_sessions_first_last_and_values_do_not_depend_on_the_batches(
+    db: rillet.Database, data: list[tuple[int, Any, int | None]], pieces: int, lateness_ms: int
+) -> None:
+    """FIRST and LAST are of the records' order, not their times', however the records were
+    cut into batches (a batch's session took its records in time order)."""
+    db.set(config.LATENESS, lateness_ms)
+    assert _session_rows(db, data, pieces) == _session_rows(db, data, 1)
+
+
+def test_a_session_merged_from_batches_holds_its_values_in_their_order(
+    db: rillet.Database,
+) -> None:
+    """Out of order, one record a batch or all at once: the same FIRST, LAST and
+    DISTRIBUTION bytes (its values in the order they came)."""
+    data: list[tuple[int, Any, int | None]] = [
+        (20_000, "a", 1), (10_000, "a", 2), (30_000, "a", 3), (5_000, "a", 4), (99_000, "a", 0)
+    ]  # fmt: skip
+    db.set(config.LATENESS, 60_000)
+    outputs = []
+    for pieces in (1, len(data), 2):
+        name = f"s{len(db.streams())}"
+        stream = db.create_stream(name, "ts TIMESTAMP, k STRING, v BIGINT", time_column="ts")
+        flow = db.execute(
+            f"SELECT FIRST(v) AS f, LAST(v) AS l, DISTRIBUTION(v) AS d FROM {name} "
+            "GROUP BY k, SESSION(ts, INTERVAL '1' MINUTE)"
+        )
+        rows = [((BASE + t * MS) * 1000, k, v) for t, k, v in data]
+        size = max(len(rows) // pieces, 1)
+        for i in range(0, len(rows), size):
+            stream.append_many(rows[i : i + size])
+            stream.caught_up()
+        flow.finish()
+        outputs.append([(r["f"], r["l"], r["d"]) for r in flow])
+    sketch = ds.kll_doubles_sketch(200)
+    for v in (4.0, 3.0, 2.0, 1.0):  # level 0 fills backwards: the bytes hold 1, 2, 3, 4
+        sketch.update(v)
+    assert outputs[0] == outputs[1] == outputs[2]
+    assert outputs[0][0] == (1, 4, sketch.serialize())
