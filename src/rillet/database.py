@@ -20,7 +20,7 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any, cast
 
@@ -229,14 +229,15 @@ class Database:
         the new streams use their folders."""
         with self._lock:
             self._check_open()
-            resets = [(self._entry_of(flow.name), flow) for flow in flows]
-            cleared = [self._entry_of(name) for name in emptied]
             gone = [n for n in dropped if n in self._streams]
             old = [self._streams[n] for n in [*(f.name for f in flows), *emptied, *gone]]
-            with _dropping(old):
-                self._catalog.reset_named_flows(
-                    resets, gone, cleared, {k: ipc_bytes(v) for k, v in (seeds or {}).items()}
-                )
+        with _dropping(old), self._lock:
+            self._check_open()
+            resets = [(self._entry_of(flow.name), flow) for flow in flows]
+            cleared = [self._entry_of(name) for name in emptied]
+            self._catalog.reset_named_flows(
+                resets, gone, cleared, {k: ipc_bytes(v) for k, v in (seeds or {}).items()}
+            )
             self._streams = {k: v for k, v in self._streams.items() if k not in gone}
         for stream in old:
             stream._destroy()
@@ -342,9 +343,9 @@ class Database:
         stream._close_subscribers()  # before its alerts stream goes, or they would make it again
         with self._lock:
             gone = [s for k, s in self._streams.items() if k in owned]
-            with _dropping(gone):
-                for each in gone:
-                    self._catalog.drop_stream(each.name)
+        with _dropping(gone), self._lock:
+            for each in gone:
+                self._catalog.drop_stream(each.name)
             self._streams = {k: v for k, v in self._streams.items() if v not in gone}
         for each in gone:
             each._destroy()
@@ -507,16 +508,22 @@ class Database:
 
 @contextmanager
 def _dropping(streams: Sequence[Stream]) -> Iterator[None]:
-    """The catalog entries of ``streams`` go in the block: a seal of one under way then ends
-    quietly instead of failing on the vanished entry; if the block fails, nothing changed."""
-    for stream in streams:
-        stream._dropping = True
-    try:
-        yield
-    except BaseException:
+    """The catalog entries of ``streams`` go in the block, between two of their seals or
+    retention rounds (each waits for the one under way, holding ``_seal_lock``), and none
+    starts after: else one could write its file into the catalog entry of a new stream of
+    the same name (REFRESH renews its streams so) whose old folder is then removed.  If the
+    block fails, nothing changed.  Take it before ``Database._lock`` (the lock order)."""
+    with ExitStack() as paused:
+        for stream in sorted(streams, key=lambda s: s.name):
+            paused.enter_context(stream._seal_lock)
         for stream in streams:
-            stream._dropping = False
-        raise
+            stream._dropping = True
+        try:
+            yield
+        except BaseException:
+            for stream in streams:
+                stream._dropping = False
+            raise
 
 
 def _collect(work: Callable[[], None], failures: list[StorageError]) -> None:

@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 import threading
+import time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -345,17 +346,17 @@ def test_a_maintenance_round_overlapping_drop_stream_leaves_nothing_behind(
     assert not (folder / "streams" / "gone").exists()
 
 
-def test_a_seal_under_way_while_its_stream_is_dropped_ends_quietly(
+def test_a_drop_waits_for_a_seal_under_way_and_none_starts_after(
     db: rillet.Database, folder: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     s = db.create_stream("gone", "ts TIMESTAMP, v INT", time_column="ts")
     s.append_many([(at(1), 1), (at(3), 2)])
-    writing, dropped = threading.Event(), threading.Event()
+    writing, go = threading.Event(), threading.Event()
     original = parquet.write_partition
 
     def held_up(*args: Any, **kwargs: Any) -> Any:
         writing.set()
-        dropped.wait(5)
+        go.wait(5)
         return original(*args, **kwargs)
 
     monkeypatch.setattr(upkeep, "write_partition", held_up)
@@ -363,15 +364,19 @@ def test_a_seal_under_way_while_its_stream_is_dropped_ends_quietly(
     sealer = threading.Thread(target=lambda: outcome.append(_seal_or_error(s)))
     sealer.start()
     assert writing.wait(5)
-    # the drop removes the catalog entry while the seal writes its file, then waits for it
+    # the drop commits between two seals: a seal's file never lands in the catalog after it
+    # (where a new stream of the same name would find it, its folder removed)
     dropper = threading.Thread(target=db.drop_stream, args=("gone",))
     dropper.start()
-    assert wait_until(lambda: "gone" not in {x.name for x in db.streams()})
-    dropped.set()
+    time.sleep(0.2)
+    assert "gone" in {x.name for x in db.streams()}  # waiting for the seal
+    go.set()
     sealer.join()
     dropper.join()
-    assert outcome == [0]  # no error: the entry it would have added to is gone
+    assert outcome == [2]  # the seal went through (both partitions), then the stream went
+    assert "gone" not in {x.name for x in db.streams()}
     assert not (folder / "streams" / "gone").exists()
+    assert _seal_or_error(s) == 0  # none after
 
 
 def _seal_or_error(stream: rillet.Stream) -> object:

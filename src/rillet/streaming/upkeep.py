@@ -31,7 +31,7 @@ class Upkeep(Reads):
             return 0
         written = 0
         with self._seal_lock:
-            if self._closed:
+            if self._closed or self._dropping:  # its entry goes: its folder next
                 return 0
             grace = int(self._granularity.nominal_us() * self._settings.seal_grace)
             for partition in sorted(self._memory.partitions.values(), key=lambda p: p.start):
@@ -88,7 +88,7 @@ class Upkeep(Reads):
         if self._retention_us is None and self.options.max_bytes is None:
             return []
         with self._seal_lock:
-            if self._closed:
+            if self._closed or self._dropping:
                 return []
             partitions = self.partitions()
             sizes = bytes_by_start(partitions)

@@ -4,6 +4,8 @@ expected rows are computed here in plain Python over the same records."""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import Path
@@ -360,3 +362,42 @@ def test_refresh_replays_in_the_order_of_the_windows_own_time(source: str) -> No
         newest = max(_ts(0) + b * 10**6 for _, b in times)
         assert rows == sorted((s, n) for s, n in counts.items() if s + MINUTE <= newest)
         assert "w.late" not in {s.name for s in db.streams()}
+
+
+def test_a_refresh_waits_for_a_seal_of_the_stream_it_renews(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A seal of the roll-up's stream under way when REFRESH renews it commits first: its
+    file went into the catalog entry of the renewed stream, whose old folder was then
+    removed (a query, and the reopen, found the file missing)."""
+    from rillet.storage.parquet import write_partition as original
+    from rillet.streaming import upkeep
+
+    writing, go = threading.Event(), threading.Event()
+
+    def slow(*args: object, **kwargs: object) -> object:
+        writing.set()
+        go.wait(10)
+        return original(*args, **kwargs)  # type: ignore[arg-type]  # as upkeep calls it
+
+    with rillet.connect(tmp_path, maintenance_interval=3600) as db:
+        _ev(db).append_many(_records(range(2000)))
+        db.execute(MINUTELY)
+        expected = _minutes(range(2000), _ts(1999))
+        assert wait_until(lambda: len(db.stream("m")) == len(expected))
+        monkeypatch.setattr(upkeep, "write_partition", slow)
+        sealing = threading.Thread(target=db.stream("m").seal, kwargs={"everything": True})
+        sealing.start()
+        assert writing.wait(10)
+        monkeypatch.setattr(upkeep, "write_partition", original)
+        since = f"'{BASE.isoformat()}'"
+        refreshing = threading.Thread(target=db.execute, args=(f"REFRESH STREAM m SINCE {since}",))
+        refreshing.start()
+        time.sleep(0.3)  # the refresh waits for the seal (before, it renewed the stream now)
+        go.set()
+        sealing.join(10)
+        refreshing.join(10)
+        assert wait_until(lambda: len(db.stream("m")) == len(expected))
+        assert _stored(db, "m", MINUTE) == expected
+    with rillet.connect(tmp_path) as db:
+        assert _stored(db, "m", MINUTE) == expected
