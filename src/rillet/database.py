@@ -182,6 +182,7 @@ class Database:
         ``log_compression`` setting when the stream is opened.
         """
         check_arguments("create_stream", locals())
+        self._named.check_new(name)
         return self._create_stream(
             _stream_name(name),
             Schema.build(schema, time_column),
@@ -329,7 +330,7 @@ class Database:
         check_arguments("drop_stream", locals())
         with self._lock:
             stream = self.stream(name)
-        self._named.check_drop(stream.name)
+        self._named.check_drop(stream.name, by_user=True)
         named = stream.name in self._named.flows()
         self._named.drop(stream.name)
         self._names.forget(stream.name)  # a flow it was attached to goes on without it

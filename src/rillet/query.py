@@ -268,7 +268,8 @@ def _streams_read(
         named = {name.lower() for name in cursor.get_table_names(query)}
     except duckdb.Error:
         return referenced(query, streams)
-    used = [name for name in sorted(named) if name in streams]
+    names = _by_lower(streams)
+    used = [names[name] for name in sorted(named) if name in names]
     if all(len(streams[name].partitions()) <= 1 for name in used):
         return dict.fromkeys(used)
     return referenced(query, streams)
@@ -286,18 +287,26 @@ def referenced(query: str, streams: Mapping[str, Stream]) -> dict[str, Bounds | 
     if any(isinstance(tree, exp.Command) for tree in trees):
         return dict.fromkeys(streams)  # EXPLAIN, SHOW, ...: sqlglot does not look inside
     found: dict[str, Bounds | None] = {}
+    names = _by_lower(streams)
     for tree in trees:
         ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
         for table in tree.find_all(exp.Table):
-            name = table.name.lower()
-            if name not in streams or name in ctes or table.args.get("db"):
+            lowered = table.name.lower()
+            if lowered not in names or lowered in ctes or table.args.get("db"):
                 continue
+            name = names[lowered]
             bounds = _bounds(table, streams[name].schema.time_column)
             if name not in found:
                 found[name] = bounds
             else:
                 found[name] = _union(found[name], bounds)
     return found
+
+
+def _by_lower(streams: Mapping[str, Stream]) -> dict[str, str]:
+    """Each stream's name by its lower case: SQL names them in any case (a quoted stream
+    name that keeps its case, ``"PerMin"``, too; names differing only in case are refused)."""
+    return {name.lower(): name for name in streams}
 
 
 def _union(a: Bounds | None, b: Bounds | None) -> Bounds | None:

@@ -323,7 +323,8 @@ class NamedFlows:
         from rillet.database import _stream_name
 
         db = self._db
-        name = _stream_name(statement.name)
+        name = statement.name  # as CREATE STREAM keeps it: a quoted name keeps its case
+        _stream_name(name)
         options = _options(statement.options)
         sources = _sources(statement.select)
         if name in sources:
@@ -333,10 +334,23 @@ class NamedFlows:
                 line=statement.line,
                 col=statement.col,
             )
-        if name in {s.name for s in db.streams()}:
-            raise ConflictError(f"stream {name!r} already exists", kind="stream", name=name)
+        existing = {s.name.lower(): s.name for s in db.streams()}
+        if name.lower() in existing:  # db.sql names streams case-insensitively
+            raise ConflictError(
+                f"stream {existing[name.lower()]!r} already exists", kind="stream", name=name
+            )
+        late = f"{name}.late"
+        if late.lower() in existing:
+            raise ConflictError(
+                f"stream {existing[late.lower()]!r} already exists: the named flow {name!r} "
+                "would keep its late records there; drop or rename it first",
+                kind="stream",
+                name=late,
+            )
         plan, columns = self._plan(statement.select, options)
         inputs = [db.stream(s) for s in streams(plan)]
+        for stream in inputs:  # a record still in the append buffer is in storage too
+            stream._ingest_buffer()
         start_offsets, _ = _since(options.get("since", "earliest"), inputs)
         stream_options = StreamOptions(
             str(options.get("partition", "1h")),
@@ -563,8 +577,29 @@ class NamedFlows:
         except RilletError:  # listed failed all the same; a reopen runs it again
             log.exception("cannot keep the failure of named flow %r", flow.name)
 
-    def check_drop(self, name: str) -> None:
-        """A stream read by a named flow cannot be dropped (ConflictError naming it)."""
+    def check_new(self, name: str) -> None:
+        """A stream of a user's cannot be named as a named flow's late records stream
+        (ConflictError naming the flow): it would make it and keep its late records there."""
+        owner = name.removesuffix(".late")
+        if owner != name and owner.lower() in {f.lower() for f in self.flows()}:
+            raise ConflictError(
+                f"stream name {name!r} is kept for the late records of the named flow {owner!r}",
+                kind="stream",
+                name=name,
+            )
+
+    def check_drop(self, name: str, by_user: bool = False) -> None:
+        """A stream read by a named flow cannot be dropped (ConflictError naming it); nor,
+        ``by_user``, the late records stream of a named flow (its flow's to keep)."""
+        owner = name.removesuffix(".late")
+        if by_user and owner != name and owner in self.flows():
+            raise ConflictError(
+                f"stream {name!r} keeps the late records of the named flow {owner!r}: DROP "
+                f"STREAM {owner} drops both, REFRESH STREAM {owner} counts them in their "
+                "windows",
+                kind="stream",
+                name=name,
+            )
         readers = self.readers(name)
         if readers:
             raise ConflictError(

@@ -89,6 +89,7 @@ def create_stream(db: Database, statement: ast.CreateStream) -> None:
     from rillet.database import _stream_name
 
     _stream_name(statement.name)  # the same rule for names as create_stream's
+    db._named.check_new(statement.name)
     if catalog.find(db, statement.name) is not None:
         raise ConflictError(
             f"Object already exists at top level: {statement.name}",
@@ -123,6 +124,6 @@ def create_stream(db: Database, statement: ast.CreateStream) -> None:
 def drop_stream(db: Database, name: str) -> None:
     """DROP STREAM: stop its source (if any), then delete the stream (and its rejects)."""
     stream = catalog.stream(db, name, "No such object at top level")
-    db._named.check_drop(stream.name)  # before its source stops
+    db._named.check_drop(stream.name, by_user=True)  # before its source stops
     db.drop_stream(stream.name)  # stops its source first
     catalog.forget(db, stream.name)

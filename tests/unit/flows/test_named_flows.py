@@ -905,3 +905,64 @@ def test_a_roll_up_over_sealed_files_equals_one_over_memory(tmp_path: Path) -> N
         ).fetchall()
     )
     assert len(apps) > 100
+
+
+def test_the_late_records_stream_is_the_named_flows_own() -> None:
+    """``<name>.late`` is where the flow keeps its late records: a stream of that name
+    already there refuses the flow, and while the flow is there no one else makes that
+    stream or drops it (each a ConflictError naming the flow, nothing changed)."""
+    query = (
+        "CREATE STREAM m AS SELECT host, count(*) AS n FROM ev "
+        "GROUP BY host, TUMBLE(ts, INTERVAL '1' MINUTE)"
+    )
+    with rillet.connect() as db:
+        ev = _stream(db)
+        db.create_stream("m.late", "note STRING")
+        with pytest.raises(ConflictError, match="'m.late' already exists: the named flow 'm'"):
+            db.execute(query)
+        assert sorted(s.name for s in db.streams()) == ["ev", "m.late"] and not db.flows()
+        db.drop_stream("m.late")
+        db.execute(query)
+        for make in (
+            lambda: db.create_stream("m.late", "note STRING"),
+            lambda: db.execute('CREATE STREAM "m.late" (note STRING)'),
+        ):
+            with pytest.raises(ConflictError, match="late records of the named flow 'm'"):
+                make()
+        ev.append_many(events_at([20, 0]))  # the second is late
+        assert wait_until(lambda: "m.late" in {s.name for s in db.streams()})
+        for drop in (lambda: db.drop_stream("m.late"), lambda: db.execute('DROP STREAM "m.late"')):
+            with pytest.raises(ConflictError, match="DROP STREAM m drops both"):
+                drop()
+        ev.append_many(events_at([1]))  # late again: kept, the flow still running
+        assert wait_until(lambda: len(db.stream("m.late")) == 2)
+        assert [f.state for f in db.flows()] == ["running"]
+        db.drop_stream("m")
+        assert [s.name for s in db.streams()] == ["ev"]
+
+
+def test_since_counts_a_record_still_in_the_append_buffer() -> None:
+    with rillet.connect() as db:
+        ev = _stream(db)
+        ev.append((BASE, "a", 1.0))  # acknowledged; maybe in the buffer still
+        db.execute(
+            f"CREATE STREAM m WITH (since = '{BASE.isoformat()}') AS SELECT count(*) AS n "
+            "FROM ev GROUP BY TUMBLE(ts, INTERVAL '1' MINUTE)"
+        )
+        assert [f.name for f in db.flows()] == ["m"]
+
+
+def test_a_quoted_name_keeps_its_case_as_create_stream_keeps_it() -> None:
+    with rillet.connect() as db:
+        _stream(db)
+        db.execute(
+            'CREATE STREAM "PerMin" AS SELECT host, count(*) AS n FROM ev '
+            "GROUP BY host, TUMBLE(ts, INTERVAL '1' MINUTE)"
+        )
+        assert [s.name for s in db.streams()] == ["PerMin", "ev"]
+        for read in ('"PerMin"', "PerMin", "permin"):  # SQL names it in any case
+            assert db.sql(f"SELECT count(*) FROM {read}").fetchall() == [(0,)]
+        with pytest.raises(ConflictError, match="'PerMin' already exists"):
+            db.execute("CREATE STREAM permin AS SELECT host FROM ev")
+        db.execute('DROP STREAM "PerMin"')
+        assert [s.name for s in db.streams()] == ["ev"] and not db.flows()
