@@ -33,7 +33,14 @@ from rillet.arguments import (
     check_arguments,
 )
 from rillet.batches import ipc_bytes
-from rillet.errors import ConfigError, ConflictError, SchemaError, StorageError, not_found
+from rillet.errors import (
+    ConfigError,
+    ConflictError,
+    NotFoundError,
+    SchemaError,
+    StorageError,
+    not_found,
+)
 from rillet.flows.flow import Flow
 from rillet.flows.named import NamedFlows
 from rillet.flows.naming import FlowNames
@@ -315,7 +322,7 @@ class Database:
         if stream is None:
             stream = self._streams.get(name.lower())
         if stream is None:
-            raise not_found("stream", str(name), self._streams)
+            raise self._missing(not_found("stream", str(name), self._streams))
         return stream
 
     def streams(self) -> list[Stream]:
@@ -387,7 +394,24 @@ class Database:
         for stream in list(self._streams.values()):
             stream.caught_up()  # the alerts of records appended before are in
         extra = self._named.open_tables if include_open else None
-        return self._query.run(query, self._streams, params, extra)
+        try:
+            return self._query.run(query, self._streams, params, extra)
+        except NotFoundError as exc:
+            raise self._missing(exc) from exc.__cause__
+
+    def _missing(self, error: NotFoundError) -> NotFoundError:
+        """``error``, saying why when the stream is a named flow's ``<name>.late``: made at
+        its first late record, which it has not had."""
+        owner = (error.name or "").removesuffix(".late")
+        if error.kind != "stream" or owner == error.name or owner not in self._named.flows():
+            return error
+        return NotFoundError(
+            f"stream {error.name!r} is not there yet: the named flow {owner!r} makes it at "
+            "its first late record, and has had none",
+            kind="stream",
+            name=error.name,
+            suggestion=None,
+        )
 
     # -- flows -----------------------------------------------------------------------------
 

@@ -929,6 +929,9 @@ def test_the_late_records_stream_is_the_named_flows_own() -> None:
         ):
             with pytest.raises(ConflictError, match="late records of the named flow 'm'"):
                 make()
+        for read in (lambda: db.sql('SELECT count(*) FROM "m.late"'), lambda: db.stream("m.late")):
+            with pytest.raises(NotFoundError, match="makes it at its first late record"):
+                read()
         ev.append_many(events_at([20, 0]))  # the second is late
         assert wait_until(lambda: "m.late" in {s.name for s in db.streams()})
         for drop in (lambda: db.drop_stream("m.late"), lambda: db.execute('DROP STREAM "m.late"')):
