@@ -975,6 +975,8 @@ def _options(given: tuple[tuple[str, Any], ...]) -> dict[str, Any]:
                 f"{', '.join(OPTIONS)})",
                 option=key,
             )
+        if lowered in options:
+            raise ConfigError(f"option {key!r} given twice", option=key)
         options[lowered] = value
     if "retention" in options or "partition" in options:
         StreamOptions(

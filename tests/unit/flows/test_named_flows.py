@@ -277,6 +277,8 @@ def test_drop_stream_refused_while_a_named_flow_reads_it() -> None:
         (MINUTELY.replace("AS SELECT", "WITH (since = 'soon') AS SELECT"), ConfigError, "since"),
         (MINUTELY.replace("AS SELECT", "WITH (retention = 'forever') AS SELECT"), RilletError,
          "retention"),
+        (MINUTELY.replace("AS SELECT", "WITH (lateness = '0s', Lateness = '1h') AS SELECT"),
+         ConfigError, "option 'lateness' given twice"),
     ],
 )  # fmt: skip
 def test_bad_input_creates_nothing(text: str, error: type[Exception], words: str) -> None:
