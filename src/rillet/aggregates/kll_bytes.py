@@ -97,6 +97,22 @@ def exact_states(values: np.ndarray, n: np.ndarray, k: int) -> pa.Array:
     ).cast(pa.binary())
 
 
+def ascending_rows(values: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """``values``, rows of ``n`` values one after another, each row in ascending order of
+    the values' bits read as numbers (-0.0 before 0.0, so the order is one however the
+    values came).
+
+    Examples:
+        >>> ascending_rows(np.array([3.0, 0.0, -0.0, 2.0, 1.0]), np.array([3, 2])).tolist()
+        [-0.0, 0.0, 3.0, 1.0, 2.0]
+    """
+    bits = np.ascontiguousarray(values, dtype=np.float64).view(np.int64)
+    keys = np.where(bits < 0, ~bits ^ np.int64(-(2**63)), bits)  # negatives reversed, below
+    order = np.lexsort((keys, np.repeat(np.arange(len(n)), n)))
+    found: np.ndarray = values[order]
+    return found
+
+
 def _place(out: np.ndarray, starts: np.ndarray, rows: np.ndarray) -> None:
     """Write each row of the byte matrix ``rows`` at its start in ``out``: as 8-byte words
     (every start and row width here is a multiple of 8)."""

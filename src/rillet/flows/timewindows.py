@@ -43,7 +43,7 @@ from rillet.aggregates.grouped import (
     kind_of,
     states_batch,
 )
-from rillet.aggregates.kll_bytes import exact_states
+from rillet.aggregates.kll_bytes import ascending_rows, exact_states
 from rillet.batches import decoded
 from rillet.expressions.kernels import Context, Kernel, evaluate
 from rillet.flows.config import FlowConfig
@@ -55,7 +55,6 @@ from rillet.flows.windows import Aggregation, Counters, GroupKey, results_array
 Emit = Callable[[pa.RecordBatch], None]
 START = "__wstart"
 END = "__wend"
-FIRST = "__first"  # a state row's least input offset (checkpoints)
 _ALWAYS = 2**62  # a watermark past every time: end of input
 _PILE = 64  # chunks of state kept apart before they are merged while no window closes
 _PAIRS = 1 << 22  # the most (record, window) pairs a HOP makes at once: a batch is cut to fit
@@ -103,7 +102,6 @@ class _Chunk:
     ends: np.ndarray  # window end (TUMBLE, HOP) or last time (SESSION)
     groups: np.ndarray
     states: list[Columns]
-    firsts: np.ndarray  # the least input offset a row holds: partial states merge in its order
 
 
 def _concat(chunks: list[_Chunk]) -> _Chunk:
@@ -118,7 +116,6 @@ def _concat(chunks: list[_Chunk]) -> _Chunk:
         np.concatenate([c.ends for c in chunks]),
         np.concatenate([c.groups for c in chunks]),
         states,
-        np.concatenate([c.firsts for c in chunks]),
     )
 
 
@@ -128,7 +125,6 @@ def _take(chunk: _Chunk, rows: np.ndarray) -> _Chunk:
         chunk.ends[rows],
         chunk.groups[rows],
         [{k: v[rows] for k, v in s.items()} for s in chunk.states],
-        chunk.firsts[rows],
     )
 
 
@@ -365,8 +361,7 @@ class EventWindows:
             kind.partials(v, rows, seqs, runs) for kind, v in zip(self.kinds, values, strict=True)
         ]
         began = (windows[first] + low) * self.spec.slide
-        chunk = _Chunk(began, began + self.spec.size, keys[first], states, seqs[rows[runs]])
-        self._chunks.append(chunk)
+        self._chunks.append(_Chunk(began, began + self.spec.size, keys[first], states))
 
     def _sessions(
         self,
@@ -383,14 +378,14 @@ class EventWindows:
         rows, keys, at = rows[order], keys[order], at[order]
         runs = _session_runs(keys, at, at, self.spec.gap)
         ends = np.maximum.reduceat(at, runs)
-        # a session's records in the order they came (FIRST, LAST and a DISTRIBUTION's
-        # values follow it), not in their times' order: the batch's cuts do not show
+        # a session's records in the order they came (FIRST and LAST are of it), not in
+        # their times' order: the batch's cuts do not show
         sessions = np.repeat(np.arange(len(runs)), np.diff(runs, append=len(rows)))
         rows = rows[np.lexsort((rows, sessions))]
         states = [
             kind.partials(v, rows, seqs, runs) for kind, v in zip(self.kinds, values, strict=True)
         ]
-        self._chunks.append(_Chunk(at[runs], ends, keys[runs], states, seqs[rows[runs]]))
+        self._chunks.append(_Chunk(at[runs], ends, keys[runs], states))
 
     def tick(self, now_us: int) -> None:
         """The clock reads ``now_us``: an input stamped with its arrival time has reached
@@ -441,12 +436,7 @@ class EventWindows:
             tables["keys"] = key_table(self.encoder)
         if self._chunks:
             chunk = self._merged()
-            leading = {
-                START: chunk.starts,
-                END: chunk.ends,
-                "group": chunk.groups,
-                FIRST: chunk.firsts,
-            }
+            leading = {START: chunk.starts, END: chunk.ends, "group": chunk.groups}
             args = [call.arg_type for call in self.calls]
             tables["state"] = states_batch(leading, self.kinds, args, chunk.states)
         return scalars, tables
@@ -462,14 +452,8 @@ class EventWindows:
         self._chunks = []
         state = tables.get("state")
         if state is not None and state.num_rows:
-            # (a checkpoint written before FIRST was kept: its rows' order stands for it)
-            firsts = FIRST in state.schema.names
-            leading = (START, END, "group", FIRST) if firsts else (START, END, "group")
-            columns, states = batch_states(state, leading, self.kinds)
-            if not firsts:
-                columns.append(np.arange(state.num_rows, dtype=np.int64) - state.num_rows)
-            starts, ends, groups, first = columns
-            self._chunks = [_Chunk(starts, ends, groups, states, first)]
+            (starts, ends, groups), states = batch_states(state, (START, END, "group"), self.kinds)
+            self._chunks = [_Chunk(starts, ends, groups, states)]
 
     # -- output ------------------------------------------------------------------------
 
@@ -531,11 +515,6 @@ class EventWindows:
             chunk = _take(chunk, order)
             runs = _session_runs(chunk.groups, chunk.starts, chunk.ends, self.spec.gap)
             ends = np.maximum.reduceat(chunk.ends, runs)
-            began = np.minimum.reduceat(chunk.starts, runs)  # before the rows move
-            # a session's parts merge in the order of their records' offsets
-            sessions = np.repeat(np.arange(len(runs)), np.diff(runs, append=len(order)))
-            chunk = _take(chunk, np.lexsort((chunk.firsts, sessions)))
-            chunk.starts[runs] = began
         else:
             if len(chunks) == 1:
                 return chunk
@@ -552,8 +531,7 @@ class EventWindows:
             ]
         else:
             states = chunk.states
-        firsts = np.minimum.reduceat(chunk.firsts, runs) if len(runs) else chunk.firsts[:0]
-        return _Chunk(chunk.starts[runs], ends, chunk.groups[runs], states, firsts)
+        return _Chunk(chunk.starts[runs], ends, chunk.groups[runs], states)
 
     def open_batch(self) -> pa.RecordBatch | None:
         """The windows still open, each as its partial result now (the rows they would be
@@ -573,11 +551,15 @@ class EventWindows:
         columns: dict[str, pa.Array] = {}
         for key, values in zip(self.keys, self.encoder.values(out.groups), strict=True):
             columns[key.name] = values
+        # a session joins its records from batches in any order, even a late one between
+        # two sessions of one batch: its values are written in the one order that does not
+        # depend on that, ascending
+        ascending = self.spec.kind == "session"
         for call, kind, kept in zip(self.calls, self.kinds, out.states, strict=True):
-            if self.sketch_state and call.function.name in SKETCHES:
-                columns[call.name] = state_bytes(kind, kept)
-            elif call.function.name in _KLL_STATES:
-                columns[call.name] = state_bytes(kind, kept)
+            if call.function.name in _KLL_STATES or (
+                self.sketch_state and call.function.name in SKETCHES
+            ):
+                columns[call.name] = state_bytes(kind, kept, ascending)
             else:
                 columns[call.name] = results_array(kind, kept, call.type)
         columns[START] = time_array(out.starts)
@@ -614,19 +596,25 @@ def _session_runs(
     return starts
 
 
-def state_bytes(kind: Kind, columns: Columns) -> pa.Array:
+def state_bytes(kind: Kind, columns: Columns, ascending: bool = False) -> pa.Array:
     """Each row's partial state in DataSketches' own serialized form (KLL for quantiles and
-    distributions, HLL for distinct counts, frequent items for TOP_K), as BINARY."""
+    distributions, HLL for distinct counts, frequent items for TOP_K), as BINARY; a KLL
+    state holding its values holds them as they came or, ``ascending``, in ascending order
+    (of their bits: -0.0 before 0.0)."""
     if isinstance(kind, KllKind):
         n, base = columns["n"], columns["base"]
         exact = base >= 0  # values kept as they are: written as level 0 of a sketch at once
         if exact.all():
-            return exact_states(_gather(columns), n, kind.k)
+            values = _gather(columns)
+            return exact_states(ascending_rows(values, n) if ascending else values, n, kind.k)
         out: list[bytes] = [b""] * len(n)
         rows = np.flatnonzero(exact)
         if len(rows):
             chosen = {name: column[rows] for name, column in columns.items()}
-            written = exact_states(_gather(chosen), n[rows], kind.k).to_pylist()
+            values, held = _gather(chosen), n[rows]
+            if ascending:
+                values = ascending_rows(values, held)
+            written = exact_states(values, held, kind.k).to_pylist()
             for i, data in zip(rows.tolist(), written, strict=True):
                 out[i] = data
         for i in np.flatnonzero(~exact).tolist():

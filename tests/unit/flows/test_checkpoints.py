@@ -387,32 +387,3 @@ def test_a_flow_resumed_with_nothing_to_make_again_is_stored_at_once(tmp_path: P
         db.stream("ev").append_many(records(1000, 10))
         _caught_up(db)
         assert wait_until(lambda: _kept(db) == 1010, 30), _kept(db)
-
-
-def test_a_session_checkpoint_written_before_first_offsets_were_kept_resumes(
-    tmp_path: Path,
-) -> None:
-    """A SESSION's open state from a checkpoint without ``__first`` (written before it was
-    kept) resumes: its rows' order stands for their offsets, and the output equals an
-    uninterrupted run's."""
-    query = _query("session")
-    expected, _ = _reference(query, 1500)
-    folder = tmp_path / "data"
-    _filled(folder, query, 1000)
-    with _open(folder) as db:
-        parts = db._catalog.checkpoint("r")
-        [name] = [p for p in parts if p.endswith("windows.state")]
-        state = pa.ipc.open_stream(parts[name]).read_all()
-        assert "__first" in state.column_names
-        sink = pa.BufferOutputStream()
-        old = state.drop_columns(["__first"])
-        with pa.ipc.new_stream(sink, old.schema) as writer:
-            writer.write_table(old)
-        db._catalog.set_checkpoint("r", {**parts, name: sink.getvalue().to_pybytes()})
-    with _open(folder) as db:
-        assert db._named.flows()["r"].start_offsets == {"ev": 1000}  # from the checkpoint
-        db.stream("ev").append_many(records(1000, 500))
-        db.stream("ev").flush()
-        assert wait_until(lambda: db._named.flows()["r"].lag == 0, 30)
-        time.sleep(0.2)
-        assert _rows(db, "r", expected.num_rows).equals(expected)
