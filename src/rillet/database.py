@@ -402,8 +402,8 @@ class Database:
     def _missing(self, error: NotFoundError) -> NotFoundError:
         """``error``, saying why when the stream is a named flow's ``<name>.late``: made at
         its first late record, which it has not had."""
-        owner = (error.name or "").removesuffix(".late")
-        if error.kind != "stream" or owner == error.name or owner not in self._named.flows():
+        owner = self._named.late_owner(error.name or "") if error.kind == "stream" else None
+        if owner is None:
             return error
         return NotFoundError(
             f"stream {error.name!r} is not there yet: the named flow {owner!r} makes it at "

@@ -346,9 +346,10 @@ class VarianceKind:
 
 
 class PickKind:
-    """The non-NULL value with the least (FIRST) or greatest (LAST) offset: ``at`` holds the
-    offset (for FIRST its complement ``~offset``, so that the greatest ``at`` always wins;
-    the least int64 for none) and ``v`` the value, as a Python object."""
+    """The non-NULL value with the least (FIRST) or greatest (LAST) offset, whatever the
+    order of the rows: ``at`` holds the offset (for FIRST its complement ``~offset``, so
+    that the greatest ``at`` always wins; the least int64 for none) and ``v`` the value, as
+    a Python object."""
 
     def __init__(self, last: bool) -> None:
         self.last = last
@@ -362,24 +363,19 @@ class PickKind:
     ) -> Columns:
         assert values is not None
         length = _length(rows, offsets)
-        ends = _ends(starts, length)
-        if not values.null_count:
-            chosen, found = (ends - 1 if self.last else starts), None
-        else:  # the first or last valid row of each group, if any
-            valid = _at(_valid(values), rows)
-            positions = np.arange(length, dtype=np.int64)
-            if self.last:
-                chosen = np.maximum.reduceat(np.where(valid, positions, -1), starts)
-            else:
-                chosen = np.minimum.reduceat(np.where(valid, positions, length), starts)
-            found = (chosen >= 0) & (chosen < length)
-            chosen = np.where(found, chosen, 0)
+        if not len(starts):
+            return {"at": np.zeros(0, dtype=np.int64), "v": _objects([])}
+        seen = offsets[:length] if rows is None else offsets[rows]
+        key = seen if self.last else ~seen  # the winner's is the greatest (offsets differ)
+        if values.null_count:
+            key = np.where(_at(_valid(values), rows), key, _I64.min)
+        at = np.maximum.reduceat(key, starts)
+        # each group's row holding its winning key (any row of a group without a value)
+        won = key == np.repeat(at, _sizes(starts, length))
+        chosen = np.maximum.reduceat(np.where(won, np.arange(length), -1), starts)
         picked = chosen if rows is None else rows[chosen]
-        at = offsets[picked] if self.last else ~offsets[picked]
         items = _objects(values.take(pa.array(picked)).to_pylist())
-        if found is not None:
-            at = np.where(found, at, _I64.min)
-            items[~found] = None
+        items[at == _I64.min] = None
         return {"at": at, "v": items}
 
     def reduce(self, columns: Columns, starts: np.ndarray) -> Columns:

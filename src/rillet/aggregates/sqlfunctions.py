@@ -118,8 +118,7 @@ def _row_quantiles(rows: np.ndarray, values: np.ndarray, count: int, q: np.ndarr
     """For each row 0..count-1 (``rows``: each value's, in order), the value at its own rank
     ``q[row]`` among its values, as a sketch holding them exactly reads it
     (:func:`~rillet.aggregates.sketches.exact_positions`); NaN for a row without values."""
-    order = np.argsort(values, kind="stable")  # rows stay in order: a row's values sort
-    order = order[np.argsort(rows[order], kind="stable")]  # within its own span
+    order = np.lexsort((values, rows))  # a row's values in order, within its own span
     n = np.bincount(rows, minlength=count)
     positions = np.clip(np.ceil(q * n).astype(np.int64) - 1, 0, np.maximum(n - 1, 0))
     out = np.full(count, np.nan)
@@ -151,10 +150,13 @@ def _quantiles(flat: pa.Array, parents: np.ndarray, rows: pa.Array, qs: pa.Array
     states, 7x faster than sorting the union of their weighted items, which also holds all
     of them in memory at once)."""
     count = len(rows)
-    q = np.asarray(qs.fill_null(np.nan).to_numpy(zero_copy_only=False), dtype=np.float64)
-    wrong = (q < 0) | (q > 1)
-    if wrong.any():
-        raise ValueError(f"a quantile's rank must be between 0 and 1, got {q[wrong][0]}")
+    given = np.asarray(qs.to_numpy(zero_copy_only=False), dtype=np.float64)  # NULL: NaN
+    wrong = ~((given >= 0) & (given <= 1))
+    if qs.null_count:
+        wrong &= np.asarray(qs.is_valid())
+    if wrong.any():  # a NaN too: a NULL rank gives NULL
+        raise ValueError(f"a quantile's rank must be between 0 and 1, got {given[wrong][0]}")
+    q = given
     merged = np.zeros(count, dtype=bool)
     merged[parents[compacted(flat)]] = True
     held = ~merged[parents]
@@ -179,7 +181,7 @@ def _quantiles(flat: pa.Array, parents: np.ndarray, rows: pa.Array, qs: pa.Array
         owner = parents[chosen]
         cuts = [0, *(np.flatnonzero(owner[1:] != owner[:-1]) + 1).tolist(), len(owner)]
         for start, end, row in zip(cuts, cuts[1:], owner[cuts[:-1]].tolist(), strict=False):
-            if q[row] == q[row]:  # not NaN (a NULL rank)
+            if not np.isnan(q[row]):  # a NULL rank: NULL
                 found[row] = _union(blobs[start:end]).get_quantile(q[row], True)
     missing = np.isnan(found) | np.isnan(q)
     if rows.null_count:

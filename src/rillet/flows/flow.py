@@ -34,6 +34,7 @@ from rillet.record import Record
 from rillet.schema import OFFSET
 
 if TYPE_CHECKING:
+    from rillet.flows.timewindows import EventWindows
     from rillet.stream import Stream
     from rillet.subscription import Subscription
 
@@ -150,18 +151,15 @@ class _Subscriber:
             windows = event_windows(self.target.operator)
             if windows is None:  # no windows: the stream's time orders it
                 early = early.sort_by([(self.time_column, "ascending"), (OFFSET, "ascending")])
-            else:  # one batch, which the windows take in the order of their own time
-                windows.by_time = True
-            try:
-                for batch in early.combine_chunks().to_batches():
-                    self._push(batch, ordered=False)
-            finally:
-                if windows is not None:
-                    windows.by_time = False
+            # else one batch, which the windows take in the order of their own time
+            for batch in early.combine_chunks().to_batches():
+                self._push(batch, ordered=False, by_time=windows)
         for batch in table.to_batches():
             self._push(batch)
 
-    def _push(self, batch: pa.RecordBatch, ordered: bool = True) -> None:
+    def _push(
+        self, batch: pa.RecordBatch, ordered: bool = True, by_time: EventWindows | None = None
+    ) -> None:
         if not batch.num_rows:
             return
         if not self.dictionaries:
@@ -183,7 +181,7 @@ class _Subscriber:
         # in offset order, every record before ``last`` went through with this batch (not
         # while a refreshed flow's history goes by event time)
         read = (self.target.stream.name, last + 1) if ordered and not self._held else None
-        self.flow._push(self.target.operator, frame, read)
+        self.flow._push(self.target.operator, frame, read, by_time)
 
     def forget_before(self, start_us: int) -> None:
         """Retention is the stream's business: a flow keeps what its windows hold."""
@@ -336,12 +334,27 @@ class Flow:
         self._end(finish=True)
 
     def _push(
-        self, operator: Operator, frame: pa.RecordBatch, read: tuple[str, int] | None = None
+        self,
+        operator: Operator,
+        frame: pa.RecordBatch,
+        read: tuple[str, int] | None = None,
+        by_time: EventWindows | None = None,
     ) -> None:
         """``frame`` through ``operator``; ``read``: (stream, offset) when every record of
-        the stream before the offset has gone through with it."""
+        the stream before the offset has gone through with it; ``by_time``: windows that
+        take it in the order of their own time (set under the lock: a join's other side
+        pushes its own batches as they are)."""
         with self._lock:
-            if not self._call(lambda: operator.push(frame), lambda: self._where(operator, frame)):
+            if by_time is not None:
+                by_time.by_time = True
+            try:
+                went = self._call(
+                    lambda: operator.push(frame), lambda: self._where(operator, frame)
+                )
+            finally:
+                if by_time is not None:
+                    by_time.by_time = False
+            if not went:
                 return
             if read is not None:
                 self.read_offsets[read[0]] = read[1]

@@ -55,6 +55,7 @@ from rillet.flows.plan import PlanNode, TimeWindow, streams
 from rillet.flows.timewindows import EventWindows
 from rillet.flows.windows import Counters
 from rillet.rtsql import ast
+from rillet.rtsql.printer import stream_name
 from rillet.schema import OFFSET, Schema
 from rillet.storage.catalog import NamedFlowEntry
 from rillet.stream import StreamOptions
@@ -577,11 +578,19 @@ class NamedFlows:
         except RilletError:  # listed failed all the same; a reopen runs it again
             log.exception("cannot keep the failure of named flow %r", flow.name)
 
+    def late_owner(self, name: str) -> str | None:
+        """The named flow whose late records stream ``name`` is (``<flow>.late``, in any
+        case: stream names differ in more than case), if there is one."""
+        if not name.lower().endswith(".late"):
+            return None
+        base = name[: -len(".late")].lower()
+        return next((flow for flow in self.flows() if flow.lower() == base), None)
+
     def check_new(self, name: str) -> None:
         """A stream of a user's cannot be named as a named flow's late records stream
         (ConflictError naming the flow): it would make it and keep its late records there."""
-        owner = name.removesuffix(".late")
-        if owner != name and owner.lower() in {f.lower() for f in self.flows()}:
+        owner = self.late_owner(name)
+        if owner is not None:
             raise ConflictError(
                 f"stream name {name!r} is kept for the late records of the named flow {owner!r}",
                 kind="stream",
@@ -591,12 +600,12 @@ class NamedFlows:
     def check_drop(self, name: str, by_user: bool = False) -> None:
         """A stream read by a named flow cannot be dropped (ConflictError naming it); nor,
         ``by_user``, the late records stream of a named flow (its flow's to keep)."""
-        owner = name.removesuffix(".late")
-        if by_user and owner != name and owner in self.flows():
+        owner = self.late_owner(name) if by_user else None
+        if owner is not None:
+            flow = stream_name(owner)
             raise ConflictError(
                 f"stream {name!r} keeps the late records of the named flow {owner!r}: DROP "
-                f"STREAM {owner} drops both, REFRESH STREAM {owner} counts them in their "
-                "windows",
+                f"STREAM {flow} drops both, REFRESH STREAM {flow} counts them in their windows",
                 kind="stream",
                 name=name,
             )

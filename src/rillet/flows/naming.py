@@ -57,6 +57,7 @@ class FlowNames:
 
         db = self._db
         key = _stream_name(name)
+        db._named.check_new(key)
         with self._lock:
             flow = db._flows.get(flow_id)
             _check_not_named_flow(flow, "\\name")

@@ -378,10 +378,6 @@ class EventWindows:
         rows, keys, at = rows[order], keys[order], at[order]
         runs = _session_runs(keys, at, at, self.spec.gap)
         ends = np.maximum.reduceat(at, runs)
-        # a session's records in the order they came (FIRST and LAST are of it), not in
-        # their times' order: the batch's cuts do not show
-        sessions = np.repeat(np.arange(len(runs)), np.diff(runs, append=len(rows)))
-        rows = rows[np.lexsort((rows, sessions))]
         states = [
             kind.partials(v, rows, seqs, runs) for kind, v in zip(self.kinds, values, strict=True)
         ]

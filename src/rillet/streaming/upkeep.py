@@ -9,7 +9,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from rillet.arguments import FLAG, check
-from rillet.errors import RilletError
 from rillet.storage.parquet import FileInfo, ParquetPartition, write_partition
 from rillet.storage.partitions import bytes_by_start
 from rillet.storage.retention import partitions_to_drop
@@ -61,12 +60,8 @@ class Upkeep(Reads):
                     # the catalog's next offset must not run ahead of the logged records: after
                     # a power loss, relaxed may lose its last records but never leave a gap
                     self._log.sync()
-                try:
-                    self._catalog.add_file(self.name, info, through, through + 1)
-                except RilletError:
-                    if self._dropping:  # its entry went meanwhile; its folder goes next
-                        return written
-                    raise
+                # (a drop or REFRESH of the stream waits for this: its entry is still here)
+                self._catalog.add_file(self.name, info, through, through + 1)
                 with self._ingest_lock, self._lock:
                     self._files = [*self._files, self._sealed(info)]
                     self._memory.remove_sealed(current.start, batches)

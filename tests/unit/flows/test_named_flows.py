@@ -971,3 +971,26 @@ def test_a_quoted_name_keeps_its_case_as_create_stream_keeps_it() -> None:
             db.execute("CREATE STREAM permin AS SELECT host FROM ev")
         db.execute('DROP STREAM "PerMin"')
         assert [s.name for s in db.streams()] == ["ev"] and not db.flows()
+
+
+def test_the_late_records_stream_name_is_kept_in_any_case() -> None:
+    with rillet.connect() as db:
+        ev = _stream(db)
+        db.execute(
+            'CREATE STREAM "PerMin" AS SELECT host, count(*) AS n FROM ev '
+            "GROUP BY host, TUMBLE(ts, INTERVAL '1' MINUTE)"
+        )
+        other = db.execute("SELECT host FROM ev")
+        for make in (
+            lambda: db.create_stream("permin.LATE", "note STRING"),
+            lambda: db.execute('CREATE STREAM "PERMIN.late" (note STRING)'),
+            lambda: db.name_flow(other.id, "PerMin.late"),
+        ):
+            with pytest.raises(ConflictError, match="late records of the named flow 'PerMin'"):
+                make()
+        ev.append_many(events_at([20, 0]))  # the second is late
+        assert wait_until(lambda: "PerMin.late" in {s.name for s in db.streams()})
+        # the hint quotes the name as rtsql reads it back
+        with pytest.raises(ConflictError, match='DROP STREAM "PerMin" drops both'):
+            db.drop_stream("PerMin.late")
+        assert db.sql('SELECT count(*) FROM "perMIN.late"').fetchall() == [(1,)]

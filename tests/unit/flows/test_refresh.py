@@ -4,11 +4,13 @@ expected rows are computed here in plain Python over the same records."""
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pytest
@@ -401,3 +403,30 @@ def test_a_refresh_waits_for_a_seal_of_the_stream_it_renews(
         assert _stored(db, "m", MINUTE) == expected
     with rillet.connect(tmp_path) as db:
         assert _stored(db, "m", MINUTE) == expected
+
+
+@pytest.mark.parametrize(
+    "window", ["SESSION(ts, INTERVAL '10' SECOND)", "TUMBLE(ts, INTERVAL '1' MINUTE)"]
+)
+def test_refresh_keeps_first_and_last_of_the_records_order(window: str) -> None:
+    """REFRESH replays the history by event time, yet FIRST and LAST stay the values of the
+    least and greatest offset, as the live run had them."""
+
+    def at(seconds: int, host: str, v: float) -> dict[str, list[Any]]:
+        return {"ts": [BASE + dt.timedelta(seconds=seconds)], "host": [host], "v": [v]}
+
+    with rillet.connect() as db:
+        ev = _ev(db)
+        db.set("rillet.window.lateness", "30s")
+        db.execute(
+            "CREATE STREAM s AS SELECT host, window_start, first(v) AS f, last(v) AS l, "
+            f"count(*) AS n FROM ev GROUP BY host, {window}"
+        )
+        for record in (at(40, "a", 1), at(35, "a", 2), at(1000, "a", 3), at(5, "b", 9)):
+            ev.append_many(record)  # the last is late
+        query = "SELECT host, f, l, n FROM s WHERE host = 'a' ORDER BY window_start"
+        assert wait_until(lambda: "s.late" in {x.name for x in db.streams()})
+        live = db.sql(query).fetchall()
+        assert live[0] == ("a", 1.0, 2.0, 2)
+        db.execute("REFRESH STREAM s")
+        assert db.sql(query).fetchall() == live

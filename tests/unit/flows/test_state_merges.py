@@ -226,6 +226,7 @@ def test_states_of_no_value_merge_into_empty_states_and_other_sketches_are_refus
                 _NOT_KLL % "kll_merge_quantile",
             ),
             ("SELECT kll_quantile(lat, 1.5) FROM m", "^kll_quantile: a quantile's rank"),
+            ("SELECT kll_quantile(lat, 'nan'::DOUBLE) FROM m", "^kll_quantile: .* rank .* got nan"),
             ("SELECT hll_count(host::BLOB) FROM m", "^hll_count: "),
             ("SELECT top_k_items(host::BLOB, 2) FROM m", "^top_k_items: "),
         ):
