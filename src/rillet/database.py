@@ -224,12 +224,11 @@ class Database:
     def _reset_streams(
         self,
         flows: Sequence[NamedFlowEntry],
-        dropped: Sequence[str],
         emptied: Sequence[str] = (),
         seeds: Mapping[str, pa.Table] | None = None,
     ) -> None:
-        """Empty named flows' streams (REFRESH) and the streams ``emptied``, and drop the
-        streams ``dropped``, in one catalog transaction: new, empty streams of the same
+        """Empty named flows' streams (REFRESH) and the streams ``emptied``, in one catalog
+        transaction: new, empty streams of the same
         schemas and options with the flows' new definitions, and ``seeds``: the rows some
         of them start with (kept in the catalog in the same transaction, appended here or,
         after a crash, at the next open).  A crash before it commits leaves everything as it
@@ -237,16 +236,14 @@ class Database:
         the new streams use their folders."""
         with self._lock:
             self._check_open()
-            gone = [n for n in dropped if n in self._streams]
-            old = [self._streams[n] for n in [*(f.name for f in flows), *emptied, *gone]]
+            old = [self._streams[n] for n in [*(f.name for f in flows), *emptied]]
         with _dropping(old), self._lock:
             self._check_open()
             resets = [(self._entry_of(flow.name), flow) for flow in flows]
             cleared = [self._entry_of(name) for name in emptied]
             self._catalog.reset_named_flows(
-                resets, gone, cleared, {k: ipc_bytes(v) for k, v in (seeds or {}).items()}
+                resets, cleared, {k: ipc_bytes(v) for k, v in (seeds or {}).items()}
             )
-            self._streams = {k: v for k, v in self._streams.items() if k not in gone}
         for stream in old:
             stream._destroy()
         self._forget_doomed([s.name for s in old])
@@ -391,13 +388,20 @@ class Database:
         of the windows still open are added, as their partial results now."""
         check_arguments("sql", locals())
         self._check_open()
-        for stream in list(self._streams.values()):
-            stream.caught_up()  # the alerts of records appended before are in
+        self._catch_up()
         extra = self._named.open_tables if include_open else None
         try:
             return self._query.run(query, self._streams, params, extra)
         except NotFoundError as exc:
             raise self._missing(exc) from exc.__cause__
+
+    def _catch_up(self) -> None:
+        """Every record appended before now is seen: by the subscribers of its stream (the
+        monitors' alerts are in), and through the named flows, each after the flows whose
+        output it reads (the order they were created in: the streams reopen by name)."""
+        order = {name: i for i, name in enumerate(self._named.flows(), 1)}
+        for stream in sorted(self._streams.values(), key=lambda s: order.get(s.name, 0)):
+            stream.caught_up()
 
     def _missing(self, error: NotFoundError) -> NotFoundError:
         """``error``, saying why when the stream is a named flow's ``<name>.late``: made at

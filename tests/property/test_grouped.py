@@ -49,7 +49,7 @@ from rillet.aggregates.sketches import (
     KllState,
     TopKMergeState,
     TopKState,
-    _quantile,
+    sketch_quantile,
 )
 from rillet.batches import ipc_bytes
 from rillet.datatypes import DataType
@@ -772,5 +772,5 @@ def test_exact_quantiles_are_the_sketches_answers(
         sketch = datasketches.kll_doubles_sketch(200)
         for value in rows[i]:
             sketch.update(value)
-        expected.append(_quantile(sketch, q))
+        expected.append(sketch_quantile(sketch, q))
     assert found == expected

@@ -194,7 +194,7 @@ def _check_rank(q: Any, what: str = "q") -> float:
     return float(q)
 
 
-def _quantile(sketch: Any, q: float) -> float:
+def sketch_quantile(sketch: Any, q: float) -> float:
     # The sketch keeps the extremes exactly, though it may have compacted them away.
     if q == 0.0:
         return float(sketch.get_min_value())
@@ -265,10 +265,10 @@ class Distribution:
 
     def quantile(self, q: float) -> float:
         """The value at normalized rank ``q`` (0 is the minimum, 1 the maximum)."""
-        return _quantile(self.sketch, _check_rank(q))
+        return sketch_quantile(self.sketch, _check_rank(q))
 
     def quantiles(self, qs: Iterable[float]) -> list[float]:
-        return [_quantile(self.sketch, _check_rank(q)) for q in qs]
+        return [sketch_quantile(self.sketch, _check_rank(q)) for q in qs]
 
     def rank(self, value: float) -> float:
         """About the fraction of values that are <= ``value``."""
@@ -332,7 +332,7 @@ class KllState:
             return None
         if self.q is None:
             return Distribution(copy.copy(self.sketch))
-        return _quantile(self.sketch, self.q)
+        return sketch_quantile(self.sketch, self.q)
 
     def to_bytes(self) -> bytes:
         data: bytes = self.sketch.serialize()

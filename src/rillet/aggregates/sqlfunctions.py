@@ -62,6 +62,7 @@ from rillet.aggregates.sketches import (
     frequent_sketch,
     hll_bytes,
     hll_estimate,
+    sketch_quantile,
     top_items,
 )
 from rillet.errors import InputError
@@ -182,7 +183,8 @@ def _quantiles(flat: pa.Array, parents: np.ndarray, rows: pa.Array, qs: pa.Array
         cuts = [0, *(np.flatnonzero(owner[1:] != owner[:-1]) + 1).tolist(), len(owner)]
         for start, end, row in zip(cuts, cuts[1:], owner[cuts[:-1]].tolist(), strict=False):
             if not np.isnan(q[row]):  # a NULL rank: NULL
-                found[row] = _union(blobs[start:end]).get_quantile(q[row], True)
+                # as APPROX_QUANTILE reads its sketch: at 0 and 1 the extremes it keeps
+                found[row] = sketch_quantile(_union(blobs[start:end]), q[row])
     missing = np.isnan(found) | np.isnan(q)
     if rows.null_count:
         missing |= np.asarray(rows.is_null())
@@ -231,11 +233,17 @@ def top_k_items(states: pa.Array, ks: pa.Array) -> pa.Array:
     """The k most frequent values of each TOP_K state, most frequent first, as text."""
     return pa.array(
         [
-            None if d is None or k is None else top_items(frequent_sketch(d), int(k))
+            None if d is None or k is None else top_items(frequent_sketch(d), _k(k))
             for d, k in zip(_pylist(states), _pylist(ks), strict=True)
         ],
         pa.list_(pa.string()),
     )
+
+
+def _k(k: Any) -> int:
+    if k < 1:
+        raise ValueError(f"k must be a positive integer, got {k}")
+    return int(k)
 
 
 def _merged_frequent(states: list[Any]) -> Any:
@@ -263,7 +271,7 @@ def top_k_merge_items(lists: pa.Array, ks: pa.Array) -> pa.Array:
     out: list[list[str] | None] = []
     for states, k in zip(_pylist(lists), _pylist(ks), strict=True):
         merged = None if states is None or k is None else _merged_frequent(states)
-        out.append(None if merged is None else top_items(merged, int(k)))
+        out.append(None if merged is None else top_items(merged, _k(k)))
     return pa.array(out, pa.list_(pa.string()))
 
 
@@ -304,9 +312,11 @@ def _naming(name: str, function: Callable[..., pa.Array]) -> Callable[..., pa.Ar
     def call(*args: pa.Array) -> pa.Array:
         try:
             return function(*args)
-        except InputError:
-            raise
         except Exception as exc:  # the library's refusals are of many classes
-            raise InputError(f"{name}: {exc}") from exc
+            text = str(exc)
+            head, said, rest = text.partition(": ")
+            if isinstance(exc, InputError) and said and head.isidentifier():
+                text = rest  # a merge this function shares said its own name
+            raise InputError(f"{name}: {text}") from exc
 
     return call

@@ -387,8 +387,7 @@ class NamedFlows:
         running = self.flows()
         if name not in entries or name not in running:
             raise not_found("named flow", name, list(entries))
-        for stream in list(db._streams.values()):  # creation order: a flow's input first
-            stream.caught_up()  # the records appended before it were seen (late ones too)
+        db._catch_up()  # the records appended before it were seen (late ones too)
         if since is not None:
             try:
                 since_us = bound_us(since)
@@ -433,9 +432,7 @@ class NamedFlows:
         for other in reversed(affected):
             self.drop(other)
         try:
-            renewed, dropped, emptied, seeds = self._renewed(
-                affected, entries, points, inputs, running
-            )
+            renewed, emptied, seeds = self._renewed(affected, entries, points, inputs, running)
         except BaseException:  # nothing changed yet (a storage error reading, say)
             for other in affected:
                 self._start(original[other])
@@ -443,7 +440,7 @@ class NamedFlows:
         # one catalog transaction: after a crash, every flow has its old rows or all are
         # emptied (with the kept rows in the catalog) and recomputed when the database
         # opens, never a mix
-        db._reset_streams(renewed, dropped, emptied, seeds)
+        db._reset_streams(renewed, emptied, seeds)
         for other in affected:
             self._start(entries[other])
 
@@ -454,9 +451,9 @@ class NamedFlows:
         points: dict[str, int | None],
         inputs: list[str],
         running: dict[str, Flow],
-    ) -> tuple[list[NamedFlowEntry], list[str], list[str], dict[str, pa.Table]]:
-        """REFRESH's new definitions (put in ``entries``), the late streams to drop and to
-        empty, and the rows each emptied stream starts with again (the flows are stopped)."""
+    ) -> tuple[list[NamedFlowEntry], list[str], dict[str, pa.Table]]:
+        """REFRESH's new definitions (put in ``entries``), the late streams to empty, and the
+        rows each emptied stream starts with again (the flows are stopped)."""
         name = affected[0]
         db = self._db
         through: dict[str, int] = {}
@@ -468,7 +465,6 @@ class NamedFlows:
         renewed = []
         seeds: dict[str, pa.Table] = {}
         emptied: list[str] = []
-        dropped: list[str] = []
         for other in affected:
             entry = entries[other]
             options = {k: v for k, v in entry.options.items() if k not in _REFRESH_STATE}
@@ -491,15 +487,13 @@ class NamedFlows:
                 if rows is not None:
                     times = _window_times(running[other], rows)
                     rows = rows.filter(pc.less(times, point))
+                emptied.append(late)  # kept, the rows before the point in it
                 if rows is not None and rows.num_rows:
                     seeds[late] = rows
-                    emptied.append(late)
                     options[LATE_KEPT] = rows.num_rows
-                else:
-                    dropped.append(late)
             entries[other] = NamedFlowEntry(other, entry.query, options, entry.start_offsets)
             renewed.append(entries[other])
-        return renewed, dropped, emptied, seeds
+        return renewed, emptied, seeds
 
     def drop(self, name: str) -> None:
         """Stop the named flow filling ``name`` (if one does) before its stream goes, and

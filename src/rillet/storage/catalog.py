@@ -189,15 +189,14 @@ class Catalog:
     def reset_named_flows(
         self,
         resets: Sequence[tuple[StreamEntry, NamedFlowEntry]],
-        dropped: Sequence[str],
         emptied: Sequence[StreamEntry] = (),
         seeds: Mapping[str, bytes] | None = None,
     ) -> None:
         """Empty named flows' streams (their files, partitions and offsets start again),
         store their new definitions (each keeping its place in the creation order), empty
-        the streams ``emptied`` (no flow fills them), drop the streams ``dropped`` and keep
-        ``seeds``: per emptied stream, the rows it starts with (Arrow IPC stream bytes,
-        appended before anything else, see :meth:`seeds`); one transaction.  The folders of
+        the streams ``emptied`` (no flow fills them) and keep ``seeds``: per emptied stream,
+        the rows it starts with (Arrow IPC stream bytes, appended before anything else, see
+        :meth:`seeds`); one transaction.  The folders of
         all of them are marked doomed in it: their old files are removed before anything
         opens them again."""
         statements: list[tuple[str, tuple[Any, ...]]] = [
@@ -232,11 +231,6 @@ class Catalog:
                     (entry.name, entry.schema, entry.time_column, json.dumps(entry.options)),
                 ),
                 ("INSERT OR IGNORE INTO doomed VALUES (?)", (entry.name,)),
-            ]
-        for name in dropped:
-            statements += [
-                ("DELETE FROM streams WHERE name = ?", (name,)),
-                ("INSERT OR IGNORE INTO doomed VALUES (?)", (name,)),
             ]
         for name, rows in (seeds or {}).items():
             statements.append(("INSERT OR REPLACE INTO seeds VALUES (?, ?)", (name, rows)))

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from rillet.aggregates import sqlfunctions
 from rillet.aggregates.kll_bytes import exact_states, kll_items, state_items
-from rillet.aggregates.sketches import HLL_LG_K, KLL_K
+from rillet.aggregates.sketches import HLL_LG_K, KLL_K, sketch_quantile
 
 # KLL's rank error for k=200 (single-sided, 99 % confidence) is about 1.65 %; checked at
 # twice that so a rare unlucky compaction does not fail the test
@@ -173,8 +173,8 @@ def test_kll_quantile_of_each_state_is_its_merge_alone_and_the_sketchs_own_answe
     con: duckdb.DuckDBPyConnection, sizes: list[int], seed: int, q: float
 ) -> None:
     """kll_quantile reads a column of states (those holding their values all at once),
-    each row as kll_merge_quantile of it alone and as DataSketches answers it, within the
-    rank error past k."""
+    each row as kll_merge_quantile of it alone and as APPROX_QUANTILE reads its sketch,
+    within the rank error past k."""
     rng = np.random.default_rng(seed)
     blobs: list[bytes | None] = []
     parts = []
@@ -197,7 +197,7 @@ def test_kll_quantile_of_each_state_is_its_merge_alone_and_the_sketchs_own_answe
             assert one is None and alone is None
             continue
         assert blob is not None
-        assert one == alone == ds.kll_doubles_sketch.deserialize(blob).get_quantile(q, True)
+        assert one == alone == sketch_quantile(ds.kll_doubles_sketch.deserialize(blob), q)
         low, high = _rank_of(part, one)
         assert low - RANK_ERROR <= q <= high + RANK_ERROR
 
@@ -265,3 +265,19 @@ def test_kll_merges_of_rows_with_ranks_of_their_own(con: duckdb.DuckDBPyConnecti
     assert found[1] is None and found[4] is None and found[5] is None
     low, high = _rank_of(np.concatenate([parts[5], parts[2]]), found[6])
     assert low - RANK_ERROR <= 0.25 <= high + RANK_ERROR
+
+
+def test_a_compacted_state_is_finished_at_0_and_1_by_its_extremes(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    """As APPROX_QUANTILE reads its own sketch: the least and greatest value it saw (the
+    sketch keeps them, though its items may not hold them)."""
+    values = np.random.default_rng(1).lognormal(3, 0.6, 2000)
+    sketch = ds.kll_doubles_sketch(KLL_K)
+    sketch.update(values)
+    blob = sketch.serialize()
+    found = con.execute(
+        "SELECT kll_quantile(?, 0.0), kll_quantile(?, 1.0), kll_merge_quantile([?, ?], 1.0)",
+        [blob, blob, blob, blob],
+    ).fetchone()
+    assert found == (values.min(), values.max(), values.max())

@@ -228,6 +228,9 @@ def test_states_of_no_value_merge_into_empty_states_and_other_sketches_are_refus
             ("SELECT kll_quantile(lat, 1.5) FROM m", "^kll_quantile: a quantile's rank"),
             ("SELECT kll_quantile(lat, 'nan'::DOUBLE) FROM m", "^kll_quantile: .* rank .* got nan"),
             ("SELECT hll_count(host::BLOB) FROM m", "^hll_count: "),
+            ("SELECT hll_merge_count(list(lat)) FROM m", "^hll_merge_count: a value is not an"),
+            ("SELECT top_k_merge_items(list(users), 3) FROM m", "^top_k_merge_items: a value"),
+            ("SELECT top_k_items(tops, -1) FROM m", "^top_k_items: k must be a positive integer"),
             ("SELECT top_k_items(host::BLOB, 2) FROM m", "^top_k_items: "),
         ):
             with pytest.raises(InputError, match=said):
