@@ -37,6 +37,7 @@ from rillet.errors import (
     TypeCheckError,
     not_found,
 )
+from rillet.schema import OFFSET
 from rillet.storage.partitions import overlapping
 
 if TYPE_CHECKING:
@@ -121,7 +122,7 @@ class QueryEngine:
         query: str,
         streams: Mapping[str, Stream],
         params: Sequence[Any] | None,
-        extra: Callable[[Sequence[str]], Mapping[str, pa.Table]] | None = None,
+        extra: Callable[[Sequence[str]], Mapping[str, Added]] | None = None,
     ) -> Result:
         """Run ``query``; ``extra`` gives, for the streams it reads, rows to add to theirs
         (the open windows of named flows, with ``include_open``).  The sealed files it lists
@@ -136,7 +137,7 @@ class QueryEngine:
         query: str,
         streams: Mapping[str, Stream],
         params: Sequence[Any] | None,
-        extra: Callable[[Sequence[str]], Mapping[str, pa.Table]] | None,
+        extra: Callable[[Sequence[str]], Mapping[str, Added]] | None,
     ) -> Result:
         with self._lock:  # making a cursor touches the shared connection
             cursor = self._con.cursor()
@@ -206,7 +207,7 @@ class QueryEngine:
         i: int,
         stream: Stream,
         bounds: tuple[int | None, int | None],
-        added: pa.Table | None = None,
+        added: Added | None = None,
     ) -> None:
         stream._ingest_buffer()
         low, high = bounds  # inclusive: [low, high + 1) in whole microseconds
@@ -216,16 +217,18 @@ class QueryEngine:
         columns = ", ".join(_quote(name) for name in stream.schema.names)
         memory = f"__rillet_memory_{i}"
         cursor.register(memory, pa.Table.from_batches(batches, schema=stream.schema.storage))
-        parts = [f"SELECT {columns} FROM {memory}"]
-        if added is not None and added.num_rows:
+        # with rows added, the stream's own as they were then: none twice, none missing
+        held = f" WHERE {_quote(OFFSET)} < {int(added.before)}" if added is not None else ""
+        parts = [f"SELECT {columns} FROM {memory}{held}"]
+        if added is not None and added.rows.num_rows:
             more = f"__rillet_added_{i}"
-            offsets = pa.nulls(added.num_rows, pa.int64())
-            table = added.append_column(stream.schema.storage.names[-1], offsets)
+            offsets = pa.nulls(added.rows.num_rows, pa.int64())
+            table = added.rows.append_column(stream.schema.storage.names[-1], offsets)
             cursor.register(more, table)
             parts.append(f"SELECT {columns} FROM {more}")
         if files:
             paths = ", ".join(_literal(path) for path in files)
-            parts.insert(0, f"SELECT {columns} FROM read_parquet([{paths}])")
+            parts.insert(0, f"SELECT {columns} FROM read_parquet([{paths}]){held}")
         cursor.execute(f"CREATE TEMP VIEW {_quote(stream.name)} AS {' UNION ALL '.join(parts)}")
 
     def matching_offsets(self, paths: Sequence[str], condition: str) -> np.ndarray:
@@ -255,6 +258,15 @@ class QueryEngine:
 
     def close(self) -> None:
         self._con.close()
+
+
+@dataclass(frozen=True, slots=True)
+class Added:
+    """Rows a query reads as a stream's besides its own (a named flow's open windows'),
+    and how many rows of its own it held when they were taken: it reads only those."""
+
+    rows: pa.Table
+    before: int
 
 
 def _streams_read(

@@ -54,6 +54,7 @@ from rillet.flows.operators import Filter, Project, event_windows, window_aggreg
 from rillet.flows.plan import PlanNode, TimeWindow, streams
 from rillet.flows.timewindows import EventWindows
 from rillet.flows.windows import Counters
+from rillet.query import Added
 from rillet.rtsql import ast
 from rillet.rtsql.printer import stream_name
 from rillet.schema import OFFSET, Schema
@@ -249,15 +250,18 @@ def _after_windows(operator: Any, batch: pa.RecordBatch) -> list[pa.RecordBatch]
     return [b for each in collect.batches for b in _after_windows(operator.downstream, each)]
 
 
-def open_rows(flow: Flow) -> list[pa.RecordBatch]:
-    """The rows of a named flow's windows still open, as their partial results now."""
+def open_rows(flow: Flow, output: Stream) -> tuple[list[pa.RecordBatch], int]:
+    """The rows of a named flow's windows still open, as their partial results now, and
+    how many rows its stream ``output`` held then (it appends under the same lock: a window
+    closing after is in the first, and not among those)."""
     found: list[pa.RecordBatch] = []
     with flow._lock:
+        held = output.next_offset
         for target in flow._inputs:
             aggregate = window_aggregate(target.operator)
             if aggregate is not None and (batch := aggregate.windows.open_batch()) is not None:
                 found.extend(_after_windows(aggregate.downstream, batch))
-    return found
+    return found, held
 
 
 class NamedFlows:
@@ -293,17 +297,18 @@ class NamedFlows:
         with self._lock:
             return dict(self._flows)
 
-    def open_tables(self, names: Sequence[str]) -> dict[str, pa.Table]:
-        """For the named flows among ``names``: their open windows' rows now."""
+    def open_tables(self, names: Sequence[str]) -> dict[str, Added]:
+        """For the named flows among ``names``: their open windows' rows now, and the
+        stored rows they go with."""
         flows = self.flows()
-        found: dict[str, pa.Table] = {}
+        found: dict[str, Added] = {}
         for name in names:
             flow = flows.get(name)
             if flow is None or not flow.running:  # a failed flow's windows are not its rows
                 continue
-            rows = open_rows(flow)
+            rows, held = open_rows(flow, self._db.stream(name))
             if rows:
-                found[name] = pa.Table.from_batches(rows)
+                found[name] = Added(pa.Table.from_batches(rows), held)
         return found
 
     def replayed(self) -> bool:

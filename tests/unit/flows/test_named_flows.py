@@ -1018,3 +1018,32 @@ def test_a_read_after_a_reopen_waits_for_named_flows_in_their_order(tmp_path: Pa
             rows += [(hour + dt.timedelta(minutes=60 + m, seconds=10), "a", 1.0) for m in (0, 1)]
             perf.append_many(rows)
             assert db.sql("SELECT count(*) FROM hourly").fetchall() == [(h + 1,)]
+
+
+def test_include_open_reads_a_window_closing_under_it_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A window that closes between the open rows being taken and the stored ones being
+    read comes once, as it was open: not also as the closed row stored meanwhile."""
+    from rillet.flows.named import NamedFlows
+
+    with rillet.connect() as db:
+        ev = _stream(db)
+        db.execute(MINUTELY)
+        ev.append_many(events_at([0, 1]))  # one open minute, of host h0 and h1
+        taken = NamedFlows.open_tables
+
+        def then_closed(self: NamedFlows, names: list[str]) -> Any:
+            found = taken(self, names)
+            ev.append_many(events_at([20]))  # 140 s: the minute closes, its rows are stored
+            ev.caught_up()
+            return found
+
+        monkeypatch.setattr(NamedFlows, "open_tables", then_closed)
+        rows = db.sql("SELECT host, n, is_open FROM m ORDER BY ALL", include_open=True)
+        assert rows.fetchall() == [("h0", 1, True), ("h1", 1, True)]
+        monkeypatch.undo()
+        assert db.sql("SELECT host, n, is_open FROM m ORDER BY ALL").fetchall() == [
+            ("h0", 1, False),
+            ("h1", 1, False),
+        ]
