@@ -29,6 +29,14 @@ def con() -> duckdb.DuckDBPyConnection:
     return connection
 
 
+def _kll_state(values: np.ndarray) -> bytes:
+    """The KLL state (k = 200) of ``values``, as DataSketches serializes it."""
+    sketch = ds.kll_doubles_sketch(KLL_K)
+    if len(values):
+        sketch.update(values)
+    return bytes(sketch.serialize())
+
+
 def _rank_of(values: np.ndarray, found: float) -> tuple[float, float]:
     """The range of normalized ranks ``found`` has among ``values``."""
     ordered = np.sort(values)
@@ -49,12 +57,7 @@ def test_kll_merges_match_the_exact_quantile(
 ) -> None:
     rng = np.random.default_rng(seed)
     parts = [rng.lognormal(3, 1, n) for n in sizes]
-    blobs = []
-    for part in parts:
-        sketch = ds.kll_doubles_sketch(KLL_K)
-        if len(part):
-            sketch.update(part)
-        blobs.append(sketch.serialize())
+    blobs = [_kll_state(part) for part in parts]
     values = np.concatenate(parts)
     fast, merged, count = con.execute(
         "SELECT kll_merge_quantile(?, ?), kll_quantile(kll_merge(?), ?), kll_count(kll_merge(?))",
@@ -237,12 +240,7 @@ def test_kll_merges_of_rows_with_ranks_of_their_own(con: duckdb.DuckDBPyConnecti
     within the rank error."""
     rng = np.random.default_rng(3)
     parts = [rng.normal(0, 1, n) for n in (5, 0, 50, 7, 1, 900)]
-    blobs = []
-    for part in parts:
-        sketch = ds.kll_doubles_sketch(KLL_K)
-        if len(part):
-            sketch.update(part)
-        blobs.append(sketch.serialize())
+    blobs = [_kll_state(part) for part in parts]
     rows = [(0, 0, 0.3), (1, 1, 0.5), (2, 2, 0.9), (2, 3, 0.9), (3, 4, 1.0), (4, None, 0.2),
             (5, 0, None), (6, 5, 0.25), (6, 2, 0.25)]  # fmt: skip
     con.execute("CREATE OR REPLACE TABLE t (g INT, b BLOB, q DOUBLE)")

@@ -285,7 +285,10 @@ def test_a_hop_of_many_windows_a_record_takes_a_batch_in_pieces_with_the_same_ro
 
 
 def _session_rows(
-    db: rillet.Database, data: list[tuple[int, Any, int | None]], pieces: int
+    db: rillet.Database,
+    data: list[tuple[int, Any, int | None]],
+    pieces: int,
+    gap: str = "INTERVAL '700' MILLISECOND",
 ) -> list[tuple[Any, ...]]:
     """A SESSION flow's rows over ``data`` appended live in ``pieces``: FIRST, LAST and its
     DISTRIBUTION's bytes."""
@@ -293,7 +296,7 @@ def _session_rows(
     stream = db.create_stream(name, "ts TIMESTAMP, k STRING, v BIGINT", time_column="ts")
     flow = db.execute(
         f"SELECT window_start, k, FIRST(v) AS f, LAST(v) AS l, DISTRIBUTION(v) AS d "
-        f"FROM {name} GROUP BY k, SESSION(ts, INTERVAL '700' MILLISECOND)"
+        f"FROM {name} GROUP BY k, SESSION(ts, {gap})"
     )
     rows = [((BASE + t * MS) * 1000, k, v) for t, k, v in data]
     size = max(len(rows) // pieces, 1)
@@ -331,23 +334,11 @@ def test_a_session_merged_from_batches_holds_its_values_in_their_order(
         (20_000, "a", 3), (10_000, "a", 2), (30_000, "a", 4), (5_000, "a", 1), (99_000, "a", 0)
     ]  # fmt: skip
     db.set(config.LATENESS, 60_000)
-    outputs = []
-    for pieces in (1, len(data), 2):
-        name = f"s{len(db.streams())}"
-        stream = db.create_stream(name, "ts TIMESTAMP, k STRING, v BIGINT", time_column="ts")
-        flow = db.execute(
-            f"SELECT FIRST(v) AS f, LAST(v) AS l, DISTRIBUTION(v) AS d FROM {name} "
-            "GROUP BY k, SESSION(ts, INTERVAL '1' MINUTE)"
-        )
-        rows = [((BASE + t * MS) * 1000, k, v) for t, k, v in data]
-        size = max(len(rows) // pieces, 1)
-        for i in range(0, len(rows), size):
-            stream.append_many(rows[i : i + size])
-            stream.caught_up()
-        flow.finish()
-        outputs.append([(r["f"], r["l"], r["d"]) for r in flow])
+    outputs = [
+        _session_rows(db, data, pieces, "INTERVAL '1' MINUTE") for pieces in (1, len(data), 2)
+    ]
     sketch = ds.kll_doubles_sketch(200)
     for v in (4.0, 3.0, 2.0, 1.0):  # level 0 fills backwards: the bytes hold 1, 2, 3, 4
         sketch.update(v)
     assert outputs[0] == outputs[1] == outputs[2]
-    assert outputs[0][0] == (3, 1, sketch.serialize())
+    assert outputs[0][0][2:] == (3, 1, sketch.serialize())
