@@ -44,6 +44,7 @@ Examples:
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -181,10 +182,16 @@ def _quantiles(flat: pa.Array, parents: np.ndarray, rows: pa.Array, qs: pa.Array
         blobs = flat.take(pa.array(chosen)).to_pylist()
         owner = parents[chosen]
         cuts = [0, *(np.flatnonzero(owner[1:] != owner[:-1]) + 1).tolist(), len(owner)]
-        for start, end, row in zip(cuts, cuts[1:], owner[cuts[:-1]].tolist(), strict=False):
-            if not np.isnan(q[row]):  # a NULL rank: NULL
-                # as APPROX_QUANTILE reads its sketch: at 0 and 1 the extremes it keeps
-                found[row] = sketch_quantile(_union(blobs[start:end]), q[row])
+        merging = owner[cuts[:-1]]  # the rows
+        answers: list[float] = []
+        for start, end, rank in zip(cuts, cuts[1:], q[merging].tolist(), strict=False):
+            if rank != rank:  # a NULL rank: NULL
+                answers.append(math.nan)
+                continue
+            sketch = _kll(blobs[start]) if end - start == 1 else _union(blobs[start:end])
+            # as APPROX_QUANTILE reads its sketch: at 0 and 1 the extremes it keeps
+            answers.append(sketch_quantile(sketch, rank))
+        found[merging] = answers
     missing = np.isnan(found) | np.isnan(q)
     if rows.null_count:
         missing |= np.asarray(rows.is_null())
