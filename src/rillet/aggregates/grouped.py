@@ -535,7 +535,7 @@ class KllKind:
         check_kll(states, self.name)
         several = compacted(states)
         # a compacted state's items are not read: it is merged whole
-        retained, items, _ = state_items(pc.if_else(several, pa.scalar(None, states.type), states))
+        retained, items = state_items(pc.if_else(several, pa.scalar(None, states.type), states))
         n = _sum_at(retained, starts, np.int64) if len(starts) else np.zeros(0, np.int64)
         merged: dict[int, KllState] = {}
         group = np.repeat(np.arange(len(starts)), _sizes(starts, len(retained)))

@@ -10,7 +10,7 @@ items, level 0 first.  An item of level h stands for 2^h values.
 
 A roll-up writes thousands of small states a window: while a group holds at most k values
 they are exactly level 0 of a sketch, so :func:`exact_states` writes them all in a few numpy
-calls rather than building a sketch each, and :func:`kll_items` reads any states back.
+calls rather than building a sketch each, and :func:`state_items` reads states back.
 
 Examples:
     >>> import datasketches as ds
@@ -154,22 +154,15 @@ def compacted(blobs: pa.Array) -> np.ndarray:
     return found
 
 
-def kll_items(blobs: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The items of each KLL state: (state index, value, weight) of every retained item,
-    read from the serialized bytes with numpy."""
-    retained, values, weights = state_items(blobs)
-    owner = np.repeat(np.arange(len(retained), dtype=np.int64), retained)
-    return owner, values, weights
-
-
-def state_items(blobs: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """How many items each KLL state retains, and the value and weight of every one of
-    them, state after state."""
+def state_items(blobs: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """How many items each KLL state retains, and the value of every one of them, state
+    after state: the values themselves of a state that holds them; a compacted state's
+    items weigh 2^h at level h, so callers take those states whole (:func:`compacted`
+    tells which) and merge them with the library."""
     blobs = blobs.cast(pa.large_binary()) if pa.types.is_binary(blobs.type) else blobs
     count = len(blobs)
     if count == 0:
-        empty = np.zeros(0, dtype=np.int64)
-        return empty, np.zeros(0), empty
+        return np.zeros(0, dtype=np.int64), np.zeros(0)
     offsets = np.frombuffer(blobs.buffers()[1], dtype=np.int64)[
         blobs.offset : blobs.offset + count + 1
     ]
@@ -204,42 +197,7 @@ def state_items(blobs: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             values[_ranges(into[chosen], retained[chosen])] = view[
                 _ranges(index[chosen], retained[chosen])
             ]
-    weights = np.ones(len(values), dtype=np.int64)
-    several = np.flatnonzero(levels > 1)
-    if len(several):  # compacted states: an item of level h weighs 2^h
-        firsts = np.cumsum(retained) - retained
-        chosen = (data, starts[several], levels[several], firsts[several], retained[several])
-        weights = _weights(*chosen, len(values))
-    return retained, values, weights
-
-
-def _weights(
-    data: np.ndarray,
-    starts: np.ndarray,
-    levels: np.ndarray,
-    firsts: np.ndarray,
-    retained: np.ndarray,
-    total: int,
-) -> np.ndarray:
-    """2^h for each of ``total`` items that is of level h of a state whose bytes begin at
-    ``starts[i]`` of ``data``, of ``levels[i]`` levels and ``retained[i]`` items from item
-    ``firsts[i]`` on; 1 for the items of no such state.
-
-    A state's levels' offsets (u32 each, after the preamble) tell where each level begins:
-    the level number rises by one at each level after the first and falls back at the
-    state's end, so its running sum is every item's level, with no loop over the states."""
-    heads = np.cumsum(levels) - levels
-    within = np.arange(int(levels.sum())) - np.repeat(heads, levels)
-    at = np.repeat(starts + _PREAMBLE, levels) + 4 * within
-    offsets = np.zeros(len(at), dtype=np.int64)
-    for byte in range(4):  # little-endian u32 at any byte: no aligned view reads them
-        offsets |= data[at + byte].astype(np.int64) << (8 * byte)
-    begins = offsets - np.repeat(offsets[heads], levels)  # from the state's first item
-    rises = (np.repeat(firsts, levels) + begins)[within > 0]
-    step = np.bincount(rises, minlength=total + 1).astype(np.int64)
-    np.subtract.at(step, firsts + retained, levels - 1)
-    weights: np.ndarray = np.left_shift(1, np.cumsum(step[:total]))
-    return weights
+    return retained, values
 
 
 def _byte_at(data: np.ndarray, positions: np.ndarray, where: np.ndarray, other: int) -> np.ndarray:

@@ -152,18 +152,17 @@ def _quantiles(flat: pa.Array, parents: np.ndarray, rows: pa.Array, qs: pa.Array
     states, 7x faster than sorting the union of their weighted items, which also holds all
     of them in memory at once)."""
     count = len(rows)
-    given = np.asarray(qs.to_numpy(zero_copy_only=False), dtype=np.float64)  # NULL: NaN
-    wrong = ~((given >= 0) & (given <= 1))
+    q = np.asarray(qs.to_numpy(zero_copy_only=False), dtype=np.float64)  # NULL: NaN
+    wrong = ~((q >= 0) & (q <= 1))
     if qs.null_count:
         wrong &= np.asarray(qs.is_valid())
     if wrong.any():  # a NaN too: a NULL rank gives NULL
-        raise ValueError(f"a quantile's rank must be between 0 and 1, got {given[wrong][0]}")
-    q = given
+        raise ValueError(f"a quantile's rank must be between 0 and 1, got {q[wrong][0]}")
     merged = np.zeros(count, dtype=bool)
     merged[parents[compacted(flat)]] = True
     held = ~merged[parents]
     kept, owners = (flat, parents) if held.all() else (flat.filter(pa.array(held)), parents[held])
-    retained, values, _ = state_items(kept)  # every weight 1: no state here was compacted
+    retained, values = state_items(kept)  # every item a value: no state here was compacted
     given = q[~np.isnan(q)]
     if not len(given) or (given == given[0]).all():
         # the rows' values lie one row after another: each row is a row of a sorted matrix

@@ -600,18 +600,18 @@ def state_bytes(kind: Kind, columns: Columns, ascending: bool = False) -> pa.Arr
     if isinstance(kind, KllKind):
         n, base = columns["n"], columns["base"]
         exact = base >= 0  # values kept as they are: written as level 0 of a sketch at once
+
+        def written(rows: Columns) -> pa.Array:
+            values, held = _gather(rows), rows["n"]
+            return exact_states(ascending_rows(values, held) if ascending else values, held, kind.k)
+
         if exact.all():
-            values = _gather(columns)
-            return exact_states(ascending_rows(values, n) if ascending else values, n, kind.k)
+            return written(columns)
         out: list[bytes] = [b""] * len(n)
         rows = np.flatnonzero(exact)
         if len(rows):
             chosen = {name: column[rows] for name, column in columns.items()}
-            values, held = _gather(chosen), n[rows]
-            if ascending:
-                values = ascending_rows(values, held)
-            written = exact_states(values, held, kind.k).to_pylist()
-            for i, data in zip(rows.tolist(), written, strict=True):
+            for i, data in zip(rows.tolist(), written(chosen).to_pylist(), strict=True):
                 out[i] = data
         for i in np.flatnonzero(~exact).tolist():
             out[i] = columns["state"][i].to_bytes()
