@@ -404,14 +404,14 @@ class Database:
             stream.caught_up()
 
     def _missing(self, error: NotFoundError) -> NotFoundError:
-        """``error``, saying why when the stream is a named flow's ``<name>.late``: made at
-        its first late record, which it has not had."""
+        """``error``, saying why when the stream is a named flow's ``<name>.late``: only a
+        flow with TUMBLE, HOP or SESSION windows has late records, and that stream."""
         owner = self._named.late_owner(error.name or "") if error.kind == "stream" else None
         if owner is None:
             return error
         return NotFoundError(
-            f"stream {error.name!r} is not there yet: the named flow {owner!r} makes it at "
-            "its first late record, and has had none",
+            f"stream {error.name!r} is not there: the named flow {owner!r} has no TUMBLE, "
+            "HOP or SESSION windows, so no late records to keep",
             kind="stream",
             name=error.name,
             suggestion=None,

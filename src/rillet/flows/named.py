@@ -369,7 +369,9 @@ class NamedFlows:
         try:
             return self._start(entry)
         except BaseException:  # a rejected request changes nothing
-            db.drop_stream(name)
+            for made in (name, late):
+                if made.lower() in {s.name.lower() for s in db.streams()}:
+                    db.drop_stream(made)
             raise
 
     def refresh(self, name: str, since: str | None = None) -> None:
@@ -637,10 +639,13 @@ class NamedFlows:
         kept = entry.options.get(KEPT)
         late_kept = checkpoint.late if checkpoint else int(entry.options.get(LATE_KEPT, 0))
         late = _LateKeeper(db, entry.name, late_kept)
+        windows = _windows(plan)
+        if windows is not None:
+            late.make(windows)
         sink = OutputSink(
             output,
             columns,
-            _windowed(plan),
+            windows is not None,
             late,
             None if kept is None else int(kept),
             checkpoint.output if checkpoint else 0,
@@ -933,7 +938,7 @@ def _first_windows(flow: Flow) -> EventWindows | None:
 
 
 class _LateKeeper:
-    """Keeps a named flow's late records in ``<name>.late`` (made at the first one)."""
+    """Keeps a named flow's late records in ``<name>.late`` (made with the flow)."""
 
     def __init__(self, db: Database, name: str, kept: int = 0) -> None:
         self.db = db
@@ -953,6 +958,14 @@ class _LateKeeper:
         except NotFoundError:
             return self.made == 0
 
+    def make(self, windows: TimeWindow) -> None:
+        """Make ``<name>.late`` for a flow with ``windows``, if it is not there (a folder
+        of a version that made it at the first late record may not have it)."""
+        try:
+            self.db.stream(self.name)
+        except NotFoundError:
+            self.db._create_stream(self.name, _late_schema(windows), StreamOptions())
+
     def keep(self, rows: pa.RecordBatch) -> None:
         self.made += rows.num_rows
         names = [n for n in rows.schema.names if n not in (SEQ, TIME)]
@@ -962,12 +975,7 @@ class _LateKeeper:
             names.append("timestamp")
         batch = pa.record_batch(columns, names=names)
         if self.appender is None:
-            try:
-                stream = self.db.stream(self.name)
-            except Exception:
-                stream = self.db._create_stream(
-                    self.name, Schema.build(batch.schema, "timestamp"), StreamOptions()
-                )
+            stream = self.db.stream(self.name)
             self.appender = _Appender(stream, max(0, stream.next_offset - self.kept))
         self.appender.append(batch)
 
@@ -1040,12 +1048,25 @@ def _schema(plan: PlanNode, columns: list[str]) -> Schema:
     )
 
 
+def _windows(plan: PlanNode) -> TimeWindow | None:
+    """A plan's TUMBLE, HOP or SESSION windows, if it has them."""
+    node: PlanNode | None = plan
+    while node is not None and not isinstance(node, TimeWindow):
+        node = getattr(node, "input", None)
+    return node
+
+
 def _windowed(plan: PlanNode) -> bool:
     """Whether a plan has TUMBLE, HOP or SESSION windows (a roll-up: rows get is_open)."""
-    if isinstance(plan, TimeWindow):
-        return True
-    inner = getattr(plan, "input", None)
-    return inner is not None and _windowed(inner)
+    return _windows(plan) is not None
+
+
+def _late_schema(windows: TimeWindow) -> Schema:
+    """The schema of ``<name>.late``: the records as the windows read them, and their
+    time as ``timestamp`` (the input's own column of that name, where it has one)."""
+    columns = {c: t for c, t in windows.input.columns.items() if c not in (SEQ, TIME)}
+    columns.setdefault("timestamp", TIME_TYPE)
+    return Schema.build(list(columns.items()), "timestamp")
 
 
 def _sources(select: ast.Select) -> set[str]:

@@ -209,7 +209,7 @@ def test_a_named_flow_keeps_the_session_settings_it_was_created_under(tmp_path: 
         db.stream("ev").caught_up()
         rows = db.sql("SELECT n, is_open FROM w ORDER BY window_start", include_open=True)
         assert rows.fetchall() == [(2, True), (1, True)]
-        assert "w.late" not in {s.name for s in db.streams()}
+        assert len(db.stream("w.late")) == 0
 
 
 def test_since_now_and_a_time() -> None:
@@ -931,11 +931,11 @@ def test_the_late_records_stream_is_the_named_flows_own() -> None:
         ):
             with pytest.raises(ConflictError, match="late records of the named flow 'm'"):
                 make()
-        for read in (lambda: db.sql('SELECT count(*) FROM "m.late"'), lambda: db.stream("m.late")):
-            with pytest.raises(NotFoundError, match="makes it at its first late record"):
-                read()
+        # made with the flow, empty until a record is late; its columns are the records'
+        assert db.sql('SELECT count(*) FROM "m.late"').fetchall() == [(0,)]
+        assert str(db.stream("m.late").schema) == str(ev.schema) + ", timestamp TIMESTAMP NOT NULL"
         ev.append_many(events_at([20, 0]))  # the second is late
-        assert wait_until(lambda: "m.late" in {s.name for s in db.streams()})
+        assert wait_until(lambda: len(db.stream("m.late")) == 1)
         for drop in (lambda: db.drop_stream("m.late"), lambda: db.execute('DROP STREAM "m.late"')):
             with pytest.raises(ConflictError, match="DROP STREAM m drops both"):
                 drop()
@@ -964,7 +964,7 @@ def test_a_quoted_name_keeps_its_case_as_create_stream_keeps_it() -> None:
             'CREATE STREAM "PerMin" AS SELECT host, count(*) AS n FROM ev '
             "GROUP BY host, TUMBLE(ts, INTERVAL '1' MINUTE)"
         )
-        assert [s.name for s in db.streams()] == ["PerMin", "ev"]
+        assert [s.name for s in db.streams()] == ["PerMin", "PerMin.late", "ev"]
         for read in ('"PerMin"', "PerMin", "permin"):  # SQL names it in any case
             assert db.sql(f"SELECT count(*) FROM {read}").fetchall() == [(0,)]
         with pytest.raises(ConflictError, match="'PerMin' already exists"):
@@ -1047,3 +1047,25 @@ def test_include_open_reads_a_window_closing_under_it_once(
             ("h0", 1, False),
             ("h1", 1, False),
         ]
+
+
+def test_the_late_records_stream_is_made_with_a_flow_that_has_windows() -> None:
+    """A roll-up over a roll-up keeps its late rows with their own ``timestamp``; a flow
+    without windows has no late records, and reading ``<name>.late`` says so."""
+    with rillet.connect() as db:
+        _stream(db)
+        db.execute(
+            "CREATE STREAM m AS SELECT host, window_start, count(*) AS n FROM ev "
+            "GROUP BY host, TUMBLE(ts, INTERVAL '1' MINUTE)"
+        )
+        db.execute(
+            "CREATE STREAM h AS SELECT host, sum(n) AS n FROM m "
+            "GROUP BY host, TUMBLE(window_start, INTERVAL '1' HOUR)"
+        )
+        db.execute("CREATE STREAM f AS SELECT host, v FROM ev WHERE v > 1")
+        assert str(db.stream("h.late").schema) == str(db.stream("m").schema)
+        assert sorted(s.name for s in db.streams()) == ["ev", "f", "h", "h.late", "m", "m.late"]
+        with pytest.raises(NotFoundError, match="'f' has no TUMBLE, HOP or SESSION windows"):
+            db.sql('SELECT * FROM "f.late"')
+        db.drop_stream("h")
+        assert sorted(s.name for s in db.streams()) == ["ev", "f", "m", "m.late"]
