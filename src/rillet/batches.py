@@ -235,9 +235,13 @@ def _from_column_dict(
         raise SchemaError(f"columns for stream {stream!r} differ in length: {lengths}")
     if all(isinstance(v, pa.Array | pa.ChunkedArray | np.ndarray) for v in data.values()):
         return conform(_arrow(data, pa.array, stream), schema, stream, stamp)
-    # Python lists: the per-value promotion rules (and row numbers in errors) of single rows.
+    # Python lists: the per-value promotion rules (and row numbers in errors) of single rows;
+    # an Arrow or numpy column among them gives its values as Python's
     names = list(data)
-    rows = [dict(zip(names, values, strict=True)) for values in zip(*data.values(), strict=True)]
+    columns = [
+        v.to_pylist() if isinstance(v, pa.Array | pa.ChunkedArray) else v for v in data.values()
+    ]
+    rows = [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
     return to_table(rows, schema, stream, stamp)
 
 

@@ -254,3 +254,22 @@ def test_a_buffer_of_datetimes_converts_in_bulk_to_their_instants(
         stamped if when is None else expected_us(when) for when in times
     ]
     assert [(r["v"], r["s"]) for r in rows] == [(i, "x") for i in range(len(times))]
+
+
+def test_a_dict_of_columns_may_mix_arrow_numpy_and_lists(mem: rillet.Database) -> None:
+    """An Arrow column beside Python lists gives its values as Python's: each row is read
+    as a single append reads it."""
+    import numpy as np
+    import pyarrow as pa
+
+    stream = mem.create_stream("mixed", "ts TIMESTAMP, host STRING, v DOUBLE", time_column="ts")
+    when = dt.datetime(2024, 5, 1, 12, tzinfo=dt.UTC)
+    stream.append_many(
+        {"ts": pa.array([when, None], pa.timestamp("us", tz="UTC")), "host": ["a", "b"],
+         "v": np.array([1.5, 2.0])}
+    )  # fmt: skip
+    stream.append_many({"ts": np.array(["2024-05-01T12:00:00"], "datetime64[us]"), "v": [3]})
+    rows = mem.sql(
+        "SELECT ts = TIMESTAMPTZ '2024-05-01 12:00:00+00', host, v FROM mixed ORDER BY v"
+    )
+    assert rows.fetchall() == [(True, "a", 1.5), (False, "b", 2.0), (True, None, 3.0)]
