@@ -334,30 +334,31 @@ class Database:
         check_arguments("drop_stream", locals())
         with self._lock:
             stream = self.stream(name)
+            late = self._streams.get(f"{stream.name}.late")
         self._named.check_drop(stream.name, by_user=True)
-        named = stream.name in self._named.flows()
+        if stream.name not in self._named.flows():
+            late = None
+        if late is not None:
+            self._named.check_drop(late.name)  # a named flow reading it: both stay
         self._named.drop(stream.name)
-        self._names.forget(stream.name)  # a flow it was attached to goes on without it
-        source = self._sources.pop(stream.name, None)
-        if source is not None:  # it stops before its stream goes
-            source.stop()
-        self._flows.cancel_reading(stream.name)
-        owned = (stream.name, f"{stream.name}.alerts") + (
-            (f"{stream.name}.rejected",) if source is not None else ()
-        )
-        stream._close_subscribers()  # before its alerts stream goes, or they would make it again
+        owned: list[str] = []
+        for each in (stream, late) if late is not None else (stream,):
+            self._names.forget(each.name)  # a flow it was attached to goes on without it
+            source = self._sources.pop(each.name, None)
+            if source is not None:  # it stops before its stream goes
+                source.stop()
+                owned.append(f"{each.name}.rejected")
+            self._flows.cancel_reading(each.name)
+            owned += [each.name, f"{each.name}.alerts"]
+            each._close_subscribers()  # before its alerts stream goes, or they'd make it again
         with self._lock:
             gone = [s for k, s in self._streams.items() if k in owned]
-        with _dropping(gone), self._lock:
-            for each in gone:
-                self._catalog.drop_stream(each.name)
+        with _dropping(gone), self._lock:  # one transaction: all go, whenever the process dies
+            self._catalog.drop_streams([each.name for each in gone])
             self._streams = {k: v for k, v in self._streams.items() if v not in gone}
         for each in gone:
             each._destroy()
         self._forget_doomed([each.name for each in gone])
-        late = self._streams.get(f"{stream.name}.late")
-        if named and late is not None:
-            self.drop_stream(late.name)
 
     # -- queries ---------------------------------------------------------------------------
 

@@ -279,14 +279,19 @@ class Catalog:
         """The folders of ``names`` are removed: new files there are the stream's own."""
         self._run([("DELETE FROM doomed WHERE name = ?", (name,)) for name in names])
 
-    def drop_stream(self, name: str) -> None:
-        """Delete a stream's entry; its folder is doomed in the same transaction (removed
-        before a stream of the same name can open it)."""
+    def drop_streams(self, names: Sequence[str]) -> None:
+        """Delete streams' entries in one transaction (a stream and the streams it owns go
+        together, whenever the process dies); their folders are doomed in it too (removed
+        before a stream of the same name can open one)."""
         self._run(
             [
-                ("DELETE FROM streams WHERE name = ?", (name,)),
-                ("DELETE FROM seeds WHERE name = ?", (name,)),
-                ("INSERT OR IGNORE INTO doomed VALUES (?)", (name,)),
+                statement
+                for name in names
+                for statement in (
+                    ("DELETE FROM streams WHERE name = ?", (name,)),
+                    ("DELETE FROM seeds WHERE name = ?", (name,)),
+                    ("INSERT OR IGNORE INTO doomed VALUES (?)", (name,)),
+                )
             ]
         )
 
