@@ -85,6 +85,27 @@ class Keys:
     def of_value(self, value: Any) -> Any:
         return self.encode(pa.array([value], self.dtype.arrow))[0]
 
+    def text(self, values: pa.Array) -> list[str]:
+        """The keys of distinct non-NULL values as text: a text value itself, any other as
+        rtsql writes it as text (``7``, ``1.5``, ``true``, ``2026-01-01 00:00:00.000000Z``),
+        so that a TOP_K state reads alone (its items are strings whatever the column)."""
+        if self.textual:
+            keys: list[str] = self.encode(values)
+            return keys
+        if values.type != self.dtype.arrow:
+            values = values.cast(self.dtype.arrow)
+        if self.dtype.name in ("FLOAT", "DOUBLE"):  # -0.0 as 0.0, one NaN: a value, one key
+            x = values.cast(pa.float64()).to_numpy(zero_copy_only=False) + 0.0
+            x[np.isnan(x)] = np.nan
+            values = pa.array(x).cast(self.dtype.arrow)
+        return list(values.cast(pa.string()).to_pylist())
+
+    def from_text(self, keys: Sequence[str]) -> list[Any]:
+        """The values of :meth:`text`'s keys."""
+        if self.textual:
+            return self.decode(keys)
+        return list(pa.array(keys, pa.string()).cast(self.dtype.arrow).to_pylist())
+
 
 def _non_null(values: pa.Array | None) -> pa.Array | None:
     if values is None or values.null_count == len(values):
@@ -347,7 +368,8 @@ def _kll_from(data: bytes) -> Any:
 
 
 class TopKState:
-    """A frequent-items sketch over keys; the result is the k most frequent values."""
+    """A frequent-strings sketch over the values as text (:meth:`Keys.text`: a state reads
+    alone, whatever its column's type); the result is the k most frequent values."""
 
     __slots__ = ("k", "keys", "lg_max_k", "sketch")
 
@@ -357,25 +379,18 @@ class TopKState:
         # A map of at least 16k entries (and 1024) keeps the k heaviest well above the error;
         # past 2**24 entries (12M values kept) memory, not accuracy, is what matters.
         self.lg_max_k = min(max(10, (16 * k - 1).bit_length()), 24)
-        if self.keys.textual:
-            self.sketch = (
-                ds.frequent_strings_sketch(self.lg_max_k)
-                if data is None
-                else ds.frequent_strings_sketch.deserialize(data)
-            )
-        else:
-            self.sketch = (
-                ds.frequent_items_sketch(self.lg_max_k)
-                if data is None
-                else ds.frequent_items_sketch.deserialize(data, ds.PyLongsSerDe())
-            )
+        self.sketch = (
+            ds.frequent_strings_sketch(self.lg_max_k)
+            if data is None
+            else ds.frequent_strings_sketch.deserialize(data)
+        )
 
     def update(self, values: pa.Array | None, rows: int) -> None:
         valid = _non_null(values)
         if valid is None:
             return
         counted = pc.value_counts(valid)
-        keys = self.keys.encode(counted.field("values"))
+        keys = self.keys.text(counted.field("values"))
         update = self.sketch.update
         for key, count in zip(keys, counted.field("counts").to_pylist(), strict=True):
             update(key, count)
@@ -386,17 +401,16 @@ class TopKState:
     def top(self, n: int | None = None) -> list[tuple[Any, int]]:
         """(value, estimated count) of the ``n`` (default k) most frequent values, most first.
 
-        Ties are broken by key, so every merge order gives the same list.
+        Ties are broken by value (NaN last), so every merge order gives the same list.
         """
         rows = self.sketch.get_frequent_items(_NO_FALSE_NEGATIVES)
-        rows.sort(key=lambda row: (-row[1], row[0]))
-        rows = rows[: self.k if n is None else n]
-        values = self.keys.decode([row[0] for row in rows])
-        return [(value, int(row[1])) for value, row in zip(values, rows, strict=True)]
+        values = self.keys.from_text([row[0] for row in rows])
+        pairs = sorted(zip(values, (int(row[1]) for row in rows), strict=True), key=_most_first)
+        return pairs[: self.k if n is None else n]
 
     def bounds(self, value: Any) -> tuple[int, int]:
         """Guaranteed lower and upper bounds of how often ``value`` occurred."""
-        key = self.keys.of_value(value)
+        [key] = self.keys.text(pa.array([value], self.keys.dtype.arrow))
         return int(self.sketch.get_lower_bound(key)), int(self.sketch.get_upper_bound(key))
 
     @property
@@ -410,12 +424,14 @@ class TopKState:
         return [value for value, _ in self.top()]
 
     def to_bytes(self) -> bytes:
-        data: bytes = (
-            self.sketch.serialize()
-            if self.keys.textual
-            else self.sketch.serialize(ds.PyLongsSerDe())
-        )
-        return frequent_bytes(data, self.keys.textual)
+        return frequent_bytes(bytes(self.sketch.serialize()), True)
+
+
+def _most_first(pair: tuple[Any, int]) -> tuple[int, bool, Any]:
+    """The order of TOP_K's values: most frequent first, ties by value, NaN last."""
+    value, count = pair
+    nan = value != value
+    return -count, nan, 0 if nan else value
 
 
 _FREQUENT_HEADER = 32  # bytes before the weights of a non-empty frequent-items image
@@ -450,7 +466,8 @@ def frequent_bytes(image: bytes, textual: bool) -> bytes:
 
 
 def frequent_sketch(data: bytes) -> Any:
-    """A TOP_K state: strings, or else integer keys (how TOP_K keeps numbers and times)."""
+    """A TOP_K state: strings (TOP_K's of any column), or else the library's integer keys
+    (``PyLongsSerDe``, as states made elsewhere, or by TOP_K before it kept text, hold)."""
     try:
         return ds.frequent_strings_sketch.deserialize(bytes(data))
     except (RuntimeError, ValueError, IndexError):  # lengths that do not fit: not strings
@@ -522,8 +539,8 @@ class HllMergeState(DistinctCountState):
 
 class TopKMergeState:
     """TOP_K_MERGE (the merged state's bytes) and TOP_K_MERGE_ITEMS (its k most frequent
-    values, as text) over stored TOP_K states, as a flow aggregate.  The states are text
-    or integer keys, as TOP_K kept them."""
+    values, as text) over stored TOP_K states, as a flow aggregate (states of text, or of
+    the library's integer keys: :func:`frequent_sketch`)."""
 
     __slots__ = ("k", "sketch")
 

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from rillet.aggregates import sqlfunctions
 from rillet.aggregates.kll_bytes import compacted, exact_states, state_items
 from rillet.aggregates.sketches import HLL_LG_K, KLL_K, sketch_quantile
+from tests.unit.aggregates.support import state_of
 
 # KLL's rank error for k=200 (single-sided, 99 % confidence) is about 1.65 %; checked at
 # twice that so a rare unlucky compaction does not fail the test
@@ -279,3 +280,37 @@ def test_a_compacted_state_is_finished_at_0_and_1_by_its_extremes(
         [blob, blob, blob, blob],
     ).fetchone()
     assert found == (values.min(), values.max(), values.max())
+
+
+@pytest.mark.parametrize(
+    ("dtype", "values", "text"),
+    [
+        ("BIGINT", pa.array([7, 0, 7, -(2**63)]), ["7", "-9223372036854775808", "0"]),
+        ("INT", pa.array([100, 5, 100], pa.int32()), ["100", "5"]),
+        ("DOUBLE", pa.array([1.5, -0.0, 0.0, 1.5, float("nan")]), ["0", "1.5", "nan"]),
+        ("FLOAT", pa.array([0.1, 0.1, 2.0], pa.float32()), ["0.1", "2"]),
+        ("BOOLEAN", pa.array([True, False, True, None]), ["true", "false"]),
+        (
+            "TIMESTAMP",
+            pa.array([1767225600000001, 1767225600000001, 0], pa.timestamp("us", tz="UTC")),
+            ["2026-01-01 00:00:00.000001Z", "1970-01-01 00:00:00.000000Z"],
+        ),
+    ],
+)
+def test_a_top_k_state_of_any_type_holds_its_values_as_text(
+    con: duckdb.DuckDBPyConnection, dtype: str, values: pa.Array, text: list[str]
+) -> None:
+    """A TOP_K state reads alone: DataSketches' frequent-strings sketch of the values as
+    rtsql writes them (most frequent first, ties by text), merged with states of text too;
+    the flow's own TOP_K gives the values back in their type."""
+    state = state_of("top_k", dtype, [values], (5,))
+    image = state.to_bytes()
+    sketch = ds.frequent_strings_sketch.deserialize(image)
+    items = sketch.get_frequent_items(ds.frequent_items_error_type.NO_FALSE_NEGATIVES)
+    assert sorted(item for item, *_ in items) == sorted(text)
+    assert con.execute("SELECT top_k_items(?, 5)", [image]).fetchone() == (text,)
+    other = state_of("top_k", "STRING", [pa.array(["x"] * 9)], (5,)).to_bytes()
+    merged = con.execute("SELECT top_k_merge_items(?, 2)", [[image, other]]).fetchone()
+    assert merged == (["x", text[0]],)
+    typed = pa.array(text, pa.string()).cast(values.type).to_pylist()
+    assert str(state.result()) == str(typed)  # NaN, as text, equals itself
