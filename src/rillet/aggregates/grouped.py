@@ -51,6 +51,7 @@ from rillet.aggregates.base import AggregateFunction, State
 from rillet.aggregates.kll_bytes import check_kll, compacted, state_items
 from rillet.aggregates.sketches import KLL_K, Distribution, KllState, exact_positions
 from rillet.datatypes import DataType
+from rillet.errors import InputError
 
 Columns = dict[str, np.ndarray]
 
@@ -535,13 +536,18 @@ class KllKind:
         check_kll(states, self.name)
         several = compacted(states)
         # a compacted state's items are not read: it is merged whole
-        retained, items = state_items(pc.if_else(several, pa.scalar(None, states.type), states))
+        exact = pc.if_else(several, pa.scalar(None, states.type), states)
+        retained, items = state_items(exact, self.name)
         n = _sum_at(retained, starts, np.int64) if len(starts) else np.zeros(0, np.int64)
         merged: dict[int, KllState] = {}
         group = np.repeat(np.arange(len(starts)), _sizes(starts, len(retained)))
         for row in np.flatnonzero(several).tolist():
             state = merged.setdefault(int(group[row]), KllState(self.q))
-            state.sketch.merge(KllState(data=states[row].as_py()).sketch)
+            try:
+                sketch = KllState(data=states[row].as_py()).sketch
+            except (RuntimeError, ValueError, IndexError) as exc:  # the library's refusal
+                raise InputError(f"{self.name}: a value is not a KLL state ({exc})") from None
+            state.sketch.merge(sketch)
         return items.astype(np.float64, copy=False), n, merged
 
     def reduce(self, columns: Columns, starts: np.ndarray) -> Columns:

@@ -154,11 +154,16 @@ def compacted(blobs: pa.Array) -> np.ndarray:
     return found
 
 
-def state_items(blobs: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+def state_items(blobs: pa.Array, name: str) -> tuple[np.ndarray, np.ndarray]:
     """How many items each KLL state retains, and the value of every one of them, state
     after state: the values themselves of a state that holds them; a compacted state's
     items weigh 2^h at level h, so callers take those states whole (:func:`compacted`
-    tells which) and merge them with the library."""
+    tells which) and merge them with the library.
+
+    InputError naming the function ``name`` unless every state is laid out as a KLL
+    doubles state holding its values: 8 bytes empty, 16 of a single item, or as many
+    items as its header counts values (not a state cut short, nor one of floats or ints,
+    read as other numbers)."""
     blobs = blobs.cast(pa.large_binary()) if pa.types.is_binary(blobs.type) else blobs
     count = len(blobs)
     if count == 0:
@@ -180,8 +185,8 @@ def state_items(blobs: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     full = valid & ((flags & (_FLAG_SINGLE | _FLAG_EMPTY)) == 0) & (lengths > _PREAMBLE)
     levels = _byte_at(data, starts + _LEVELS, full, 0).astype(np.int64)
     first = np.where(single, starts + 8, starts + _PREAMBLE + 4 * levels + 16)
-    retained = np.where(single, 1, np.where(full, (lengths - (first - starts)) // 8, 0))
-    retained = np.maximum(retained, 0)
+    retained = np.where(single, 1, np.where(full, (lengths - (first - starts)) >> 3, 0))
+    _check_held(data_buffer, blobs, starts, lengths, flags, full, levels, name)
     shifts = first % 8  # each state's items as doubles of a view of the bytes at its shift
     index = (first - shifts) // 8
     kinds = np.flatnonzero(np.bincount(shifts[retained > 0], minlength=8))
@@ -198,6 +203,55 @@ def state_items(blobs: pa.Array) -> tuple[np.ndarray, np.ndarray]:
                 _ranges(index[chosen], retained[chosen])
             ]
     return retained, values
+
+
+def _check_held(
+    buffer: pa.Buffer | None,
+    blobs: pa.Array,
+    starts: np.ndarray,
+    lengths: np.ndarray,
+    flags: np.ndarray,
+    full: np.ndarray,
+    levels: np.ndarray,
+    name: str,
+) -> None:
+    """InputError naming ``name`` unless each non-NULL state of ``blobs`` is as long as its
+    header says: 8 bytes empty, 16 a single item, else after the levels' offsets, min and
+    max, whole 8-byte items: exactly its n values on one level, fewer on several."""
+    empty, single = (flags & _FLAG_EMPTY) != 0, (flags & _FLAG_SINGLE) != 0
+    ok = lengths == np.where(empty, 8, np.where(single, 16, -1))  # -1: neither, nor full
+    if full.any():
+        n = _words(buffer, starts[full] + 8).view(np.int64)
+        items = lengths[full] - (_PREAMBLE + 16) - 4 * levels[full]
+        held = items >> 3
+        ok[full] = ((items & 7) == 0) & np.where(
+            levels[full] == 1, held == n, (held > 0) & (held < n)
+        )
+    if blobs.null_count:
+        ok |= np.asarray(blobs.is_null())
+    if not ok.all():
+        raise InputError(
+            f"{name}: a value is not a KLL state (state {int(np.flatnonzero(~ok)[0])}: its "
+            "bytes are not laid out as a KLL sketch of doubles)"
+        )
+
+
+def _words(buffer: pa.Buffer | None, positions: np.ndarray) -> np.ndarray:
+    """The little-endian 8-byte word at each position of the buffer (each read through
+    a view at its position's shift: no gather of single bytes)."""
+    shifts = positions & 7
+    if not shifts.any():  # the usual column: every value 8-byte aligned (a roll-up's)
+        aligned: np.ndarray = _view(buffer, buffer.size if buffer else 0, 0).view("<u8")[
+            positions >> 3
+        ]
+        return aligned
+    found = np.zeros(len(positions), dtype="<u8")
+    for shift in np.flatnonzero(np.bincount(shifts, minlength=8)).tolist():
+        chosen = shifts == shift
+        found[chosen] = _view(buffer, buffer.size if buffer else 0, shift).view("<u8")[
+            (positions[chosen] - shift) >> 3
+        ]
+    return found
 
 
 def _byte_at(data: np.ndarray, positions: np.ndarray, where: np.ndarray, other: int) -> np.ndarray:

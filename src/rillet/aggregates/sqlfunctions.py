@@ -89,7 +89,7 @@ def kll_quantile(states: pa.Array, qs: pa.Array) -> pa.Array:
     its own sketches."""
     states, qs = _combined(states), _combined(qs)
     check_kll(states, "kll_quantile")
-    return _quantiles(states, np.arange(len(states), dtype=np.int64), states, qs)
+    return _quantiles(states, np.arange(len(states), dtype=np.int64), states, qs, "kll_quantile")
 
 
 def kll_count(states: pa.Array) -> pa.Array:
@@ -135,16 +135,17 @@ def kll_merge_quantile(lists: pa.Array, qs: pa.Array) -> pa.Array:
     parents = np.asarray(pc.list_parent_indices(lists), dtype=np.int64)
     flat = pc.list_flatten(lists)
     check_kll(flat, "kll_merge_quantile")
-    return _quantiles(flat, parents, lists, qs)
+    return _quantiles(flat, parents, lists, qs, "kll_merge_quantile")
 
 
 def _combined(array: Any) -> Any:
     return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
 
 
-def _quantiles(flat: pa.Array, parents: np.ndarray, rows: pa.Array, qs: pa.Array) -> Any:
+def _quantiles(flat: pa.Array, parents: np.ndarray, rows: pa.Array, qs: pa.Array, name: str) -> Any:
     """Rank q (inclusive) of the KLL states ``flat`` merged by row: ``parents`` is each
-    state's row of ``rows`` (NULL where the states are), in order.
+    state's row of ``rows`` (NULL where the states are), in order; ``name``: the function's,
+    for its errors.
 
     The rows whose states all hold their values are answered from the values, read from
     the bytes of all of them at once: exactly, as a sketch holding them all answers.  A row
@@ -162,7 +163,7 @@ def _quantiles(flat: pa.Array, parents: np.ndarray, rows: pa.Array, qs: pa.Array
     merged[parents[compacted(flat)]] = True
     held = ~merged[parents]
     kept, owners = (flat, parents) if held.all() else (flat.filter(pa.array(held)), parents[held])
-    retained, values = state_items(kept)  # every item a value: no state here was compacted
+    retained, values = state_items(kept, name)  # every item a value: none here is compacted
     given = q[~np.isnan(q)]
     if not len(given) or (given == given[0]).all():
         # the rows' values lie one row after another: each row is a row of a sorted matrix

@@ -3,6 +3,8 @@ answer over all the values, within the sketches' documented error."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import datasketches as ds
 import duckdb
 import numpy as np
@@ -11,9 +13,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import rillet
 from rillet.aggregates import sqlfunctions
-from rillet.aggregates.kll_bytes import compacted, exact_states, state_items
+from rillet.aggregates.kll_bytes import check_kll, compacted, exact_states, state_items
 from rillet.aggregates.sketches import HLL_LG_K, KLL_K, sketch_quantile
+from rillet.errors import InputError
 from tests.unit.aggregates.support import state_of
 
 # KLL's rank error for k=200 (single-sided, 99 % confidence) is about 1.65 %; checked at
@@ -28,6 +32,12 @@ def con() -> duckdb.DuckDBPyConnection:
     connection = duckdb.connect()
     sqlfunctions.register(connection)
     return connection
+
+
+@pytest.fixture(scope="module")
+def db() -> Iterator[rillet.Database]:
+    with rillet.connect() as database:
+        yield database
 
 
 def _kll_state(values: np.ndarray) -> bytes:
@@ -159,7 +169,7 @@ def test_exact_states_are_the_sketches_own_bytes(counts: list[int], seed: int) -
         for v in values[first[i] : first[i] + count][::-1].tolist():  # level 0 fills backwards
             sketch.update(v)
         assert written[i] == sketch.serialize()
-    retained, items = state_items(exact_states(values, n, KLL_K))
+    retained, items = state_items(exact_states(values, n, KLL_K), "f")
     assert sorted(items.tolist()) == sorted(values.tolist()) and (retained == n).all()
 
 
@@ -226,7 +236,8 @@ def test_state_items_are_the_items_the_sketch_holds(
             sketch.update(rng.normal(0, 100, n))
         blobs.append(None if n is None else sketch.serialize())
     column = pa.array([b"", *blobs], pa.binary()).slice(1)[sliced:]  # an offset into a buffer
-    retained, items = state_items(column)
+    check_kll(column, "f")  # every state the library makes is laid out as one
+    retained, items = state_items(column, "f")
     several = compacted(column)
     ends = np.cumsum(retained)
     for i, blob in enumerate(blobs[sliced:]):
@@ -314,3 +325,30 @@ def test_a_top_k_state_of_any_type_holds_its_values_as_text(
     assert merged == (["x", text[0]],)
     typed = pa.array(text, pa.string()).cast(values.type).to_pylist()
     assert str(state.result()) == str(typed)  # NaN, as text, equals itself
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    n=st.integers(1, 2000),
+    k=st.sampled_from([8, KLL_K]),
+    cut=st.integers(0, 2**20),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_a_state_cut_short_or_of_other_numbers_is_refused(
+    db: rillet.Database, n: int, k: int, cut: int, seed: int
+) -> None:
+    """Bytes that are not a whole KLL state of doubles (one cut short anywhere, one of
+    floats or of ints) are an InputError naming the function, never read as numbers."""
+    values = np.random.default_rng(seed).normal(0, 100, n)
+    doubles, floats, ints = (
+        ds.kll_doubles_sketch(k), ds.kll_floats_sketch(k), ds.kll_ints_sketch(k)
+    )  # fmt: skip
+    doubles.update(values)
+    floats.update(values.astype(np.float32))
+    ints.update(values.astype(np.int32))
+    whole = doubles.serialize()
+    short = whole[: cut % len(whole)]
+    for bad in (short, floats.serialize(), ints.serialize()):
+        for query in ("SELECT kll_quantile(?, 0.5)", "SELECT kll_merge_quantile([?], 0.5)"):
+            with pytest.raises(InputError, match="^kll_(merge_)?quantile: "):
+                db.sql(query, [bad])

@@ -41,7 +41,7 @@ DIRECT = (
     "approx_count_distinct(u) AS du, top_k(u, 3) AS tops, top_k(u, 3) AS top3 "
     "FROM ev GROUP BY host, TUMBLE(ts, INTERVAL '1' HOUR)"
 )
-_NOT_KLL = "^%s: a value is not a KLL state$"
+_NOT_KLL = "^%s: a value is not a KLL state"
 COLUMNS = ("n", "lat", "p90", "users", "du", "tops", "top3")
 
 
