@@ -57,7 +57,7 @@ from rillet.flows.windows import Counters
 from rillet.query import Added
 from rillet.rtsql import ast
 from rillet.rtsql.printer import stream_name
-from rillet.schema import OFFSET, Schema
+from rillet.schema import IMPLICIT_TIME, OFFSET, Schema
 from rillet.storage.catalog import NamedFlowEntry
 from rillet.stream import StreamOptions
 from rillet.time import bound_us, us_to_datetime
@@ -937,6 +937,11 @@ def _first_windows(flow: Flow) -> EventWindows | None:
     return event_windows(flow._inputs[0].operator) if flow._inputs else None
 
 
+#: the columns of a late record that ``<name>.late`` does not keep: the flow's own, and a
+#: stream's reserved ones (an arrival-time stream's ``_time`` is its ``timestamp`` there)
+_NOT_KEPT = (SEQ, TIME, IMPLICIT_TIME, OFFSET)
+
+
 class _LateKeeper:
     """Keeps a named flow's late records in ``<name>.late`` (made with the flow)."""
 
@@ -968,7 +973,7 @@ class _LateKeeper:
 
     def keep(self, rows: pa.RecordBatch) -> None:
         self.made += rows.num_rows
-        names = [n for n in rows.schema.names if n not in (SEQ, TIME)]
+        names = [n for n in rows.schema.names if n not in _NOT_KEPT]
         columns = [rows.column(n) for n in names]
         if "timestamp" not in names:  # else the input's own (a flow over a roll-up): its time
             columns.append(rows.column(TIME))
@@ -1064,7 +1069,7 @@ def _windowed(plan: PlanNode) -> bool:
 def _late_schema(windows: TimeWindow) -> Schema:
     """The schema of ``<name>.late``: the records as the windows read them, and their
     time as ``timestamp`` (the input's own column of that name, where it has one)."""
-    columns = {c: t for c, t in windows.input.columns.items() if c not in (SEQ, TIME)}
+    columns = {c: t for c, t in windows.input.columns.items() if c not in _NOT_KEPT}
     columns.setdefault("timestamp", TIME_TYPE)
     return Schema.build(list(columns.items()), "timestamp")
 

@@ -1069,3 +1069,18 @@ def test_the_late_records_stream_is_made_with_a_flow_that_has_windows() -> None:
             db.sql('SELECT * FROM "f.late"')
         db.drop_stream("h")
         assert sorted(s.name for s in db.streams()) == ["ev", "f", "m", "m.late"]
+
+
+def test_a_roll_up_over_a_stream_stamped_with_arrival_time() -> None:
+    """Its windows read ``timestamp``, the records' own time; ``<name>.late`` keeps that as
+    its ``timestamp``, not the stream's reserved ``_time``."""
+    with rillet.connect() as db:
+        ev = db.create_stream("ev", "k BIGINT, v BIGINT")
+        db.execute(
+            "CREATE STREAM m AS SELECT count(*) AS n, sum(v) AS total FROM ev "
+            "GROUP BY TUMBLE(timestamp, INTERVAL '1' HOUR)"
+        )
+        assert str(db.stream("m.late").schema) == "k BIGINT, v BIGINT, timestamp TIMESTAMP NOT NULL"
+        ev.append_many([(1, 2), (3, 4)])
+        rows = db.sql("SELECT n, total, is_open FROM m", include_open=True).fetchall()
+        assert rows == [(2, 6, True)] and [f.state for f in db.flows()] == ["running"]
