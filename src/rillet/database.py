@@ -217,7 +217,12 @@ class Database:
             if key in self._streams:
                 raise ConflictError(f"stream {key!r} already exists", kind="stream", name=key)
             self._catalog.create_stream(entry, flow)
-            stream = self._open(entry)
+            try:
+                stream = self._open(entry)
+            except BaseException:  # a rejected request changes nothing
+                self._catalog.drop_streams([key])
+                self._forget_doomed([key])
+                raise
             self._streams = {**self._streams, key: stream}
         return stream
 

@@ -20,7 +20,7 @@ from typing import Any, TypeAlias
 
 import pyarrow as pa
 
-from rillet.datatypes import DataType, TypeParser
+from rillet.datatypes import SCALARS, DataType, TypeParser
 from rillet.errors import ParseError, RecordError, SchemaError, suggest
 from rillet.time import UTC, to_ns, us_to_datetime
 
@@ -63,6 +63,13 @@ def parse_columns(text: str) -> list[Column]:
     return columns
 
 
+def _kept(dtype: DataType) -> bool:
+    """Whether a stream's column can be of type ``dtype``."""
+    if dtype.name == "LIST":
+        return dtype.item is not None and _kept(dtype.item)
+    return dtype.name in SCALARS or dtype.name == "PRECISE"
+
+
 class Schema:
     """The columns of a stream, one of which is its event-time column.
 
@@ -84,6 +91,12 @@ class Schema:
             if key in seen or column.name in (OFFSET, IMPLICIT_TIME):
                 raise SchemaError(
                     f"duplicate or reserved column name {column.name!r}", column=column.name
+                )
+            if not _kept(column.type):  # an INTERVAL or a bare NULL (a query's, not a column's)
+                raise SchemaError(
+                    f"column {column.name!r} is {column.type.name}, which a stream cannot keep "
+                    f"(its types: {', '.join(SCALARS)}, PRECISE(s) and LIST<type>)",
+                    column=column.name,
                 )
             seen[key] = column.name
         if not columns:

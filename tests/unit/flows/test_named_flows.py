@@ -25,6 +25,7 @@ from rillet.errors import (
     NotFoundError,
     QueryError,
     RilletError,
+    SchemaError,
 )
 from rillet.flows.flow import Flow
 from rillet.flows.registry import FlowRegistry
@@ -279,15 +280,24 @@ def test_drop_stream_refused_while_a_named_flow_reads_it() -> None:
          "retention"),
         (MINUTELY.replace("AS SELECT", "WITH (lateness = '0s', Lateness = '1h') AS SELECT"),
          ConfigError, "option 'lateness' given twice"),
+        (MINUTELY.replace("count(*) AS n", "window_end - window_start AS n"), SchemaError,
+         "column 'n' is INTERVAL, which a stream cannot keep"),
+        (MINUTELY.replace("count(*) AS n", "NULL AS n"), SchemaError,
+         "column 'n' is NULL, which a stream cannot keep"),
     ],
 )  # fmt: skip
-def test_bad_input_creates_nothing(text: str, error: type[Exception], words: str) -> None:
-    with rillet.connect() as db:
+def test_bad_input_creates_nothing(
+    tmp_path: Path, text: str, error: type[Exception], words: str
+) -> None:
+    with rillet.connect(tmp_path) as db:
         _stream(db).append_many(_events(0, 10))
         with pytest.raises(error, match=words):
             db.execute(text)
         assert [s.name for s in db.streams()] == ["ev"]
         assert db.flows() == []
+        db.execute(MINUTELY)  # the name is free
+    with rillet.connect(tmp_path) as db:  # and the folder opens as it was left
+        assert [s.name for s in db.streams()] == ["ev", "m", "m.late"]
 
 
 def test_late_records_are_kept_in_the_late_stream() -> None:
