@@ -294,7 +294,7 @@ class EventWindows:
     ) -> None:
         """Count the late records and the dropped ones, and hand the late ones over."""
         if timeless or late.any():
-            self.counters.add(int(late.sum()), int((dropped & valid).sum()))
+            self.counters.add(int(late.sum()), int(dropped.sum()))  # a record of no time too
             hook = self.counters.on_late
             if hook is not None and late.any():
                 hook(decoded(batch.filter(pa.array(late))))

@@ -1094,3 +1094,22 @@ def test_a_roll_up_over_a_stream_stamped_with_arrival_time() -> None:
         ev.append_many([(1, 2), (3, 4)])
         rows = db.sql("SELECT n, total, is_open FROM m", include_open=True).fetchall()
         assert rows == [(2, 6, True)] and [f.state for f in db.flows()] == ["running"]
+
+
+@pytest.mark.parametrize(
+    "window", ["TUMBLE(t2, INTERVAL '1' MINUTE)", "SESSION(t2, INTERVAL '30' SECOND)"]
+)
+def test_a_record_of_no_window_time_is_counted_dropped(window: str) -> None:
+    """A NULL in the windows' time column puts the record in no window: it is counted in
+    ``dropped_events`` (not late: it has no time to be late by), not silently lost."""
+    with rillet.connect() as db:
+        ev = db.create_stream("ev", "ts TIMESTAMP, t2 TIMESTAMP, v BIGINT", time_column="ts")
+        db.execute(f"CREATE STREAM m AS SELECT count(*) AS n FROM ev GROUP BY {window}")
+        ev.append_many(
+            [("2024-03-01T00:00:00Z", "2024-03-01T00:00:00Z", 1),
+             ("2024-03-01T00:00:01Z", None, 2),
+             ("2024-03-01T00:00:02Z", "2024-03-01T00:05:00Z", 3)]
+        )  # fmt: skip
+        assert db.sql("SELECT sum(n) FROM m", include_open=True).fetchall() == [(2,)]
+        [flow] = db.flows()
+        assert (flow.late_events, flow.dropped_events, len(db.stream("m.late"))) == (0, 1, 0)
