@@ -557,7 +557,7 @@ class EventWindows:
             ):
                 columns[call.name] = state_bytes(kind, kept, ascending)
             else:
-                columns[call.name] = results_array(kind, kept, call.type)
+                columns[call.name] = results_array(kind, kept, call)
         columns[START] = time_array(out.starts)
         columns[END] = time_array(ends)
         count = len(ends)

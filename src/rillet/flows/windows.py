@@ -42,6 +42,7 @@ from rillet.aggregates.grouped import (
 )
 from rillet.aggregates.sketches import Distribution
 from rillet.datatypes import DataType
+from rillet.errors import FlowError
 from rillet.expressions.kernels import Context, Kernel, evaluate
 from rillet.flows.config import FlowConfig
 from rillet.flows.frames import SEQ, TIME, seqs_of, time_array, times_of
@@ -344,7 +345,7 @@ class WindowAggregate:
             columns[key_spec.name] = values
         for call, kind, kept in zip(self.calls, self.kinds, state.states, strict=True):
             merged = window_reduce(kind, kept, pairs.first, pairs.last)
-            columns[call.name] = results_array(kind, merged, call.type)
+            columns[call.name] = results_array(kind, merged, call)
         count = len(pairs.closes)
         seqs = pa.array(np.arange(self._seq, self._seq + count, dtype=np.int64))
         self._seq += count
@@ -478,10 +479,22 @@ def _within(counts: np.ndarray) -> np.ndarray:
     return _ranges(np.zeros(len(counts), dtype=np.int64), counts)
 
 
-def results_array(kind: Kind, columns: Columns, dtype: DataType) -> pa.Array:
-    """The aggregate's values of each row of ``columns`` as an Arrow array of ``dtype``:
-    the kind's own results, read straight from its columns where they are plain numbers
-    (COUNT, SUM and AVG of numbers, MIN and MAX), as :meth:`Kind.results` gives them."""
+def results_array(kind: Kind, columns: Columns, call: Aggregation) -> pa.Array:
+    """The values of aggregate ``call`` of each row of ``columns`` as an Arrow array of
+    its type: the kind's own results, read straight from its columns where they are plain
+    numbers (COUNT, SUM and AVG of numbers, MIN and MAX), as :meth:`Kind.results` gives
+    them.  FlowError naming the aggregate when one does not fit its type (a SUM of INT
+    past 2**31, of BIGINT past 2**63)."""
+    try:
+        return _results_array(kind, columns, call.type)
+    except (pa.ArrowInvalid, OverflowError) as exc:
+        raise FlowError(
+            f"{call.function.name.upper()}: a window's result does not fit its type "
+            f"{call.type} ({exc})"
+        ) from None
+
+
+def _results_array(kind: Kind, columns: Columns, dtype: DataType) -> pa.Array:
     arrow = dtype.arrow
     if isinstance(kind, CountKind):
         return pa.array(columns["n"]).cast(arrow)

@@ -1113,3 +1113,21 @@ def test_a_record_of_no_window_time_is_counted_dropped(window: str) -> None:
         assert db.sql("SELECT sum(n) FROM m", include_open=True).fetchall() == [(2,)]
         [flow] = db.flows()
         assert (flow.late_events, flow.dropped_events, len(db.stream("m.late"))) == (0, 1, 0)
+
+
+@pytest.mark.parametrize(("column", "big"), [("INT", 2**31 - 1), ("BIGINT", 2**63 - 1)])
+def test_a_sum_past_its_type_fails_the_flow_naming_it(column: str, big: int) -> None:
+    """SUM keeps its argument's type (rtsql's signature): a window's total past it fails
+    the flow with an error naming SUM and the type, not Arrow's or Python's words alone."""
+    with rillet.connect() as db:
+        ev = db.create_stream("ev", f"ts TIMESTAMP, i {column}", time_column="ts")
+        db.execute(
+            "CREATE STREAM m AS SELECT sum(i) AS total FROM ev "
+            "GROUP BY TUMBLE(ts, INTERVAL '1' MINUTE)"
+        )
+        ev.append_many([(BASE, big), (BASE, big), (BASE + dt.timedelta(hours=1), 1)])
+        [flow] = db.flows()
+        assert wait_until(lambda: flow.state == "failed")
+        assert str(flow.error).startswith(
+            f"SUM: a window's result does not fit its type {column} ("
+        )
