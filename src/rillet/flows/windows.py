@@ -489,7 +489,7 @@ def results_array(kind: Kind, columns: Columns, call: Aggregation) -> pa.Array:
         return _results_array(kind, columns, call.type)
     except (pa.ArrowInvalid, OverflowError) as exc:
         raise FlowError(
-            f"{call.function.name.upper()}: a window's result does not fit its type "
+            f"{call.function.name.upper()}: a window's result overflows its type "
             f"{call.type} ({exc})"
         ) from None
 

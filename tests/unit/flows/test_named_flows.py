@@ -1128,6 +1128,4 @@ def test_a_sum_past_its_type_fails_the_flow_naming_it(column: str, big: int) -> 
         ev.append_many([(BASE, big), (BASE, big), (BASE + dt.timedelta(hours=1), 1)])
         [flow] = db.flows()
         assert wait_until(lambda: flow.state == "failed")
-        assert str(flow.error).startswith(
-            f"SUM: a window's result does not fit its type {column} ("
-        )
+        assert str(flow.error).startswith(f"SUM: a window's result overflows its type {column} (")
