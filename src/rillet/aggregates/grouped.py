@@ -788,7 +788,10 @@ def result_array(kind: Kind, columns: Columns, arrow: pa.DataType) -> pa.Array:
             return found.cast(arrow)
         except pa.ArrowInvalid:  # e.g. a fraction into integers: as the list converts it
             pass
-    return pa.array(kind.results(columns), type=arrow)
+    results = kind.results(columns)
+    if pa.types.is_binary(arrow):  # DISTRIBUTION: a BINARY column holds its sketch's bytes
+        results = [r.to_bytes() if isinstance(r, Distribution) else r for r in results]
+    return pa.array(results, type=arrow)
 
 
 def _count_array(kind: Any, columns: Columns) -> pa.Array | None:

@@ -38,9 +38,9 @@ from rillet.aggregates.grouped import (
     SumKind,
     batch_states,
     kind_of,
+    result_array,
     states_batch,
 )
-from rillet.aggregates.sketches import Distribution
 from rillet.datatypes import DataType
 from rillet.errors import FlowError
 from rillet.expressions.kernels import Context, Kernel, evaluate
@@ -481,30 +481,13 @@ def _within(counts: np.ndarray) -> np.ndarray:
 
 def results_array(kind: Kind, columns: Columns, call: Aggregation) -> pa.Array:
     """The values of aggregate ``call`` of each row of ``columns`` as an Arrow array of
-    its type: the kind's own results, read straight from its columns where they are plain
-    numbers (COUNT, SUM and AVG of numbers, MIN and MAX), as :meth:`Kind.results` gives
-    them.  FlowError naming the aggregate when one does not fit its type (a SUM of INT
-    past 2**31, of BIGINT past 2**63)."""
+    its type (:func:`~rillet.aggregates.grouped.result_array`); FlowError naming the
+    aggregate when one does not fit its type (a SUM of INT past 2**31, of BIGINT past
+    2**63)."""
     try:
-        return _results_array(kind, columns, call.type)
+        return result_array(kind, columns, call.type.arrow)
     except (pa.ArrowInvalid, OverflowError) as exc:
         raise FlowError(
             f"{call.function.name.upper()}: a window's result overflows its type "
             f"{call.type} ({exc})"
         ) from None
-
-
-def _results_array(kind: Kind, columns: Columns, dtype: DataType) -> pa.Array:
-    arrow = dtype.arrow
-    if isinstance(kind, CountKind):
-        return pa.array(columns["n"]).cast(arrow)
-    if isinstance(kind, ExtremeKind):
-        return pa.array(columns["v"], mask=columns["n"] == 0).cast(arrow)
-    if isinstance(kind, SumKind):
-        totals = kind.totals(columns)
-        if totals is not None:
-            return pa.array(totals, mask=columns["n"] == 0).cast(arrow)
-    results = kind.results(columns)
-    if pa.types.is_binary(arrow):  # DISTRIBUTION: a flow's BINARY column holds its sketch's bytes
-        results = [r.to_bytes() if isinstance(r, Distribution) else r for r in results]
-    return pa.array(results, type=arrow)
