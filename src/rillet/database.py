@@ -341,8 +341,8 @@ class Database:
             stream = self.stream(name)
             late = self._streams.get(f"{stream.name}.late")
         self._named.check_drop(stream.name, by_user=True)
-        if stream.name not in self._named.flows():
-            late = None
+        if not any(e.name == stream.name for e in self._catalog.named_flows()):
+            late = None  # not a named flow's (a rejected CREATE's still is: both go)
         if late is not None:
             self._named.check_drop(late.name)  # a named flow reading it: both stay
         self._named.drop(stream.name)
@@ -415,9 +415,13 @@ class Database:
         owner = self._named.late_owner(error.name or "") if error.kind == "stream" else None
         if owner is None:
             return error
+        why = (
+            "has failed: it makes it when it starts again (REFRESH STREAM)"
+            if self._named.flows()[owner].state == "failed"
+            else "has no TUMBLE, HOP or SESSION windows, so no late records to keep"
+        )
         return NotFoundError(
-            f"stream {error.name!r} is not there: the named flow {owner!r} has no TUMBLE, "
-            "HOP or SESSION windows, so no late records to keep",
+            f"stream {error.name!r} is not there: the named flow {owner!r} {why}",
             kind="stream",
             name=error.name,
             suggestion=None,

@@ -55,10 +55,7 @@ class Keys:
         if values.type != self.dtype.arrow:
             values = values.cast(self.dtype.arrow)  # e.g. int64 for an INT argument
         if name in ("FLOAT", "DOUBLE"):
-            x = values.cast(pa.float64()).to_numpy(zero_copy_only=False)
-            x = x + 0.0  # -0.0 becomes 0.0
-            x[np.isnan(x)] = np.nan  # one NaN bit pattern
-            keys: list[Any] = x.view(np.int64).tolist()
+            keys: list[Any] = _one_zero_one_nan(values).view(np.int64).tolist()
             return keys
         if name == "PRECISE":
             return list(values.cast(pa.string()).to_pylist())
@@ -95,9 +92,10 @@ class Keys:
         if values.type != self.dtype.arrow:
             values = values.cast(self.dtype.arrow)
         if self.dtype.name in ("FLOAT", "DOUBLE"):  # -0.0 as 0.0, one NaN: a value, one key
-            x = values.cast(pa.float64()).to_numpy(zero_copy_only=False) + 0.0
-            x[np.isnan(x)] = np.nan
-            values = pa.array(x).cast(self.dtype.arrow)
+            values = pa.array(_one_zero_one_nan(values)).cast(self.dtype.arrow)
+        if self.dtype.name == "TIMESTAMP":  # as Arrow writes UTC times, ten times sooner
+            text = values.cast(pa.timestamp("us")).cast(pa.string())
+            return list(pc.binary_join_element_wise(text, "Z", "").to_pylist())
         return list(values.cast(pa.string()).to_pylist())
 
     def from_text(self, keys: Sequence[str]) -> list[Any]:
@@ -105,6 +103,14 @@ class Keys:
         if self.textual:
             return self.decode(keys)
         return list(pa.array(keys, pa.string()).cast(self.dtype.arrow).to_pylist())
+
+
+def _one_zero_one_nan(values: pa.Array) -> np.ndarray:
+    """Floating-point values as doubles, -0.0 as 0.0 and every NaN of one bit pattern: a
+    value, one key."""
+    x: np.ndarray = values.cast(pa.float64()).to_numpy(zero_copy_only=False) + 0.0
+    x[np.isnan(x)] = np.nan
+    return x
 
 
 def _non_null(values: pa.Array | None) -> pa.Array | None:
@@ -403,10 +409,13 @@ class TopKState:
 
         Ties are broken by value (NaN last), so every merge order gives the same list.
         """
-        rows = self.sketch.get_frequent_items(_NO_FALSE_NEGATIVES)
+        rows = self.sketch.get_frequent_items(_NO_FALSE_NEGATIVES)  # most frequent first
+        n = self.k if n is None else n
+        if len(rows) > n:  # only the n most frequent, and those as frequent as the last,
+            rows = [row for row in rows if row[1] >= rows[n - 1][1]]  # meet Python values
         values = self.keys.from_text([row[0] for row in rows])
         pairs = sorted(zip(values, (int(row[1]) for row in rows), strict=True), key=_most_first)
-        return pairs[: self.k if n is None else n]
+        return pairs[:n]
 
     def bounds(self, value: Any) -> tuple[int, int]:
         """Guaranteed lower and upper bounds of how often ``value`` occurred."""

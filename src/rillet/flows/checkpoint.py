@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from rillet.flows.flow import Flow
 
 #: the version of the checkpoint's layout; another one is ignored (the flow replays)
-VERSION = 2
+VERSION = 3  # 3: TOP_K states of text (numbers, times: their text form)
 #: the part holding the metadata (JSON); the others are Arrow IPC streams
 META = "meta"
 

@@ -369,9 +369,7 @@ class NamedFlows:
         try:
             return self._start(entry)
         except BaseException:  # a rejected request changes nothing
-            for made in (name, late):
-                if made.lower() in {s.name.lower() for s in db.streams()}:
-                    db.drop_stream(made)
+            db.drop_stream(name)  # and <name>.late, if made, in one transaction
             raise
 
     def refresh(self, name: str, since: str | None = None) -> None:
@@ -490,9 +488,9 @@ class NamedFlows:
                     seeds[other] = kept
             late = f"{other}.late"
             if late in existing:
-                rows = _rows(db.stream(late)) if point is not None else None
-                if rows is not None:
-                    times = _window_times(running[other], rows)
+                rows = None
+                if point is not None:
+                    rows, times = _window_times(running[other], db.stream(late))
                     rows = rows.filter(pc.less(times, point))
                 emptied.append(late)  # kept, the rows before the point in it
                 if rows is not None and rows.num_rows:
@@ -906,17 +904,19 @@ def _micros(column: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
     return column.cast(pa.int64())
 
 
-def _window_times(flow: Flow, rows: pa.Table) -> pa.Array:
-    """The window time (epoch microseconds) of late records kept in ``<name>.late`` (the
-    input's columns and ``timestamp``, the input's time), as the flow's windows read it."""
+def _window_times(flow: Flow, late: Stream) -> tuple[pa.Table, pa.Array]:
+    """The late records kept in ``<name>.late`` (the input's columns and their time, the
+    stream's time column), and the window time (epoch microseconds) of each, as the
+    flow's windows read it."""
+    rows = _rows(late)
     windows = _first_windows(flow)
-    stamps = rows.column("timestamp")
+    stamps = rows.column(late.schema.time_column)
     if windows is None or not rows.num_rows:
-        return pa.array(_micros(stamps).to_numpy(), pa.int64())
+        return rows, pa.array(_micros(stamps).to_numpy(), pa.int64())
     batch = rows.combine_chunks().to_batches()[0]
-    frame = batch.append_column(TIME, batch.column("timestamp"))
+    frame = batch.append_column(TIME, stamps.combine_chunks())
     times = evaluate(windows.time, Context(frame, TIME))
-    return pc.fill_null(times.cast(pa.int64()), _micros(stamps.combine_chunks()))
+    return rows, pc.fill_null(times.cast(pa.int64()), _micros(stamps.combine_chunks()))
 
 
 def _oldest_late(db: Database, name: str, flow: Flow) -> int | None:
@@ -925,10 +925,8 @@ def _oldest_late(db: Database, name: str, flow: Flow) -> int | None:
         late = db.stream(f"{name}.late")
     except NotFoundError:
         return None
-    rows = _rows(late)
-    if not rows.num_rows:
-        return None
-    return int(pc.min(_window_times(flow, rows)).as_py())
+    rows, times = _window_times(flow, late)
+    return int(pc.min(times).as_py()) if rows.num_rows else None
 
 
 def _first_windows(flow: Flow) -> EventWindows | None:
@@ -954,6 +952,8 @@ class _LateKeeper:
         #: the rows the flow accounts for: ``kept``, then every late record it found
         self.made = kept
         self.appender: _Appender | None = None
+        #: the late records' time column (:func:`_late_schema`)
+        self.time = "timestamp"
 
     @property
     def stored(self) -> bool:
@@ -966,18 +966,19 @@ class _LateKeeper:
     def make(self, windows: TimeWindow) -> None:
         """Make ``<name>.late`` for a flow with ``windows``, if it is not there (a folder
         of a version that made it at the first late record may not have it)."""
+        schema, self.time = _late_schema(windows)
         try:
             self.db.stream(self.name)
         except NotFoundError:
-            self.db._create_stream(self.name, _late_schema(windows), StreamOptions())
+            self.db._create_stream(self.name, schema, StreamOptions())
 
     def keep(self, rows: pa.RecordBatch) -> None:
         self.made += rows.num_rows
         names = [n for n in rows.schema.names if n not in _NOT_KEPT]
         columns = [rows.column(n) for n in names]
-        if "timestamp" not in names:  # else the input's own (a flow over a roll-up): its time
+        if self.time not in names:  # else the input's own (a flow over a roll-up): its time
             columns.append(rows.column(TIME))
-            names.append("timestamp")
+            names.append(self.time)
         batch = pa.record_batch(columns, names=names)
         if self.appender is None:
             stream = self.db.stream(self.name)
@@ -1066,12 +1067,16 @@ def _windowed(plan: PlanNode) -> bool:
     return _windows(plan) is not None
 
 
-def _late_schema(windows: TimeWindow) -> Schema:
-    """The schema of ``<name>.late``: the records as the windows read them, and their
-    time as ``timestamp`` (the input's own column of that name, where it has one)."""
+def _late_schema(windows: TimeWindow) -> tuple[Schema, str]:
+    """The schema of ``<name>.late`` and its time column: the records as the windows read
+    them, and their time as ``timestamp`` (the input's own column of that name where it
+    has a TIMESTAMP one; ``_timestamp`` or the like where it has one of another type)."""
     columns = {c: t for c, t in windows.input.columns.items() if c not in _NOT_KEPT}
-    columns.setdefault("timestamp", TIME_TYPE)
-    return Schema.build(list(columns.items()), "timestamp")
+    time = "timestamp"
+    while time in columns and columns[time].name != "TIMESTAMP":
+        time = f"_{time}"
+    columns.setdefault(time, TIME_TYPE)
+    return Schema.build(list(columns.items()), time), time
 
 
 def _sources(select: ast.Select) -> set[str]:

@@ -1129,3 +1129,26 @@ def test_a_sum_past_its_type_fails_the_flow_naming_it(column: str, big: int) -> 
         [flow] = db.flows()
         assert wait_until(lambda: flow.state == "failed")
         assert str(flow.error).startswith(f"SUM: a window's result overflows its type {column} (")
+
+
+def test_late_records_of_an_input_with_a_timestamp_column_of_its_own() -> None:
+    """A STRING ``timestamp`` of the input stays the input's: ``<name>.late`` keeps the
+    records' time as ``_timestamp``, and REFRESH reads it there."""
+    with rillet.connect() as db:
+        ev = db.create_stream(
+            "ev", "ts TIMESTAMP NOT NULL, timestamp STRING, v BIGINT", time_column="ts"
+        )
+        db.execute(
+            "CREATE STREAM m AS SELECT window_start, count(*) AS n FROM ev "
+            "GROUP BY TUMBLE(ts, INTERVAL '1' MINUTE)"
+        )
+        late = db.stream("m.late")
+        assert str(late.schema) == (
+            "ts TIMESTAMP NOT NULL, timestamp STRING, v BIGINT, _timestamp TIMESTAMP NOT NULL"
+        )
+        at = ["2024-01-01T00:00:00Z", "2024-01-01T00:05:00Z", "2024-01-01T00:00:30Z"]
+        ev.append_many([(at[0], "a", 1), (at[1], "b", 2), (at[2], "c", 3)])  # the third: late
+        assert wait_until(lambda: len(late) == 1)
+        assert db.sql('SELECT timestamp, v FROM "m.late"').fetchall() == [("c", 3)]
+        db.execute("REFRESH STREAM m")
+        assert db.sql("SELECT n FROM m ORDER BY window_start").fetchall() == [(2,)]
