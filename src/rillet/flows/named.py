@@ -332,18 +332,17 @@ class NamedFlows:
         name = statement.name  # as CREATE STREAM keeps it: a quoted name keeps its case
         _stream_name(name)
         options = _options(statement.options)
-        sources = _sources(statement.select)
-        if name in sources:
+        existing = {s.name.lower(): s.name for s in db.streams()}
+        if name.lower() in existing:  # db.sql names streams case-insensitively
+            raise ConflictError(
+                f"stream {existing[name.lower()]!r} already exists", kind="stream", name=name
+            )
+        if name.lower() in _sources(statement.select):
             raise QueryError(
                 f"named flow {name!r} reads its own output: a cycle of named flows "
                 f"({name} -> {name})",
                 line=statement.line,
                 col=statement.col,
-            )
-        existing = {s.name.lower(): s.name for s in db.streams()}
-        if name.lower() in existing:  # db.sql names streams case-insensitively
-            raise ConflictError(
-                f"stream {existing[name.lower()]!r} already exists", kind="stream", name=name
             )
         late = f"{name}.late"
         if late.lower() in existing:

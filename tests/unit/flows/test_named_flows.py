@@ -1152,3 +1152,11 @@ def test_late_records_of_an_input_with_a_timestamp_column_of_its_own() -> None:
         assert db.sql('SELECT timestamp, v FROM "m.late"').fetchall() == [("c", 3)]
         db.execute("REFRESH STREAM m")
         assert db.sql("SELECT n FROM m ORDER BY window_start").fetchall() == [(2,)]
+
+
+def test_a_named_flow_over_a_stream_of_its_own_name_is_refused_as_existing() -> None:
+    with rillet.connect() as db:
+        _stream(db)
+        with pytest.raises(ConflictError, match="stream 'ev' already exists"):
+            db.execute("CREATE STREAM ev AS SELECT host FROM ev")
+        assert [s.name for s in db.streams()] == ["ev"] and not db.flows()
