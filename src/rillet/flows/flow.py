@@ -32,6 +32,7 @@ from rillet.flows.operators import Operator, event_windows, takes_dictionaries
 from rillet.flows.windows import Counters
 from rillet.record import Record
 from rillet.schema import OFFSET
+from rillet.storage.partitions import first_offset
 
 if TYPE_CHECKING:
     from rillet.flows.timewindows import EventWindows
@@ -80,12 +81,15 @@ class _Subscriber:
     sees the records in the order they were appended, as a live run did.
     """
 
-    def __init__(self, flow: Flow, target: Input) -> None:
+    def __init__(self, flow: Flow, target: Input, first: int) -> None:
         self.flow = flow
         self.target = target
         self.time_column = target.stream.schema.time_column
         self._order = threading.Lock()  # one batch at a time, held ones first
-        self._last = -1  # the greatest offset pushed
+        # the greatest offset pushed; before any, the one before the first stored one (a
+        # first stored batch that starts past it is held: records out of time order put
+        # greater offsets in a partition read before the one holding the first)
+        self._last = first - 1
         self._held: list[pa.RecordBatch] = []
         #: the operator takes the catch-up's text as sealed files hold it, dictionary-encoded
         self.dictionaries = takes_dictionaries(target.operator)
@@ -107,15 +111,13 @@ class _Subscriber:
         self.observe(pa.concat_batches(batches), False)
 
     def _follows(self, batch: pa.RecordBatch) -> bool:
-        """Whether the batch's offsets are the next ones, without a gap (the first batch
-        may start anywhere: retention may have dropped the records before it)."""
+        """Whether the batch's offsets are the next ones, without a gap (the first batch's
+        first is the first stored one: :func:`~rillet.storage.partitions.first_offset`)."""
         offsets = batch.column(batch.num_columns - 1)
         if not len(offsets):
             return True
         first, last = offsets[0].as_py(), offsets[-1].as_py()
-        return bool(
-            last - first + 1 == len(offsets) and (self._last < 0 or first == self._last + 1)
-        )
+        return bool(last - first + 1 == len(offsets) and first == self._last + 1)
 
     @property
     def holding(self) -> bool:
@@ -266,11 +268,12 @@ class Flow:
                 # nothing read yet: every record from the start offset on is still to come
                 # (a refreshed flow's history goes by event time: it counts once read)
                 self.read_offsets.setdefault(name, self.start_offsets.get(name, 0))
-            subscriber = _Subscriber(self, target)
+            start = self.start_offsets.get(name, 0)
+            subscriber = _Subscriber(self, target, first_offset(target.stream.partitions(), start))
             subscription = target.stream.subscribe(
                 subscriber,
                 f"flow-{self.id}",
-                from_offset=self.start_offsets.get(target.stream.name, 0),
+                from_offset=start,
                 dictionaries=subscriber.dictionaries,
             )
             self._subscribers.append(subscriber)

@@ -171,6 +171,25 @@ def between_offsets(
                 yield batch.filter(pa.array(keep))
 
 
+def first_offset(partitions: Iterable[Partition], low: int) -> int:
+    """The smallest offset at or after ``low`` that ``partitions`` hold, as far as their
+    bounds tell: ``low`` itself when one holds offsets on both sides of it (and where none
+    holds any from ``low`` on).  What :func:`between_offsets` gives first, unless records
+    out of time order put a greater offset in a partition read before.
+
+    Examples:
+        >>> from types import SimpleNamespace as P
+        >>> first_offset([P(min_offset=9, max_offset=12), P(min_offset=5, max_offset=7)], 3)
+        5
+        >>> first_offset([P(min_offset=0, max_offset=9), P(min_offset=5, max_offset=7)], 3)
+        3
+    """
+    chosen = [p for p in partitions if p.max_offset >= low]
+    if any(p.min_offset < low for p in chosen):
+        return low
+    return min((p.min_offset for p in chosen), default=low)
+
+
 def take_offsets(
     partitions: Iterable[Partition], offsets: np.ndarray, schema: pa.Schema
 ) -> pa.Table:
