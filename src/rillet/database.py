@@ -415,13 +415,10 @@ class Database:
         owner = self._named.late_owner(error.name or "") if error.kind == "stream" else None
         if owner is None:
             return error
-        why = (
-            "has failed: it makes it when it starts again (REFRESH STREAM)"
-            if self._named.flows()[owner].state == "failed"
-            else "has no TUMBLE, HOP or SESSION windows, so no late records to keep"
-        )
         return NotFoundError(
-            f"stream {error.name!r} is not there: the named flow {owner!r} {why}",
+            f"stream {error.name!r} is not there: the named flow {owner!r} keeps none (a "
+            "flow with TUMBLE, HOP or SESSION windows makes it as it starts; this one has "
+            "none, or failed before it started)",
             kind="stream",
             name=error.name,
             suggestion=None,

@@ -194,8 +194,8 @@ class Flow:
 
     Iterate it to receive its output records as they are produced; ``cancel()`` stops it,
     ``wait()`` waits for it to end.  ``late_events`` counts the input records that came
-    later than the slack (their window was already out), ``dropped_events`` those of them
-    too old to count in any window.
+    later than the slack (their window was already out), ``dropped_events`` the records
+    that count in no window: late ones too old for any, and those of no window time.
     """
 
     def __init__(

@@ -51,7 +51,7 @@ from rillet.flows.checkpoint import Checkpoint, CheckpointMismatch, capture, res
 from rillet.flows.flow import Flow, Sink, _output, describe
 from rillet.flows.frames import SEQ, TIME, TIME_TYPE
 from rillet.flows.operators import Filter, Project, event_windows, window_aggregate
-from rillet.flows.plan import PlanNode, TimeWindow, streams
+from rillet.flows.plan import PlanNode, Scan, TimeWindow, streams
 from rillet.flows.timewindows import EventWindows
 from rillet.flows.windows import Counters
 from rillet.query import Added
@@ -965,10 +965,10 @@ class _LateKeeper:
     def make(self, windows: TimeWindow) -> None:
         """Make ``<name>.late`` for a flow with ``windows``, if it is not there (a folder
         of a version that made it at the first late record may not have it)."""
-        schema, self.time = _late_schema(windows)
         try:
-            self.db.stream(self.name)
+            self.time = self.db.stream(self.name).schema.time_column
         except NotFoundError:
+            schema, self.time = _late_schema(self.db, windows)
             self.db._create_stream(self.name, schema, StreamOptions())
 
     def keep(self, rows: pa.RecordBatch) -> None:
@@ -1066,15 +1066,27 @@ def _windowed(plan: PlanNode) -> bool:
     return _windows(plan) is not None
 
 
-def _late_schema(windows: TimeWindow) -> tuple[Schema, str]:
+def _late_schema(db: Database, windows: TimeWindow) -> tuple[Schema, str]:
     """The schema of ``<name>.late`` and its time column: the records as the windows read
-    them, and their time as ``timestamp`` (the input's own column of that name where it
-    has a TIMESTAMP one; ``_timestamp`` or the like where it has one of another type)."""
+    them, and their time as ``timestamp``: the input's own where that is its stream's time
+    (a roll-up over a roll-up), else a column of its own, ``_timestamp`` or the like where
+    the input has a column of that name (in any case)."""
     columns = {c: t for c, t in windows.input.columns.items() if c not in _NOT_KEPT}
+    node: PlanNode | None = windows.input
+    while node is not None and not isinstance(node, Scan):
+        node = getattr(node, "input", None)
+    own = columns.get("timestamp")
+    if (
+        isinstance(node, Scan)
+        and db.stream(node.stream).schema.time_column == "timestamp"
+        and own is not None
+        and own.name == "TIMESTAMP"
+    ):
+        return Schema.build(list(columns.items()), "timestamp"), "timestamp"
     time = "timestamp"
-    while time in columns and columns[time].name != "TIMESTAMP":
+    while time.lower() in {c.lower() for c in columns}:
         time = f"_{time}"
-    columns.setdefault(time, TIME_TYPE)
+    columns[time] = TIME_TYPE
     return Schema.build(list(columns.items()), time), time
 
 

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from rillet.aggregates.base import AggregateFunction
 from rillet.aggregates.buckets import run_starts
@@ -41,7 +42,7 @@ from rillet.aggregates.grouped import (
     result_array,
     states_batch,
 )
-from rillet.datatypes import DataType
+from rillet.datatypes import FLOAT_MAX, DataType
 from rillet.errors import FlowError
 from rillet.expressions.kernels import Context, Kernel, evaluate
 from rillet.flows.config import FlowConfig
@@ -485,7 +486,14 @@ def results_array(kind: Kind, columns: Columns, call: Aggregation) -> pa.Array:
     aggregate when one does not fit its type (a SUM of INT past 2**31, of BIGINT past
     2**63)."""
     try:
-        return result_array(kind, columns, call.type.arrow)
+        if call.type.name != "FLOAT":
+            return result_array(kind, columns, call.type.arrow)
+        # a float32 cast makes a double past its range infinite, silently
+        doubles = result_array(kind, columns, pa.float64())
+        past = pc.and_(pc.is_finite(doubles), pc.greater(pc.abs(doubles), FLOAT_MAX))
+        if pc.any(past).as_py():
+            raise OverflowError(f"{pc.max(pc.abs(doubles.filter(past)))} is past {FLOAT_MAX}")
+        return doubles.cast(call.type.arrow)
     except (pa.ArrowInvalid, OverflowError) as exc:
         raise FlowError(
             f"{call.function.name.upper()}: a window's result overflows its type "

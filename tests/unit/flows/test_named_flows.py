@@ -1075,7 +1075,7 @@ def test_the_late_records_stream_is_made_with_a_flow_that_has_windows() -> None:
         db.execute("CREATE STREAM f AS SELECT host, v FROM ev WHERE v > 1")
         assert str(db.stream("h.late").schema) == str(db.stream("m").schema)
         assert sorted(s.name for s in db.streams()) == ["ev", "f", "h", "h.late", "m", "m.late"]
-        with pytest.raises(NotFoundError, match="'f' has no TUMBLE, HOP or SESSION windows"):
+        with pytest.raises(NotFoundError, match="named flow 'f' keeps none \\(a flow with TUMBLE"):
             db.sql('SELECT * FROM "f.late"')
         db.drop_stream("h")
         assert sorted(s.name for s in db.streams()) == ["ev", "f", "m", "m.late"]
@@ -1115,7 +1115,9 @@ def test_a_record_of_no_window_time_is_counted_dropped(window: str) -> None:
         assert (flow.late_events, flow.dropped_events, len(db.stream("m.late"))) == (0, 1, 0)
 
 
-@pytest.mark.parametrize(("column", "big"), [("INT", 2**31 - 1), ("BIGINT", 2**63 - 1)])
+@pytest.mark.parametrize(
+    ("column", "big"), [("INT", 2**31 - 1), ("BIGINT", 2**63 - 1), ("FLOAT", 3e38)]
+)
 def test_a_sum_past_its_type_fails_the_flow_naming_it(column: str, big: int) -> None:
     """SUM keeps its argument's type (rtsql's signature): a window's total past it fails
     the flow with an error naming SUM and the type, not Arrow's or Python's words alone."""
@@ -1193,3 +1195,24 @@ def test_a_flow_resuming_inside_a_partition_reads_in_offset_order() -> None:
         )  # fmt: skip
         flow.finish()
         assert [r["id"] for r in flow] == list(range(10, 21))
+
+
+def test_late_records_keep_their_time_of_their_own_beside_columns_named_like_it() -> None:
+    """``<name>.late``'s time is a column of its own unless the input's ``timestamp`` is
+    its stream's time (a roll-up over a roll-up); a column ``Timestamp`` or a TIMESTAMP
+    ``timestamp`` that is not the time is kept as it came."""
+    with rillet.connect() as db:
+        ev = db.create_stream(
+            "ev", 'ts TIMESTAMP NOT NULL, "Timestamp" STRING, _timestamp TIMESTAMP',
+            time_column="ts",
+        )  # fmt: skip
+        db.execute(
+            "CREATE STREAM m AS SELECT window_start, count(*) AS n FROM ev "
+            "GROUP BY TUMBLE(ts, INTERVAL '1' MINUTE)"
+        )
+        late = db.stream("m.late")
+        assert late.schema.time_column == "__timestamp"
+        ev.append_many([("2024-01-01T00:05:00Z", "a", None), ("2024-01-01T00:00:00Z", "b", None)])
+        assert wait_until(lambda: len(late) == 1)
+        rows = db.sql('SELECT "Timestamp", _timestamp, __timestamp FROM "m.late"').fetchall()
+        assert rows == [("b", None, dt.datetime(2024, 1, 1, tzinfo=dt.UTC))]
