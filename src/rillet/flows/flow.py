@@ -32,7 +32,6 @@ from rillet.flows.operators import Operator, event_windows, takes_dictionaries
 from rillet.flows.windows import Counters
 from rillet.record import Record
 from rillet.schema import OFFSET
-from rillet.storage.partitions import first_offset
 
 if TYPE_CHECKING:
     from rillet.flows.timewindows import EventWindows
@@ -74,31 +73,24 @@ class _Subscriber:
     """The flow's subscriber of one stream: storage batches become frames, pushed in
     offset order.
 
-    A stream's stored records come partition by partition (:meth:`rillet.Stream.stored`),
-    so records out of time order across a partition boundary come out of offset order.
-    From the first stored batch that goes back in offsets, the stored batches are held, and
-    put in offset order once the catch-up is read (or a live batch comes first): a replay
-    sees the records in the order they were appended, as a live run did.
+    A stream's stored records come in offset order (:meth:`rillet.Stream.stored`), then
+    the live ones: a replay sees the records in the order they were appended, as a live
+    run did.  A refreshed named flow's stored records are held, and go in the order of
+    their event time once the catch-up is read.
     """
 
-    def __init__(self, flow: Flow, target: Input, first: int) -> None:
+    def __init__(self, flow: Flow, target: Input) -> None:
         self.flow = flow
         self.target = target
         self.time_column = target.stream.schema.time_column
         self._order = threading.Lock()  # one batch at a time, held ones first
-        # the greatest offset pushed; before any, the one before the first stored one (a
-        # first stored batch that starts past it is held: records out of time order put
-        # greater offsets in a partition read before the one holding the first)
-        self._last = first - 1
         self._held: list[pa.RecordBatch] = []
         #: the operator takes the catch-up's text as sealed files hold it, dictionary-encoded
         self.dictionaries = takes_dictionaries(target.operator)
 
     def observe(self, batch: pa.RecordBatch, history: bool) -> None:
         with self._order:
-            if history and (
-                self._held or not self._follows(batch) or self.flow.sorted_through is not None
-            ):
+            if history and self.flow.sorted_through is not None:
                 self._held.append(batch)
                 return
             self._release()
@@ -109,15 +101,6 @@ class _Subscriber:
         output does not depend on where its input is cut into batches (a replay cuts it
         otherwise), and its cost a batch falls as batches grow."""
         self.observe(pa.concat_batches(batches), False)
-
-    def _follows(self, batch: pa.RecordBatch) -> bool:
-        """Whether the batch's offsets are the next ones, without a gap (the first batch's
-        first is the first stored one: :func:`~rillet.storage.partitions.first_offset`)."""
-        offsets = batch.column(batch.num_columns - 1)
-        if not len(offsets):
-            return True
-        first, last = offsets[0].as_py(), offsets[-1].as_py()
-        return bool(last - first + 1 == len(offsets) and first == self._last + 1)
 
     @property
     def holding(self) -> bool:
@@ -173,8 +156,7 @@ class _Subscriber:
             names=[*names[:-1], TIME, SEQ],
         )
         offsets = batch.column(len(names) - 1)
-        last = offsets[-1].as_py() if ordered else pc.max(offsets).as_py()
-        self._last = max(self._last, last)
+        last = offsets[-1].as_py()
         since = self.flow.since_us
         if since is not None:  # a named flow's ``since`` time: the records from then on
             frame = frame.filter(pc.greater_equal(frame.column(TIME).cast(pa.int64()), since))
@@ -268,12 +250,11 @@ class Flow:
                 # nothing read yet: every record from the start offset on is still to come
                 # (a refreshed flow's history goes by event time: it counts once read)
                 self.read_offsets.setdefault(name, self.start_offsets.get(name, 0))
-            start = self.start_offsets.get(name, 0)
-            subscriber = _Subscriber(self, target, first_offset(target.stream.partitions(), start))
+            subscriber = _Subscriber(self, target)
             subscription = target.stream.subscribe(
                 subscriber,
                 f"flow-{self.id}",
-                from_offset=start,
+                from_offset=self.start_offsets.get(name, 0),
                 dictionaries=subscriber.dictionaries,
             )
             self._subscribers.append(subscriber)

@@ -28,6 +28,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from rillet.batches import decoded
 from rillet.schema import OFFSET
 
 
@@ -154,40 +155,65 @@ def by_start(partitions: Iterable[Partition]) -> list[tuple[int, list[Partition]
 def between_offsets(
     partitions: Iterable[Partition], low: int, high: int, dictionaries: bool = False
 ) -> Iterator[pa.RecordBatch]:
-    """The records with offsets in ``[low, high)``: partition by partition in order of their
-    smallest offset, each as batches in offset order, read as iterated (``dictionaries``:
-    as :meth:`Partition.scan`)."""
+    """The records with offsets in ``[low, high)``, as batches in offset order, read as
+    iterated (``dictionaries``: as :meth:`Partition.scan`).
+
+    Partitions are read in order of their smallest offset, each in offset order.  Records
+    out of time order put offsets of one partition among another's: a record is given once
+    every record before it has been read (every one of the partitions read so far, of the
+    one being read up to its batch, and none of the partitions after, whose smallest
+    offsets are greater).  Only the records of overlapping partitions wait, so memory is
+    bounded by how much partitions overlap; in-order partitions go as they are read.
+
+    Examples:
+        >>> from types import SimpleNamespace as P
+        >>> def part(offsets):
+        ...     batch = pa.record_batch({OFFSET: pa.array(offsets, pa.int64())})
+        ...     return P(min_offset=min(offsets), max_offset=max(offsets),
+        ...              scan=lambda dictionaries: [batch])
+        >>> out = between_offsets([part([0, 1, 5]), part([2, 3, 4, 6])], 1, 100)
+        >>> [b.column(0).to_pylist() for b in out]
+        [[1], [2, 3, 4, 5, 6]]
+    """
     chosen = sorted(
         (p for p in partitions if p.max_offset >= low and p.min_offset < high),
         key=lambda p: p.min_offset,
     )
-    for partition in chosen:
+    waiting: list[pa.RecordBatch] = []  # read, not given: not every record before is read
+    for i, partition in enumerate(chosen):
+        after = chosen[i + 1].min_offset if i + 1 < len(chosen) else high
         for batch in partition.scan(dictionaries=dictionaries):
             offsets = batch.column(batch.num_columns - 1).to_numpy()
             keep = (offsets >= low) & (offsets < high)
-            if keep.all():
+            if not keep.all():
+                if not keep.any():
+                    continue
+                batch, offsets = batch.filter(pa.array(keep)), offsets[keep]
+            through = min(after, int(offsets[-1]) + 1)  # every record below it is read
+            if not waiting and offsets[-1] < through:  # in order, none waits: as it is
                 yield batch
-            elif keep.any():
-                yield batch.filter(pa.array(keep))
+                continue
+            waiting.append(batch)
+            ready, waiting = _before(waiting, through)
+            if ready is not None:
+                yield ready
+    if waiting:
+        ready, _ = _before(waiting, high)
+        if ready is not None:
+            yield ready
 
 
-def first_offset(partitions: Iterable[Partition], low: int) -> int:
-    """The smallest offset at or after ``low`` that ``partitions`` hold, as far as their
-    bounds tell: ``low`` itself when one holds offsets on both sides of it (and where none
-    holds any from ``low`` on).  What :func:`between_offsets` gives first, unless records
-    out of time order put a greater offset in a partition read before.
-
-    Examples:
-        >>> from types import SimpleNamespace as P
-        >>> first_offset([P(min_offset=9, max_offset=12), P(min_offset=5, max_offset=7)], 3)
-        5
-        >>> first_offset([P(min_offset=0, max_offset=9), P(min_offset=5, max_offset=7)], 3)
-        3
-    """
-    chosen = [p for p in partitions if p.max_offset >= low]
-    if any(p.min_offset < low for p in chosen):
-        return low
-    return min((p.min_offset for p in chosen), default=low)
+def _before(
+    batches: list[pa.RecordBatch], through: int
+) -> tuple[pa.RecordBatch | None, list[pa.RecordBatch]]:
+    """Of ``batches``, the records with offsets below ``through`` as one batch in offset
+    order (None for none), and the others, still waiting."""
+    table = pa.Table.from_batches([decoded(b) for b in batches]).sort_by(OFFSET)
+    offsets = table.column(OFFSET).to_numpy()
+    cut = int(np.searchsorted(offsets, through))
+    ready = table.slice(0, cut).combine_chunks().to_batches() if cut else []
+    rest = table.slice(cut).combine_chunks().to_batches() if cut < table.num_rows else []
+    return (ready[0] if ready else None), rest
 
 
 def take_offsets(

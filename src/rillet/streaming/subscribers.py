@@ -69,11 +69,13 @@ class Subscribers(Ingest):
         self, low: int = 0, high: int | None = None, dictionaries: bool = False
     ) -> Iterator[pa.RecordBatch]:
         """The stored records with offsets in ``[low, high)`` (to the last stored without
-        ``high``): partition by partition in order of their smallest offset, each as batches
-        in offset order.  Which partitions is settled when called; they are read as
-        iterated, under no lock of the stream.  With ``dictionaries``, the text columns of
-        sealed files come dictionary-encoded, as the files hold them: read at a third of
-        the cost, for a reader that takes them (a window numbering its group keys)."""
+        ``high``), as batches in offset order (records out of time order, in partitions
+        whose offsets overlap, wait until the records before them are read: see
+        :func:`~rillet.storage.partitions.between_offsets`).  Which partitions is settled
+        when called; they are read as iterated, under no lock of the stream.  With
+        ``dictionaries``, the text columns of sealed files come dictionary-encoded, as the
+        files hold them: read at a third of the cost, for a reader that takes them (a
+        window numbering its group keys)."""
         check("stored", low=(low, INT), high=(high, INT | None), dictionaries=(dictionaries, FLAG))
         high = 2**63 - 1 if high is None else high
         return between_offsets(self.partitions(), low, high, dictionaries)

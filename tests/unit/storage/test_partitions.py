@@ -10,15 +10,17 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rillet.batches import decoded, rows_to_batch
-from rillet.schema import Schema
+from rillet.schema import OFFSET, Schema
 from rillet.storage.memory import MemoryStore
 from rillet.storage.parquet import FileReader, ParquetPartition, write_partition
 from rillet.storage.partitions import (
@@ -251,3 +253,48 @@ def test_times_are_read_as_utc_datetimes(partition: Partition) -> None:
     values = partition.find(100)
     assert values is not None
     assert values[2] == at(0) and values[2].utcoffset() == dt.timedelta(0)
+
+
+class _Listed:
+    """A partition of given batches (offsets only), as between_offsets reads one."""
+
+    def __init__(self, batches: list[pa.RecordBatch]) -> None:
+        offsets = [o for b in batches for o in b.column(0).to_pylist()]
+        self.batches, self.min_offset, self.max_offset = batches, min(offsets), max(offsets)
+
+    def scan(self, dictionaries: bool = False) -> list[pa.RecordBatch]:
+        return self.batches
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    places=st.lists(st.integers(0, 3), min_size=1, max_size=60),
+    cuts=st.lists(st.integers(1, 7), min_size=1, max_size=20),
+    low=st.integers(0, 70),
+    span=st.integers(0, 70),
+)
+def test_stored_records_come_in_offset_order_however_partitions_overlap(
+    places: list[int], cuts: list[int], low: int, span: int
+) -> None:
+    """Offsets 0.. put in partitions at random (records out of time order), each cut into
+    batches at random: the read gives exactly the offsets in [low, high), ascending, and
+    gives a partition's batch as it is where no other partition's offsets fall among its
+    own (an in-order stream is not copied)."""
+    owned: dict[int, list[int]] = {}
+    for offset, place in enumerate(places):
+        owned.setdefault(place, []).append(offset)
+    parts = []
+    for offsets in owned.values():
+        sizes = iter(cuts * len(offsets))
+        pieces, at = [], 0
+        while at < len(offsets):
+            size = next(sizes)
+            pieces.append(pa.record_batch({OFFSET: pa.array(offsets[at : at + size], pa.int64())}))
+            at += size
+        parts.append(_Listed(pieces))
+    high = low + span
+    out = list(between_offsets(cast(list[Partition], parts), low, high))
+    got = [o for b in out for o in b.column(0).to_pylist()]
+    assert got == [o for o in range(len(places)) if low <= o < high]
+    if len(owned) == 1 and low == 0 and high >= len(places):
+        assert out == parts[0].batches  # one partition: its batches, not copies
