@@ -187,22 +187,7 @@ def state_items(blobs: pa.Array, name: str) -> tuple[np.ndarray, np.ndarray]:
     first = np.where(single, starts + 8, starts + _PREAMBLE + 4 * levels + 16)
     retained = np.where(single, 1, np.where(full, (lengths - (first - starts)) >> 3, 0))
     _check_held(data_buffer, blobs, starts, lengths, flags, full, levels, name)
-    shifts = first % 8  # each state's items as doubles of a view of the bytes at its shift
-    index = (first - shifts) // 8
-    kinds = np.flatnonzero(np.bincount(shifts[retained > 0], minlength=8))
-    if len(kinds) <= 1:  # the usual case: every state 8-byte aligned
-        shift = int(kinds[0]) if len(kinds) else 0
-        values = _view(data_buffer, len(data), shift)[_ranges(index, retained)]
-    else:
-        values = np.empty(int(retained.sum()), dtype=np.float64)
-        into = np.cumsum(retained) - retained
-        for shift in kinds.tolist():
-            chosen = shifts == shift
-            view = _view(data_buffer, len(data), shift)
-            values[_ranges(into[chosen], retained[chosen])] = view[
-                _ranges(index[chosen], retained[chosen])
-            ]
-    return retained, values
+    return retained, _words(data_buffer, first, retained).view(np.float64)
 
 
 def _check_held(
@@ -236,21 +221,30 @@ def _check_held(
         )
 
 
-def _words(buffer: pa.Buffer | None, positions: np.ndarray) -> np.ndarray:
-    """The little-endian 8-byte word at each position of the buffer (each read through
-    a view at its position's shift: no gather of single bytes)."""
-    shifts = positions & 7
-    if not shifts.any():  # the usual column: every value 8-byte aligned (a roll-up's)
-        aligned: np.ndarray = _view(buffer, buffer.size if buffer else 0, 0).view("<u8")[
-            positions >> 3
-        ]
-        return aligned
-    found = np.zeros(len(positions), dtype="<u8")
-    for shift in np.flatnonzero(np.bincount(shifts, minlength=8)).tolist():
+def _words(
+    buffer: pa.Buffer | None, first: np.ndarray, counts: np.ndarray | None = None
+) -> np.ndarray:
+    """The little-endian 8-byte words at byte positions ``first`` of the buffer: one at
+    each, or ``counts[i]`` one after another from ``first[i]``.  Each is read through a
+    view of the bytes at its position's shift, not gathered byte by byte; a column of
+    states of whole 8-byte words (a roll-up's) takes one view."""
+    size = buffer.size if buffer is not None else 0
+    shifts = first & 7
+    index = (first - shifts) >> 3
+    kinds = np.flatnonzero(
+        np.bincount(shifts if counts is None else shifts[counts > 0], minlength=8)
+    )
+    if len(kinds) <= 1:
+        view = _view(buffer, size, int(kinds[0]) if len(kinds) else 0).view("<u8")
+        found: np.ndarray = view[index if counts is None else _ranges(index, counts)]
+        return found
+    counts = np.ones(len(first), dtype=np.int64) if counts is None else counts
+    found = np.empty(int(counts.sum()), dtype="<u8")
+    into = np.cumsum(counts) - counts
+    for shift in kinds.tolist():
         chosen = shifts == shift
-        found[chosen] = _view(buffer, buffer.size if buffer else 0, shift).view("<u8")[
-            (positions[chosen] - shift) >> 3
-        ]
+        view = _view(buffer, size, shift).view("<u8")
+        found[_ranges(into[chosen], counts[chosen])] = view[_ranges(index[chosen], counts[chosen])]
     return found
 
 

@@ -28,7 +28,7 @@ import logging
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -934,6 +934,8 @@ def _first_windows(flow: Flow) -> EventWindows | None:
     return event_windows(flow._inputs[0].operator) if flow._inputs else None
 
 
+_Node = TypeVar("_Node")
+
 #: the columns of a late record that ``<name>.late`` does not keep: the flow's own, and a
 #: stream's reserved ones (an arrival-time stream's ``_time`` is its ``timestamp`` there)
 _NOT_KEPT = (SEQ, TIME, IMPLICIT_TIME, OFFSET)
@@ -1053,12 +1055,16 @@ def _schema(plan: PlanNode, columns: list[str]) -> Schema:
     )
 
 
+def _first(plan: PlanNode | None, kind: type[_Node]) -> _Node | None:
+    """The first node of type ``kind`` down ``plan`` and its inputs, if there is one."""
+    while plan is not None and not isinstance(plan, kind):
+        plan = getattr(plan, "input", None)
+    return plan
+
+
 def _windows(plan: PlanNode) -> TimeWindow | None:
     """A plan's TUMBLE, HOP or SESSION windows, if it has them."""
-    node: PlanNode | None = plan
-    while node is not None and not isinstance(node, TimeWindow):
-        node = getattr(node, "input", None)
-    return node
+    return _first(plan, TimeWindow)
 
 
 def _windowed(plan: PlanNode) -> bool:
@@ -1072,15 +1078,11 @@ def _late_schema(db: Database, windows: TimeWindow) -> tuple[Schema, str]:
     (a roll-up over a roll-up), else a column of its own, ``_timestamp`` or the like where
     the input has a column of that name (in any case)."""
     columns = {c: t for c, t in windows.input.columns.items() if c not in _NOT_KEPT}
-    node: PlanNode | None = windows.input
-    while node is not None and not isinstance(node, Scan):
-        node = getattr(node, "input", None)
-    own = columns.get("timestamp")
+    scan = _first(windows.input, Scan)
     if (
-        isinstance(node, Scan)
-        and db.stream(node.stream).schema.time_column == "timestamp"
-        and own is not None
-        and own.name == "TIMESTAMP"
+        scan is not None
+        and db.stream(scan.stream).schema.time_column == "timestamp"
+        and "timestamp" in columns
     ):
         return Schema.build(list(columns.items()), "timestamp"), "timestamp"
     time = "timestamp"
