@@ -173,13 +173,14 @@ def between_offsets(
         ...              scan=lambda dictionaries: [batch])
         >>> out = between_offsets([part([0, 1, 5]), part([2, 3, 4, 6])], 1, 100)
         >>> [b.column(0).to_pylist() for b in out]
-        [[1], [2, 3, 4, 5, 6]]
+        [[1], [2, 3, 4], [5, 6]]
     """
     chosen = sorted(
         (p for p in partitions if p.max_offset >= low and p.min_offset < high),
         key=lambda p: p.min_offset,
     )
-    waiting: list[pa.RecordBatch] = []  # read, not given: not every record before is read
+    waiting: list[pa.RecordBatch] = []  # read, not given: not every record before is read;
+    # each in offset order
     for i, partition in enumerate(chosen):
         after = chosen[i + 1].min_offset if i + 1 < len(chosen) else high
         for batch in partition.scan(dictionaries=dictionaries):
@@ -190,10 +191,16 @@ def between_offsets(
                     continue
                 batch, offsets = batch.filter(pa.array(keep)), offsets[keep]
             through = min(after, int(offsets[-1]) + 1)  # every record below it is read
-            if not waiting and offsets[-1] < through:  # in order, none waits: as it is
-                yield batch
+            # the batch's records below the least that waits go as they are (a slice)
+            least = min(
+                (int(b.column(b.num_columns - 1)[0].as_py()) for b in waiting), default=through
+            )
+            cut = int(np.searchsorted(offsets, min(least, through)))
+            if cut:
+                yield batch if cut == len(offsets) else batch.slice(0, cut)
+            if cut == len(offsets):
                 continue
-            waiting.append(batch)
+            waiting.append(batch.slice(cut))
             ready, waiting = _before(waiting, through)
             if ready is not None:
                 yield ready
