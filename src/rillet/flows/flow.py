@@ -104,7 +104,8 @@ class _Subscriber:
 
     @property
     def holding(self) -> bool:
-        """Whether stored batches wait to be put in offset order."""
+        """Whether stored batches wait for the catch-up's end (a refreshed flow's, to go
+        in the order of their event time)."""
         return bool(self._held)
 
     def release(self) -> None:

@@ -1043,13 +1043,14 @@ def _since(value: Any, inputs: Sequence[Stream]) -> tuple[dict[str, int], int | 
 def _schema(plan: PlanNode, columns: list[str]) -> Schema:
     """The output stream's schema: the SELECT's columns and ``timestamp`` (event time)."""
     types = plan.columns
-    if "timestamp" in columns or (_windowed(plan) and "is_open" in columns):
+    windowed = _windows(plan) is not None  # a roll-up: its rows get is_open
+    if "timestamp" in columns or (windowed and "is_open" in columns):
         raise UnsupportedError(
             "a named flow's output has columns 'timestamp' (each row's event time) and "
             "'is_open' of its own: rename the SELECT's column",
             statement="CREATE STREAM AS SELECT",
         )
-    extra = [("is_open", DataType("BOOLEAN", nullable=False))] if _windowed(plan) else []
+    extra = [("is_open", DataType("BOOLEAN", nullable=False))] if windowed else []
     return Schema.build(
         [*((c, types[c]) for c in columns), ("timestamp", TIME_TYPE), *extra], "timestamp"
     )
@@ -1065,11 +1066,6 @@ def _first(plan: PlanNode | None, kind: type[_Node]) -> _Node | None:
 def _windows(plan: PlanNode) -> TimeWindow | None:
     """A plan's TUMBLE, HOP or SESSION windows, if it has them."""
     return _first(plan, TimeWindow)
-
-
-def _windowed(plan: PlanNode) -> bool:
-    """Whether a plan has TUMBLE, HOP or SESSION windows (a roll-up: rows get is_open)."""
-    return _windows(plan) is not None
 
 
 def _late_schema(db: Database, windows: TimeWindow) -> tuple[Schema, str]:
