@@ -28,9 +28,8 @@ import logging
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -45,19 +44,18 @@ from rillet.errors import (
     UnsupportedError,
     not_found,
 )
-from rillet.expressions.kernels import Context, evaluate
 from rillet.flows import config as flow_config
 from rillet.flows.checkpoint import Checkpoint, CheckpointMismatch, capture, restore
-from rillet.flows.flow import Flow, Sink, _output, describe
-from rillet.flows.frames import SEQ, TIME, TIME_TYPE
-from rillet.flows.operators import Filter, Project, event_windows, window_aggregate
-from rillet.flows.plan import PlanNode, Scan, TimeWindow, streams
-from rillet.flows.timewindows import EventWindows
+from rillet.flows.flow import Flow, describe
+from rillet.flows.frames import TIME_TYPE
+from rillet.flows.late import LateKeeper, first_windows, oldest_late, window_times
+from rillet.flows.output import OutputSink, micros, open_rows, stored_rows, tail
+from rillet.flows.plan import PlanNode, streams, time_windows
 from rillet.flows.windows import Counters
 from rillet.query import Added
 from rillet.rtsql import ast
 from rillet.rtsql.printer import stream_name
-from rillet.schema import IMPLICIT_TIME, OFFSET, Schema
+from rillet.schema import Schema
 from rillet.storage.catalog import NamedFlowEntry
 from rillet.stream import StreamOptions
 from rillet.time import bound_us, us_to_datetime
@@ -94,174 +92,6 @@ SETTINGS = "settings"
 _CHECKPOINT_SHARE = 20
 #: every option CREATE STREAM ... WITH (...) AS SELECT takes
 OPTIONS = ("since", *STREAM_OPTIONS, *flow_config.OPTIONS)
-
-
-class _Appender:
-    """Appends batches to a stream, after skipping the first ``skip`` rows (those a run
-    before this one already stored)."""
-
-    def __init__(self, stream: Stream, skip: int) -> None:
-        self.stream = stream
-        self.skip = skip
-
-    @property
-    def replayed(self) -> bool:
-        """Whether the rows stored before have all been produced again."""
-        return self.skip == 0
-
-    def append(self, batch: pa.RecordBatch) -> None:
-        rows = batch.num_rows
-        if self.skip >= rows:
-            self.skip -= rows
-            return
-        if self.skip:
-            batch = batch.slice(self.skip)
-            self.skip = 0
-        self.stream.append_many(batch)
-
-
-class _TimeAppender(_Appender):
-    """A roll-up's appender: its rows come in order of ``timestamp`` (a window is out only
-    once the watermark passed its end), so the rows stored before are those before the last
-    stored time, and the first ``skip`` at it.  Unlike a count, this holds when the input's
-    retention dropped records a replay can no longer see."""
-
-    def __init__(self, stream: Stream) -> None:
-        last, at_last = _tail(stream)
-        super().__init__(stream, at_last)
-        self.last = last
-
-    def append(self, batch: pa.RecordBatch) -> None:
-        start = 0
-        if self.last is not None:
-            times = batch.column("timestamp").cast(pa.int64()).to_numpy(zero_copy_only=False)
-            before = int(np.searchsorted(times, self.last, side="left"))
-            through = int(np.searchsorted(times, self.last, side="right"))
-            taken = min(self.skip, through - before)
-            self.skip -= taken
-            start = before + taken
-            if through < len(times):  # past the last stored time: the rest is new
-                self.skip = 0
-        if start >= batch.num_rows:
-            return
-        self.stream.append_many(batch.slice(start) if start else batch)
-
-
-def _tail(stream: Stream) -> tuple[int | None, int]:
-    """The greatest ``timestamp`` a stream holds (epoch microseconds), and how many of its
-    rows have it (the last ones appended); (None, 0) when it holds none."""
-    end = stream.next_offset
-    span = 1024
-    while True:
-        low = max(0, end - span)
-        batches = list(stream.stored(low, end))
-        if not batches or not sum(b.num_rows for b in batches):
-            return None, 0
-        times = np.concatenate(
-            [b.column("timestamp").cast(pa.int64()).to_numpy(zero_copy_only=False) for b in batches]
-        )
-        last = int(times.max())
-        if low == 0 or (times < last).any():
-            return last, int((times == last).sum())
-        span *= 4
-
-
-class OutputSink(Sink):
-    """The end of a named flow: its output goes to its stream (not to the flow's queue);
-    a roll-up's rows get ``is_open`` false (they are closed windows)."""
-
-    def __init__(
-        self,
-        output: Stream,
-        columns: list[str],
-        windowed: bool,
-        late: _LateKeeper,
-        kept: int | None = None,
-        made: int = 0,
-    ) -> None:
-        super().__init__()
-        self.columns = columns
-        self.windowed = windowed
-        self.late = late
-        #: a refreshed roll-up's point: its rows of windows ending at or before it were
-        #: kept, so the ones the replay makes again (partial or equal) are not appended
-        self.kept = kept
-        #: ``made``: how many of the stored rows the flow's state accounts for (a
-        #: checkpoint's); the others it makes again first
-        again = output.next_offset - made
-        self.appender = _TimeAppender(output) if windowed and again else _Appender(output, again)
-        #: when the flow's next checkpoint is due (time.monotonic()), and whether it read
-        #: input since its last one
-        self.due = 0.0
-        self.unsaved = False
-
-    @property
-    def stored(self) -> bool:
-        """Whether every row the flow made so far, and every late record it found, is
-        appended (none is still being made again after a reopen)."""
-        return self.appender.replayed and self.late.stored
-
-    def rows(self, batch: pa.RecordBatch, is_open: bool) -> pa.RecordBatch:
-        """The stream's columns of an output frame."""
-        out = _output(batch, self.columns)
-        if self.windowed:
-            flag = pa.array(np.full(out.num_rows, is_open), pa.bool_())
-            out = out.append_column("is_open", flag)
-        return out
-
-    def push(self, batch: pa.RecordBatch) -> None:
-        if batch.num_rows:
-            rows = self.rows(batch, False)
-            if self.kept is not None:
-                after = pc.greater(_micros(rows.column("timestamp")), self.kept)
-                rows = rows.filter(after)
-            if rows.num_rows:
-                self.appender.append(rows)
-
-
-class _Collect:
-    """The end of a copy of a flow's operators after its windows: keeps what comes."""
-
-    def __init__(self) -> None:
-        self.batches: list[pa.RecordBatch] = []
-
-    def push(self, batch: pa.RecordBatch) -> None:
-        self.batches.append(batch)
-
-    def tick(self, now_us: int) -> None:
-        """Nothing: a copy is never ticked."""
-
-    def finish(self) -> None:
-        """Nothing: a copy is never finished."""
-
-
-def _after_windows(operator: Any, batch: pa.RecordBatch) -> list[pa.RecordBatch]:
-    """``batch`` through the stateless operators from ``operator`` to the output sink (the
-    running ones are not touched); the sink's rows with ``is_open`` true."""
-    if isinstance(operator, OutputSink):
-        return [operator.rows(batch, True)] if batch.num_rows else []
-    collect = _Collect()
-    if isinstance(operator, Filter):
-        Filter(operator.predicate, collect).push(batch)
-    elif isinstance(operator, Project):
-        Project(operator.outputs, collect).push(batch)
-    else:  # a second window after the first: its open rows are not this one's
-        return []
-    return [b for each in collect.batches for b in _after_windows(operator.downstream, each)]
-
-
-def open_rows(flow: Flow, output: Stream) -> tuple[list[pa.RecordBatch], int]:
-    """The rows of a named flow's windows still open, as their partial results now, and
-    how many rows its stream ``output`` held then (it appends under the same lock: a window
-    closing after is in the first, and not among those)."""
-    found: list[pa.RecordBatch] = []
-    with flow._lock:
-        held = output.next_offset
-        for target in flow._inputs:
-            aggregate = window_aggregate(target.operator)
-            if aggregate is not None and (batch := aggregate.windows.open_batch()) is not None:
-                found.extend(_after_windows(aggregate.downstream, batch))
-    return found, held
 
 
 class NamedFlows:
@@ -416,7 +246,7 @@ class NamedFlows:
             entries = {e.name: e for e in db._catalog.named_flows()}
             running = self.flows()
         if since is None:
-            since_us = _oldest_late(db, name, running[name])
+            since_us = oldest_late(db, name, running[name])
             if since_us is None:  # nothing late: every window has all of its records
                 return
         # where each one starts recomputing (checked before anything stops: a refusal
@@ -481,15 +311,15 @@ class NamedFlows:
             point = points[other]
             if point is not None:
                 options[KEPT] = point
-                kept = _rows(db.stream(other))
-                kept = kept.filter(pc.less_equal(_micros(kept.column("timestamp")), point))
+                kept = stored_rows(db.stream(other))
+                kept = kept.filter(pc.less_equal(micros(kept.column("timestamp")), point))
                 if kept.num_rows:
                     seeds[other] = kept
             late = f"{other}.late"
             if late in existing:
                 rows = None
                 if point is not None:
-                    rows, times = _window_times(running[other], db.stream(late))
+                    rows, times = window_times(running[other], db.stream(late))
                     rows = rows.filter(pc.less(times, point))
                 emptied.append(late)  # kept, the rows before the point in it
                 if rows is not None and rows.num_rows:
@@ -635,8 +465,8 @@ class NamedFlows:
         checkpoint = self._checkpoint(entry.name, streams(plan)) if resume else None
         kept = entry.options.get(KEPT)
         late_kept = checkpoint.late if checkpoint else int(entry.options.get(LATE_KEPT, 0))
-        late = _LateKeeper(db, entry.name, late_kept)
-        windows = _windows(plan)
+        late = LateKeeper(db, entry.name, late_kept)
+        windows = time_windows(plan)
         if windows is not None:
             late.make(windows)
         sink = OutputSink(
@@ -790,7 +620,7 @@ class NamedFlows:
         clock: each such move is kept in its definition, and replayed at the same input
         offset after a reopen, so the replay closes the same windows and finds the same
         records late as the run it repeats."""
-        windows = _first_windows(flow)
+        windows = first_windows(flow)
         if windows is None or len(flow._inputs) != 1 or not windows.idle_timeout:
             return
         stream = flow._inputs[0].stream
@@ -852,7 +682,7 @@ def _point(
         parts = [p for p in db.stream(each).partitions() if p.rows]
         if parts and min(p.min_offset for p in parts) > entry.start_offsets.get(each, 0):
             lost = (each, min(p.start for p in parts))
-    windows = _first_windows(flow)
+    windows = first_windows(flow)
     spec = windows.spec if windows is not None and len(flow._inputs) == 1 else None
     if spec is None or spec.kind == "session" or since_us is None:
         if lost is not None:
@@ -871,7 +701,7 @@ def _point(
     if lost is not None:  # the first window wholly stored starts at or after lost[1]
         earliest = -(-lost[1] // slide) * slide + size - slide
         point = max(point, earliest)
-    last, _ = _tail(db.stream(entry.name))
+    last, _ = tail(db.stream(entry.name))
     if last is None or point > last:  # no window after the last one out is stored
         if lost is not None and earliest is not None and (last is None or earliest > last):
             raise ConflictError(
@@ -887,104 +717,6 @@ def _point(
             return None, None
         point = last
     return point, point - size + slide
-
-
-def _rows(stream: Stream) -> pa.Table:
-    """A stream's stored rows in offset order, without their offsets."""
-    batches = list(stream.stored())
-    if not batches:
-        return stream.schema.arrow.empty_table()
-    table = pa.Table.from_batches(batches).sort_by(OFFSET)
-    return table.drop_columns([OFFSET])
-
-
-def _micros(column: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
-    """Times as epoch microseconds (int64)."""
-    return column.cast(pa.int64())
-
-
-def _window_times(flow: Flow, late: Stream) -> tuple[pa.Table, pa.Array]:
-    """The late records kept in ``<name>.late`` (the input's columns and their time, the
-    stream's time column), and the window time (epoch microseconds) of each, as the
-    flow's windows read it."""
-    rows = _rows(late)
-    windows = _first_windows(flow)
-    stamps = rows.column(late.schema.time_column)
-    if windows is None or not rows.num_rows:
-        return rows, pa.array(_micros(stamps).to_numpy(), pa.int64())
-    batch = rows.combine_chunks().to_batches()[0]
-    frame = batch.append_column(TIME, stamps.combine_chunks())
-    times = evaluate(windows.time, Context(frame, TIME))
-    return rows, pc.fill_null(times.cast(pa.int64()), _micros(stamps.combine_chunks()))
-
-
-def _oldest_late(db: Database, name: str, flow: Flow) -> int | None:
-    """The window time of the oldest record of ``<name>.late`` (None: nothing late)."""
-    try:
-        late = db.stream(f"{name}.late")
-    except NotFoundError:
-        return None
-    rows, times = _window_times(flow, late)
-    return int(pc.min(times).as_py()) if rows.num_rows else None
-
-
-def _first_windows(flow: Flow) -> EventWindows | None:
-    """The TUMBLE/HOP/SESSION windows reading a flow's first input (their records' SEQ
-    are its offsets), if there are."""
-    return event_windows(flow._inputs[0].operator) if flow._inputs else None
-
-
-_Node = TypeVar("_Node")
-
-#: the columns of a late record that ``<name>.late`` does not keep: the flow's own, and a
-#: stream's reserved ones (an arrival-time stream's ``_time`` is its ``timestamp`` there)
-_NOT_KEPT = (SEQ, TIME, IMPLICIT_TIME, OFFSET)
-
-
-class _LateKeeper:
-    """Keeps a named flow's late records in ``<name>.late`` (made with the flow)."""
-
-    def __init__(self, db: Database, name: str, kept: int = 0) -> None:
-        self.db = db
-        self.name = f"{name}.late"
-        #: its first rows that the flow does not make again: kept by a REFRESH, or before
-        #: the checkpoint it resumed from
-        self.kept = kept
-        #: the rows the flow accounts for: ``kept``, then every late record it found
-        self.made = kept
-        self.appender: _Appender | None = None
-        #: the late records' time column (:func:`_late_schema`)
-        self.time = "timestamp"
-
-    @property
-    def stored(self) -> bool:
-        """Whether ``<name>.late`` holds exactly the rows the flow accounts for."""
-        try:
-            return self.db.stream(self.name).next_offset == self.made
-        except NotFoundError:
-            return self.made == 0
-
-    def make(self, windows: TimeWindow) -> None:
-        """Make ``<name>.late`` for a flow with ``windows``, if it is not there (a folder
-        of a version that made it at the first late record may not have it)."""
-        try:
-            self.time = self.db.stream(self.name).schema.time_column
-        except NotFoundError:
-            schema, self.time = _late_schema(self.db, windows)
-            self.db._create_stream(self.name, schema, StreamOptions())
-
-    def keep(self, rows: pa.RecordBatch) -> None:
-        self.made += rows.num_rows
-        names = [n for n in rows.schema.names if n not in _NOT_KEPT]
-        columns = [rows.column(n) for n in names]
-        if self.time not in names:  # else the input's own (a flow over a roll-up): its time
-            columns.append(rows.column(TIME))
-            names.append(self.time)
-        batch = pa.record_batch(columns, names=names)
-        if self.appender is None:
-            stream = self.db.stream(self.name)
-            self.appender = _Appender(stream, max(0, stream.next_offset - self.kept))
-        self.appender.append(batch)
 
 
 def _options(given: tuple[tuple[str, Any], ...]) -> dict[str, Any]:
@@ -1043,7 +775,7 @@ def _since(value: Any, inputs: Sequence[Stream]) -> tuple[dict[str, int], int | 
 def _schema(plan: PlanNode, columns: list[str]) -> Schema:
     """The output stream's schema: the SELECT's columns and ``timestamp`` (event time)."""
     types = plan.columns
-    windowed = _windows(plan) is not None  # a roll-up: its rows get is_open
+    windowed = time_windows(plan) is not None  # a roll-up: its rows get is_open
     if "timestamp" in columns or (windowed and "is_open" in columns):
         raise UnsupportedError(
             "a named flow's output has columns 'timestamp' (each row's event time) and "
@@ -1054,38 +786,6 @@ def _schema(plan: PlanNode, columns: list[str]) -> Schema:
     return Schema.build(
         [*((c, types[c]) for c in columns), ("timestamp", TIME_TYPE), *extra], "timestamp"
     )
-
-
-def _first(plan: PlanNode | None, kind: type[_Node]) -> _Node | None:
-    """The first node of type ``kind`` down ``plan`` and its inputs, if there is one."""
-    while plan is not None and not isinstance(plan, kind):
-        plan = getattr(plan, "input", None)
-    return plan
-
-
-def _windows(plan: PlanNode) -> TimeWindow | None:
-    """A plan's TUMBLE, HOP or SESSION windows, if it has them."""
-    return _first(plan, TimeWindow)
-
-
-def _late_schema(db: Database, windows: TimeWindow) -> tuple[Schema, str]:
-    """The schema of ``<name>.late`` and its time column: the records as the windows read
-    them, and their time as ``timestamp``: the input's own where that is its stream's time
-    (a roll-up over a roll-up), else a column of its own, ``_timestamp`` or the like where
-    the input has a column of that name (in any case)."""
-    columns = {c: t for c, t in windows.input.columns.items() if c not in _NOT_KEPT}
-    scan = _first(windows.input, Scan)
-    if (
-        scan is not None
-        and db.stream(scan.stream).schema.time_column == "timestamp"
-        and "timestamp" in columns
-    ):
-        return Schema.build(list(columns.items()), "timestamp"), "timestamp"
-    time = "timestamp"
-    while time.lower() in {c.lower() for c in columns}:
-        time = f"_{time}"
-    columns[time] = TIME_TYPE
-    return Schema.build(list(columns.items()), time), time
 
 
 def _sources(select: ast.Select) -> set[str]:

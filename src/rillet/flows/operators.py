@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from rillet.expressions.kernels import Context, Kernel, evaluate
-from rillet.flows.frames import SEQ, TIME
+from rillet.flows.frames import KEPT, SEQ, TIME
 from rillet.flows.join import WindowJoin
 from rillet.flows.timewindows import EventWindows
 from rillet.flows.windows import WindowAggregate
@@ -53,14 +53,27 @@ def event_windows(operator: Operator | None) -> EventWindows | None:
     return aggregate.windows if aggregate is not None else None
 
 
+def _feeds_windows(operator: Operator) -> bool:
+    """Whether ``operator``'s rows reach TUMBLE/HOP/SESSION windows through WHEREs and
+    projections alone (each row in its place)."""
+    while isinstance(operator, (Filter, Project)):
+        operator = operator.downstream
+    return isinstance(operator, EventAggregate)
+
+
 class Filter:
-    """Keeps the rows where a BOOLEAN expression is true (not false, not NULL)."""
+    """Keeps the rows where a BOOLEAN expression is true (not false, not NULL).
+
+    Before TUMBLE, HOP or SESSION windows, the rows left out go on marked (``KEPT``
+    false): the watermark is the greatest event time *seen*, so a record the WHERE leaves
+    out still moves it, in its place among the records."""
 
     def __init__(self, predicate: Kernel, downstream: Operator) -> None:
         self.predicate = predicate
         self.downstream = downstream
         #: it hands dictionary-encoded columns on as they came
         self.dictionaries = takes_dictionaries(downstream)
+        self.marks = _feeds_windows(downstream)
 
     def push(self, batch: pa.RecordBatch) -> None:
         mask = evaluate(self.predicate, Context(batch, TIME))
@@ -68,6 +81,12 @@ class Filter:
             mask = pc.fill_null(mask, False)
         if mask.true_count == len(batch):
             self.downstream.push(batch)
+        elif self.marks:
+            names = batch.schema.names
+            if KEPT in names:  # a WHERE before this one's marks
+                mask = pc.and_(batch.column(KEPT), mask)
+                batch = batch.drop_columns([KEPT])
+            self.downstream.push(batch.append_column(KEPT, mask))
         elif mask.true_count:
             self.downstream.push(batch.filter(mask))
 
@@ -90,8 +109,9 @@ class Project:
         ctx = Context(batch, TIME)
         arrays = [evaluate(kernel, ctx) for _, kernel in self.outputs]
         names = [name for name, _ in self.outputs]
-        arrays += [batch.column(TIME), batch.column(SEQ)]
-        self.downstream.push(pa.record_batch(arrays, names=[*names, TIME, SEQ]))
+        carried = [TIME, SEQ, *([KEPT] if KEPT in batch.schema.names else [])]
+        arrays += [batch.column(name) for name in carried]
+        self.downstream.push(pa.record_batch(arrays, names=[*names, *carried]))
 
     def tick(self, now_us: int) -> None:
         self.downstream.tick(now_us)

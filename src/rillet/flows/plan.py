@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import pyarrow as pa
 
@@ -24,6 +25,7 @@ from rillet.flows.timewindows import END, SKETCHES, START, EventWindows, WindowS
 from rillet.flows.windows import Aggregation, Counters, GroupKey, WindowAggregate
 
 Columns = Mapping[str, DataType]
+_Node = TypeVar("_Node")
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,6 +239,18 @@ def streams(plan: PlanNode) -> list[str]:
     if isinstance(plan, Join):
         return [*streams(plan.left), *streams(plan.right)]
     return streams(plan.input)
+
+
+def first_node(plan: PlanNode | None, kind: type[_Node]) -> _Node | None:
+    """The first node of type ``kind`` down ``plan`` and its inputs, if there is one."""
+    while plan is not None and not isinstance(plan, kind):
+        plan = getattr(plan, "input", None)
+    return plan
+
+
+def time_windows(plan: PlanNode) -> TimeWindow | None:
+    """A plan's TUMBLE, HOP or SESSION windows, if it has them."""
+    return first_node(plan, TimeWindow)
 
 
 def explain(plan: PlanNode, indent: int = 0) -> str:

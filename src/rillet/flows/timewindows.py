@@ -47,7 +47,7 @@ from rillet.aggregates.kll_bytes import ascending_rows, exact_states
 from rillet.batches import decoded
 from rillet.expressions.kernels import Context, Kernel, evaluate
 from rillet.flows.config import FlowConfig
-from rillet.flows.frames import SEQ, TIME, seqs_of, time_array
+from rillet.flows.frames import KEPT, SEQ, TIME, seqs_of, time_array
 from rillet.flows.keys import KeyEncoder, key_table
 from rillet.flows.watermark import NEVER, running_max
 from rillet.flows.windows import Aggregation, Counters, GroupKey, results_array
@@ -215,38 +215,52 @@ class EventWindows:
 
     def _push_rows(self, batch: pa.RecordBatch) -> None:
         self._pushed = True
-        ctx = Context(batch, TIME)
-        stamps = evaluate(self.time, ctx)
+        kept: np.ndarray | None = None
+        if KEPT in batch.schema.names:  # a WHERE's rows out: seen, in no window
+            kept = batch.column(KEPT).to_numpy(zero_copy_only=False)
+            batch = batch.drop_columns([KEPT])
+        stamps = evaluate(self.time, Context(batch, TIME))
         valid = np.ones(batch.num_rows, dtype=bool)
         timeless = bool(stamps.null_count)
         if timeless:  # no time, no window: dropped and counted
             valid = stamps.is_valid().to_numpy(zero_copy_only=False)
             stamps = pc.fill_null(stamps.cast(pa.int64()), 0)
         times: np.ndarray = stamps.cast(pa.int64()).to_numpy(zero_copy_only=False)
-        arrived: np.ndarray | None = None
-        dropped: np.ndarray | None = None
-        if self.spec.kind != "session":
-            slide, size = self.spec.slide, self.spec.size
-            index = times // slide  # each record's last window, by number
-            if timeless or not self._in_time(index, times):
-                arrived = self._arrived(times, valid, timeless)
-                base = index * slide  # a record's last window's start
-                late = base + slide <= arrived  # its first window was out
-                dropped = base + size <= arrived  # all of them were
-                if timeless:
-                    late &= valid
-                    dropped = (dropped & valid) | ~valid
-                self._late(batch, late, dropped, valid, timeless)
-        else:
+        seqs = seqs_of(batch)
+        self._next_seq = max(self._next_seq, int(seqs.max()) + 1)
+        session = self.spec.kind == "session"
+        slide, size = self.spec.slide, self.spec.size
+        index = times if session else times // slide  # each record's last window, by number
+        arrived: np.ndarray | None = None  # None: no record is late
+        if session or timeless or not self._in_time(index, times):
             arrived = self._arrived(times, valid, timeless)
-            late = valid & (times < arrived)
-            dropped = late | ~valid
-            keep = ~dropped
-            self._late(batch, late, dropped, valid, timeless)
         if arrived is None:  # in time order
             self.newest = max(self.newest, int(times[-1]))
         elif valid.any():
             self.newest = max(self.newest, int((times[valid] if timeless else times).max()))
+        if kept is not None and not kept.all():
+            rows = np.flatnonzero(kept)
+            if not len(rows):
+                self._advance(self.newest - self.lateness)
+                return
+            batch = batch.take(pa.array(rows))
+            times, valid, seqs, index = times[rows], valid[rows], seqs[rows], index[rows]
+            arrived = arrived[rows] if arrived is not None else None
+        dropped: np.ndarray | None = None
+        if session:
+            assert arrived is not None
+            late = valid & (times < arrived)
+            dropped = late | ~valid
+            self._late(batch, late, dropped, valid, timeless)
+        elif arrived is not None:
+            base = index * slide  # a record's last window's start
+            late = base + slide <= arrived  # its first window was out
+            dropped = base + size <= arrived  # all of them were
+            if timeless:
+                late &= valid
+                dropped = (dropped & valid) | ~valid
+            self._late(batch, late, dropped, valid, timeless)
+        ctx = Context(batch, TIME)
         ctx_values = [
             evaluate(c.argument, ctx) if c.argument is not None else None for c in self.calls
         ]
@@ -258,10 +272,9 @@ class EventWindows:
             if self.keys
             else np.zeros(len(times), dtype=np.int64)
         )
-        seqs = seqs_of(batch)
-        self._next_seq = max(self._next_seq, int(seqs.max()) + 1)
-        if self.spec.kind == "session":
-            rows = np.flatnonzero(keep)
+        if session:
+            assert dropped is not None
+            rows = np.flatnonzero(~dropped)
             if len(rows):
                 self._sessions(rows, times, groups, ctx_values, seqs)
         else:

@@ -256,7 +256,7 @@ def test_a_refresh_failing_before_it_changes_anything_restarts_the_flows(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from rillet.errors import StorageError
-    from rillet.flows import named
+    from rillet.flows import late, named, output
 
     with rillet.connect(tmp_path / "d", **MANUAL) as db:
         ev = _ev(db)
@@ -264,13 +264,15 @@ def test_a_refresh_failing_before_it_changes_anything_restarts_the_flows(
         ev.append_many(_records(ON_TIME[:500]))
         ev.append_many(_records(LATE[:20]))
         assert wait_until(lambda: _late(db) == LATE[:20])
-        rows = named._rows
+        rows = output.stored_rows
 
         def failing(stream: rillet.Stream) -> pa.Table:
-            monkeypatch.setattr(named, "_rows", rows)
+            for module in (named, late):  # the first read of a stored stream fails
+                monkeypatch.setattr(module, "stored_rows", rows)
             raise StorageError(f"stream {stream.name!r}: I/O error (injected)")
 
-        monkeypatch.setattr(named, "_rows", failing)
+        for module in (named, late):
+            monkeypatch.setattr(module, "stored_rows", failing)
         with pytest.raises(StorageError, match="injected"):
             db.execute("REFRESH STREAM m SINCE '2026-01-01T00:30:00Z'")
         assert [f.name for f in db.flows()] == ["m"]  # running again, as before

@@ -73,10 +73,15 @@ def _arrived(data: list[tuple[int, Any, int | None]], lateness: int) -> list[int
 
 
 def _expected(
-    data: list[tuple[int, Any, int | None]], kind: str, sizes: tuple[int, int], lateness: int
+    data: list[tuple[int, Any, int | None]],
+    kind: str,
+    sizes: tuple[int, int],
+    lateness: int,
+    where: str = "TRUE",
 ) -> tuple[list[tuple[Any, ...]], int, int]:
     """(window_start, window_end, key, count, sum, max, min, avg) rows by DuckDB, late and
-    dropped."""
+    dropped, of the records ``where`` holds; the watermark each arrives to is of every
+    record before it (those the WHERE leaves out were seen too)."""
     con = duckdb.connect()
     con.execute("CREATE TABLE r (t BIGINT, k VARCHAR, v BIGINT, p BIGINT)")
     marks = _arrived(data, lateness)
@@ -87,7 +92,7 @@ def _expected(
         gap = sizes[0]
         rows = con.execute(
             f"""
-            WITH kept AS (SELECT * FROM r WHERE t >= p),
+            WITH kept AS (SELECT * FROM r WHERE t >= p AND ({where})),
             marked AS (
                 SELECT *, CASE WHEN t - max(t) OVER (PARTITION BY k ORDER BY t ROWS BETWEEN
                     UNBOUNDED PRECEDING AND 1 PRECEDING) < {gap} THEN 0 ELSE 1 END AS new
@@ -99,7 +104,7 @@ def _expected(
             FROM numbered GROUP BY k, s
             """
         ).fetchall()
-        late = con.execute("SELECT count(*) FROM r WHERE t < p").fetchone()
+        late = con.execute(f"SELECT count(*) FROM r WHERE t < p AND ({where})").fetchone()
         assert late is not None
         return rows, late[0], late[0]
     slide, size = sizes
@@ -108,21 +113,22 @@ def _expected(
         WITH pairs AS (
             SELECT *, unnest(generate_series(
                 (t // {slide}) * {slide} - {size} + {slide}, (t // {slide}) * {slide}, {slide}
-            )) AS ws FROM r)
+            )) AS ws FROM r WHERE {where})
         SELECT ws, ws + {size}, k, count(v), sum(v), max(v), min(v), avg(v)
         FROM pairs WHERE ws + {size} > p GROUP BY ws, k
         """
     ).fetchall()
     counts = con.execute(
         f"""SELECT count(*) FILTER ((t // {slide}) * {slide} + {slide} <= p),
-                   count(*) FILTER ((t // {slide}) * {slide} + {size} <= p) FROM r"""
+                   count(*) FILTER ((t // {slide}) * {slide} + {size} <= p) FROM r
+            WHERE {where}"""
     ).fetchone()
     assert counts is not None
     return rows, counts[0], counts[1]
 
 
 def _flow_rows(
-    db: rillet.Database, data: list[Any], window: str, live: bool, pieces: int
+    db: rillet.Database, data: list[Any], window: str, live: bool, pieces: int, where: str = "TRUE"
 ) -> tuple[list[tuple[Any, ...]], int, int]:
     name = f"s{len(db.streams())}"
     stream = db.create_stream(name, "ts TIMESTAMP, k STRING, v BIGINT", time_column="ts")
@@ -130,7 +136,7 @@ def _flow_rows(
     query = (
         f"SELECT window_start, window_end, k, COUNT(v) AS n, SUM(v) AS total, MAX(v) AS top, "
         f"MIN(v) AS low, AVG(v) AS mean "
-        f"FROM {name} GROUP BY k, {window}"
+        f"FROM {name} WHERE {where} GROUP BY k, {window}"
     )
 
     def feed() -> None:
@@ -182,6 +188,7 @@ def _key(row: tuple[Any, ...]) -> tuple[Any, ...]:
     lateness_ms=st.sampled_from([0, 300, 1500]),
     pieces=st.integers(1, 6),
     form=st.booleans(),
+    where=st.sampled_from(["TRUE", "v > 0", "k = 'a'"]),
 )
 def test_windows_match_duckdb(
     db: rillet.Database,
@@ -192,6 +199,7 @@ def test_windows_match_duckdb(
     lateness_ms: int,
     pieces: int,
     form: bool,
+    where: str,
 ) -> None:
     db.set(config.LATENESS, f"{lateness_ms}ms" if form else lateness_ms)
     # both forms of an interval: INTERVAL 'n' UNIT and INTERVAL n UNITS
@@ -207,11 +215,11 @@ def test_windows_match_duckdb(
         window, sizes = f"HOP(ts, {ival(slide)}, {ival(size)})", (slide, size)
     else:
         window, sizes = f"SESSION(ts, {ival(size_ms)})", (size_ms, 0)
-    expected, late, dropped = _expected(data, kind, sizes, lateness_ms)
-    got, got_late, got_dropped = _flow_rows(db, data, window, True, pieces)
+    expected, late, dropped = _expected(data, kind, sizes, lateness_ms, where)
+    got, got_late, got_dropped = _flow_rows(db, data, window, True, pieces, where)
     assert sorted(got, key=_key) == sorted(expected, key=_key)
     assert (got_late, got_dropped) == (late, dropped)
-    replay, replay_late, replay_dropped = _flow_rows(db, data, window, False, pieces)
+    replay, replay_late, replay_dropped = _flow_rows(db, data, window, False, pieces, where)
     assert sorted(replay, key=_key) == sorted(got, key=_key)
     assert (replay_late, replay_dropped) == (late, dropped)
 
