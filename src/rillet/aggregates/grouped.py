@@ -537,7 +537,7 @@ class KllKind:
         several = compacted(states)
         # a compacted state's items are not read: it is merged whole
         exact = pc.if_else(several, pa.scalar(None, states.type), states)
-        retained, items = state_items(exact, self.name)
+        retained, items = state_items(exact)
         n = _sum_at(retained, starts, np.int64) if len(starts) else np.zeros(0, np.int64)
         merged: dict[int, KllState] = {}
         group = np.repeat(np.arange(len(starts)), _sizes(starts, len(retained)))

@@ -136,12 +136,86 @@ def _extremes(
 
 def check_kll(blobs: pa.Array, name: str) -> None:
     """InputError naming the function ``name`` unless every non-NULL value of ``blobs`` is
-    a KLL state (its family byte 15), before its bytes are read as one."""
-    values = blobs.drop_null()
-    family = pc.binary_slice(values, 2, 3)
-    ok = pc.all(pc.equal(family, pa.scalar(bytes([_FAMILY]), pa.binary())), min_count=0)
-    if not ok.as_py() or (len(values) and pc.min(pc.binary_length(values)).as_py() < 8):
-        raise InputError(f"{name}: a value is not a KLL state")
+    laid out as a KLL doubles state: 8 bytes empty, 16 of a single item, else the header,
+    the levels' offsets, min, max and the items those offsets say, as many values in all as
+    the header counts (not a state cut short, nor one of floats or ints).  DataSketches
+    trusts a state's offsets: one that lies would make it read past the state's bytes."""
+    _buffer, data, starts, lengths, valid = _layout(blobs)
+    rows = np.flatnonzero(valid)
+    ok = lengths[rows] >= 8
+    rows, bad = rows[ok], rows[~ok]
+    at, size = starts[rows], lengths[rows]
+    k = data[at + 4].astype(np.int64) | (data[at + 5].astype(np.int64) << 8)
+    kind = (data[at + 2] == _FAMILY) & (data[at + 6] == _M) & (k >= _M)
+    flags = data[at + 3]
+    empty = (flags & _FLAG_EMPTY) != 0
+    single = ~empty & ((flags & _FLAG_SINGLE) != 0)
+    good = kind & ((empty & (size == 8)) | (single & (size == 16)))
+    full = np.flatnonzero(kind & ~empty & ~single & (size >= _PREAMBLE + 4 + 16))
+    good[full] = _levels_hold(data, at[full], size[full], k[full])
+    if len(bad) or not good.all():
+        first = int(min([*bad.tolist(), *rows[~good].tolist()]))
+        raise InputError(
+            f"{name}: a value is not a KLL state (state {first}: its bytes are not laid out "
+            "as a KLL sketch of doubles)"
+        )
+
+
+def _levels_hold(data: np.ndarray, at: np.ndarray, size: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """Whether each state of two items or more (at byte ``at`` of ``data``, ``size`` bytes,
+    parameter ``k``) holds the levels its header says: offsets ascending within the
+    capacity of its k and number of levels, exactly the items they bound after them, and
+    those weighing (2^h at level h) n values."""
+    levels = data[at + _LEVELS].astype(np.int64)
+    fits = (levels >= 1) & (levels <= 61) & (size >= _PREAMBLE + 4 * levels + 16)
+    levels = np.where(fits, levels, 1)
+    top = int(levels.max()) if len(levels) else 0
+    capacity = np.zeros(len(at), dtype=np.int64)
+    for height in range(top):
+        inside = height < levels
+        wide = np.maximum(_M, _level_capacity(k, np.maximum(levels - height - 1, 0)))
+        capacity += np.where(inside, wide, 0)
+    bounds = np.empty((len(at), top + 1), dtype=np.int64)
+    for height in range(top):
+        offset = _u32(data, np.where(height < levels, at + _PREAMBLE + 4 * height, at))
+        bounds[:, height] = np.where(height < levels, offset, capacity)
+    bounds[:, top] = capacity
+    ascending = (np.diff(bounds, axis=1) >= 0).all(axis=1) & (bounds[:, 0] <= capacity)
+    items = capacity - bounds[:, 0]
+    exact = size == _PREAMBLE + 4 * levels + 16 + 8 * items
+    # the weights in uint64, as n is kept: a wrap-around cannot make bytes read past the end
+    pops = np.diff(bounds, axis=1).astype(np.uint64) << np.arange(top, dtype=np.uint64)
+    n = _u32(data, at + 8).astype(np.uint64) | (_u32(data, at + 12).astype(np.uint64) << 32)
+    weighs = pops.sum(axis=1, dtype=np.uint64) == n
+    held: np.ndarray = fits & ascending & exact & weighs
+    return held
+
+
+def _u32(data: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """The little-endian u32 at each byte position of ``data``."""
+    words = [data[at + i].astype(np.int64) << (8 * i) for i in range(4)]
+    found: np.ndarray = words[0] | words[1] | words[2] | words[3]
+    return found
+
+
+_POWERS_OF_3 = 3 ** np.arange(31, dtype=np.int64)
+
+
+def _level_capacity(k: np.ndarray, depth: np.ndarray) -> np.ndarray:
+    """DataSketches' width of a level ``depth`` below the top, for parameter ``k``: about
+    k (2/3)^depth, rounded (before the floor of m; a depth past 30 in two steps)."""
+
+    def scaled(k: np.ndarray, depth: np.ndarray) -> np.ndarray:
+        found: np.ndarray = (((2 * k) << depth) // _POWERS_OF_3[depth] + 1) >> 1
+        return found
+
+    half = depth // 2
+    deep = depth > 30
+    return np.where(
+        deep,
+        scaled(scaled(k, np.where(deep, half, 0)), depth - half),
+        scaled(k, np.minimum(depth, 30)),
+    )
 
 
 def compacted(blobs: pa.Array) -> np.ndarray:
@@ -154,31 +228,15 @@ def compacted(blobs: pa.Array) -> np.ndarray:
     return found
 
 
-def state_items(blobs: pa.Array, name: str) -> tuple[np.ndarray, np.ndarray]:
+def state_items(blobs: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """How many items each KLL state retains, and the value of every one of them, state
     after state: the values themselves of a state that holds them; a compacted state's
     items weigh 2^h at level h, so callers take those states whole (:func:`compacted`
-    tells which) and merge them with the library.
-
-    InputError naming the function ``name`` unless every state is laid out as a KLL
-    doubles state holding its values: 8 bytes empty, 16 of a single item, or as many
-    items as its header counts values (not a state cut short, nor one of floats or ints,
-    read as other numbers)."""
-    blobs = blobs.cast(pa.large_binary()) if pa.types.is_binary(blobs.type) else blobs
-    count = len(blobs)
-    if count == 0:
+    tells which) and merge them with the library.  The states are checked first
+    (:func:`check_kll`)."""
+    buffer, data, starts, lengths, valid = _layout(blobs)
+    if not len(starts):
         return np.zeros(0, dtype=np.int64), np.zeros(0)
-    offsets = np.frombuffer(blobs.buffers()[1], dtype=np.int64)[
-        blobs.offset : blobs.offset + count + 1
-    ]
-    data_buffer = blobs.buffers()[2]
-    data = (
-        np.frombuffer(data_buffer, dtype=np.uint8)
-        if data_buffer is not None
-        else np.zeros(0, np.uint8)
-    )
-    starts, lengths = offsets[:-1], np.diff(offsets)
-    valid = np.ones(count, dtype=bool) if blobs.null_count == 0 else ~np.asarray(blobs.is_null())
     valid &= lengths >= 8
     flags = _byte_at(data, starts + 3, valid, _FLAG_EMPTY)
     single = valid & ((flags & _FLAG_SINGLE) != 0) & ((flags & _FLAG_EMPTY) == 0)
@@ -186,39 +244,25 @@ def state_items(blobs: pa.Array, name: str) -> tuple[np.ndarray, np.ndarray]:
     levels = _byte_at(data, starts + _LEVELS, full, 0).astype(np.int64)
     first = np.where(single, starts + 8, starts + _PREAMBLE + 4 * levels + 16)
     retained = np.where(single, 1, np.where(full, (lengths - (first - starts)) >> 3, 0))
-    _check_held(data_buffer, blobs, starts, lengths, flags, full, levels, name)
-    return retained, _words(data_buffer, first, retained).view(np.float64)
+    return retained, _words(buffer, first, retained).view(np.float64)
 
 
-def _check_held(
-    buffer: pa.Buffer | None,
+def _layout(
     blobs: pa.Array,
-    starts: np.ndarray,
-    lengths: np.ndarray,
-    flags: np.ndarray,
-    full: np.ndarray,
-    levels: np.ndarray,
-    name: str,
-) -> None:
-    """InputError naming ``name`` unless each non-NULL state of ``blobs`` is as long as its
-    header says: 8 bytes empty, 16 a single item, else after the levels' offsets, min and
-    max, whole 8-byte items: exactly its n values on one level, fewer on several."""
-    empty, single = (flags & _FLAG_EMPTY) != 0, (flags & _FLAG_SINGLE) != 0
-    ok = lengths == np.where(empty, 8, np.where(single, 16, -1))  # -1: neither, nor full
-    if full.any():
-        n = _words(buffer, starts[full] + 8).view(np.int64)
-        items = lengths[full] - (_PREAMBLE + 16) - 4 * levels[full]
-        held = items >> 3
-        ok[full] = ((items & 7) == 0) & np.where(
-            levels[full] == 1, held == n, (held > 0) & (held < n)
-        )
-    if blobs.null_count:
-        ok |= np.asarray(blobs.is_null())
-    if not ok.all():
-        raise InputError(
-            f"{name}: a value is not a KLL state (state {int(np.flatnonzero(~ok)[0])}: its "
-            "bytes are not laid out as a KLL sketch of doubles)"
-        )
+) -> tuple[pa.Buffer | None, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A column of states' data buffer, its bytes, each state's start and length in them,
+    and which states are not NULL."""
+    blobs = blobs.cast(pa.large_binary()) if pa.types.is_binary(blobs.type) else blobs
+    count = len(blobs)
+    offsets = (
+        np.frombuffer(blobs.buffers()[1], dtype=np.int64)[blobs.offset : blobs.offset + count + 1]
+        if count
+        else np.zeros(1, dtype=np.int64)
+    )
+    buffer = blobs.buffers()[2] if count else None
+    data = np.frombuffer(buffer, dtype=np.uint8) if buffer is not None else np.zeros(0, np.uint8)
+    valid = np.ones(count, dtype=bool) if blobs.null_count == 0 else ~np.asarray(blobs.is_null())
+    return buffer, data, offsets[:-1], np.diff(offsets), valid
 
 
 def _words(

@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from rillet.aggregates.base import AggregateFunction, register
+from rillet.aggregates.kll_bytes import check_kll
 from rillet.datatypes import DataType
 from rillet.errors import InputError, TypeCheckError
 from rillet.expressions.signatures import ListOf, Signature, TypeVar, t
@@ -480,7 +481,30 @@ def frequent_sketch(data: bytes) -> Any:
     try:
         return ds.frequent_strings_sketch.deserialize(bytes(data))
     except (RuntimeError, ValueError, IndexError):  # lengths that do not fit: not strings
-        return ds.frequent_items_sketch.deserialize(bytes(data), ds.PyLongsSerDe())
+        sketch = ds.frequent_items_sketch.deserialize(bytes(data), ds.PyLongsSerDe())
+    # the library reads integer keys from a text state cut short too: only bytes that are
+    # exactly a state of them, and not text items with the last cut short, are one
+    if len(sketch.serialize(ds.PyLongsSerDe())) != len(data) or _cut_text(bytes(data)):
+        raise ValueError("the bytes are not a frequent items state")
+    return sketch
+
+
+def _cut_text(image: bytes) -> bool:
+    """Whether a frequent-items image's items read as text (each a 4-byte length and UTF-8
+    without a zero byte) that one after another run past its end, after one whole item."""
+    count = int.from_bytes(image[8:12], "little")
+    start, whole = _FREQUENT_HEADER + 8 * count, 0
+    while whole < count:
+        end = start + 4 + int.from_bytes(image[start : start + 4], "little")
+        if end > len(image):
+            return whole > 0
+        try:
+            if "\0" in image[start + 4 : end].decode():  # integer keys hold zero bytes
+                return False
+        except UnicodeDecodeError:
+            return False
+        start, whole = end, whole + 1
+    return False
 
 
 def frequent_image(sketch: Any) -> bytes:
@@ -521,6 +545,8 @@ class KllMergeState(KllState):
 
     def update(self, values: pa.Array | None, rows: int) -> None:
         name = "kll_merge" if self.q is None else "kll_merge_quantile"
+        if values is not None:
+            check_kll(values, name)  # before the library trusts their offsets
         for sketch in _states(values, name, "a KLL", _kll_from):
             self.sketch.merge(sketch)
 

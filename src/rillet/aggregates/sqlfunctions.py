@@ -94,11 +94,15 @@ def kll_quantile(states: pa.Array, qs: pa.Array) -> pa.Array:
 
 def kll_count(states: pa.Array) -> pa.Array:
     """How many values each KLL state summarizes."""
+    states = _combined(states)
+    check_kll(states, "kll_count")
     return pa.array([None if d is None else _kll(d).n for d in _pylist(states)], pa.int64())
 
 
 def kll_merge(lists: pa.Array) -> pa.Array:
     """Each list of KLL states merged into one (DataSketches' merge)."""
+    lists = _combined(lists)
+    check_kll(pc.list_flatten(lists), "kll_merge")
     out = [
         None if states is None else bytes(_union(states).serialize()) for states in _pylist(lists)
     ]
@@ -163,7 +167,7 @@ def _quantiles(flat: pa.Array, parents: np.ndarray, rows: pa.Array, qs: pa.Array
     merged[parents[compacted(flat)]] = True
     held = ~merged[parents]
     kept, owners = (flat, parents) if held.all() else (flat.filter(pa.array(held)), parents[held])
-    retained, values = state_items(kept, name)  # every item a value: none here is compacted
+    retained, values = state_items(kept)  # every item a value: none here is compacted
     given = q[~np.isnan(q)]
     if not len(given) or (given == given[0]).all():
         # the rows' values lie one row after another: each row is a row of a sorted matrix

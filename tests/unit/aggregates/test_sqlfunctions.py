@@ -169,7 +169,7 @@ def test_exact_states_are_the_sketches_own_bytes(counts: list[int], seed: int) -
         for v in values[first[i] : first[i] + count][::-1].tolist():  # level 0 fills backwards
             sketch.update(v)
         assert written[i] == sketch.serialize()
-    retained, items = state_items(exact_states(values, n, KLL_K), "f")
+    retained, items = state_items(exact_states(values, n, KLL_K))
     assert sorted(items.tolist()) == sorted(values.tolist()) and (retained == n).all()
 
 
@@ -237,7 +237,7 @@ def test_state_items_are_the_items_the_sketch_holds(
         blobs.append(None if n is None else sketch.serialize())
     column = pa.array([b"", *blobs], pa.binary()).slice(1)[sliced:]  # an offset into a buffer
     check_kll(column, "f")  # every state the library makes is laid out as one
-    retained, items = state_items(column, "f")
+    retained, items = state_items(column)
     several = compacted(column)
     ends = np.cumsum(retained)
     for i, blob in enumerate(blobs[sliced:]):
@@ -352,3 +352,67 @@ def test_a_state_cut_short_or_of_other_numbers_is_refused(
         for query in ("SELECT kll_quantile(?, 0.5)", "SELECT kll_merge_quantile([?], 0.5)"):
             with pytest.raises(InputError, match="^kll_(merge_)?quantile: "):
                 db.sql(query, [bad])
+
+
+_KLL_FUNCTIONS = (
+    "SELECT kll_quantile(?, 0.5)",
+    "SELECT kll_merge_quantile([?], 0.5)",
+    "SELECT kll_quantile(kll_merge([?, ?]), 0.5)",
+    "SELECT kll_count(?)",
+)
+
+
+@settings(max_examples=25, deadline=None)
+@given(n=st.sampled_from([2, 150, 5000, 70_000]), seed=st.integers(0, 2**32 - 1))
+def test_a_state_whose_header_lies_is_refused_before_the_library_reads_it(
+    db: rillet.Database, n: int, seed: int
+) -> None:
+    """Any other k, n, number of levels or level offset in a KLL state's header is an
+    InputError naming the function (the library trusts the offsets: it read past the
+    state's bytes and the process died), for states holding their values and compacted
+    ones; the flow aggregate kll_merge refuses them alike."""
+    rng = np.random.default_rng(seed)
+    whole = _kll_state(rng.normal(0, 100, n))
+    levels = whole[18]
+    positions = [4, 5, *range(8, 16), 18, *range(20, 20 + 4 * levels)]
+    for at in rng.choice(positions, size=6).tolist():
+        bad = bytearray(whole)
+        bad[at] = (bad[at] + int(rng.integers(1, 256))) % 256
+        for query in _KLL_FUNCTIONS:
+            with pytest.raises(InputError, match="^kll_(merge_)?(quantile|count|merge): "):
+                db.sql(query, [bytes(bad)] * query.count("?"))
+    name = f"s{len(db.streams())}"
+    stored = db.create_stream(name, "ts TIMESTAMP, state BINARY", time_column="ts")
+    bad = bytearray(whole)
+    bad[20] ^= 0xFF
+    stored.append_many({"ts": [0], "state": [bytes(bad)]})
+    flow = db.execute(
+        f"SELECT kll_merge(state) AS m FROM {name} OVER RANGE INTERVAL 1 MINUTES PRECEDING"
+    )
+    assert isinstance(flow, rillet.Flow)
+    flow.finish()
+    assert flow.error is not None and "kll_merge: a value is not a KLL state" in flow.error
+
+
+def test_an_empty_state_with_bytes_after_it_is_refused(db: rillet.Database) -> None:
+    empty = _kll_state(np.zeros(0))
+    assert len(empty) == 8
+    for query in _KLL_FUNCTIONS:
+        with pytest.raises(InputError, match="a value is not a KLL state"):
+            db.sql(query, [empty + b"junk"] * query.count("?"))
+
+
+@pytest.mark.parametrize("items", [["apple", "banana"], ["a" * 12, "b", "cd"]])
+def test_a_top_k_state_of_text_cut_short_is_refused_not_read_as_integer_keys(
+    db: rillet.Database, items: list[str]
+) -> None:
+    """A text state cut short can be exactly as long as a state of integer keys (the
+    library's other form): it is refused all the same."""
+    sketch = ds.frequent_strings_sketch(10)
+    for count, item in enumerate(items, 2):
+        sketch.update(item, count)
+    whole = bytes(sketch.serialize())
+    for cut in range(1, 12):
+        for query in ("SELECT top_k_items(?, 3)", "SELECT top_k_merge_items([?], 3)"):
+            with pytest.raises(InputError, match="^top_k_(merge_)?items: "):
+                db.sql(query, [whole[:-cut]])
