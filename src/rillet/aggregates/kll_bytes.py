@@ -140,24 +140,37 @@ def check_kll(blobs: pa.Array, name: str) -> None:
     the levels' offsets, min, max and the items those offsets say, as many values in all as
     the header counts (not a state cut short, nor one of floats or ints).  DataSketches
     trusts a state's offsets: one that lies would make it read past the state's bytes."""
-    _buffer, data, starts, lengths, valid = _layout(blobs)
-    rows = np.flatnonzero(valid)
-    ok = lengths[rows] >= 8
-    rows, bad = rows[ok], rows[~ok]
-    at, size = starts[rows], lengths[rows]
-    k = data[at + 4].astype(np.int64) | (data[at + 5].astype(np.int64) << 8)
-    kind = (data[at + 2] == _FAMILY) & (data[at + 6] == _M) & (k >= _M)
-    flags = data[at + 3]
+    buffer, data, starts, lengths, valid = _layout(blobs)
+    every = bool(valid.all()) and bool((lengths >= 8).all())  # the usual column: no copies
+    rows = np.arange(len(starts)) if every else np.flatnonzero(valid & (lengths >= 8))
+    bad = np.zeros(0, np.int64) if every else np.flatnonzero(valid & (lengths < 8))
+    at, size = (starts, lengths) if every else (starts[rows], lengths[rows])
+    # the first 8 bytes: preamble, version, family, flags, k (2 bytes), m, unused
+    head = _words(buffer, at).view(np.uint8).reshape(len(at), 8)
+    k = head.view("<u2")[:, 2].astype(np.int64)
+    flags = head[:, 3]
+    kind = (head[:, 2] == _FAMILY) & (head[:, 6] == _M) & (k >= _M)
     empty = (flags & _FLAG_EMPTY) != 0
     single = ~empty & ((flags & _FLAG_SINGLE) != 0)
     good = kind & ((empty & (size == 8)) | (single & (size == 16)))
     full = np.flatnonzero(kind & ~empty & ~single & (size >= _PREAMBLE + 4 + 16))
-    good[full] = _levels_hold(data, at[full], size[full], k[full])
+    if len(full):
+        # the usual state holds its values on one level: its capacity is k, and the offset
+        # of that level is where its n values begin
+        n = _words(buffer, at[full] + 8).view(np.int64)
+        third = _words(buffer, at[full] + 16)  # min k (2 bytes), levels, unused, level 0
+        levels = third.view(np.uint8).reshape(len(full), 8)[:, 2]
+        first = third.view("<u4").reshape(len(full), 2)[:, 1].astype(np.int64)
+        one = levels == 1
+        kf, sizes = k[full], size[full]
+        good[full] = one & (first <= kf) & (n == kf - first) & (sizes == 40 + 8 * (kf - first))
+        deep = full[~one]
+        good[deep] = _levels_hold(data, at[deep], size[deep], k[deep])
     if len(bad) or not good.all():
-        first = int(min([*bad.tolist(), *rows[~good].tolist()]))
+        first_bad = int(min([*bad.tolist(), *rows[~good].tolist()]))
         raise InputError(
-            f"{name}: a value is not a KLL state (state {first}: its bytes are not laid out "
-            "as a KLL sketch of doubles)"
+            f"{name}: a value is not a KLL state (state {first_bad}: its bytes are not laid "
+            "out as a KLL sketch of doubles)"
         )
 
 
