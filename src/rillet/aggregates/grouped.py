@@ -48,7 +48,7 @@ import pyarrow.compute as pc
 
 from rillet.aggregates import exactsum
 from rillet.aggregates.base import AggregateFunction, State
-from rillet.aggregates.kll_bytes import check_kll, compacted, state_items
+from rillet.aggregates.kll_bytes import built_states, check_kll, compacted, state_items
 from rillet.aggregates.sketches import KLL_K, Distribution, KllState, exact_positions
 from rillet.datatypes import DataType
 from rillet.errors import InputError
@@ -471,13 +471,20 @@ class KllKind:
     """
 
     def __init__(
-        self, function: AggregateFunction, arg: DataType | None, params: tuple[Any, ...]
+        self,
+        function: AggregateFunction,
+        arg: DataType | None,
+        params: tuple[Any, ...],
+        held: int = KLL_K,
     ) -> None:
         prototype = function.make(arg if arg is not None else DataType("NULL"), params)
         assert isinstance(prototype, KllState)
         self.name = function.name
         self.q = prototype.q
-        self.k = KLL_K  # the most values a sketch holds exactly, and so the most kept here
+        self.k = KLL_K  # the most values a sketch holds exactly
+        #: the most values a row keeps as they are (at least k): past k, its state is made
+        #: of them at once when asked (:func:`~rillet.aggregates.kll_bytes.built_states`)
+        self.held = held
 
     def partials(
         self,
@@ -503,7 +510,7 @@ class KllKind:
         if not x.flags.writeable:  # Arrow's memory, maybe a slice of more: not to be kept
             x = x.copy()  # (and the sketch's binding takes writable arrays only)
         held = n  # the values kept exact, per group
-        big = n > self.k
+        big = n > self.held
         if merged:
             big[list(merged)] = True
         sketches: list[tuple[int, KllState]] = []
@@ -555,7 +562,7 @@ class KllKind:
         totals = _sum_at(n, starts)
         sizes = _sizes(starts, len(n))
         single = sizes == 1
-        joined = ~single & (totals <= self.k)
+        joined = ~single & (totals <= self.held)
         if single.all():
             merged = {name: column[starts] for name, column in columns.items()}
         else:
@@ -622,8 +629,14 @@ class KllKind:
             found: list[Any] = _exact_quantiles(*_gathered(columns), n, q).tolist()
             return found
         results: list[Any] = [None] * len(n)
-        for i in np.flatnonzero(n > self.k).tolist():
+        for i in np.flatnonzero(columns["base"] < 0).tolist():
             results[i] = states[i].result()
+        built = np.flatnonzero((columns["base"] >= 0) & (n > self.k))
+        if len(built):  # more values than a sketch holds: the state made of them
+            chosen = {name: column[built] for name, column in columns.items()}
+            made = built_states(_gather(chosen), n[built], self.k)
+            for i, data in zip(built.tolist(), made, strict=True):
+                results[i] = KllState(q, data=data).result()
         rows = np.flatnonzero(exact)
         if q is None:  # a Distribution is a view of a sketch: made of the values
             for i in rows.tolist():
@@ -756,15 +769,19 @@ def _columnar(name: str, arg: DataType | None) -> Kind | None:
 
 
 def kind_of(
-    function: AggregateFunction, arg: DataType | None, params: tuple[Any, ...] = ()
+    function: AggregateFunction,
+    arg: DataType | None,
+    params: tuple[Any, ...] = (),
+    held: int = KLL_K,
 ) -> Kind:
-    """The columnar kind of ``function`` over ``arg`` (None for ``*``), else an ObjectKind.
+    """The columnar kind of ``function`` over ``arg`` (None for ``*``), else an ObjectKind;
+    ``held``: the most values a KLL row keeps as they are (:class:`KllKind`).
 
     Checks the argument type and parameters as :meth:`AggregateFunction.new_state` does.
     """
     function.new_state(arg, params)
     if function.name in ("approx_quantile", "distribution", "kll_merge", "kll_merge_quantile"):
-        return KllKind(function, arg, params)
+        return KllKind(function, arg, params, held)
     found = _columnar(function.name, arg)
     return found if found is not None else ObjectKind(function, arg, params)
 

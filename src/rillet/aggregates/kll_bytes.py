@@ -326,3 +326,110 @@ def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
     shift = np.repeat(starts - (np.cumsum(counts) - counts), counts)
     found: np.ndarray = np.arange(total, dtype=np.int64) + shift
     return found
+
+
+#: the most values of one state kept as they are (32 KiB): past k, the state is made of them
+#: at once by :func:`built_states`, a function of the values alone, not of their order or of
+#: the batches they came in, so a replay writes the same bytes
+HELD = 4096
+
+_FLAG_SORTED = 2  # level 0 in ascending order
+_LOW_BITS = np.int64(2**63 - 1)  # every bit but the sign
+
+
+def built_states(values: np.ndarray, n: np.ndarray, k: int) -> list[bytes]:
+    """The KLL state (parameter ``k``) of each row of ``n`` values (more than k each: a
+    compacted one), the rows' values one after another in ``values``.
+
+    DataSketches' compaction of one level of all the values, level after level, as its own
+    ``general_compress`` does when it merges; but deterministic: the values sorted first
+    (-0.0 before 0.0), and each compaction's half (odd or even items) chosen by a hash of the
+    items it halves, not a random bit.  The state is DataSketches' form; the library reads,
+    queries and merges it as one of its own."""
+    n = np.asarray(n, dtype=np.int64)
+    first = np.cumsum(n) - n
+    out: list[bytes] = [b""] * len(n)
+    for size in np.unique(n).tolist():  # rows of one size compact alike: a matrix at once
+        rows = np.flatnonzero(n == size)
+        if len(rows) == len(n):  # one size: the rows lie one after another already
+            matrix = values[: size * len(n)].reshape(-1, size)
+        else:
+            matrix = values[(first[rows][:, None] + np.arange(size)).reshape(-1)]
+            matrix = matrix.reshape(-1, size)
+        for row, data in zip(rows.tolist(), _built(_sorted_rows(matrix), k), strict=True):
+            out[row] = data
+    return out
+
+
+def _sorted_rows(matrix: np.ndarray) -> np.ndarray:
+    """Each row in ascending order of its values' bits read as numbers (-0.0 before 0.0):
+    a negative's bits but the sign flipped order the negatives as numbers, below 0."""
+    keys = np.array(matrix, dtype=np.float64).view(np.int64)
+    keys ^= (keys >> 63) & _LOW_BITS
+    keys.sort(axis=1)
+    keys ^= (keys >> 63) & _LOW_BITS  # flipped back (the sign is kept)
+    found: np.ndarray = keys.view(np.float64)
+    return found
+
+
+def _built(matrix: np.ndarray, k: int) -> list[bytes]:
+    """The states of the rows of ``matrix`` (each sorted, all of one size)."""
+    count, size = matrix.shape
+    levels: list[np.ndarray] = [matrix]
+    depth_count = 1  # levels so far
+    items, target = size, _total_capacity(k, 1)
+    height = 0
+    while True:
+        if height == depth_count - 1:
+            levels.append(matrix[:, :0])  # an empty level above the top, for convenience
+        level = levels[height]
+        pop = level.shape[1]
+        if items >= target and pop >= _capacity(k, depth_count - height - 1):
+            odd = pop & 1
+            rest = level[:, odd:]  # an odd level keeps its first item where it is
+            pick = _halves(rest, height)
+            halved = np.where(pick[:, None], rest[:, 1::2], rest[:, 0::2])
+            levels[height] = level[:, :odd]
+            above = np.concatenate([levels[height + 1], halved], axis=1)
+            levels[height + 1] = np.sort(above, axis=1) if above.shape[1] else above
+            items -= rest.shape[1] // 2
+            if height == depth_count - 1:
+                depth_count += 1
+                target += _capacity(k, depth_count - 1)
+        if height == depth_count - 1:
+            break
+        height += 1
+    levels = levels[:depth_count]
+    pops = [level.shape[1] for level in levels]
+    capacity = _total_capacity(k, depth_count)
+    offsets = np.cumsum([capacity - sum(pops), *pops[:-1]]).astype("<u4")
+    head = np.zeros(1, dtype=_FULL)
+    head["preamble"], head["version"], head["family"] = 5, 1, _FAMILY
+    head["flags"], head["k"], head["m"], head["min_k"] = _FLAG_SORTED, k, _M, k
+    head["n"], head["levels"] = size, depth_count
+    header = head.tobytes()[:_PREAMBLE]  # the levels' offsets, min and max follow
+    body = np.concatenate(levels, axis=1)
+    ends = np.stack([matrix[:, 0], matrix[:, -1]], axis=1)
+    return [
+        header + offsets.tobytes() + ends[i].tobytes() + body[i].tobytes() for i in range(count)
+    ]
+
+
+def _halves(rest: np.ndarray, height: int) -> np.ndarray:
+    """For each row, whether its compaction keeps the odd items (else the even ones): a
+    bit of a hash of the items it halves and of their level."""
+    mixed = np.bitwise_xor.reduce(rest.view(np.uint64), axis=1) ^ np.uint64(height + 1)
+    mixed ^= mixed >> np.uint64(33)
+    mixed *= np.uint64(0xFF51AFD7ED558CCD)
+    mixed ^= mixed >> np.uint64(33)
+    found: np.ndarray = (mixed >> np.uint64(63)).astype(bool)
+    return found
+
+
+def _capacity(k: int, depth: int) -> int:
+    """DataSketches' capacity of a level ``depth`` below the top, for parameter ``k``."""
+    return int(np.maximum(_M, _level_capacity(np.array([k]), np.array([depth])))[0])
+
+
+def _total_capacity(k: int, levels: int) -> int:
+    return sum(_capacity(k, depth) for depth in range(levels))

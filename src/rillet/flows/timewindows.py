@@ -43,7 +43,7 @@ from rillet.aggregates.grouped import (
     kind_of,
     states_batch,
 )
-from rillet.aggregates.kll_bytes import ascending_rows, exact_states
+from rillet.aggregates.kll_bytes import HELD, ascending_rows, built_states, exact_states
 from rillet.batches import decoded
 from rillet.expressions.kernels import Context, Kernel, evaluate
 from rillet.flows.config import FlowConfig
@@ -155,7 +155,11 @@ class EventWindows:
         self.arrival_time = arrival_time  # event time is the clock: ticks move it
         self.emit = emit
         self.counters = counters
-        self.kinds: list[Kind] = [kind_of(c.function, c.arg_type, c.params) for c in self.calls]
+        # a window's group keeps up to HELD values as they are: its state is made of them,
+        # the same bytes however the records were cut into batches (a replay's)
+        self.kinds: list[Kind] = [
+            kind_of(c.function, c.arg_type, c.params, HELD) for c in self.calls
+        ]
         self.encoder = KeyEncoder([k.type.arrow for k in self.keys])
         self.newest = NEVER  # the greatest event time seen
         self.watermark = NEVER
@@ -618,14 +622,21 @@ def state_bytes(kind: Kind, columns: Columns, ascending: bool = False) -> pa.Arr
             values, held = _gather(rows), rows["n"]
             return exact_states(ascending_rows(values, held) if ascending else values, held, kind.k)
 
-        if exact.all():
+        small = exact & (n <= kind.k)  # the values are the state's level 0 as they are
+        if small.all():
             return written(columns)
         out: list[bytes] = [b""] * len(n)
-        rows = np.flatnonzero(exact)
-        if len(rows):
-            chosen = {name: column[rows] for name, column in columns.items()}
-            for i, data in zip(rows.tolist(), written(chosen).to_pylist(), strict=True):
-                out[i] = data
+        for rows, write in (
+            (np.flatnonzero(small), lambda r: written(r).to_pylist()),
+            (  # more: the state made of them (a function of the values alone)
+                np.flatnonzero(exact & ~small),
+                lambda r: built_states(_gather(r), r["n"], kind.k),
+            ),
+        ):
+            if len(rows):
+                chosen = {name: column[rows] for name, column in columns.items()}
+                for i, data in zip(rows.tolist(), write(chosen), strict=True):
+                    out[i] = data
         for i in np.flatnonzero(~exact).tolist():
             out[i] = columns["state"][i].to_bytes()
         return pa.array(out, pa.binary())

@@ -15,7 +15,13 @@ from hypothesis import strategies as st
 
 import rillet
 from rillet.aggregates import sqlfunctions
-from rillet.aggregates.kll_bytes import check_kll, compacted, exact_states, state_items
+from rillet.aggregates.kll_bytes import (
+    built_states,
+    check_kll,
+    compacted,
+    exact_states,
+    state_items,
+)
 from rillet.aggregates.sketches import HLL_LG_K, KLL_K, sketch_quantile
 from rillet.errors import InputError
 from tests.unit.aggregates.support import state_of
@@ -416,3 +422,43 @@ def test_a_top_k_state_of_text_cut_short_is_refused_not_read_as_integer_keys(
         for query in ("SELECT top_k_items(?, 3)", "SELECT top_k_merge_items([?], 3)"):
             with pytest.raises(InputError, match="^top_k_(merge_)?items: "):
                 db.sql(query, [whole[:-cut]])
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    n=st.integers(KLL_K + 1, 20_000),
+    k=st.sampled_from([8, 64, KLL_K]),
+    seed=st.integers(0, 2**32 - 1),
+    spread=st.sampled_from([3, 1000, None]),  # few distinct values, many, or any double
+)
+def test_a_state_built_of_its_values_is_the_librarys_own_kind_whatever_their_order(
+    n: int, k: int, seed: int, spread: int | None
+) -> None:
+    """built_states: the state of more values than k, made at once: the same bytes for the
+    values in any order, read by the library as its own (the count, the extremes, each
+    quantile within the sketch's rank error), and updated and merged by it afterwards."""
+    rng = np.random.default_rng(seed)
+    if spread is None:
+        values = rng.normal(0, 1e6, n)
+        values[rng.integers(0, n, 3)] = [-0.0, 0.0, np.inf]
+    else:
+        values = rng.integers(0, spread, n).astype(np.float64)
+    [state] = built_states(values, np.array([n]), k)
+    assert built_states(rng.permutation(values), np.array([n]), k) == [state]
+    check_kll(pa.array([state]), "f")
+    sketch = ds.kll_doubles_sketch.deserialize(state)
+    assert sketch.n == n and sketch.k == k and sketch.is_estimation_mode()
+    assert (sketch.get_min_value(), sketch.get_max_value()) == (values.min(), values.max())
+    error = 2 * sketch.normalized_rank_error(False)
+    ordered = np.sort(values)
+    for q in (0.01, 0.25, 0.5, 0.9, 0.99):
+        found = sketch.get_quantile(q, True)
+        below = np.searchsorted(ordered, found, side="left") / n
+        at_most = np.searchsorted(ordered, found, side="right") / n
+        assert below - error <= q <= at_most + error
+    other = ds.kll_doubles_sketch(k)
+    other.update(rng.normal(0, 1, 500))
+    sketch.update(1.5)
+    other.merge(sketch)
+    sketch.merge(other)
+    assert other.n == n + 501 and sketch.n == 2 * n + 502

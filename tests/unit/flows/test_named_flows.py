@@ -13,6 +13,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import datasketches as ds
 import duckdb
 import pyarrow as pa
 import pytest
@@ -29,6 +30,7 @@ from rillet.errors import (
 )
 from rillet.flows.flow import Flow
 from rillet.flows.registry import FlowRegistry
+from tests.property.cases import ranks
 from tests.unit.support import wait_until
 
 BASE = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -1216,3 +1218,64 @@ def test_late_records_keep_their_time_of_their_own_beside_columns_named_like_it(
         assert wait_until(lambda: len(late) == 1)
         rows = db.sql('SELECT "Timestamp", _timestamp, __timestamp FROM "m.late"').fetchall()
         assert rows == [("b", None, dt.datetime(2024, 1, 1, tzinfo=dt.UTC))]
+
+
+def test_sketch_states_past_k_are_the_same_bytes_however_the_input_came(tmp_path: Path) -> None:
+    """A window's group of more values than a KLL sketch holds (k = 200; here 600 to 1,200):
+    its DISTRIBUTION and APPROX_QUANTILE states are the same bytes from one bulk read, from
+    batches of 1 to 97, with the records within the lateness shuffled, and across a close
+    and reopen halfway, compacted states the library reads within its rank error."""
+    count = 4_000
+    events = _events(0, count, step_s=2)  # 1,800 records an hour, 600 a host
+    values = [(i * 7919) % 1000 / 7.0 for i in range(count)]
+    events = events.set_column(2, "v", pa.array(values))
+    query = (
+        "CREATE STREAM r WITH (lateness = '1m') AS SELECT host, window_start, count(*) AS n, "
+        "distribution(v * 1.5) AS dist, approx_quantile(v, 0.9) AS p90 FROM ev "
+        "GROUP BY host, TUMBLE(ts, INTERVAL '1' HOUR)"
+    )
+    rows = "SELECT host, window_start, n, dist, p90 FROM r ORDER BY ALL"
+    schema = "ts TIMESTAMP NOT NULL, host STRING, v DOUBLE"
+    closed = 3 * (count * 2 // 3600)  # whole hours out: 3 hosts each
+
+    def run(folder: Path, cut: str) -> list[tuple[Any, ...]]:
+        with rillet.connect(folder) as db:
+            stream = db.create_stream("ev", schema, time_column="ts")
+            db.execute(query)
+            if cut == "bulk":
+                stream.append_many(events)
+            elif cut == "shuffled":  # each run of 20 records (40 s) in reverse: within lateness
+                for start in range(0, count, 20):
+                    stream.append_many(events.slice(start, 20).take(list(range(19, -1, -1))))
+            else:
+                start, size = 0, 1
+                while start < count:
+                    stream.append_many(events.slice(start, size))
+                    start, size = start + size, size % 97 + 1
+                    if cut == "reopen" and start >= count // 2 > start - size:
+                        break
+        if cut == "reopen":
+            with rillet.connect(folder) as db:
+                db.stream("ev").append_many(events.slice(start))
+                assert wait_until(partial(_has_rows, db, "r", closed), 20)
+                return db.sql(rows).fetchall()
+        with rillet.connect(folder) as db:
+            assert wait_until(partial(_has_rows, db, "r", closed), 20)
+            return db.sql(rows).fetchall()
+
+    results = {cut: run(tmp_path / cut, cut) for cut in ("bulk", "batches", "shuffled", "reopen")}
+    assert len(results["bulk"]) == closed
+    assert all(found == results["bulk"] for found in results.values())
+    for host, start, n, dist, p90 in results["bulk"]:
+        assert n > 200
+        sketch = ds.kll_doubles_sketch.deserialize(p90)
+        assert sketch.n == n and sketch.is_estimation_mode()
+        assert ds.kll_doubles_sketch.deserialize(dist).n == n
+        mine = [
+            v
+            for i, v in enumerate(values)
+            if f"h{i % 3}" == host
+            and start <= BASE + dt.timedelta(seconds=2 * i) < start + dt.timedelta(hours=1)
+        ]
+        below, at_most = ranks(mine, sketch.get_quantile(0.9, True))
+        assert below - 0.02 <= 0.9 <= at_most + 0.02
