@@ -562,7 +562,9 @@ class KllKind:
         totals = _sum_at(n, starts)
         sizes = _sizes(starts, len(n))
         single = sizes == 1
-        joined = ~single & (totals <= self.held)
+        # rows of values alone, together no more than held: their values, taken together
+        sketched_rows = _sum_at((columns["base"] < 0).astype(np.int64), starts)
+        joined = ~single & (totals <= self.held) & (sketched_rows == 0)
         if single.all():
             merged = {name: column[starts] for name, column in columns.items()}
         else:
@@ -623,7 +625,7 @@ class KllKind:
 
     def results(self, columns: Columns) -> list[Any]:
         n, states = columns["n"], columns["state"]
-        exact = (n > 0) & (n <= self.k)
+        exact = (n > 0) & (n <= self.k) & (columns["base"] >= 0)
         q = self.q
         if q is not None and exact.all():  # the usual case: no sketch, no empty row
             found: list[Any] = _exact_quantiles(*_gathered(columns), n, q).tolist()
@@ -827,7 +829,7 @@ def _extreme_array(kind: Any, columns: Columns) -> pa.Array | None:
 
 def _quantile_array(kind: Any, columns: Columns) -> pa.Array | None:
     n = columns["n"]
-    if kind.q is None or not ((n > 0) & (n <= kind.k)).all():
+    if kind.q is None or not ((n > 0) & (n <= kind.k) & (columns["base"] >= 0)).all():
         return None
     return pa.array(_exact_quantiles(*_gathered(columns), n, kind.q))
 

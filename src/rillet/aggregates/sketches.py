@@ -490,20 +490,30 @@ def frequent_sketch(data: bytes) -> Any:
 
 
 def _cut_text(image: bytes) -> bool:
-    """Whether a frequent-items image's items read as text (each a 4-byte length and UTF-8
-    without a zero byte) that one after another run past its end, after one whole item."""
+    """Whether a frequent-items image's items read as text cut short: whole items (each a
+    4-byte length and UTF-8 without a zero byte, one of them not empty), then one whose
+    length runs past the end by less than the image's size, its bytes up to there text."""
     count = int.from_bytes(image[8:12], "little")
-    start, whole = _FREQUENT_HEADER + 8 * count, 0
-    while whole < count:
-        end = start + 4 + int.from_bytes(image[start : start + 4], "little")
+    start, filled = _FREQUENT_HEADER + 8 * count, False
+    for _ in range(count):
+        length = int.from_bytes(image[start : start + 4], "little")
+        end = start + 4 + length
         if end > len(image):
-            return whole > 0
-        try:
-            if "\0" in image[start + 4 : end].decode():  # integer keys hold zero bytes
-                return False
-        except UnicodeDecodeError:
+            return filled and length <= len(image) and _text(image[start + 4 :], cut=True)
+        if not _text(image[start + 4 : end]):
             return False
-        start, whole = end, whole + 1
+        start, filled = end, filled or length > 0
+    return False
+
+
+def _text(data: bytes, cut: bool = False) -> bool:
+    """Whether ``data`` is UTF-8 without a zero byte (integer keys hold them); ``cut``: but
+    for a character its end cut short."""
+    for trim in range(4 if cut else 1):
+        try:
+            return "\0" not in data[: len(data) - trim].decode()
+        except UnicodeDecodeError:
+            continue
     return False
 
 

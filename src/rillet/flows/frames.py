@@ -17,7 +17,8 @@ TIME = "__time"
 SEQ = "__seq"
 #: false on the rows a WHERE before TUMBLE/HOP/SESSION windows left out: the windows see
 #: them (their time moves the watermark, as the records' order says), but count them nowhere
-KEPT = "__kept"
+#: (a name no column can have)
+KEPT = "\x00kept"
 TIME_TYPE = DataType("TIMESTAMP", nullable=False)
 ARROW_TIME = TIME_TYPE.arrow
 

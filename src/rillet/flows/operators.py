@@ -53,27 +53,20 @@ def event_windows(operator: Operator | None) -> EventWindows | None:
     return aggregate.windows if aggregate is not None else None
 
 
-def _feeds_windows(operator: Operator) -> bool:
-    """Whether ``operator``'s rows reach TUMBLE/HOP/SESSION windows through WHEREs and
-    projections alone (each row in its place)."""
-    while isinstance(operator, (Filter, Project)):
-        operator = operator.downstream
-    return isinstance(operator, EventAggregate)
-
-
 class Filter:
     """Keeps the rows where a BOOLEAN expression is true (not false, not NULL).
 
-    Before TUMBLE, HOP or SESSION windows, the rows left out go on marked (``KEPT``
-    false): the watermark is the greatest event time *seen*, so a record the WHERE leaves
-    out still moves it, in its place among the records."""
+    ``marks``: before TUMBLE, HOP or SESSION windows, the rows left out go on marked
+    (``KEPT`` false): the watermark is the greatest event time *seen*, so a record the WHERE
+    leaves out still moves it, in its place among the records (:func:`~rillet.flows.plan.
+    build` decides)."""
 
-    def __init__(self, predicate: Kernel, downstream: Operator) -> None:
+    def __init__(self, predicate: Kernel, downstream: Operator, marks: bool = False) -> None:
         self.predicate = predicate
         self.downstream = downstream
         #: it hands dictionary-encoded columns on as they came
         self.dictionaries = takes_dictionaries(downstream)
-        self.marks = _feeds_windows(downstream)
+        self.marks = marks
 
     def push(self, batch: pa.RecordBatch) -> None:
         mask = evaluate(self.predicate, Context(batch, TIME))

@@ -16,7 +16,7 @@ import pyarrow as pa
 from rillet.aggregates import AGGREGATES
 from rillet.datatypes import DataType
 from rillet.expressions.kernels import compile
-from rillet.expressions.nodes import Call, Cast, Column, Literal, Node
+from rillet.expressions.nodes import Call, Cast, Column, Literal, Node, walk
 from rillet.flows.config import FlowConfig
 from rillet.flows.flow import Input
 from rillet.flows.join import WindowJoin
@@ -145,23 +145,38 @@ def _constant(node: Node) -> object:
     return node.value
 
 
+#: the windows a node's rows reach through WHEREs and projections alone (each row in its
+#: place), and the columns of its rows their time is computed from (lower-cased)
+_Under = tuple[EventWindows, frozenset[str]]
+
+
 def build(
     plan: PlanNode,
     downstream: Operator,
     config: FlowConfig,
     counters: Counters,
     stream_of: Callable[[str], object],
+    under: _Under | None = None,
 ) -> list[Input]:
     """The operators of ``plan`` feeding ``downstream``, as the flow's inputs."""
     if isinstance(plan, Scan):
         stream = stream_of(plan.stream)
         return [Input(stream, downstream)]  # type: ignore[arg-type]
     if isinstance(plan, Select):
-        operator: Operator = Filter(compile(plan.predicate), downstream)
-        return build(plan.input, operator, config, counters, stream_of)
+        # before windows, the rows a WHERE leaves out go on marked: their time moves the
+        # watermark (the greatest event time *seen*), unless the WHERE reads that time (one
+        # that leaves out records of bad clocks keeps them from the watermark too)
+        marks = under is not None and not (_names(plan.predicate) & under[1])
+        if under is not None and marks:
+            under[0].marked = True
+        operator: Operator = Filter(compile(plan.predicate), downstream, marks)
+        return build(plan.input, operator, config, counters, stream_of, under)
     if isinstance(plan, Compute):
         operator = Project([(name, compile(node)) for name, node in plan.outputs], downstream)
-        return build(plan.input, operator, config, counters, stream_of)
+        if under is not None:  # the time's columns, as the projection's input names them
+            read = [_names(node) for name, node in plan.outputs if name.lower() in under[1]]
+            under = (under[0], frozenset().union(*read))
+        return build(plan.input, operator, config, counters, stream_of, under)
     if isinstance(plan, TimeWindow):
         windows = EventWindows(
             [_key(name, node) for name, node in plan.keys],
@@ -177,7 +192,8 @@ def build(
             ),
         )
         operator = EventAggregate(windows, downstream)
-        return build(plan.input, operator, config, counters, stream_of)
+        under = (windows, _names(plan.time))
+        return build(plan.input, operator, config, counters, stream_of, under)
     if isinstance(plan, Window):
         keys = [_key(name, node) for name, node in plan.keys]
         calls = _aggregations(plan.calls)
@@ -204,6 +220,11 @@ def build(
     left = build(plan.left, JoinSide(join, True, downstream, ended), config, counters, stream_of)
     right = build(plan.right, JoinSide(join, False, downstream, ended), config, counters, stream_of)
     return [*left, *right]
+
+
+def _names(node: Node) -> frozenset[str]:
+    """The columns an expression reads (lower-cased)."""
+    return frozenset(n.name.lower() for n in walk(node) if isinstance(n, Column))
 
 
 def _aggregations(calls: tuple[tuple[str, Call], ...]) -> list[Aggregation]:

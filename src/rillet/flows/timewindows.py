@@ -178,6 +178,8 @@ class EventWindows:
         #: a refreshed named flow's stored history goes by event time: each batch is taken
         #: in the order of the windows' own time (then offset), whatever column that is
         self.by_time = False
+        #: a WHERE before them marks the rows it leaves out (KEPT) rather than dropping them
+        self.marked = False
 
     # -- input -------------------------------------------------------------------------
 
@@ -220,7 +222,7 @@ class EventWindows:
     def _push_rows(self, batch: pa.RecordBatch) -> None:
         self._pushed = True
         kept: np.ndarray | None = None
-        if KEPT in batch.schema.names:  # a WHERE's rows out: seen, in no window
+        if self.marked and KEPT in batch.schema.names:  # a WHERE's rows out: seen, in none
             kept = batch.column(KEPT).to_numpy(zero_copy_only=False)
             batch = batch.drop_columns([KEPT])
         stamps = evaluate(self.time, Context(batch, TIME))

@@ -462,3 +462,20 @@ def test_a_state_built_of_its_values_is_the_librarys_own_kind_whatever_their_ord
     other.merge(sketch)
     sketch.merge(other)
     assert other.n == n + 501 and sketch.n == 2 * n + 502
+
+
+@pytest.mark.parametrize(
+    "keys",
+    [[-(2**62), 5], [(0x01010101 << 32) | 4, 100], [(0x41424344 << 32) | 2, 7], [3 << 32, 17]],
+)
+def test_a_state_of_integer_keys_whose_bytes_look_like_text_is_read(
+    db: rillet.Database, keys: list[int]
+) -> None:
+    """Keys whose low halves read as short lengths of text are still integer keys: what
+    follows runs far past the end, as no text cut short does."""
+    items = ds.frequent_items_sketch(6)
+    for count, key in enumerate(keys, 2):
+        items.update(key, count)
+    state = items.serialize(ds.PyLongsSerDe())
+    found = db.sql("SELECT top_k_items(?, 3)", [state]).fetchall()
+    assert found == [([str(key) for key in reversed(keys)],)]

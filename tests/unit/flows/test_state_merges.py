@@ -235,3 +235,45 @@ def test_states_of_no_value_merge_into_empty_states_and_other_sketches_are_refus
         ):
             with pytest.raises(InputError, match=said):
                 db.sql(query)
+
+
+def test_an_hour_merging_a_compacted_minute_with_exact_ones_reads_open_and_closed() -> None:
+    """An hour of a few values a minute but one minute of 300 a host (its state compacted):
+    the hour's kll_merge of the minutes holds fewer values than a window keeps as they are,
+    yet one state is compacted; it reads open (include_open), then closed, within the
+    sketch's rank error of the hour's values."""
+    quiet = T0 + np.arange(0, 3720, 10) * 1_000_000  # a record each 10 s, 62 minutes
+    burst = T0 + 30 * 60_000_000 + np.arange(600) * 100_000  # minute 30: 600 records
+    times = np.sort(np.concatenate([quiet, burst]))
+    rng = np.random.default_rng(5)
+    events = pa.table(
+        {
+            "ts": pa.array(times, pa.timestamp("us", "UTC")),
+            "host": [f"h{i % 2}" for i in range(len(times))],
+            "u": [f"u{i % 7}" for i in range(len(times))],
+            "v": np.round(rng.lognormal(3.0, 0.7, len(times)), 3),
+        }
+    )
+    half = int(np.searchsorted(times, T0 + 40 * 60_000_000))
+    with rillet.connect() as db:
+        stream = db.create_stream(
+            "ev", "ts TIMESTAMP NOT NULL, host STRING, u STRING, v DOUBLE", time_column="ts"
+        )
+        db.execute(MINUTELY)
+        db.execute(MERGED)
+        stream.append_many(events.slice(0, half))
+        assert wait_until(lambda: len(db.stream("m")) == 2 * 39, 20)
+        opened = db.sql(
+            "SELECT host, n, kll_count(lat) FROM h WHERE is_open ORDER BY host", include_open=True
+        ).fetchall()
+        assert opened == [(h, n, n) for h, n in ((h, 300 + 117) for h in ("h0", "h1"))]
+        stream.append_many(events.slice(half))
+        assert wait_until(lambda: len(db.stream("h")) == 2, 20)
+        rows = _rows(db, "h")
+    for (host, start), row in rows.items():
+        values, _ = _by_hour(events)[(host, start)]
+        sketch = _kll(row["lat"])
+        assert row["n"] == sketch.n == len(values) and sketch.is_estimation_mode()
+        for q in (0.1, 0.5, 0.9):
+            below, at_most = ranks(values, sketch.get_quantile(q, True))
+            assert below - EPS <= q <= at_most + EPS

@@ -188,7 +188,7 @@ def _key(row: tuple[Any, ...]) -> tuple[Any, ...]:
     lateness_ms=st.sampled_from([0, 300, 1500]),
     pieces=st.integers(1, 6),
     form=st.booleans(),
-    where=st.sampled_from(["TRUE", "v > 0", "k = 'a'"]),
+    where=st.sampled_from(["TRUE", "v > 0", "k = 'a'", "ts < 15000"]),
 )
 def test_windows_match_duckdb(
     db: rillet.Database,
@@ -215,7 +215,16 @@ def test_windows_match_duckdb(
         window, sizes = f"HOP(ts, {ival(slide)}, {ival(size)})", (slide, size)
     else:
         window, sizes = f"SESSION(ts, {ival(size_ms)})", (size_ms, 0)
-    expected, late, dropped = _expected(data, kind, sizes, lateness_ms, where)
+    if where.startswith("ts"):  # a WHERE reading the time: the records it leaves out are
+        # not seen by the windows at all (a guard against bad clocks)
+        cut = int(where.split()[-1])
+        expected, late, dropped = _expected(
+            [r for r in data if r[0] < cut], kind, sizes, lateness_ms
+        )
+        at = dt.datetime.fromtimestamp((BASE + cut * MS) / 1e6, dt.UTC)
+        where = f"ts < '{at.isoformat()}'"
+    else:
+        expected, late, dropped = _expected(data, kind, sizes, lateness_ms, where)
     got, got_late, got_dropped = _flow_rows(db, data, window, True, pieces, where)
     assert sorted(got, key=_key) == sorted(expected, key=_key)
     assert (got_late, got_dropped) == (late, dropped)
@@ -350,3 +359,38 @@ def test_a_session_merged_from_batches_holds_its_values_in_their_order(
         sketch.update(v)
     assert outputs[0] == outputs[1] == outputs[2]
     assert outputs[0][0][2:] == (3, 1, sketch.serialize())
+
+
+@pytest.mark.parametrize(
+    ("where", "expected", "late"),
+    [
+        # a WHERE on other columns: the record it leaves out is seen; its time (year 2100)
+        # closes the first minute at once, and the records after it are late
+        ("v > 0", [(0, 1)], 2),
+        # a WHERE reading the windows' time leaves a bad clock's record out of the
+        # watermark too: the minutes close by the records it keeps
+        ("ts < '2030-01-01T00:00:00Z'", [(0, 2), (1, 1)], 0),
+        ("v > 0 AND ts < '2030-01-01T00:00:00Z'", [(0, 2), (1, 1)], 0),
+    ],
+)
+def test_a_record_the_where_leaves_out_moves_the_watermark_unless_the_where_reads_the_time(
+    db: rillet.Database, where: str, expected: list[tuple[int, int]], late: int
+) -> None:
+    stream = db.create_stream(f"w{len(db.streams())}", "ts TIMESTAMP, v BIGINT", time_column="ts")
+    flow = db.execute(
+        f"SELECT window_start, COUNT(*) AS n FROM {stream.name} WHERE {where} "
+        "GROUP BY TUMBLE(ts, INTERVAL '1' MINUTE)"
+    )
+    assert isinstance(flow, rillet.Flow)
+    minute = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    stream.append_many(
+        [
+            (minute + dt.timedelta(seconds=5), 1),
+            (dt.datetime(2100, 1, 1, tzinfo=dt.UTC), 0),  # a bad clock's
+            (minute + dt.timedelta(seconds=30), 1),
+            (minute + dt.timedelta(seconds=70), 1),
+        ]
+    )
+    flow.finish()
+    found = [(round((r["window_start"] - minute).total_seconds()) // 60, r["n"]) for r in flow]
+    assert (found, flow.late_events) == (expected, late)
