@@ -88,6 +88,44 @@ def test_a_flow_streams_its_rows_and_resumes_after_the_last_event(server: Runnin
     assert server.http.get(f"/v1/flows/{flow}").status_code == 404
 
 
+def test_a_named_flows_rows_are_its_events_and_counted_in_the_listing(server: Running) -> None:
+    """A named flow's output goes to its stream, not to a queue: its events are the rows
+    appended to that stream from the time they are asked for, and GET /v1/flows and the
+    metrics count them (its rate too)."""
+    http = server.http
+    http.post("/v1/streams", json={"name": "s", "schema": SCHEMA, "time_column": "ts"})
+    statement = (
+        "CREATE STREAM per_min AS SELECT host, window_start, COUNT(*) AS n FROM s "
+        "GROUP BY host, TUMBLE(ts, INTERVAL '1' MINUTE)"
+    )
+    assert http.post("/v1/rtsql", json={"statement": statement}).status_code == 200
+    [flow] = [f["id"] for f in http.get("/v1/flows").json()]
+
+    def feed(i: int) -> None:  # each record closes the minute before: one row an event
+        for minute in [0, 1] if i == 0 else [i + 1]:
+            http.post(
+                "/v1/streams/s/records",
+                json=[{"ts": f"2026-01-01T00:0{minute}:30Z", "host": "a", "ms": 1.0}],
+            )
+
+    got = events(http, f"/v1/flows/{flow}/events", 2, then=feed)
+    assert [e["event"] for e in got] == ["rows", "rows"]
+    assert [e["data"]["columns"] for e in got] == [["timestamp", "host", "window_start", "n"]] * 2  # type: ignore[index]
+    assert [e["data"]["rows"][0][1:] for e in got] == [  # type: ignore[index]
+        ["a", "2026-01-01T00:00:00+00:00", 1],
+        ["a", "2026-01-01T00:01:00+00:00", 1],
+    ]
+    [listed] = http.get("/v1/flows").json()
+    assert listed["records_out"] == len(
+        http.post("/v1/sql", json={"sql": "SELECT * FROM per_min"}).json()["rows"]
+    )
+    assert listed["records_out"] >= 2 and listed["rate"] > 0
+    assert (
+        f'rillet_flow_output_rows{{flow="{flow}"}} {float(listed["records_out"])}'
+        in http.get("/metrics").text
+    )
+
+
 def test_a_named_flow_that_failed_is_listed_with_its_state_and_error(server: Running) -> None:
     """GET /v1/flows keeps a failed named flow, its state and error (what went wrong)."""
     http = server.http

@@ -21,6 +21,8 @@ Examples:
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -426,10 +428,12 @@ def _halves(rest: np.ndarray, height: int) -> np.ndarray:
     return found
 
 
+@functools.lru_cache(maxsize=4096)  # a few (k, depth) pairs, asked for each level built
 def _capacity(k: int, depth: int) -> int:
     """DataSketches' capacity of a level ``depth`` below the top, for parameter ``k``."""
     return int(np.maximum(_M, _level_capacity(np.array([k]), np.array([depth])))[0])
 
 
+@functools.lru_cache(maxsize=4096)
 def _total_capacity(k: int, levels: int) -> int:
     return sum(_capacity(k, depth) for depth in range(levels))

@@ -241,6 +241,10 @@ class Flow:
         #: called under the flow's lock each time ``read_offsets`` moves (a named flow's
         #: checkpoints)
         self.on_read: Callable[[], None] | None = None
+        #: output rows made since the flow started in this process (a named flow's: those
+        #: appended to its stream)
+        self.records_out = 0
+        self._began = time.monotonic()
 
     # -- lifetime ----------------------------------------------------------------------
 
@@ -456,6 +460,11 @@ class Flow:
         return sum(subscription.lag for _, subscription in self._subscriptions)
 
     @property
+    def rate(self) -> float:
+        """Output rows a second since the flow started (in this process)."""
+        return self.records_out / max(time.monotonic() - self._began, 1e-9)
+
+    @property
     def late_events(self) -> int:
         """Input records that came later than the slack allows."""
         return self._counters.late
@@ -471,6 +480,7 @@ class Flow:
         """The last operator's output (called under the flow's lock)."""
         if not batch.num_rows:
             return
+        self.records_out += batch.num_rows
         if self._tee is not None:  # an attached stream name: its stream gets the batch too
             self._tee(_output(batch, self.columns))
         with self._out:

@@ -45,15 +45,17 @@ class Appender:
         """Whether the rows stored before have all been produced again."""
         return self.skip == 0
 
-    def append(self, batch: pa.RecordBatch) -> None:
+    def append(self, batch: pa.RecordBatch) -> int:
+        """Append ``batch`` but the rows stored before; how many rows were appended."""
         rows = batch.num_rows
         if self.skip >= rows:
             self.skip -= rows
-            return
+            return 0
         if self.skip:
             batch = batch.slice(self.skip)
             self.skip = 0
         self.stream.append_many(batch)
+        return int(batch.num_rows)
 
 
 class TimeAppender(Appender):
@@ -67,7 +69,7 @@ class TimeAppender(Appender):
         super().__init__(stream, at_last)
         self.last = last
 
-    def append(self, batch: pa.RecordBatch) -> None:
+    def append(self, batch: pa.RecordBatch) -> int:
         start = 0
         if self.last is not None:
             times = batch.column("timestamp").cast(pa.int64()).to_numpy(zero_copy_only=False)
@@ -79,8 +81,9 @@ class TimeAppender(Appender):
             if through < len(times):  # past the last stored time: the rest is new
                 self.skip = 0
         if start >= batch.num_rows:
-            return
+            return 0
         self.stream.append_many(batch.slice(start) if start else batch)
+        return int(batch.num_rows) - start
 
 
 def tail(stream: Stream) -> tuple[int | None, int]:
@@ -152,7 +155,9 @@ class OutputSink(Sink):
                 after = pc.greater(micros(rows.column("timestamp")), self.kept)
                 rows = rows.filter(after)
             if rows.num_rows:
-                self.appender.append(rows)
+                appended = self.appender.append(rows)
+                if self.flow is not None:
+                    self.flow.records_out += appended
 
 
 class _Collect:

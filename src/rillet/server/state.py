@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import pyarrow as pa
 from prometheus_client.core import GaugeMetricFamily
 
 from rillet.database import Database
@@ -23,14 +24,19 @@ from rillet.server.wire import table_json
 
 
 class FlowFeed(Feed):
-    """A flow's output as ``rows`` events: a thread takes its batches (a flow's output has
-    one reader) and publishes them; ``end`` when the flow ends."""
+    """A flow's output as ``rows`` events (the output columns, ``timestamp`` first): a
+    thread takes its batches (a flow's output has one reader) and publishes them; ``end``
+    when the flow ends.  A named flow's output is its stream's: the feed follows the rows
+    appended to it from now on."""
 
-    def __init__(self, flow: Any) -> None:
+    def __init__(self, flow: Any, output: Any = None) -> None:
         super().__init__()
         self.flow = flow
         self.rows = 0
-        self.began = time.monotonic()
+        self.names = ["timestamp", *flow.columns]
+        if output is not None:
+            output.subscribe(self, f"server-flow-{flow.id}", output.next_offset)
+            return
         self.thread = threading.Thread(target=self._pump, name=f"rillet-server-flow-{flow.id}")
         self.thread.daemon = True
         self.thread.start()
@@ -38,16 +44,22 @@ class FlowFeed(Feed):
     def _pump(self) -> None:
         try:
             for batch in self.flow.batches():
-                names = ["timestamp", *(n for n in batch.schema.names if n != "timestamp")]
-                self.rows += batch.num_rows
-                self.publish("rows", json_bytes(table_json(batch.select(names))))
+                self._rows(batch)
         except RilletError as exc:
             self.publish("error", json_bytes(exc.to_dict()))
         self.end(json_bytes({"flow": self.flow.id, "rows": self.rows}))
 
-    @property
-    def rate(self) -> float:
-        return self.rows / max(time.monotonic() - self.began, 1e-9)
+    def _rows(self, batch: pa.RecordBatch) -> None:
+        self.rows += batch.num_rows
+        self.publish("rows", json_bytes(table_json(batch.select(self.names))))
+
+    def observe(self, batch: pa.RecordBatch, history: bool) -> None:
+        """Rows a named flow appended to its stream."""
+        if batch.num_rows:
+            self._rows(batch)
+
+    def forget_before(self, start_us: int) -> None:
+        """Retention is the stream's business: the feed keeps no rows."""
 
 
 class ServerState:
@@ -82,7 +94,9 @@ class ServerState:
         with self._lock:
             feed = self.flows.get(flow.id)
             if feed is None:
-                feed = self.flows[flow.id] = FlowFeed(flow)
+                named = flow.name is not None and not flow.attached  # output: its stream
+                output = self.db.stream(flow.name) if named else None
+                feed = self.flows[flow.id] = FlowFeed(flow, output)
             return feed
 
     def _watch_alerts(self) -> None:
@@ -137,18 +151,18 @@ class ServerState:
             logged.add_metric([stream.name], stream.log_bytes_written)
             lag.add_metric([stream.name], stream.monitors.lag)
         yield from (records, logged, lag)
+        try:
+            flows = list(self.db.flows())
+        except RilletError:
+            flows = []
         out = GaugeMetricFamily("rillet_flow_output_rows", "Rows a flow has sent", labels=["flow"])
-        for flow_id, feed in list(self.flows.items()):
-            out.add_metric([str(flow_id)], feed.rows)
+        for flow in flows:
+            out.add_metric([str(flow.id)], flow.records_out)
         yield out
         behind = GaugeMetricFamily(
             "rillet_flow_lag_batches", "Batches ingested that a flow has not read yet",
             labels=["flow"],
         )  # fmt: skip
-        try:
-            flows = list(self.db.flows())
-        except RilletError:
-            flows = []
         for flow in flows:
             behind.add_metric([str(flow.id)], flow.lag)
         yield behind
