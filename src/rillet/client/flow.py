@@ -78,6 +78,18 @@ class RemoteFlow:
         return int(info["lag"]) if info else 0
 
     @property
+    def records_out(self) -> int:
+        """Output rows the flow has made since the server started it."""
+        info = self._info()
+        return int(info["records_out"]) if info else 0
+
+    @property
+    def rate(self) -> float:
+        """Output rows a second since the server started the flow."""
+        info = self._info()
+        return float(info["rate"]) if info else 0.0
+
+    @property
     def late_events(self) -> int:
         info = self._info()
         return int(info["late_events"]) if info else 0
