@@ -394,3 +394,26 @@ def test_a_record_the_where_leaves_out_moves_the_watermark_unless_the_where_read
     flow.finish()
     found = [(round((r["window_start"] - minute).total_seconds()) // 60, r["n"]) for r in flow]
     assert (found, flow.late_events) == (expected, late)
+
+
+def test_a_column_named_like_the_marks_is_a_column_like_any_other(db: rillet.Database) -> None:
+    """The windows read a WHERE's marks under a name no column can have: a column called
+    __kept is counted as the records' own, with or without a WHERE."""
+    stream = db.create_stream(
+        f"k{len(db.streams())}", "ts TIMESTAMP, __kept BOOLEAN, v BIGINT", time_column="ts"
+    )
+    minute = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    flows = [
+        db.execute(
+            f"SELECT COUNT(*) AS n, SUM(v) AS total FROM {stream.name} {where} "
+            "GROUP BY TUMBLE(ts, INTERVAL '1' MINUTE)"
+        )
+        for where in ("", "WHERE v < 3")
+    ]
+    stream.append_many([(minute + dt.timedelta(seconds=i), i % 2 == 1, i + 1) for i in range(3)])
+    found = []
+    for flow in flows:
+        assert isinstance(flow, rillet.Flow)
+        flow.finish()
+        found.append([(r["n"], r["total"]) for r in flow])
+    assert found == [[(3, 6)], [(2, 3)]]
