@@ -266,3 +266,23 @@ def test_serve_over_tls_and_only_on_loopback_without_tokens(tmp_path: Path) -> N
     assert server.returncode == 0
     assert f"serving {tmp_path / 'd'} at {url}/" in out
     assert "no tokens: anyone on this machine may read and write; bound to loopback only" in out
+
+
+def test_sql_include_open_adds_the_rows_of_windows_still_open(tmp_path: Path) -> None:
+    """``rillet sql --include-open``: a roll-up's closed windows, then its open one too
+    (``is_open`` true), as ``db.sql(query, include_open=True)`` gives them."""
+    data = tmp_path / "d"
+    with rillet.connect(data) as db:
+        db.create_stream("reqs", "ts TIMESTAMP, host STRING, lat DOUBLE", time_column="ts")
+        db.execute(
+            "CREATE STREAM per_s AS SELECT host, window_start, count(*) AS n FROM reqs "
+            "GROUP BY host, TUMBLE(ts, INTERVAL '1' SECOND)"
+        )
+        db.stream("reqs").append_many(ROWS)
+    query = "SELECT host, n, is_open FROM per_s ORDER BY window_start, host"
+    closed = rillet_command("sql", "--data", str(data), "--format", "csv", query)
+    assert closed.returncode == 0, closed.stderr
+    assert closed.stdout.split() == ['"host","n","is_open"', '"a",1,false', '"b",1,false']
+    both = rillet_command("sql", "--data", str(data), "--format", "csv", "--include-open", query)
+    assert both.returncode == 0, both.stderr
+    assert both.stdout.split() == [*closed.stdout.split(), '"a",1,true']
