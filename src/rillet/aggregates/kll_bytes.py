@@ -108,11 +108,23 @@ def ascending_rows(values: np.ndarray, n: np.ndarray) -> np.ndarray:
         >>> ascending_rows(np.array([3.0, 0.0, -0.0, 2.0, 1.0]), np.array([3, 2])).tolist()
         [-0.0, 0.0, 3.0, 1.0, 2.0]
     """
-    bits = np.ascontiguousarray(values, dtype=np.float64).view(np.int64)
-    keys = np.where(bits < 0, ~bits ^ np.int64(-(2**63)), bits)  # negatives reversed, below
-    order = np.lexsort((keys, np.repeat(np.arange(len(n)), n)))
+    order = np.lexsort(
+        (_ordered(np.array(values, dtype=np.float64)), np.repeat(np.arange(len(n)), n))
+    )
     found: np.ndarray = values[order]
     return found
+
+
+_LOW_BITS = np.int64(2**63 - 1)  # every bit but the sign
+
+
+def _ordered(doubles: np.ndarray) -> np.ndarray:
+    """The bits of ``doubles`` (float64, changed in place) as int64 keys that order as the
+    numbers, -0.0 before 0.0: a negative's bits but the sign flipped put the negatives in
+    order below 0.  The same call on the keys gives the doubles back."""
+    keys = doubles.view(np.int64)
+    keys ^= (keys >> 63) & _LOW_BITS
+    return keys
 
 
 def _place(out: np.ndarray, starts: np.ndarray, rows: np.ndarray) -> None:
@@ -336,7 +348,6 @@ def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
 HELD = 4096
 
 _FLAG_SORTED = 2  # level 0 in ascending order
-_LOW_BITS = np.int64(2**63 - 1)  # every bit but the sign
 
 
 def built_states(values: np.ndarray, n: np.ndarray, k: int) -> list[bytes]:
@@ -364,14 +375,10 @@ def built_states(values: np.ndarray, n: np.ndarray, k: int) -> list[bytes]:
 
 
 def _sorted_rows(matrix: np.ndarray) -> np.ndarray:
-    """Each row in ascending order of its values' bits read as numbers (-0.0 before 0.0):
-    a negative's bits but the sign flipped order the negatives as numbers, below 0."""
-    keys = np.array(matrix, dtype=np.float64).view(np.int64)
-    keys ^= (keys >> 63) & _LOW_BITS
+    """Each row in ascending order (-0.0 before 0.0), as :func:`ascending_rows` orders."""
+    keys = _ordered(np.array(matrix, dtype=np.float64))
     keys.sort(axis=1)
-    keys ^= (keys >> 63) & _LOW_BITS  # flipped back (the sign is kept)
-    found: np.ndarray = keys.view(np.float64)
-    return found
+    return _ordered(keys.view(np.float64)).view(np.float64)
 
 
 def _built(matrix: np.ndarray, k: int) -> list[bytes]:
