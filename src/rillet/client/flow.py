@@ -71,33 +71,33 @@ class RemoteFlow:
         info = self._info()
         return info.get("error") if info is not None else None
 
+    def _number(self, key: str) -> float:
+        """A number the server lists of the flow (0 once it lists the flow no more)."""
+        info = self._info()
+        return float(info[key]) if info else 0.0
+
     @property
     def lag(self) -> int:
         """Batches its input streams have ingested that the flow has not read yet."""
-        info = self._info()
-        return int(info["lag"]) if info else 0
+        return int(self._number("lag"))
 
     @property
     def records_out(self) -> int:
         """Output rows the flow has made since the server started it."""
-        info = self._info()
-        return int(info["records_out"]) if info else 0
+        return int(self._number("records_out"))
 
     @property
     def rate(self) -> float:
         """Output rows a second since the server started the flow."""
-        info = self._info()
-        return float(info["rate"]) if info else 0.0
+        return self._number("rate")
 
     @property
     def late_events(self) -> int:
-        info = self._info()
-        return int(info["late_events"]) if info else 0
+        return int(self._number("late_events"))
 
     @property
     def dropped_events(self) -> int:
-        info = self._info()
-        return int(info["dropped_events"]) if info else 0
+        return int(self._number("dropped_events"))
 
     def cancel(self, drain: bool = False) -> None:
         try:
